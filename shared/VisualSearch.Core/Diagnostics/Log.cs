@@ -1,0 +1,28 @@
+using Microsoft.Extensions.Logging;
+
+namespace VisualSearch.Diagnostics;
+
+/// <summary>Structured, source-generated log messages of the engine.</summary>
+internal static partial class Log
+{
+    [LoggerMessage(1, LogLevel.Information, "Loaded encoder {ModelId} from {Path} in {Milliseconds:F0} ms")]
+    public static partial void ModelLoaded(ILogger logger, string modelId, string path, double milliseconds);
+
+    [LoggerMessage(2, LogLevel.Information, "Encoder {ModelId} warmed up in {Milliseconds:F0} ms")]
+    public static partial void WarmedUp(ILogger logger, string modelId, double milliseconds);
+
+    [LoggerMessage(10, LogLevel.Information, "Indexed {ItemId} ({Width}x{Height}, {Bytes} bytes) in {Milliseconds:F1} ms")]
+    public static partial void Indexed(ILogger logger, string itemId, int width, int height, long bytes, double milliseconds);
+
+    [LoggerMessage(11, LogLevel.Debug, "Skipped {ItemId}: unchanged")]
+    public static partial void Unchanged(ILogger logger, string itemId);
+
+    [LoggerMessage(12, LogLevel.Warning, "Rejected {ItemId}: {Reason}: {Detail}")]
+    public static partial void Rejected(ILogger logger, string itemId, string reason, string detail);
+
+    [LoggerMessage(13, LogLevel.Information, "Removed {ItemId} (found: {Found})")]
+    public static partial void Removed(ILogger logger, string itemId, bool found);
+
+    [LoggerMessage(20, LogLevel.Debug, "Search returned {Count} results in {Milliseconds:F1} ms")]
+    public static partial void Searched(ILogger logger, int count, double milliseconds);
+}

@@ -1,0 +1,58 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace VisualSearch.Embedding;
+
+/// <summary>How pixels become the model's input tensor.</summary>
+public enum PreprocessingMode
+{
+    /// <summary>
+    /// Caffe/CNTK ResNet: planes in B, G, R order, values 0-255, minus a per-pixel mean image read from
+    /// <see cref="EncoderOptions.MeanImageModelPath"/> (the package's ResNetPreprocess.onnx). No scaling, no std.
+    /// </summary>
+    MeanImageBgr,
+
+    /// <summary>torchvision ImageNet: R, G, B planes, value/255, minus (0.485, 0.456, 0.406), divided by (0.229, 0.224, 0.225).</summary>
+    ImageNet,
+
+    /// <summary>R, G, B planes, value/255, nothing else (CLIP-free simple exports).</summary>
+    UnitRgb,
+}
+
+/// <summary>The image encoder. Section "Encoder". The defaults are the bundled ResNet18.</summary>
+public sealed class EncoderOptions
+{
+    public const string SectionName = "Encoder";
+
+    /// <summary>Short model name that starts the model id (letters, digits, '-', '_').</summary>
+    [Required, RegularExpression("^[A-Za-z0-9_-]{1,40}$")]
+    public string ModelName { get; set; } = "resnet18";
+
+    /// <summary>The ONNX file; relative paths resolve against the application directory.</summary>
+    [Required]
+    public string ModelPath { get; set; } = "models/resnet18/ResNet18.onnx";
+
+    [Required]
+    public string InputName { get; set; } = "Input247";
+
+    [Required]
+    public string OutputName { get; set; } = "Pooling395_Output_0";
+
+    /// <summary>Square input side in pixels.</summary>
+    [Range(16, 2048)]
+    public int InputSize { get; set; } = 224;
+
+    public PreprocessingMode Preprocessing { get; set; } = PreprocessingMode.MeanImageBgr;
+
+    /// <summary>For <see cref="PreprocessingMode.MeanImageBgr"/>: an ONNX graph x -> x - mean whose mean image is read once at load.</summary>
+    public string? MeanImageModelPath { get; set; } = "models/resnet18/ResNetPreprocess.onnx";
+
+    /// <summary>Threads one inference may use (0: the number of cores, at most 4). Use 1 when several workers embed in parallel.</summary>
+    [Range(0, 64)]
+    public int IntraOpThreads { get; set; }
+
+    /// <summary>Load the model in the background at start and run one warm-up inference.</summary>
+    public bool WarmUpOnStart { get; set; } = true;
+
+    internal static string Resolve(string path) =>
+        Path.IsPathRooted(path) ? path : Path.Combine(AppContext.BaseDirectory, path);
+}

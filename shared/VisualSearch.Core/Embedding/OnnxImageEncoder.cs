@@ -1,0 +1,153 @@
+using System.Diagnostics;
+using System.Numerics.Tensors;
+using System.Security.Cryptography;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Microsoft.ML.OnnxRuntime;
+using VisualSearch.Diagnostics;
+using VisualSearch.Imaging;
+
+namespace VisualSearch.Embedding;
+
+/// <summary>A vector from an encoder: L2-normalised, with the norm it had before.</summary>
+public readonly record struct Embedding(float[] Vector, float RawNorm);
+
+/// <summary>Maps a prepared image to an embedding. Thread-safe; one instance per process.</summary>
+public interface IImageEncoder
+{
+    /// <summary>The model identity (loads the model on first use).</summary>
+    ModelInfo Model { get; }
+
+    /// <summary>Square input side the decoder must produce.</summary>
+    int InputSize { get; }
+
+    Embedding Embed(PreparedImage image, CancellationToken cancellationToken = default);
+
+    /// <summary>Loads the model and runs one inference, so the first real request pays neither.</summary>
+    Task WarmUpAsync(CancellationToken cancellationToken = default);
+}
+
+/// <summary>
+/// ONNX Runtime encoder: one <see cref="InferenceSession"/> per process (Run is thread-safe), loaded lazily.
+/// </summary>
+public sealed partial class OnnxImageEncoder : IImageEncoder, IDisposable
+{
+    private readonly EncoderOptions _options;
+    private readonly ILogger<OnnxImageEncoder> _logger;
+    private readonly VisualSearchMetrics _metrics;
+    private readonly Lazy<Loaded> _loaded;
+
+    public OnnxImageEncoder(IOptions<EncoderOptions> options, ILogger<OnnxImageEncoder> logger, VisualSearchMetrics metrics)
+    {
+        _options = options.Value;
+        _logger = logger;
+        _metrics = metrics;
+        _loaded = new Lazy<Loaded>(Load, LazyThreadSafetyMode.ExecutionAndPublication);
+    }
+
+    public ModelInfo Model => _loaded.Value.Model;
+
+    public int InputSize => _options.InputSize;
+
+    public Embedding Embed(PreparedImage image, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        if (image.Size != _options.InputSize)
+            throw new ArgumentException($"The image is {image.Size}px; the model takes {_options.InputSize}px.", nameof(image));
+        cancellationToken.ThrowIfCancellationRequested();
+
+        var loaded = _loaded.Value;
+        var input = new float[loaded.Preprocessor.TensorLength];
+        loaded.Preprocessor.Fill(image.Rgb, input);
+
+        using var runOptions = new RunOptions();
+        using var registration = cancellationToken.Register(static s => ((RunOptions)s!).Terminate = true, runOptions);
+        using var inputValue = OrtValue.CreateTensorValueFromMemory(input, [1, 3, _options.InputSize, _options.InputSize]);
+        float[] vector;
+        try
+        {
+            using var outputs = loaded.Session.Run(runOptions, [_options.InputName], [inputValue], [_options.OutputName]);
+            vector = outputs[0].GetTensorDataAsSpan<float>().ToArray();
+        }
+        catch (OnnxRuntimeException) when (cancellationToken.IsCancellationRequested)
+        {
+            throw new OperationCanceledException(cancellationToken);
+        }
+
+        var norm = TensorPrimitives.Norm(vector);
+        if (norm > 0 && float.IsFinite(norm)) TensorPrimitives.Divide(vector, norm, vector);
+        return new Embedding(vector, norm);
+    }
+
+    public Task WarmUpAsync(CancellationToken cancellationToken = default) => Task.Run(() =>
+    {
+        var sw = Stopwatch.StartNew();
+        var size = _options.InputSize;
+        var blank = new PreparedImage(new byte[size * size * 3], size, ImageFormat.Unknown, size, size);
+        Embed(blank, cancellationToken);
+        _metrics.RecordFirstInference(sw.Elapsed.TotalMilliseconds);
+        Log.WarmedUp(_logger, Model.Id, sw.Elapsed.TotalMilliseconds);
+    }, cancellationToken);
+
+    public void Dispose()
+    {
+        if (_loaded.IsValueCreated) _loaded.Value.Session.Dispose();
+    }
+
+    private Loaded Load()
+    {
+        var sw = Stopwatch.StartNew();
+        var path = EncoderOptions.Resolve(_options.ModelPath);
+        if (!File.Exists(path))
+            throw new FileNotFoundException($"The encoder model was not found at '{path}' (Encoder:ModelPath). The default ResNet18 is copied to the output folder at build.", path);
+
+        string sha256;
+        using (var file = File.OpenRead(path)) sha256 = Convert.ToHexStringLower(SHA256.HashData(file));
+
+        var sessionOptions = new SessionOptions
+        {
+            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
+            IntraOpNumThreads = _options.IntraOpThreads > 0 ? _options.IntraOpThreads : Math.Min(Environment.ProcessorCount, 4),
+            InterOpNumThreads = 1,
+            ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
+        };
+        var session = new InferenceSession(path, sessionOptions);
+        try
+        {
+            if (!session.InputMetadata.ContainsKey(_options.InputName))
+                throw new InvalidOperationException($"The model has no input '{_options.InputName}' (has: {string.Join(", ", session.InputMetadata.Keys)}). Set Encoder:InputName.");
+            if (!session.OutputMetadata.TryGetValue(_options.OutputName, out var output))
+                throw new InvalidOperationException($"The model has no output '{_options.OutputName}' (has: {string.Join(", ", session.OutputMetadata.Keys)}). Set Encoder:OutputName.");
+
+            var dimension = output.Dimensions.Skip(1).Where(d => d > 0).Aggregate(1, (a, b) => a * b);
+            var mean = _options.Preprocessing == PreprocessingMode.MeanImageBgr ? ReadMeanImage() : null;
+            var model = new ModelInfo(_options.ModelName, sha256, dimension);
+            _metrics.RecordModelLoad(sw.Elapsed.TotalMilliseconds);
+            Log.ModelLoaded(_logger, model.Id, path, sw.Elapsed.TotalMilliseconds);
+            return new Loaded(session, new Preprocessor(_options.Preprocessing, _options.InputSize, mean), model);
+        }
+        catch
+        {
+            session.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The mean image of a graph y = x - mean, read by running it once on zeros (y = -mean).</summary>
+    private float[] ReadMeanImage()
+    {
+        if (string.IsNullOrWhiteSpace(_options.MeanImageModelPath))
+            throw new InvalidOperationException("Encoder:Preprocessing MeanImageBgr needs Encoder:MeanImageModelPath.");
+        var path = EncoderOptions.Resolve(_options.MeanImageModelPath);
+        using var session = new InferenceSession(path);
+        var inputName = session.InputMetadata.Keys.Single();
+        var size = _options.InputSize;
+        using var zeros = OrtValue.CreateTensorValueFromMemory(new float[3 * size * size], [1, 3, size, size]);
+        using var outputs = session.Run(new RunOptions(), [inputName], [zeros], [session.OutputMetadata.Keys.Single()]);
+        var mean = outputs[0].GetTensorDataAsSpan<float>().ToArray();
+        TensorPrimitives.Negate(mean, mean);
+        return mean;
+    }
+
+    private sealed record Loaded(InferenceSession Session, Preprocessor Preprocessor, ModelInfo Model);
+}

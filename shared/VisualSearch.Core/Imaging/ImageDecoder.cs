@@ -1,0 +1,152 @@
+using Microsoft.Extensions.Options;
+using SkiaSharp;
+
+namespace VisualSearch.Imaging;
+
+/// <summary>Turns encoded bytes into the fixed-size RGB input of an encoder.</summary>
+public interface IImageDecoder
+{
+    /// <summary>
+    /// Checks the limits on the header, then decodes, orients, resizes (shorter side to
+    /// <paramref name="size"/>) and centre-crops. Throws <see cref="ImageRejectedException"/> for any bad input.
+    /// </summary>
+    PreparedImage Prepare(ReadOnlySpan<byte> encoded, int size);
+}
+
+/// <summary>
+/// One decoding path per format: SkiaSharp (libjpeg-turbo, libpng, libwebp, giflib-like, bmp) for all but
+/// TIFF, which Skia lacks and ImageSharp 2.1 reads. JPEG is decoded at the smallest k/8 scale that keeps
+/// the shorter side at or above the target, which is what makes large photos cheap.
+/// </summary>
+public sealed class ImageDecoder(IOptions<ImagingOptions> options) : IImageDecoder
+{
+    private readonly ImagingOptions _options = options.Value;
+
+    public PreparedImage Prepare(ReadOnlySpan<byte> encoded, int size)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(size, 1);
+        if (encoded.IsEmpty) throw new ImageRejectedException(ImageRejectionReason.Empty, "The image has no bytes.");
+        if (encoded.Length > _options.MaxBytes)
+            throw new ImageRejectedException(ImageRejectionReason.TooLarge, $"The image is {encoded.Length} bytes; the limit is {_options.MaxBytes}.");
+
+        var format = ImageFormats.Detect(encoded);
+        return format switch
+        {
+            ImageFormat.Unknown => throw new ImageRejectedException(ImageRejectionReason.UnsupportedFormat,
+                "Not a supported image (JPEG, PNG, WebP, GIF, BMP or TIFF), judged by its first bytes."),
+            ImageFormat.Tiff => TiffDecoder.Prepare(encoded, size, this),
+            _ => PrepareWithSkia(encoded, format, size),
+        };
+    }
+
+    internal void CheckDimensions(int width, int height)
+    {
+        if (width <= 0 || height <= 0)
+            throw new ImageRejectedException(ImageRejectionReason.Corrupt, $"The header declares an empty image ({width}x{height}).");
+        if (width > _options.MaxSide || height > _options.MaxSide || (long)width * height > _options.MaxPixels)
+            throw new ImageRejectedException(ImageRejectionReason.TooManyPixels,
+                $"The image declares {width}x{height} pixels; the limits are {_options.MaxPixels} pixels and {_options.MaxSide} per side.");
+    }
+
+    private PreparedImage PrepareWithSkia(ReadOnlySpan<byte> encoded, ImageFormat format, int size)
+    {
+        using var data = SKData.CreateCopy(encoded);
+        using var codec = SKCodec.Create(new SKMemoryStream(data), out var createResult);
+        if (codec is null)
+        {
+            var reason = createResult == SKCodecResult.IncompleteInput ? ImageRejectionReason.Truncated : ImageRejectionReason.Corrupt;
+            throw new ImageRejectedException(reason, $"The {format} header could not be read ({createResult}).");
+        }
+
+        var info = codec.Info;
+        CheckDimensions(info.Width, info.Height);
+        if (format == ImageFormat.Jpeg && !HasJpegEndMarker(encoded))
+            throw new ImageRejectedException(ImageRejectionReason.Truncated, "The JPEG has no end-of-image marker: the file was cut short.");
+
+        // Smallest decode size whose shorter side still covers the target (JPEG only; others decode whole).
+        var decodeSize = new SKSizeI(info.Width, info.Height);
+        if (format == ImageFormat.Jpeg)
+        {
+            for (var k = 1; k <= 8; k++)
+            {
+                var scaled = codec.GetScaledDimensions(k / 8f);
+                if (Math.Min(scaled.Width, scaled.Height) >= size) { decodeSize = scaled; break; }
+            }
+        }
+
+        var decodeInfo = new SKImageInfo(decodeSize.Width, decodeSize.Height, SKColorType.Rgba8888, SKAlphaType.Premul);
+        using var bitmap = new SKBitmap(decodeInfo);
+        var result = codec.GetPixels(decodeInfo, bitmap.GetPixels());
+        switch (result)
+        {
+            case SKCodecResult.Success:
+                break;
+            case SKCodecResult.IncompleteInput:
+                throw new ImageRejectedException(ImageRejectionReason.Truncated, $"The {format} data ends before the image does.");
+            default:
+                throw new ImageRejectedException(ImageRejectionReason.Corrupt, $"The {format} pixel data could not be decoded ({result}).");
+        }
+
+        return Render(bitmap, codec.EncodedOrigin, format, info.Width, info.Height, size);
+    }
+
+    /// <summary>A complete JPEG ends with FFD9 (allowing trailing padding some cameras add).</summary>
+    private static bool HasJpegEndMarker(ReadOnlySpan<byte> encoded)
+    {
+        var tail = encoded[Math.Max(0, encoded.Length - 4096)..];
+        return tail.LastIndexOf((ReadOnlySpan<byte>)[0xFF, 0xD9]) >= 0;
+    }
+
+    /// <summary>Orients, scales the shorter side to <paramref name="size"/>, centre-crops, flattens on white.</summary>
+    internal static PreparedImage Render(SKBitmap source, SKEncodedOrigin origin, ImageFormat format, int originalWidth, int originalHeight, int size)
+    {
+        var swap = origin is SKEncodedOrigin.LeftTop or SKEncodedOrigin.RightTop or SKEncodedOrigin.RightBottom or SKEncodedOrigin.LeftBottom;
+        float w = source.Width, h = source.Height;
+        var (uprightW, uprightH) = swap ? (h, w) : (w, h);
+        var scale = size / Math.Min(uprightW, uprightH);
+        var cropX = (uprightW * scale - size) / 2f;
+        var cropY = (uprightH * scale - size) / 2f;
+
+        var matrix = SKMatrix.CreateTranslation(-cropX, -cropY)
+            .PreConcat(SKMatrix.CreateScale(scale, scale))
+            .PreConcat(OrientationMatrix(origin, w, h));
+
+        var outInfo = new SKImageInfo(size, size, SKColorType.Rgba8888, SKAlphaType.Unpremul);
+        using var target = new SKBitmap(outInfo);
+        using (var canvas = new SKCanvas(target))
+        using (var image = SKImage.FromBitmap(source))
+        {
+            canvas.Clear(SKColors.White);
+            canvas.SetMatrix(matrix);
+            var sampling = scale < 1f
+                ? new SKSamplingOptions(SKFilterMode.Linear, SKMipmapMode.Linear)
+                : new SKSamplingOptions(SKCubicResampler.Mitchell);
+            canvas.DrawImage(image, 0, 0, sampling);
+        }
+
+        var pixels = target.GetPixelSpan();
+        var rgb = new byte[size * size * 3];
+        for (int i = 0, j = 0; i < pixels.Length; i += 4, j += 3)
+        {
+            rgb[j] = pixels[i];
+            rgb[j + 1] = pixels[i + 1];
+            rgb[j + 2] = pixels[i + 2];
+        }
+
+        var (outW, outH) = swap ? (originalHeight, originalWidth) : (originalWidth, originalHeight);
+        return new PreparedImage(rgb, size, format, outW, outH);
+    }
+
+    /// <summary>Maps stored pixel coordinates to upright ones for each EXIF orientation.</summary>
+    internal static SKMatrix OrientationMatrix(SKEncodedOrigin origin, float w, float h) => origin switch
+    {
+        SKEncodedOrigin.TopRight => new SKMatrix(-1, 0, w, 0, 1, 0, 0, 0, 1),
+        SKEncodedOrigin.BottomRight => new SKMatrix(-1, 0, w, 0, -1, h, 0, 0, 1),
+        SKEncodedOrigin.BottomLeft => new SKMatrix(1, 0, 0, 0, -1, h, 0, 0, 1),
+        SKEncodedOrigin.LeftTop => new SKMatrix(0, 1, 0, 1, 0, 0, 0, 0, 1),
+        SKEncodedOrigin.RightTop => new SKMatrix(0, -1, h, 1, 0, 0, 0, 0, 1),
+        SKEncodedOrigin.RightBottom => new SKMatrix(0, -1, h, -1, 0, w, 0, 0, 1),
+        SKEncodedOrigin.LeftBottom => new SKMatrix(0, 1, 0, -1, 0, w, 0, 0, 1),
+        _ => SKMatrix.Identity,
+    };
+}

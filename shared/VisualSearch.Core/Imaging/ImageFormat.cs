@@ -1,0 +1,40 @@
+namespace VisualSearch.Imaging;
+
+/// <summary>Encoded formats, recognised by their magic bytes (never by file name or declared type).</summary>
+public enum ImageFormat
+{
+    Unknown,
+    Jpeg,
+    Png,
+    Gif,
+    WebP,
+    Bmp,
+    Tiff,
+}
+
+public static class ImageFormats
+{
+    /// <summary>Identifies the format from the first bytes of the file.</summary>
+    public static ImageFormat Detect(ReadOnlySpan<byte> header)
+    {
+        if (header.Length >= 3 && header[0] == 0xFF && header[1] == 0xD8 && header[2] == 0xFF) return ImageFormat.Jpeg;
+        if (header.Length >= 8 && header[..8].SequenceEqual("\x89PNG\r\n\x1A\n"u8)) return ImageFormat.Png;
+        if (header.Length >= 6 && (header[..6].SequenceEqual("GIF87a"u8) || header[..6].SequenceEqual("GIF89a"u8))) return ImageFormat.Gif;
+        if (header.Length >= 12 && header[..4].SequenceEqual("RIFF"u8) && header[8..12].SequenceEqual("WEBP"u8)) return ImageFormat.WebP;
+        if (header.Length >= 2 && header[0] == (byte)'B' && header[1] == (byte)'M') return ImageFormat.Bmp;
+        if (header.Length >= 4 && (header[..4].SequenceEqual("II*\0"u8) || header[..4].SequenceEqual("MM\0*"u8))) return ImageFormat.Tiff;
+        return ImageFormat.Unknown;
+    }
+
+    /// <summary>The media type of a format, for stored metadata and served images.</summary>
+    public static string ContentType(this ImageFormat format) => format switch
+    {
+        ImageFormat.Jpeg => "image/jpeg",
+        ImageFormat.Png => "image/png",
+        ImageFormat.Gif => "image/gif",
+        ImageFormat.WebP => "image/webp",
+        ImageFormat.Bmp => "image/bmp",
+        ImageFormat.Tiff => "image/tiff",
+        _ => "application/octet-stream",
+    };
+}

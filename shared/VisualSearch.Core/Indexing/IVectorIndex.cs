@@ -1,0 +1,42 @@
+namespace VisualSearch.Indexing;
+
+/// <summary>
+/// A vector index backend. Implementations: embedded on-disk (VisualSearch.Index.Local), Azure AI Search.
+/// All of them pass the same conformance suite (tests/).
+/// </summary>
+public interface IVectorIndex
+{
+    /// <summary>Short name of the backend, e.g. "local".</summary>
+    string Kind { get; }
+
+    /// <summary>
+    /// Opens (or creates) the index for vectors of one model. Fails with <see cref="IndexModelMismatchException"/>
+    /// if the index holds vectors of another model. Idempotent; other methods call it implicitly.
+    /// </summary>
+    Task InitializeAsync(IndexSchema schema, CancellationToken cancellationToken = default);
+
+    /// <summary>Inserts or replaces the record with the same id.</summary>
+    Task UpsertAsync(VectorRecord record, CancellationToken cancellationToken = default);
+
+    /// <summary>Removes a record; false if there was none.</summary>
+    Task<bool> DeleteAsync(string id, CancellationToken cancellationToken = default);
+
+    /// <summary>The record, or null.</summary>
+    Task<VectorRecord?> GetAsync(string id, CancellationToken cancellationToken = default);
+
+    /// <summary>Nearest neighbours by cosine similarity, best first.</summary>
+    Task<IReadOnlyList<SearchHit>> SearchAsync(ReadOnlyMemory<float> vector, VectorQuery query, CancellationToken cancellationToken = default);
+
+    Task<long> CountAsync(CancellationToken cancellationToken = default);
+}
+
+/// <summary>The index holds vectors of another model than the configured one.</summary>
+public sealed class IndexModelMismatchException(string indexModelId, string configuredModelId, string location)
+    : InvalidOperationException(
+        $"The index at {location} holds vectors of model '{indexModelId}', but the configured encoder is '{configuredModelId}'. " +
+        "Vectors of different models cannot be compared: rebuild the index for the new model (vsearch reindex, or index into a new location) or configure the model it was built with.")
+{
+    public string IndexModelId { get; } = indexModelId;
+
+    public string ConfiguredModelId { get; } = configuredModelId;
+}

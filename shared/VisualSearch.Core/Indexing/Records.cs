@@ -1,0 +1,52 @@
+namespace VisualSearch.Indexing;
+
+/// <summary>What is stored beside a vector. Every field is filterable or shown in results.</summary>
+public sealed record ItemMetadata
+{
+    /// <summary>Where the image came from: a container name, or "file" for a local folder.</summary>
+    public required string Source { get; init; }
+
+    /// <summary>Blob name or relative path.</summary>
+    public required string Name { get; init; }
+
+    public string? ETag { get; init; }
+
+    /// <summary>Hex SHA-256 of the encoded bytes.</summary>
+    public required string ContentHash { get; init; }
+
+    public long Size { get; init; }
+
+    /// <summary>Media type judged from the bytes (not the declared one).</summary>
+    public required string ContentType { get; init; }
+
+    public int Width { get; init; }
+
+    public int Height { get; init; }
+
+    /// <summary>When the source was uploaded or last modified.</summary>
+    public DateTimeOffset UploadedAt { get; init; }
+
+    public DateTimeOffset IndexedAt { get; init; }
+
+    /// <summary>The <see cref="Embedding.ModelInfo.Id"/> of the model that made the vector.</summary>
+    public required string ModelId { get; init; }
+
+    /// <summary>Client metadata from an allow-list (album, owner, tag).</summary>
+    public IReadOnlyDictionary<string, string> Tags { get; init; } = new Dictionary<string, string>();
+}
+
+/// <summary>A stored item: id, L2-normalised vector and metadata.</summary>
+public sealed record VectorRecord(string Id, float[] Vector, ItemMetadata Metadata);
+
+/// <summary>One search result; <see cref="Score"/> is the cosine similarity (higher is closer).</summary>
+public sealed record SearchHit(string Id, float Score, ItemMetadata Metadata);
+
+/// <summary>A k-NN query against an index.</summary>
+/// <param name="K">Number of results wanted (at least 1).</param>
+/// <param name="MinScore">Drop results below this cosine similarity.</param>
+/// <param name="Filter">Metadata conditions every result meets.</param>
+/// <param name="ExcludeId">An id never returned (the query item itself).</param>
+public sealed record VectorQuery(int K, float? MinScore = null, SearchFilter? Filter = null, string? ExcludeId = null);
+
+/// <summary>The schema an index is opened for: vectors of one model.</summary>
+public sealed record IndexSchema(string ModelId, int Dimension);

@@ -1,0 +1,222 @@
+using System.Diagnostics;
+using System.Security.Cryptography;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using VisualSearch.Diagnostics;
+using VisualSearch.Embedding;
+using VisualSearch.Imaging;
+using VisualSearch.Indexing;
+
+namespace VisualSearch.Ingestion;
+
+/// <summary>An image to index, described by where it lives.</summary>
+public sealed record IngestRequest
+{
+    /// <summary>The record key (see <see cref="ItemIds"/>).</summary>
+    public required string Id { get; init; }
+
+    /// <summary>Container name, or "file".</summary>
+    public required string Source { get; init; }
+
+    /// <summary>Blob name or relative path.</summary>
+    public required string Name { get; init; }
+
+    /// <summary>Version tag of the source; an unchanged ETag is skipped without reading the content.</summary>
+    public string? ETag { get; init; }
+
+    /// <summary>Encoded length, if known before reading (checked against the byte limit first).</summary>
+    public long? Length { get; init; }
+
+    public DateTimeOffset? UploadedAt { get; init; }
+
+    /// <summary>Client metadata; only <see cref="SearchFilter.TagFields"/> keys are kept.</summary>
+    public IReadOnlyDictionary<string, string>? Tags { get; init; }
+}
+
+public enum IngestOutcome
+{
+    Indexed,
+    Unchanged,
+    Rejected,
+}
+
+/// <summary>What happened to one image.</summary>
+public sealed record IngestResult(string Id, IngestOutcome Outcome, ImageRejectionReason? Reason = null, string? Detail = null);
+
+/// <summary>
+/// Decodes, embeds and upserts images; idempotent: the key derives from the source, and an unchanged
+/// source (same ETag, or same content hash, and same model) is skipped.
+/// </summary>
+public sealed class IngestionService(
+    IImageDecoder decoder,
+    IImageEncoder encoder,
+    VectorIndexAccessor index,
+    IOptions<ImagingOptions> imagingOptions,
+    VisualSearchMetrics metrics,
+    TimeProvider time,
+    ILogger<IngestionService> logger)
+{
+    private const int MaxTagLength = 128;
+
+    /// <summary>Indexes one image; <paramref name="openContent"/> is called only if the content must be read.</summary>
+    public async Task<IngestResult> IngestAsync(IngestRequest request, Func<CancellationToken, Task<Stream>> openContent, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(openContent);
+        ItemIds.Validate(request.Id, nameof(request));
+        using var activity = VisualSearchMetrics.ActivitySource.StartActivity("ingest");
+        activity?.SetTag("visualsearch.item_id", request.Id);
+        var started = Stopwatch.GetTimestamp();
+
+        var vectors = await index.GetAsync(cancellationToken).ConfigureAwait(false);
+        var modelId = encoder.Model.Id;
+        var existing = await vectors.GetAsync(request.Id, cancellationToken).ConfigureAwait(false);
+        if (existing is not null && existing.Metadata.ModelId == modelId && request.ETag is not null && existing.Metadata.ETag == request.ETag)
+            return Unchanged(request.Id);
+
+        var limit = imagingOptions.Value.MaxBytes;
+        if (request.Length > limit)
+            return Reject(request.Id, new ImageRejectedException(ImageRejectionReason.TooLarge, $"The image is {request.Length} bytes; the limit is {limit}."));
+
+        byte[] bytes;
+        using (metrics.Time("blob.read"))
+        {
+            var stream = await openContent(cancellationToken).ConfigureAwait(false);
+            await using (stream.ConfigureAwait(false))
+            {
+                var read = await ReadBoundedAsync(stream, limit, cancellationToken).ConfigureAwait(false);
+                if (read is null)
+                    return Reject(request.Id, new ImageRejectedException(ImageRejectionReason.TooLarge, $"The image is over the limit of {limit} bytes."));
+                bytes = read;
+            }
+        }
+
+        var hash = Convert.ToHexStringLower(SHA256.HashData(bytes));
+        if (existing is not null && existing.Metadata.ModelId == modelId && existing.Metadata.ContentHash == hash)
+        {
+            if (existing.Metadata.ETag != request.ETag)
+            {
+                // Same bytes under a new version tag: keep the vector, remember the tag so the next check is cheap.
+                await vectors.UpsertAsync(existing with { Metadata = existing.Metadata with { ETag = request.ETag } }, cancellationToken).ConfigureAwait(false);
+            }
+
+            return Unchanged(request.Id);
+        }
+
+        PreparedImage prepared;
+        try
+        {
+            using (metrics.Time("decode"))
+                prepared = decoder.Prepare(bytes, encoder.InputSize);
+        }
+        catch (ImageRejectedException ex)
+        {
+            return Reject(request.Id, ex);
+        }
+
+        Embedding.Embedding embedding;
+        using (metrics.Time("embed")) embedding = encoder.Embed(prepared, cancellationToken);
+
+        var now = time.GetUtcNow();
+        var record = new VectorRecord(request.Id, embedding.Vector, new ItemMetadata
+        {
+            Source = request.Source,
+            Name = request.Name,
+            ETag = request.ETag,
+            ContentHash = hash,
+            Size = bytes.Length,
+            ContentType = prepared.Format.ContentType(),
+            Width = prepared.Width,
+            Height = prepared.Height,
+            UploadedAt = request.UploadedAt ?? now,
+            IndexedAt = now,
+            ModelId = modelId,
+            Tags = CleanTags(request.Tags),
+        });
+        using (metrics.Time("index.write"))
+            await vectors.UpsertAsync(record, cancellationToken).ConfigureAwait(false);
+
+        metrics.RecordIngest("indexed");
+        Log.Indexed(logger, request.Id, prepared.Width, prepared.Height, bytes.Length, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+        return new IngestResult(request.Id, IngestOutcome.Indexed);
+    }
+
+    /// <summary>Indexes one image from a stream the caller owns.</summary>
+    public Task<IngestResult> IngestAsync(IngestRequest request, Stream content, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(content);
+        return IngestAsync(request, _ => Task.FromResult<Stream>(new NonDisposingStream(content)), cancellationToken);
+    }
+
+    /// <summary>Removes the record of a deleted source. Returns false if there was none.</summary>
+    public async Task<bool> RemoveAsync(string id, CancellationToken cancellationToken = default)
+    {
+        ItemIds.Validate(id);
+        var vectors = await index.GetAsync(cancellationToken).ConfigureAwait(false);
+        var found = await vectors.DeleteAsync(id, cancellationToken).ConfigureAwait(false);
+        Log.Removed(logger, id, found);
+        return found;
+    }
+
+    /// <summary>Reads at most <paramref name="limit"/> bytes; null if the stream is longer.</summary>
+    public static async Task<byte[]?> ReadBoundedAsync(Stream stream, long limit, CancellationToken cancellationToken)
+    {
+        using var buffer = new MemoryStream();
+        var chunk = new byte[81920];
+        while (true)
+        {
+            var read = await stream.ReadAsync(chunk, cancellationToken).ConfigureAwait(false);
+            if (read == 0) break;
+            if (buffer.Length + read > limit) return null;
+            buffer.Write(chunk, 0, read);
+        }
+
+        return buffer.ToArray();
+    }
+
+    private static Dictionary<string, string> CleanTags(IReadOnlyDictionary<string, string>? tags)
+    {
+        var clean = new Dictionary<string, string>(StringComparer.Ordinal);
+        if (tags is null) return clean;
+        foreach (var (key, value) in tags)
+        {
+            var k = key.ToLowerInvariant();
+            if (!SearchFilter.TagFields.Contains(k) || string.IsNullOrWhiteSpace(value)) continue;
+            var v = value.Trim();
+            if (v.Length > MaxTagLength || v.Any(char.IsControl)) continue;
+            clean[k] = v;
+        }
+
+        return clean;
+    }
+
+    private IngestResult Unchanged(string id)
+    {
+        metrics.RecordIngest("unchanged");
+        Log.Unchanged(logger, id);
+        return new IngestResult(id, IngestOutcome.Unchanged);
+    }
+
+    private IngestResult Reject(string id, ImageRejectedException ex)
+    {
+        metrics.RecordIngest("rejected");
+        metrics.RecordRejected(ex.Reason.ToString());
+        Log.Rejected(logger, id, ex.Reason.ToString(), ex.Message);
+        return new IngestResult(id, IngestOutcome.Rejected, ex.Reason, ex.Message);
+    }
+
+    private sealed class NonDisposingStream(Stream inner) : Stream
+    {
+        public override bool CanRead => inner.CanRead;
+        public override bool CanSeek => inner.CanSeek;
+        public override bool CanWrite => false;
+        public override long Length => inner.Length;
+        public override long Position { get => inner.Position; set => inner.Position = value; }
+        public override void Flush() { }
+        public override int Read(byte[] buffer, int offset, int count) => inner.Read(buffer, offset, count);
+        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) => inner.ReadAsync(buffer, cancellationToken);
+        public override long Seek(long offset, SeekOrigin origin) => inner.Seek(offset, origin);
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
+}

@@ -1,0 +1,98 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Logging;
+using VisualSearch.Diagnostics;
+using VisualSearch.Embedding;
+using VisualSearch.Imaging;
+using VisualSearch.Indexing;
+using VisualSearch.Ingestion;
+
+namespace VisualSearch.Search;
+
+/// <summary>Query parameters, validated on construction.</summary>
+public sealed record SearchQuery
+{
+    public const int DefaultK = 10;
+    public const int MaxK = 100;
+
+    public SearchQuery(int k = DefaultK, float? minScore = null, SearchFilter? filter = null)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(k, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(k, MaxK);
+        if (minScore is { } s && (!float.IsFinite(s) || s < -1 || s > 1))
+            throw new ArgumentOutOfRangeException(nameof(minScore), s, "minScore is a cosine similarity between -1 and 1.");
+        K = k;
+        MinScore = minScore;
+        Filter = filter;
+    }
+
+    public int K { get; }
+
+    public float? MinScore { get; }
+
+    public SearchFilter? Filter { get; }
+}
+
+/// <summary>Results, best first, with the model that made the query vector.</summary>
+public sealed record SearchResponse(string Model, IReadOnlyList<SearchHit> Results);
+
+/// <summary>What /api/health reports.</summary>
+public sealed record HealthReport(string Model, int Dimension, string IndexKind, long Count);
+
+/// <summary>Nearest-neighbour queries by image bytes or by an indexed item.</summary>
+public sealed class SearchService(
+    IImageDecoder decoder,
+    IImageEncoder encoder,
+    VectorIndexAccessor index,
+    VisualSearchMetrics metrics,
+    ILogger<SearchService> logger)
+{
+    /// <summary>Neighbours of an image. Throws <see cref="ImageRejectedException"/> for bad images.</summary>
+    public async Task<SearchResponse> SearchByImageAsync(ReadOnlyMemory<byte> image, SearchQuery query, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        using var activity = VisualSearchMetrics.ActivitySource.StartActivity("search.image");
+        var started = Stopwatch.GetTimestamp();
+        var vectors = await index.GetAsync(cancellationToken).ConfigureAwait(false);
+        PreparedImage prepared;
+        using (metrics.Time("decode")) prepared = decoder.Prepare(image.Span, encoder.InputSize);
+        Embedding.Embedding embedding;
+        using (metrics.Time("embed")) embedding = encoder.Embed(prepared, cancellationToken);
+        var hits = await QueryAsync(vectors, embedding.Vector, query, null, cancellationToken).ConfigureAwait(false);
+        Log.Searched(logger, hits.Count, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+        return new SearchResponse(encoder.Model.Id, hits);
+    }
+
+    /// <summary>Neighbours of an indexed item (itself excluded), or null if the id is unknown.</summary>
+    public async Task<SearchResponse?> SearchByIdAsync(string id, SearchQuery query, CancellationToken cancellationToken = default)
+    {
+        ItemIds.Validate(id);
+        ArgumentNullException.ThrowIfNull(query);
+        using var activity = VisualSearchMetrics.ActivitySource.StartActivity("search.id");
+        var vectors = await index.GetAsync(cancellationToken).ConfigureAwait(false);
+        var item = await vectors.GetAsync(id, cancellationToken).ConfigureAwait(false);
+        if (item is null) return null;
+        var hits = await QueryAsync(vectors, item.Vector, query, id, cancellationToken).ConfigureAwait(false);
+        return new SearchResponse(encoder.Model.Id, hits);
+    }
+
+    /// <summary>The stored metadata of an item, or null.</summary>
+    public async Task<ItemMetadata?> GetItemAsync(string id, CancellationToken cancellationToken = default)
+    {
+        ItemIds.Validate(id);
+        var vectors = await index.GetAsync(cancellationToken).ConfigureAwait(false);
+        return (await vectors.GetAsync(id, cancellationToken).ConfigureAwait(false))?.Metadata;
+    }
+
+    public async Task<HealthReport> GetHealthAsync(CancellationToken cancellationToken = default)
+    {
+        var vectors = await index.GetAsync(cancellationToken).ConfigureAwait(false);
+        var count = await vectors.CountAsync(cancellationToken).ConfigureAwait(false);
+        return new HealthReport(encoder.Model.Id, encoder.Model.Dimension, vectors.Kind, count);
+    }
+
+    private async Task<IReadOnlyList<SearchHit>> QueryAsync(IVectorIndex vectors, float[] vector, SearchQuery query, string? excludeId, CancellationToken cancellationToken)
+    {
+        using (metrics.Time("index.query"))
+            return await vectors.SearchAsync(vector, new VectorQuery(query.K, query.MinScore, query.Filter, excludeId), cancellationToken).ConfigureAwait(false);
+    }
+}

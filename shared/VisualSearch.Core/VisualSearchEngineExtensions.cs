@@ -1,0 +1,69 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using VisualSearch.Diagnostics;
+using VisualSearch.Embedding;
+using VisualSearch.Imaging;
+using VisualSearch.Indexing;
+using VisualSearch.Ingestion;
+using VisualSearch.Search;
+
+namespace VisualSearch;
+
+public static partial class VisualSearchEngineExtensions
+{
+    /// <summary>
+    /// Registers the engine: decoder, encoder (warmed up in the background at start), ingestion and search.
+    /// An index backend is registered separately (e.g. AddLocalVectorIndex). Options are bound from the
+    /// "Imaging" and "Encoder" sections and validated at start.
+    /// </summary>
+    public static IHostApplicationBuilder AddVisualSearchEngine(this IHostApplicationBuilder builder)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        var services = builder.Services;
+        services.AddOptions<ImagingOptions>().Bind(builder.Configuration.GetSection(ImagingOptions.SectionName)).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<EncoderOptions>().Bind(builder.Configuration.GetSection(EncoderOptions.SectionName)).ValidateDataAnnotations()
+            .Validate(o => o.Preprocessing != PreprocessingMode.MeanImageBgr || !string.IsNullOrWhiteSpace(o.MeanImageModelPath),
+                "Encoder:Preprocessing MeanImageBgr needs Encoder:MeanImageModelPath.")
+            .Validate(o => File.Exists(EncoderOptions.Resolve(o.ModelPath)), "Encoder:ModelPath does not name an existing file.")
+            .ValidateOnStart();
+
+        services.AddMetrics();
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<VisualSearchMetrics>();
+        services.TryAddSingleton<IImageDecoder, ImageDecoder>();
+        services.TryAddSingleton<IImageEncoder, OnnxImageEncoder>();
+        services.TryAddSingleton<VectorIndexAccessor>();
+        services.TryAddSingleton<IngestionService>();
+        services.TryAddSingleton<SearchService>();
+        services.AddHostedService<EncoderWarmUp>();
+        return builder;
+    }
+
+    /// <summary>Loads the model and runs one inference in the background, so start-up is not delayed.</summary>
+    private sealed partial class EncoderWarmUp(IImageEncoder encoder, VectorIndexAccessor index, IOptions<EncoderOptions> options, ILogger<EncoderWarmUp> logger) : BackgroundService
+    {
+        protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+        {
+            if (!options.Value.WarmUpOnStart) return;
+            try
+            {
+                await encoder.WarmUpAsync(stoppingToken).ConfigureAwait(false);
+                await index.GetAsync(stoppingToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+            }
+            catch (Exception ex)
+            {
+                WarmUpFailed(logger, ex);
+            }
+        }
+
+        [LoggerMessage(4, LogLevel.Warning, "Warm-up failed; the first request will load the model and open the index")]
+        private static partial void WarmUpFailed(ILogger logger, Exception exception);
+    }
+}
