@@ -1,0 +1,27 @@
+using Microsoft.Azure.Functions.Worker;
+using Microsoft.Azure.Functions.Worker.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using VisualSearch;
+using VisualSearch.Blobs;
+using VisualSearch.Index.Local;
+
+var builder = FunctionsApplication.CreateBuilder(args);
+builder.ConfigureFunctionsWebApplication();
+
+// Application Insights (a no-op without APPLICATIONINSIGHTS_CONNECTION_STRING). Remove the SDK's default
+// rule that keeps only Warning and above, so the engine's Information logs flow.
+builder.Services.AddApplicationInsightsTelemetryWorkerService().ConfigureFunctionsApplicationInsights();
+builder.Logging.Services.Configure<LoggerFilterOptions>(options =>
+{
+    var defaultRule = options.Rules.FirstOrDefault(rule =>
+        rule.ProviderName == "Microsoft.Extensions.Logging.ApplicationInsights.ApplicationInsightsLoggerProvider");
+    if (defaultRule is not null) options.Rules.Remove(defaultRule);
+});
+
+builder.AddVisualSearchEngine();
+builder.AddLocalVectorIndex();
+builder.AddBlobIngestion(watch: false);
+
+builder.Build().Run();

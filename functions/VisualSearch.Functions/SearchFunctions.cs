@@ -1,0 +1,34 @@
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.Azure.Functions.Worker;
+using Microsoft.Extensions.Options;
+using VisualSearch.Api;
+using VisualSearch.Imaging;
+using VisualSearch.Search;
+
+namespace VisualSearch.Functions;
+
+/// <summary>The HTTP API. Each function binds the request and calls the shared handler.</summary>
+public sealed class SearchFunctions(SearchService search, IOptions<ImagingOptions> imaging)
+{
+    [Function("SearchByImage")]
+    public async Task<IActionResult> SearchByImage(
+        [HttpTrigger(AuthorizationLevel.Function, "post", Route = "search")] HttpRequest request, CancellationToken cancellationToken) =>
+        new ResultActionResult(await SearchApi.SearchByImageAsync(request, search, imaging, cancellationToken).ConfigureAwait(false));
+
+    [Function("SearchById")]
+    public async Task<IActionResult> SearchById(
+        [HttpTrigger(AuthorizationLevel.Function, "get", Route = "search")] HttpRequest request, CancellationToken cancellationToken) =>
+        new ResultActionResult(await SearchApi.SearchByIdAsync(request, search, cancellationToken).ConfigureAwait(false));
+
+    [Function("GetItem")]
+    public async Task<IActionResult> GetItem(
+        [HttpTrigger(AuthorizationLevel.Function, "get", Route = "items/{*id}")] HttpRequest request, string id, CancellationToken cancellationToken) =>
+        new ResultActionResult(await SearchApi.GetItemAsync(id, search, cancellationToken).ConfigureAwait(false));
+
+    /// <summary>Anonymous, for the platform's health probe: model id, index kind and count only.</summary>
+    [Function("Health")]
+    public async Task<IActionResult> Health(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "health")] HttpRequest request, CancellationToken cancellationToken) =>
+        new ResultActionResult(await SearchApi.HealthAsync(search, cancellationToken).ConfigureAwait(false));
+}

@@ -1,0 +1,151 @@
+using System.Globalization;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Options;
+using VisualSearch.Imaging;
+using VisualSearch.Indexing;
+using VisualSearch.Ingestion;
+using VisualSearch.Search;
+
+namespace VisualSearch.Api;
+
+/// <summary>
+/// The HTTP handlers. Every host maps the same routes onto these methods:
+/// POST /api/search (image body), GET /api/search?id=, GET /api/items/{id}, GET /api/health.
+/// Bad input never gives a 5xx: 400 bad parameters, 404 unknown id, 413 too large, 415 not an image,
+/// 422 a damaged image; all errors are application/problem+json.
+/// </summary>
+public static class SearchApi
+{
+    /// <summary>POST /api/search?k=&amp;minScore=&amp;filter= with the image as the body.</summary>
+    public static async Task<IResult> SearchByImageAsync(HttpRequest request, SearchService search, IOptions<ImagingOptions> imaging, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (!TryParseQuery(request.Query, out var query, out var problem)) return problem;
+        if (!IsAcceptableContentType(request.ContentType))
+            return Problem(StatusCodes.Status415UnsupportedMediaType, "Unsupported media type", $"Send the image bytes with an image/* or application/octet-stream Content-Type, not '{request.ContentType}'.");
+
+        var limit = imaging.Value.MaxBytes;
+        if (request.ContentLength > limit)
+            return Problem(StatusCodes.Status413PayloadTooLarge, "Image too large", $"The body is {request.ContentLength} bytes; the limit is {limit}.");
+        var body = await IngestionService.ReadBoundedAsync(request.Body, limit, cancellationToken).ConfigureAwait(false);
+        if (body is null)
+            return Problem(StatusCodes.Status413PayloadTooLarge, "Image too large", $"The body is over the limit of {limit} bytes.");
+        if (body.Length == 0)
+            return Problem(StatusCodes.Status400BadRequest, "Empty body", "POST the image bytes as the request body.");
+
+        try
+        {
+            var response = await search.SearchByImageAsync(body, query, cancellationToken).ConfigureAwait(false);
+            return Results.Ok(ToDto(response));
+        }
+        catch (ImageRejectedException ex)
+        {
+            return Rejected(ex);
+        }
+    }
+
+    /// <summary>GET /api/search?id=&amp;k=&amp;minScore=&amp;filter=: neighbours of an indexed item.</summary>
+    public static async Task<IResult> SearchByIdAsync(HttpRequest request, SearchService search, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var id = request.Query["id"].ToString();
+        if (string.IsNullOrEmpty(id))
+            return Problem(StatusCodes.Status400BadRequest, "Missing id", "GET /api/search needs ?id= of an indexed item; to search by image, POST the image.");
+        if (!ItemIds.IsValid(id, out var idError)) return Problem(StatusCodes.Status400BadRequest, "Invalid id", idError);
+        if (!TryParseQuery(request.Query, out var query, out var problem)) return problem;
+
+        var response = await search.SearchByIdAsync(id, query, cancellationToken).ConfigureAwait(false);
+        return response is null
+            ? Problem(StatusCodes.Status404NotFound, "Unknown id", $"No item '{id}' is indexed.")
+            : Results.Ok(ToDto(response));
+    }
+
+    /// <summary>GET /api/items/{id}: the stored metadata.</summary>
+    public static async Task<IResult> GetItemAsync(string? id, SearchService search, CancellationToken cancellationToken)
+    {
+        if (!ItemIds.IsValid(id, out var idError)) return Problem(StatusCodes.Status400BadRequest, "Invalid id", idError);
+        var metadata = await search.GetItemAsync(id!, cancellationToken).ConfigureAwait(false);
+        return metadata is null
+            ? Problem(StatusCodes.Status404NotFound, "Unknown id", $"No item '{id}' is indexed.")
+            : Results.Ok(new ItemDto(id!, metadata));
+    }
+
+    /// <summary>GET /api/health: model, index kind, record count.</summary>
+    public static async Task<IResult> HealthAsync(SearchService search, CancellationToken cancellationToken)
+    {
+        var health = await search.GetHealthAsync(cancellationToken).ConfigureAwait(false);
+        return Results.Ok(new HealthDto("ok", health.Model, health.Dimension, health.IndexKind, health.Count));
+    }
+
+    internal static bool TryParseQuery(IQueryCollection q, out SearchQuery query, out IResult problem)
+    {
+        query = null!;
+        problem = null!;
+        var k = SearchQuery.DefaultK;
+        if (q.TryGetValue("k", out var kText) && !string.IsNullOrEmpty(kText))
+        {
+            if (!int.TryParse(kText, NumberStyles.Integer, CultureInfo.InvariantCulture, out k) || k < 1 || k > SearchQuery.MaxK)
+            {
+                problem = Problem(StatusCodes.Status400BadRequest, "Invalid k", $"k must be a whole number from 1 to {SearchQuery.MaxK}.");
+                return false;
+            }
+        }
+
+        float? minScore = null;
+        if (q.TryGetValue("minScore", out var sText) && !string.IsNullOrEmpty(sText))
+        {
+            if (!float.TryParse(sText, NumberStyles.Float, CultureInfo.InvariantCulture, out var s) || !float.IsFinite(s) || s < -1 || s > 1)
+            {
+                problem = Problem(StatusCodes.Status400BadRequest, "Invalid minScore", "minScore must be a number from -1 to 1 (cosine similarity).");
+                return false;
+            }
+
+            minScore = s;
+        }
+
+        SearchFilter? filter;
+        try
+        {
+            filter = SearchFilter.Parse(q["filter"].ToString());
+        }
+        catch (FormatException ex)
+        {
+            problem = Problem(StatusCodes.Status400BadRequest, "Invalid filter", ex.Message);
+            return false;
+        }
+
+        query = new SearchQuery(k, minScore, filter);
+        return true;
+    }
+
+    internal static bool IsAcceptableContentType(string? contentType)
+    {
+        if (string.IsNullOrWhiteSpace(contentType)) return true;
+        var mediaType = contentType.Split(';')[0].Trim();
+        return mediaType.StartsWith("image/", StringComparison.OrdinalIgnoreCase)
+            || mediaType.Equals("application/octet-stream", StringComparison.OrdinalIgnoreCase);
+    }
+
+    internal static IResult Rejected(ImageRejectedException ex) => ex.Reason switch
+    {
+        ImageRejectionReason.UnsupportedFormat => Problem(StatusCodes.Status415UnsupportedMediaType, "Not a supported image", ex.Message, ex.Reason),
+        ImageRejectionReason.TooLarge or ImageRejectionReason.TooManyPixels => Problem(StatusCodes.Status413PayloadTooLarge, "Image too large", ex.Message, ex.Reason),
+        ImageRejectionReason.Empty => Problem(StatusCodes.Status400BadRequest, "Empty image", ex.Message, ex.Reason),
+        _ => Problem(StatusCodes.Status422UnprocessableEntity, "Damaged image", ex.Message, ex.Reason),
+    };
+
+    internal static IResult Problem(int status, string title, string detail, ImageRejectionReason? reason = null) =>
+        Results.Problem(detail: detail, statusCode: status, title: title,
+            extensions: reason is null ? null : new Dictionary<string, object?> { ["reason"] = reason.ToString() });
+
+    private static SearchResultsDto ToDto(SearchResponse response) =>
+        new(response.Model, response.Results.Select(h => new SearchResultDto(h.Id, MathF.Round(h.Score, 6), h.Metadata)).ToList());
+}
+
+public sealed record SearchResultDto(string Id, float Score, ItemMetadata Metadata);
+
+public sealed record SearchResultsDto(string Model, IReadOnlyList<SearchResultDto> Results);
+
+public sealed record ItemDto(string Id, ItemMetadata Metadata);
+
+public sealed record HealthDto(string Status, string Model, int Dimension, string Index, long Count);

@@ -1,0 +1,54 @@
+using VisualSearch.Cli;
+using VisualSearch.Indexing;
+
+const string Usage = """
+    vsearch: visual search on one machine.
+
+    Usage:
+      vsearch index <folder> [--index DIR] [--workers N]
+      vsearch search <image> [--index DIR] [--k N] [--min-score S] [--filter EXPR] [--json]
+      vsearch serve [--index DIR] [--urls URL] [--no-watch]
+
+    The index lives in .vsearch/ of the current directory unless --index or LocalIndex__Path says otherwise.
+    Filters: contentType eq 'image/png' and uploadedAt ge 2024-01-01T00:00:00Z (fields: contentType, source, album, owner, tag, uploadedAt).
+    """;
+
+using var cts = new CancellationTokenSource();
+Console.CancelKeyPress += (_, e) =>
+{
+    e.Cancel = true;
+    cts.Cancel();
+};
+
+if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
+{
+    Console.WriteLine(Usage);
+    return args.Length == 0 ? 2 : 0;
+}
+
+try
+{
+    var rest = args.Skip(1);
+    return args[0] switch
+    {
+        "index" => await IndexCommand.RunAsync(CliArgs.Parse(rest, "verbose"), Console.Out, Console.Error, cts.Token),
+        "search" => await SearchCommand.RunAsync(CliArgs.Parse(rest, "json", "verbose"), Console.Out, Console.Error, cts.Token),
+        "serve" => await ServeCommand.RunAsync(CliArgs.Parse(rest, "no-watch", "verbose"), cts.Token),
+        _ => throw new UsageException($"Unknown command '{args[0]}'.\n\n{Usage}"),
+    };
+}
+catch (UsageException ex)
+{
+    Console.Error.WriteLine($"error: {ex.Message}");
+    return 2;
+}
+catch (OperationCanceledException) when (cts.IsCancellationRequested)
+{
+    Console.Error.WriteLine("cancelled");
+    return 130;
+}
+catch (Exception ex) when (ex is IndexModelMismatchException or IOException or Microsoft.Extensions.Options.OptionsValidationException)
+{
+    Console.Error.WriteLine($"error: {ex.Message}");
+    return 1;
+}

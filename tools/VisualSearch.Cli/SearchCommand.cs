@@ -1,0 +1,82 @@
+using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using VisualSearch.Imaging;
+using VisualSearch.Indexing;
+using VisualSearch.Search;
+
+namespace VisualSearch.Cli;
+
+/// <summary><c>vsearch search &lt;image&gt; [--index DIR] [--k N] [--min-score S] [--filter F] [--json]</c>.</summary>
+public static class SearchCommand
+{
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { WriteIndented = false };
+
+    public static async Task<int> RunAsync(CliArgs args, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
+    {
+        args.RejectUnknown("index", "k", "min-score", "filter", "json", "verbose");
+        if (args.Positionals.Count != 1) throw new UsageException("Usage: vsearch search <image> [--index DIR] [--k N] [--min-score S] [--filter F] [--json]");
+        var k = args.GetInt("k", SearchQuery.DefaultK, 1, SearchQuery.MaxK);
+        var minScore = args.GetFloat("min-score", -1, 1);
+        SearchFilter? filter;
+        try
+        {
+            filter = SearchFilter.Parse(args.Get("filter"));
+        }
+        catch (FormatException ex)
+        {
+            throw new UsageException($"--filter: {ex.Message}");
+        }
+
+        var path = args.Positionals[0];
+        if (!File.Exists(path))
+        {
+            await stderr.WriteLineAsync($"error: image not found: {path}").ConfigureAwait(false);
+            return 1;
+        }
+
+        using var host = EngineHost.Build(args, new Dictionary<string, string?> { ["Encoder:WarmUpOnStart"] = "false" });
+        await host.StartAsync(cancellationToken).ConfigureAwait(false);
+        var search = host.Services.GetRequiredService<SearchService>();
+        var limit = host.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<ImagingOptions>>().Value.MaxBytes;
+        if (new FileInfo(path).Length > limit)
+        {
+            await stderr.WriteLineAsync($"error: {path} is over the {limit}-byte image limit").ConfigureAwait(false);
+            return 1;
+        }
+
+        SearchResponse response;
+        try
+        {
+            response = await search.SearchByImageAsync(await File.ReadAllBytesAsync(path, cancellationToken).ConfigureAwait(false), new SearchQuery(k, minScore, filter), cancellationToken).ConfigureAwait(false);
+        }
+        catch (ImageRejectedException ex)
+        {
+            await stderr.WriteLineAsync($"error: {path}: {ex.Reason}: {ex.Message}").ConfigureAwait(false);
+            return 1;
+        }
+
+        if (args.Has("json"))
+        {
+            var dto = new
+            {
+                model = response.Model,
+                results = response.Results.Select(h => new { id = h.Id, score = MathF.Round(h.Score, 6), metadata = h.Metadata }),
+            };
+            await stdout.WriteLineAsync(JsonSerializer.Serialize(dto, Json)).ConfigureAwait(false);
+        }
+        else if (response.Results.Count == 0)
+        {
+            await stdout.WriteLineAsync("No results.").ConfigureAwait(false);
+        }
+        else
+        {
+            await stdout.WriteLineAsync($"{"score",7}  id").ConfigureAwait(false);
+            foreach (var hit in response.Results)
+                await stdout.WriteLineAsync($"{hit.Score,7:F4}  {hit.Id}").ConfigureAwait(false);
+        }
+
+        await host.StopAsync(CancellationToken.None).ConfigureAwait(false);
+        return 0;
+    }
+}
