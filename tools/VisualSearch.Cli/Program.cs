@@ -8,6 +8,7 @@ const string Usage = """
       vsearch index <folder> [--index DIR] [--workers N]
       vsearch search <image> [--index DIR] [--k N] [--min-score S] [--filter EXPR] [--json]
       vsearch serve [--index DIR] [--urls URL] [--no-watch]
+      vsearch upload <folder> [--container NAME]
 
     The index lives in .vsearch/ of the current directory unless --index or LocalIndex__Path says otherwise.
     Filters: contentType eq 'image/png' and uploadedAt ge 2024-01-01T00:00:00Z (fields: contentType, source, album, owner, tag, uploadedAt).
@@ -34,6 +35,7 @@ try
         "index" => await IndexCommand.RunAsync(CliArgs.Parse(rest, "verbose"), Console.Out, Console.Error, cts.Token),
         "search" => await SearchCommand.RunAsync(CliArgs.Parse(rest, "json", "verbose"), Console.Out, Console.Error, cts.Token),
         "serve" => await ServeCommand.RunAsync(CliArgs.Parse(rest, "no-watch", "verbose"), cts.Token),
+        "upload" => await UploadCommand.RunAsync(CliArgs.Parse(rest), Console.Out, Console.Error, cts.Token),
         _ => throw new UsageException($"Unknown command '{args[0]}'.\n\n{Usage}"),
     };
 }
@@ -47,7 +49,7 @@ catch (OperationCanceledException) when (cts.IsCancellationRequested)
     Console.Error.WriteLine("cancelled");
     return 130;
 }
-catch (Exception ex) when (ex is IndexModelMismatchException or IOException or Microsoft.Extensions.Options.OptionsValidationException)
+catch (Exception ex) when (ex is IndexModelMismatchException or IOException or Microsoft.Extensions.Options.OptionsValidationException or Azure.RequestFailedException)
 {
     Console.Error.WriteLine($"error: {ex.Message}");
     return 1;
