@@ -51,6 +51,7 @@ public sealed partial class LocalVectorIndex : IVectorIndex, IDisposable
         ArgumentNullException.ThrowIfNull(schema);
         ArgumentOutOfRangeException.ThrowIfLessThan(schema.Dimension, 1);
         _lock.EnterWriteLock();
+        var acquired = false;
         try
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
@@ -62,6 +63,7 @@ public sealed partial class LocalVectorIndex : IVectorIndex, IDisposable
 
             System.IO.Directory.CreateDirectory(Directory);
             AcquireLock();
+            acquired = true;
             var metaPath = Path.Combine(Directory, MetaFile);
             if (File.Exists(metaPath))
             {
@@ -83,8 +85,21 @@ public sealed partial class LocalVectorIndex : IVectorIndex, IDisposable
         }
         catch
         {
-            _lockHandle?.Dispose();
-            _lockHandle = null;
+            // Only a failed open gives the directory back: a mismatch on an index already open must not
+            // release the lock it still holds (nor leave a half-opened one looking open).
+            if (acquired)
+            {
+                _log?.Dispose();
+                _log = null;
+                _schema = null;
+                _slots.Clear();
+                _free.Clear();
+                _used = 0;
+                _logEntries = 0;
+                _lockHandle?.Dispose();
+                _lockHandle = null;
+            }
+
             throw;
         }
         finally

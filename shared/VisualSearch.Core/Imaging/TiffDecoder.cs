@@ -19,7 +19,7 @@ internal static class TiffDecoder
         {
             info = Image.Identify(TiffOnly, new MemoryStream(bytes, writable: false));
         }
-        catch (Exception ex) when (ex is ImageFormatException or InvalidImageContentException or NotSupportedException or UnknownImageFormatException)
+        catch (Exception ex) when (IsDecodeFailure(ex))
         {
             throw new ImageRejectedException(ImageRejectionReason.Corrupt, "The TIFF header could not be read.", ex);
         }
@@ -32,7 +32,7 @@ internal static class TiffDecoder
         {
             image = Image.Load<Rgba32>(TiffOnly, new MemoryStream(bytes, writable: false));
         }
-        catch (Exception ex) when (ex is ImageFormatException or InvalidImageContentException or NotSupportedException or UnknownImageFormatException or IndexOutOfRangeException or ArgumentException)
+        catch (Exception ex) when (IsDecodeFailure(ex))
         {
             throw new ImageRejectedException(ImageRejectionReason.Corrupt, "The TIFF pixel data could not be decoded.", ex);
         }
@@ -47,4 +47,12 @@ internal static class TiffDecoder
             return ImageDecoder.Render(bitmap, SKEncodedOrigin.TopLeft, ImageFormat.Tiff, image.Width, image.Height, size);
         }
     }
+
+    /// <summary>
+    /// What ImageSharp 2.1 throws on malformed TIFF input: besides its own types, plain runtime exceptions
+    /// from its parser (e.g. InvalidOperationException "Sequence contains no elements" for an IFD-less file).
+    /// </summary>
+    private static bool IsDecodeFailure(Exception ex) =>
+        ex is ImageFormatException or InvalidImageContentException or NotSupportedException or UnknownImageFormatException
+            or InvalidOperationException or IndexOutOfRangeException or ArgumentException or EndOfStreamException or OverflowException;
 }
