@@ -1,0 +1,368 @@
+// VisualSearch: serverless visual search on Azure Functions (isolated worker, .NET 10).
+//
+//   browser --PUT (user-delegation SAS)--> Storage [images] --Event Grid--> Function App (IngestImage)
+//                                                                            |  encode (ONNX) + upsert
+//   browser --GET /api/search-----------------------------------------------> Function App --> AI Search
+//
+// Keyless end to end: one user-assigned managed identity, identity-based connections
+// (<Connection>__blobServiceUri / __credential / __clientId), storage shared keys off, Search API keys off,
+// App Insights local auth off. The only secrets in play are the Functions host keys Event Grid needs to
+// call the app; modules/event-subscriptions.bicep reads them at deployment time and keeps them out of
+// parameters and outputs.
+//
+// Two passes (see docs/deploy.md):
+//   1. az deployment group create -f infra/main.bicep -p infra/main.bicepparam      (infrastructure)
+//   2. deploy the function package                                                  (code)
+//   3. az deployment group create ... -p deployEventSubscriptions=true               (Event Grid wiring)
+
+targetScope = 'resourceGroup'
+
+@description('Short environment name (dev, test, prod); it seeds the unique resource names.')
+@minLength(1)
+@maxLength(16)
+param environmentName string
+
+@description('Azure region for all resources.')
+param location string = resourceGroup().location
+
+@description('Tags applied to every resource, on top of env.')
+param tags object = {}
+
+@description('Functions hosting: FlexConsumption (FC1, default) or ElasticPremium (EP1).')
+@allowed([
+  'FlexConsumption'
+  'ElasticPremium'
+])
+param hostingPlan string = 'FlexConsumption'
+
+@description('Flex Consumption: memory per instance in MB. The image encoder runs in-process, so 2048 or more.')
+@allowed([
+  512
+  2048
+  4096
+])
+param instanceMemoryMB int = 2048
+
+@description('Maximum instances (Flex: 40-1000; Elastic Premium: capped at 100).')
+@minValue(1)
+@maxValue(1000)
+param maximumInstanceCount int = 100
+
+@description('Always-ready instances for the HTTP (search) group on Flex; minimum instances on Elastic Premium. 0 = scale to zero on Flex.')
+@minValue(0)
+@maxValue(100)
+param alwaysReadyInstanceCount int = 0
+
+@description('Azure AI Search pricing tier.')
+@allowed([
+  'basic'
+  'standard'
+  'standard2'
+  'standard3'
+  'storage_optimized_l1'
+  'storage_optimized_l2'
+])
+param searchSku string = 'basic'
+
+@description('Azure AI Search replicas; 2 is the minimum for the query (read) SLA.')
+@minValue(1)
+@maxValue(12)
+param searchReplicaCount int = 2
+
+@description('Azure AI Search partitions.')
+@allowed([
+  1
+  2
+  3
+  4
+  6
+  12
+])
+param searchPartitionCount int = 1
+
+@description('Name of the vector index the app creates and queries.')
+param searchIndexName string = 'images'
+
+@description('Blob container that receives uploaded images.')
+param imagesContainerName string = 'images'
+
+@description('Browser origins (https://app.example.com) allowed to upload to blob storage and call the HTTP API. Empty: no CORS.')
+param corsAllowedOrigins string[] = []
+
+@description('Object ID of the deploying user or CI principal, granted data-plane roles for local runs. Empty: none.')
+param principalId string = ''
+
+@description('Kind of principal principalId is.')
+@allowed([
+  'User'
+  'ServicePrincipal'
+  'Group'
+])
+param principalType string = 'User'
+
+@description('Create the Event Grid subscriptions. Leave false on the first deployment: the webhook keys exist only once the app code has been deployed; then deploy again with true.')
+param deployEventSubscriptions bool = false
+
+@description('Also deploy the GPU heavy path: Functions on Azure Container Apps with a serverless GPU profile (see infra/gpu/README.md).')
+param enableGpuEncoder bool = false
+
+@description('Serverless GPU workload profile for the GPU encoder.')
+@allowed([
+  'Consumption-GPU-NC8as-T4'
+  'Consumption-GPU-NC24-A100'
+])
+param gpuProfileType string = 'Consumption-GPU-NC8as-T4'
+
+@description('GPU encoder image (<registry>.azurecr.io/visualsearch-functions-gpu:<tag>). Empty: a public Functions sample image until the real one is pushed.')
+param gpuEncoderImage string = ''
+
+@description('Maximum GPU encoder replicas (one GPU each).')
+@minValue(1)
+@maxValue(50)
+param gpuMaxReplicas int = 2
+
+var resourceToken = toLower(uniqueString(subscription().id, resourceGroup().id, environmentName))
+var allTags = union(tags, {
+  env: environmentName
+  app: 'visualsearch'
+})
+
+var names = {
+  identity: 'id-${resourceToken}'
+  storage: 'st${resourceToken}'
+  logAnalytics: 'log-${resourceToken}'
+  applicationInsights: 'appi-${resourceToken}'
+  search: 'srch-${resourceToken}'
+  plan: 'plan-${resourceToken}'
+  functionApp: 'func-${resourceToken}'
+  systemTopic: 'evgt-${resourceToken}'
+  registry: 'cr${resourceToken}'
+  containerEnvironment: 'cae-${resourceToken}'
+  gpuApp: 'ca-gpu-${resourceToken}'
+}
+
+var deploymentContainerName = 'app-package'
+var deadLetterContainerName = 'eventgrid-deadletter'
+var packageBlobName = 'visualsearch-functions.zip'
+var placeholderImage = 'mcr.microsoft.com/azure-functions/dotnet8-quickstart-demo:1.0'
+
+resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2024-11-30' = {
+  name: names.identity
+  location: location
+  tags: allTags
+}
+
+module storage 'modules/storage.bicep' = {
+  name: 'storage'
+  params: {
+    name: names.storage
+    location: location
+    tags: allTags
+    imagesContainerName: imagesContainerName
+    deploymentContainerName: deploymentContainerName
+    deadLetterContainerName: deadLetterContainerName
+    corsAllowedOrigins: corsAllowedOrigins
+  }
+}
+
+module monitoring 'modules/monitoring.bicep' = {
+  name: 'monitoring'
+  params: {
+    logAnalyticsName: names.logAnalytics
+    applicationInsightsName: names.applicationInsights
+    location: location
+    tags: allTags
+  }
+}
+
+module search 'modules/search.bicep' = {
+  name: 'search'
+  params: {
+    name: names.search
+    location: location
+    tags: allTags
+    sku: searchSku
+    replicaCount: searchReplicaCount
+    partitionCount: searchPartitionCount
+  }
+}
+
+module registry 'modules/registry.bicep' = if (enableGpuEncoder) {
+  name: 'registry'
+  params: {
+    name: names.registry
+    location: location
+    tags: allTags
+  }
+}
+
+// Names, not module outputs, are passed wherever a module uses them as resource identifiers, so that
+// what-if can predict those modules (linter rule what-if-short-circuiting); dependsOn keeps the order.
+module rbac 'modules/rbac.bicep' = {
+  name: 'rbac'
+  params: {
+    storageAccountName: names.storage
+    searchServiceName: names.search
+    applicationInsightsName: names.applicationInsights
+    containerRegistryName: enableGpuEncoder ? names.registry : ''
+    // Role assignment names include the principal ID (so a re-created identity gets new assignments
+    // instead of colliding with the old ones); it is only known once the identity exists.
+    #disable-next-line what-if-short-circuiting
+    identityPrincipalId: identity.properties.principalId
+    userPrincipalId: principalId
+    userPrincipalType: principalType
+  }
+  dependsOn: [
+    storage
+    search
+    monitoring
+    registry
+  ]
+}
+
+// Identity-based settings shared by every host of the app (Function App and GPU container app).
+// The connection name ImagesStorage is the one the BlobTrigger uses (Connection = "ImagesStorage").
+var appSettings = {
+  AzureWebJobsStorage__blobServiceUri: storage.outputs.blobEndpoint
+  AzureWebJobsStorage__queueServiceUri: storage.outputs.queueEndpoint
+  AzureWebJobsStorage__tableServiceUri: storage.outputs.tableEndpoint
+  AzureWebJobsStorage__credential: 'managedidentity'
+  AzureWebJobsStorage__clientId: identity.properties.clientId
+  ImagesStorage__blobServiceUri: storage.outputs.blobEndpoint
+  ImagesStorage__queueServiceUri: storage.outputs.queueEndpoint
+  ImagesStorage__credential: 'managedidentity'
+  ImagesStorage__clientId: identity.properties.clientId
+  // The app's own blob client (upload URLs, reads, deletes): keyless when ConnectionString is absent.
+  BlobSource__ServiceUri: storage.outputs.blobEndpoint
+  BlobSource__ClientId: identity.properties.clientId
+  BlobSource__Container: imagesContainerName
+  APPLICATIONINSIGHTS_CONNECTION_STRING: monitoring.outputs.applicationInsightsConnectionString
+  APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identity.properties.clientId};Authorization=AAD'
+  AzureSearch__Endpoint: search.outputs.endpoint
+  AzureSearch__IndexName: searchIndexName
+  VectorIndex__Provider: 'AzureSearch'
+  AZURE_CLIENT_ID: identity.properties.clientId
+}
+
+module functionApp 'modules/functionapp.bicep' = {
+  name: 'functionapp'
+  params: {
+    name: names.functionApp
+    planName: names.plan
+    location: location
+    tags: allTags
+    hostingPlan: hostingPlan
+    identityId: identity.id
+    storageBlobEndpoint: storage.outputs.blobEndpoint
+    deploymentContainerName: deploymentContainerName
+    packageBlobName: packageBlobName
+    instanceMemoryMB: instanceMemoryMB
+    maximumInstanceCount: maximumInstanceCount
+    alwaysReadyInstanceCount: alwaysReadyInstanceCount
+    corsAllowedOrigins: corsAllowedOrigins
+    appSettings: appSettings
+  }
+  // The host must be able to reach storage (and the deployment container) as soon as it starts.
+  dependsOn: [
+    rbac
+  ]
+}
+
+module eventGrid 'modules/eventgrid.bicep' = {
+  name: 'eventgrid'
+  params: {
+    name: names.systemTopic
+    location: location
+    tags: allTags
+    storageAccountName: names.storage
+    identityId: identity.id
+  }
+  dependsOn: [
+    storage
+  ]
+}
+
+module eventSubscriptions 'modules/event-subscriptions.bicep' = if (deployEventSubscriptions) {
+  name: 'event-subscriptions'
+  params: {
+    systemTopicName: names.systemTopic
+    functionAppName: names.functionApp
+    imagesContainerName: imagesContainerName
+    storageAccountName: names.storage
+    deadLetterContainerName: deadLetterContainerName
+    identityId: identity.id
+  }
+  dependsOn: [
+    eventGrid
+    functionApp
+  ]
+}
+
+module gpuEncoder 'modules/gpu-encoder.bicep' = if (enableGpuEncoder) {
+  name: 'gpu-encoder'
+  params: {
+    environmentName: names.containerEnvironment
+    appName: names.gpuApp
+    location: location
+    tags: allTags
+    gpuProfileType: gpuProfileType
+    image: empty(gpuEncoderImage) ? placeholderImage : gpuEncoderImage
+    registryServer: registry!.outputs.loginServer
+    identityId: identity.id
+    logAnalyticsId: monitoring.outputs.logAnalyticsId
+    maxReplicas: gpuMaxReplicas
+    appSettings: appSettings
+  }
+  // AcrPull must exist before the first image pull.
+  dependsOn: [
+    rbac
+  ]
+}
+
+@description('Function app name (target of the code deployment).')
+output functionAppName string = functionApp.outputs.name
+
+@description('Function app base URL.')
+output functionAppUrl string = functionApp.outputs.url
+
+@description('Hosting plan in use.')
+output hostingPlan string = hostingPlan
+
+@description('Storage account name.')
+output storageAccountName string = storage.outputs.name
+
+@description('Container that receives uploaded images.')
+output imagesContainerName string = imagesContainerName
+
+@description('Container holding the deployment package (Flex) or the run-from-package zip (Elastic Premium).')
+output deploymentContainerName string = deploymentContainerName
+
+@description('Blob name of the run-from-package zip on Elastic Premium.')
+output packageBlobName string = packageBlobName
+
+@description('Azure AI Search endpoint.')
+output searchEndpoint string = search.outputs.endpoint
+
+@description('Azure AI Search service name.')
+output searchServiceName string = search.outputs.name
+
+@description('Client ID of the app\'s user-assigned managed identity (AZURE_CLIENT_ID).')
+output identityClientId string = identity.properties.clientId
+
+@description('Application Insights component name.')
+output applicationInsightsName string = monitoring.outputs.applicationInsightsName
+
+@description('Name of the app setting that carries the Application Insights connection string.')
+output applicationInsightsConnectionStringSetting string = 'APPLICATIONINSIGHTS_CONNECTION_STRING'
+
+@description('Event Grid system topic on the storage account.')
+output eventGridSystemTopicName string = eventGrid.outputs.name
+
+@description('Container registry for the GPU encoder image; empty when the GPU path is off.')
+output containerRegistryName string = enableGpuEncoder ? registry!.outputs.name : ''
+
+@description('GPU encoder container app name; empty when the GPU path is off.')
+output gpuEncoderAppName string = enableGpuEncoder ? gpuEncoder!.outputs.name : ''
+
+@description('GPU encoder base URL; empty when the GPU path is off.')
+output gpuEncoderUrl string = enableGpuEncoder ? gpuEncoder!.outputs.url : ''

@@ -1,0 +1,38 @@
+// Parameters for infra/main.bicep. Values come from environment variables where a deployment varies
+// (CI sets them from GitHub environment variables; see docs/deploy.md), with safe defaults otherwise.
+// Override any of them on the command line: az deployment group create ... -p deployEventSubscriptions=true
+using 'main.bicep'
+
+param environmentName = readEnvironmentVariable('VISUALSEARCH_ENV', 'dev')
+
+param hostingPlan = readEnvironmentVariable('VISUALSEARCH_HOSTING_PLAN', 'FlexConsumption')
+
+param instanceMemoryMB = 2048
+
+param maximumInstanceCount = int(readEnvironmentVariable('VISUALSEARCH_MAX_INSTANCES', '100'))
+
+param alwaysReadyInstanceCount = int(readEnvironmentVariable('VISUALSEARCH_ALWAYS_READY', '0'))
+
+param searchSku = 'basic'
+
+param searchReplicaCount = int(readEnvironmentVariable('VISUALSEARCH_SEARCH_REPLICAS', '2'))
+
+param searchPartitionCount = 1
+
+// Comma-separated list, e.g. "https://visualsearch.example.com,http://localhost:5173".
+param corsAllowedOrigins = filter(
+  map(split(readEnvironmentVariable('VISUALSEARCH_CORS_ORIGINS', ''), ','), origin => trim(origin)),
+  origin => !empty(origin)
+)
+
+// Object ID of whoever deploys: `az ad signed-in-user show --query id -o tsv` for a person, the
+// service principal's object ID in CI (with VISUALSEARCH_PRINCIPAL_TYPE=ServicePrincipal).
+param principalId = readEnvironmentVariable('VISUALSEARCH_PRINCIPAL_ID', '')
+
+param principalType = readEnvironmentVariable('VISUALSEARCH_PRINCIPAL_TYPE', 'User')
+
+param deployEventSubscriptions = bool(readEnvironmentVariable('VISUALSEARCH_EVENT_SUBSCRIPTIONS', 'false'))
+
+param enableGpuEncoder = bool(readEnvironmentVariable('VISUALSEARCH_GPU', 'false'))
+
+param gpuEncoderImage = readEnvironmentVariable('VISUALSEARCH_GPU_IMAGE', '')

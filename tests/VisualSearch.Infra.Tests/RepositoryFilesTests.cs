@@ -1,0 +1,106 @@
+using System.Text.Json;
+using System.Text.RegularExpressions;
+
+namespace VisualSearch.Infra.Tests;
+
+/// <summary>Checks on the files around the templates: linter policy, CI workflow, GPU image, docs.</summary>
+public sealed partial class RepositoryFilesTests
+{
+    // Rules deliberately off; bicepconfig.json says why for each.
+    private static readonly string[] RulesOff = ["use-recent-api-versions", "use-recent-module-versions", "use-user-defined-types"];
+
+    [Fact]
+    public void BicepConfig_RaisesEveryRuleThatIsOnToError()
+    {
+        using var config = JsonDocument.Parse(
+            File.ReadAllText(Path.Combine(Repo.Infra, "bicepconfig.json")),
+            new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
+        var core = config.RootElement.GetProperty("analyzers").GetProperty("core");
+        Assert.True(core.GetProperty("enabled").GetBoolean());
+
+        var rules = core.GetProperty("rules").EnumerateObject().ToDictionary(r => r.Name, r => r.Value.GetProperty("level").GetString());
+        Assert.True(rules.Count >= 40, $"only {rules.Count} rules configured");
+        Assert.All(rules, rule => Assert.True(
+            rule.Value == "error" || (rule.Value == "off" && RulesOff.Contains(rule.Key)),
+            $"rule '{rule.Key}' is at level '{rule.Value}'"));
+        Assert.False(config.RootElement.TryGetProperty("experimentalFeaturesEnabled", out _), "no experimental features");
+    }
+
+    [Fact]
+    public void DeployWorkflow_IsOidcOnlyAndHasTheExpectedJobs()
+    {
+        var path = Repo.PathOf(".github", "workflows", "deploy.yml");
+        Assert.True(File.Exists(path), $"{path} is missing");
+        var text = File.ReadAllText(path);
+        var lines = text.Split('\n');
+
+        Assert.DoesNotContain('\t', text);
+        var topLevel = lines.Where(l => TopLevelKey().IsMatch(l)).Select(l => l[..l.IndexOf(':', StringComparison.Ordinal)]).ToList();
+        Assert.Equal(topLevel.Distinct().Count(), topLevel.Count);
+        foreach (var key in new[] { "name", "on", "permissions", "jobs" })
+        {
+            Assert.Contains(key, topLevel);
+        }
+
+        var permissions = Block(lines, "permissions");
+        Assert.Contains("  id-token: write", permissions);
+        Assert.Contains("  contents: read", permissions);
+
+        var on = string.Join('\n', Block(lines, "on"));
+        Assert.Contains("push:", on, StringComparison.Ordinal);
+        Assert.Contains("workflow_dispatch:", on, StringComparison.Ordinal);
+
+        var jobs = Block(lines, "jobs").Where(l => JobKey().IsMatch(l)).Select(l => l.Trim().TrimEnd(':')).ToList();
+        Assert.Contains("build", jobs);
+        Assert.Contains("publish", jobs);
+        Assert.Contains("deploy", jobs);
+
+        Assert.Contains("bash .ci/run", text, StringComparison.Ordinal);
+        Assert.Contains("azure/login@v2", text, StringComparison.Ordinal);
+        Assert.Contains("client-id: ${{ vars.AZURE_CLIENT_ID }}", text, StringComparison.Ordinal);
+        Assert.Contains("azure/functions-action@v1", text, StringComparison.Ordinal);
+        Assert.Contains("what-if", text, StringComparison.Ordinal);
+        Assert.Contains("deployEventSubscriptions=true", text, StringComparison.Ordinal);
+        // OIDC: no long-lived credentials from secrets.
+        Assert.DoesNotContain("AZURE_CREDENTIALS", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("publish-profile", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void GpuDockerfile_UsesTheFunctionsImageAndTheCudaProvider()
+    {
+        var dockerfile = File.ReadAllText(Path.Combine(Repo.Infra, "gpu", "Dockerfile"));
+
+        Assert.Matches(@"(?m)^FROM mcr\.microsoft\.com/azure-functions/dotnet-isolated:4-dotnet-isolated10\.0", dockerfile);
+        Assert.Contains("Encoder__ExecutionProvider=Cuda", dockerfile, StringComparison.Ordinal);
+        Assert.Contains("/home/site/wwwroot", dockerfile, StringComparison.Ordinal);
+        Assert.True(File.Exists(Path.Combine(Repo.Infra, "gpu", "README.md")));
+    }
+
+    [Fact]
+    public void DeployDoc_DocumentsEveryMainParameter()
+    {
+        var doc = File.ReadAllText(Repo.PathOf("docs", "deploy.md"));
+        var main = File.ReadAllText(Path.Combine(Repo.Infra, "main.bicep"));
+        var parameters = ParamDeclaration().Matches(main).Select(m => m.Groups[1].Value).ToList();
+
+        Assert.NotEmpty(parameters);
+        Assert.All(parameters, p => Assert.Contains($"| `{p}` |", doc, StringComparison.Ordinal));
+    }
+
+    private static List<string> Block(string[] lines, string key)
+    {
+        var start = Array.FindIndex(lines, l => l.TrimEnd() == key + ":");
+        Assert.True(start >= 0, $"no top-level '{key}:' block");
+        return lines.Skip(start + 1).TakeWhile(l => l.Length == 0 || l.StartsWith(' ') || l.StartsWith('#')).Select(l => l.TrimEnd()).ToList();
+    }
+
+    [GeneratedRegex(@"^[A-Za-z_-]+:")]
+    private static partial Regex TopLevelKey();
+
+    [GeneratedRegex(@"^  [A-Za-z_-]+:\s*$")]
+    private static partial Regex JobKey();
+
+    [GeneratedRegex(@"(?m)^param (\w+) ")]
+    private static partial Regex ParamDeclaration();
+}
