@@ -5,10 +5,12 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using VisualSearch;
 using VisualSearch.Blobs;
+using VisualSearch.Functions.Telemetry;
 using VisualSearch.Index.Local;
 
 var builder = FunctionsApplication.CreateBuilder(args);
 builder.ConfigureFunctionsWebApplication();
+builder.UseMiddleware<ColdStartMiddleware>();
 
 // Application Insights (a no-op without APPLICATIONINSIGHTS_CONNECTION_STRING). Remove the SDK's default
 // rule that keeps only Warning and above, so the engine's Information logs flow.
@@ -19,6 +21,8 @@ builder.Logging.Services.Configure<LoggerFilterOptions>(options =>
         rule.ProviderName == "Microsoft.Extensions.Logging.ApplicationInsights.ApplicationInsightsLoggerProvider");
     if (defaultRule is not null) options.Rules.Remove(defaultRule);
 });
+
+builder.Services.AddHostedService<ApplicationInsightsMetricsBridge>();
 
 builder.AddVisualSearchEngine();
 builder.AddLocalVectorIndex();

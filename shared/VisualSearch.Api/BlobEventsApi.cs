@@ -33,7 +33,8 @@ public static partial class BlobEventsApi
             return Results.Ok();
         }
 
-        var body = await Ingestion.IngestionService.ReadBoundedAsync(request.Body, MaxBody, cancellationToken).ConfigureAwait(false);
+        var (body, readProblem) = await SearchApi.ReadBodyAsync(request, MaxBody, cancellationToken).ConfigureAwait(false);
+        if (readProblem is not null) return readProblem;
         if (body is null) return SearchApi.Problem(StatusCodes.Status413PayloadTooLarge, "Too large", "An event batch is at most 1 MB.");
 
         JsonElement root;

@@ -27,15 +27,16 @@ public static class SearchApi
         var limit = imaging.Value.MaxBytes;
         if (request.ContentLength > limit)
             return Problem(StatusCodes.Status413PayloadTooLarge, "Image too large", $"The body is {request.ContentLength} bytes; the limit is {limit}.");
-        var body = await IngestionService.ReadBoundedAsync(request.Body, limit, cancellationToken).ConfigureAwait(false);
-        if (body is null)
+        var body = await ReadBodyAsync(request, limit, cancellationToken).ConfigureAwait(false);
+        if (body.Problem is not null) return body.Problem;
+        if (body.Bytes is null)
             return Problem(StatusCodes.Status413PayloadTooLarge, "Image too large", $"The body is over the limit of {limit} bytes.");
-        if (body.Length == 0)
+        if (body.Bytes.Length == 0)
             return Problem(StatusCodes.Status400BadRequest, "Empty body", "POST the image bytes as the request body.");
 
         try
         {
-            var response = await search.SearchByImageAsync(body, query, cancellationToken).ConfigureAwait(false);
+            var response = await search.SearchByImageAsync(body.Bytes, query, cancellationToken).ConfigureAwait(false);
             return Results.Ok(ToDto(response));
         }
         catch (ImageRejectedException ex)
@@ -74,7 +75,7 @@ public static class SearchApi
     public static async Task<IResult> HealthAsync(SearchService search, CancellationToken cancellationToken)
     {
         var health = await search.GetHealthAsync(cancellationToken).ConfigureAwait(false);
-        return Results.Ok(new HealthDto("ok", health.Model, health.Dimension, health.IndexKind, health.Count));
+        return Results.Ok(new HealthDto("ok", health.Model, health.Dimension, health.IndexKind, health.Count, health.ColdStart, health.Embeddings));
     }
 
     internal static bool TryParseQuery(IQueryCollection q, out SearchQuery query, out IResult problem)
@@ -118,6 +119,24 @@ public static class SearchApi
         return true;
     }
 
+    /// <summary>
+    /// Reads at most <paramref name="limit"/> bytes of the body (null bytes: longer). The server's own limits
+    /// (Kestrel's MaxRequestBodySize on a chunked body, a bad chunk, a stalled client) surface as
+    /// BadHttpRequestException while reading: that is the client's error, answered with its status, not a 500.
+    /// </summary>
+    internal static async Task<(byte[]? Bytes, IResult? Problem)> ReadBodyAsync(HttpRequest request, long limit, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return (await IngestionService.ReadBoundedAsync(request.Body, limit, cancellationToken).ConfigureAwait(false), null);
+        }
+        catch (BadHttpRequestException ex)
+        {
+            var title = ex.StatusCode == StatusCodes.Status413PayloadTooLarge ? "Too large" : "Bad request body";
+            return (null, Problem(ex.StatusCode, title, ex.Message));
+        }
+    }
+
     internal static bool IsAcceptableContentType(string? contentType)
     {
         if (string.IsNullOrWhiteSpace(contentType)) return true;
@@ -148,4 +167,4 @@ public sealed record SearchResultsDto(string Model, IReadOnlyList<SearchResultDt
 
 public sealed record ItemDto(string Id, ItemMetadata Metadata);
 
-public sealed record HealthDto(string Status, string Model, int Dimension, string Index, long Count);
+public sealed record HealthDto(string Status, string Model, int Dimension, string Index, long Count, ColdStartReport ColdStart, VisualSearch.Diagnostics.EmbeddingHealthSnapshot? Embeddings);

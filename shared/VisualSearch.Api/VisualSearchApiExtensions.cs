@@ -1,7 +1,9 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using VisualSearch.Diagnostics;
 using Microsoft.Extensions.Options;
 using VisualSearch.Imaging;
 using VisualSearch.Search;
@@ -26,6 +28,26 @@ public static class VisualSearchApiExtensions
         app.MapMethods("/runtime/webhooks/blobs", ["POST", "OPTIONS"], HandleEvents);
         app.MapMethods("/api/events/blobs", ["POST", "OPTIONS"], HandleEvents);
         return app;
+    }
+
+    /// <summary>
+    /// Counts every API request as an invocation (the first of the process is the cold one) and tags the
+    /// current activity with it, so the local host reports cold starts like the Functions host.
+    /// </summary>
+    public static IApplicationBuilder UseVisualSearchTelemetry(this IApplicationBuilder app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        var metrics = app.ApplicationServices.GetRequiredService<VisualSearchMetrics>();
+        return app.Use(async (context, next) =>
+        {
+            if (context.Request.Path.StartsWithSegments("/api", StringComparison.Ordinal))
+            {
+                var invocation = metrics.BeginInvocation(context.Request.Path.Value ?? "");
+                System.Diagnostics.Activity.Current?.SetTag("visualsearch.cold", invocation.IsCold);
+            }
+
+            await next(context).ConfigureAwait(false);
+        });
     }
 
     private static Task<IResult> HandleEvents(HttpRequest request, IBlobEventHandler handler, ILoggerFactory loggers, CancellationToken ct) =>

@@ -48,6 +48,7 @@ public static class ServeCommand
         builder.Services.AddProblemDetails();
 
         var app = builder.Build();
+        app.UseVisualSearchTelemetry();
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.MapVisualSearchApi();

@@ -18,15 +18,49 @@ public sealed class VisualSearchMetrics : IDisposable
     private readonly Counter<long> _rejected;
     private readonly Histogram<double> _modelLoad;
     private readonly Histogram<double> _firstInference;
+    private readonly Counter<long> _invocations;
+    private readonly Histogram<double> _coldStart;
 
-    public VisualSearchMetrics(IMeterFactory meterFactory)
+    public VisualSearchMetrics(IMeterFactory meterFactory, ColdStart? coldStart = null, EmbeddingHealth? embeddingHealth = null)
     {
+        ArgumentNullException.ThrowIfNull(meterFactory);
+        ColdStart = coldStart ?? new ColdStart(TimeProvider.System);
+        EmbeddingHealth = embeddingHealth ?? new EmbeddingHealth();
         _meter = meterFactory.Create(MeterName);
         _stage = _meter.CreateHistogram<double>("visualsearch.stage.duration", "ms", "Duration of one pipeline stage (decode, embed, index.write, index.query, ...).");
         _ingested = _meter.CreateCounter<long>("visualsearch.ingest.count", "{image}", "Ingest outcomes by result.");
         _rejected = _meter.CreateCounter<long>("visualsearch.ingest.rejected", "{image}", "Rejected images by reason.");
         _modelLoad = _meter.CreateHistogram<double>("visualsearch.model.load.duration", "ms", "Time to load the encoder model.");
         _firstInference = _meter.CreateHistogram<double>("visualsearch.model.first_inference.duration", "ms", "Time of the first (warm-up) inference.");
+        _invocations = _meter.CreateCounter<long>("visualsearch.invocations", "{invocation}", "Host invocations, tagged cold=true for the first of the process.");
+        _coldStart = _meter.CreateHistogram<double>("visualsearch.coldstart.duration", "ms", "Process start to the first invocation.");
+        _meter.CreateObservableGauge("visualsearch.embedding.norm", () => Gauge(s => s.MeanRawNorm), description: "Mean embedding norm before normalisation.");
+        _meter.CreateObservableGauge("visualsearch.embedding.dead_share", () => Gauge(s => s.DeadDimensionShare), description: "Share of near-dead embedding dimensions.");
+        _meter.CreateObservableGauge("visualsearch.embedding.drift", () => Gauge(s => s.Drift), description: "1 - cosine of the mean embedding against the baseline.");
+    }
+
+    /// <summary>Cold-start facts of this process.</summary>
+    public ColdStart ColdStart { get; }
+
+    /// <summary>Rolling embedding statistics and drift.</summary>
+    public EmbeddingHealth EmbeddingHealth { get; }
+
+    /// <summary>Counts a host invocation; returns whether it is the cold one.</summary>
+    public ColdStart.Invocation BeginInvocation(string operation)
+    {
+        var invocation = ColdStart.BeginInvocation();
+        _invocations.Add(1, new KeyValuePair<string, object?>("cold", invocation.IsCold), new KeyValuePair<string, object?>("operation", operation));
+        if (invocation.SinceProcessStartMs is { } ms) _coldStart.Record(ms, new KeyValuePair<string, object?>("operation", operation));
+        return invocation;
+    }
+
+    /// <summary>Feeds the embedding health statistics.</summary>
+    public void ObserveEmbedding(string model, ReadOnlySpan<float> vector, float rawNorm) => EmbeddingHealth.Observe(model, vector, rawNorm);
+
+    private IEnumerable<Measurement<double>> Gauge(Func<EmbeddingHealthSnapshot, double?> value)
+    {
+        if (EmbeddingHealth.Snapshot() is { } snapshot && value(snapshot) is { } v)
+            yield return new Measurement<double>(v, new KeyValuePair<string, object?>("model", snapshot.Model));
     }
 
     public void RecordStage(string stage, double milliseconds) =>
@@ -38,9 +72,17 @@ public sealed class VisualSearchMetrics : IDisposable
     public void RecordRejected(string reason) =>
         _rejected.Add(1, new KeyValuePair<string, object?>("reason", reason));
 
-    public void RecordModelLoad(double milliseconds) => _modelLoad.Record(milliseconds);
+    public void RecordModelLoad(double milliseconds)
+    {
+        ColdStart.RecordModelLoad(milliseconds);
+        _modelLoad.Record(milliseconds);
+    }
 
-    public void RecordFirstInference(double milliseconds) => _firstInference.Record(milliseconds);
+    public void RecordFirstInference(double milliseconds)
+    {
+        ColdStart.RecordFirstInference(milliseconds);
+        _firstInference.Record(milliseconds);
+    }
 
     /// <summary>Times a stage: <c>using (metrics.Time("decode")) { ... }</c>.</summary>
     public StageTimer Time(string stage) => new(this, stage);

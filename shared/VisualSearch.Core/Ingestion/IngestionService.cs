@@ -116,6 +116,7 @@ public sealed class IngestionService(
 
         Embedding.Embedding embedding;
         using (metrics.Time("embed")) embedding = encoder.Embed(prepared, cancellationToken);
+        metrics.ObserveEmbedding(modelId, embedding.Vector, embedding.RawNorm);
 
         var now = time.GetUtcNow();
         var record = new VectorRecord(request.Id, embedding.Vector, new ItemMetadata

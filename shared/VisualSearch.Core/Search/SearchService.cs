@@ -36,7 +36,10 @@ public sealed record SearchQuery
 public sealed record SearchResponse(string Model, IReadOnlyList<SearchHit> Results);
 
 /// <summary>What /api/health reports.</summary>
-public sealed record HealthReport(string Model, int Dimension, string IndexKind, long Count);
+public sealed record HealthReport(string Model, int Dimension, string IndexKind, long Count, ColdStartReport ColdStart, EmbeddingHealthSnapshot? Embeddings);
+
+/// <summary>Cold-start facts for /api/health.</summary>
+public sealed record ColdStartReport(string InstanceId, DateTimeOffset ProcessStart, double? ModelLoadMs, double? FirstInferenceMs, int Invocations);
 
 /// <summary>Nearest-neighbour queries by image bytes or by an indexed item.</summary>
 public sealed class SearchService(
@@ -57,6 +60,7 @@ public sealed class SearchService(
         using (metrics.Time("decode")) prepared = decoder.Prepare(image.Span, encoder.InputSize);
         Embedding.Embedding embedding;
         using (metrics.Time("embed")) embedding = encoder.Embed(prepared, cancellationToken);
+        metrics.ObserveEmbedding(encoder.Model.Id, embedding.Vector, embedding.RawNorm);
         var hits = await QueryAsync(vectors, embedding.Vector, query, null, cancellationToken).ConfigureAwait(false);
         Log.Searched(logger, hits.Count, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         return new SearchResponse(encoder.Model.Id, hits);
@@ -87,7 +91,10 @@ public sealed class SearchService(
     {
         var vectors = await index.GetAsync(cancellationToken).ConfigureAwait(false);
         var count = await vectors.CountAsync(cancellationToken).ConfigureAwait(false);
-        return new HealthReport(encoder.Model.Id, encoder.Model.Dimension, vectors.Kind, count);
+        var cold = metrics.ColdStart;
+        return new HealthReport(encoder.Model.Id, encoder.Model.Dimension, vectors.Kind, count,
+            new ColdStartReport(cold.InstanceId, cold.ProcessStart, cold.ModelLoadMilliseconds, cold.FirstInferenceMilliseconds, cold.Invocations),
+            metrics.EmbeddingHealth.Snapshot());
     }
 
     private async Task<IReadOnlyList<SearchHit>> QueryAsync(IVectorIndex vectors, float[] vector, SearchQuery query, string? excludeId, CancellationToken cancellationToken)
