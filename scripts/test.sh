@@ -1,14 +1,40 @@
 #!/usr/bin/env bash
-# Runs every test: restores NuGet and npm packages (Azurite), builds, runs the test projects (the
-# integration tests start Azurite from node_modules when it is not already listening), and ends with
-# the line "N passed, N failed".
+# Runs every test and ends with the line "N passed, N failed".
+#  - installs what the tests need where missing: npm packages (Azurite, playwright-core) and Debian's
+#    chromium for the browser test (apt-get; sudo when not root);
+#  - builds the solution;
+#  - starts one Azurite (blob service, 127.0.0.1:10000) for all integration tests and stops it at the end
+#    (the test fixtures reuse a running Azurite and start their own only when none is listening);
+#  - runs the test projects one after another (2-core machines: parallel assemblies only contend).
 set -uo pipefail
 cd "$(dirname "$0")/.."
-[ -x node_modules/.bin/azurite-blob ] || npm ci --no-audit --no-fund --loglevel=error || exit 1
+ROOT=$PWD
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+if [ ! -x /usr/bin/chromium ]; then
+  echo "==> installing Debian's chromium for the browser test"
+  { as_root apt-get update -qq && DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq chromium >/dev/null; } \
+    || { echo "could not install chromium"; echo "0 passed, 1 failed"; exit 1; }
+fi
+{ [ -x node_modules/.bin/azurite-blob ] && [ -f node_modules/playwright-core/package.json ]; } \
+  || npm ci --no-audit --no-fund --loglevel=error || { echo "0 passed, 1 failed"; exit 1; }
+
 dotnet build VisualSearch.sln -nologo -v minimal 2>&1 | tail -n 3
 [ "${PIPESTATUS[0]}" -eq 0 ] || { echo "0 passed, 1 failed"; exit 1; }
+
+azurite_pid=""
+azurite_dir=$(mktemp -d)
+cleanup() { [ -n "$azurite_pid" ] && kill "$azurite_pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$azurite_dir"; }
+trap cleanup EXIT
+if ! (exec 3<>/dev/tcp/127.0.0.1/10000) 2>/dev/null; then
+  node_modules/.bin/azurite-blob --silent --skipApiVersionCheck --loose --blobHost 127.0.0.1 --blobPort 10000 \
+    --location "$azurite_dir" >"$azurite_dir.log" 2>&1 &
+  azurite_pid=$!
+  for _ in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/10000) 2>/dev/null && break; sleep 0.2; done
+fi
+
 log=$(mktemp)
-dotnet test VisualSearch.sln --no-build -nologo 2>&1 | tee "$log"
+dotnet test VisualSearch.sln --no-build -nologo -m:1 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
 passed=$(sed -n 's/.*Passed:[[:space:]]*\([0-9][0-9]*\),.*/\1/p' "$log" | awk '{s+=$1} END {print s+0}')
 failed=$(sed -n 's/.*Failed:[[:space:]]*\([0-9][0-9]*\),.*/\1/p' "$log" | awk '{s+=$1} END {print s+0}')

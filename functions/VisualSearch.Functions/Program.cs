@@ -4,9 +4,10 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using VisualSearch;
+using VisualSearch.Api;
 using VisualSearch.Blobs;
 using VisualSearch.Functions.Telemetry;
-using VisualSearch.Index.Local;
+using VisualSearch.Hosting;
 
 var builder = FunctionsApplication.CreateBuilder(args);
 builder.ConfigureFunctionsWebApplication();
@@ -25,7 +26,9 @@ builder.Logging.Services.Configure<LoggerFilterOptions>(options =>
 builder.Services.AddHostedService<ApplicationInsightsMetricsBridge>();
 
 builder.AddVisualSearchEngine();
-builder.AddLocalVectorIndex();
+builder.AddVectorIndex();
 builder.AddBlobIngestion(watch: false);
+builder.AddBlobUploads(allowAccountKeySigning: false); // upload URLs: user-delegation SAS only
+builder.AddVisualSearchImages();
 
 builder.Build().Run();

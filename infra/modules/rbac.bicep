@@ -40,9 +40,9 @@ var roles = {
   acrPull: '7f951dda-4ed3-4680-a7ca-43fe172d538d'
 }
 
-// The app: Blob Data Owner (the Functions host manages its own containers and blob leases), Queue Data
-// Contributor (host queues, blob-trigger poison queue), Blob Delegator (user-delegation keys for the
-// browser upload SAS URLs).
+// The app: Blob Data Owner (the Functions host manages its own containers and blob leases; ingestion writes
+// blob index tags saying why an upload was rejected), Queue Data Contributor (host queues, blob-trigger
+// poison queue), Blob Delegator (user-delegation keys for the client upload SAS URLs of POST /api/uploads).
 var identityStorageRoles = [
   roles.storageBlobDataOwner
   roles.storageQueueDataContributor

@@ -7,6 +7,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using VisualSearch.Api;
+using VisualSearch.Imaging;
 
 namespace VisualSearch.Blobs;
 
@@ -14,7 +15,7 @@ public static class BlobIngestionExtensions
 {
     /// <summary>
     /// Registers blob ingestion (section "BlobSource"): the BlobServiceClient, the ingestor that handles blob
-    /// events, and, when <paramref name="watch"/> and BlobSource:Watch are on, the container watcher.
+    /// events, the image store that serves the container's originals, and, when <paramref name="watch"/> and BlobSource:Watch are on, the container watcher.
     /// </summary>
     public static IHostApplicationBuilder AddBlobIngestion(this IHostApplicationBuilder builder, bool watch)
     {
@@ -28,6 +29,7 @@ public static class BlobIngestionExtensions
         builder.Services.TryAddSingleton(sp => CreateClient(sp.GetRequiredService<IOptions<BlobSourceOptions>>().Value));
         builder.Services.TryAddSingleton<BlobIngestor>();
         builder.Services.TryAddSingleton<IBlobEventHandler>(sp => sp.GetRequiredService<BlobIngestor>());
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IImageStore, BlobImageStore>());
         if (watch && builder.Configuration.GetValue(BlobSourceOptions.SectionName + ":Watch", true))
         {
             builder.Services.TryAddSingleton<ContainerWatcher>();

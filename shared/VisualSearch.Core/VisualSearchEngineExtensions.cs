@@ -29,10 +29,13 @@ public static partial class VisualSearchEngineExtensions
             .Validate(o => o.Preprocessing != PreprocessingMode.MeanImageBgr || !string.IsNullOrWhiteSpace(o.MeanImageModelPath),
                 "Encoder:Preprocessing MeanImageBgr needs Encoder:MeanImageModelPath.")
             .Validate(o => File.Exists(EncoderOptions.Resolve(o.ModelPath)), "Encoder:ModelPath does not name an existing file.")
+            .Validate(o => string.IsNullOrWhiteSpace(o.HeadPath) || File.Exists(EncoderOptions.Resolve(o.HeadPath)), "Encoder:HeadPath does not name an existing file.")
             .ValidateOnStart();
 
         services.AddMetrics();
         services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<ColdStart>();
+        services.TryAddSingleton(sp => new EmbeddingHealth(builder.Configuration["EmbeddingHealth:BaselinePath"]));
         services.TryAddSingleton<VisualSearchMetrics>();
         services.TryAddSingleton<IImageDecoder, ImageDecoder>();
         services.TryAddSingleton<IImageEncoder, OnnxImageEncoder>();

@@ -6,7 +6,8 @@ namespace VisualSearch.Tests.Conformance;
 /// <summary>
 /// The behaviour every <see cref="IVectorIndex"/> backend must show. Subclass once per backend and implement
 /// <see cref="CreateIndexAsync"/>; each test creates its own empty index. The suite depends only on
-/// VisualSearch.Core and xunit, so another test project can link or reference this file.
+/// VisualSearch.Core and xunit (project tests/VisualSearch.Conformance); each backend's test project references
+/// it and subclasses it once per way the backend is opened.
 /// </summary>
 /// <remarks>
 /// Vectors are hand-made, L2-normalised and 4-dimensional, so every expected cosine is known exactly.
@@ -85,10 +86,14 @@ public abstract class VectorIndexConformanceTests : IAsyncLifetime
         string contentType = "image/jpeg",
         string? album = null,
         DateTimeOffset? uploadedAt = null,
-        string modelId = "m-1")
+        string modelId = "m-1",
+        string? owner = null,
+        string? tag = null)
     {
         var tags = new Dictionary<string, string>(StringComparer.Ordinal);
         if (album is not null) tags["album"] = album;
+        if (owner is not null) tags["owner"] = owner;
+        if (tag is not null) tags["tag"] = tag;
         return new VectorRecord(id, vector, new ItemMetadata
         {
             Source = "photos",
@@ -293,6 +298,75 @@ public abstract class VectorIndexConformanceTests : IAsyncLifetime
 
         Assert.Equal(["q"], Ids(await index.SearchAsync(Query, new VectorQuery(10, Filter: SearchFilter.Parse("album eq 'O''Brien'")))));
         Assert.Equal(["r"], Ids(await index.SearchAsync(Query, new VectorQuery(10, Filter: SearchFilter.Parse("album eq 'x'' or 1 eq 1 or '''")))));
+    }
+
+    [Fact]
+    public async Task Owner_and_tag_filters_match_client_metadata()
+    {
+        var index = await NewIndexAsync();
+        await index.UpsertAsync(Record("o1", Unit(1, 0, 0, 0), owner: "ann", tag: "cat"));
+        await index.UpsertAsync(Record("o2", Unit(0.8f, 0.6f, 0, 0), owner: "bob", tag: "cat"));
+        await index.UpsertAsync(Record("o3", Unit(0.6f, 0.8f, 0, 0), owner: "ann"));
+
+        Assert.Equal(["o1", "o3"], Ids(await index.SearchAsync(Query, new VectorQuery(10, Filter: SearchFilter.Parse("owner eq 'ann'")))));
+        Assert.Equal(["o1", "o2"], Ids(await index.SearchAsync(Query, new VectorQuery(10, Filter: SearchFilter.Parse("tag eq 'cat'")))));
+        Assert.Equal(["o2"], Ids(await index.SearchAsync(Query, new VectorQuery(10, Filter: SearchFilter.Parse("tag eq 'cat' and owner eq 'bob'")))));
+    }
+
+    [Fact]
+    public async Task ExcludeId_combines_with_a_filter()
+    {
+        var index = await IndexWithFourRecordsAsync();
+
+        var hits = await index.SearchAsync(Query, new VectorQuery(10, Filter: SearchFilter.Parse("contentType eq 'image/png'"), ExcludeId: "a"));
+
+        Assert.Equal(["c"], Ids(hits));
+    }
+
+    [Theory]
+    [InlineData("images/holiday 2024/IMG_0001.JPG")]
+    [InlineData("photos/caf\u00e9/\u00fcber+na\u00efve=1&x;y.png")]
+    [InlineData("a/b/c/d/e.f.g.webp")]
+    [InlineData("it's/\"quoted\"/name (1).jpg")]
+    public async Task Ids_with_any_allowed_characters_round_trip(string id)
+    {
+        var index = await IndexWithFourRecordsAsync();
+        var record = Record(id, Unit(0.9f, 0.1f, 0, 0));
+
+        await index.UpsertAsync(record);
+
+        var stored = await index.GetAsync(id);
+        Assert.NotNull(stored);
+        Assert.Equal(id, stored.Id);
+        Assert.Equal(id, (await index.SearchAsync(Query, new VectorQuery(2))).Select(h => h.Id).Skip(1).First());
+        Assert.DoesNotContain(id, Ids(await index.SearchAsync(Query, new VectorQuery(10, ExcludeId: id))));
+        Assert.True(await index.DeleteAsync(id));
+        Assert.Null(await index.GetAsync(id));
+    }
+
+    [Fact]
+    public async Task An_id_of_1024_characters_round_trips()
+    {
+        var index = await NewIndexAsync();
+        var id = string.Concat(Enumerable.Repeat("dir\u00e9/", 250))[..1023] + "x";
+        var other = id[..1023] + "Z";
+
+        await index.UpsertAsync(Record(id, Unit(1, 0, 0, 0), album: "long"));
+        await index.UpsertAsync(Record(other, Unit(0, 1, 0, 0), album: "other"));
+
+        Assert.Equal("long", (await index.GetAsync(id))?.Metadata.Tags["album"]);
+        Assert.Equal("other", (await index.GetAsync(other))?.Metadata.Tags["album"]);
+        Assert.Equal([other], Ids(await index.SearchAsync(Query, new VectorQuery(1, ExcludeId: id))));
+    }
+
+    [Fact]
+    public async Task Records_of_another_model_are_refused()
+    {
+        var index = await NewIndexAsync();
+
+        await Assert.ThrowsAsync<IndexModelMismatchException>(() => index.UpsertAsync(Record("x", Unit(1, 0, 0, 0), modelId: "m-2")));
+
+        Assert.Equal(0, await index.CountAsync());
     }
 
     [Fact]

@@ -23,6 +23,7 @@ namespace VisualSearch.FunctionalTests;
 /// (IngestionEndpoint=http://127.0.0.1:PORT/ makes it POST to /v2/track): the cold-start event and the
 /// per-stage metrics arrive with sane values.
 /// </summary>
+[Collection(TelemetryCollection.Name)]
 public sealed class TelemetryTests
 {
     [Fact]
@@ -166,4 +167,14 @@ public sealed class TelemetryTests
             return ((IPEndPoint)listener.LocalEndpoint).Port;
         }
     }
+}
+
+/// <summary>
+/// Runs alone, after the parallel classes: the stage metrics come from a process-wide Meter, so images embedded by
+/// other test classes' hosts at the same moment would be counted too.
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class TelemetryCollection
+{
+    public const string Name = "Telemetry";
 }

@@ -1,11 +1,12 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using VisualSearch.Hosting;
 using VisualSearch.Index.Local;
 
 namespace VisualSearch.Cli;
 
-/// <summary>Composition for the one-shot commands (index, search): the engine over the local index.</summary>
+/// <summary>Composition for the one-shot commands (index, search): the engine over the configured index (VectorIndex:Provider).</summary>
 public static class EngineHost
 {
     public static IHost Build(CliArgs args, IDictionary<string, string?>? overrides = null)
@@ -14,7 +15,7 @@ public static class EngineHost
         builder.Configuration.AddInMemoryCollection(Overrides(args, overrides));
         builder.Logging.SetMinimumLevel(args.Has("verbose") ? LogLevel.Information : LogLevel.Error);
         builder.AddVisualSearchEngine();
-        builder.AddLocalVectorIndex();
+        builder.AddVectorIndex();
         return builder.Build();
     }
 

@@ -2,6 +2,8 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+using VisualSearch.Index.Local;
 using VisualSearch.Ingestion;
 
 namespace VisualSearch.Cli;
@@ -76,6 +78,8 @@ public static class IndexCommand
             progress.Report(ref done, ref indexed, ref unchanged, rejected);
         }).ConfigureAwait(false);
         progress.Finish();
+        // vsearch serve over this index shows these images (ids are paths relative to the folder).
+        LocalImages.RecordRoot(host.Services.GetRequiredService<IOptions<LocalIndexOptions>>().Value.Path, root);
 
         var seconds = sw.Elapsed.TotalSeconds;
         await stdout.WriteLineAsync(

@@ -9,8 +9,14 @@ const string Usage = """
       vsearch search <image> [--index DIR] [--k N] [--min-score S] [--filter EXPR] [--json]
       vsearch serve [--index DIR] [--urls URL] [--no-watch]
       vsearch upload <folder> [--container NAME]
+      vsearch loadtest [--url http://127.0.0.1:7071] [--duration 10s] [--concurrency 1,4,16] [--mode id|image|both] [--key KEY] [--json]
+      vsearch reindex (--from-folder DIR | --from-container [--container NAME]) [--index DIR] [--workers N] [--resume] [--prune]
+      vsearch eval <folder-or-manifest> [--k 1,5,10] [--subset NAME] [--task T] [--classes all|train|test] [--head FILE] [--json]
+      vsearch eval-copies <refs-folder> [--distractors DIR] [--seed N] [--limit N] [--head FILE] [--json]
+      vsearch train <folder-or-manifest> --out FILE [--dim 128] [--epochs 20] [--subset NAME] [--all-classes] [--whiten] [--json]
 
     The index lives in .vsearch/ of the current directory unless --index or LocalIndex__Path says otherwise.
+    eval, eval-copies and train cache embeddings in ~/.cache/vsearch/embeddings (--cache DIR, --no-cache); see docs/quality.md.
     Filters: contentType eq 'image/png' and uploadedAt ge 2024-01-01T00:00:00Z (fields: contentType, source, album, owner, tag, uploadedAt).
     """;
 
@@ -36,6 +42,12 @@ try
         "search" => await SearchCommand.RunAsync(CliArgs.Parse(rest, "json", "verbose"), Console.Out, Console.Error, cts.Token),
         "serve" => await ServeCommand.RunAsync(CliArgs.Parse(rest, "no-watch", "verbose"), cts.Token),
         "upload" => await UploadCommand.RunAsync(CliArgs.Parse(rest), Console.Out, Console.Error, cts.Token),
+        "loadtest" => await LoadTestCommand.RunAsync(CliArgs.Parse(rest, "json", "verbose"), Console.Out, Console.Error, cts.Token),
+        "seed-synthetic" => await SeedSyntheticCommand.RunAsync(CliArgs.Parse(rest, "verbose"), Console.Out, cts.Token),
+        "reindex" => await ReindexCommand.RunAsync(CliArgs.Parse(rest, "from-container", "resume", "prune", "verbose"), Console.Out, Console.Error, cts.Token),
+        "eval" => await EvalCommand.RunAsync(CliArgs.Parse(rest, "json", "no-cache", "verbose"), Console.Out, Console.Error, cts.Token),
+        "eval-copies" => await EvalCopiesCommand.RunAsync(CliArgs.Parse(rest, "json", "no-cache", "verbose"), Console.Out, Console.Error, cts.Token),
+        "train" => await TrainCommand.RunAsync(CliArgs.Parse(rest, "json", "no-cache", "all-classes", "whiten", "verbose"), Console.Out, Console.Error, cts.Token),
         _ => throw new UsageException($"Unknown command '{args[0]}'.\n\n{Usage}"),
     };
 }
@@ -49,7 +61,7 @@ catch (OperationCanceledException) when (cts.IsCancellationRequested)
     Console.Error.WriteLine("cancelled");
     return 130;
 }
-catch (Exception ex) when (ex is IndexModelMismatchException or IOException or Microsoft.Extensions.Options.OptionsValidationException or Azure.RequestFailedException)
+catch (Exception ex) when (ex is IndexModelMismatchException or IOException or InvalidDataException or Microsoft.Extensions.Options.OptionsValidationException or Azure.RequestFailedException or VisualSearch.Index.AzureSearch.AzureSearchException)
 {
     Console.Error.WriteLine($"error: {ex.Message}");
     return 1;

@@ -5,13 +5,14 @@ using Microsoft.Extensions.Hosting;
 using VisualSearch.Api;
 using VisualSearch.Blobs;
 using VisualSearch.Imaging;
-using VisualSearch.Index.Local;
+using VisualSearch.Hosting;
 
 namespace VisualSearch.Cli;
 
 /// <summary>
 /// <c>vsearch serve [--index DIR] [--urls URL] [--no-watch]</c>: the HTTP API of the Functions host on
-/// Kestrel, plus ingestion from a Blob Storage container (Azurite by default) by polling and by Event Grid webhooks.
+/// Kestrel, plus ingestion from a Blob Storage container (Azurite by default) by polling and by Event Grid webhooks,
+/// and the search page at / (with item images, thumbnails and adding images to the index).
 /// </summary>
 public static class ServeCommand
 {
@@ -21,7 +22,8 @@ public static class ServeCommand
     {
         await using var app = Build(args);
         await app.RunAsync(cancellationToken).ConfigureAwait(false);
-        return 0;
+        // Non-zero when the host stopped itself (an index of another model: see IndexModelStartupCheck).
+        return Environment.ExitCode;
     }
 
     /// <summary>Builds the local host (also used by the functional tests).</summary>
@@ -37,21 +39,30 @@ public static class ServeCommand
             [$"{BlobSourceOptions.SectionName}:ConnectionString"] = builder.Configuration[$"{BlobSourceOptions.SectionName}:ConnectionString"] ?? "UseDevelopmentStorage=true",
         });
         builder.Configuration.AddInMemoryCollection(settings);
-        builder.WebHost.UseUrls(args.Get("urls") ?? builder.Configuration["Urls"] ?? DefaultUrls);
+        var urls = args.Get("urls") ?? builder.Configuration["Urls"] ?? DefaultUrls;
+        builder.WebHost.UseUrls(urls);
 
         var maxBytes = builder.Configuration.GetValue<long?>($"{ImagingOptions.SectionName}:MaxBytes") ?? new ImagingOptions().MaxBytes;
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = maxBytes + 64 * 1024);
 
         builder.AddVisualSearchEngine();
-        builder.AddLocalVectorIndex();
+        builder.AddVectorIndex();
         builder.AddBlobIngestion(watch: !args.Has("no-watch"));
+        builder.AddBlobUploads(allowAccountKeySigning: true); // Azurite: the development account key signs upload URLs
+        builder.AddVisualSearchImages();
+        builder.AddLocalImages();
         builder.Services.AddProblemDetails();
+        builder.AddVisualSearchApiProtection(urls);
 
         var app = builder.Build();
         app.UseVisualSearchTelemetry();
         app.UseExceptionHandler();
         app.UseStatusCodePages();
+        app.UseVisualSearchApiProtection();
         app.MapVisualSearchApi();
+        app.MapVisualSearchImages();
+        app.MapVisualSearchUploads();
+        app.MapVisualSearchPage("/", new PageSettings(Upload: true));
         return app;
     }
 }

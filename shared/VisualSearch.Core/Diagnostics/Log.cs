@@ -23,6 +23,9 @@ internal static partial class Log
     [LoggerMessage(13, LogLevel.Information, "Removed {ItemId} (found: {Found})")]
     public static partial void Removed(ILogger logger, string itemId, bool found);
 
+    [LoggerMessage(14, LogLevel.Information, "Skipped {ItemId}: its version of {UploadedAt:o} is older than the indexed one of {StoredUploadedAt:o}")]
+    public static partial void Stale(ILogger logger, string itemId, DateTimeOffset uploadedAt, DateTimeOffset storedUploadedAt);
+
     [LoggerMessage(20, LogLevel.Debug, "Search returned {Count} results in {Milliseconds:F1} ms")]
     public static partial void Searched(ILogger logger, int count, double milliseconds);
 }

@@ -46,6 +46,13 @@ public sealed class EncoderOptions
     /// <summary>For <see cref="PreprocessingMode.MeanImageBgr"/>: an ONNX graph x -> x - mean whose mean image is read once at load.</summary>
     public string? MeanImageModelPath { get; set; } = "models/resnet18/ResNetPreprocess.onnx";
 
+    /// <summary>
+    /// Optional projection head (a file written by <c>vsearch train</c>, see <see cref="ProjectionHead"/>) applied
+    /// after the backbone: y = normalize(W (x - mean)). It changes the model id and the dimension, so vectors
+    /// made with and without it (or with another head) never mix. Unset: the backbone's vectors as they are.
+    /// </summary>
+    public string? HeadPath { get; set; }
+
     /// <summary>Threads one inference may use (0: the number of cores, at most 4). Use 1 when several workers embed in parallel.</summary>
     [Range(0, 64)]
     public int IntraOpThreads { get; set; }

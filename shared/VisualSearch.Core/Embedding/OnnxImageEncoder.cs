@@ -76,7 +76,7 @@ public sealed partial class OnnxImageEncoder : IImageEncoder, IDisposable
 
         var norm = TensorPrimitives.Norm(vector);
         if (norm > 0 && float.IsFinite(norm)) TensorPrimitives.Divide(vector, norm, vector);
-        return new Embedding(vector, norm);
+        return loaded.Head is { } head ? head.Apply(vector) : new Embedding(vector, norm);
     }
 
     public Task WarmUpAsync(CancellationToken cancellationToken = default) => Task.Run(() =>
@@ -121,10 +121,11 @@ public sealed partial class OnnxImageEncoder : IImageEncoder, IDisposable
 
             var dimension = output.Dimensions.Skip(1).Where(d => d > 0).Aggregate(1, (a, b) => a * b);
             var mean = _options.Preprocessing == PreprocessingMode.MeanImageBgr ? ReadMeanImage() : null;
-            var model = new ModelInfo(_options.ModelName, sha256, dimension);
+            var head = LoadHead(new ModelInfo(_options.ModelName, sha256, dimension));
+            var model = new ModelInfo(_options.ModelName, sha256, head?.OutputDimension ?? dimension, head?.Info);
             _metrics.RecordModelLoad(sw.Elapsed.TotalMilliseconds);
             Log.ModelLoaded(_logger, model.Id, path, sw.Elapsed.TotalMilliseconds);
-            return new Loaded(session, new Preprocessor(_options.Preprocessing, _options.InputSize, mean), model);
+            return new Loaded(session, new Preprocessor(_options.Preprocessing, _options.InputSize, mean), model, head);
         }
         catch
         {
@@ -149,5 +150,19 @@ public sealed partial class OnnxImageEncoder : IImageEncoder, IDisposable
         return mean;
     }
 
-    private sealed record Loaded(InferenceSession Session, Preprocessor Preprocessor, ModelInfo Model);
+    /// <summary>The configured projection head, checked against the backbone it was trained on; null when none is set.</summary>
+    private ProjectionHead? LoadHead(ModelInfo backbone)
+    {
+        if (string.IsNullOrWhiteSpace(_options.HeadPath)) return null;
+        var path = EncoderOptions.Resolve(_options.HeadPath);
+        if (!File.Exists(path))
+            throw new FileNotFoundException($"The projection head was not found at '{path}' (Encoder:HeadPath).", path);
+        var head = ProjectionHead.Load(path);
+        if (head.InputDimension != backbone.Dimension || !string.Equals(head.BackboneModelId, backbone.Id, StringComparison.Ordinal))
+            throw new InvalidOperationException(
+                $"The projection head '{path}' was trained on '{head.BackboneModelId}' ({head.InputDimension}-d), not on the configured encoder '{backbone.Id}'. Train a head for this encoder (vsearch train) or unset Encoder:HeadPath.");
+        return head;
+    }
+
+    private sealed record Loaded(InferenceSession Session, Preprocessor Preprocessor, ModelInfo Model, ProjectionHead? Head);
 }

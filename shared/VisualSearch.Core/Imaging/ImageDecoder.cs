@@ -91,7 +91,7 @@ public sealed class ImageDecoder(IOptions<ImagingOptions> options) : IImageDecod
     }
 
     /// <summary>A complete JPEG ends with FFD9 (allowing trailing padding some cameras add).</summary>
-    private static bool HasJpegEndMarker(ReadOnlySpan<byte> encoded)
+    internal static bool HasJpegEndMarker(ReadOnlySpan<byte> encoded)
     {
         var tail = encoded[Math.Max(0, encoded.Length - 4096)..];
         return tail.LastIndexOf((ReadOnlySpan<byte>)[0xFF, 0xD9]) >= 0;

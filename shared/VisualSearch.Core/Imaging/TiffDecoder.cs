@@ -13,7 +13,13 @@ internal static class TiffDecoder
 
     public static PreparedImage Prepare(ReadOnlySpan<byte> encoded, int size, ImageDecoder limits)
     {
-        var bytes = encoded.ToArray();
+        using var bitmap = DecodeUpright(encoded.ToArray(), limits);
+        return ImageDecoder.Render(bitmap, SKEncodedOrigin.TopLeft, ImageFormat.Tiff, bitmap.Width, bitmap.Height, size);
+    }
+
+    /// <summary>Checks the header against the limits, decodes, applies the orientation; the caller disposes the bitmap.</summary>
+    public static SKBitmap DecodeUpright(byte[] bytes, ImageDecoder limits)
+    {
         IImageInfo? info;
         try
         {
@@ -42,9 +48,9 @@ internal static class TiffDecoder
             image.Mutate(x => x.AutoOrient());
             var pixels = new byte[image.Width * image.Height * 4];
             image.CopyPixelDataTo(pixels);
-            using var bitmap = new SKBitmap(new SKImageInfo(image.Width, image.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul));
+            var bitmap = new SKBitmap(new SKImageInfo(image.Width, image.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul));
             System.Runtime.InteropServices.Marshal.Copy(pixels, 0, bitmap.GetPixels(), pixels.Length);
-            return ImageDecoder.Render(bitmap, SKEncodedOrigin.TopLeft, ImageFormat.Tiff, image.Width, image.Height, size);
+            return bitmap;
         }
     }
 

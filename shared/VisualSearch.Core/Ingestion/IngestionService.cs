@@ -29,6 +29,13 @@ public sealed record IngestRequest
 
     public DateTimeOffset? UploadedAt { get; init; }
 
+    /// <summary>
+    /// True when <see cref="UploadedAt"/> orders the versions of the source (Blob Storage's Last-Modified): an
+    /// ingest of a version older than the stored record's is then skipped, so a slow ingest of an old version
+    /// that finishes after a newer one never overwrites it. Off for files, whose modification time can go back.
+    /// </summary>
+    public bool SkipOlderVersions { get; init; }
+
     /// <summary>Client metadata; only <see cref="SearchFilter.TagFields"/> keys are kept.</summary>
     public IReadOnlyDictionary<string, string>? Tags { get; init; }
 }
@@ -56,7 +63,11 @@ public sealed class IngestionService(
     TimeProvider time,
     ILogger<IngestionService> logger)
 {
-    private const int MaxTagLength = 128;
+    /// <summary>Longest kept tag value (client metadata), in characters.</summary>
+    public const int MaxTagLength = 128;
+
+    // Writes of one id (the final compare-and-upsert, removals) never interleave within a process.
+    private readonly SemaphoreSlim[] _writeLocks = [.. Enumerable.Range(0, 64).Select(_ => new SemaphoreSlim(1, 1))];
 
     /// <summary>Indexes one image; <paramref name="openContent"/> is called only if the content must be read.</summary>
     public async Task<IngestResult> IngestAsync(IngestRequest request, Func<CancellationToken, Task<Stream>> openContent, CancellationToken cancellationToken = default)
@@ -97,7 +108,22 @@ public sealed class IngestionService(
             if (existing.Metadata.ETag != request.ETag)
             {
                 // Same bytes under a new version tag: keep the vector, remember the tag so the next check is cheap.
-                await vectors.UpsertAsync(existing with { Metadata = existing.Metadata with { ETag = request.ETag } }, cancellationToken).ConfigureAwait(false);
+                // Re-read under the id's lock: never resurrect a record removed meanwhile, nor touch a newer one.
+                var gate = WriteLock(request.Id);
+                await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+                try
+                {
+                    var current = await vectors.GetAsync(request.Id, cancellationToken).ConfigureAwait(false);
+                    if (current is not null && current.Metadata.ContentHash == hash && !IsStale(request, current))
+                    {
+                        var refreshed = current.Metadata with { ETag = request.ETag, UploadedAt = request.UploadedAt ?? current.Metadata.UploadedAt };
+                        await vectors.UpsertAsync(current with { Metadata = refreshed }, cancellationToken).ConfigureAwait(false);
+                    }
+                }
+                finally
+                {
+                    gate.Release();
+                }
             }
 
             return Unchanged(request.Id);
@@ -134,8 +160,26 @@ public sealed class IngestionService(
             ModelId = modelId,
             Tags = CleanTags(request.Tags),
         });
-        using (metrics.Time("index.write"))
-            await vectors.UpsertAsync(record, cancellationToken).ConfigureAwait(false);
+        var writeLock = WriteLock(request.Id);
+        await writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            // Compare with what is stored now, not at the start: another ingest of this id may have finished meanwhile.
+            var current = await vectors.GetAsync(request.Id, cancellationToken).ConfigureAwait(false);
+            if (current is not null && IsStale(request, current))
+            {
+                metrics.RecordIngest("stale");
+                Log.Stale(logger, request.Id, request.UploadedAt!.Value, current.Metadata.UploadedAt);
+                return new IngestResult(request.Id, IngestOutcome.Unchanged, null, "A newer version is already indexed.");
+            }
+
+            using (metrics.Time("index.write"))
+                await vectors.UpsertAsync(record, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            writeLock.Release();
+        }
 
         metrics.RecordIngest("indexed");
         Log.Indexed(logger, request.Id, prepared.Width, prepared.Height, bytes.Length, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
@@ -150,14 +194,40 @@ public sealed class IngestionService(
     }
 
     /// <summary>Removes the record of a deleted source. Returns false if there was none.</summary>
-    public async Task<bool> RemoveAsync(string id, CancellationToken cancellationToken = default)
+    public Task<bool> RemoveAsync(string id, CancellationToken cancellationToken = default) =>
+        RemoveIfAsync(id, static _ => Task.FromResult(true), cancellationToken);
+
+    /// <summary>
+    /// Removes the record if <paramref name="sourceIsGone"/>, asked under the id's write lock, says the source no
+    /// longer exists. A removal and an ingest of the same id then never interleave: a delete event that arrives
+    /// after a re-upload was indexed (events out of order) finds the source present and removes nothing.
+    /// Returns false if nothing was removed.
+    /// </summary>
+    public async Task<bool> RemoveIfAsync(string id, Func<CancellationToken, Task<bool>> sourceIsGone, CancellationToken cancellationToken = default)
     {
         ItemIds.Validate(id);
+        ArgumentNullException.ThrowIfNull(sourceIsGone);
         var vectors = await index.GetAsync(cancellationToken).ConfigureAwait(false);
-        var found = await vectors.DeleteAsync(id, cancellationToken).ConfigureAwait(false);
-        Log.Removed(logger, id, found);
-        return found;
+        var gate = WriteLock(id);
+        await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (!await sourceIsGone(cancellationToken).ConfigureAwait(false)) return false;
+            var found = await vectors.DeleteAsync(id, cancellationToken).ConfigureAwait(false);
+            Log.Removed(logger, id, found);
+            return found;
+        }
+        finally
+        {
+            gate.Release();
+        }
     }
+
+    /// <summary>The stored record is of a newer version than the request (only when the request's times order versions).</summary>
+    private static bool IsStale(IngestRequest request, VectorRecord stored) =>
+        request.SkipOlderVersions && request.UploadedAt is { } uploaded && stored.Metadata.UploadedAt > uploaded;
+
+    private SemaphoreSlim WriteLock(string id) => _writeLocks[(StringComparer.Ordinal.GetHashCode(id) & int.MaxValue) % _writeLocks.Length];
 
     /// <summary>Reads at most <paramref name="limit"/> bytes; null if the stream is longer.</summary>
     public static async Task<byte[]?> ReadBoundedAsync(Stream stream, long limit, CancellationToken cancellationToken)

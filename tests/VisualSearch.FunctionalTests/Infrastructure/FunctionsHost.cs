@@ -31,6 +31,7 @@ internal sealed class FunctionsHost : IAsyncDisposable
         _index = index;
         Search = new SearchFunctions(Services.GetRequiredService<SearchService>(), Services.GetRequiredService<IOptions<ImagingOptions>>());
         Ingest = new IngestFunctions(Services.GetRequiredService<BlobIngestor>(), Services.GetRequiredService<ILogger<IngestFunctions>>());
+        Uploads = new UploadFunctions(Services.GetRequiredService<VisualSearch.Api.IUploadStore>(), Services.GetRequiredService<SearchService>(), Services.GetRequiredService<IOptions<ImagingOptions>>());
     }
 
     public IHost Host { get; }
@@ -40,6 +41,8 @@ internal sealed class FunctionsHost : IAsyncDisposable
     public SearchFunctions Search { get; }
 
     public IngestFunctions Ingest { get; }
+
+    public UploadFunctions Uploads { get; }
 
     public static async Task<FunctionsHost> StartAsync(IDictionary<string, string?>? overrides = null)
     {
@@ -60,6 +63,7 @@ internal sealed class FunctionsHost : IAsyncDisposable
             builder.AddVisualSearchEngine();
             builder.AddLocalVectorIndex();
             builder.AddBlobIngestion(watch: false);
+            builder.AddBlobUploads(allowAccountKeySigning: false);
             var host = builder.Build();
             await host.StartAsync().ConfigureAwait(false);
             return new FunctionsHost(host, index);

@@ -86,7 +86,12 @@ public sealed class SearchServiceTests(EncoderFixture fixture) : IAsyncLifetime
     public async Task Health_reports_model_index_and_count()
     {
         var health = await _engine.Search.GetHealthAsync();
-        Assert.Equal(new HealthReport(fixture.Encoder.Model.Id, 512, "local", SamplePhotos.All.Length), health);
+        Assert.Equal(fixture.Encoder.Model.Id, health.Model);
+        Assert.Equal(512, health.Dimension);
+        Assert.Equal("local", health.IndexKind);
+        Assert.Equal(SamplePhotos.All.Length, health.Count);
+        Assert.False(string.IsNullOrEmpty(health.ColdStart.InstanceId));
+        Assert.True(health.ColdStart.ProcessStart <= DateTimeOffset.UtcNow);
         Assert.Equal(600, (await _engine.Search.GetItemAsync("samples/coffee.png"))?.Width);
     }
 

@@ -1,0 +1,38 @@
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.Azure.Functions.Worker;
+using VisualSearch.Api;
+using VisualSearch.Search;
+
+namespace VisualSearch.Functions;
+
+/// <summary>
+/// The search page and the item images it shows. The page is anonymous and lives at /api/app/ (host.json's
+/// routePrefix is "api"); open it as /api/app/?code=&lt;function key&gt; and it sends the key with its API calls.
+/// Uploading to the index is the local host's; here uploads go to the blob container.
+/// </summary>
+public sealed class PageFunctions(SearchService search, ItemImageService images)
+{
+    private static readonly PageSettings Settings = new(Upload: false);
+
+    [Function("Page")]
+    public IActionResult Page(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "app/{*path}")] HttpRequest request, string? path)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        // The page's files are relative to it: /api/app must become /api/app/.
+        if (string.IsNullOrEmpty(path) && request.Path.Value is { } value && !value.EndsWith('/'))
+            return new RedirectResult(value + "/" + request.QueryString, permanent: false);
+        return new ResultActionResult(PageApi.Serve(path, request, Settings));
+    }
+
+    [Function("GetImage")]
+    public async Task<IActionResult> GetImage(
+        [HttpTrigger(AuthorizationLevel.Function, "get", Route = "images/{*id}")] HttpRequest request, string id, CancellationToken cancellationToken) =>
+        new ResultActionResult(await ImagesApi.GetImageAsync(id, request, search, images, cancellationToken).ConfigureAwait(false));
+
+    [Function("GetThumbnail")]
+    public async Task<IActionResult> GetThumbnail(
+        [HttpTrigger(AuthorizationLevel.Function, "get", Route = "thumbnails/{*id}")] HttpRequest request, string id, CancellationToken cancellationToken) =>
+        new ResultActionResult(await ImagesApi.GetThumbnailAsync(id, request, search, images, cancellationToken).ConfigureAwait(false));
+}

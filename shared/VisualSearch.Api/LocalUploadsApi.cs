@@ -1,0 +1,125 @@
+using System.Text;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Options;
+using VisualSearch.Imaging;
+using VisualSearch.Indexing;
+using VisualSearch.Ingestion;
+using VisualSearch.Search;
+
+namespace VisualSearch.Api;
+
+/// <summary>The local host's folder of images added through the web page (source "uploads").</summary>
+public sealed class LocalUploads(FolderImageStore store)
+{
+    public const string Source = "uploads";
+
+    public FolderImageStore Store { get; } = store;
+}
+
+/// <summary>
+/// POST /api/images?name=&amp;album=&amp;owner=&amp;tag= with the image as the body (local host only): keeps the bytes
+/// in the uploads folder and indexes them directly as <c>uploads/&lt;guid&gt;/&lt;name&gt;.&lt;ext&gt;</c>. Same checks
+/// and errors as a search (400, 413, 415, 422), plus 403 for another origin's page and 415 without a Content-Type;
+/// 201 with the item and its Location on success.
+/// </summary>
+public static class LocalUploadsApi
+{
+    private const int MaxNameLength = 64;
+
+    public static async Task<IResult> UploadAsync(HttpRequest request, IngestionService ingestion, SearchService search, LocalUploads uploads, IOptions<ImagingOptions> imaging, TimeProvider time, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(ingestion);
+        ArgumentNullException.ThrowIfNull(search);
+        ArgumentNullException.ThrowIfNull(uploads);
+        ArgumentNullException.ThrowIfNull(imaging);
+        ArgumentNullException.ThrowIfNull(time);
+        // Only this host's own page may add images: another site's page in the same browser cannot (its Origin
+        // differs), and a request without a Content-Type (the one kind another origin can send without a CORS
+        // preflight) is refused.
+        if (request.Headers.Origin.ToString() is { Length: > 0 } origin
+            && !string.Equals(origin, $"{request.Scheme}://{request.Host}", StringComparison.OrdinalIgnoreCase))
+            return SearchApi.Problem(StatusCodes.Status403Forbidden, "Forbidden", $"Images are added from this host's own page only, not from {origin}.");
+        if (string.IsNullOrWhiteSpace(request.ContentType))
+            return SearchApi.Problem(StatusCodes.Status415UnsupportedMediaType, "Unsupported media type", "Send the image bytes with an image/* or application/octet-stream Content-Type.");
+        if (!SearchApi.IsAcceptableContentType(request.ContentType))
+            return SearchApi.Problem(StatusCodes.Status415UnsupportedMediaType, "Unsupported media type", $"Send the image bytes with an image/* or application/octet-stream Content-Type, not '{request.ContentType}'.");
+        var limit = imaging.Value.MaxBytes;
+        if (request.ContentLength > limit)
+            return SearchApi.Problem(StatusCodes.Status413PayloadTooLarge, "Image too large", $"The body is {request.ContentLength} bytes; the limit is {limit}.");
+        var (bytes, readProblem) = await SearchApi.ReadBodyAsync(request, limit, cancellationToken).ConfigureAwait(false);
+        if (readProblem is not null) return readProblem;
+        if (bytes is null) return SearchApi.Problem(StatusCodes.Status413PayloadTooLarge, "Image too large", $"The body is over the limit of {limit} bytes.");
+        if (bytes.Length == 0) return SearchApi.Problem(StatusCodes.Status400BadRequest, "Empty body", "POST the image bytes as the request body.");
+
+        var format = ImageFormats.Detect(bytes);
+        if (format == ImageFormat.Unknown)
+            return SearchApi.Rejected(new ImageRejectedException(ImageRejectionReason.UnsupportedFormat, "Not a supported image (JPEG, PNG, WebP, GIF, BMP or TIFF), judged by its first bytes."));
+
+        var name = $"{Guid.NewGuid():N}/{SafeStem(request.Query["name"].ToString())}.{Extension(format)}";
+        var id = ItemIds.ForBlob(LocalUploads.Source, name);
+        var tags = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var key in SearchFilter.TagFields)
+        {
+            var value = request.Query[key].ToString();
+            if (!string.IsNullOrWhiteSpace(value)) tags[key] = value;
+        }
+
+        await uploads.Store.SaveAsync(name, bytes, cancellationToken).ConfigureAwait(false);
+        IngestResult result;
+        try
+        {
+            result = await ingestion.IngestAsync(new IngestRequest
+            {
+                Id = id,
+                Source = LocalUploads.Source,
+                Name = name,
+                Length = bytes.Length,
+                UploadedAt = time.GetUtcNow(),
+                Tags = tags,
+            }, new MemoryStream(bytes, writable: false), cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            uploads.Store.Delete(name);
+            throw;
+        }
+
+        if (result.Outcome == IngestOutcome.Rejected)
+        {
+            uploads.Store.Delete(name);
+            return SearchApi.Rejected(new ImageRejectedException(result.Reason ?? ImageRejectionReason.Corrupt, result.Detail ?? "The image was refused."));
+        }
+
+        var metadata = await search.GetItemAsync(id, cancellationToken).ConfigureAwait(false);
+        return metadata is null
+            ? SearchApi.Problem(StatusCodes.Status409Conflict, "Removed", $"'{id}' was indexed and removed again before it could be read.")
+            : Results.Created($"/api/items/{id}", new ItemDto(id, metadata));
+    }
+
+    /// <summary>The file name's stem in letters, digits, '-', '_' and '.', at most 64 characters; "image" if nothing is left.</summary>
+    internal static string SafeStem(string? fileName)
+    {
+        var stem = Path.GetFileNameWithoutExtension((fileName ?? "").Replace('\\', '/').Split('/')[^1]);
+        var clean = new StringBuilder(Math.Min(stem.Length, MaxNameLength));
+        foreach (var c in stem)
+        {
+            if (clean.Length == MaxNameLength) break;
+            clean.Append(char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' ? c : '-');
+        }
+
+        var text = clean.ToString().Trim('.', '-');
+        return text.Length == 0 ? "image" : text;
+    }
+
+    private static string Extension(ImageFormat format) => format switch
+    {
+        ImageFormat.Jpeg => "jpg",
+        ImageFormat.Png => "png",
+        ImageFormat.Gif => "gif",
+        ImageFormat.WebP => "webp",
+        ImageFormat.Bmp => "bmp",
+        ImageFormat.Tiff => "tif",
+        _ => "bin",
+    };
+}

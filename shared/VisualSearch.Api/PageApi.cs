@@ -1,0 +1,91 @@
+using System.Collections.Frozen;
+using System.Reflection;
+using System.Security.Cryptography;
+using System.Text.Json;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Net.Http.Headers;
+
+namespace VisualSearch.Api;
+
+/// <summary>What the page may offer on this host, served to it as config.json.</summary>
+/// <param name="Upload">The host accepts POST /api/images (the local host).</param>
+public sealed record PageSettings(bool Upload);
+
+/// <summary>
+/// The search page: plain HTML/CSS/JS embedded in this assembly (wwwroot/), served by both hosts (the local host
+/// at /, the Functions host at /api/app/). Everything it loads comes from the same origin; the Content-Security-Policy
+/// says so. Files are revalidated on every load (ETag), so a new build is picked up at once.
+/// </summary>
+public static class PageApi
+{
+    public const string IndexFile = "index.html";
+    public const string ConfigFile = "config.json";
+
+    private const string ResourcePrefix = "VisualSearch.Api.wwwroot.";
+
+    private const string ContentSecurityPolicy =
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; connect-src 'self'; " +
+        "manifest-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+    private static readonly Lazy<FrozenDictionary<string, PageFile>> LazyFiles = new(Load);
+
+    /// <summary>The file names served (besides <see cref="ConfigFile"/>).</summary>
+    public static IEnumerable<string> Files => LazyFiles.Value.Keys;
+
+    /// <summary>One file of the page; an empty name is index.html. 404 for anything else.</summary>
+    public static IResult Serve(string? name, HttpRequest request, PageSettings settings)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(settings);
+        name = string.IsNullOrEmpty(name) ? IndexFile : name;
+        PageFile file;
+        if (name == ConfigFile)
+        {
+            var json = JsonSerializer.SerializeToUtf8Bytes(settings, JsonSerializerOptions.Web);
+            file = new PageFile(json, "application/json", Tag(json));
+        }
+        else if (!LazyFiles.Value.TryGetValue(name, out file!))
+        {
+            return SearchApi.Problem(StatusCodes.Status404NotFound, "Not found", $"The page has no file '{name}'.");
+        }
+
+        var headers = request.HttpContext.Response.Headers;
+        headers.CacheControl = "no-cache";
+        headers.XContentTypeOptions = "nosniff";
+        headers["Referrer-Policy"] = "no-referrer";
+        if (file.ContentType.StartsWith("text/html", StringComparison.Ordinal)) headers.ContentSecurityPolicy = ContentSecurityPolicy;
+        return Results.Bytes(file.Bytes, file.ContentType, entityTag: EntityTagHeaderValue.Parse(file.ETag));
+    }
+
+    private static FrozenDictionary<string, PageFile> Load()
+    {
+        var assembly = typeof(PageApi).Assembly;
+        var files = new Dictionary<string, PageFile>(StringComparer.Ordinal);
+        foreach (var resource in assembly.GetManifestResourceNames().Where(r => r.StartsWith(ResourcePrefix, StringComparison.Ordinal)))
+        {
+            var name = resource[ResourcePrefix.Length..];
+            using var stream = assembly.GetManifestResourceStream(resource)!;
+            using var buffer = new MemoryStream();
+            stream.CopyTo(buffer);
+            var bytes = buffer.ToArray();
+            files[name] = new PageFile(bytes, ContentTypeOf(name), Tag(bytes));
+        }
+
+        return files.ToFrozenDictionary(StringComparer.Ordinal);
+    }
+
+    private static string Tag(byte[] bytes) => $"\"{Convert.ToHexStringLower(SHA256.HashData(bytes))[..24]}\"";
+
+    private static string ContentTypeOf(string name) => Path.GetExtension(name) switch
+    {
+        ".html" => "text/html; charset=utf-8",
+        ".js" or ".mjs" => "text/javascript; charset=utf-8",
+        ".css" => "text/css; charset=utf-8",
+        ".svg" => "image/svg+xml",
+        ".png" => "image/png",
+        ".json" or ".webmanifest" => "application/json",
+        _ => "application/octet-stream",
+    };
+
+    private sealed record PageFile(byte[] Bytes, string ContentType, string ETag);
+}

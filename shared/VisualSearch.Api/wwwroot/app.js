@@ -1,0 +1,353 @@
+// The visual search page: plain ES module, no dependencies, same-origin requests only.
+// API: POST /api/search (image body), GET /api/search?id=, GET /api/thumbnails/{id}, GET /api/images/{id},
+// GET /api/health, POST /api/images (local host only, announced by config.json). On the Functions host the page
+// is opened as /api/app/?code=<function key>, and the key goes with every API request.
+
+const $ = (id) => document.getElementById(id);
+const el = {
+  health: $('health'), drop: $('drop'), file: $('file'), camera: $('camera'), queryImage: $('query-image'),
+  queryLabel: $('query-label'), add: $('add'), controls: $('controls'), k: $('k'), minScore: $('min-score'),
+  search: $('search'), error: $('error'), summary: $('summary'), grid: $('grid'),
+};
+const filterFields = [
+  ['contentType', $('f-type')], ['source', $('f-source')], ['album', $('f-album')], ['owner', $('f-owner')], ['tag', $('f-tag')],
+];
+const uploadedFrom = $('f-from');
+const uploadedBefore = $('f-to');
+
+const functionKey = new URLSearchParams(location.search).get('code');
+let settings = { upload: false };
+let query = null; // { kind: 'image', blob, name } or { kind: 'id', id }
+let previewUrl = null;
+let inFlight = null;
+let sequence = 0;
+let completed = 0;
+
+// ---- URLs ------------------------------------------------------------------------------------------------
+
+function apiUrl(path, params = {}) {
+  const url = new URL(path, location.origin);
+  for (const [name, value] of Object.entries(params)) {
+    if (value !== undefined && value !== null && value !== '') url.searchParams.set(name, value);
+  }
+  if (functionKey) url.searchParams.set('code', functionKey);
+  return url.pathname + url.search;
+}
+
+const encodeId = (id) => id.split('/').map(encodeURIComponent).join('/');
+const thumbnailUrl = (id, size = 256) => apiUrl(`/api/thumbnails/${encodeId(id)}`, { size });
+const originalUrl = (id) => apiUrl(`/api/images/${encodeId(id)}`);
+
+// ---- Errors: the API's problem details, in words -----------------------------------------------------------
+
+async function readProblem(response) {
+  let title = response.statusText || 'Request failed';
+  let detail = '';
+  try {
+    const type = response.headers.get('content-type') || '';
+    if (type.includes('json')) {
+      const problem = await response.json();
+      title = problem.title || title;
+      detail = problem.detail || '';
+    } else {
+      detail = (await response.text()).trim().slice(0, 300);
+    }
+  } catch {
+    // keep the status text
+  }
+  return { title, detail, status: response.status };
+}
+
+function showError({ title, detail, status }) {
+  const strong = document.createElement('strong');
+  strong.textContent = title;
+  const parts = [strong];
+  if (detail && detail !== title) parts.push(document.createTextNode(` ${detail}`));
+  if (status) {
+    const code = document.createElement('span');
+    code.className = 'status-code';
+    code.textContent = ` (HTTP ${status})`;
+    parts.push(code);
+  }
+  el.error.replaceChildren(...parts);
+  el.error.hidden = false;
+}
+
+function clearError() {
+  el.error.hidden = true;
+  el.error.replaceChildren();
+}
+
+const unreachable = (error) => ({ title: 'The server could not be reached.', detail: error.message });
+
+// ---- Query parameters ----------------------------------------------------------------------------------------
+
+const quote = (value) => `'${value.replaceAll("'", "''")}'`;
+
+function buildFilter() {
+  const parts = [];
+  for (const [field, input] of filterFields) {
+    const value = input.value.trim();
+    if (value) parts.push(`${field} eq ${quote(value)}`);
+  }
+  if (uploadedFrom.value) parts.push(`uploadedAt ge ${uploadedFrom.value}T00:00:00Z`);
+  if (uploadedBefore.value) parts.push(`uploadedAt lt ${uploadedBefore.value}T00:00:00Z`);
+  return parts.join(' and ');
+}
+
+const searchParams = () => ({ k: el.k.value.trim(), minScore: el.minScore.value.trim(), filter: buildFilter() });
+
+// ---- Searching -----------------------------------------------------------------------------------------------
+
+function setState(state) {
+  document.body.dataset.state = state;
+  el.grid.setAttribute('aria-busy', String(state === 'busy'));
+}
+
+async function runSearch() {
+  if (!query) return;
+  inFlight?.abort();
+  const controller = new AbortController();
+  inFlight = controller;
+  const mine = ++sequence;
+  clearError();
+  setState('busy');
+  el.summary.textContent = 'Searching…';
+  try {
+    const params = searchParams();
+    const response = query.kind === 'image'
+      ? await fetch(apiUrl('/api/search', params), {
+        method: 'POST',
+        body: query.blob,
+        headers: { 'Content-Type': query.blob.type || 'application/octet-stream' },
+        signal: controller.signal,
+      })
+      : await fetch(apiUrl('/api/search', { ...params, id: query.id }), { signal: controller.signal });
+    if (mine !== sequence) return;
+    if (!response.ok) {
+      showError(await readProblem(response));
+      render(null);
+      setState('error');
+      return;
+    }
+    const body = await response.json();
+    if (mine !== sequence) return;
+    render(body.results);
+    setState('done');
+  } catch (error) {
+    if (error.name === 'AbortError') return;
+    showError(unreachable(error));
+    render(null);
+    setState('error');
+  } finally {
+    if (mine === sequence) {
+      completed += 1;
+      document.body.dataset.searches = String(completed);
+    }
+  }
+}
+
+function render(results) {
+  el.grid.replaceChildren();
+  if (!results) {
+    el.summary.textContent = '';
+    return;
+  }
+  const subject = query.kind === 'id' ? query.id : 'your image';
+  el.summary.textContent = results.length
+    ? `${results.length} nearest ${results.length === 1 ? 'image' : 'images'} to ${subject}, best first. Click one to search by it.`
+    : 'No indexed image passes the minimum score and filters.';
+  const items = results.map((hit, rank) => {
+    const li = document.createElement('li');
+    li.className = 'card';
+    li.dataset.id = hit.id;
+    li.dataset.score = String(hit.score);
+
+    const button = document.createElement('button');
+    button.type = 'button';
+    button.className = 'hit';
+    button.dataset.id = hit.id;
+    button.title = `Search by ${hit.id}`;
+
+    const img = document.createElement('img');
+    img.src = thumbnailUrl(hit.id);
+    img.alt = hit.id;
+    img.loading = rank < 12 ? 'eager' : 'lazy';
+    img.decoding = 'async';
+    img.addEventListener('error', () => li.classList.add('no-image'), { once: true });
+
+    const caption = document.createElement('span');
+    caption.className = 'caption';
+    const score = document.createElement('span');
+    score.className = 'score';
+    score.textContent = hit.score.toFixed(3);
+    const meter = document.createElement('span');
+    meter.className = 'meter';
+    const fill = document.createElement('span');
+    fill.style.width = `${Math.round(Math.max(0, Math.min(1, hit.score)) * 100)}%`;
+    meter.append(fill);
+    const id = document.createElement('span');
+    id.className = 'id';
+    id.textContent = hit.id;
+    caption.append(score, meter, id);
+    button.append(img, caption);
+
+    const open = document.createElement('a');
+    open.className = 'original';
+    open.href = originalUrl(hit.id);
+    open.target = '_blank';
+    open.rel = 'noopener';
+    open.textContent = 'Original';
+    open.setAttribute('aria-label', `Original image of ${hit.id}`);
+
+    li.append(button, open);
+    return li;
+  });
+  el.grid.append(...items);
+}
+
+// ---- Query by image or by id ----------------------------------------------------------------------------------
+
+function showQueryImage(src) {
+  el.queryImage.src = src;
+  el.queryImage.hidden = false;
+  el.drop.classList.add('has-image');
+}
+
+function useImage(file) {
+  if (!file) return;
+  if (previewUrl) URL.revokeObjectURL(previewUrl);
+  previewUrl = URL.createObjectURL(file);
+  query = { kind: 'image', blob: file, name: file.name || 'pasted image' };
+  showQueryImage(previewUrl);
+  const kb = Math.max(1, Math.round(file.size / 1024));
+  el.queryLabel.textContent = `Your image: ${query.name} (${kb} KB)`;
+  el.add.hidden = !settings.upload;
+  el.add.disabled = false;
+  el.search.disabled = false;
+  setUrlId(null);
+  runSearch();
+}
+
+function useId(id, { push = true } = {}) {
+  query = { kind: 'id', id };
+  showQueryImage(thumbnailUrl(id, 512));
+  el.queryImage.alt = id;
+  el.queryLabel.textContent = `Similar to ${id}`;
+  el.add.hidden = true;
+  el.search.disabled = false;
+  if (push) setUrlId(id);
+  if (window.matchMedia('(max-width: 720px)').matches) window.scrollTo({ top: 0, behavior: 'smooth' });
+  runSearch();
+}
+
+function setUrlId(id) {
+  const url = new URL(location.href);
+  if (id) url.searchParams.set('id', id); else url.searchParams.delete('id');
+  if (url.href === location.href) return;
+  if (id) history.pushState({ id }, '', url); else history.replaceState(null, '', url);
+}
+
+async function addToIndex() {
+  if (query?.kind !== 'image') return;
+  el.add.disabled = true;
+  clearError();
+  try {
+    const response = await fetch(apiUrl('/api/images', { name: query.name }), {
+      method: 'POST',
+      body: query.blob,
+      headers: { 'Content-Type': query.blob.type || 'application/octet-stream' },
+    });
+    if (!response.ok) {
+      showError(await readProblem(response));
+      el.add.disabled = false;
+      return;
+    }
+    const item = await response.json();
+    await refreshHealth();
+    useId(item.id);
+    el.queryLabel.textContent = `Added to the index as ${item.id}. Similar images:`;
+  } catch (error) {
+    showError(unreachable(error));
+    el.add.disabled = false;
+  }
+}
+
+// ---- Health and settings ---------------------------------------------------------------------------------------
+
+async function refreshHealth() {
+  try {
+    const response = await fetch(apiUrl('/api/health'));
+    if (!response.ok) {
+      const problem = await readProblem(response);
+      el.health.textContent = `Not ready: ${problem.title}`;
+      return;
+    }
+    const health = await response.json();
+    el.health.textContent = `${health.count} ${health.count === 1 ? 'image' : 'images'} indexed · ${health.model}`;
+  } catch {
+    el.health.textContent = 'The API is not reachable.';
+  }
+}
+
+async function loadSettings() {
+  try {
+    const response = await fetch('config.json');
+    if (response.ok) settings = { ...settings, ...(await response.json()) };
+  } catch {
+    // defaults: no upload
+  }
+}
+
+// ---- Wiring --------------------------------------------------------------------------------------------------
+
+for (const input of [el.file, el.camera]) {
+  input.addEventListener('change', () => {
+    useImage(input.files?.[0]);
+    input.value = '';
+  });
+}
+
+el.drop.addEventListener('dragover', (event) => {
+  event.preventDefault();
+  el.drop.classList.add('dragging');
+});
+el.drop.addEventListener('dragleave', () => el.drop.classList.remove('dragging'));
+el.drop.addEventListener('drop', (event) => {
+  event.preventDefault();
+  el.drop.classList.remove('dragging');
+  const file = [...(event.dataTransfer?.files ?? [])][0];
+  if (file) useImage(file);
+});
+el.drop.addEventListener('keydown', (event) => {
+  if (event.target === el.drop && (event.key === 'Enter' || event.key === ' ')) {
+    event.preventDefault();
+    el.file.click();
+  }
+});
+document.addEventListener('paste', (event) => {
+  const file = [...(event.clipboardData?.files ?? [])].find((f) => f.type.startsWith('image/'));
+  if (file) useImage(file);
+});
+
+el.grid.addEventListener('click', (event) => {
+  const hit = event.target.closest('button.hit');
+  if (hit) useId(hit.dataset.id);
+});
+el.add.addEventListener('click', addToIndex);
+el.controls.addEventListener('submit', (event) => {
+  event.preventDefault();
+  runSearch();
+});
+el.controls.addEventListener('change', () => runSearch());
+window.addEventListener('popstate', () => {
+  const id = new URLSearchParams(location.search).get('id');
+  if (id) useId(id, { push: false });
+});
+
+setState('idle');
+document.body.dataset.searches = '0';
+await Promise.all([loadSettings(), refreshHealth()]);
+const initialId = new URLSearchParams(location.search).get('id');
+if (initialId) useId(initialId, { push: false });
+document.body.dataset.ready = 'true';

@@ -1,0 +1,78 @@
+using VisualSearch.Embedding;
+using VisualSearch.Imaging;
+
+namespace VisualSearch.Evaluation;
+
+/// <summary>Something to embed: a cache key, a way to get its encoded bytes, and a name for messages.</summary>
+public sealed record EmbeddingJob(string Key, Func<byte[]> Read, string Name)
+{
+    /// <summary>A file on disk, keyed by its content (<see cref="EmbeddingCache.FileKey"/>).</summary>
+    public static EmbeddingJob ForFile(string path) => new(EmbeddingCache.FileKey(path), () => File.ReadAllBytes(path), path);
+}
+
+/// <summary>A job that gave no embedding, and why.</summary>
+public sealed record EmbeddingFailure(int Index, string Name, string Reason);
+
+/// <summary>The embeddings of a batch in job order; null where the image was refused.</summary>
+public sealed record BatchEmbedding(IReadOnlyList<Embedding.Embedding?> Results, IReadOnlyList<EmbeddingFailure> Failures, int FromCache);
+
+/// <summary>
+/// Embeds many images with the product's own decoder and encoder (the same path as ingestion), in parallel,
+/// reusing and filling an <see cref="EmbeddingCache"/>.
+/// </summary>
+public static class BatchEmbedder
+{
+    /// <param name="progress">Told the number of jobs done so far, from worker threads.</param>
+    public static BatchEmbedding Embed(
+        IImageDecoder decoder,
+        IImageEncoder encoder,
+        IReadOnlyList<EmbeddingJob> jobs,
+        EmbeddingCache? cache,
+        int workers,
+        IProgress<int>? progress = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(decoder);
+        ArgumentNullException.ThrowIfNull(encoder);
+        ArgumentNullException.ThrowIfNull(jobs);
+        ArgumentOutOfRangeException.ThrowIfLessThan(workers, 1);
+        if (cache is not null && cache.ModelId != encoder.Model.Id)
+            throw new ArgumentException($"The cache holds {cache.ModelId}; the encoder is {encoder.Model.Id}.", nameof(cache));
+
+        var results = new Embedding.Embedding?[jobs.Count];
+        var failures = new System.Collections.Concurrent.ConcurrentBag<EmbeddingFailure>();
+        var fromCache = 0;
+        var done = 0;
+        Parallel.For(0, jobs.Count, new ParallelOptions { MaxDegreeOfParallelism = workers, CancellationToken = cancellationToken }, i =>
+        {
+            var job = jobs[i];
+            if (cache is not null && cache.TryGet(job.Key, out var cached))
+            {
+                results[i] = cached;
+                Interlocked.Increment(ref fromCache);
+            }
+            else
+            {
+                try
+                {
+                    var prepared = decoder.Prepare(job.Read(), encoder.InputSize);
+                    var embedding = encoder.Embed(prepared, cancellationToken);
+                    results[i] = embedding;
+                    cache?.Add(job.Key, embedding);
+                }
+                catch (ImageRejectedException ex)
+                {
+                    failures.Add(new EmbeddingFailure(i, job.Name, $"{ex.Reason}: {ex.Message}"));
+                }
+                catch (Exception ex) when (ex is IOException or InvalidDataException)
+                {
+                    failures.Add(new EmbeddingFailure(i, job.Name, ex.Message));
+                }
+            }
+
+            progress?.Report(Interlocked.Increment(ref done));
+        });
+
+        return new BatchEmbedding(results, failures.OrderBy(f => f.Index).ToList(), fromCache);
+    }
+}

@@ -1,0 +1,150 @@
+using System.Numerics.Tensors;
+
+namespace VisualSearch.Evaluation;
+
+/// <summary>An edited copy used as a query, with the index of the reference it was made from.</summary>
+public sealed record CopyQuery(float[] Vector, int Reference, CopyEdit Edit);
+
+/// <summary>Copy-detection scores of a group of queries (one edit kind, or all).</summary>
+/// <param name="Name">The edit's short name, or "overall".</param>
+/// <param name="Queries">Queries in the group.</param>
+/// <param name="AccuracyAt1">Share of queries whose first result is their reference.</param>
+/// <param name="RecallAt5">Share of queries whose reference is within the first 5 results.</param>
+/// <param name="MicroAveragePrecision">
+/// μAP (DISC21): every query's top candidates pooled into one list of (query, candidate, score) pairs sorted by
+/// score; the average precision of that list, with the number of queries (each has one reference) as the
+/// number of positives.
+/// </param>
+/// <param name="ThresholdAt90">The lowest similarity at which the pooled pairs scoring at or above it are at least 90% copies; null when no threshold reaches it.</param>
+/// <param name="RecallAtThreshold">Share of queries whose reference pair scores at or above that threshold.</param>
+/// <param name="MeanTrueSimilarity">Mean similarity of a query to its own reference.</param>
+public sealed record CopyGroupReport(
+    string Name,
+    int Queries,
+    double AccuracyAt1,
+    double RecallAt5,
+    double MicroAveragePrecision,
+    float? ThresholdAt90,
+    double RecallAtThreshold,
+    double MeanTrueSimilarity);
+
+/// <summary>Copy detection: per edit kind and overall.</summary>
+public sealed record CopyReport(int References, int Distractors, double TargetPrecision, IReadOnlyList<CopyGroupReport> PerEdit, CopyGroupReport Overall);
+
+/// <summary>
+/// Scores copy detection by exhaustive cosine search of the indexed references (and distractors), as the exact
+/// local index answers it. The near-duplicate threshold is read off the pooled pairs: everything a search
+/// returns above it is called a copy.
+/// </summary>
+public static class CopyDetectionEvaluator
+{
+    /// <summary>Candidates per query pooled for μAP and the threshold (DISC21 pools many per query; 10 covers what an API returns).</summary>
+    public const int CandidatesPerQuery = 10;
+
+    /// <param name="indexed">The indexed vectors: the references first, then the distractors.</param>
+    /// <param name="references">How many of <paramref name="indexed"/> are references.</param>
+    /// <param name="queries">Edited copies, each with the index of its reference.</param>
+    /// <param name="targetPrecision">The precision the reported threshold must reach.</param>
+    public static CopyReport Evaluate(IReadOnlyList<float[]> indexed, int references, IReadOnlyList<CopyQuery> queries, double targetPrecision = 0.9, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(indexed);
+        ArgumentNullException.ThrowIfNull(queries);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(references, indexed.Count);
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(targetPrecision, 0);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(targetPrecision, 1);
+
+        var outcomes = new QueryOutcome[queries.Count];
+        Parallel.For(0, queries.Count, new ParallelOptions { CancellationToken = cancellationToken }, q =>
+        {
+            var query = queries[q];
+            if ((uint)query.Reference >= (uint)references) throw new ArgumentException($"Query {q} names reference {query.Reference} of {references}.", nameof(queries));
+            var similarity = new float[indexed.Count];
+            for (var j = 0; j < indexed.Count; j++) similarity[j] = TensorPrimitives.Dot(query.Vector, indexed[j]);
+            var ranked = CategoryEvaluator.Rank(similarity);
+            var rank = Array.IndexOf(ranked, query.Reference);
+            var top = ranked.Take(CandidatesPerQuery).Select(j => new Pair(similarity[j], j == query.Reference)).ToArray();
+            outcomes[q] = new QueryOutcome(query.Edit, rank, similarity[query.Reference], top);
+        });
+
+        var perEdit = CopyEdits.All
+            .Where(e => outcomes.Any(o => o.Edit == e))
+            .Select(e => Score(CopyEdits.Name(e), outcomes.Where(o => o.Edit == e).ToList(), targetPrecision))
+            .ToList();
+        return new CopyReport(references, indexed.Count - references, targetPrecision, perEdit, Score("overall", outcomes, targetPrecision));
+    }
+
+    /// <summary>
+    /// Average precision of pooled (score, correct) pairs sorted by score, highest first, over
+    /// <paramref name="positives"/> positives: the sum of the precision at each correct pair, divided by positives.
+    /// </summary>
+    public static double MicroAveragePrecision(IEnumerable<(float Score, bool Correct)> pairs, int positives)
+    {
+        ArgumentNullException.ThrowIfNull(pairs);
+        if (positives <= 0) return 0;
+        var sorted = Sort(pairs);
+        double sum = 0;
+        var hits = 0;
+        for (var i = 0; i < sorted.Count; i++)
+        {
+            if (!sorted[i].Correct) continue;
+            hits++;
+            sum += (double)hits / (i + 1);
+        }
+
+        return sum / positives;
+    }
+
+    /// <summary>
+    /// The lowest score t such that, among the pairs scoring at least t, the share of correct ones is at least
+    /// <paramref name="targetPrecision"/>; with the number of correct pairs at or above it. Null when none reaches it.
+    /// </summary>
+    public static (float? Threshold, int CorrectAbove) ThresholdForPrecision(IEnumerable<(float Score, bool Correct)> pairs, double targetPrecision)
+    {
+        ArgumentNullException.ThrowIfNull(pairs);
+        var sorted = Sort(pairs);
+        float? threshold = null;
+        var best = 0;
+        var hits = 0;
+        for (var i = 0; i < sorted.Count; i++)
+        {
+            if (sorted[i].Correct) hits++;
+            // Only cut between distinct scores: a threshold keeps every pair with the same score.
+            if (i + 1 < sorted.Count && sorted[i + 1].Score == sorted[i].Score) continue;
+            if ((double)hits / (i + 1) >= targetPrecision)
+            {
+                threshold = sorted[i].Score;
+                best = hits;
+            }
+        }
+
+        return (threshold, best);
+    }
+
+    private static CopyGroupReport Score(string name, IReadOnlyList<QueryOutcome> outcomes, double targetPrecision)
+    {
+        var n = outcomes.Count;
+        if (n == 0) return new CopyGroupReport(name, 0, 0, 0, 0, null, 0, 0);
+        var pairs = outcomes.SelectMany(o => o.Top.Select(p => (p.Score, p.Correct))).ToList();
+        var (threshold, _) = ThresholdForPrecision(pairs, targetPrecision);
+        var recallAtThreshold = threshold is { } t ? (double)outcomes.Count(o => o.TrueSimilarity >= t) / n : 0;
+        return new CopyGroupReport(
+            name,
+            n,
+            (double)outcomes.Count(o => o.Rank == 0) / n,
+            (double)outcomes.Count(o => o.Rank < 5) / n,
+            MicroAveragePrecision(pairs, n),
+            threshold,
+            recallAtThreshold,
+            outcomes.Average(o => (double)o.TrueSimilarity));
+    }
+
+    private static List<(float Score, bool Correct)> Sort(IEnumerable<(float Score, bool Correct)> pairs)
+    {
+        // Highest score first; among equal scores the wrong pairs first (the pessimistic order).
+        return pairs.OrderByDescending(p => p.Score).ThenBy(p => p.Correct).ToList();
+    }
+
+    private readonly record struct Pair(float Score, bool Correct);
+
+    private sealed record QueryOutcome(CopyEdit Edit, int Rank, float TrueSimilarity, Pair[] Top);
+}

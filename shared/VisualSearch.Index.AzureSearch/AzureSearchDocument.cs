@@ -1,0 +1,114 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using VisualSearch.Indexing;
+
+namespace VisualSearch.Index.AzureSearch;
+
+/// <summary>One stored item as an Azure AI Search document (field names: <see cref="AzureSearchSchema"/>).</summary>
+public sealed class AzureSearchDocument
+{
+    private static readonly JsonSerializerOptions TagsJson = new(JsonSerializerDefaults.Web);
+
+    [JsonPropertyName(AzureSearchSchema.Key)]
+    public string Key { get; set; } = "";
+
+    [JsonPropertyName(AzureSearchSchema.ItemId)]
+    public string? ItemId { get; set; }
+
+    [JsonPropertyName(AzureSearchSchema.Vector)]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public float[]? Vector { get; set; }
+
+    [JsonPropertyName(AzureSearchSchema.ModelId)]
+    public string? ModelId { get; set; }
+
+    [JsonPropertyName(AzureSearchSchema.Source)]
+    public string? Source { get; set; }
+
+    [JsonPropertyName(AzureSearchSchema.Name)]
+    public string? Name { get; set; }
+
+    [JsonPropertyName(AzureSearchSchema.ETag)]
+    public string? ETag { get; set; }
+
+    [JsonPropertyName(AzureSearchSchema.ContentHash)]
+    public string? ContentHash { get; set; }
+
+    [JsonPropertyName(AzureSearchSchema.Size)]
+    public long? Size { get; set; }
+
+    [JsonPropertyName(AzureSearchSchema.ContentType)]
+    public string? ContentType { get; set; }
+
+    [JsonPropertyName(AzureSearchSchema.Width)]
+    public int? Width { get; set; }
+
+    [JsonPropertyName(AzureSearchSchema.Height)]
+    public int? Height { get; set; }
+
+    [JsonPropertyName(AzureSearchSchema.UploadedAt)]
+    public DateTimeOffset? UploadedAt { get; set; }
+
+    [JsonPropertyName(AzureSearchSchema.IndexedAt)]
+    public DateTimeOffset? IndexedAt { get; set; }
+
+    [JsonPropertyName(AzureSearchSchema.Album)]
+    public string? Album { get; set; }
+
+    [JsonPropertyName(AzureSearchSchema.Owner)]
+    public string? Owner { get; set; }
+
+    [JsonPropertyName(AzureSearchSchema.Tag)]
+    public string? Tag { get; set; }
+
+    /// <summary>Every client tag as JSON (the filterable ones are also in their own fields).</summary>
+    [JsonPropertyName(AzureSearchSchema.Tags)]
+    public string? Tags { get; set; }
+
+    public static AzureSearchDocument From(VectorRecord record)
+    {
+        ArgumentNullException.ThrowIfNull(record);
+        var m = record.Metadata;
+        return new AzureSearchDocument
+        {
+            Key = DocumentKeys.Encode(record.Id),
+            ItemId = record.Id,
+            Vector = record.Vector,
+            ModelId = m.ModelId,
+            Source = m.Source,
+            Name = m.Name,
+            ETag = m.ETag,
+            ContentHash = m.ContentHash,
+            Size = m.Size,
+            ContentType = m.ContentType,
+            Width = m.Width,
+            Height = m.Height,
+            UploadedAt = m.UploadedAt,
+            IndexedAt = m.IndexedAt,
+            Album = m.Tags.GetValueOrDefault("album"),
+            Owner = m.Tags.GetValueOrDefault("owner"),
+            Tag = m.Tags.GetValueOrDefault("tag"),
+            Tags = JsonSerializer.Serialize(m.Tags, TagsJson),
+        };
+    }
+
+    public ItemMetadata ToMetadata() => new()
+    {
+        Source = Source ?? "",
+        Name = Name ?? "",
+        ETag = ETag,
+        ContentHash = ContentHash ?? "",
+        Size = Size ?? 0,
+        ContentType = ContentType ?? "",
+        Width = Width ?? 0,
+        Height = Height ?? 0,
+        UploadedAt = UploadedAt ?? default,
+        IndexedAt = IndexedAt ?? default,
+        ModelId = ModelId ?? "",
+        Tags = string.IsNullOrEmpty(Tags)
+            ? new Dictionary<string, string>()
+            : JsonSerializer.Deserialize<Dictionary<string, string>>(Tags, TagsJson) ?? new Dictionary<string, string>(),
+    };
+
+    public VectorRecord ToRecord() => new(ItemId ?? "", Vector ?? [], ToMetadata());
+}

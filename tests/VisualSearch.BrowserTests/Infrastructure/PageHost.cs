@@ -1,0 +1,104 @@
+using System.Net.Http.Headers;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+using VisualSearch.Cli;
+using VisualSearch.Ingestion;
+
+namespace VisualSearch.BrowserTests.Infrastructure;
+
+/// <summary>
+/// The local host as <c>vsearch serve --no-watch</c> builds it, on Kestrel at 127.0.0.1 on a free port, with its own
+/// index directory, "file" items read from the fixture photos (Images:Root), and the photos indexed as
+/// <c>vsearch index</c> would (id = file name).
+/// </summary>
+internal sealed class PageHost : IAsyncDisposable
+{
+    private readonly TempDirectory _index;
+
+    private PageHost(WebApplication app, TempDirectory index, Uri baseAddress)
+    {
+        App = app;
+        _index = index;
+        BaseAddress = baseAddress;
+        Client = new HttpClient { BaseAddress = baseAddress, Timeout = TimeSpan.FromSeconds(60) };
+    }
+
+    public WebApplication App { get; }
+
+    public IServiceProvider Services => App.Services;
+
+    public Uri BaseAddress { get; }
+
+    public HttpClient Client { get; }
+
+    public string IndexPath => _index.Path;
+
+    public static async Task<PageHost> StartAsync(string imagesRoot, IEnumerable<string> photos)
+    {
+        var index = new TempDirectory("vs-bt-index-");
+        try
+        {
+            var settings = new Dictionary<string, string?>
+            {
+                ["Logging:LogLevel:Default"] = "Warning",
+                ["Logging:LogLevel:Microsoft.AspNetCore"] = "Warning",
+                ["LocalIndex:FlushToDisk"] = "false",
+                ["Images:Root"] = imagesRoot,
+            };
+            var app = ServeCommand.Build(CliArgs.Parse(["--index", index.Path, "--urls", "http://127.0.0.1:0", "--no-watch"], "no-watch", "verbose"), settings);
+            await app.StartAsync().ConfigureAwait(false);
+            var address = Assert.Single(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses ?? []);
+            var host = new PageHost(app, index, new Uri(address));
+            await host.IngestAsync(imagesRoot, photos).ConfigureAwait(false);
+            return host;
+        }
+        catch
+        {
+            index.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Indexes files under <paramref name="root"/> as <c>vsearch index</c> does: source "file", id = relative path.</summary>
+    public async Task IngestAsync(string root, IEnumerable<string> names)
+    {
+        var ingestion = Services.GetRequiredService<IngestionService>();
+        foreach (var name in names)
+        {
+            var info = new FileInfo(Path.Combine(root, name));
+            var result = await ingestion.IngestAsync(new IngestRequest
+            {
+                Id = name,
+                Source = "file",
+                Name = name,
+                ETag = $"{info.Length:x}-{info.LastWriteTimeUtc.Ticks:x}",
+                Length = info.Length,
+                UploadedAt = info.LastWriteTimeUtc,
+            }, _ => Task.FromResult<Stream>(File.OpenRead(info.FullName))).ConfigureAwait(false);
+            Assert.True(result.Outcome == IngestOutcome.Indexed, $"{name}: {result.Outcome} {result.Reason} {result.Detail}");
+        }
+    }
+
+    public Task<HttpResponseMessage> PostAsync(string pathAndQuery, byte[] body, string contentType = "image/jpeg")
+    {
+        var content = new ByteArrayContent(body);
+        content.Headers.ContentType = MediaTypeHeaderValue.Parse(contentType);
+        return Client.PostAsync(pathAndQuery, content);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Client.Dispose();
+        try
+        {
+            await App.StopAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+        finally
+        {
+            await App.DisposeAsync().ConfigureAwait(false);
+            _index.Dispose();
+        }
+    }
+}

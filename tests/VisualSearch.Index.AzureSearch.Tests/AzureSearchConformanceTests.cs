@@ -1,0 +1,69 @@
+using VisualSearch.Index.AzureSearch.Tests.Fake;
+using VisualSearch.Indexing;
+using VisualSearch.Tests.Conformance;
+
+namespace VisualSearch.Index.AzureSearch.Tests;
+
+/// <summary>
+/// The conformance suite against Azure AI Search as the hosts open it (the pointer in &lt;base&gt;-meta, one index
+/// per model), over the in-process REST endpoint. Every request of every test must follow the documented API.
+/// </summary>
+public sealed class AzureSearchConformanceTests : VectorIndexConformanceTests
+{
+    private readonly FakeSearchService _service = new();
+    private int _next;
+
+    protected override async Task<IVectorIndex> CreateIndexAsync(IndexSchema schema)
+    {
+        var index = new VersionedAzureSearchVectorIndex(_service.Catalog($"conformance-{Interlocked.Increment(ref _next)}"));
+        await index.InitializeAsync(schema);
+        return index;
+    }
+
+    /// <summary>Another client (a new process) opens the same service and base name.</summary>
+    protected override async Task<IVectorIndex> ReopenAsync(IVectorIndex index, IndexSchema schema)
+    {
+        var versioned = (VersionedAzureSearchVectorIndex)index;
+        var reopened = new VersionedAzureSearchVectorIndex(_service.Catalog(versioned.Catalog.MetaIndexName[..^"-meta".Length]));
+        Track(reopened);
+        await reopened.InitializeAsync(schema);
+        return reopened;
+    }
+
+    protected override Task CleanupAsync()
+    {
+        Assert.Empty(_service.Violations);
+        return Task.CompletedTask;
+    }
+}
+
+/// <summary>
+/// The conformance suite against one Azure AI Search index opened directly (no pointer): reopening it with
+/// another model is refused by the documents' model ids.
+/// </summary>
+public sealed class AzureSearchCollectionConformanceTests : VectorIndexConformanceTests
+{
+    private readonly FakeSearchService _service = new();
+    private int _next;
+
+    protected override async Task<IVectorIndex> CreateIndexAsync(IndexSchema schema)
+    {
+        var index = _service.Catalog("collection").OpenVersion(schema.ModelId, $"collection-{Interlocked.Increment(ref _next)}");
+        await index.InitializeAsync(schema);
+        return index;
+    }
+
+    protected override async Task<IVectorIndex> ReopenAsync(IVectorIndex index, IndexSchema schema)
+    {
+        var reopened = _service.Catalog("collection").OpenVersion(schema.ModelId, ((AzureSearchVectorIndex)index).IndexName);
+        Track(reopened);
+        await reopened.InitializeAsync(schema);
+        return reopened;
+    }
+
+    protected override Task CleanupAsync()
+    {
+        Assert.Empty(_service.Violations);
+        return Task.CompletedTask;
+    }
+}

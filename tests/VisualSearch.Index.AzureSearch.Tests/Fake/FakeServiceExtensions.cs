@@ -1,0 +1,38 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+
+namespace VisualSearch.Index.AzureSearch.Tests.Fake;
+
+/// <summary>Backend objects wired to a <see cref="FakeSearchService"/> with short retry delays.</summary>
+public static class FakeServiceExtensions
+{
+    public static AzureSearchOptions Options(this FakeSearchService service, string indexName, Action<AzureSearchOptions>? configure = null)
+    {
+        var options = new AzureSearchOptions
+        {
+            Endpoint = service.Endpoint,
+            IndexName = indexName,
+            ApiKey = service.ApiKey,
+            RetryDelay = TimeSpan.FromMilliseconds(5),
+            MaxRetryDelay = TimeSpan.FromMilliseconds(50),
+            MaxRetries = 3,
+        };
+        configure?.Invoke(options);
+        return options;
+    }
+
+    public static AzureSearchIndexCatalog Catalog(this FakeSearchService service, string indexName, Action<AzureSearchOptions>? configure = null, AzureSearchClientSettings? settings = null) =>
+        new(Microsoft.Extensions.Options.Options.Create(service.Options(indexName, configure)), NullLoggerFactory.Instance,
+            settings ?? new AzureSearchClientSettings { Transport = service.Transport() });
+
+    /// <summary>Configuration keys for a host that uses this service (VectorIndex:Provider AzureSearch).</summary>
+    public static Dictionary<string, string?> Settings(this FakeSearchService service, string indexName) => new()
+    {
+        ["VectorIndex:Provider"] = "AzureSearch",
+        ["AzureSearch:Endpoint"] = service.Endpoint.ToString(),
+        ["AzureSearch:IndexName"] = indexName,
+        ["AzureSearch:ApiKey"] = service.ApiKey,
+        ["AzureSearch:RetryDelay"] = "00:00:00.005",
+        ["AzureSearch:MaxRetryDelay"] = "00:00:00.050",
+    };
+}

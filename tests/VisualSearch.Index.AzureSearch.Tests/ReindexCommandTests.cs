@@ -1,0 +1,204 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using VisualSearch.Cli;
+using VisualSearch.Embedding;
+using VisualSearch.Hosting;
+using VisualSearch.Index.AzureSearch.Tests.Fake;
+using VisualSearch.Indexing;
+using VisualSearch.Search;
+
+namespace VisualSearch.Index.AzureSearch.Tests;
+
+/// <summary>
+/// <c>vsearch reindex</c> end to end, on the embedded index and on Azure AI Search (over the in-process REST
+/// endpoint): the real ResNet18 encoder embeds the sample photos; a model change is a change of
+/// Encoder:ModelName (a new model id, as a new model file would give). Hosts are composed as the real ones are.
+/// </summary>
+public sealed class ReindexCommandTests : IDisposable
+{
+    private const string ModelA = "resnet18";
+    private const string ModelB = "resnet18-v2";
+    private readonly string _root = Path.Combine(Path.GetTempPath(), "vsearch-reindex-" + Guid.NewGuid().ToString("N"));
+    private readonly FakeSearchService _service = new();
+
+    private static string Photos => Path.Combine(AppContext.BaseDirectory, "fixtures");
+
+    public void Dispose()
+    {
+        try
+        {
+            Directory.Delete(_root, recursive: true);
+        }
+        catch (DirectoryNotFoundException)
+        {
+        }
+    }
+
+    [Theory]
+    [InlineData(VectorIndexOptions.Local)]
+    [InlineData(VectorIndexOptions.AzureSearch)]
+    public async Task A_model_change_followed_by_reindex_switches_queries_without_mixing_models(string provider)
+    {
+        var first = await ReindexAsync(provider, ModelA);
+        Assert.True(first.Code == 0, first.Output + first.Error);
+        Assert.Contains("Indexed 8, unchanged 0, rejected 0 of 8 images", first.Output, StringComparison.Ordinal);
+        Assert.Contains("no model is current yet", first.Output, StringComparison.Ordinal);
+
+        // A host serving model A.
+        using var serving = await StartHostAsync(provider, ModelA);
+        var search = serving.Services.GetRequiredService<SearchService>();
+        var modelA = serving.Services.GetRequiredService<IImageEncoder>().Model.Id;
+        var before = await search.SearchByIdAsync("chelsea.png", new SearchQuery(3));
+        Assert.NotNull(before);
+        Assert.Equal(3, before.Results.Count);
+
+        // The model changes: reindex while the host keeps answering, from the old index.
+        var reindex = ReindexAsync(provider, ModelB);
+        var queries = 0;
+        while (!reindex.IsCompleted)
+        {
+            var during = await search.SearchByIdAsync("chelsea.png", new SearchQuery(3));
+            Assert.NotNull(during);
+            Assert.Equal(modelA, during.Model);
+            Assert.All(during.Results, h => Assert.Equal(modelA, h.Metadata.ModelId));
+            Assert.Equal(before.Results.Select(h => h.Id), during.Results.Select(h => h.Id));
+            queries++;
+            await Task.Delay(20);
+        }
+
+        var second = await reindex;
+        Assert.True(second.Code == 0, second.Output + second.Error);
+        Assert.True(queries > 0);
+        Assert.Contains($"queries keep using model {modelA} until the switch", second.Output, StringComparison.Ordinal);
+        Assert.Contains("Switched: model resnet18-v2-", second.Output, StringComparison.Ordinal);
+        Assert.Contains("Kept the previous version", second.Output, StringComparison.Ordinal);
+
+        // The pointer names the new model; the running host still answers from its own (old) index.
+        var catalog = serving.Services.GetRequiredService<IVectorIndexCatalog>();
+        var modelB = await catalog.GetCurrentModelAsync();
+        Assert.StartsWith("resnet18-v2-", modelB, StringComparison.Ordinal);
+        var after = await search.SearchByIdAsync("chelsea.png", new SearchQuery(3));
+        Assert.All(after!.Results, h => Assert.Equal(modelA, h.Metadata.ModelId));
+
+        // A host started with the new model answers from the new index.
+        using (var next = await StartHostAsync(provider, ModelB))
+        {
+            var fresh = await next.Services.GetRequiredService<SearchService>().SearchByIdAsync("chelsea.png", new SearchQuery(3));
+            Assert.NotNull(fresh);
+            Assert.Equal(modelB, fresh.Model);
+            Assert.All(fresh.Results, h => Assert.Equal(modelB, h.Metadata.ModelId));
+            Assert.Equal(before.Results.Select(h => h.Id), fresh.Results.Select(h => h.Id));
+            Assert.Equal(8, (await next.Services.GetRequiredService<SearchService>().GetHealthAsync()).Count);
+        }
+
+        // A host still configured with the old model fails loudly, with the fix in the message.
+        using var stale = await StartHostAsync(provider, ModelA);
+        var ex = await Assert.ThrowsAsync<IndexModelMismatchException>(() => stale.Services.GetRequiredService<SearchService>().SearchByIdAsync("chelsea.png", new SearchQuery(3)));
+        Assert.Equal(modelB, ex.IndexModelId);
+        Assert.Contains("vsearch reindex", ex.Message, StringComparison.Ordinal);
+        Assert.Empty(_service.Violations);
+    }
+
+    [Theory]
+    [InlineData(VectorIndexOptions.Local)]
+    [InlineData(VectorIndexOptions.AzureSearch)]
+    public async Task A_serving_host_whose_model_does_not_match_the_index_stops_at_start(string provider)
+    {
+        Assert.Equal(0, (await ReindexAsync(provider, ModelA)).Code);
+
+        using var host = BuildHost(provider, ModelB, warmUp: true);
+        var stopped = new TaskCompletionSource();
+        host.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping.Register(() => stopped.TrySetResult());
+        try
+        {
+            await host.StartAsync();
+            await stopped.Task.WaitAsync(TimeSpan.FromSeconds(60));
+            Assert.Equal(1, Environment.ExitCode);
+        }
+        finally
+        {
+            Environment.ExitCode = 0;
+
+            // As Run() would: stop the services (the warm-up inference) before the host is disposed.
+            await host.StopAsync();
+        }
+    }
+
+    [Theory]
+    [InlineData(VectorIndexOptions.Local)]
+    [InlineData(VectorIndexOptions.AzureSearch)]
+    public async Task Reindexing_the_current_model_catches_up_in_place_and_prune_removes_old_versions(string provider)
+    {
+        Assert.Equal(0, (await ReindexAsync(provider, ModelA)).Code);
+
+        var again = await ReindexAsync(provider, ModelA);
+        Assert.Equal(0, again.Code);
+        Assert.Contains("is already current", again.Output, StringComparison.Ordinal);
+        Assert.Contains("Indexed 0, unchanged 8", again.Output, StringComparison.Ordinal);
+
+        var pruned = await ReindexAsync(provider, ModelB, "--prune");
+        Assert.True(pruned.Code == 0, pruned.Output + pruned.Error);
+        Assert.Contains("Deleted the previous version", pruned.Output, StringComparison.Ordinal);
+        using var host = BuildHost(provider, ModelB);
+        var versions = await host.Services.GetRequiredService<IVectorIndexCatalog>().ListVersionsAsync();
+        Assert.Single(versions);
+    }
+
+    [Theory]
+    [InlineData(VectorIndexOptions.Local)]
+    [InlineData(VectorIndexOptions.AzureSearch)]
+    public async Task A_reindex_that_stores_nothing_does_not_switch(string provider)
+    {
+        Assert.Equal(0, (await ReindexAsync(provider, ModelA)).Code);
+        var empty = Directory.CreateTempSubdirectory("vsearch-empty-").FullName;
+
+        var result = await ReindexAsync(provider, ModelB, source: empty);
+        Directory.Delete(empty);
+
+        Assert.Equal(1, result.Code);
+        Assert.Contains("not switching", result.Error, StringComparison.Ordinal);
+        using var host = BuildHost(provider, ModelA);
+        Assert.StartsWith("resnet18-", await host.Services.GetRequiredService<IVectorIndexCatalog>().GetCurrentModelAsync(), StringComparison.Ordinal);
+        Assert.DoesNotContain("v2", await host.Services.GetRequiredService<IVectorIndexCatalog>().GetCurrentModelAsync(), StringComparison.Ordinal);
+    }
+
+    private async Task<(int Code, string Output, string Error)> ReindexAsync(string provider, string modelName, string? extra = null, string? source = null)
+    {
+        List<string> argv = ["--from-folder", source ?? Photos, "--workers", "2"];
+        if (extra is not null) argv.Add(extra);
+        var args = CliArgs.Parse(argv, "from-container", "resume", "prune", "verbose");
+        using var stdout = new StringWriter();
+        using var stderr = new StringWriter();
+        var code = await ReindexCommand.RunAsync(args, stdout, stderr, b => Configure(b, provider, modelName, warmUp: false), CancellationToken.None);
+        return (code, stdout.ToString(), stderr.ToString());
+    }
+
+    private async Task<IHost> StartHostAsync(string provider, string modelName)
+    {
+        var host = BuildHost(provider, modelName);
+        await host.StartAsync();
+        return host;
+    }
+
+    /// <summary>A serving host composed as vsearch serve and the Functions host compose theirs.</summary>
+    private IHost BuildHost(string provider, string modelName, bool warmUp = false)
+    {
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = [], DisableDefaults = true });
+        Configure(builder, provider, modelName, warmUp);
+        builder.AddVisualSearchEngine();
+        builder.AddVectorIndex();
+        return builder.Build();
+    }
+
+    private void Configure(IHostApplicationBuilder builder, string provider, string modelName, bool warmUp)
+    {
+        var settings = provider == VectorIndexOptions.AzureSearch
+            ? _service.Settings("images")
+            : new Dictionary<string, string?> { ["VectorIndex:Provider"] = "Local", ["LocalIndex:Path"] = _root, ["LocalIndex:FlushToDisk"] = "false" };
+        settings["Encoder:ModelName"] = modelName;
+        settings["Encoder:WarmUpOnStart"] = warmUp ? "true" : "false";
+        builder.Configuration.AddInMemoryCollection(settings);
+        if (provider == VectorIndexOptions.AzureSearch) builder.Services.AddSingleton(new AzureSearchClientSettings { Transport = _service.Transport() });
+    }
+}

@@ -1,0 +1,198 @@
+using SkiaSharp;
+using VisualSearch.Embedding;
+using VisualSearch.Evaluation;
+using VisualSearch.Training;
+
+namespace VisualSearch.Quality.Tests;
+
+/// <summary>The pieces under the commands: labelled sets, the cache, the head file, PCA, health, the copy edits.</summary>
+public sealed class BuildingBlocksTests
+{
+    [Fact]
+    public void FolderClassesAreSubFolders()
+    {
+        using var dir = new TempDirectory();
+        TinySets.WriteClassFolders(dir.Path, 2, 2);
+        File.WriteAllText(Path.Combine(dir.Path, "README.txt"), "not an image");
+        File.WriteAllBytes(Path.Combine(dir.Path, "loose.png"), TinySets.Draw(0, 1));
+
+        var set = LabelledSet.Load(dir.Path);
+        Assert.Equal(["circles/00.png", "circles/01.png", "squares/00.png", "squares/01.png"], set.Items.Select(i => i.Id));
+        Assert.Equal(["circles", "circles", "squares", "squares"], set.Items.Select(i => i.Label));
+        Assert.Equal(2, set.Ignored);
+    }
+
+    [Fact]
+    public void ManifestSubsetsTasksAndSplit()
+    {
+        using var dir = new TempDirectory();
+        foreach (var sub in new[] { "A_one/x", "A_one/y", "A_one/z", "B_refs" }) Directory.CreateDirectory(Path.Combine(dir.Path, sub));
+        foreach (var f in new[] { "A_one/x/1.png", "A_one/x/2.png", "A_one/y/1.png", "A_one/z/1.png", "B_refs/r.png" })
+            File.WriteAllBytes(Path.Combine(dir.Path, f), TinySets.Draw(0, 1));
+        var manifest = Path.Combine(dir.Path, "manifest.csv");
+        File.WriteAllText(manifest, """
+            file,task,label,source_package,source_path
+            A_one/x/1.png,A,one/x,pkg,"/usr/share/a,b.png"
+            A_one/x/2.png,A,one/x,pkg,p
+            A_one/y/1.png,A,one/y,pkg,p
+            A_one/z/1.png,A,one/z,pkg,p
+            A_one/missing.png,A,one/z,pkg,p
+            B_refs/r.png,B,r,pkg,p
+            """);
+
+        var all = LabelledSet.Load(manifest);
+        Assert.Equal(["A_one", "B_refs"], all.Subsets);
+        Assert.Equal(1, all.Ignored);
+        var a = LabelledSet.Load(manifest, subset: "A_one");
+        Assert.Equal(4, a.Items.Count);
+        Assert.Equal(4, LabelledSet.Load(manifest, task: "A").Items.Count);
+
+        var (train, test) = LabelledSet.SplitByClass(a.Items);
+        Assert.Equal(["one/x", "one/y"], LabelledSet.Classes(train)); // first half of 3 classes, rounded up
+        Assert.Equal(["one/z"], LabelledSet.Classes(test));
+    }
+
+    [Fact]
+    public void HeadFileRoundTripsAndProjects()
+    {
+        // 3 -> 2: W = [[1, 0, 0], [0, 2, 0]], mean = (0, 0, 1).
+        var head = new ProjectionHead("resnet18-abc-3", [0, 0, 1], [1, 0, 0, 0, 2, 0], 2);
+        using var dir = new TempDirectory();
+        var path = Path.Combine(dir.Path, "h.head");
+        head.Save(path);
+        var loaded = ProjectionHead.Load(path);
+
+        Assert.Equal(head.Sha256, loaded.Sha256);
+        Assert.Equal("resnet18-abc-3", loaded.BackboneModelId);
+        Assert.Equal(20 + "resnet18-abc-3".Length + 4 * 3 + 4 * 6, new FileInfo(path).Length);
+        // x = (3, 2, 1): x - mean = (3, 2, 0); W(.) = (3, 4); norm 5 -> (0.6, 0.8).
+        var y = loaded.Apply([3f, 2f, 1f]);
+        Assert.Equal(5f, y.RawNorm, 5);
+        Assert.Equal([0.6f, 0.8f], y.Vector);
+        Assert.Throws<InvalidDataException>(() => ProjectionHead.Parse("not a head at all, really"u8));
+        var truncated = head.Bytes.ToArray()[..^4];
+        Assert.Throws<InvalidDataException>(() => ProjectionHead.Parse(truncated));
+    }
+
+    [Fact]
+    public void ModelIdWithoutHeadIsUnchangedAndWithHeadNamesIt()
+    {
+        var sha = new string('a', 64);
+        Assert.Equal("resnet18-aaaaaaaaaaaa-512", new ModelInfo("resnet18", sha, 512).Id);
+        Assert.Equal("resnet18-aaaaaaaaaaaa-512-head-bbbbbbbb-128", new ModelInfo("resnet18", sha, 128, new HeadInfo(new string('b', 64), 512)).Id);
+    }
+
+    [Fact]
+    public void CacheKeepsEntriesAndCutsATornTail()
+    {
+        using var dir = new TempDirectory();
+        using (var cache = EmbeddingCache.Open(dir.Path, "m-1", 3))
+        {
+            cache.Add("a", new Embedding.Embedding([1, 0, 0], 2));
+            cache.Add("b", new Embedding.Embedding([0, 1, 0], 3));
+        }
+
+        var file = Path.Combine(dir.Path, "m-1.vec");
+        var length = new FileInfo(file).Length;
+        File.AppendAllText(file, "\u0005\0\0\0torn"); // a crash mid-entry
+        using (var cache = EmbeddingCache.Open(dir.Path, "m-1", 3))
+        {
+            Assert.Equal(2, cache.Count);
+            Assert.True(cache.TryGet("b", out var b));
+            Assert.Equal(3, b.RawNorm);
+            Assert.Equal([0f, 1f, 0f], b.Vector);
+            Assert.True(cache.Writable);
+        }
+
+        Assert.Equal(length, new FileInfo(file).Length);
+    }
+
+    [Fact]
+    public void EigenDecompositionOfASmallKnownMatrix()
+    {
+        // [[2,1,0],[1,2,0],[0,0,3]]: eigenvalues 1, 3, 3.
+        double[] a = [2, 1, 0, 1, 2, 0, 0, 0, 3];
+        var (values, vectors) = Pca.SymmetricEigen(a, 3);
+        Assert.Equal([1.0, 3.0, 3.0], values.Order().Select(v => Math.Round(v, 9)));
+        AssertEigenPairs(a, values, vectors, 3);
+    }
+
+    [Fact]
+    public void EigenDecompositionOfARandomSymmetricMatrix()
+    {
+        const int n = 40;
+        var random = new Random(5);
+        var a = new double[n * n];
+        for (var i = 0; i < n; i++)
+            for (var j = i; j < n; j++) a[i * n + j] = a[j * n + i] = random.NextDouble() - 0.5;
+        var (values, vectors) = Pca.SymmetricEigen(a, n);
+        AssertEigenPairs(a, values, vectors, n);
+        // The trace is the sum of the eigenvalues.
+        Assert.Equal(Enumerable.Range(0, n).Sum(i => a[i * n + i]), values.Sum(), 9);
+    }
+
+    /// <summary>A v = λ v for every pair, and the vectors are orthonormal.</summary>
+    private static void AssertEigenPairs(double[] a, double[] values, double[] vectors, int n)
+    {
+        for (var k = 0; k < n; k++)
+        {
+            for (var i = 0; i < n; i++)
+            {
+                double av = 0;
+                for (var j = 0; j < n; j++) av += a[i * n + j] * vectors[j * n + k];
+                Assert.Equal(values[k] * vectors[i * n + k], av, 9);
+            }
+
+            for (var l = 0; l < n; l++)
+            {
+                double dot = 0;
+                for (var i = 0; i < n; i++) dot += vectors[i * n + k] * vectors[i * n + l];
+                Assert.Equal(k == l ? 1 : 0, dot, 9);
+            }
+        }
+    }
+
+    [Fact]
+    public void HealthOfAnOrthonormalSetAndOfACollapsedOne()
+    {
+        float[][] basis = [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]];
+        var h = EmbeddingSetHealth.Compute(basis, [2f, 4f, 6f, 8f]);
+        Assert.Equal(5, h.MeanRawNorm, 9);
+        Assert.Equal(0, h.MeanCosine, 6);
+        Assert.Equal(3, h.EffectiveDimension, 6); // centred, the four points span 3 equal directions
+        Assert.Equal(0, h.NearDeadShare);
+
+        float[][] collapsed = [[1, 0, 0, 0], [0.995f, 0.0999f, 0, 0], [0.995f, -0.0999f, 0, 0]];
+        var c = EmbeddingSetHealth.Compute(collapsed);
+        Assert.True(c.MeanCosine > 0.98);
+        Assert.True(c.NearDeadShare >= 0.5); // two dimensions never vary, a third hardly
+        Assert.True(c.EffectiveDimension < 1.1);
+    }
+
+    [Fact]
+    public void CopyEditsAreDeterministicAndDoWhatTheySay()
+    {
+        using var dir = new TempDirectory();
+        var refs = TinySets.WriteReferences(dir.Path, 1);
+        var bytes = File.ReadAllBytes(Path.Combine(refs, "ref00.png"));
+        foreach (var edit in CopyEdits.All)
+        {
+            var first = CopyEdits.Apply(bytes, edit, 1, "ref00.png");
+            Assert.Equal(first, CopyEdits.Apply(bytes, edit, 1, "ref00.png"));
+            using var decoded = SKBitmap.Decode(first);
+            Assert.NotNull(decoded);
+            var (w, h) = edit switch
+            {
+                CopyEdit.Crop50 => (227, 170),      // 71% of 320 x 240: half the area
+                CopyEdit.Downscale25 => (80, 60),
+                CopyEdit.Rotate15 => (372, 315),    // the rotated bounding box
+                CopyEdit.Combined => (128, 96),     // 80% crop, then half
+                _ => (320, 240),
+            };
+            Assert.Equal((w, h), (decoded.Width, decoded.Height));
+        }
+
+        Assert.NotEqual(CopyEdits.Apply(bytes, CopyEdit.Overlay, 1, "ref00.png"), CopyEdits.Apply(bytes, CopyEdit.Overlay, 2, "ref00.png"));
+        Assert.True(CopyEdits.Apply(bytes, CopyEdit.Jpeg10, 1, "k").Length < CopyEdits.Apply(bytes, CopyEdit.ColourShift, 1, "k").Length);
+    }
+}

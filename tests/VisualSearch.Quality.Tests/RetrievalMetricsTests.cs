@@ -1,0 +1,183 @@
+using VisualSearch.Evaluation;
+
+namespace VisualSearch.Quality.Tests;
+
+/// <summary>The metrics on rankings small enough to work out by hand (the working is in each comment).</summary>
+public sealed class RetrievalMetricsTests
+{
+    private static readonly int[] Ks = [1, 3, 5];
+
+    [Fact]
+    public void RelevantFirstAndThird()
+    {
+        // ranking: + - + - -, R = 2 relevant in the collection.
+        bool[] ranked = [true, false, true, false, false];
+        var s = RetrievalMetrics.Score(ranked, 2, Ks);
+
+        Assert.Equal([1.0, 1.0, 1.0], s.RecallAtK);
+        // P@1 = 1/1, P@3 = 2/3, P@5 = 2/5.
+        Assert.Equal(1.0, s.PrecisionAtK[0], 12);
+        Assert.Equal(2.0 / 3, s.PrecisionAtK[1], 12);
+        Assert.Equal(0.4, s.PrecisionAtK[2], 12);
+        // AP@R, R = 2: only the first 2 places count: P(1)*1 + P(2)*0 = 1, divided by R = 0.5.
+        Assert.Equal(0.5, s.AveragePrecisionAtR, 12);
+        Assert.Equal(1.0, s.ReciprocalRank, 12);
+    }
+
+    [Fact]
+    public void RelevantSecondFourthFifth()
+    {
+        // ranking: - + - + +, R = 3.
+        bool[] ranked = [false, true, false, true, true];
+        var s = RetrievalMetrics.Score(ranked, 3, Ks);
+
+        Assert.Equal([0.0, 1.0, 1.0], s.RecallAtK);
+        Assert.Equal([0.0, 1.0 / 3, 3.0 / 5], s.PrecisionAtK);
+        // AP@R over the first R = 3 places: only place 2 is relevant, P(2) = 1/2; (1/3) * 1/2 = 1/6.
+        Assert.Equal(1.0 / 6, s.AveragePrecisionAtR, 12);
+        // first relevant at rank 2.
+        Assert.Equal(0.5, s.ReciprocalRank, 12);
+    }
+
+    [Fact]
+    public void PerfectRankingScoresOne()
+    {
+        bool[] ranked = [true, true, true, false, false, false];
+        var s = RetrievalMetrics.Score(ranked, 3, Ks);
+        Assert.Equal(1.0, s.AveragePrecisionAtR, 12);
+        Assert.Equal(1.0, s.ReciprocalRank, 12);
+        Assert.Equal([1.0, 1.0, 0.6], s.PrecisionAtK);
+    }
+
+    [Fact]
+    public void MapAtRDiffersFromPlainAveragePrecision()
+    {
+        // + + - - + with R = 3: plain AP = (1 + 1 + 3/5) / 3 = 0.8667, but AP@R stops at place 3:
+        // (1/1 + 2/2) / 3 = 0.6667 (Musgrave et al.: a relevant item after place R earns nothing).
+        bool[] ranked = [true, true, false, false, true];
+        Assert.Equal(2.0 / 3, RetrievalMetrics.AveragePrecisionAtR(ranked, 3), 12);
+    }
+
+    [Fact]
+    public void NoRelevantItem()
+    {
+        bool[] ranked = [false, false, false];
+        var s = RetrievalMetrics.Score(ranked, 0, Ks);
+        Assert.Equal([0.0, 0.0, 0.0], s.RecallAtK);
+        Assert.Equal(0, s.AveragePrecisionAtR);
+        Assert.Equal(0, s.ReciprocalRank);
+    }
+
+    [Fact]
+    public void ShortListCountsMissingPlacesAsMisses()
+    {
+        // Two items ranked, P@5 = 1/5 (not 1/2).
+        bool[] ranked = [true, false];
+        Assert.Equal(0.2, RetrievalMetrics.PrecisionAtK(ranked, 5), 12);
+        Assert.Equal(1.0, RetrievalMetrics.RecallAtK(ranked, 5), 12);
+    }
+
+    [Fact]
+    public void ScoresALabelledRanking()
+    {
+        // query "cat"; ranked: dog cat cat bird -> R = 2; R@1 = 0, R@3 = 1; P@3 = 2/3;
+        // AP@R = (P(1)*0 + P(2)*1) / 2 = (1/2) / 2 = 0.25; RR = 1/2.
+        var s = RetrievalMetrics.Score("cat", ["dog", "cat", "cat", "bird"], [1, 3]);
+        Assert.Equal([0.0, 1.0], s.RecallAtK);
+        Assert.Equal(2.0 / 3, s.PrecisionAtK[1], 12);
+        Assert.Equal(0.25, s.AveragePrecisionAtR, 12);
+        Assert.Equal(0.5, s.ReciprocalRank, 12);
+    }
+
+    [Fact]
+    public void SummaryIsTheMeanOverQueries()
+    {
+        var a = RetrievalMetrics.Score([true, false, true, false, false], 2, Ks);
+        var b = RetrievalMetrics.Score([false, true, false, true, true], 3, Ks);
+        var m = MetricSummary.Average(Ks, [a, b]);
+        Assert.Equal(2, m.Queries);
+        Assert.Equal(0.5, m.RecallAtK[0], 12);
+        Assert.Equal((0.5 + 1.0 / 6) / 2, m.MapAtR, 12);
+        Assert.Equal(0.75, m.Mrr, 12);
+    }
+
+    [Fact]
+    public void CategoryEvaluatorRanksByCosine()
+    {
+        // Two tight classes on a circle, far apart: every query's neighbour is its class mate.
+        float[][] vectors = [Unit(0), Unit(10), Unit(90), Unit(100), Unit(180)];
+        string[] labels = ["a", "a", "b", "b", "c"];
+        var report = CategoryEvaluator.Evaluate(vectors, labels, [1, 2]);
+
+        Assert.Equal(5, report.Items);
+        Assert.Equal(3, report.Classes);
+        Assert.Equal(1, report.SkippedQueries); // "c" has nothing to retrieve
+        Assert.Equal(4, report.Overall.Queries);
+        Assert.Equal(1.0, report.Overall.RecallAtK[0], 12);
+        Assert.Equal(1.0, report.Overall.MapAtR, 12);
+        Assert.Equal(0.5, report.Overall.PrecisionAtK[1], 12); // P@2: the class mate, then a stranger
+        Assert.Equal(["a", "b", "c"], report.PerClass.Select(c => c.Label));
+        Assert.Equal(0, report.PerClass[2].Metrics.Queries);
+    }
+
+    [Fact]
+    public void CategoryEvaluatorCountsAMisrankedQuery()
+    {
+        // a1 at 0°, a2 at 80°, b1 at 20°: a1's nearest is b1 (20°), then a2 (80°) -> RR 1/2, AP@R (R = 1) = 0.
+        float[][] vectors = [Unit(0), Unit(80), Unit(20), Unit(200)];
+        string[] labels = ["a", "a", "b", "b"];
+        var report = CategoryEvaluator.Evaluate(vectors, labels, [1]);
+        var a = report.PerClass.Single(c => c.Label == "a").Metrics;
+        // a1: nearest b1 (20°) -> miss; a2 (80°): nearest b1 (60°) -> miss. Both have RR = 1/2.
+        Assert.Equal(0.0, a.RecallAtK[0], 12);
+        Assert.Equal(0.5, a.Mrr, 12);
+        Assert.Equal(0.0, a.MapAtR, 12);
+    }
+
+    [Fact]
+    public void MicroAveragePrecisionOfPooledPairs()
+    {
+        // sorted: 0.9 + , 0.8 - , 0.7 + , 0.6 - ; 3 positives in all (one query's reference was never retrieved).
+        // precision at the hits: 1/1 and 2/3 -> (1 + 2/3) / 3 = 5/9.
+        (float, bool)[] pairs = [(0.7f, true), (0.6f, false), (0.9f, true), (0.8f, false)];
+        Assert.Equal(5.0 / 9, CopyDetectionEvaluator.MicroAveragePrecision(pairs, 3), 6);
+    }
+
+    [Fact]
+    public void ThresholdForPrecision()
+    {
+        (float, bool)[] pairs = [(0.9f, true), (0.8f, false), (0.7f, true), (0.6f, false)];
+        // At 0.9: 1/1. At 0.8: 1/2. At 0.7: 2/3. At 0.6: 2/4.
+        Assert.Equal((0.9f, 1), CopyDetectionEvaluator.ThresholdForPrecision(pairs, 0.9));
+        Assert.Equal((0.7f, 2), CopyDetectionEvaluator.ThresholdForPrecision(pairs, 0.6));
+        Assert.Equal((0.6f, 2), CopyDetectionEvaluator.ThresholdForPrecision(pairs, 0.5));
+        (float, bool)[] allWrong = [(0.9f, false)];
+        Assert.Null(CopyDetectionEvaluator.ThresholdForPrecision(allWrong, 0.9).Threshold);
+    }
+
+    [Fact]
+    public void CopyDetectionPerEdit()
+    {
+        // Two references on the axes; a crop query near ref 0 (found), an overlay query of ref 0 that lands nearer ref 1.
+        float[][] indexed = [Unit(0), Unit(90)];
+        CopyQuery[] queries = [new(Unit(5), 0, CopyEdit.Crop50), new(Unit(60), 0, CopyEdit.Overlay)];
+        var report = CopyDetectionEvaluator.Evaluate(indexed, 2, queries);
+
+        Assert.Equal(["crop50", "overlay"], report.PerEdit.Select(g => g.Name));
+        Assert.Equal(1.0, report.PerEdit[0].AccuracyAt1);
+        Assert.Equal(0.0, report.PerEdit[1].AccuracyAt1);
+        Assert.Equal(1.0, report.PerEdit[1].RecallAt5); // second of two
+        Assert.Equal(0.5, report.Overall.AccuracyAt1);
+        // pooled pairs: cos5 (+) .996, cos60 (+) .5 and cos30 (-) .866 from the overlay, cos85 (-) .087:
+        // sorted + - + - -> AP = (1 + 2/3) / 2 = 5/6.
+        Assert.Equal(5.0 / 6, report.Overall.MicroAveragePrecision, 6);
+        Assert.Equal(MathF.Cos(5 * MathF.PI / 180), report.Overall.ThresholdAt90!.Value, 5);
+        Assert.Equal(0.5, report.Overall.RecallAtThreshold, 12);
+    }
+
+    private static float[] Unit(double degrees)
+    {
+        var a = degrees * Math.PI / 180;
+        return [(float)Math.Cos(a), (float)Math.Sin(a)];
+    }
+}

@@ -1,0 +1,135 @@
+using System.Globalization;
+using System.Text.Json;
+using VisualSearch.Evaluation;
+
+namespace VisualSearch.Cli;
+
+/// <summary>
+/// <c>vsearch eval-copies &lt;refs-folder&gt; [--distractors DIR] [--seed N] [--head FILE] [--json]</c>: copy detection in the
+/// Copydays / DISC21 manner. Every reference gets each edit of <see cref="CopyEdits"/>; the references (and
+/// distractors) are searched with the edited copies.
+/// </summary>
+public static class EvalCopiesCommand
+{
+    public const string Usage = "Usage: vsearch eval-copies <refs-folder> [--distractors DIR] [--seed N] [--limit N] [--head FILE] [--json] [--cache DIR | --no-cache] [--workers N]";
+
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { WriteIndented = true };
+
+    public static Task<int> RunAsync(CliArgs args, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
+    {
+        args.RejectUnknown("distractors", "seed", "limit", "head", "json", "cache", "no-cache", "workers", "verbose");
+        if (args.Positionals.Count != 1) throw new UsageException(Usage);
+        var seed = args.GetInt("seed", 1, 0, int.MaxValue);
+        var refsRoot = Path.GetFullPath(args.Positionals[0]);
+        if (!Directory.Exists(refsRoot)) throw new UsageException($"No folder at {args.Positionals[0]}.");
+        var references = Images(refsRoot);
+        if (args.Get("limit") is not null) references = references.Take(args.GetInt("limit", int.MaxValue, 1, int.MaxValue)).ToList();
+        var distractors = new List<string>();
+        if (args.Get("distractors") is { } d)
+        {
+            if (!Directory.Exists(d)) throw new UsageException($"--distractors: no folder at {d}.");
+            var refSet = references.ToHashSet(StringComparer.Ordinal);
+            distractors = Images(Path.GetFullPath(d)).Where(p => !refSet.Contains(p)).ToList();
+        }
+
+        if (references.Count < 2)
+        {
+            stderr.WriteLine($"error: {refsRoot} holds {references.Count} image(s); copy detection needs at least two references.");
+            return Task.FromResult(1);
+        }
+
+        using var engine = QualityEngine.Create(args);
+        var indexedFiles = references.Concat(distractors).ToList();
+        var indexedEmbeddings = engine.Embed(indexedFiles.Select(EmbeddingJob.ForFile).ToList(), "references and distractors", stderr, cancellationToken);
+
+        // References the decoder refused cannot be found; they make no queries either.
+        var refIndex = new List<int>();
+        var indexed = new List<float[]>();
+        for (var i = 0; i < references.Count; i++)
+        {
+            if (indexedEmbeddings.Results[i] is not { } e) continue;
+            refIndex.Add(i);
+            indexed.Add(engine.Project(e).Vector);
+        }
+
+        var usableRefs = indexed.Count;
+        for (var i = references.Count; i < indexedFiles.Count; i++)
+            if (indexedEmbeddings.Results[i] is { } e) indexed.Add(engine.Project(e).Vector);
+
+        var jobs = new List<EmbeddingJob>();
+        var meta = new List<(int Reference, CopyEdit Edit)>();
+        for (var r = 0; r < usableRefs; r++)
+        {
+            var path = references[refIndex[r]];
+            var key = Path.GetRelativePath(refsRoot, path).Replace('\\', '/');
+            var contentKey = EmbeddingCache.FileKey(path);
+            foreach (var edit in CopyEdits.All)
+            {
+                // The edit is a function of the reference's bytes, its name (the overlay's seed), the edit and the seed.
+                jobs.Add(new EmbeddingJob(
+                    $"{contentKey}#copy={CopyEdits.Name(edit)};seed={seed};name={key};v=1",
+                    () => CopyEdits.Apply(File.ReadAllBytes(path), edit, seed, key),
+                    $"{key} ({CopyEdits.Name(edit)})"));
+                meta.Add((r, edit));
+            }
+        }
+
+        var queryEmbeddings = engine.Embed(jobs, "edited copies", stderr, cancellationToken);
+        var queries = new List<CopyQuery>();
+        for (var q = 0; q < jobs.Count; q++)
+            if (queryEmbeddings.Results[q] is { } e) queries.Add(new CopyQuery(engine.Project(e).Vector, meta[q].Reference, meta[q].Edit));
+
+        var report = CopyDetectionEvaluator.Evaluate(indexed, usableRefs, queries, 0.9, cancellationToken);
+        if (args.Has("json")) stdout.WriteLine(JsonSerializer.Serialize(ToJson(engine.ModelId, seed, report), Json));
+        else WriteTable(stdout, engine.ModelId, seed, report);
+        return Task.FromResult(0);
+    }
+
+    private static List<string> Images(string root) =>
+        Directory.EnumerateFiles(root, "*", new EnumerationOptions { RecurseSubdirectories = true, IgnoreInaccessible = true, AttributesToSkip = FileAttributes.Hidden | FileAttributes.System })
+            .Where(f => LabelledSet.ImageExtensions.Contains(Path.GetExtension(f)))
+            .Order(StringComparer.Ordinal)
+            .ToList();
+
+    private static void WriteTable(TextWriter o, string model, int seed, CopyReport r)
+    {
+        o.WriteLine($"model {model}");
+        o.WriteLine($"copy detection: {r.References} references, {r.Distractors} distractors, {r.Overall.Queries} queries (seed {seed})");
+        var header = $"  {"edit",-12} {"queries",7} {"acc@1",6} {"R@5",6} {"µAP",6} {"thr@P90",7} {"R@thr",6} {"sim(ref)",8}";
+        o.WriteLine(header);
+        foreach (var g in r.PerEdit) o.WriteLine(Row(g));
+        o.WriteLine("  " + new string('-', header.Length - 2));
+        o.WriteLine(Row(r.Overall));
+        o.WriteLine(r.Overall.ThresholdAt90 is { } t
+            ? $"near-duplicate threshold (precision {r.TargetPrecision * 100:F0}% over the pooled top-{CopyDetectionEvaluator.CandidatesPerQuery} pairs): {t.ToString("F3", CultureInfo.InvariantCulture)}; it finds {r.Overall.RecallAtThreshold * 100:F1}% of the copies"
+            : $"no similarity threshold reaches {r.TargetPrecision:P0} precision");
+    }
+
+    private static string Row(CopyGroupReport g) =>
+        $"  {g.Name,-12} {g.Queries,7} {Quality.F(g.AccuracyAt1),6} {Quality.F(g.RecallAt5),6} {Quality.F(g.MicroAveragePrecision),6} " +
+        $"{(g.ThresholdAt90 is { } t ? Quality.F(t) : "-"),7} {Quality.F(g.RecallAtThreshold),6} {Quality.F(g.MeanTrueSimilarity),8}";
+
+    private static object ToJson(string model, int seed, CopyReport r) => new
+    {
+        model,
+        seed,
+        references = r.References,
+        distractors = r.Distractors,
+        targetPrecision = r.TargetPrecision,
+        candidatesPerQuery = CopyDetectionEvaluator.CandidatesPerQuery,
+        overall = Group(r.Overall),
+        perEdit = r.PerEdit.Select(Group),
+    };
+
+    private static object Group(CopyGroupReport g) => new
+    {
+        edit = g.Name,
+        queries = g.Queries,
+        accuracyAt1 = Quality.Round(g.AccuracyAt1),
+        recallAt5 = Quality.Round(g.RecallAt5),
+        microAveragePrecision = Quality.Round(g.MicroAveragePrecision),
+        thresholdAt90 = g.ThresholdAt90 is { } t ? Quality.Round(t) : (double?)null,
+        recallAtThreshold = Quality.Round(g.RecallAtThreshold),
+        meanTrueSimilarity = Quality.Round(g.MeanTrueSimilarity),
+    };
+}

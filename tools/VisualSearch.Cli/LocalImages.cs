@@ -1,0 +1,61 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using VisualSearch.Api;
+using VisualSearch.Imaging;
+using VisualSearch.Index.Local;
+
+namespace VisualSearch.Cli;
+
+/// <summary>
+/// Where the local host finds originals: "file" items under the folder <c>vsearch index</c> read (Images:Root,
+/// or the one it recorded in the index directory), page uploads in &lt;index&gt;/uploads/; thumbnails are cached in
+/// &lt;index&gt;/thumbnails/ unless Images:ThumbnailCache says otherwise.
+/// </summary>
+public static class LocalImages
+{
+    /// <summary>The file in the index directory that names the folder of "file" items.</summary>
+    public const string RootFile = "images-root";
+
+    public const string FileSource = "file";
+
+    public static IHostApplicationBuilder AddLocalImages(this IHostApplicationBuilder builder)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        var indexRoot = Path.GetFullPath(builder.Configuration[$"{LocalIndexOptions.SectionName}:Path"] ?? new LocalIndexOptions().Path);
+        builder.Services.PostConfigure<ImageServingOptions>(o =>
+        {
+            if (string.IsNullOrWhiteSpace(o.ThumbnailCache)) o.ThumbnailCache = Path.Combine(indexRoot, "thumbnails");
+        });
+
+        var uploads = new LocalUploads(new FolderImageStore(LocalUploads.Source, Path.Combine(indexRoot, "uploads")));
+        builder.Services.AddSingleton(uploads);
+        builder.Services.AddSingleton<IImageStore>(uploads.Store);
+        var root = builder.Configuration[$"{ImageServingOptions.SectionName}:Root"] is { Length: > 0 } configured ? configured : ReadRecordedRoot(indexRoot);
+        if (root is not null) builder.Services.AddSingleton<IImageStore>(new FolderImageStore(FileSource, root));
+        return builder;
+    }
+
+    /// <summary>Remembers the folder that was indexed, so that <c>vsearch serve</c> over this index can show its images.</summary>
+    public static void RecordRoot(string indexRoot, string imagesRoot)
+    {
+        Directory.CreateDirectory(indexRoot);
+        var path = Path.Combine(indexRoot, RootFile);
+        var temporary = path + ".tmp";
+        File.WriteAllText(temporary, Path.GetFullPath(imagesRoot) + "\n");
+        File.Move(temporary, path, overwrite: true);
+    }
+
+    private static string? ReadRecordedRoot(string indexRoot)
+    {
+        try
+        {
+            var text = File.ReadAllText(Path.Combine(indexRoot, RootFile)).Trim();
+            return text.Length > 0 ? text : null;
+        }
+        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return null;
+        }
+    }
+}

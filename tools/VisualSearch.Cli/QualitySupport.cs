@@ -1,0 +1,189 @@
+using System.Globalization;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using VisualSearch.Embedding;
+using VisualSearch.Evaluation;
+using VisualSearch.Imaging;
+
+namespace VisualSearch.Cli;
+
+/// <summary>What eval, eval-copies and train share: the engine's decoder and encoder, the cache, a head, progress.</summary>
+internal sealed class QualityEngine : IDisposable
+{
+    private readonly IHost _host;
+
+    private QualityEngine(IHost host, ProjectionHead? head, string? cacheDirectory, int workers)
+    {
+        _host = host;
+        Decoder = host.Services.GetRequiredService<IImageDecoder>();
+        Encoder = host.Services.GetRequiredService<IImageEncoder>();
+        Head = head;
+        CacheDirectory = cacheDirectory;
+        Workers = workers;
+    }
+
+    public IImageDecoder Decoder { get; }
+
+    public IImageEncoder Encoder { get; }
+
+    /// <summary>A head given with --head, applied to the encoder's vectors in C# (the same code the encoder runs when Encoder:HeadPath is set).</summary>
+    public ProjectionHead? Head { get; }
+
+    public string? CacheDirectory { get; }
+
+    public int Workers { get; }
+
+    /// <summary>The model id the vectors get: the encoder's, or with the head of --head.</summary>
+    public string ModelId => Head is null ? Encoder.Model.Id : new ModelInfo(Encoder.Model.Name, Encoder.Model.Sha256, Head.OutputDimension, Head.Info).Id;
+
+    /// <summary>Builds the engine from the common options --head, --cache DIR, --no-cache, --workers N.</summary>
+    public static QualityEngine Create(CliArgs args, bool allowHead = true)
+    {
+        var workers = args.GetInt("workers", Math.Min(2, Environment.ProcessorCount), 1, 64);
+        var extra = new Dictionary<string, string?> { ["Encoder:WarmUpOnStart"] = "false" };
+        if (workers > 1 && Environment.GetEnvironmentVariable("Encoder__IntraOpThreads") is null) extra["Encoder:IntraOpThreads"] = "1";
+        var host = EngineHost.Build(args, extra);
+        try
+        {
+            var engine = host.Services.GetRequiredService<IImageEncoder>();
+            ProjectionHead? head = null;
+            if (allowHead && args.Get("head") is { } headPath)
+            {
+                if (!File.Exists(headPath)) throw new UsageException($"--head: no such file: {headPath}");
+                if (engine.Model.Head is not null) throw new UsageException("--head: the configured encoder already has a head (Encoder__HeadPath); give one or the other.");
+                try
+                {
+                    head = ProjectionHead.Load(headPath);
+                }
+                catch (InvalidDataException ex)
+                {
+                    throw new UsageException($"--head: {ex.Message}");
+                }
+
+                if (head.BackboneModelId != engine.Model.Id)
+                    throw new UsageException($"--head: {headPath} was trained on {head.BackboneModelId}, not on the configured encoder {engine.Model.Id}.");
+            }
+
+            var cache = args.Has("no-cache") ? null : args.Get("cache") ?? EmbeddingCache.DefaultDirectory();
+            return new QualityEngine(host, head, cache, workers);
+        }
+        catch
+        {
+            host.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Embeds with the encoder (through the cache), with progress on stderr; failures are listed there too.</summary>
+    public BatchEmbedding Embed(IReadOnlyList<EmbeddingJob> jobs, string what, TextWriter stderr, CancellationToken cancellationToken)
+    {
+        using var cache = CacheDirectory is null ? null : EmbeddingCache.Open(CacheDirectory, Encoder.Model.Id, Encoder.Model.Dimension);
+        var progress = new ProgressLine(stderr, what, jobs.Count);
+        var result = BatchEmbedder.Embed(Decoder, Encoder, jobs, cache, Workers, progress, cancellationToken);
+        progress.Finish($"{what}: {jobs.Count} images, {result.FromCache} from the cache, {result.Failures.Count} refused");
+        foreach (var f in result.Failures.Take(20)) stderr.WriteLine($"  refused {f.Name}: {f.Reason}");
+        if (result.Failures.Count > 20) stderr.WriteLine($"  ... and {result.Failures.Count - 20} more");
+        return result;
+    }
+
+    /// <summary>The vector as it is compared: the encoder's, or through --head.</summary>
+    public Embedding.Embedding Project(Embedding.Embedding embedding) => Head is null ? embedding : Head.Apply(embedding.Vector);
+
+    public void Dispose() => _host.Dispose();
+}
+
+/// <summary>Option parsing and formatting shared by the quality commands.</summary>
+internal static class Quality
+{
+    public static IReadOnlyList<int> ParseKs(string? text)
+    {
+        if (text is null) return CategoryEvaluator.DefaultKs;
+        var ks = new List<int>();
+        foreach (var part in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            if (!int.TryParse(part, CultureInfo.InvariantCulture, out var k) || k < 1 || k > 1000)
+                throw new UsageException("--k takes cut-offs from 1 to 1000, comma-separated, e.g. --k 1,5,10.");
+            if (!ks.Contains(k)) ks.Add(k);
+        }
+
+        if (ks.Count == 0) throw new UsageException("--k needs at least one cut-off.");
+        ks.Sort();
+        return ks;
+    }
+
+    /// <summary>The labelled set of the first positional, filtered by --subset and --task.</summary>
+    public static LabelledSet LoadSet(CliArgs args, string usage)
+    {
+        if (args.Positionals.Count != 1) throw new UsageException(usage);
+        var path = args.Positionals[0];
+        if (!File.Exists(path) && !Directory.Exists(path)) throw new UsageException($"No folder or manifest at {path}.");
+        try
+        {
+            return LabelledSet.Load(path, args.Get("subset"), args.Get("task"));
+        }
+        catch (InvalidDataException ex)
+        {
+            throw new UsageException(ex.Message);
+        }
+    }
+
+    /// <summary>--classes all|train|test: all classes, or the first or second half (the zero-shot split train uses).</summary>
+    public static IReadOnlyList<LabelledItem> SelectClasses(IReadOnlyList<LabelledItem> items, string? which)
+    {
+        switch (which ?? "all")
+        {
+            case "all": return items;
+            case "train": return LabelledSet.SplitByClass(items).Train;
+            case "test": return LabelledSet.SplitByClass(items).Test;
+            default: throw new UsageException("--classes is all, train (the first half of the sorted classes) or test (the second half).");
+        }
+    }
+
+    public static string F(double value, int digits = 3) =>
+        double.IsNaN(value) ? "-" : value.ToString("F" + digits.ToString(CultureInfo.InvariantCulture), CultureInfo.InvariantCulture);
+
+    public static double Round(double value, int digits = 4) => double.IsFinite(value) ? Math.Round(value, digits) : 0;
+}
+
+/// <summary>One progress line on stderr: redrawn on a terminal, every 10% otherwise.</summary>
+internal sealed class ProgressLine(TextWriter stderr, string what, int total) : IProgress<int>
+{
+    private readonly bool _interactive = !Console.IsErrorRedirected;
+    private readonly Lock _gate = new();
+    private long _lastTicks;
+    private int _lastDecile = -1;
+    private int _done;
+
+    public void Report(int value)
+    {
+        lock (_gate)
+        {
+            if (value <= _done) return;
+            _done = value;
+            var line = $"{what}: {value}/{total}";
+            if (_interactive)
+            {
+                var now = Environment.TickCount64;
+                if (now - _lastTicks < 100 && value < total) return;
+                _lastTicks = now;
+                stderr.Write("\r" + line);
+            }
+            else
+            {
+                var decile = total == 0 ? 10 : value * 10 / total;
+                if (decile == _lastDecile) return;
+                _lastDecile = decile;
+                stderr.WriteLine(line);
+            }
+        }
+    }
+
+    public void Finish(string summary)
+    {
+        lock (_gate)
+        {
+            if (_interactive && total > 0) stderr.Write("\r" + new string(' ', what.Length + 24) + "\r");
+            stderr.WriteLine(summary);
+        }
+    }
+}
