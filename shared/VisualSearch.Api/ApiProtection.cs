@@ -91,11 +91,15 @@ public static class ApiProtectionExtensions
                 if (o.PermitsPerSecond == 0 || !IsProtectedPath(context.Request.Path) || IsHealth(context.Request))
                     return RateLimitPartition.GetNoLimiter("unlimited");
                 var client = context.Connection.RemoteIpAddress?.ToString() ?? "unknown";
+                // Refill ten times a second (one token per 1/rate s under 10 per second), so the rate holds over short spans.
+                var (period, tokens) = o.PermitsPerSecond >= 10
+                    ? (TimeSpan.FromMilliseconds(100), (int)Math.Round(o.PermitsPerSecond / 10.0))
+                    : (TimeSpan.FromSeconds(1.0 / o.PermitsPerSecond), 1);
                 return RateLimitPartition.GetTokenBucketLimiter(client, _ => new TokenBucketRateLimiterOptions
                 {
                     TokenLimit = o.Burst,
-                    TokensPerPeriod = Math.Max(1, o.PermitsPerSecond / 10),
-                    ReplenishmentPeriod = TimeSpan.FromMilliseconds(100),
+                    TokensPerPeriod = tokens,
+                    ReplenishmentPeriod = period,
                     QueueLimit = o.QueueLimit,
                     QueueProcessingOrder = QueueProcessingOrder.OldestFirst,
                     AutoReplenishment = true,

@@ -100,6 +100,7 @@ public sealed class HttpSurfaceTests
             Assert.Contains(responses, r => r.StatusCode == HttpStatusCode.NotFound); // the burst is served
             var limited = responses.Where(r => r.StatusCode == HttpStatusCode.TooManyRequests).ToList();
             Assert.True(limited.Count >= 12 - 3 - 2, $"{limited.Count} of 12 limited");
+            Assert.Equal(12, limited.Count + responses.Count(r => r.StatusCode == HttpStatusCode.NotFound));
             foreach (var r in limited)
             {
                 await Http.ProblemAsync(r, HttpStatusCode.TooManyRequests);
