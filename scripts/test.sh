@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test and ends with the line "N passed, N failed".
-#  - installs what the tests need where missing: npm packages (Azurite, playwright-core) and Debian's
-#    chromium for the browser test (apt-get; sudo when not root);
+#  - installs what the tests need where missing: npm packages (Azurite, playwright-core), Debian's
+#    chromium for the browser test and libgomp1 for USearch (apt-get; sudo when not root);
 #  - builds the solution;
 #  - starts one Azurite (blob service, 127.0.0.1:10000) for all integration tests and stops it at the end
 #    (the test fixtures reuse a running Azurite and start their own only when none is listening);
@@ -15,6 +15,12 @@ if [ ! -x /usr/bin/chromium ]; then
   echo "==> installing Debian's chromium for the browser test"
   { as_root apt-get update -qq && DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq chromium >/dev/null; } \
     || { echo "could not install chromium"; echo "0 passed, 1 failed"; exit 1; }
+fi
+# USearch's native library (the embedded index's HNSW graph) links OpenMP's runtime.
+if ! ldconfig -p | grep -q libgomp.so.1; then
+  echo "==> installing Debian's libgomp1 for the embedded index's graph search"
+  { as_root apt-get update -qq && DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq libgomp1 >/dev/null; } \
+    || { echo "could not install libgomp1"; echo "0 passed, 1 failed"; exit 1; }
 fi
 { [ -x node_modules/.bin/azurite-blob ] && [ -f node_modules/playwright-core/package.json ]; } \
   || npm ci --no-audit --no-fund --loglevel=error || { echo "0 passed, 1 failed"; exit 1; }

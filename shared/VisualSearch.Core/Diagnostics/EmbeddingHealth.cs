@@ -8,13 +8,17 @@ namespace VisualSearch.Diagnostics;
 /// <param name="MeanRawNorm">Mean L2 norm before normalisation (a collapse or input fault moves it).</param>
 /// <param name="MeanDimensionVariance">Mean per-dimension variance of the normalised vectors.</param>
 /// <param name="DeadDimensionShare">Share of dimensions whose variance is under 1% of the mean variance.</param>
-/// <param name="Drift">1 - cosine between the mean vector now and the baseline's; null without a baseline.</param>
+/// <param name="Drift">
+/// How far the mean embedding moved from the baseline's, in units of the baseline's spread:
+/// |mean - baseline mean| / sqrt(total baseline variance). About 1/sqrt(n) for the same distribution; over 0.5 is a
+/// clear shift (new camera, broken preprocessing, another model). Null without a baseline.
+/// </param>
 public sealed record EmbeddingHealthSnapshot(string Model, long Count, double MeanRawNorm, double MeanDimensionVariance, double DeadDimensionShare, double? Drift);
 
 /// <summary>
 /// Rolling statistics of the embeddings a process makes (Welford, per dimension), and a drift score
-/// against a stored baseline (mean vector of the first <see cref="BaselineSize"/> embeddings, saved to
-/// a file when a path is given, so later processes compare against the same reference).
+/// against a stored baseline (mean vector and total variance of the first <see cref="BaselineSize"/>
+/// embeddings, saved to a file when a path is given, so later processes compare against the same reference).
 /// </summary>
 public sealed class EmbeddingHealth(string? baselinePath = null, int baselineSize = 500)
 {
@@ -25,6 +29,7 @@ public sealed class EmbeddingHealth(string? baselinePath = null, int baselineSiz
     private double[] _mean = [];
     private double[] _m2 = [];
     private double[]? _baseline;
+    private double _baselineVariance;
     private bool _baselineLoaded;
 
     public int BaselineSize { get; } = baselineSize;
@@ -57,6 +62,7 @@ public sealed class EmbeddingHealth(string? baselinePath = null, int baselineSiz
             if (_baseline is null && _count == BaselineSize)
             {
                 _baseline = (double[])_mean.Clone();
+                _baselineVariance = _m2.Sum() / (_count - 1);
                 SaveBaseline();
             }
         }
@@ -70,7 +76,9 @@ public sealed class EmbeddingHealth(string? baselinePath = null, int baselineSiz
             var variances = _m2.Select(m => _count > 1 ? m / (_count - 1) : 0).ToArray();
             var meanVariance = variances.Average();
             var dead = meanVariance > 0 ? variances.Count(v => v < 0.01 * meanVariance) / (double)variances.Length : 1.0;
-            double? drift = _baseline is null || _count < Math.Min(50, BaselineSize) ? null : 1 - Cosine(_mean, _baseline);
+            double? drift = _baseline is null || _count < Math.Min(50, BaselineSize) || _baselineVariance <= 0
+                ? null
+                : Math.Sqrt(_mean.Zip(_baseline, (a, b) => (a - b) * (a - b)).Sum() / _baselineVariance);
             return new EmbeddingHealthSnapshot(_model, _count, _normSum / _count, meanVariance, dead, drift);
         }
     }
@@ -83,7 +91,11 @@ public sealed class EmbeddingHealth(string? baselinePath = null, int baselineSiz
         try
         {
             var stored = JsonSerializer.Deserialize<Baseline>(File.ReadAllBytes(baselinePath));
-            if (stored is not null && stored.Model == _model && stored.Mean.Length == _mean.Length) _baseline = stored.Mean;
+            if (stored is not null && stored.Model == _model && stored.Mean.Length == _mean.Length && stored.TotalVariance > 0)
+            {
+                _baseline = stored.Mean;
+                _baselineVariance = stored.TotalVariance;
+            }
         }
         catch (JsonException)
         {
@@ -98,7 +110,7 @@ public sealed class EmbeddingHealth(string? baselinePath = null, int baselineSiz
         {
             Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(baselinePath))!);
             var temp = baselinePath + ".tmp";
-            File.WriteAllBytes(temp, JsonSerializer.SerializeToUtf8Bytes(new Baseline(_model, _baseline!)));
+            File.WriteAllBytes(temp, JsonSerializer.SerializeToUtf8Bytes(new Baseline(_model, _baseline!, _baselineVariance)));
             File.Move(temp, baselinePath, overwrite: true);
         }
         catch (IOException)
@@ -107,18 +119,5 @@ public sealed class EmbeddingHealth(string? baselinePath = null, int baselineSiz
         }
     }
 
-    private static double Cosine(double[] a, double[] b)
-    {
-        double dot = 0, na = 0, nb = 0;
-        for (var i = 0; i < a.Length; i++)
-        {
-            dot += a[i] * b[i];
-            na += a[i] * a[i];
-            nb += b[i] * b[i];
-        }
-
-        return na == 0 || nb == 0 ? 0 : dot / Math.Sqrt(na * nb);
-    }
-
-    private sealed record Baseline(string Model, double[] Mean);
+    private sealed record Baseline(string Model, double[] Mean, double TotalVariance);
 }

@@ -36,7 +36,7 @@ public sealed class VisualSearchMetrics : IDisposable
         _coldStart = _meter.CreateHistogram<double>("visualsearch.coldstart.duration", "ms", "Process start to the first invocation.");
         _meter.CreateObservableGauge("visualsearch.embedding.norm", () => Gauge(s => s.MeanRawNorm), description: "Mean embedding norm before normalisation.");
         _meter.CreateObservableGauge("visualsearch.embedding.dead_share", () => Gauge(s => s.DeadDimensionShare), description: "Share of near-dead embedding dimensions.");
-        _meter.CreateObservableGauge("visualsearch.embedding.drift", () => Gauge(s => s.Drift), description: "1 - cosine of the mean embedding against the baseline.");
+        _meter.CreateObservableGauge("visualsearch.embedding.drift", () => Gauge(s => s.Drift), description: "Shift of the mean embedding from the baseline, in units of the baseline spread.");
     }
 
     /// <summary>Cold-start facts of this process.</summary>

@@ -18,6 +18,13 @@ public enum PreprocessingMode
     UnitRgb,
 }
 
+/// <summary>ONNX Runtime execution providers the encoder can use.</summary>
+public enum ExecutionProvider
+{
+    Cpu,
+    Cuda,
+}
+
 /// <summary>The image encoder. Section "Encoder". The defaults are the bundled ResNet18.</summary>
 public sealed class EncoderOptions
 {
@@ -56,6 +63,16 @@ public sealed class EncoderOptions
     /// <summary>Threads one inference may use (0: the number of cores, at most 4). Use 1 when several workers embed in parallel.</summary>
     [Range(0, 64)]
     public int IntraOpThreads { get; set; }
+
+    /// <summary>
+    /// Where inference runs: Cpu (default), or Cuda on an NVIDIA GPU. Cuda needs the app built with
+    /// <c>-p:OnnxRuntimeFlavor=Gpu</c> (Microsoft.ML.OnnxRuntime.Gpu) and CUDA 12 + cuDNN 9 on the machine (infra/gpu).
+    /// </summary>
+    public ExecutionProvider ExecutionProvider { get; set; } = ExecutionProvider.Cpu;
+
+    /// <summary>The GPU to use with <see cref="ExecutionProvider.Cuda"/>.</summary>
+    [Range(0, 64)]
+    public int CudaDeviceId { get; set; }
 
     /// <summary>Load the model in the background at start and run one warm-up inference.</summary>
     public bool WarmUpOnStart { get; set; } = true;

@@ -111,7 +111,23 @@ public sealed partial class OnnxImageEncoder : IImageEncoder, IDisposable
             InterOpNumThreads = 1,
             ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
         };
-        var session = new InferenceSession(path, sessionOptions);
+        if (_options.ExecutionProvider == ExecutionProvider.Cuda)
+        {
+            try
+            {
+                sessionOptions.AppendExecutionProvider_CUDA(_options.CudaDeviceId);
+            }
+            catch (Exception ex) when (ex is OnnxRuntimeException or EntryPointNotFoundException or DllNotFoundException)
+            {
+                sessionOptions.Dispose();
+                throw new InvalidOperationException(
+                    "Encoder:ExecutionProvider is Cuda, but this build of ONNX Runtime has no CUDA provider or CUDA 12/cuDNN 9 is missing. " +
+                    "Build with -p:OnnxRuntimeFlavor=Gpu (see infra/gpu/README.md) or set Encoder:ExecutionProvider=Cpu.", ex);
+            }
+        }
+
+        InferenceSession session;
+        using (sessionOptions) session = new InferenceSession(path, sessionOptions);
         try
         {
             if (!session.InputMetadata.ContainsKey(_options.InputName))
