@@ -132,6 +132,11 @@ public sealed partial class LocalIndexCatalog
             Path = VersionDirectory(modelId),
             FlushToDisk = _options.FlushToDisk,
             CompactionRatio = _options.CompactionRatio,
+            AnnThreshold = _options.AnnThreshold,
+            AnnConnectivity = _options.AnnConnectivity,
+            AnnExpansionAdd = _options.AnnExpansionAdd,
+            AnnExpansionSearch = _options.AnnExpansionSearch,
+            AnnOverfetch = _options.AnnOverfetch,
         }),
         _loggerFactory.CreateLogger<LocalVectorIndex>());
 

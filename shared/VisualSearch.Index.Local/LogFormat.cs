@@ -49,6 +49,9 @@ internal static class LogFormat
         return entry;
     }
 
+    /// <summary>Where the floats of an upsert entry for <paramref name="id"/> start, counted from the entry's first byte.</summary>
+    public static int VectorOffset(string id) => HeaderSize + 1 + 2 + Encoding.UTF8.GetByteCount(id) + 4;
+
     /// <summary>A decoded entry (vector and metadata only for upserts).</summary>
     public readonly record struct Entry(byte Op, string Id, float[]? Vector, ItemMetadata? Metadata);
 

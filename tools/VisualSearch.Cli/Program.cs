@@ -1,4 +1,5 @@
 using VisualSearch.Cli;
+using VisualSearch.Cli.Bench;
 using VisualSearch.Indexing;
 
 const string Usage = """
@@ -9,6 +10,7 @@ const string Usage = """
       vsearch search <image> [--index DIR] [--k N] [--min-score S] [--filter EXPR] [--json]
       vsearch serve [--index DIR] [--urls URL] [--no-watch]
       vsearch upload <folder> [--container NAME]
+      vsearch bench [--json] [--peer bench/peer] [--sizes 10000,100000,1000000] [--parts decode,ingest,index,cold] [--keep]
       vsearch loadtest [--url http://127.0.0.1:7071] [--duration 10s] [--concurrency 1,4,16] [--mode id|image|both] [--key KEY] [--json]
       vsearch reindex (--from-folder DIR | --from-container [--container NAME]) [--index DIR] [--workers N] [--resume] [--prune]
       vsearch eval <folder-or-manifest> [--k 1,5,10] [--subset NAME] [--task T] [--classes all|train|test] [--head FILE] [--json]
@@ -42,6 +44,7 @@ try
         "search" => await SearchCommand.RunAsync(CliArgs.Parse(rest, "json", "verbose"), Console.Out, Console.Error, cts.Token),
         "serve" => await ServeCommand.RunAsync(CliArgs.Parse(rest, "no-watch", "verbose"), cts.Token),
         "upload" => await UploadCommand.RunAsync(CliArgs.Parse(rest), Console.Out, Console.Error, cts.Token),
+        "bench" => await BenchCommand.RunAsync(CliArgs.Parse(rest, "json", "keep", "verbose"), Console.Out, Console.Error, cts.Token),
         "loadtest" => await LoadTestCommand.RunAsync(CliArgs.Parse(rest, "json", "verbose"), Console.Out, Console.Error, cts.Token),
         "seed-synthetic" => await SeedSyntheticCommand.RunAsync(CliArgs.Parse(rest, "verbose"), Console.Out, cts.Token),
         "reindex" => await ReindexCommand.RunAsync(CliArgs.Parse(rest, "from-container", "resume", "prune", "verbose"), Console.Out, Console.Error, cts.Token),

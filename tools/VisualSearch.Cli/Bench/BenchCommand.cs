@@ -1,0 +1,297 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using System.Globalization;
+using System.Numerics.Tensors;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using VisualSearch.Diagnostics;
+using VisualSearch.Embedding;
+using VisualSearch.Imaging;
+using VisualSearch.Indexing;
+using VisualSearch.Ingestion;
+
+namespace VisualSearch.Cli.Bench;
+
+/// <summary>
+/// <c>vsearch bench [--json] [--peer DIR] [--sizes 10000,100000,1000000] [--parts decode,ingest,index,cold] [--images N] [--reps N] [--queries N] [--work DIR] [--keep]</c>:
+/// decode + preprocess by input, embed, ingest with 1 and 2 workers, search by id / vector / image at each
+/// index size (exact and HNSW), recall, build time, bytes per vector, cold start of vsearch search and serve;
+/// with --peer, the Node peer stack (bench/peer) on the same images in the same run. Everything it measures
+/// it makes itself (images from samples/photos, synthetic clustered vectors). Prints a table (stderr with
+/// --json, which prints the JSON document on stdout). See docs/performance.md.
+/// </summary>
+public static class BenchCommand
+{
+    private const int InputSize = 224;
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
+    {
+        WriteIndented = true,
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+    };
+
+    public static async Task<int> RunAsync(CliArgs args, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        ArgumentNullException.ThrowIfNull(stdout);
+        ArgumentNullException.ThrowIfNull(stderr);
+        args.RejectUnknown("json", "peer", "sizes", "images", "reps", "queries", "work", "keep", "parts", "verbose");
+        var parts = (args.Get("parts") ?? "decode,ingest,index,cold").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).ToHashSet(StringComparer.Ordinal);
+        var sizes = ParseSizes(args.Get("sizes") ?? "10000,100000,1000000");
+        var ingestCount = args.GetInt("images", 24, 2, 10_000);
+        var reps = args.GetInt("reps", 15, 3, 10_000);
+        var queries = args.GetInt("queries", 200, 10, 100_000);
+        var work = Path.GetFullPath(args.Get("work") ?? Path.Combine(Path.GetTempPath(), $"vsearch-bench-{Environment.ProcessId}"));
+        var json = args.Has("json");
+        var log = stderr;
+        var table = json ? stderr : stdout;
+
+        var report = new BenchReport { Machine = MachineInfo.Read(), StartedAt = DateTimeOffset.UtcNow };
+        await log.WriteLineAsync($"bench: {report.Machine.Cores} cores, {report.Machine.Cpu}, load average {report.Machine.LoadAverage} at start; work in {work}").ConfigureAwait(false);
+        Directory.CreateDirectory(work);
+        using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        using var metrics = new VisualSearchMetrics(services.GetRequiredService<IMeterFactory>());
+        try
+        {
+            // Images.
+            var imagesDir = Path.Combine(work, "images");
+            await log.WriteLineAsync($"generating {BenchImages.Inputs.Length} inputs and {ingestCount} 12 MP photos").ConfigureAwait(false);
+            var ingestFiles = BenchImages.Generate(imagesDir, ingestCount, cancellationToken);
+
+            // Decode + preprocess, one thread.
+            var decoder = new ImageDecoder(Options.Create(new ImagingOptions()));
+            var preprocessor = new Preprocessor(PreprocessingMode.MeanImageBgr, InputSize, new float[3 * InputSize * InputSize]);
+            var tensor = new float[preprocessor.TensorLength];
+            foreach (var (name, width, height, _) in parts.Contains("decode") ? BenchImages.Inputs : [])
+            {
+                var bytes = await File.ReadAllBytesAsync(Path.Combine(imagesDir, name), cancellationToken).ConfigureAwait(false);
+                var ms = Repeat(reps, () => preprocessor.Fill(decoder.Prepare(bytes, InputSize).Rgb, tensor));
+                report.Decode.Add(new DecodeResult(name, width, height, bytes.Length, ms.P50, ms.P99));
+            }
+
+            var photo12 = await File.ReadAllBytesAsync(Path.Combine(imagesDir, "jpeg-12mp.jpg"), cancellationToken).ConfigureAwait(false);
+            if (parts.Contains("decode"))
+            {
+                var full = Repeat(Math.Max(3, reps / 3), () => preprocessor.Fill(BenchImages.FullDecode(photo12, InputSize).Rgb, tensor));
+                report.Decode.Add(new DecodeResult("jpeg-12mp.jpg, full-size decode (reference, not used)", 4032, 3024, photo12.Length, full.P50, full.P99));
+            }
+
+            await log.WriteLineAsync("decode done").ConfigureAwait(false);
+
+            // Embed: 2 inference threads (one image at a time) and 1 (one per parallel worker).
+            using var encoder2 = Encoder(2, metrics);
+            using var encoder1 = Encoder(1, metrics);
+            var prepared = decoder.Prepare(photo12, InputSize);
+            encoder2.Embed(prepared);
+            encoder1.Embed(prepared);
+            report.ModelId = encoder2.Model.Id;
+            if (parts.Contains("decode"))
+            {
+                report.Embed.Add(new EmbedResult(2, Repeat(reps, () => encoder2.Embed(prepared)).P50));
+                report.Embed.Add(new EmbedResult(1, Repeat(reps, () => encoder1.Embed(prepared)).P50));
+            }
+
+            // The scaled decode against a full-size decode, on every ingest photo.
+            var cosines = new List<double>();
+            foreach (var file in parts.Contains("decode") ? ingestFiles : [])
+            {
+                var bytes = await File.ReadAllBytesAsync(file, cancellationToken).ConfigureAwait(false);
+                var scaled = encoder2.Embed(decoder.Prepare(bytes, InputSize)).Vector;
+                var reference = encoder2.Embed(BenchImages.FullDecode(bytes, InputSize)).Vector;
+                cosines.Add(TensorPrimitives.CosineSimilarity(scaled, reference));
+            }
+
+            if (cosines.Count > 0) report.ScaledDecodeCosine = new CosineResult(cosines.Count, cosines.Min(), cosines.Average());
+            await log.WriteLineAsync("embed done").ConfigureAwait(false);
+
+            // Ingest end to end (read, hash, decode, embed, fsynced upsert) into a fresh index.
+            string? ingestIndex = null;
+            foreach (var workers in parts.Contains("ingest") || parts.Contains("cold") ? [1, 2] : Array.Empty<int>())
+            {
+                await SectionAsync(report, log, $"ingest with {workers} worker(s)", async () =>
+                {
+                    var root = Path.Combine(work, $"ingest-index-{workers}");
+                    var rate = await IngestAsync(root, ingestFiles, workers, cancellationToken).ConfigureAwait(false);
+                    report.Ingest.Add(new IngestResult(workers, workers == 1 ? 2 : 1, ingestFiles.Count, rate));
+                    ingestIndex = root;
+                    await log.WriteLineAsync($"ingest with {workers} worker(s): {rate:F1} images/s").ConfigureAwait(false);
+                }, cancellationToken).ConfigureAwait(false);
+            }
+
+            // The Node peer stack on the same images, now.
+            if (args.Get("peer") is { } peerDir && parts.Contains("ingest"))
+            {
+                await SectionAsync(report, log, "peer stack", async () =>
+                {
+                    report.Peer = await PeerStack.RunAsync(Path.GetFullPath(peerDir), imagesDir, reps, log, cancellationToken).ConfigureAwait(false);
+                    if (report.Peer.Embedding12mp is { Length: > 0 } peerVector)
+                    {
+                        var ours = encoder2.Embed(prepared).Vector;
+                        if (ours.Length == peerVector.Length) report.Peer.EmbeddingCosineWithOurs = TensorPrimitives.CosineSimilarity(ours, peerVector);
+                    }
+
+                    report.Peer.Embedding12mp = null;
+                }, cancellationToken).ConfigureAwait(false);
+            }
+
+            // Index sizes.
+            var query2mp = await File.ReadAllBytesAsync(Path.Combine(imagesDir, "jpeg-2mp.jpg"), cancellationToken).ConfigureAwait(false);
+            var bench = new IndexBench(encoder2.Model.Id, encoder2.Model.Dimension, () => encoder2.Embed(decoder.Prepare(query2mp, InputSize)).Vector, log);
+            string? largestRoot = null;
+            int largestSize = 0;
+            foreach (var size in parts.Contains("index") ? sizes : [])
+            {
+                await SectionAsync(report, log, $"index {size}", async () =>
+                {
+                    var root = Path.Combine(work, $"index-{size}");
+                    report.Index.Add(await bench.RunAsync(root, size, Math.Min(queries, size), cancellationToken).ConfigureAwait(false));
+                    if (largestRoot is not null && largestRoot != root) TryDelete(largestRoot);
+                    largestRoot = root;
+                    largestSize = size;
+                }, cancellationToken).ConfigureAwait(false);
+            }
+
+            // Cold start: process start to first answer.
+            await log.WriteLineAsync("cold start").ConfigureAwait(false);
+            if (!parts.Contains("cold"))
+            {
+                ingestIndex = null;
+                largestRoot = null;
+            }
+
+            if (ingestIndex is { } small)
+            {
+                await SectionAsync(report, log, "cold start", async () =>
+                {
+                    var search = new List<double>();
+                    var serve = new List<double>();
+                    for (var i = 0; i < 3; i++)
+                    {
+                        search.Add(await ColdStartBench.SearchAsync(small, Path.Combine(imagesDir, "jpeg-2mp.jpg"), cancellationToken).ConfigureAwait(false));
+                        serve.Add(await ColdStartBench.ServeAsync(small, query2mp, cancellationToken).ConfigureAwait(false));
+                    }
+
+                    report.ColdStart.Add(new ColdStartResult("vsearch search", ingestFiles.Count, Latency.Of(search).P50));
+                    report.ColdStart.Add(new ColdStartResult("vsearch serve (first POST /api/search)", ingestFiles.Count, Latency.Of(serve).P50));
+                }, cancellationToken).ConfigureAwait(false);
+            }
+
+            if (largestRoot is { } big)
+            {
+                await SectionAsync(report, log, $"cold start at {largestSize}", async () =>
+                {
+                    report.ColdStart.Add(new ColdStartResult("vsearch search", largestSize, await ColdStartBench.SearchAsync(big, Path.Combine(imagesDir, "jpeg-2mp.jpg"), cancellationToken).ConfigureAwait(false)));
+                    report.ColdStart.Add(new ColdStartResult("vsearch serve (first POST /api/search)", largestSize, await ColdStartBench.ServeAsync(big, query2mp, cancellationToken).ConfigureAwait(false)));
+                }, cancellationToken).ConfigureAwait(false);
+            }
+
+            report.Machine.LoadAverageAtEnd = MachineInfo.ReadLoadAverage();
+            report.Targets = Targets.Evaluate(report);
+            BenchTable.Write(table, report);
+            if (json) await stdout.WriteLineAsync(JsonSerializer.Serialize(report, Json)).ConfigureAwait(false);
+            else await stdout.WriteLineAsync(Environment.NewLine + JsonSerializer.Serialize(report, Json)).ConfigureAwait(false);
+            return 0;
+        }
+        finally
+        {
+            if (!args.Has("keep")) TryDelete(work);
+        }
+    }
+
+    /// <summary>Runs one part of the bench; a failure is reported (and the rest still runs) rather than losing the run.</summary>
+    private static async Task SectionAsync(BenchReport report, TextWriter log, string name, Func<Task> body, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await body().ConfigureAwait(false);
+        }
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            report.Errors.Add($"{name}: {ex.GetType().Name}: {ex.Message}");
+            await log.WriteLineAsync($"{name} failed: {ex}").ConfigureAwait(false);
+        }
+    }
+
+    private static OnnxImageEncoder Encoder(int threads, VisualSearchMetrics metrics) =>
+        new(Options.Create(new EncoderOptions { IntraOpThreads = threads }), NullLogger<OnnxImageEncoder>.Instance, metrics);
+
+    private static Latency Repeat(int reps, Action action)
+    {
+        action();
+        var ms = new List<double>(reps);
+        for (var i = 0; i < reps; i++)
+        {
+            var t = Stopwatch.GetTimestamp();
+            action();
+            ms.Add(Stopwatch.GetElapsedTime(t).TotalMilliseconds);
+        }
+
+        return Latency.Of(ms);
+    }
+
+    /// <summary>What vsearch index does, timed after the model is loaded: images per second.</summary>
+    private static async Task<double> IngestAsync(string root, IReadOnlyList<string> files, int workers, CancellationToken cancellationToken)
+    {
+        var overrides = new Dictionary<string, string?>
+        {
+            ["Encoder:WarmUpOnStart"] = "false",
+            ["Encoder:IntraOpThreads"] = workers > 1 ? "1" : "2",
+        };
+        using var host = EngineHost.Build(CliArgs.Parse(["--index", root]), overrides);
+        await host.StartAsync(cancellationToken).ConfigureAwait(false);
+        await host.Services.GetRequiredService<IImageEncoder>().WarmUpAsync(cancellationToken).ConfigureAwait(false);
+        await host.Services.GetRequiredService<VectorIndexAccessor>().GetAsync(cancellationToken).ConfigureAwait(false);
+        var ingestion = host.Services.GetRequiredService<IngestionService>();
+        var failures = new ConcurrentBag<string>();
+        var sw = Stopwatch.StartNew();
+        await Parallel.ForEachAsync(files, new ParallelOptions { MaxDegreeOfParallelism = workers, CancellationToken = cancellationToken }, async (path, ct) =>
+        {
+            var info = new FileInfo(path);
+            var id = Path.GetFileName(path);
+            var request = new IngestRequest
+            {
+                Id = id,
+                Source = "file",
+                Name = id,
+                ETag = $"{info.Length:x}-{info.LastWriteTimeUtc.Ticks:x}",
+                Length = info.Length,
+                UploadedAt = info.LastWriteTimeUtc,
+            };
+            var result = await ingestion.IngestAsync(request, _ => Task.FromResult<Stream>(File.OpenRead(path)), ct).ConfigureAwait(false);
+            if (result.Outcome != IngestOutcome.Indexed) failures.Add($"{id}: {result.Outcome} {result.Detail}");
+        }).ConfigureAwait(false);
+        var seconds = sw.Elapsed.TotalSeconds;
+        await host.StopAsync(CancellationToken.None).ConfigureAwait(false);
+        if (!failures.IsEmpty) throw new InvalidOperationException("Ingest failed: " + string.Join("; ", failures));
+        return files.Count / seconds;
+    }
+
+    private static List<int> ParseSizes(string text)
+    {
+        var sizes = new List<int>();
+        foreach (var part in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            if (!int.TryParse(part, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) || n < 100 || n > 5_000_000)
+                throw new UsageException("--sizes takes index sizes from 100 to 5,000,000, comma-separated.");
+            sizes.Add(n);
+        }
+
+        return sizes;
+    }
+
+    private static void TryDelete(string path)
+    {
+        try
+        {
+            if (Directory.Exists(path)) Directory.Delete(path, recursive: true);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // Best effort: the temp folder's cleaner gets the rest.
+        }
+    }
+}

@@ -1,0 +1,51 @@
+using System.Globalization;
+
+namespace VisualSearch.Cli.Bench;
+
+/// <summary>The human-readable table of a <see cref="BenchReport"/>.</summary>
+internal static class BenchTable
+{
+    public static void Write(TextWriter w, BenchReport r)
+    {
+        var m = r.Machine;
+        Line(w, $"machine: {m.Cores} cores, {m.Cpu}, {m.MemoryGb} GB RAM, {m.Os}, {m.Runtime}; load average {m.LoadAverage} at start, {m.LoadAverageAtEnd} at end");
+        Line(w, $"model: {r.ModelId}");
+        w.WriteLine();
+        Line(w, $"{"decode + resize + preprocess (1 thread)",-58} {"bytes",10} {"p50 ms",8} {"p99 ms",8}");
+        foreach (var d in r.Decode) Line(w, $"{d.Input,-58} {d.Bytes,10} {d.P50Ms,8:F1} {d.P99Ms,8:F1}");
+        if (r.ScaledDecodeCosine is { } c) Line(w, $"scaled vs full-size decode, embedding cosine: min {c.Min:F4}, mean {c.Mean:F4} ({c.Images} photos)");
+        w.WriteLine();
+        foreach (var e in r.Embed) Line(w, $"embed (ResNet18, IntraOpNumThreads {e.IntraOpThreads}): {e.P50Ms:F1} ms p50");
+        foreach (var i in r.Ingest) Line(w, $"ingest, {i.Workers} worker(s) x {i.IntraOpThreadsPerWorker} inference thread(s): {i.ImagesPerSecond:F1} images/s ({i.Images} 12 MP JPEGs, read + hash + decode + embed + fsynced upsert)");
+        if (r.Peer is { } p)
+        {
+            if (p.Error is not null) Line(w, $"peer stack: not run: {p.Error}");
+            else
+            {
+                Line(w, $"peer stack ({p.Stack}, 1 thread): embed {p.EmbedMs:F1} ms, ingest {p.IngestImagesPerSecond:F1} images/s; embedding cosine with ours {p.EmbeddingCosineWithOurs:F4}");
+                foreach (var (name, ms) in p.DecodeMs.OrderBy(kv => kv.Key, StringComparer.Ordinal)) Line(w, $"  peer decode + resize + preprocess {name,-20} {ms,8:F1} ms");
+            }
+        }
+
+        w.WriteLine();
+        Line(w, $"{"index",10} {"mode",-6} {"by id p50/p99",16} {"by vector p50/p99",18} {"by image p50/p99",17} {"recall@10",9} {"B/vector",9} {"heap B/rec",10}");
+        foreach (var i in r.Index)
+        {
+            Row(w, i.Count, "exact" + (i.DefaultMode == "exact" ? "*" : ""), i.Exact);
+            Row(w, i.Count, "hnsw" + (i.DefaultMode == "hnsw" ? "*" : ""), i.Graph);
+            Line(w, $"{"",10} insert {i.InsertSeconds:F1} s; graph build {i.GraphBuildSeconds:F1} s; open: replay {i.ExactOpenSeconds:F1} s, with saved graph {i.GraphLoadOpenSeconds:F1} s; log {i.LogBytes / (double)i.Count:F0} B/record");
+        }
+
+        Line(w, $"{"",10} * the default at that size (LocalIndex:AnnThreshold 50,000)");
+        w.WriteLine();
+        foreach (var cs in r.ColdStart) Line(w, $"cold start, {cs.Command}, {cs.IndexRecords:N0} records: {cs.Milliseconds:F0} ms");
+        w.WriteLine();
+        foreach (var t in r.Targets) Line(w, $"[{(t.Met is null ? "n/a " : t.Met.Value ? "met " : "MISS")}] {t.Target}: {t.Measured}");
+        foreach (var e in r.Errors) Line(w, $"failed: {e}");
+    }
+
+    private static void Row(TextWriter w, int count, string mode, ModeResult m) =>
+        Line(w, $"{count,10:N0} {mode,-6} {m.ById.P50,7:F2}/{m.ById.P99,-8:F2} {m.ByVector.P50,8:F2}/{m.ByVector.P99,-9:F2} {m.ByImage.P50,7:F1}/{m.ByImage.P99,-9:F1} {m.RecallAt10,9:F4} {m.VectorBytesPerRecord,9:F0} {m.ManagedBytesPerRecord,10:F0}");
+
+    private static void Line(TextWriter w, FormattableString s) => w.WriteLine(s.ToString(CultureInfo.InvariantCulture));
+}

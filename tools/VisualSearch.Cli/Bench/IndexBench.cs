@@ -1,0 +1,218 @@
+using System.Diagnostics;
+using System.Numerics.Tensors;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using VisualSearch.Index.Local;
+using VisualSearch.Indexing;
+
+namespace VisualSearch.Cli.Bench;
+
+/// <summary>Search latency, recall, build time and memory of the embedded index at one size, exact and graph.</summary>
+internal sealed record IndexSizeResult(
+    int Count,
+    string DefaultMode,
+    double InsertSeconds,
+    ModeResult Exact,
+    ModeResult Graph,
+    double GraphBuildSeconds,
+    double GraphLoadOpenSeconds,
+    double ExactOpenSeconds,
+    long LogBytes);
+
+/// <param name="ById">Search by id: read the stored vector, search excluding the item itself.</param>
+/// <param name="ByVector">Search by a query vector (the index part of a search by image).</param>
+/// <param name="ByImage">Search by image end to end: decode + embed a 2 MP JPEG, then the index search.</param>
+/// <param name="RecallAt10">Share of the exact top 10 found in the top 10 (1 for exact).</param>
+/// <param name="VectorBytesPerRecord">Memory the vectors (and graph links) take, per record.</param>
+/// <param name="ManagedBytesPerRecord">Managed heap per record once open (ids, metadata, offsets; float32 vectors when exact).</param>
+internal sealed record ModeResult(Latency ById, Latency ByVector, Latency ByImage, double RecallAt10, double VectorBytesPerRecord, double ManagedBytesPerRecord);
+
+internal sealed record Latency(double P50, double P99)
+{
+    public static Latency Of(List<double> ms)
+    {
+        ms.Sort();
+        return new Latency(Percentile(ms, 0.50), Percentile(ms, 0.99));
+    }
+
+    private static double Percentile(List<double> sorted, double p) =>
+        sorted.Count == 0 ? double.NaN : sorted[Math.Clamp((int)Math.Ceiling(p * sorted.Count) - 1, 0, sorted.Count - 1)];
+}
+
+/// <summary>
+/// Fills indexes of synthetic clustered unit vectors (the real model's id and dimension, so vsearch can open
+/// them) and measures the exact scan and the HNSW graph on the same records and queries.
+/// </summary>
+internal sealed class IndexBench(string modelId, int dimension, Func<ReadOnlyMemory<float>> embedQueryImage, TextWriter log)
+{
+    private static readonly DateTimeOffset Start = new(2024, 1, 1, 0, 0, 0, TimeSpan.Zero);
+
+    public async Task<IndexSizeResult> RunAsync(string root, int count, int queries, CancellationToken cancellationToken)
+    {
+        var schema = new IndexSchema(modelId, dimension);
+        // Vectors are made when inserted (not held: 1M x 512 floats would be 2 GB of heap in this process).
+        var vectors = new ClusteredVectors(count, dimension, seed: count);
+        var queryVectors = Enumerable.Range(count, queries).Select(vectors.Vector).ToArray();
+        var byIdIds = Enumerable.Range(0, queries).Select(i => Id((int)((long)i * 7919 % count))).ToArray();
+
+        // Exact: fill (one fsync at the end, as a bulk load), then query.
+        var exactCatalog = Catalog(root, annThreshold: 0);
+        long managedBefore = ManagedBytes();
+        var sw = Stopwatch.StartNew();
+        ModeResult exact;
+        var exactTop = new List<string[]>();
+        using (var index = exactCatalog.OpenVersion(modelId))
+        {
+            await index.InitializeAsync(schema, cancellationToken).ConfigureAwait(false);
+            for (var i = 0; i < count; i++)
+            {
+                if ((i & 0xFFFF) == 0) cancellationToken.ThrowIfCancellationRequested();
+                await index.UpsertAsync(new VectorRecord(Id(i), vectors.Vector(i), Metadata(i)), cancellationToken).ConfigureAwait(false);
+            }
+
+            var insertSeconds = sw.Elapsed.TotalSeconds;
+            exactCatalog.SwitchTo(modelId);
+            await log.WriteLineAsync($"index {count:N0}: inserted in {insertSeconds:F1} s; exact queries").ConfigureAwait(false);
+            var managed = (ManagedBytes() - managedBefore) / (double)count;
+            exact = await MeasureAsync(index, queryVectors, byIdIds, exactTop, null, managed, cancellationToken).ConfigureAwait(false);
+            _insertSeconds = insertSeconds;
+        }
+
+        // Reopen exact: replaying the log is most of a cold open.
+        sw.Restart();
+        using (var index = exactCatalog.OpenVersion(modelId)) await index.InitializeAsync(schema, cancellationToken).ConfigureAwait(false);
+        var exactOpen = sw.Elapsed.TotalSeconds;
+
+        // Graph: the same directory opened with graph search on; the graph is built from the log and saved.
+        var graphCatalog = Catalog(root, annThreshold: 1);
+        await log.WriteLineAsync($"index {count:N0}: building the graph").ConfigureAwait(false);
+        managedBefore = ManagedBytes();
+        sw.Restart();
+        ModeResult graph;
+        double build;
+        using (var index = graphCatalog.OpenVersion(modelId))
+        {
+            await index.InitializeAsync(schema, cancellationToken).ConfigureAwait(false);
+            build = sw.Elapsed.TotalSeconds - exactOpen;
+            var managed = (ManagedBytes() - managedBefore) / (double)count;
+            await log.WriteLineAsync($"index {count:N0}: graph built in about {build:F1} s; graph queries").ConfigureAwait(false);
+            graph = await MeasureAsync(index, queryVectors, byIdIds, null, exactTop, managed, cancellationToken).ConfigureAwait(false);
+        }
+
+        sw.Restart();
+        using (var index = graphCatalog.OpenVersion(modelId))
+        {
+            await index.InitializeAsync(schema, cancellationToken).ConfigureAwait(false);
+            if (index.Statistics.Mode != "hnsw") throw new InvalidOperationException("The reopened index is not in graph mode.");
+        }
+
+        var loadOpen = sw.Elapsed.TotalSeconds;
+        var logBytes = new FileInfo(Path.Combine(exactCatalog.VersionDirectory(modelId), "records.log")).Length;
+        var defaultMode = count >= new LocalIndexOptions().AnnThreshold ? "hnsw" : "exact";
+        return new IndexSizeResult(count, defaultMode, _insertSeconds, exact, graph, build, loadOpen, exactOpen, logBytes);
+    }
+
+    private double _insertSeconds;
+
+    private async Task<ModeResult> MeasureAsync(LocalVectorIndex index, float[][] queryVectors, string[] byIdIds, List<string[]>? recordTop, List<string[]>? exactTop, double managedBytes, CancellationToken cancellationToken)
+    {
+        var stats = index.Statistics;
+        var byVector = new List<double>();
+        var found = 0;
+        for (var i = 0; i < queryVectors.Length; i++)
+        {
+            var t = Stopwatch.GetTimestamp();
+            var hits = await index.SearchAsync(queryVectors[i], new VectorQuery(10), cancellationToken).ConfigureAwait(false);
+            byVector.Add(Stopwatch.GetElapsedTime(t).TotalMilliseconds);
+            var ids = hits.Select(h => h.Id).ToArray();
+            recordTop?.Add(ids);
+            if (exactTop is not null) found += ids.Count(exactTop[i].Contains);
+        }
+
+        var byId = new List<double>();
+        foreach (var id in byIdIds)
+        {
+            var t = Stopwatch.GetTimestamp();
+            var record = await index.GetAsync(id, cancellationToken).ConfigureAwait(false) ?? throw new InvalidOperationException($"{id} is missing.");
+            await index.SearchAsync(record.Vector, new VectorQuery(10, ExcludeId: id), cancellationToken).ConfigureAwait(false);
+            byId.Add(Stopwatch.GetElapsedTime(t).TotalMilliseconds);
+        }
+
+        var byImage = new List<double>();
+        for (var i = 0; i < 15; i++)
+        {
+            var t = Stopwatch.GetTimestamp();
+            var vector = embedQueryImage();
+            await index.SearchAsync(vector, new VectorQuery(10), cancellationToken).ConfigureAwait(false);
+            byImage.Add(Stopwatch.GetElapsedTime(t).TotalMilliseconds);
+        }
+
+        var recall = exactTop is null ? 1.0 : found / (double)exactTop.Sum(t => t.Length);
+        return new ModeResult(Latency.Of(byId), Latency.Of(byVector), Latency.Of(byImage), recall, stats.VectorMemoryBytes / (double)Math.Max(1, stats.Count), managedBytes);
+    }
+
+    private static long ManagedBytes()
+    {
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
+        GC.WaitForPendingFinalizers();
+        return GC.GetTotalMemory(forceFullCollection: true);
+    }
+
+    private static LocalIndexCatalog Catalog(string root, int annThreshold) =>
+        new(Options.Create(new LocalIndexOptions { Path = root, FlushToDisk = false, AnnThreshold = annThreshold }), NullLoggerFactory.Instance);
+
+    private static string Id(int i) => $"synthetic/{i:D7}.jpg";
+
+    private static string[] Albums { get; } = ["holiday", "family", "work", "pets"];
+
+    private ItemMetadata Metadata(int i) => new()
+    {
+        Source = "synthetic",
+        Name = $"{i:D7}.jpg",
+        ContentHash = i.ToString("x64", System.Globalization.CultureInfo.InvariantCulture),
+        ContentType = "image/jpeg",
+        Size = 3_000_000,
+        Width = 4032,
+        Height = 3024,
+        UploadedAt = Start.AddMinutes(i),
+        IndexedAt = Start.AddMinutes(i),
+        ModelId = modelId,
+        Tags = new Dictionary<string, string> { ["album"] = Albums[i % Albums.Length] },
+    };
+
+}
+
+/// <summary>
+/// Unit vectors around count/100 random centres (noise 0.6 of a centre's scale, in all 512 directions: a
+/// record's nearest neighbours have cosines of about 0.7-0.8, and the top 10 within a cluster differ by
+/// little, which makes this a hard case for an approximate index). Vector i is the same on every call.
+/// </summary>
+internal sealed class ClusteredVectors
+{
+    private readonly float[][] _centres;
+    private readonly int _dimension;
+    private readonly int _seed;
+
+    public ClusteredVectors(int count, int dimension, int seed)
+    {
+        _dimension = dimension;
+        _seed = seed;
+        var random = new Random(seed);
+        _centres = new float[Math.Max(10, count / 100)][];
+        for (var c = 0; c < _centres.Length; c++)
+        {
+            _centres[c] = new float[dimension];
+            for (var d = 0; d < dimension; d++) _centres[c][d] = random.NextSingle() * 2 - 1;
+        }
+    }
+
+    public float[] Vector(int i)
+    {
+        var random = new Random(unchecked(_seed * 1_000_003 + i));
+        var centre = _centres[(int)((uint)(i * 2654435761u) % (uint)_centres.Length)];
+        var v = new float[_dimension];
+        for (var d = 0; d < v.Length; d++) v[d] = centre[d] + (random.NextSingle() * 2 - 1) * 0.6f;
+        TensorPrimitives.Divide(v, TensorPrimitives.Norm(v), v);
+        return v;
+    }
+}
