@@ -137,6 +137,7 @@ public sealed partial class LocalIndexCatalog
             AnnExpansionAdd = _options.AnnExpansionAdd,
             AnnExpansionSearch = _options.AnnExpansionSearch,
             AnnOverfetch = _options.AnnOverfetch,
+            AnnQuantization = _options.AnnQuantization,
         }),
         _loggerFactory.CreateLogger<LocalVectorIndex>());
 

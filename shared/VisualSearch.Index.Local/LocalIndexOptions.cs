@@ -51,4 +51,24 @@ public sealed class LocalIndexOptions
     /// </summary>
     [Range(1, 100)]
     public int AnnOverfetch { get; set; } = 4;
+
+    /// <summary>
+    /// How the graph stores vectors: Int8 (default; 1 byte a dimension, each vector scaled to use the full
+    /// range), Float16 or Float32. Results are re-scored exactly either way; this only changes which
+    /// candidates the graph finds, its memory and its speed (docs/performance.md).
+    /// </summary>
+    public AnnQuantization AnnQuantization { get; set; } = AnnQuantization.Int8;
+}
+
+/// <summary>How the HNSW graph of a <see cref="LocalVectorIndex"/> stores its vectors.</summary>
+public enum AnnQuantization
+{
+    /// <summary>1 byte a dimension; each vector scaled so its largest component is ±127.</summary>
+    Int8,
+
+    /// <summary>2 bytes a dimension.</summary>
+    Float16,
+
+    /// <summary>4 bytes a dimension.</summary>
+    Float32,
 }

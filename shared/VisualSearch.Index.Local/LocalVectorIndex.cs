@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Numerics.Tensors;
 using System.Runtime.InteropServices;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Microsoft.Win32.SafeHandles;
@@ -500,7 +501,7 @@ public sealed partial class LocalVectorIndex : IVectorIndex, IDisposable
 
     private bool UseGraph(int count) => _options.AnnThreshold > 0 && count >= _options.AnnThreshold && !_graphUnavailable;
 
-    private HnswSettings GraphSettings => new(_schema!.Dimension, _options.AnnConnectivity, _options.AnnExpansionAdd, _options.AnnExpansionSearch, Float16: true);
+    private HnswSettings GraphSettings => new(_schema!.Dimension, _options.AnnConnectivity, _options.AnnExpansionAdd, _options.AnnExpansionSearch, _options.AnnQuantization);
 
     /// <summary>
     /// Switches to graph search: loads the saved graph if it matches the log, or builds one from the vectors
@@ -573,8 +574,8 @@ public sealed partial class LocalVectorIndex : IVectorIndex, IDisposable
         try
         {
             var meta = JsonSerializer.Deserialize<GraphMeta>(File.ReadAllBytes(metaPath), LogFormat.Json);
-            if (meta is null || meta.Format != 1 || meta.LogLength != _logLength || meta.Count != _slots.Count
-                || meta.Dimension != settings.Dimension || meta.Connectivity != settings.Connectivity || meta.Float16 != settings.Float16)
+            if (meta is null || meta.Format != 2 || meta.LogLength != _logLength || meta.Count != _slots.Count
+                || meta.Dimension != settings.Dimension || meta.Connectivity != settings.Connectivity || meta.Quantization != settings.Quantization)
             {
                 LogGraphStale(_logger, Directory);
                 return null;
@@ -610,7 +611,7 @@ public sealed partial class LocalVectorIndex : IVectorIndex, IDisposable
         using (var file = new FileStream(temp, FileMode.Open, FileAccess.ReadWrite, FileShare.None)) file.Flush(flushToDisk: true);
         File.Move(temp, graphPath, overwrite: true);
         WriteAtomically(metaPath, JsonSerializer.SerializeToUtf8Bytes(
-            new GraphMeta(1, _logLength, _slots.Count, settings.Dimension, settings.Connectivity, settings.Float16), LogFormat.Json));
+            new GraphMeta(2, _logLength, _slots.Count, settings.Dimension, settings.Connectivity, settings.Quantization), LogFormat.Json));
         _savedGraphLogLength = _logLength;
     }
 
@@ -652,7 +653,8 @@ public sealed partial class LocalVectorIndex : IVectorIndex, IDisposable
         var filter = query.Filter is { IsEmpty: false } f ? f : null;
         var buffer = new float[q.Length];
         var top = new PriorityQueue<int, (float Score, string Id)>(k + 1, WorstFirst.Instance);
-        var fetch = Math.Min(count, Math.Max(k * _options.AnnOverfetch, k + 1));
+        var rescore = k * _options.AnnOverfetch;
+        var fetch = Math.Min(count, Math.Max(rescore, k + 1));
         while (true)
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -660,17 +662,17 @@ public sealed partial class LocalVectorIndex : IVectorIndex, IDisposable
             var distances = new float[fetch];
             var found = _graph!.Search(q, keys, distances);
             top.Clear();
-            // The graph's order (float16 cosines, within about 0.001 of the exact ones) picks the 2k best
-            // candidates that pass; only those are read back from the log and scored exactly.
+            // The graph's order (int8 or float16 cosines, within a few thousandths of the exact ones) picks the
+            // k x AnnOverfetch best candidates that pass; only those are read back from the log and scored exactly.
             var scored = 0;
-            for (var i = 0; i < found && scored < 2 * k; i++)
+            for (var i = 0; i < found && scored < rescore; i++)
             {
                 if (1f - distances[i] < minScore - 0.01f) break;
                 if (Consider((int)keys[i], q, query, filter, minScore, buffer, top)) scored++;
             }
 
-            // Enough: k results, or 2k candidates passed (the rest rank lower), or the graph has no more.
-            if (top.Count >= k || scored >= 2 * k || found < fetch || fetch >= count) break;
+            // Enough: k results, or k x AnnOverfetch candidates passed (the rest rank lower), or the graph has no more.
+            if (top.Count >= k || scored >= rescore || found < fetch || fetch >= count) break;
             // The graph's scores (float16) are within a few thousandths of the exact ones: nothing further can reach MinScore.
             if (found > 0 && 1f - distances[found - 1] < minScore - 0.01f) break;
             if (fetch >= MaxGraphCandidates)
@@ -764,7 +766,13 @@ public sealed partial class LocalVectorIndex : IVectorIndex, IDisposable
 
     private sealed record IndexMeta(int Format, string ModelId, int Dimension);
 
-    private sealed record GraphMeta(int Format, long LogLength, int Count, int Dimension, int Connectivity, bool Float16);
+    private sealed record GraphMeta(
+        int Format,
+        long LogLength,
+        int Count,
+        int Dimension,
+        int Connectivity,
+        [property: JsonConverter(typeof(JsonStringEnumConverter<AnnQuantization>))] AnnQuantization Quantization);
 
     /// <summary>Orders (score, id) so the worst result is dequeued first: lower score, then the larger id.</summary>
     private sealed class WorstFirst : IComparer<(float Score, string Id)>

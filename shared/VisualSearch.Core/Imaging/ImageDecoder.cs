@@ -65,7 +65,7 @@ public sealed class ImageDecoder(IOptions<ImagingOptions> options) : IImageDecod
 
         // Smallest decode size whose shorter side still covers the target (JPEG only; others decode whole).
         var decodeSize = new SKSizeI(info.Width, info.Height);
-        if (format == ImageFormat.Jpeg)
+        if (format == ImageFormat.Jpeg && _options.ScaledJpegDecode)
         {
             for (var k = 1; k <= 8; k++)
             {

@@ -68,7 +68,7 @@ internal static partial class UsearchNative
     public static partial void ChangeThreadsSearch(IntPtr index, nuint threads, out IntPtr error);
 
     [LibraryImport(Library, EntryPoint = "usearch_add")]
-    public static unsafe partial void Add(IntPtr index, ulong key, float* vector, int vectorKind, out IntPtr error);
+    public static unsafe partial void Add(IntPtr index, ulong key, void* vector, int vectorKind, out IntPtr error);
 
     [LibraryImport(Library, EntryPoint = "usearch_contains")]
     [return: MarshalAs(UnmanagedType.U1)]
@@ -81,7 +81,7 @@ internal static partial class UsearchNative
     public static partial nuint Rename(IntPtr index, ulong from, ulong to, out IntPtr error);
 
     [LibraryImport(Library, EntryPoint = "usearch_search")]
-    public static unsafe partial nuint Search(IntPtr index, float* query, int queryKind, nuint count, ulong* keys, float* distances, out IntPtr error);
+    public static unsafe partial nuint Search(IntPtr index, void* query, int queryKind, nuint count, ulong* keys, float* distances, out IntPtr error);
 
     /// <summary>Throws when the call reported an error (a static message owned by the library).</summary>
     public static void Check(IntPtr error, string operation)

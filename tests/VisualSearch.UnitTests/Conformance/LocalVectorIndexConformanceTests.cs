@@ -8,10 +8,13 @@ using VisualSearch.UnitTests.Fixtures;
 namespace VisualSearch.UnitTests.Conformance;
 
 /// <summary>The conformance suite against the embedded index, each test in its own temporary directory.</summary>
-public sealed class LocalVectorIndexConformanceTests : VectorIndexConformanceTests
+public abstract class LocalVectorIndexConformanceBase : VectorIndexConformanceTests
 {
     private readonly TempDirectory _root = new();
     private int _next;
+
+    /// <summary>The settings of every index under test (the path is filled in).</summary>
+    protected abstract LocalIndexOptions Settings(string path);
 
     protected override async Task<IVectorIndex> CreateIndexAsync(IndexSchema schema)
     {
@@ -37,6 +40,40 @@ public sealed class LocalVectorIndexConformanceTests : VectorIndexConformanceTes
         return Task.CompletedTask;
     }
 
-    private static LocalVectorIndex Open(string path) =>
-        new(Options.Create(new LocalIndexOptions { Path = path, FlushToDisk = false }), NullLogger<LocalVectorIndex>.Instance);
+    private LocalVectorIndex Open(string path) => new(Options.Create(Settings(path)), NullLogger<LocalVectorIndex>.Instance);
 }
+
+/// <summary>The embedded index searching exactly (LocalIndex:AnnThreshold 0).</summary>
+public sealed class LocalVectorIndexConformanceTests : LocalVectorIndexConformanceBase
+{
+    protected override LocalIndexOptions Settings(string path) => new() { Path = path, FlushToDisk = false, AnnThreshold = 0 };
+
+    [Fact]
+    public async Task The_index_under_test_searches_exactly()
+    {
+        var index = (LocalVectorIndex)await IndexWithFourRecordsAsync();
+        Assert.Equal("exact", index.Statistics.Mode);
+    }
+}
+
+/// <summary>
+/// The embedded index in graph mode: LocalIndex:AnnThreshold 1 puts every non-empty index on the HNSW graph
+/// with exact re-ranking, so each test exercises that path (and a reopen loads the saved graph); once with
+/// the default int8 graph vectors, once with float16.
+/// </summary>
+public abstract class GraphLocalVectorIndexConformanceBase(AnnQuantization quantization) : LocalVectorIndexConformanceBase
+{
+    protected override LocalIndexOptions Settings(string path) =>
+        new() { Path = path, FlushToDisk = false, AnnThreshold = 1, AnnQuantization = quantization };
+
+    [Fact]
+    public async Task The_index_under_test_searches_the_graph()
+    {
+        var index = (LocalVectorIndex)await IndexWithFourRecordsAsync();
+        Assert.Equal("hnsw", index.Statistics.Mode);
+    }
+}
+
+public sealed class GraphInt8LocalVectorIndexConformanceTests() : GraphLocalVectorIndexConformanceBase(AnnQuantization.Int8);
+
+public sealed class GraphFloat16LocalVectorIndexConformanceTests() : GraphLocalVectorIndexConformanceBase(AnnQuantization.Float16);

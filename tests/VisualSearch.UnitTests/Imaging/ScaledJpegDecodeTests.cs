@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Options;
 using SkiaSharp;
 using VisualSearch.Imaging;
 using VisualSearch.UnitTests.Fixtures;
@@ -8,7 +9,7 @@ namespace VisualSearch.UnitTests.Imaging;
 /// The decoder reads a large JPEG at the smallest k/8 scale that still covers the input size (libjpeg-turbo's
 /// DCT scaling), which is what makes phone photos cheap. The vectors must not notice: on each sample photo,
 /// made into a 12 MP camera-like JPEG, the embedding of the scaled decode matches that of a full-size decode
-/// (then mipmapped down) with cosine >= 0.99. No timing here: vsearch bench measures the speed.
+/// (ImagingOptions.ScaledJpegDecode = false: every pixel, then mipmapped down) with cosine >= 0.99. No timing here: vsearch bench measures the speed.
 /// </summary>
 [Collection(EncoderCollection.Name)]
 public sealed class ScaledJpegDecodeTests(EncoderFixture fixture)
@@ -39,7 +40,8 @@ public sealed class ScaledJpegDecodeTests(EncoderFixture fixture)
         Assert.Equal(Width, prepared.Width);
         Assert.Equal(Height, prepared.Height);
         var scaled = fixture.Encoder.Embed(prepared).Vector;
-        var full = fixture.Encoder.Embed(FullDecode(jpeg, fixture.Encoder.InputSize)).Vector;
+        var fullDecoder = new ImageDecoder(Options.Create(new ImagingOptions { ScaledJpegDecode = false }));
+        var full = fixture.Encoder.Embed(fullDecoder.Prepare(jpeg, fixture.Encoder.InputSize)).Vector;
 
         var cosine = EncoderFixture.Cosine(scaled, full);
         Assert.True(cosine >= 0.99, $"{photo}: cosine {cosine:F4} between the scaled and the full-size decode");
@@ -71,32 +73,5 @@ public sealed class ScaledJpegDecodeTests(EncoderFixture fixture)
 
         using var data = bitmap.Encode(SKEncodedImageFormat.Jpeg, 90);
         return data.ToArray();
-    }
-
-    /// <summary>Every pixel decoded, then scaled with mipmaps so the shorter side is <paramref name="size"/>, centre-cropped.</summary>
-    private static PreparedImage FullDecode(byte[] jpeg, int size)
-    {
-        using var full = SKBitmap.Decode(jpeg);
-        Assert.Equal(Width, full.Width);
-        var scale = size / (float)Math.Min(full.Width, full.Height);
-        using var target = new SKBitmap(new SKImageInfo(size, size, SKColorType.Rgba8888, SKAlphaType.Unpremul));
-        using (var canvas = new SKCanvas(target))
-        using (var image = SKImage.FromBitmap(full))
-        {
-            canvas.Translate(-(full.Width * scale - size) / 2f, -(full.Height * scale - size) / 2f);
-            canvas.Scale(scale);
-            canvas.DrawImage(image, 0, 0, new SKSamplingOptions(SKFilterMode.Linear, SKMipmapMode.Linear));
-        }
-
-        var pixels = target.GetPixelSpan();
-        var rgb = new byte[size * size * 3];
-        for (int i = 0, j = 0; i < pixels.Length; i += 4, j += 3)
-        {
-            rgb[j] = pixels[i];
-            rgb[j + 1] = pixels[i + 1];
-            rgb[j + 2] = pixels[i + 2];
-        }
-
-        return new PreparedImage(rgb, size, ImageFormat.Jpeg, full.Width, full.Height);
     }
 }

@@ -43,8 +43,11 @@ public sealed class GraphIndexTests : IDisposable
         Assert.Equal(vectors[7], stored.Vector);
     }
 
-    [Fact]
-    public async Task Graph_results_agree_with_the_exact_scan()
+    [Theory]
+    [InlineData(AnnQuantization.Int8)]
+    [InlineData(AnnQuantization.Float16)]
+    [InlineData(AnnQuantization.Float32)]
+    public async Task Graph_results_agree_with_the_exact_scan(AnnQuantization quantization)
     {
         // Queries from the same clusters as the records (but not stored), as a new photo of a known subject would be.
         var all = ClusteredVectors(3050, seed: 2);
@@ -53,12 +56,15 @@ public sealed class GraphIndexTests : IDisposable
         var exactDir = Path.Combine(_dir.Path, "exact");
         var graphDir = Path.Combine(_dir.Path, "graph");
         using var exact = await OpenAsync(exactDir, annThreshold: 0);
-        using var graph = await OpenAsync(graphDir);
+        using var graph = await OpenAsync(graphDir, quantization: quantization);
         for (var i = 0; i < vectors.Length; i++)
         {
             await exact.UpsertAsync(Record(i, vectors[i]));
             await graph.UpsertAsync(Record(i, vectors[i]));
         }
+
+        var meta = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(graphDir, "ann.json")))!;
+        Assert.Equal(quantization.ToString(), (string?)meta["quantization"]);
 
         Assert.Equal("hnsw", graph.Statistics.Mode);
         var found = 0;
@@ -67,7 +73,7 @@ public sealed class GraphIndexTests : IDisposable
             var expected = (await exact.SearchAsync(q, new VectorQuery(10))).ToList();
             var actual = await graph.SearchAsync(q, new VectorQuery(10));
             found += actual.Count(h => expected.Any(e => e.Id == h.Id));
-            // Scores are exact cosines (re-ranked from the float32 vectors), not float16 approximations.
+            // Scores are exact cosines (re-ranked from the float32 vectors), not the graph's approximations.
             foreach (var hit in actual)
             {
                 var e = expected.FirstOrDefault(x => x.Id == hit.Id);
@@ -179,6 +185,23 @@ public sealed class GraphIndexTests : IDisposable
     }
 
     [Fact]
+    public async Task A_graph_saved_with_other_vectors_is_rebuilt_with_the_configured_ones()
+    {
+        var vectors = ClusteredVectors(700, seed: 8);
+        using (var index = await OpenAsync(_dir.Path, quantization: AnnQuantization.Float16))
+            for (var i = 0; i < vectors.Length; i++) await index.UpsertAsync(Record(i, vectors[i]));
+        var float16Bytes = new FileInfo(Path.Combine(_dir.Path, "ann.usearch")).Length;
+
+        using var reopened = await OpenAsync(_dir.Path, quantization: AnnQuantization.Int8);
+        var meta = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(_dir.Path, "ann.json")))!;
+        Assert.Equal("Int8", (string?)meta["quantization"]);
+        // 64 dimensions: 64 bytes a vector instead of 128.
+        Assert.True(new FileInfo(Path.Combine(_dir.Path, "ann.usearch")).Length < float16Bytes - 700 * 50);
+        for (var i = 0; i < vectors.Length; i += 50)
+            Assert.Equal($"r{i}", (await reopened.SearchAsync(vectors[i], new VectorQuery(1)))[0].Id);
+    }
+
+    [Fact]
     public async Task Compaction_in_graph_mode_renumbers_and_keeps_every_record()
     {
         var vectors = ClusteredVectors(600, seed: 7);
@@ -213,9 +236,9 @@ public sealed class GraphIndexTests : IDisposable
             File.Copy(file, Path.Combine(to, Path.GetFileName(file)));
     }
 
-    private static async Task<LocalVectorIndex> OpenAsync(string path, int annThreshold = Threshold)
+    private static async Task<LocalVectorIndex> OpenAsync(string path, int annThreshold = Threshold, AnnQuantization quantization = AnnQuantization.Int8)
     {
-        var index = new LocalVectorIndex(Options.Create(new LocalIndexOptions { Path = path, FlushToDisk = false, AnnThreshold = annThreshold }), NullLogger<LocalVectorIndex>.Instance);
+        var index = new LocalVectorIndex(Options.Create(new LocalIndexOptions { Path = path, FlushToDisk = false, AnnThreshold = annThreshold, AnnQuantization = quantization }), NullLogger<LocalVectorIndex>.Instance);
         await index.InitializeAsync(Schema);
         return index;
     }

@@ -18,7 +18,7 @@ using VisualSearch.Ingestion;
 namespace VisualSearch.Cli.Bench;
 
 /// <summary>
-/// <c>vsearch bench [--json] [--peer DIR] [--sizes 10000,100000,1000000] [--parts decode,ingest,index,cold] [--images N] [--reps N] [--queries N] [--work DIR] [--keep]</c>:
+/// <c>vsearch bench [--json] [--peer DIR] [--sizes 10000,100000,1000000] [--parts decode,ingest,index,cold] [--quantization int8|float16|float32] [--images N] [--reps N] [--queries N] [--work DIR] [--keep]</c>:
 /// decode + preprocess by input, embed, ingest with 1 and 2 workers, search by id / vector / image at each
 /// index size (exact and HNSW), recall, build time, bytes per vector, cold start of vsearch search and serve;
 /// with --peer, the Node peer stack (bench/peer) on the same images in the same run. Everything it measures
@@ -39,7 +39,12 @@ public static class BenchCommand
         ArgumentNullException.ThrowIfNull(args);
         ArgumentNullException.ThrowIfNull(stdout);
         ArgumentNullException.ThrowIfNull(stderr);
-        args.RejectUnknown("json", "peer", "sizes", "images", "reps", "queries", "work", "keep", "parts", "verbose");
+        args.RejectUnknown("json", "peer", "sizes", "images", "reps", "queries", "work", "keep", "parts", "verbose", "quantization");
+        var quantizationText = args.Get("quantization") ?? new Index.Local.LocalIndexOptions().AnnQuantization.ToString();
+        if (!Enum.TryParse<Index.Local.AnnQuantization>(quantizationText, ignoreCase: true, out var quantization) || !Enum.IsDefined(quantization))
+            throw new UsageException("--quantization takes int8, float16 or float32.");
+        // The vsearch processes the cold-start part starts open the bench's index with the same graph settings.
+        Environment.SetEnvironmentVariable("LocalIndex__AnnQuantization", quantization.ToString());
         var parts = (args.Get("parts") ?? "decode,ingest,index,cold").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).ToHashSet(StringComparer.Ordinal);
         var sizes = ParseSizes(args.Get("sizes") ?? "10000,100000,1000000");
         var ingestCount = args.GetInt("images", 24, 2, 10_000);
@@ -64,6 +69,8 @@ public static class BenchCommand
 
             // Decode + preprocess, one thread.
             var decoder = new ImageDecoder(Options.Create(new ImagingOptions()));
+            // The reference for the scaled JPEG decode: every pixel decoded, then mipmapped down (same code otherwise).
+            var fullDecoder = new ImageDecoder(Options.Create(new ImagingOptions { ScaledJpegDecode = false }));
             var preprocessor = new Preprocessor(PreprocessingMode.MeanImageBgr, InputSize, new float[3 * InputSize * InputSize]);
             var tensor = new float[preprocessor.TensorLength];
             foreach (var (name, width, height, _) in parts.Contains("decode") ? BenchImages.Inputs : [])
@@ -76,7 +83,7 @@ public static class BenchCommand
             var photo12 = await File.ReadAllBytesAsync(Path.Combine(imagesDir, "jpeg-12mp.jpg"), cancellationToken).ConfigureAwait(false);
             if (parts.Contains("decode"))
             {
-                var full = Repeat(Math.Max(3, reps / 3), () => preprocessor.Fill(BenchImages.FullDecode(photo12, InputSize).Rgb, tensor));
+                var full = Repeat(Math.Max(3, reps / 3), () => preprocessor.Fill(fullDecoder.Prepare(photo12, InputSize).Rgb, tensor));
                 report.Decode.Add(new DecodeResult("jpeg-12mp.jpg, full-size decode (reference, not used)", 4032, 3024, photo12.Length, full.P50, full.P99));
             }
 
@@ -101,7 +108,7 @@ public static class BenchCommand
             {
                 var bytes = await File.ReadAllBytesAsync(file, cancellationToken).ConfigureAwait(false);
                 var scaled = encoder2.Embed(decoder.Prepare(bytes, InputSize)).Vector;
-                var reference = encoder2.Embed(BenchImages.FullDecode(bytes, InputSize)).Vector;
+                var reference = encoder2.Embed(fullDecoder.Prepare(bytes, InputSize)).Vector;
                 cosines.Add(TensorPrimitives.CosineSimilarity(scaled, reference));
             }
 
@@ -140,7 +147,7 @@ public static class BenchCommand
 
             // Index sizes.
             var query2mp = await File.ReadAllBytesAsync(Path.Combine(imagesDir, "jpeg-2mp.jpg"), cancellationToken).ConfigureAwait(false);
-            var bench = new IndexBench(encoder2.Model.Id, encoder2.Model.Dimension, () => encoder2.Embed(decoder.Prepare(query2mp, InputSize)).Vector, log);
+            var bench = new IndexBench(encoder2.Model.Id, encoder2.Model.Dimension, quantization, () => encoder2.Embed(decoder.Prepare(query2mp, InputSize)).Vector, log);
             string? largestRoot = null;
             int largestSize = 0;
             foreach (var size in parts.Contains("index") ? sizes : [])

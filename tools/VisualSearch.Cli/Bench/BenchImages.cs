@@ -52,36 +52,6 @@ internal static class BenchImages
         }
     }
 
-    /// <summary>
-    /// The reference the k/8 scaled decode is compared with: the whole image decoded at full size, then
-    /// scaled (mipmapped, so every source pixel counts) so the shorter side is <paramref name="size"/> and centre-cropped.
-    /// </summary>
-    public static PreparedImage FullDecode(byte[] encoded, int size)
-    {
-        using var full = SKBitmap.Decode(encoded) ?? throw new InvalidDataException("Not decodable.");
-        var scale = size / (float)Math.Min(full.Width, full.Height);
-        using var target = new SKBitmap(new SKImageInfo(size, size, SKColorType.Rgba8888, SKAlphaType.Unpremul));
-        using (var canvas = new SKCanvas(target))
-        using (var image = SKImage.FromBitmap(full))
-        {
-            canvas.Clear(SKColors.White);
-            canvas.Translate(-(full.Width * scale - size) / 2f, -(full.Height * scale - size) / 2f);
-            canvas.Scale(scale);
-            canvas.DrawImage(image, 0, 0, new SKSamplingOptions(SKFilterMode.Linear, SKMipmapMode.Linear));
-        }
-
-        var pixels = target.GetPixelSpan();
-        var rgb = new byte[size * size * 3];
-        for (int i = 0, j = 0; i < pixels.Length; i += 4, j += 3)
-        {
-            rgb[j] = pixels[i];
-            rgb[j + 1] = pixels[i + 1];
-            rgb[j + 2] = pixels[i + 2];
-        }
-
-        return new PreparedImage(rgb, size, ImageFormat.Jpeg, full.Width, full.Height);
-    }
-
     private static List<SKBitmap> LoadSources()
     {
         var folder = FindSamples();

@@ -33,7 +33,7 @@ internal static class BenchTable
         {
             Row(w, i.Count, "exact" + (i.DefaultMode == "exact" ? "*" : ""), i.Exact);
             Row(w, i.Count, "hnsw" + (i.DefaultMode == "hnsw" ? "*" : ""), i.Graph);
-            Line(w, $"{"",10} insert {i.InsertSeconds:F1} s; graph build {i.GraphBuildSeconds:F1} s; open: replay {i.ExactOpenSeconds:F1} s, with saved graph {i.GraphLoadOpenSeconds:F1} s; log {i.LogBytes / (double)i.Count:F0} B/record");
+            Line(w, $"{"",10} graph vectors {i.Quantization}; insert {i.InsertSeconds:F1} s; graph build {i.GraphBuildSeconds:F1} s; open: replay {i.ExactOpenSeconds:F1} s, with saved graph {i.GraphLoadOpenSeconds:F1} s; log {i.LogBytes / (double)i.Count:F0} B/record");
         }
 
         Line(w, $"{"",10} * the default at that size (LocalIndex:AnnThreshold 50,000)");

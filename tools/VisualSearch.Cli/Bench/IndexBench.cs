@@ -11,6 +11,7 @@ namespace VisualSearch.Cli.Bench;
 internal sealed record IndexSizeResult(
     int Count,
     string DefaultMode,
+    string Quantization,
     double InsertSeconds,
     ModeResult Exact,
     ModeResult Graph,
@@ -43,7 +44,7 @@ internal sealed record Latency(double P50, double P99)
 /// Fills indexes of synthetic clustered unit vectors (the real model's id and dimension, so vsearch can open
 /// them) and measures the exact scan and the HNSW graph on the same records and queries.
 /// </summary>
-internal sealed class IndexBench(string modelId, int dimension, Func<ReadOnlyMemory<float>> embedQueryImage, TextWriter log)
+internal sealed class IndexBench(string modelId, int dimension, AnnQuantization quantization, Func<ReadOnlyMemory<float>> embedQueryImage, TextWriter log)
 {
     private static readonly DateTimeOffset Start = new(2024, 1, 1, 0, 0, 0, TimeSpan.Zero);
 
@@ -109,7 +110,7 @@ internal sealed class IndexBench(string modelId, int dimension, Func<ReadOnlyMem
         var loadOpen = sw.Elapsed.TotalSeconds;
         var logBytes = new FileInfo(Path.Combine(exactCatalog.VersionDirectory(modelId), "records.log")).Length;
         var defaultMode = count >= new LocalIndexOptions().AnnThreshold ? "hnsw" : "exact";
-        return new IndexSizeResult(count, defaultMode, _insertSeconds, exact, graph, build, loadOpen, exactOpen, logBytes);
+        return new IndexSizeResult(count, defaultMode, quantization.ToString(), _insertSeconds, exact, graph, build, loadOpen, exactOpen, logBytes);
     }
 
     private double _insertSeconds;
@@ -158,8 +159,8 @@ internal sealed class IndexBench(string modelId, int dimension, Func<ReadOnlyMem
         return GC.GetTotalMemory(forceFullCollection: true);
     }
 
-    private static LocalIndexCatalog Catalog(string root, int annThreshold) =>
-        new(Options.Create(new LocalIndexOptions { Path = root, FlushToDisk = false, AnnThreshold = annThreshold }), NullLoggerFactory.Instance);
+    private LocalIndexCatalog Catalog(string root, int annThreshold) =>
+        new(Options.Create(new LocalIndexOptions { Path = root, FlushToDisk = false, AnnThreshold = annThreshold, AnnQuantization = quantization }), NullLoggerFactory.Instance);
 
     private static string Id(int i) => $"synthetic/{i:D7}.jpg";
 
