@@ -18,7 +18,7 @@ namespace VisualSearch.Index.Local;
 /// survives. When most entries are dead the log is rewritten to a temporary file and renamed over the old
 /// one (atomic). One process at a time: a lock file guards the directory.
 /// <para>
-/// From <see cref="LocalIndexOptions.AnnThreshold"/> records on, search walks an HNSW graph (USearch, float16
+/// From <see cref="LocalIndexOptions.AnnThreshold"/> records on, search walks an HNSW graph (USearch, int8
 /// vectors) for candidates and re-ranks them exactly with the float32 vectors read back from the log (by their
 /// offsets), so the float32 copies leave memory. The graph is saved next to the log (ann.usearch, ann.json) when
 /// it is built and when the index is closed; on open it is loaded if it matches the log exactly (same length,
@@ -640,7 +640,7 @@ public sealed partial class LocalVectorIndex : IVectorIndex, IDisposable
 
     /// <summary>
     /// Graph search: candidates from the graph (k x AnnOverfetch, more while a filter or the excluded id
-    /// leaves fewer than k), the best 2k that pass re-scored with exact cosines from the float32 vectors in
+    /// leaves fewer than k), the best k x AnnOverfetch that pass re-scored with exact cosines from the float32 vectors in
     /// the log. When even <see cref="MaxGraphCandidates"/> are not enough, the records the filter admits are
     /// scanned exactly.
     /// </summary>
@@ -673,7 +673,7 @@ public sealed partial class LocalVectorIndex : IVectorIndex, IDisposable
 
             // Enough: k results, or k x AnnOverfetch candidates passed (the rest rank lower), or the graph has no more.
             if (top.Count >= k || scored >= rescore || found < fetch || fetch >= count) break;
-            // The graph's scores (float16) are within a few thousandths of the exact ones: nothing further can reach MinScore.
+            // The graph's scores (int8 or float16) are within a few thousandths of the exact ones: nothing further can reach MinScore.
             if (found > 0 && 1f - distances[found - 1] < minScore - 0.01f) break;
             if (fetch >= MaxGraphCandidates)
             {
@@ -788,5 +788,5 @@ public sealed partial class LocalVectorIndex : IVectorIndex, IDisposable
 }
 
 /// <summary>What <see cref="LocalVectorIndex"/> holds: the search mode ("exact" or "hnsw"), the records, and the
-/// bytes its vectors take in memory (float32 copies for exact; float16 vectors, graph links and log offsets for hnsw).</summary>
+/// bytes its vectors take in memory (float32 copies for exact; the graph's vectors and links and the log offsets for hnsw).</summary>
 public sealed record LocalIndexStatistics(string Mode, int Count, long VectorMemoryBytes);

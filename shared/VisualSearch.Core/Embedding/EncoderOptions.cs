@@ -65,6 +65,13 @@ public sealed class EncoderOptions
     public int IntraOpThreads { get; set; }
 
     /// <summary>
+    /// Whether ONNX Runtime's inference threads spin-wait for work after each parallel step (its default) or
+    /// sleep. Spinning saves a wake-up per step but keeps a core busy after every inference, which slows the
+    /// decode of the next image on the same machine (docs/performance.md).
+    /// </summary>
+    public bool AllowSpinning { get; set; } = true;
+
+    /// <summary>
     /// Where inference runs: Cpu (default), or Cuda on an NVIDIA GPU. Cuda needs the app built with
     /// <c>-p:OnnxRuntimeFlavor=Gpu</c> (Microsoft.ML.OnnxRuntime.Gpu) and CUDA 12 + cuDNN 9 on the machine (infra/gpu).
     /// </summary>

@@ -122,6 +122,8 @@ public static class BenchCommand
                 await SectionAsync(report, log, $"ingest with {workers} worker(s)", async () =>
                 {
                     var root = Path.Combine(work, $"ingest-index-{workers}");
+                    // A fresh index each run (a kept --work folder would otherwise answer "unchanged").
+                    TryDelete(root);
                     var rate = await IngestAsync(root, ingestFiles, workers, cancellationToken).ConfigureAwait(false);
                     report.Ingest.Add(new IngestResult(workers, workers == 1 ? 2 : 1, ingestFiles.Count, rate));
                     ingestIndex = root;
