@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # vsearch bench and the Node peer stack in one run (docs/performance.md). Not part of scripts/test.sh.
-#   bench/run.sh                                   # everything: index sizes 10k, 100k and 1M (about 15 min on 2 cores)
+#   bench/run.sh                                   # everything: index sizes 10k, 100k and 1M (about 20 min on 2 cores)
 #   bench/run.sh --sizes 10000,100000 --json       # any vsearch bench option passes through
 # The peer stack (bench/peer: sharp + onnxruntime-node, both with their Linux binaries inside the npm
 # packages) is installed with npm ci; without node/npm the bench runs alone and says so.

@@ -18,7 +18,7 @@ using VisualSearch.Ingestion;
 namespace VisualSearch.Cli.Bench;
 
 /// <summary>
-/// <c>vsearch bench [--json] [--peer DIR] [--sizes 10000,100000,1000000] [--parts decode,ingest,index,cold] [--quantization int8|float16|float32] [--images N] [--reps N] [--queries N] [--work DIR] [--keep]</c>:
+/// <c>vsearch bench [--json] [--peer DIR] [--sizes 10000,100000,1000000] [--parts decode,ingest,index,cold] [--quantization int8|float16|float32] [--connectivity M] [--ef N] [--ef-sweep N,N] [--images N] [--reps N] [--queries N] [--work DIR] [--keep]</c>:
 /// decode + preprocess by input, embed, ingest with 1 and 2 workers, search by id / vector / image at each
 /// index size (exact and HNSW), recall, build time, bytes per vector, cold start of vsearch search and serve;
 /// with --peer, the Node peer stack (bench/peer) on the same images in the same run. Everything it measures
@@ -39,14 +39,20 @@ public static class BenchCommand
         ArgumentNullException.ThrowIfNull(args);
         ArgumentNullException.ThrowIfNull(stdout);
         ArgumentNullException.ThrowIfNull(stderr);
-        args.RejectUnknown("json", "peer", "sizes", "images", "reps", "queries", "work", "keep", "parts", "verbose", "quantization");
+        args.RejectUnknown("json", "peer", "sizes", "images", "reps", "queries", "work", "keep", "parts", "verbose", "quantization", "connectivity", "ef", "ef-sweep");
         var quantizationText = args.Get("quantization") ?? new Index.Local.LocalIndexOptions().AnnQuantization.ToString();
         if (!Enum.TryParse<Index.Local.AnnQuantization>(quantizationText, ignoreCase: true, out var quantization) || !Enum.IsDefined(quantization))
             throw new UsageException("--quantization takes int8, float16 or float32.");
+        var defaults = new Index.Local.LocalIndexOptions();
+        var connectivity = args.GetInt("connectivity", defaults.AnnConnectivity, 4, 64);
+        var expansionSearch = args.GetInt("ef", defaults.AnnExpansionSearch, 8, 4096);
+        var sweep = ParseList(args.Get("ef-sweep") ?? "", 8, 4096, "--ef-sweep takes search expansions from 8 to 4096, comma-separated.");
         // The vsearch processes the cold-start part starts open the bench's index with the same graph settings.
         Environment.SetEnvironmentVariable("LocalIndex__AnnQuantization", quantization.ToString());
+        Environment.SetEnvironmentVariable("LocalIndex__AnnConnectivity", connectivity.ToString(CultureInfo.InvariantCulture));
+        Environment.SetEnvironmentVariable("LocalIndex__AnnExpansionSearch", expansionSearch.ToString(CultureInfo.InvariantCulture));
         var parts = (args.Get("parts") ?? "decode,ingest,index,cold").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).ToHashSet(StringComparer.Ordinal);
-        var sizes = ParseSizes(args.Get("sizes") ?? "10000,100000,1000000");
+        var sizes = ParseList(args.Get("sizes") ?? "10000,100000,1000000", 100, 5_000_000, "--sizes takes index sizes from 100 to 5,000,000, comma-separated.");
         var ingestCount = args.GetInt("images", 24, 2, 10_000);
         var reps = args.GetInt("reps", 15, 3, 10_000);
         var queries = args.GetInt("queries", 200, 10, 100_000);
@@ -149,7 +155,7 @@ public static class BenchCommand
 
             // Index sizes.
             var query2mp = await File.ReadAllBytesAsync(Path.Combine(imagesDir, "jpeg-2mp.jpg"), cancellationToken).ConfigureAwait(false);
-            var bench = new IndexBench(encoder2.Model.Id, encoder2.Model.Dimension, quantization, () => encoder2.Embed(decoder.Prepare(query2mp, InputSize)).Vector, log);
+            var bench = new IndexBench(encoder2.Model.Id, encoder2.Model.Dimension, quantization, connectivity, expansionSearch, sweep, () => encoder2.Embed(decoder.Prepare(query2mp, InputSize)).Vector, log);
             string? largestRoot = null;
             int largestSize = 0;
             foreach (var size in parts.Contains("index") ? sizes : [])
@@ -279,17 +285,17 @@ public static class BenchCommand
         return files.Count / seconds;
     }
 
-    private static List<int> ParseSizes(string text)
+    private static List<int> ParseList(string text, int min, int max, string usage)
     {
-        var sizes = new List<int>();
+        var values = new List<int>();
         foreach (var part in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
         {
-            if (!int.TryParse(part, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) || n < 100 || n > 5_000_000)
-                throw new UsageException("--sizes takes index sizes from 100 to 5,000,000, comma-separated.");
-            sizes.Add(n);
+            if (!int.TryParse(part, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) || n < min || n > max)
+                throw new UsageException(usage);
+            values.Add(n);
         }
 
-        return sizes;
+        return values;
     }
 
     private static void TryDelete(string path)

@@ -33,10 +33,13 @@ internal static class BenchTable
         {
             Row(w, i.Count, "exact" + (i.DefaultMode == "exact" ? "*" : ""), i.Exact);
             Row(w, i.Count, "hnsw" + (i.DefaultMode == "hnsw" ? "*" : ""), i.Graph);
-            Line(w, $"{"",10} graph vectors {i.Quantization}; insert {i.InsertSeconds:F1} s; graph build {i.GraphBuildSeconds:F1} s; open: replay {i.ExactOpenSeconds:F1} s, with saved graph {i.GraphLoadOpenSeconds:F1} s; log {i.LogBytes / (double)i.Count:F0} B/record");
+            Line(w, $"{"",10} graph: {i.Quantization} vectors, M {i.Connectivity}, ef {i.ExpansionSearch}; insert {i.InsertSeconds:F1} s; graph build {i.GraphBuildSeconds:F1} s; open: replay {i.ExactOpenSeconds:F1} s, with saved graph {i.GraphLoadOpenSeconds:F1} s; log {i.LogBytes / (double)i.Count:F0} B/record");
         }
 
         Line(w, $"{"",10} * the default at that size (LocalIndex:AnnThreshold 50,000)");
+        foreach (var i in r.Index)
+            foreach (var point in i.Sweep)
+                Line(w, $"{i.Count,10:N0} ef {point.ExpansionSearch,-5} by vector p50/p99 {point.ByVector.P50:F2}/{point.ByVector.P99:F2} ms, recall@10 {point.RecallAt10:F4}");
         w.WriteLine();
         foreach (var cs in r.ColdStart) Line(w, $"cold start, {cs.Command}, {cs.IndexRecords:N0} records: {cs.Milliseconds:F0} ms");
         w.WriteLine();

@@ -18,7 +18,13 @@ internal sealed record IndexSizeResult(
     double GraphBuildSeconds,
     double GraphLoadOpenSeconds,
     double ExactOpenSeconds,
-    long LogBytes);
+    long LogBytes,
+    int Connectivity,
+    int ExpansionSearch,
+    IReadOnlyList<SweepPoint> Sweep);
+
+/// <summary>Search by vector on the same saved graph with another search expansion (ef).</summary>
+internal sealed record SweepPoint(int ExpansionSearch, Latency ByVector, double RecallAt10);
 
 /// <param name="ById">Search by id: read the stored vector, search excluding the item itself.</param>
 /// <param name="ByVector">Search by a query vector (the index part of a search by image).</param>
@@ -44,7 +50,7 @@ internal sealed record Latency(double P50, double P99)
 /// Fills indexes of synthetic clustered unit vectors (the real model's id and dimension, so vsearch can open
 /// them) and measures the exact scan and the HNSW graph on the same records and queries.
 /// </summary>
-internal sealed class IndexBench(string modelId, int dimension, AnnQuantization quantization, Func<ReadOnlyMemory<float>> embedQueryImage, TextWriter log)
+internal sealed class IndexBench(string modelId, int dimension, AnnQuantization quantization, int connectivity, int expansionSearch, IReadOnlyList<int> sweep, Func<ReadOnlyMemory<float>> embedQueryImage, TextWriter log)
 {
     private static readonly DateTimeOffset Start = new(2024, 1, 1, 0, 0, 0, TimeSpan.Zero);
 
@@ -108,9 +114,29 @@ internal sealed class IndexBench(string modelId, int dimension, AnnQuantization 
         }
 
         var loadOpen = sw.Elapsed.TotalSeconds;
+
+        // Other search expansions on the same saved graph (ef is not part of the file): the recall/latency curve.
+        var points = new List<SweepPoint>();
+        foreach (var ef in sweep)
+        {
+            using var index = Catalog(root, annThreshold: 1, ef).OpenVersion(modelId);
+            await index.InitializeAsync(schema, cancellationToken).ConfigureAwait(false);
+            var found = 0;
+            var ms = new List<double>();
+            for (var i = 0; i < queryVectors.Length; i++)
+            {
+                var t = Stopwatch.GetTimestamp();
+                var hits = await index.SearchAsync(queryVectors[i], new VectorQuery(10), cancellationToken).ConfigureAwait(false);
+                ms.Add(Stopwatch.GetElapsedTime(t).TotalMilliseconds);
+                found += hits.Count(h => exactTop[i].Contains(h.Id));
+            }
+
+            points.Add(new SweepPoint(ef, Latency.Of(ms), found / (double)exactTop.Sum(t => t.Length)));
+            await log.WriteLineAsync($"index {count:N0}: ef {ef}: recall@10 {points[^1].RecallAt10:F4}").ConfigureAwait(false);
+        }
         var logBytes = new FileInfo(Path.Combine(exactCatalog.VersionDirectory(modelId), "records.log")).Length;
         var defaultMode = count >= new LocalIndexOptions().AnnThreshold ? "hnsw" : "exact";
-        return new IndexSizeResult(count, defaultMode, quantization.ToString(), _insertSeconds, exact, graph, build, loadOpen, exactOpen, logBytes);
+        return new IndexSizeResult(count, defaultMode, quantization.ToString(), _insertSeconds, exact, graph, build, loadOpen, exactOpen, logBytes, connectivity, expansionSearch, points);
     }
 
     private double _insertSeconds;
@@ -159,8 +185,16 @@ internal sealed class IndexBench(string modelId, int dimension, AnnQuantization 
         return GC.GetTotalMemory(forceFullCollection: true);
     }
 
-    private LocalIndexCatalog Catalog(string root, int annThreshold) =>
-        new(Options.Create(new LocalIndexOptions { Path = root, FlushToDisk = false, AnnThreshold = annThreshold, AnnQuantization = quantization }), NullLoggerFactory.Instance);
+    private LocalIndexCatalog Catalog(string root, int annThreshold, int? ef = null) =>
+        new(Options.Create(new LocalIndexOptions
+        {
+            Path = root,
+            FlushToDisk = false,
+            AnnThreshold = annThreshold,
+            AnnQuantization = quantization,
+            AnnConnectivity = connectivity,
+            AnnExpansionSearch = ef ?? expansionSearch,
+        }), NullLoggerFactory.Instance);
 
     private static string Id(int i) => $"synthetic/{i:D7}.jpg";
 

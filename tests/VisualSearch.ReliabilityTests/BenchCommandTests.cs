@@ -1,0 +1,68 @@
+using System.Text.Json;
+using VisualSearch.Cli;
+using VisualSearch.Cli.Bench;
+using VisualSearch.FunctionalTests.Infrastructure;
+
+namespace VisualSearch.ReliabilityTests;
+
+/// <summary>
+/// <c>vsearch bench</c> runs from a fresh clone with nothing but what it makes itself, and what it reports is
+/// consistent: a small run (1,000 vectors, two photos) checked for content, never for speed (numbers belong
+/// in docs/performance.md, not in tests).
+/// </summary>
+public sealed class BenchCommandTests
+{
+    [Fact]
+    public async Task A_small_bench_run_reports_decode_recall_and_graph_settings_and_cleans_up()
+    {
+        using var temp = new TempDirectory("vs-bench-");
+        var work = Path.Combine(temp.Path, "work");
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+
+        var exitCode = await BenchCommand.RunAsync(
+            CliArgs.Parse(["--parts", "decode,index", "--sizes", "1000", "--queries", "20", "--images", "2", "--reps", "3",
+                "--ef-sweep", "16", "--work", work, "--json"], "json", "keep", "verbose"),
+            stdout, stderr, CancellationToken.None);
+
+        Assert.True(exitCode == 0, stderr.ToString());
+        using var report = JsonDocument.Parse(stdout.ToString());
+        var root = report.RootElement;
+        Assert.Empty(root.GetProperty("errors").EnumerateArray());
+        Assert.Matches("^resnet18-[0-9a-f]{12}-512$", root.GetProperty("modelId").GetString());
+
+        // Every input decoded (and the full-decode reference), each with a positive time and the size it was made at.
+        var decode = root.GetProperty("decode").EnumerateArray().ToList();
+        Assert.Equal(6, decode.Count);
+        Assert.All(decode, d => Assert.True(d.GetProperty("p50Ms").GetDouble() > 0));
+        var jpeg12 = decode.Single(d => d.GetProperty("input").GetString() == "jpeg-12mp.jpg");
+        Assert.Equal(4032, jpeg12.GetProperty("width").GetInt32());
+        Assert.True(root.GetProperty("scaledDecodeCosine").GetProperty("min").GetDouble() >= 0.99);
+
+        var index = Assert.Single(root.GetProperty("index").EnumerateArray());
+        Assert.Equal(1000, index.GetProperty("count").GetInt32());
+        Assert.Equal("exact", index.GetProperty("defaultMode").GetString());
+        Assert.Equal("Int8", index.GetProperty("quantization").GetString());
+        Assert.Equal(24, index.GetProperty("connectivity").GetInt32());
+        Assert.Equal(256, index.GetProperty("expansionSearch").GetInt32());
+        Assert.Equal(1.0, index.GetProperty("exact").GetProperty("recallAt10").GetDouble());
+        var graphRecall = index.GetProperty("graph").GetProperty("recallAt10").GetDouble();
+        Assert.InRange(graphRecall, 0.9, 1.0);
+        Assert.Equal(2048, index.GetProperty("exact").GetProperty("vectorBytesPerRecord").GetDouble());
+        Assert.True(index.GetProperty("logBytes").GetInt64() > 1000 * 2048);
+        var sweep = Assert.Single(index.GetProperty("sweep").EnumerateArray());
+        Assert.Equal(16, sweep.GetProperty("expansionSearch").GetInt32());
+        Assert.InRange(sweep.GetProperty("recallAt10").GetDouble(), 0.0, 1.0);
+
+        // Parts not run are reported as not measured, not as met or missed.
+        var targets = root.GetProperty("targets").EnumerateArray().ToList();
+        Assert.Equal(7, targets.Count);
+        var million = targets.Where(t => t.GetProperty("target").GetString()!.StartsWith("1M", StringComparison.Ordinal)).ToList();
+        Assert.Equal(3, million.Count);
+        Assert.All(million, t => Assert.Equal(JsonValueKind.Null, t.GetProperty("met").ValueKind));
+        var decodeTarget = targets.Single(t => t.GetProperty("target").GetString()!.StartsWith("12 MP JPEG", StringComparison.Ordinal));
+        Assert.NotEqual(JsonValueKind.Null, decodeTarget.GetProperty("met").ValueKind);
+
+        Assert.False(Directory.Exists(work), "the bench deletes its work folder unless --keep");
+    }
+}

@@ -1,0 +1,39 @@
+using System.Diagnostics.Metrics;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using VisualSearch.Diagnostics;
+using VisualSearch.Embedding;
+using VisualSearch.UnitTests.Fixtures;
+
+namespace VisualSearch.UnitTests.Embedding;
+
+/// <summary>
+/// Threading settings change how fast the encoder runs, never what it answers: ONNX Runtime accepts each
+/// combination, and the vectors equal those of the shared fixture's encoder (default settings).
+/// </summary>
+[Collection(EncoderCollection.Name)]
+public sealed class ThreadingOptionsTests(EncoderFixture fixture)
+{
+    [Theory]
+    [InlineData(1, true)]
+    [InlineData(1, false)]
+    [InlineData(2, false)]
+    public void Intra_op_threads_and_spinning_leave_the_vectors_unchanged(int threads, bool allowSpinning)
+    {
+        using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        using var metrics = new VisualSearchMetrics(services.GetRequiredService<IMeterFactory>());
+        using var encoder = new OnnxImageEncoder(
+            Options.Create(new EncoderOptions { IntraOpThreads = threads, AllowSpinning = allowSpinning }),
+            NullLogger<OnnxImageEncoder>.Instance, metrics);
+        var prepared = fixture.Decoder.Prepare(SamplePhotos.Read("coffee.png"), encoder.InputSize);
+
+        var vector = encoder.Embed(prepared).Vector;
+
+        Assert.Equal(fixture.Encoder.Model.Id, encoder.Model.Id);
+        var expected = fixture.EmbedSample("coffee.png");
+        Assert.Equal(expected.Length, vector.Length);
+        // Another thread count may sum in another order: equal to float rounding, not bit for bit.
+        Assert.True(EncoderFixture.Cosine(expected, vector) > 0.99999, $"cosine {EncoderFixture.Cosine(expected, vector)}");
+    }
+}
