@@ -168,7 +168,7 @@ internal sealed class HnswGraph : IDisposable
     }
 
     /// <summary>Up to <paramref name="keys"/>.Length nearest keys, closest first; returns how many were found.</summary>
-    /// <remarks><paramref name="distances"/> are cosine distances (1 - cosine) on the stored (possibly float16) vectors.</remarks>
+    /// <remarks><paramref name="distances"/> are cosine distances (1 - cosine) on the stored (int8, float16 or float32) vectors.</remarks>
     public unsafe int Search(ReadOnlySpan<float> query, Span<ulong> keys, Span<float> distances)
     {
         CheckDimension(query);
