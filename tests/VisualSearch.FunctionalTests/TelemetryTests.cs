@@ -11,7 +11,6 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using VisualSearch.Diagnostics;
-using VisualSearch.FunctionalTests.Infrastructure;
 using VisualSearch.Functions.Telemetry;
 using VisualSearch.Index.Local;
 using VisualSearch.Search;

@@ -1,7 +1,6 @@
 using System.Text.Json;
 using VisualSearch.Cli;
 using VisualSearch.Cli.Bench;
-using VisualSearch.FunctionalTests.Infrastructure;
 
 namespace VisualSearch.ReliabilityTests;
 

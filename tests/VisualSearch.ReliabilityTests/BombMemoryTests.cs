@@ -5,7 +5,6 @@ using Microsoft.Extensions.Options;
 using VisualSearch.Imaging;
 using VisualSearch.ReliabilityTests.Infrastructure;
 using Xunit.Abstractions;
-using TestImages = VisualSearch.UnitTests.Fixtures.TestImages;
 
 namespace VisualSearch.ReliabilityTests;
 

@@ -10,7 +10,6 @@ using VisualSearch.Index.Local;
 using VisualSearch.Indexing;
 using VisualSearch.Ingestion;
 using VisualSearch.ReliabilityTests.Infrastructure;
-using TestImages = VisualSearch.UnitTests.Fixtures.TestImages;
 
 namespace VisualSearch.ReliabilityTests;
 

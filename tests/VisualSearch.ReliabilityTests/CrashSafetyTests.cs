@@ -6,7 +6,6 @@ using VisualSearch.FunctionalTests.Infrastructure;
 using VisualSearch.Imaging;
 using VisualSearch.ReliabilityTests.Infrastructure;
 using Xunit.Abstractions;
-using TestImages = VisualSearch.UnitTests.Fixtures.TestImages;
 
 namespace VisualSearch.ReliabilityTests;
 

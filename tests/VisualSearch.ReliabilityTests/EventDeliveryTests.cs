@@ -11,7 +11,6 @@ using VisualSearch.Imaging;
 using VisualSearch.Ingestion;
 using VisualSearch.ReliabilityTests.Infrastructure;
 using VisualSearch.Search;
-using TestImages = VisualSearch.UnitTests.Fixtures.TestImages;
 
 namespace VisualSearch.ReliabilityTests;
 

@@ -4,7 +4,6 @@ using System.Text;
 using VisualSearch.FunctionalTests.Infrastructure;
 using VisualSearch.Imaging;
 using Xunit.Abstractions;
-using TestImages = VisualSearch.UnitTests.Fixtures.TestImages;
 
 namespace VisualSearch.ReliabilityTests;
 

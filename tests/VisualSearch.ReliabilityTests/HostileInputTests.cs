@@ -1,7 +1,6 @@
 using VisualSearch.Imaging;
 using VisualSearch.Ingestion;
 using VisualSearch.ReliabilityTests.Infrastructure;
-using TestImages = VisualSearch.UnitTests.Fixtures.TestImages;
 
 namespace VisualSearch.ReliabilityTests;
 

@@ -6,7 +6,6 @@ using VisualSearch.Api;
 using VisualSearch.Cli;
 using VisualSearch.FunctionalTests.Infrastructure;
 using VisualSearch.Imaging;
-using TestImages = VisualSearch.UnitTests.Fixtures.TestImages;
 
 namespace VisualSearch.ReliabilityTests;
 

@@ -4,11 +4,9 @@ using Azure;
 using Azure.Storage.Blobs;
 using Microsoft.Azure.Functions.Worker;
 using VisualSearch.Blobs;
-using VisualSearch.FunctionalTests.Infrastructure;
 using VisualSearch.Functions;
 using VisualSearch.Imaging;
 using VisualSearch.ReliabilityTests.Infrastructure;
-using TestImages = VisualSearch.UnitTests.Fixtures.TestImages;
 
 namespace VisualSearch.ReliabilityTests;
 

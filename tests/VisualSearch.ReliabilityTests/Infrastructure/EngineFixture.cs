@@ -6,7 +6,6 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using VisualSearch.Diagnostics;
 using VisualSearch.Embedding;
-using VisualSearch.FunctionalTests.Infrastructure;
 using VisualSearch.Imaging;
 using VisualSearch.Index.Local;
 using VisualSearch.Indexing;

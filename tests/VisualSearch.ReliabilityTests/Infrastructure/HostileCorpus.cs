@@ -8,7 +8,6 @@ using SixLabors.ImageSharp.Formats.Png;
 using SixLabors.ImageSharp.PixelFormats;
 using SkiaSharp;
 using VisualSearch.Imaging;
-using TestImages = VisualSearch.UnitTests.Fixtures.TestImages;
 
 namespace VisualSearch.ReliabilityTests.Infrastructure;
 
@@ -214,7 +213,7 @@ public static class HostileCorpus
     /// <summary>A sample photo (a cat, a cup) at the corpus size: frames of the animated GIF unlike the first one.</summary>
     public static SKBitmap OtherFrame(string photo)
     {
-        using var decoded = TestImages.DecodeBitmap(VisualSearch.FunctionalTests.Infrastructure.Repo.PhotoBytes(photo));
+        using var decoded = TestImages.DecodeBitmap(Repo.PhotoBytes(photo));
         return TestImages.Resize(decoded, Width, Height);
     }
 

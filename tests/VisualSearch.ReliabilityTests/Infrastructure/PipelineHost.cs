@@ -9,7 +9,6 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using VisualSearch.Blobs;
-using VisualSearch.FunctionalTests.Infrastructure;
 using VisualSearch.Functions;
 using VisualSearch.Index.Local;
 using VisualSearch.Indexing;

@@ -3,7 +3,6 @@ using Microsoft.Extensions.Options;
 using VisualSearch.Index.Local;
 using VisualSearch.Indexing;
 using VisualSearch.Tests.Conformance;
-using VisualSearch.UnitTests.Fixtures;
 
 namespace VisualSearch.UnitTests.Conformance;
 

@@ -1,5 +1,4 @@
 using VisualSearch.Diagnostics;
-using VisualSearch.UnitTests.Fixtures;
 
 namespace VisualSearch.Tests.Diagnostics;
 

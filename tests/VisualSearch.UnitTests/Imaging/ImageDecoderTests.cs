@@ -1,7 +1,6 @@
 using Microsoft.Extensions.Options;
 using SkiaSharp;
 using VisualSearch.Imaging;
-using VisualSearch.UnitTests.Fixtures;
 
 namespace VisualSearch.UnitTests.Imaging;
 

@@ -1,6 +1,5 @@
 using SkiaSharp;
 using VisualSearch.Imaging;
-using VisualSearch.UnitTests.Fixtures;
 
 namespace VisualSearch.UnitTests.Imaging;
 

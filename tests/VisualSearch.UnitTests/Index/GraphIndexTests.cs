@@ -4,7 +4,6 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using VisualSearch.Index.Local;
 using VisualSearch.Indexing;
-using VisualSearch.UnitTests.Fixtures;
 
 namespace VisualSearch.UnitTests.Index;
 
