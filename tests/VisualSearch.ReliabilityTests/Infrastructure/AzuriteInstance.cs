@@ -1,10 +1,5 @@
-using System.Diagnostics;
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
-using System.Text;
 using Azure.Storage.Blobs;
-using VisualSearch.FunctionalTests.Infrastructure;
 
 namespace VisualSearch.ReliabilityTests.Infrastructure;
 
@@ -18,9 +13,7 @@ public sealed class AzuriteInstance : IAsyncLifetime
     /// <summary>Azurite's well-known development account key (public, in every Azurite and Azure SDK doc).</summary>
     private const string AccountKey = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 
-    private readonly StringBuilder _output = new();
-    private Process? _process;
-    private TempDirectory? _location;
+    private AzuriteProcess? _azurite;
 
     public int Port { get; private set; }
 
@@ -32,23 +25,11 @@ public sealed class AzuriteInstance : IAsyncLifetime
     public static string ConnectionStringFor(int port) =>
         $"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={AccountKey};BlobEndpoint=http://127.0.0.1:{port.ToString(CultureInfo.InvariantCulture)}/devstoreaccount1;";
 
-    public static BlobClientOptions ClientOptions()
-    {
-        var options = new BlobClientOptions();
-        options.Retry.MaxRetries = 1;
-        options.Retry.Delay = TimeSpan.FromMilliseconds(100);
-        options.Retry.NetworkTimeout = TimeSpan.FromSeconds(20);
-        return options;
-    }
+    public static BlobClientOptions ClientOptions() => AzuriteProcess.ClientOptions();
 
     /// <summary>Settings that point a host at this Azurite and one container.</summary>
-    public Dictionary<string, string?> BlobSourceSettings(string container) => new()
-    {
-        ["BlobSource:ConnectionString"] = ConnectionString,
-        ["BlobSource:Container"] = container,
-        ["BlobSource:PollInterval"] = "00:00:00.200",
-        ["BlobSource:MaxRetries"] = "1",
-    };
+    public Dictionary<string, string?> BlobSourceSettings(string container) =>
+        AzuriteProcess.BlobSourceSettings(ConnectionString, container);
 
     public async Task<BlobContainerClient> NewContainerAsync()
     {
@@ -59,35 +40,17 @@ public sealed class AzuriteInstance : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        var bin = Path.Combine(Repo.Root, "node_modules", ".bin", OperatingSystem.IsWindows() ? "azurite-blob.cmd" : "azurite-blob");
+        var bin = AzuriteProcess.Bin;
         if (!File.Exists(bin))
             throw new InvalidOperationException($"{bin} is missing: run `npm ci` in {Repo.Root} (package.json lists azurite as a devDependency).");
 
         for (var attempt = 1; ; attempt++)
         {
             Port = FreePort();
-            _location = new TempDirectory("vs-rel-azurite-");
-            var start = new ProcessStartInfo(bin)
-            {
-                UseShellExecute = false,
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-                WorkingDirectory = Repo.Root,
-            };
-            foreach (var a in new[] { "--silent", "--skipApiVersionCheck", "--loose", "--blobHost", "127.0.0.1", "--blobPort", Port.ToString(CultureInfo.InvariantCulture), "--location", _location.Path })
-                start.ArgumentList.Add(a);
-            _process = Process.Start(start) ?? throw new InvalidOperationException($"Could not start {bin}.");
-            _process.OutputDataReceived += (_, e) => Append(e.Data);
-            _process.ErrorDataReceived += (_, e) => Append(e.Data);
-            _process.BeginOutputReadLine();
-            _process.BeginErrorReadLine();
+            _azurite = AzuriteProcess.Start(Port, "vs-rel-azurite-");
+            if (await _azurite.WaitUntilListeningAsync(TimeSpan.FromSeconds(60)).ConfigureAwait(false) && !_azurite.HasExited) break;
 
-            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
-            while (!_process.HasExited && !await IsListeningAsync(Port).ConfigureAwait(false) && DateTime.UtcNow < deadline)
-                await Task.Delay(100).ConfigureAwait(false);
-            if (!_process.HasExited && await IsListeningAsync(Port).ConfigureAwait(false)) break;
-
-            var output = Output();
+            var output = _azurite.Output();
             await StopAsync().ConfigureAwait(false);
             // Another process may have taken the free port between the probe and Azurite's bind: try another.
             if (attempt == 3) throw new InvalidOperationException($"Azurite ({bin}) did not listen on 127.0.0.1:{Port}:\n{output}");
@@ -99,62 +62,15 @@ public sealed class AzuriteInstance : IAsyncLifetime
 
     public Task DisposeAsync() => StopAsync();
 
+    /// <summary>A loopback port nothing listens on right now.</summary>
+    public static int FreePort() => AzuriteProcess.FreePort();
+
     private async Task StopAsync()
     {
-        if (_process is not null)
+        if (_azurite is not null)
         {
-            try
-            {
-                if (!_process.HasExited)
-                {
-                    _process.Kill(entireProcessTree: true);
-                    using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-                    await _process.WaitForExitAsync(timeout.Token).ConfigureAwait(false);
-                }
-            }
-            catch (Exception ex) when (ex is InvalidOperationException or OperationCanceledException or System.ComponentModel.Win32Exception)
-            {
-            }
-
-            _process.Dispose();
-            _process = null;
-        }
-
-        _location?.Dispose();
-        _location = null;
-    }
-
-    /// <summary>A loopback port nothing listens on right now.</summary>
-    public static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
-    private void Append(string? line)
-    {
-        if (line is null) return;
-        lock (_output) _output.AppendLine(line);
-    }
-
-    private string Output()
-    {
-        lock (_output) return _output.ToString();
-    }
-
-    private static async Task<bool> IsListeningAsync(int port)
-    {
-        using var client = new TcpClient();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(1));
-        try
-        {
-            await client.ConnectAsync("127.0.0.1", port, timeout.Token).ConfigureAwait(false);
-            return true;
-        }
-        catch (Exception ex) when (ex is SocketException or OperationCanceledException)
-        {
-            return false;
+            await _azurite.DisposeAsync().ConfigureAwait(false);
+            _azurite = null;
         }
     }
 }
