@@ -81,15 +81,7 @@ public static class TinySets
                     break;
                 default:
                     paint.Color = new SKColor(230, 180, 20);
-                    using (var path = new SKPath())
-                    {
-                        path.MoveTo(cx, cy - size);
-                        path.LineTo(cx + size, cy + size);
-                        path.LineTo(cx - size, cy + size);
-                        path.Close();
-                        canvas.DrawPath(path, paint);
-                    }
-
+                    TestImages.DrawTriangle(canvas, cx, cy, size, paint);
                     break;
             }
         }

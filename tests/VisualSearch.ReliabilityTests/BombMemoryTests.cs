@@ -123,20 +123,9 @@ public sealed class BombMemoryTests(ITestOutputHelper output)
         ihdr[9] = 2;
         using var png = new MemoryStream();
         png.Write(TestImages.PngSignature);
-        Chunk(png, "IHDR", ihdr);
-        Chunk(png, "IDAT", idat.ToArray());
-        Chunk(png, "IEND", []);
+        TestImages.WritePngChunk(png, "IHDR", ihdr);
+        TestImages.WritePngChunk(png, "IDAT", idat.ToArray());
+        TestImages.WritePngChunk(png, "IEND", []);
         return png.ToArray();
-    }
-
-    private static void Chunk(Stream output, string type, byte[] data)
-    {
-        Span<byte> word = stackalloc byte[4];
-        BinaryPrimitives.WriteInt32BigEndian(word, data.Length);
-        output.Write(word);
-        byte[] typeAndData = [.. System.Text.Encoding.ASCII.GetBytes(type), .. data];
-        output.Write(typeAndData);
-        BinaryPrimitives.WriteUInt32BigEndian(word, TestImages.PngCrc(typeAndData));
-        output.Write(word);
     }
 }

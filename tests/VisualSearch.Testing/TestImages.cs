@@ -60,15 +60,7 @@ public static class TestImages
                     canvas.DrawRect(x - r, y - r * 0.6f, 2 * r, 1.2f * r, paint);
                     break;
                 default:
-                    using (var path = new SKPath())
-                    {
-                        path.MoveTo(x, y - r);
-                        path.LineTo(x + r, y + r);
-                        path.LineTo(x - r, y + r);
-                        path.Close();
-                        canvas.DrawPath(path, paint);
-                    }
-
+                    DrawTriangle(canvas, x, y, r, paint);
                     break;
             }
         }
@@ -212,20 +204,21 @@ public static class TestImages
         BinaryPrimitives.WriteInt32BigEndian(ihdr.AsSpan(4), height);
         ihdr[8] = 8;  // bit depth
         ihdr[9] = 2;  // colour type RGB
-        WriteChunk(output, "IHDR", ihdr);
+        WritePngChunk(output, "IHDR", ihdr);
 
         using (var compressed = new MemoryStream())
         {
             using (var zlib = new ZLibStream(compressed, CompressionLevel.SmallestSize, leaveOpen: true))
                 zlib.Write(new byte[1 + Math.Min(width, 4096) * 3]);
-            WriteChunk(output, "IDAT", compressed.ToArray());
+            WritePngChunk(output, "IDAT", compressed.ToArray());
         }
 
-        WriteChunk(output, "IEND", []);
+        WritePngChunk(output, "IEND", []);
         return output.ToArray();
     }
 
-    private static void WriteChunk(Stream output, string type, byte[] data)
+    /// <summary>Writes one PNG chunk: length, type, data and the CRC of type and data.</summary>
+    public static void WritePngChunk(Stream output, string type, byte[] data)
     {
         Span<byte> word = stackalloc byte[4];
         BinaryPrimitives.WriteInt32BigEndian(word, data.Length);
@@ -307,15 +300,7 @@ public static class TestImages
                 case 0: canvas.DrawCircle(x, y, r, paint); break;
                 case 1: canvas.DrawRect(x - r, y - r / 2, 2 * r, r, paint); break;
                 default:
-                    using (var path = new SKPath())
-                    {
-                        path.MoveTo(x, y - r);
-                        path.LineTo(x + r, y + r);
-                        path.LineTo(x - r, y + r);
-                        path.Close();
-                        canvas.DrawPath(path, paint);
-                    }
-
+                    DrawTriangle(canvas, x, y, r, paint);
                     break;
             }
         }
@@ -346,6 +331,17 @@ public static class TestImages
     {
         using var codec = SKCodec.Create(new SKMemoryStream(encoded)) ?? throw new InvalidOperationException("Not decodable.");
         return (codec.Info.Width, codec.Info.Height);
+    }
+
+    /// <summary>A filled isosceles triangle: apex at (x, y - r), base from (x - r, y + r) to (x + r, y + r).</summary>
+    public static void DrawTriangle(SKCanvas canvas, float x, float y, float r, SKPaint paint)
+    {
+        using var path = new SKPath();
+        path.MoveTo(x, y - r);
+        path.LineTo(x + r, y + r);
+        path.LineTo(x - r, y + r);
+        path.Close();
+        canvas.DrawPath(path, paint);
     }
 
     private static SKColor RandomColor(Random random) =>
