@@ -46,11 +46,7 @@ public sealed class LimitsTests(SmallLimitHostFixture fixture) : IClassFixture<S
     {
         var body = TestImages.RandomBytes(length);
         body[0] = 0xFF; body[1] = 0xD8; body[2] = 0xFF; // looks like a JPEG
-        using var content = new StreamContent(new NonSeekableStream(body));
-        content.Headers.ContentType = new MediaTypeHeaderValue("image/jpeg");
-        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/search") { Content = content };
-        request.Headers.TransferEncodingChunked = true;
-        using var response = await Host.Client.SendAsync(request);
+        using var response = await SendChunkedAsync("/api/search", body, "image/jpeg");
         await Http.ProblemAsync(response, HttpStatusCode.RequestEntityTooLarge);
     }
 
@@ -77,15 +73,36 @@ public sealed class LimitsTests(SmallLimitHostFixture fixture) : IClassFixture<S
         // Under the webhook's 1 MB but over this host's Kestrel limit (MaxBytes + 64 KB).
         var json = "[" + string.Join(",", Enumerable.Repeat("""{"id":"x","eventType":"Other","subject":"s","data":{}}""", 6000)) + "]";
         Assert.InRange(json.Length, 200_000, 1024 * 1024);
-        using var content = new StreamContent(new NonSeekableStream(System.Text.Encoding.UTF8.GetBytes(json)));
-        content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
-        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/events/blobs") { Content = content };
-        request.Headers.TransferEncodingChunked = true;
-        using var response = await Host.Client.SendAsync(request);
+        using var response = await SendChunkedAsync("/api/events/blobs", System.Text.Encoding.UTF8.GetBytes(json), "application/json");
         await Http.ProblemAsync(response, HttpStatusCode.RequestEntityTooLarge);
     }
 
     /// <summary>A stream without a length, so HttpClient sends the body chunked.</summary>
+    /// <summary>
+    /// Posts <paramref name="body"/> chunked (no Content-Length, so the server finds the size only by reading).
+    /// The server answers 413 and closes the connection while the client may still be sending; when the
+    /// client's write fails first ("broken pipe", connection reset) it never sees that answer, so the
+    /// transport failure alone is retried (up to 5 attempts). Whatever status does arrive is the one checked.
+    /// </summary>
+    private async Task<HttpResponseMessage> SendChunkedAsync(string path, byte[] body, string contentType)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            using var content = new StreamContent(new NonSeekableStream(body));
+            content.Headers.ContentType = new MediaTypeHeaderValue(contentType);
+            using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = content };
+            request.Headers.TransferEncodingChunked = true;
+            try
+            {
+                return await Host.Client.SendAsync(request);
+            }
+            catch (HttpRequestException ex) when (attempt < 5 && ex.InnerException is IOException or System.Net.Sockets.SocketException)
+            {
+                // The connection was closed under the request body: try again.
+            }
+        }
+    }
+
     private sealed class NonSeekableStream(byte[] data) : MemoryStream(data)
     {
         public override bool CanSeek => false;
