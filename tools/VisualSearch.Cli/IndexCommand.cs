@@ -47,26 +47,10 @@ public static class IndexCommand
         var progress = new Progress(stderr, files.Count);
         await Parallel.ForEachAsync(files, new ParallelOptions { MaxDegreeOfParallelism = workers, CancellationToken = cancellationToken }, async (path, ct) =>
         {
-            var info = new FileInfo(path);
             var id = Path.GetRelativePath(root, path).Replace('\\', '/');
-            IngestResult result;
-            if (!ItemIds.IsValid(id, out var error))
-            {
-                result = new IngestResult(id, IngestOutcome.Rejected, null, error);
-            }
-            else
-            {
-                var request = new IngestRequest
-                {
-                    Id = id,
-                    Source = "file",
-                    Name = id,
-                    ETag = $"{info.Length:x}-{info.LastWriteTimeUtc.Ticks:x}",
-                    Length = info.Length,
-                    UploadedAt = info.LastWriteTimeUtc,
-                };
-                result = await ingestion.IngestAsync(request, _ => Task.FromResult<Stream>(File.OpenRead(path)), ct).ConfigureAwait(false);
-            }
+            var result = ItemIds.IsValid(id, out var error)
+                ? await ingestion.IngestFileAsync(path, id, ct).ConfigureAwait(false)
+                : new IngestResult(id, IngestOutcome.Rejected, null, error);
 
             switch (result.Outcome)
             {

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Hosting;
 using VisualSearch.Api;
 using VisualSearch.Imaging;
 using VisualSearch.Index.Local;
+using VisualSearch.Ingestion;
 
 namespace VisualSearch.Cli;
 
@@ -18,6 +19,26 @@ public static class LocalImages
     public const string RootFile = "images-root";
 
     public const string FileSource = "file";
+
+    /// <summary>
+    /// Ingests one local file as a "file" item, as <c>vsearch index</c> and <c>reindex --from-folder</c> do: the id
+    /// is also its name, and the file's length and last write time stand in for a blob's ETag (unchanged files are skipped).
+    /// </summary>
+    public static Task<IngestResult> IngestFileAsync(this IngestionService ingestion, string path, string id, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(ingestion);
+        var info = new FileInfo(path);
+        var request = new IngestRequest
+        {
+            Id = id,
+            Source = FileSource,
+            Name = id,
+            ETag = $"{info.Length:x}-{info.LastWriteTimeUtc.Ticks:x}",
+            Length = info.Length,
+            UploadedAt = info.LastWriteTimeUtc,
+        };
+        return ingestion.IngestAsync(request, _ => Task.FromResult<Stream>(File.OpenRead(info.FullName)), cancellationToken);
+    }
 
     public static IHostApplicationBuilder AddLocalImages(this IHostApplicationBuilder builder)
     {

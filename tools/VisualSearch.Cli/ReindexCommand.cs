@@ -186,7 +186,6 @@ public static class ReindexCommand
         var tally = new Tally(files.Count);
         await Parallel.ForEachAsync(files, new ParallelOptions { MaxDegreeOfParallelism = workers, CancellationToken = cancellationToken }, async (path, ct) =>
         {
-            var info = new FileInfo(path);
             var id = Path.GetRelativePath(root, path).Replace('\\', '/');
             if (!ItemIds.IsValid(id, out var error))
             {
@@ -194,16 +193,7 @@ public static class ReindexCommand
                 return;
             }
 
-            var request = new IngestRequest
-            {
-                Id = id,
-                Source = "file",
-                Name = id,
-                ETag = $"{info.Length:x}-{info.LastWriteTimeUtc.Ticks:x}",
-                Length = info.Length,
-                UploadedAt = info.LastWriteTimeUtc,
-            };
-            tally.Add(await ingestion.IngestAsync(request, _ => Task.FromResult<Stream>(File.OpenRead(path)), ct).ConfigureAwait(false));
+            tally.Add(await ingestion.IngestFileAsync(path, id, ct).ConfigureAwait(false));
         }).ConfigureAwait(false);
         return tally;
     }

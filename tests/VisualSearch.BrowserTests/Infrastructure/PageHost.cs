@@ -67,16 +67,7 @@ internal sealed class PageHost : IAsyncDisposable
         var ingestion = Services.GetRequiredService<IngestionService>();
         foreach (var name in names)
         {
-            var info = new FileInfo(Path.Combine(root, name));
-            var result = await ingestion.IngestAsync(new IngestRequest
-            {
-                Id = name,
-                Source = "file",
-                Name = name,
-                ETag = $"{info.Length:x}-{info.LastWriteTimeUtc.Ticks:x}",
-                Length = info.Length,
-                UploadedAt = info.LastWriteTimeUtc,
-            }, _ => Task.FromResult<Stream>(File.OpenRead(info.FullName))).ConfigureAwait(false);
+            var result = await ingestion.IngestFileAsync(Path.Combine(root, name), name).ConfigureAwait(false);
             Assert.True(result.Outcome == IngestOutcome.Indexed, $"{name}: {result.Outcome} {result.Reason} {result.Detail}");
         }
     }

@@ -75,17 +75,7 @@ internal sealed class LocalHost : IAsyncDisposable
         var ingestion = services.GetRequiredService<IngestionService>();
         foreach (var name in names)
         {
-            var info = new FileInfo(Repo.Photo(name));
-            var request = new IngestRequest
-            {
-                Id = name,
-                Source = "file",
-                Name = name,
-                ETag = $"{info.Length:x}-{info.LastWriteTimeUtc.Ticks:x}",
-                Length = info.Length,
-                UploadedAt = info.LastWriteTimeUtc,
-            };
-            var result = await ingestion.IngestAsync(request, _ => Task.FromResult<Stream>(File.OpenRead(info.FullName))).ConfigureAwait(false);
+            var result = await ingestion.IngestFileAsync(Repo.Photo(name), name).ConfigureAwait(false);
             Assert.True(result.Outcome == IngestOutcome.Indexed, $"{name}: {result.Outcome} {result.Reason} {result.Detail}");
         }
     }

@@ -1,8 +1,5 @@
-using System.Diagnostics.Metrics;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
-using VisualSearch.Diagnostics;
 using VisualSearch.Embedding;
 using VisualSearch.UnitTests.Fixtures;
 
@@ -21,11 +18,9 @@ public sealed class ThreadingOptionsTests(EncoderFixture fixture)
     [InlineData(2, false)]
     public void Intra_op_threads_and_spinning_leave_the_vectors_unchanged(int threads, bool allowSpinning)
     {
-        using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
-        using var metrics = new VisualSearchMetrics(services.GetRequiredService<IMeterFactory>());
         using var encoder = new OnnxImageEncoder(
             Options.Create(new EncoderOptions { IntraOpThreads = threads, AllowSpinning = allowSpinning }),
-            NullLogger<OnnxImageEncoder>.Instance, metrics);
+            NullLogger<OnnxImageEncoder>.Instance, fixture.Metrics);
         var prepared = fixture.Decoder.Prepare(SamplePhotos.Read("coffee.png"), encoder.InputSize);
 
         var vector = encoder.Embed(prepared).Vector;

@@ -49,10 +49,13 @@ public static class BenchCommand
         var connectivity = args.GetInt("connectivity", defaults.AnnConnectivity, 4, 64);
         var expansionSearch = args.GetInt("ef", defaults.AnnExpansionSearch, 8, 4096);
         var sweep = ParseList(args.Get("ef-sweep") ?? "", 8, 4096, "--ef-sweep takes search expansions from 8 to 4096, comma-separated.");
-        // The vsearch processes the cold-start part starts open the bench's index with the same graph settings.
-        Environment.SetEnvironmentVariable("LocalIndex__AnnQuantization", quantization.ToString());
-        Environment.SetEnvironmentVariable("LocalIndex__AnnConnectivity", connectivity.ToString(CultureInfo.InvariantCulture));
-        Environment.SetEnvironmentVariable("LocalIndex__AnnExpansionSearch", expansionSearch.ToString(CultureInfo.InvariantCulture));
+        // The vsearch processes of the cold-start part open the bench's index with the graph settings it was built with.
+        var coldStart = new ColdStartBench(new Dictionary<string, string>
+        {
+            ["LocalIndex__AnnQuantization"] = quantization.ToString(),
+            ["LocalIndex__AnnConnectivity"] = connectivity.ToString(CultureInfo.InvariantCulture),
+            ["LocalIndex__AnnExpansionSearch"] = expansionSearch.ToString(CultureInfo.InvariantCulture),
+        });
         var parts = (args.Get("parts") ?? "decode,ingest,index,cold").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).ToHashSet(StringComparer.Ordinal);
         var sizes = ParseList(args.Get("sizes") ?? "10000,100000,1000000", 100, 5_000_000, "--sizes takes index sizes from 100 to 5,000,000, comma-separated.");
         var ingestCount = args.GetInt("images", 24, 2, 10_000);
@@ -188,8 +191,8 @@ public static class BenchCommand
                     var serve = new List<double>();
                     for (var i = 0; i < 3; i++)
                     {
-                        search.Add(await ColdStartBench.SearchAsync(small, Path.Combine(imagesDir, "jpeg-2mp.jpg"), cancellationToken).ConfigureAwait(false));
-                        serve.Add(await ColdStartBench.ServeAsync(small, query2mp, cancellationToken).ConfigureAwait(false));
+                        search.Add(await coldStart.SearchAsync(small, Path.Combine(imagesDir, "jpeg-2mp.jpg"), cancellationToken).ConfigureAwait(false));
+                        serve.Add(await coldStart.ServeAsync(small, query2mp, cancellationToken).ConfigureAwait(false));
                     }
 
                     report.ColdStart.Add(new ColdStartResult("vsearch search", ingestFiles.Count, Latency.Of(search).P50));
@@ -201,8 +204,8 @@ public static class BenchCommand
             {
                 await SectionAsync(report, log, $"cold start at {largestSize}", async () =>
                 {
-                    report.ColdStart.Add(new ColdStartResult("vsearch search", largestSize, await ColdStartBench.SearchAsync(big, Path.Combine(imagesDir, "jpeg-2mp.jpg"), cancellationToken).ConfigureAwait(false)));
-                    report.ColdStart.Add(new ColdStartResult("vsearch serve (first POST /api/search)", largestSize, await ColdStartBench.ServeAsync(big, query2mp, cancellationToken).ConfigureAwait(false)));
+                    report.ColdStart.Add(new ColdStartResult("vsearch search", largestSize, await coldStart.SearchAsync(big, Path.Combine(imagesDir, "jpeg-2mp.jpg"), cancellationToken).ConfigureAwait(false)));
+                    report.ColdStart.Add(new ColdStartResult("vsearch serve (first POST /api/search)", largestSize, await coldStart.ServeAsync(big, query2mp, cancellationToken).ConfigureAwait(false)));
                 }, cancellationToken).ConfigureAwait(false);
             }
 
@@ -267,18 +270,8 @@ public static class BenchCommand
         var sw = Stopwatch.StartNew();
         await Parallel.ForEachAsync(files, new ParallelOptions { MaxDegreeOfParallelism = workers, CancellationToken = cancellationToken }, async (path, ct) =>
         {
-            var info = new FileInfo(path);
             var id = Path.GetFileName(path);
-            var request = new IngestRequest
-            {
-                Id = id,
-                Source = "file",
-                Name = id,
-                ETag = $"{info.Length:x}-{info.LastWriteTimeUtc.Ticks:x}",
-                Length = info.Length,
-                UploadedAt = info.LastWriteTimeUtc,
-            };
-            var result = await ingestion.IngestAsync(request, _ => Task.FromResult<Stream>(File.OpenRead(path)), ct).ConfigureAwait(false);
+            var result = await ingestion.IngestFileAsync(path, id, ct).ConfigureAwait(false);
             if (result.Outcome != IngestOutcome.Indexed) failures.Add($"{id}: {result.Outcome} {result.Detail}");
         }).ConfigureAwait(false);
         var seconds = sw.Elapsed.TotalSeconds;

@@ -7,11 +7,12 @@ namespace VisualSearch.Cli.Bench;
 /// <summary>
 /// Process start to first answer, measured by starting this same vsearch executable: <c>vsearch search</c>
 /// (until it exits after printing the results) and <c>vsearch serve</c> (until the first POST /api/search
-/// on 127.0.0.1 is answered 200).
+/// on 127.0.0.1 is answered 200). <paramref name="settings"/> (environment variables, e.g. the graph settings
+/// the bench built the index with) are given to every process it starts.
 /// </summary>
-internal static class ColdStartBench
+internal sealed class ColdStartBench(IReadOnlyDictionary<string, string> settings)
 {
-    public static async Task<double> SearchAsync(string indexRoot, string image, CancellationToken cancellationToken)
+    public async Task<double> SearchAsync(string indexRoot, string image, CancellationToken cancellationToken)
     {
         var start = Start(["search", image, "--index", indexRoot, "--k", "3"], redirect: true);
         using var process = start.Process;
@@ -24,7 +25,7 @@ internal static class ColdStartBench
         return elapsed;
     }
 
-    public static async Task<double> ServeAsync(string indexRoot, byte[] image, CancellationToken cancellationToken)
+    public async Task<double> ServeAsync(string indexRoot, byte[] image, CancellationToken cancellationToken)
     {
         var port = FreePort();
         var url = $"http://127.0.0.1:{port}";
@@ -71,7 +72,7 @@ internal static class ColdStartBench
         }
     }
 
-    private static (Process Process, long Timestamp) Start(string[] arguments, bool redirect, IDictionary<string, string>? environment = null)
+    private (Process Process, long Timestamp) Start(string[] arguments, bool redirect, IDictionary<string, string>? environment = null)
     {
         // This process's own executable: the vsearch apphost, or dotnet with vsearch.dll.
         var host = Environment.ProcessPath ?? throw new InvalidOperationException("Unknown executable path.");
@@ -84,6 +85,7 @@ internal static class ColdStartBench
         if (Path.GetFileNameWithoutExtension(host).Equals("dotnet", StringComparison.OrdinalIgnoreCase))
             info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "vsearch.dll"));
         foreach (var a in arguments) info.ArgumentList.Add(a);
+        foreach (var (k, v) in settings) info.Environment[k] = v;
         if (environment is not null) foreach (var (k, v) in environment) info.Environment[k] = v;
         if (!redirect)
         {

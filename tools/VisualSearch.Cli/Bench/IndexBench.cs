@@ -67,6 +67,7 @@ internal sealed class IndexBench(string modelId, int dimension, AnnQuantization 
         long managedBefore = ManagedBytes();
         var sw = Stopwatch.StartNew();
         ModeResult exact;
+        double insertSeconds;
         var exactTop = new List<string[]>();
         using (var index = exactCatalog.OpenVersion(modelId))
         {
@@ -77,12 +78,11 @@ internal sealed class IndexBench(string modelId, int dimension, AnnQuantization 
                 await index.UpsertAsync(new VectorRecord(Id(i), vectors.Vector(i), Metadata(i)), cancellationToken).ConfigureAwait(false);
             }
 
-            var insertSeconds = sw.Elapsed.TotalSeconds;
+            insertSeconds = sw.Elapsed.TotalSeconds;
             exactCatalog.SwitchTo(modelId);
             await log.WriteLineAsync($"index {count:N0}: inserted in {insertSeconds:F1} s; exact queries").ConfigureAwait(false);
             var managed = (ManagedBytes() - managedBefore) / (double)count;
             exact = await MeasureAsync(index, queryVectors, byIdIds, exactTop, null, managed, cancellationToken).ConfigureAwait(false);
-            _insertSeconds = insertSeconds;
         }
 
         // Reopen exact: replaying the log is most of a cold open.
@@ -136,10 +136,8 @@ internal sealed class IndexBench(string modelId, int dimension, AnnQuantization 
         }
         var logBytes = new FileInfo(Path.Combine(exactCatalog.VersionDirectory(modelId), "records.log")).Length;
         var defaultMode = count >= new LocalIndexOptions().AnnThreshold ? "hnsw" : "exact";
-        return new IndexSizeResult(count, defaultMode, quantization.ToString(), _insertSeconds, exact, graph, build, loadOpen, exactOpen, logBytes, connectivity, expansionSearch, points);
+        return new IndexSizeResult(count, defaultMode, quantization.ToString(), insertSeconds, exact, graph, build, loadOpen, exactOpen, logBytes, connectivity, expansionSearch, points);
     }
-
-    private double _insertSeconds;
 
     private async Task<ModeResult> MeasureAsync(LocalVectorIndex index, float[][] queryVectors, string[] byIdIds, List<string[]>? recordTop, List<string[]>? exactTop, double managedBytes, CancellationToken cancellationToken)
     {
