@@ -92,6 +92,9 @@ public sealed class LimitsTests(SmallLimitHostFixture fixture) : IClassFixture<S
             content.Headers.ContentType = new MediaTypeHeaderValue(contentType);
             using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = content };
             request.Headers.TransferEncodingChunked = true;
+            // The server gives up on this connection mid-body: keep it out of the shared client's pool, or the
+            // next test's request is sent on a closed connection ("the response ended prematurely").
+            request.Headers.ConnectionClose = true;
             try
             {
                 return await Host.Client.SendAsync(request);
