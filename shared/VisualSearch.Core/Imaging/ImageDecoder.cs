@@ -138,7 +138,7 @@ public sealed class ImageDecoder(IOptions<ImagingOptions> options) : IImageDecod
     }
 
     /// <summary>Maps stored pixel coordinates to upright ones for each EXIF orientation.</summary>
-    internal static SKMatrix OrientationMatrix(SKEncodedOrigin origin, float w, float h) => origin switch
+    public static SKMatrix OrientationMatrix(SKEncodedOrigin origin, float w, float h) => origin switch
     {
         SKEncodedOrigin.TopRight => new SKMatrix(-1, 0, w, 0, 1, 0, 0, 0, 1),
         SKEncodedOrigin.BottomRight => new SKMatrix(-1, 0, w, 0, -1, h, 0, 0, 1),
