@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.IO.Hashing;
 using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
@@ -7,7 +8,7 @@ using VisualSearch.Indexing;
 namespace VisualSearch.Index.Local;
 
 /// <summary>
-/// One log entry: magic (4) | payload length (4) | CRC-32 of payload (4) | payload.
+/// One log entry: magic (4) | payload length (4) | CRC-32 of payload (4; IEEE 802.3, System.IO.Hashing) | payload.
 /// Payload: op (1: upsert, 2: delete) | id length (2) | id UTF-8 | [upsert: dimension (4) | floats | metadata JSON length (4) | JSON].
 /// Little-endian. An entry whose header or checksum does not verify ends the readable log.
 /// </summary>
@@ -45,7 +46,7 @@ internal static class LogFormat
 
         BinaryPrimitives.WriteUInt32LittleEndian(entry, Magic);
         BinaryPrimitives.WriteInt32LittleEndian(entry.AsSpan(4), payloadLength);
-        BinaryPrimitives.WriteUInt32LittleEndian(entry.AsSpan(8), Crc32.Compute(payload));
+        BinaryPrimitives.WriteUInt32LittleEndian(entry.AsSpan(8), Crc32.HashToUInt32(payload));
         return entry;
     }
 
@@ -65,7 +66,7 @@ internal static class LogFormat
         if (length < 3 || length > MaxPayload) return null;
         var payload = new byte[length];
         if (stream.ReadAtLeast(payload, length, throwOnEndOfStream: false) < length) return null;
-        if (Crc32.Compute(payload) != BinaryPrimitives.ReadUInt32LittleEndian(header[8..])) return null;
+        if (Crc32.HashToUInt32(payload) != BinaryPrimitives.ReadUInt32LittleEndian(header[8..])) return null;
 
         try
         {
