@@ -1,0 +1,71 @@
+using System.Numerics.Tensors;
+using VisualSearch.Indexing;
+
+namespace VisualSearch.Index.Local;
+
+/// <summary>
+/// Exact cosine search over float32 copies of the vectors, one row of <see cref="Dimension"/> floats per slot
+/// (the vectors are L2-normalised, so a dot product is the cosine; System.Numerics.Tensors). Used below
+/// <see cref="LocalIndexOptions.AnnThreshold"/>; from it on the graph takes over and these copies are dropped.
+/// Not thread-safe for writes: the index serialises <see cref="Set"/> and <see cref="Move"/> against searches.
+/// </summary>
+internal sealed class ExactScan
+{
+    private float[] _vectors = [];
+
+    public ExactScan(int dimension)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(dimension, 1);
+        Dimension = dimension;
+    }
+
+    public int Dimension { get; }
+
+    /// <summary>The slot's vector (a view of the row, valid until the next write).</summary>
+    public ReadOnlyMemory<float> Row(int slot) => _vectors.AsMemory(slot * Dimension, Dimension);
+
+    public void Set(int slot, ReadOnlySpan<float> vector)
+    {
+        if (vector.Length != Dimension) throw new ArgumentException($"The vector has {vector.Length} dimensions; the scan holds {Dimension}.", nameof(vector));
+        EnsureCapacity(slot + 1);
+        vector.CopyTo(_vectors.AsSpan(slot * Dimension, Dimension));
+    }
+
+    /// <summary>Copies a row to another slot (compaction's renumbering).</summary>
+    public void Move(int from, int to) => _vectors.AsSpan(from * Dimension, Dimension).CopyTo(_vectors.AsSpan(to * Dimension, Dimension));
+
+    /// <summary>
+    /// The k best live records of <paramref name="records"/> that pass the query's filter, exclusion and minimum
+    /// score, best first; every live record is scored.
+    /// </summary>
+    public IReadOnlyList<SearchHit> Search(ReadOnlySpan<float> q, VectorQuery query, SlotTable records, CancellationToken cancellationToken)
+    {
+        var dim = Dimension;
+        var minScore = query.MinScore ?? float.NegativeInfinity;
+        var filter = query.Filter is { IsEmpty: false } f ? f : null;
+        var top = new TopResults(query.K);
+        // The excluded item by slot: comparing every id string would read a million strings at 1M records.
+        var excluded = query.ExcludeId is not null && records.TryGetSlot(query.ExcludeId, out var excludedSlot) ? excludedSlot : -1;
+        for (var slot = 0; slot < records.Used; slot++)
+        {
+            var metadata = records.MetadataAt(slot);
+            if (metadata is null) continue;
+            if ((slot & 4095) == 0) cancellationToken.ThrowIfCancellationRequested();
+            if (slot == excluded) continue;
+            if (filter is not null && !filter.Matches(metadata)) continue;
+            var score = TensorPrimitives.Dot(q, _vectors.AsSpan(slot * dim, dim));
+            if (score < minScore) continue;
+            top.Offer(slot, score, records.IdAt(slot)!);
+        }
+
+        return top.ToHits(records);
+    }
+
+    private void EnsureCapacity(int slots)
+    {
+        var rows = _vectors.Length / Dimension;
+        if (slots <= rows) return;
+        var capacity = Math.Max(slots, Math.Max(1024, rows * 2));
+        Array.Resize(ref _vectors, capacity * Dimension);
+    }
+}

@@ -1,0 +1,249 @@
+using System.Diagnostics;
+using System.Numerics.Tensors;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Microsoft.Extensions.Logging;
+using VisualSearch.Index.Local.Ann;
+using VisualSearch.Indexing;
+
+namespace VisualSearch.Index.Local;
+
+/// <summary>Copies the float32 vector of a slot into <paramref name="destination"/> (from the log, in graph mode).</summary>
+internal delegate void SlotVectorReader(int slot, Span<float> destination);
+
+/// <summary>
+/// The HNSW graph of an index in graph mode and its life: built from the vectors (on every core) or loaded from
+/// the copy saved next to the log (ann.usearch, ann.json) when that copy matches the log exactly (same length,
+/// same count, same settings); saved (temporary file, fsync, rename, then its description) when built and when
+/// the index closes; searched for candidates that are re-ranked exactly with the float32 vectors read back from
+/// the log. Keys are the <see cref="SlotTable"/>'s slots. Not thread-safe for writes: the index serialises
+/// <see cref="Add"/>, <see cref="Remove"/>, <see cref="Rename"/> and saves against searches.
+/// </summary>
+internal sealed class GraphLifecycle : IDisposable
+{
+    public const string GraphFileName = "ann.usearch";
+    public const string MetaFileName = "ann.json";
+
+    private const int MetaFormat = 2;
+
+    /// <summary>Beyond this many graph candidates a filtered search scans the matching records exactly instead.</summary>
+    private const int MaxCandidates = 4096;
+
+    private readonly string _directory;
+    private readonly ILogger _logger;
+    private readonly HnswGraph _graph;
+
+    private GraphLifecycle(string directory, HnswGraph graph, ILogger logger)
+    {
+        _directory = directory;
+        _graph = graph;
+        _logger = logger;
+    }
+
+    /// <summary>The log length the saved copy on disk was made at; -1 when no saved copy matches this graph.</summary>
+    public long SavedAtLogLength { get; private set; } = -1;
+
+    /// <summary>Bytes of the graph's vectors and links.</summary>
+    public long MemoryUsage => _graph.MemoryUsage;
+
+    /// <summary>
+    /// The saved graph if it was saved at exactly <paramref name="logLength"/> with the live slots of
+    /// <paramref name="records"/> and these settings; null (logged) when it is missing, stale or unreadable.
+    /// Throws what USearch's native library throws when it cannot be loaded.
+    /// </summary>
+    public static GraphLifecycle? TryLoad(string directory, HnswSettings settings, long logLength, SlotTable records, ILogger logger)
+    {
+        var sw = Stopwatch.StartNew();
+        var metaPath = Path.Combine(directory, MetaFileName);
+        var graphPath = Path.Combine(directory, GraphFileName);
+        if (!File.Exists(metaPath) || !File.Exists(graphPath)) return null;
+        try
+        {
+            var meta = JsonSerializer.Deserialize<GraphMeta>(File.ReadAllBytes(metaPath), LogFormat.Json);
+            if (meta is null || meta.Format != MetaFormat || meta.LogLength != logLength || meta.Count != records.Count
+                || meta.Dimension != settings.Dimension || meta.Connectivity != settings.Connectivity || meta.Quantization != settings.Quantization)
+            {
+                LocalIndexLog.GraphStale(logger, directory);
+                return null;
+            }
+
+            var graph = HnswGraph.Load(graphPath, settings);
+            if (graph.Count != records.Count || records.Slots.Any(slot => !graph.Contains((ulong)slot)))
+            {
+                graph.Dispose();
+                LocalIndexLog.GraphStale(logger, directory);
+                return null;
+            }
+
+            LocalIndexLog.GraphLoaded(logger, directory, records.Count, sw.Elapsed.TotalMilliseconds);
+            return new GraphLifecycle(directory, graph, logger) { SavedAtLogLength = logLength };
+        }
+        catch (Exception ex) when (ex is IOException or JsonException or InvalidDataException or InvalidOperationException)
+        {
+            LocalIndexLog.GraphUnreadable(logger, directory, ex);
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// A new graph of the <paramref name="slots"/> with their vectors (added on every core). Not saved yet.
+    /// Throws what USearch's native library throws when it cannot be loaded.
+    /// </summary>
+    public static GraphLifecycle Build(string directory, HnswSettings settings, int[] slots, Func<int, ReadOnlyMemory<float>> vectorOfSlot, ILogger logger, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(slots);
+        ArgumentNullException.ThrowIfNull(vectorOfSlot);
+        var sw = Stopwatch.StartNew();
+        var graph = HnswGraph.Create(settings);
+        try
+        {
+            graph.AddMany(Array.ConvertAll(slots, s => (ulong)s), i => vectorOfSlot(slots[i]), cancellationToken);
+        }
+        catch
+        {
+            graph.Dispose();
+            throw;
+        }
+
+        LocalIndexLog.GraphBuilt(logger, directory, slots.Length, sw.Elapsed.TotalMilliseconds);
+        return new GraphLifecycle(directory, graph, logger);
+    }
+
+    /// <summary>Deletes a saved graph (the log is being renumbered, or the index searches exactly); fsyncs the directory.</summary>
+    public static void DeleteSaved(string directory)
+    {
+        var metaPath = Path.Combine(directory, MetaFileName);
+        var graphPath = Path.Combine(directory, GraphFileName);
+        if (!File.Exists(metaPath) && !File.Exists(graphPath)) return;
+        File.Delete(metaPath);
+        File.Delete(graphPath);
+        DurableFiles.FsyncDirectory(directory);
+    }
+
+    public void Add(int slot, ReadOnlySpan<float> vector) => _graph.Add((ulong)slot, vector);
+
+    public void Remove(int slot) => _graph.Remove((ulong)slot);
+
+    public void Rename(int from, int to) => _graph.Rename((ulong)from, (ulong)to);
+
+    /// <summary>
+    /// Saves the graph as made at <paramref name="logLength"/> with <paramref name="count"/> records: graph file
+    /// (temporary file, fsync, rename), then its description; a crash between leaves none valid.
+    /// </summary>
+    public void Save(long logLength, int count)
+    {
+        var graphPath = Path.Combine(_directory, GraphFileName);
+        var metaPath = Path.Combine(_directory, MetaFileName);
+        var settings = _graph.Settings;
+        File.Delete(metaPath);
+        var temp = graphPath + ".tmp";
+        _graph.Save(temp);
+        using (var file = new FileStream(temp, FileMode.Open, FileAccess.ReadWrite, FileShare.None)) file.Flush(flushToDisk: true);
+        File.Move(temp, graphPath, overwrite: true);
+        DurableFiles.WriteAtomically(metaPath, JsonSerializer.SerializeToUtf8Bytes(
+            new GraphMeta(MetaFormat, logLength, count, settings.Dimension, settings.Connectivity, settings.Quantization), LogFormat.Json));
+        SavedAtLogLength = logLength;
+    }
+
+    /// <summary>Saves unless the saved copy is already of <paramref name="logLength"/>; a failure is logged, not thrown (the next open rebuilds).</summary>
+    public void SaveIfChanged(long logLength, int count)
+    {
+        if (SavedAtLogLength == logLength) return;
+        try
+        {
+            Save(logLength, count);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or InvalidOperationException)
+        {
+            LocalIndexLog.GraphNotSaved(_logger, _directory, ex);
+        }
+    }
+
+    /// <summary>Deletes the saved copy; the graph in memory stays and is saved again by the next save.</summary>
+    public void DeleteSaved()
+    {
+        DeleteSaved(_directory);
+        SavedAtLogLength = -1;
+    }
+
+    /// <summary>
+    /// Graph search: candidates from the graph (k x <paramref name="overfetch"/>, more while the filter or the
+    /// excluded id leaves fewer than k), the best k x overfetch that pass re-scored with exact cosines from the
+    /// float32 vectors <paramref name="readVector"/> gives. When even <see cref="MaxCandidates"/> are not enough,
+    /// every record the filter admits is scored exactly.
+    /// </summary>
+    public IReadOnlyList<SearchHit> Search(ReadOnlySpan<float> q, VectorQuery query, SlotTable records, int overfetch, SlotVectorReader readVector, CancellationToken cancellationToken)
+    {
+        var count = records.Count;
+        if (count == 0) return [];
+        var k = query.K;
+        var minScore = query.MinScore ?? float.NegativeInfinity;
+        var filter = query.Filter is { IsEmpty: false } f ? f : null;
+        var buffer = new float[q.Length];
+        var top = new TopResults(k);
+        var rescore = k * overfetch;
+        var fetch = Math.Min(count, Math.Max(rescore, k + 1));
+        while (true)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var keys = new ulong[fetch];
+            var distances = new float[fetch];
+            var found = _graph.Search(q, keys, distances);
+            top.Clear();
+            // The graph's order (int8 or float16 cosines, within a few thousandths of the exact ones) picks the
+            // k x overfetch best candidates that pass; only those are read back from the log and scored exactly.
+            var scored = 0;
+            for (var i = 0; i < found && scored < rescore; i++)
+            {
+                if (1f - distances[i] < minScore - 0.01f) break;
+                if (Consider((int)keys[i], q, query, filter, minScore, records, readVector, buffer, top)) scored++;
+            }
+
+            // Enough: k results, or k x overfetch candidates passed (the rest rank lower), or the graph has no more.
+            if (top.Count >= k || scored >= rescore || found < fetch || fetch >= count) break;
+            // The graph's scores (int8 or float16) are within a few thousandths of the exact ones: nothing further can reach MinScore.
+            if (found > 0 && 1f - distances[found - 1] < minScore - 0.01f) break;
+            if (fetch >= MaxCandidates)
+            {
+                top.Clear();
+                for (var slot = 0; slot < records.Used; slot++)
+                {
+                    if ((slot & 4095) == 0) cancellationToken.ThrowIfCancellationRequested();
+                    Consider(slot, q, query, filter, minScore, records, readVector, buffer, top);
+                }
+
+                break;
+            }
+
+            fetch = Math.Min(count, fetch * 4);
+        }
+
+        return top.ToHits(records);
+    }
+
+    public void Dispose() => _graph.Dispose();
+
+    /// <summary>Scores one live record that passes the filter and exclusion exactly; false when it was skipped unread.</summary>
+    private static bool Consider(int slot, ReadOnlySpan<float> q, VectorQuery query, SearchFilter? filter, float minScore, SlotTable records, SlotVectorReader readVector, float[] buffer, TopResults top)
+    {
+        if ((uint)slot >= (uint)records.Used) return false;
+        var metadata = records.MetadataAt(slot);
+        if (metadata is null) return false;
+        var id = records.IdAt(slot)!;
+        if (query.ExcludeId is not null && id == query.ExcludeId) return false;
+        if (filter is not null && !filter.Matches(metadata)) return false;
+        readVector(slot, buffer);
+        var score = TensorPrimitives.Dot(q, buffer);
+        if (score < minScore) return true;
+        top.Offer(slot, score, id);
+        return true;
+    }
+
+    private sealed record GraphMeta(
+        int Format,
+        long LogLength,
+        int Count,
+        int Dimension,
+        int Connectivity,
+        [property: JsonConverter(typeof(JsonStringEnumConverter<AnnQuantization>))] AnnQuantization Quantization);
+}
