@@ -1,0 +1,74 @@
+using VisualSearch.Index.Local;
+using static VisualSearch.UnitTests.Index.PartsFixture;
+
+namespace VisualSearch.UnitTests.Index;
+
+/// <summary>The records by slot on their own: new ids, replacements, reuse of freed slots, renumbering.</summary>
+public sealed class SlotTableTests
+{
+    [Fact]
+    public void New_ids_take_new_slots_and_a_replacement_keeps_its_slot()
+    {
+        var table = new SlotTable();
+        Assert.Equal((0, true), table.Set("a", Metadata("a"), 100));
+        Assert.Equal((1, true), table.Set("b", Metadata("b"), 200));
+        Assert.Equal((0, false), table.Set("a", Metadata("a", "new"), 300));
+
+        Assert.Equal(2, table.Count);
+        Assert.Equal(2, table.Used);
+        Assert.Equal("new", table.MetadataAt(0)!.Tags["album"]);
+        Assert.Equal(300, table.OffsetAt(0));
+        Assert.Equal("b", table.IdAt(1));
+    }
+
+    [Fact]
+    public void A_freed_slot_goes_to_the_next_new_id()
+    {
+        var table = new SlotTable();
+        table.Set("a", Metadata("a"), 1);
+        table.Set("b", Metadata("b"), 2);
+        Assert.True(table.Remove("a", out var freed));
+        Assert.Equal(0, freed);
+        Assert.Null(table.IdAt(0));
+        Assert.Null(table.MetadataAt(0));
+        Assert.False(table.TryGetSlot("a", out _));
+        Assert.False(table.Remove("a", out var none));
+        Assert.Equal(-1, none);
+
+        Assert.Equal((0, true), table.Set("c", Metadata("c"), 3));
+        Assert.Equal(2, table.Used);
+        Assert.Equal([0, 1], table.LiveSlots());
+    }
+
+    [Fact]
+    public void Renumbering_packs_the_live_slots_in_order_and_reports_each_move()
+    {
+        var table = new SlotTable();
+        foreach (var id in new[] { "a", "b", "c", "d", "e" }) table.Set(id, Metadata(id), 0);
+        table.Remove("a", out _);
+        table.Remove("c", out _);
+        var live = table.LiveSlots();
+        Assert.Equal([1, 3, 4], live);
+
+        var moves = new List<(int From, int To)>();
+        table.Renumber(live, [10, 20, 30], (from, to) => moves.Add((from, to)));
+
+        Assert.Equal([(1, 0), (3, 1), (4, 2)], moves);
+        Assert.Equal(3, table.Used);
+        Assert.Equal(["b", "d", "e"], Enumerable.Range(0, 3).Select(table.IdAt));
+        Assert.True(table.TryGetSlot("e", out var e));
+        Assert.Equal(2, e);
+        Assert.Equal(30, table.OffsetAt(2));
+        // No free slots remain: the next new id takes the slot after the last live one.
+        Assert.Equal((3, true), table.Set("f", Metadata("f"), 0));
+    }
+
+    [Fact]
+    public void Renumbering_without_every_live_slot_is_refused()
+    {
+        var table = new SlotTable();
+        table.Set("a", Metadata("a"), 0);
+        table.Set("b", Metadata("b"), 0);
+        Assert.Throws<ArgumentException>(() => table.Renumber([0], [0], (_, _) => { }));
+    }
+}
