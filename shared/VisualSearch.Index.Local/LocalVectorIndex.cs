@@ -19,8 +19,13 @@ namespace VisualSearch.Index.Local;
 /// (ann.usearch, ann.json) when it is built and when the index is closed; on open it is loaded if it matches the
 /// log exactly (same length, same count), and rebuilt from the log otherwise (a crash, a compaction, other settings).
 /// </para>
+/// <para>
 /// This class holds the parts together (<see cref="SlotTable"/> numbers the records for all of them) and takes
-/// the reader/writer lock: one write at a time, searches side by side.
+/// the reader/writer lock: one write at a time, searches side by side. It is also the backend's edge for
+/// failures: an I/O error or a file this index did not write (a corrupt index.json, a log cut short under an
+/// open index) surfaces as <see cref="VectorIndexException"/> (backend "local", the directory, the operation),
+/// retriable only when another instance has the directory open.
+/// </para>
 /// </summary>
 public sealed class LocalVectorIndex : IVectorIndex, IDisposable
 {
@@ -105,6 +110,10 @@ public sealed class LocalVectorIndex : IVectorIndex, IDisposable
 
             return Task.CompletedTask;
         }
+        catch (Exception ex) when (IsStorageFailure(ex))
+        {
+            throw StorageFailure("open", ex);
+        }
         finally
         {
             _lock.ExitWriteLock();
@@ -130,6 +139,10 @@ public sealed class LocalVectorIndex : IVectorIndex, IDisposable
             CompactIfNeeded();
             return Task.CompletedTask;
         }
+        catch (Exception ex) when (IsStorageFailure(ex))
+        {
+            throw StorageFailure("upsert", ex);
+        }
         finally
         {
             _lock.ExitWriteLock();
@@ -150,6 +163,10 @@ public sealed class LocalVectorIndex : IVectorIndex, IDisposable
             CompactIfNeeded();
             return Task.FromResult(true);
         }
+        catch (Exception ex) when (IsStorageFailure(ex))
+        {
+            throw StorageFailure("delete", ex);
+        }
         finally
         {
             _lock.ExitWriteLock();
@@ -167,6 +184,10 @@ public sealed class LocalVectorIndex : IVectorIndex, IDisposable
             var vector = new float[schema.Dimension];
             ReadVector(slot, vector);
             return Task.FromResult<VectorRecord?>(new VectorRecord(id, vector, _records.MetadataAt(slot)!));
+        }
+        catch (Exception ex) when (IsStorageFailure(ex))
+        {
+            throw StorageFailure("get", ex);
         }
         finally
         {
@@ -188,6 +209,10 @@ public sealed class LocalVectorIndex : IVectorIndex, IDisposable
             return Task.FromResult(_graph is not null
                 ? _graph.Search(vector.Span, query, _records, _options.AnnOverfetch, ReadLoggedVector, cancellationToken)
                 : _exact!.Search(vector.Span, query, _records, cancellationToken));
+        }
+        catch (Exception ex) when (IsStorageFailure(ex))
+        {
+            throw StorageFailure("search", ex);
         }
         finally
         {
@@ -225,6 +250,18 @@ public sealed class LocalVectorIndex : IVectorIndex, IDisposable
             _lock.ExitWriteLock();
         }
     }
+
+    /// <summary>What the local backend wraps in <see cref="VectorIndexException"/>: the file system failing, or a file that is not what this index wrote.</summary>
+    private static bool IsStorageFailure(Exception ex) => ex is IOException or UnauthorizedAccessException or InvalidDataException or JsonException;
+
+    /// <summary>
+    /// The one exception the backend throws for its files: retriable only when another instance holds the
+    /// directory (the same call succeeds once that one closes it); a corrupt file, a permission or a disk
+    /// failure needs someone to act first.
+    /// </summary>
+    private VectorIndexException StorageFailure(string operation, Exception ex) => ex is IndexInUseException
+        ? new VectorIndexException(ex.Message, Kind, Directory, operation, retriable: true, innerException: ex)
+        : new VectorIndexException($"The local index at {Directory} failed to {operation}: {ex.Message}", Kind, Directory, operation, retriable: false, innerException: ex);
 
     private IndexSchema RequireOpen()
     {

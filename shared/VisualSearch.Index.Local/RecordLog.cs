@@ -43,7 +43,7 @@ internal sealed class RecordLog : IDisposable
     public long Length { get; private set; }
 
     /// <summary>
-    /// Takes the directory's lock (the directory must exist). Fails with an <see cref="IOException"/> ("in use") while
+    /// Takes the directory's lock (the directory must exist). Fails with <see cref="IndexInUseException"/> while
     /// another instance, in this process or another, holds it. Call <see cref="Replay"/> next.
     /// </summary>
     public static RecordLog Open(string directory, bool flushToDisk, ILogger logger)
@@ -55,7 +55,7 @@ internal sealed class RecordLog : IDisposable
         }
         catch (IOException ex) when (ex is not FileNotFoundException and not DirectoryNotFoundException)
         {
-            throw new IOException($"The index at {directory} is in use by another process (for example a running 'vsearch serve'). Stop it, or use its HTTP API, or point this command at another index with --index.", ex);
+            throw new IndexInUseException($"The index at {directory} is in use by another process (for example a running 'vsearch serve'). Stop it, or use its HTTP API, or point this command at another index with --index.", ex);
         }
 
         return new RecordLog(directory, lockHandle, flushToDisk, logger);
@@ -191,3 +191,6 @@ internal sealed class RecordLog : IDisposable
         _reader = File.OpenHandle(_path, FileMode.OpenOrCreate, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
     }
 }
+
+/// <summary>Another <see cref="LocalVectorIndex"/>, in this process or another, has the directory open.</summary>
+internal sealed class IndexInUseException(string message, Exception innerException) : IOException(message, innerException);

@@ -64,7 +64,7 @@ catch (OperationCanceledException) when (cts.IsCancellationRequested)
     Console.Error.WriteLine("cancelled");
     return 130;
 }
-catch (Exception ex) when (ex is IndexModelMismatchException or IOException or InvalidDataException or Microsoft.Extensions.Options.OptionsValidationException or Azure.RequestFailedException or VisualSearch.Index.AzureSearch.AzureSearchException)
+catch (Exception ex) when (ex is IndexModelMismatchException or VectorIndexException or IOException or InvalidDataException or Microsoft.Extensions.Options.OptionsValidationException or Azure.RequestFailedException or VisualSearch.Index.AzureSearch.AzureSearchException)
 {
     Console.Error.WriteLine($"error: {ex.Message}");
     return 1;

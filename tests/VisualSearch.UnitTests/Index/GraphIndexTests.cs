@@ -137,6 +137,25 @@ public sealed class GraphIndexTests : IDisposable
         Assert.Equal(vectors[4], (await reopened.GetAsync("r3"))!.Vector);
     }
 
+    [Fact]
+    public async Task A_log_cut_short_under_an_open_graph_index_fails_reads_as_a_non_retriable_VectorIndexException()
+    {
+        var vectors = ClusteredVectors(Threshold, seed: 8);
+        using var index = await OpenAsync(_dir.Path);
+        for (var i = 0; i < vectors.Length; i++) await index.UpsertAsync(Record(i, vectors[i]));
+        Assert.Equal("hnsw", index.Statistics.Mode);
+
+        // Graph mode keeps the float32 vectors only in the log: something else cuts it short under the open index.
+        using (var log = new FileStream(Path.Combine(_dir.Path, "records.log"), FileMode.Open, FileAccess.Write, FileShare.ReadWrite)) log.SetLength(100);
+
+        var get = await Assert.ThrowsAsync<VectorIndexException>(() => index.GetAsync("r400"));
+        Assert.Equal(("local", _dir.Path, "get", false), (get.Backend, get.IndexName, get.Operation, get.Retriable));
+        Assert.IsType<InvalidDataException>(get.InnerException);
+        Assert.Contains("'r400'", get.Message, StringComparison.Ordinal);
+        var search = await Assert.ThrowsAsync<VectorIndexException>(() => index.SearchAsync(vectors[0], new VectorQuery(5)));
+        Assert.Equal(("search", false), (search.Operation, search.Retriable));
+    }
+
     public static TheoryData<string> Damage => new() { "graph-missing", "meta-missing", "writes-after-save", "meta-of-another-log" };
 
     [Theory]

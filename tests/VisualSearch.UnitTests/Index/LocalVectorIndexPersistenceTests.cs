@@ -158,9 +158,11 @@ public sealed class LocalVectorIndexPersistenceTests : IDisposable
         await first.UpsertAsync(Record("a", Basis(0), "x"));
 
         using var second = Create();
-        var ex = await Assert.ThrowsAsync<IOException>(() => second.InitializeAsync(Schema));
+        var ex = await Assert.ThrowsAsync<VectorIndexException>(() => second.InitializeAsync(Schema));
 
         Assert.Contains("in use", ex.Message, StringComparison.Ordinal);
+        Assert.Equal(("local", _dir.Path, "open", true), (ex.Backend, ex.IndexName, ex.Operation, ex.Retriable));
+        Assert.IsAssignableFrom<IOException>(ex.InnerException);
         Assert.Equal(1, await first.CountAsync());
     }
 
@@ -180,7 +182,7 @@ public sealed class LocalVectorIndexPersistenceTests : IDisposable
         await Assert.ThrowsAsync<IndexModelMismatchException>(() => first.InitializeAsync(new IndexSchema("m-2", 4)));
 
         using var second = Create();
-        var ex = await Assert.ThrowsAsync<IOException>(() => second.InitializeAsync(Schema));
+        var ex = await Assert.ThrowsAsync<VectorIndexException>(() => second.InitializeAsync(Schema));
         Assert.Contains("in use", ex.Message, StringComparison.Ordinal);
 
         await first.UpsertAsync(Record("a", Basis(0), "still-open"));
@@ -208,6 +210,38 @@ public sealed class LocalVectorIndexPersistenceTests : IDisposable
         var foreign = record with { Metadata = record.Metadata with { ModelId = "m-2" } };
         await Assert.ThrowsAsync<IndexModelMismatchException>(() => index.UpsertAsync(foreign));
         Assert.Equal(0, await index.CountAsync());
+    }
+
+    [Fact]
+    public async Task A_corrupt_index_json_fails_the_open_as_a_non_retriable_VectorIndexException_and_frees_the_directory()
+    {
+        using (var index = await OpenAsync()) await index.UpsertAsync(Record("a", Basis(0), "x"));
+        await File.WriteAllTextAsync(Path.Combine(_dir.Path, "index.json"), "{ \"format\": 1, \"modelId\": ");
+
+        using var broken = Create();
+        var ex = await Assert.ThrowsAsync<VectorIndexException>(() => broken.InitializeAsync(Schema));
+
+        Assert.Equal(("local", _dir.Path, "open", false), (ex.Backend, ex.IndexName, ex.Operation, ex.Retriable));
+        Assert.IsType<System.Text.Json.JsonException>(ex.InnerException);
+        Assert.Contains(_dir.Path, ex.Message, StringComparison.Ordinal);
+        Assert.Empty(ex.FailedIds);
+        // The failed open let go of the lock: a repaired directory opens in another instance.
+        await File.WriteAllTextAsync(Path.Combine(_dir.Path, "index.json"), "{\"format\":1,\"modelId\":\"m-1\",\"dimension\":4}");
+        using var repaired = await OpenAsync();
+        Assert.Equal(1, await repaired.CountAsync());
+    }
+
+    [Fact]
+    public async Task A_path_that_is_a_file_fails_the_open_as_an_IO_VectorIndexException()
+    {
+        var file = Path.Combine(_dir.Path, "not-a-directory");
+        await File.WriteAllTextAsync(file, "x");
+        using var index = new LocalVectorIndex(Options.Create(new LocalIndexOptions { Path = file }), NullLogger<LocalVectorIndex>.Instance);
+
+        var ex = await Assert.ThrowsAsync<VectorIndexException>(() => index.InitializeAsync(Schema));
+
+        Assert.Equal(("local", file, "open", false), (ex.Backend, ex.IndexName, ex.Operation, ex.Retriable));
+        Assert.IsAssignableFrom<IOException>(ex.InnerException);
     }
 
     [Fact]
