@@ -17,9 +17,10 @@ internal delegate void SlotVectorReader(int slot, Span<float> destination);
 /// same count, same settings); saved (temporary file, fsync, rename, then its description) when built and when
 /// the index closes; searched for candidates that are re-ranked exactly with the float32 vectors read back from
 /// the log. Keys are the <see cref="SlotTable"/>'s slots. Not thread-safe for writes: the index serialises
-/// <see cref="Add"/>, <see cref="Remove"/>, <see cref="Rename"/> and saves against searches.
+/// <see cref="Add"/>, <see cref="Remove"/>, <see cref="Rename"/> and saves against searches. Made by <see cref="TryLoad"/>
+/// or <see cref="Build"/>, which own the graph they hand over.
 /// </summary>
-internal sealed class GraphLifecycle : IDisposable
+internal sealed class GraphLifecycle(string directory, HnswGraph graph, ILogger logger) : IDisposable
 {
     public const string GraphFileName = "ann.usearch";
     public const string MetaFileName = "ann.json";
@@ -29,22 +30,11 @@ internal sealed class GraphLifecycle : IDisposable
     /// <summary>Beyond this many graph candidates a filtered search scans the matching records exactly instead.</summary>
     private const int MaxCandidates = 4096;
 
-    private readonly string _directory;
-    private readonly ILogger _logger;
-    private readonly HnswGraph _graph;
-
-    private GraphLifecycle(string directory, HnswGraph graph, ILogger logger)
-    {
-        _directory = directory;
-        _graph = graph;
-        _logger = logger;
-    }
-
     /// <summary>The log length the saved copy on disk was made at; -1 when no saved copy matches this graph.</summary>
     public long SavedAtLogLength { get; private set; } = -1;
 
     /// <summary>Bytes of the graph's vectors and links.</summary>
-    public long MemoryUsage => _graph.MemoryUsage;
+    public long MemoryUsage => graph.MemoryUsage;
 
     /// <summary>
     /// The saved graph if it was saved at exactly <paramref name="logLength"/> with the live slots of
@@ -120,11 +110,11 @@ internal sealed class GraphLifecycle : IDisposable
         DurableFiles.FsyncDirectory(directory);
     }
 
-    public void Add(int slot, ReadOnlySpan<float> vector) => _graph.Add((ulong)slot, vector);
+    public void Add(int slot, ReadOnlySpan<float> vector) => graph.Add((ulong)slot, vector);
 
-    public void Remove(int slot) => _graph.Remove((ulong)slot);
+    public void Remove(int slot) => graph.Remove((ulong)slot);
 
-    public void Rename(int from, int to) => _graph.Rename((ulong)from, (ulong)to);
+    public void Rename(int from, int to) => graph.Rename((ulong)from, (ulong)to);
 
     /// <summary>
     /// Saves the graph as made at <paramref name="logLength"/> with <paramref name="count"/> records: graph file
@@ -132,12 +122,12 @@ internal sealed class GraphLifecycle : IDisposable
     /// </summary>
     public void Save(long logLength, int count)
     {
-        var graphPath = Path.Combine(_directory, GraphFileName);
-        var metaPath = Path.Combine(_directory, MetaFileName);
-        var settings = _graph.Settings;
+        var graphPath = Path.Combine(directory, GraphFileName);
+        var metaPath = Path.Combine(directory, MetaFileName);
+        var settings = graph.Settings;
         File.Delete(metaPath);
         var temp = graphPath + ".tmp";
-        _graph.Save(temp);
+        graph.Save(temp);
         using (var file = new FileStream(temp, FileMode.Open, FileAccess.ReadWrite, FileShare.None)) file.Flush(flushToDisk: true);
         File.Move(temp, graphPath, overwrite: true);
         DurableFiles.WriteAtomically(metaPath, JsonSerializer.SerializeToUtf8Bytes(
@@ -155,14 +145,14 @@ internal sealed class GraphLifecycle : IDisposable
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or InvalidOperationException)
         {
-            LocalIndexLog.GraphNotSaved(_logger, _directory, ex);
+            LocalIndexLog.GraphNotSaved(logger, directory, ex);
         }
     }
 
     /// <summary>Deletes the saved copy; the graph in memory stays and is saved again by the next save.</summary>
     public void DeleteSaved()
     {
-        DeleteSaved(_directory);
+        DeleteSaved(directory);
         SavedAtLogLength = -1;
     }
 
@@ -188,7 +178,7 @@ internal sealed class GraphLifecycle : IDisposable
             cancellationToken.ThrowIfCancellationRequested();
             var keys = new ulong[fetch];
             var distances = new float[fetch];
-            var found = _graph.Search(q, keys, distances);
+            var found = graph.Search(q, keys, distances);
             top.Clear();
             // The graph's order (int8 or float16 cosines, within a few thousandths of the exact ones) picks the
             // k x overfetch best candidates that pass; only those are read back from the log and scored exactly.
@@ -221,7 +211,7 @@ internal sealed class GraphLifecycle : IDisposable
         return top.ToHits(records);
     }
 
-    public void Dispose() => _graph.Dispose();
+    public void Dispose() => graph.Dispose();
 
     /// <summary>Scores one live record that passes the filter and exclusion exactly; false when it was skipped unread.</summary>
     private static bool Consider(int slot, ReadOnlySpan<float> q, VectorQuery query, SearchFilter? filter, float minScore, SlotTable records, SlotVectorReader readVector, float[] buffer, TopResults top)

@@ -207,29 +207,7 @@ public sealed partial class LocalIndexCatalog
     private static void WriteAtomically(string path, byte[] content)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        var temp = path + ".tmp";
-        using (var file = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None))
-        {
-            file.Write(content);
-            file.Flush(flushToDisk: true);
-        }
-
-        File.Move(temp, path, overwrite: true);
-        FsyncDirectory(Path.GetDirectoryName(path)!);
-    }
-
-    private static void FsyncDirectory(string directory)
-    {
-        if (OperatingSystem.IsWindows()) return;
-        try
-        {
-            using var dir = File.OpenHandle(directory, FileMode.Open, FileAccess.Read);
-            RandomAccess.FlushToDisk(dir);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            // Not every file system lets a directory be opened; the rename itself is still atomic.
-        }
+        DurableFiles.WriteAtomically(path, content);
     }
 
     [GeneratedRegex("^[a-z0-9][a-z0-9_.-]{0,127}$")]

@@ -69,26 +69,14 @@ public sealed class RecordLogTests : IDisposable
 
         using (var log = Open())
         {
-            var ids = new List<string>();
-            log.Replay((entry, _) =>
-            {
-                ids.Add(entry.Id);
-                return true;
-            });
-            Assert.Equal(["a", "b"], ids);
+            Assert.Equal(["a", "b"], ReplayIds(log));
             Assert.Equal(whole, log.Length);
             Assert.Equal(whole, new FileInfo(LogPath).Length);
             log.Append(Upsert("d", [1, 1]));
         }
 
         using var again = Open();
-        var after = new List<string>();
-        again.Replay((entry, _) =>
-        {
-            after.Add(entry.Id);
-            return true;
-        });
-        Assert.Equal(["a", "b", "d"], after);
+        Assert.Equal(["a", "b", "d"], ReplayIds(again));
     }
 
     [Fact]
@@ -160,13 +148,7 @@ public sealed class RecordLogTests : IDisposable
         }
 
         using var reopened = Open();
-        var ids = new List<string>();
-        reopened.Replay((entry, _) =>
-        {
-            ids.Add(entry.Id);
-            return true;
-        });
-        Assert.Equal(["same", "other", "after"], ids);
+        Assert.Equal(["same", "other", "after"], ReplayIds(reopened));
     }
 
     [Fact]
@@ -206,6 +188,18 @@ public sealed class RecordLogTests : IDisposable
         log.Append(Upsert("a", [1, 0]));
         var ex = Assert.Throws<InvalidDataException>(() => log.ReadVector(log.Length - 4, new float[2], "a"));
         Assert.Contains("'a'", ex.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>Replays the log, taking every entry; returns their ids in order.</summary>
+    private static List<string> ReplayIds(RecordLog log)
+    {
+        var ids = new List<string>();
+        log.Replay((entry, _) =>
+        {
+            ids.Add(entry.Id);
+            return true;
+        });
+        return ids;
     }
 
     private static byte[] Upsert(string id, float[] vector) => LogFormat.Encode(LogFormat.OpUpsert, id, vector, Metadata(id));
