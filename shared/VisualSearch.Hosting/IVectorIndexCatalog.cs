@@ -17,6 +17,14 @@ public interface IVectorIndexCatalog
     /// <summary>The current model id, or null while there is none.</summary>
     Task<string?> GetCurrentModelAsync(CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// The name of the current version, or null while there is none. It differs from <see cref="VersionName"/> of the
+    /// current model when the version's storage settings changed (Azure AI Search: vector compression), which makes a
+    /// reindex of the same model build a new version. Default: the current model's <see cref="VersionName"/>.
+    /// </summary>
+    async Task<string?> GetCurrentVersionAsync(CancellationToken cancellationToken = default) =>
+        await GetCurrentModelAsync(cancellationToken).ConfigureAwait(false) is { } model ? VersionName(model) : null;
+
     /// <summary>The name of a model's version (a directory name, or an Azure AI Search index name).</summary>
     string VersionName(string modelId);
 
@@ -67,6 +75,9 @@ public sealed class AzureSearchVectorIndexCatalog(AzureSearchIndexCatalog catalo
 
     public async Task<string?> GetCurrentModelAsync(CancellationToken cancellationToken = default) =>
         (await catalog.GetCurrentAsync(cancellationToken).ConfigureAwait(false))?.ModelId;
+
+    public async Task<string?> GetCurrentVersionAsync(CancellationToken cancellationToken = default) =>
+        (await catalog.GetCurrentAsync(cancellationToken).ConfigureAwait(false))?.IndexName;
 
     public string VersionName(string modelId) => catalog.VersionName(modelId);
 

@@ -19,6 +19,11 @@ public sealed class AzureSearchDocument
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public float[]? Vector { get; set; }
 
+    /// <summary>The compact copy of <see cref="Vector"/> (<see cref="VectorCopyCodec"/>), only where the originals are not retrievable.</summary>
+    [JsonPropertyName(AzureSearchSchema.VectorCopy)]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? VectorCopy { get; set; }
+
     [JsonPropertyName(AzureSearchSchema.ModelId)]
     public string? ModelId { get; set; }
 
@@ -65,7 +70,8 @@ public sealed class AzureSearchDocument
     [JsonPropertyName(AzureSearchSchema.Tags)]
     public string? Tags { get; set; }
 
-    public static AzureSearchDocument From(VectorRecord record)
+    /// <param name="withCopy">Add the compact copy of the vector (an index whose originals are not retrievable).</param>
+    public static AzureSearchDocument From(VectorRecord record, bool withCopy = false)
     {
         ArgumentNullException.ThrowIfNull(record);
         var m = record.Metadata;
@@ -74,6 +80,7 @@ public sealed class AzureSearchDocument
             Key = DocumentKeys.Encode(record.Id),
             ItemId = record.Id,
             Vector = record.Vector,
+            VectorCopy = withCopy ? VectorCopyCodec.Encode(record.Vector) : null,
             ModelId = m.ModelId,
             Source = m.Source,
             Name = m.Name,
@@ -110,5 +117,7 @@ public sealed class AzureSearchDocument
             : JsonSerializer.Deserialize<Dictionary<string, string>>(Tags, TagsJson) ?? new Dictionary<string, string>(),
     };
 
-    public VectorRecord ToRecord() => new(ItemId ?? "", Vector ?? [], ToMetadata());
+    /// <summary>The record: the vector read back, or else decoded from its copy (<paramref name="dimension"/> components).</summary>
+    public VectorRecord ToRecord(int dimension) =>
+        new(ItemId ?? "", Vector ?? (VectorCopy is null ? [] : VectorCopyCodec.Decode(VectorCopy, dimension)), ToMetadata());
 }

@@ -4,6 +4,7 @@ using System.Text.Json.Serialization;
 using System.Text.RegularExpressions;
 using Azure;
 using Azure.Core;
+using Azure.Core.Pipeline;
 using Azure.Identity;
 using Azure.Search.Documents;
 using Azure.Search.Documents.Indexes;
@@ -28,7 +29,7 @@ public sealed partial class AzureSearchIndexCatalog
     private readonly AzureSearchOptions _options;
     private readonly ILoggerFactory _loggerFactory;
     private readonly ILogger<AzureSearchIndexCatalog> _logger;
-    private readonly Lazy<SearchIndexClient> _indexClient;
+    private readonly Lazy<(SearchIndexClient Index, IndexDefinitionClient Definitions)> _clients;
     private readonly SemaphoreSlim _metaGate = new(1, 1);
     private bool _metaReady;
 
@@ -39,20 +40,30 @@ public sealed partial class AzureSearchIndexCatalog
         _options = options.Value;
         _loggerFactory = loggerFactory;
         _logger = loggerFactory.CreateLogger<AzureSearchIndexCatalog>();
-        _indexClient = new Lazy<SearchIndexClient>(() => CreateClient(_options, settings));
+        _clients = new(() => CreateClients(_options, settings));
     }
 
-    public SearchIndexClient IndexClient => _indexClient.Value;
+    public SearchIndexClient IndexClient => _clients.Value.Index;
+
+    /// <summary>Index definitions over REST 2024-07-01, through the same pipeline settings and credential as <see cref="IndexClient"/>.</summary>
+    public IndexDefinitionClient Definitions => _clients.Value.Definitions;
 
     public string MetaIndexName => _options.IndexName + "-meta";
 
     /// <summary>
-    /// The index name of a model's version: &lt;IndexName&gt;-&lt;model id&gt;, the id reduced to lowercase letters,
-    /// digits and single dashes, with a hash when that changed it or made it longer than 60 characters.
+    /// The index name of a model's version with the configured vector storage: &lt;IndexName&gt;-&lt;model id&gt; and the
+    /// layout's suffix (<see cref="VectorLayout.NameSuffix"/>: "-sq8" for int8 compression, "-ns" without retrievable
+    /// originals; none for the layout of earlier releases, whose indexes keep their names). The id is reduced to
+    /// lowercase letters, digits and single dashes, with a hash when that changed it or made it longer than 60
+    /// characters. A change of compression or storage is therefore a new version, which vsearch reindex builds.
     /// </summary>
-    public string VersionName(string modelId)
+    public string VersionName(string modelId) => VersionName(modelId, VectorLayout.From(_options));
+
+    /// <summary>The index name of a model's version with <paramref name="layout"/>.</summary>
+    public string VersionName(string modelId, VectorLayout layout)
     {
         ArgumentException.ThrowIfNullOrEmpty(modelId);
+        ArgumentNullException.ThrowIfNull(layout);
         var suffix = NotNameCharacters().Replace(modelId.ToLowerInvariant(), "-").Trim('-');
         suffix = Dashes().Replace(suffix, "-");
         if (suffix != modelId || suffix.Length > 60 || suffix is "" or "meta")
@@ -62,7 +73,7 @@ public sealed partial class AzureSearchIndexCatalog
             suffix = suffix.TrimStart('-');
         }
 
-        return _options.IndexName + "-" + suffix;
+        return _options.IndexName + "-" + suffix + layout.NameSuffix;
     }
 
     /// <summary>The pointer, or null while no model is current (no meta index, or no pointer in it).</summary>
@@ -86,7 +97,7 @@ public sealed partial class AzureSearchIndexCatalog
 
     /// <summary>A closed index for a model's version (its name from the pointer, or <see cref="VersionName"/>).</summary>
     public AzureSearchVectorIndex OpenVersion(string modelId, string? indexName = null) =>
-        new(IndexClient, indexName ?? VersionName(modelId), _options, _loggerFactory.CreateLogger<AzureSearchVectorIndex>());
+        new(IndexClient, Definitions, indexName ?? VersionName(modelId), _options, _loggerFactory.CreateLogger<AzureSearchVectorIndex>());
 
     /// <summary>Points the hosts at <paramref name="schema"/>'s version (one atomic document upload). The version must exist.</summary>
     public async Task SwitchToAsync(IndexSchema schema, CancellationToken cancellationToken = default)
@@ -142,12 +153,7 @@ public sealed partial class AzureSearchIndexCatalog
     {
         try
         {
-            await IndexClient.GetIndexAsync(indexName, cancellationToken).ConfigureAwait(false);
-            return true;
-        }
-        catch (RequestFailedException ex) when (ex.Status == 404)
-        {
-            return false;
+            return await Definitions.GetAsync(indexName, cancellationToken).ConfigureAwait(false) is not null;
         }
         catch (RequestFailedException ex)
         {
@@ -197,7 +203,7 @@ public sealed partial class AzureSearchIndexCatalog
             {
                 try
                 {
-                    await IndexClient.CreateOrUpdateIndexAsync(AzureSearchSchema.MetaIndex(MetaIndexName), cancellationToken: cancellationToken).ConfigureAwait(false);
+                    await Definitions.CreateOrUpdateAsync(AzureSearchSchema.MetaIndex(MetaIndexName), cancellationToken).ConfigureAwait(false);
                 }
                 catch (RequestFailedException ex)
                 {
@@ -213,8 +219,12 @@ public sealed partial class AzureSearchIndexCatalog
         }
     }
 
-    /// <summary>The index client for the options: an API key, or a token credential (Microsoft Entra ID).</summary>
-    public static SearchIndexClient CreateClient(AzureSearchOptions options, AzureSearchClientSettings? settings = null)
+    /// <summary>
+    /// The clients for the options: the SDK's index client (documents, queries: REST 2023-11-01) and the index-definition
+    /// client (REST 2024-07-01), both from one <see cref="SearchClientOptions"/> (transport, retry policy) and one
+    /// credential: an API key, or a token credential (Microsoft Entra ID, audience https://search.azure.com).
+    /// </summary>
+    public static (SearchIndexClient Index, IndexDefinitionClient Definitions) CreateClients(AzureSearchOptions options, AzureSearchClientSettings? settings = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         var endpoint = options.Endpoint ?? throw new InvalidOperationException("AzureSearch:Endpoint is not set.");
@@ -225,12 +235,32 @@ public sealed partial class AzureSearchIndexCatalog
         clientOptions.Retry.MaxDelay = options.MaxRetryDelay;
         clientOptions.Retry.NetworkTimeout = TimeSpan.FromSeconds(100);
         if (settings?.Transport is { } transport) clientOptions.Transport = transport;
-        if (!string.IsNullOrWhiteSpace(options.ApiKey)) return new SearchIndexClient(endpoint, new AzureKeyCredential(options.ApiKey.Trim()), clientOptions);
+        if (!string.IsNullOrWhiteSpace(options.ApiKey))
+        {
+            var key = new AzureKeyCredential(options.ApiKey.Trim());
+            return (new SearchIndexClient(endpoint, key, clientOptions), Definitions(new ApiKeyPolicy(key)));
+        }
+
         TokenCredential credential = settings?.Credential
             ?? (string.IsNullOrWhiteSpace(options.ClientId)
                 ? new DefaultAzureCredential()
                 : new ManagedIdentityCredential(ManagedIdentityId.FromUserAssignedClientId(options.ClientId)));
-        return new SearchIndexClient(endpoint, credential, clientOptions);
+        return (new SearchIndexClient(endpoint, credential, clientOptions),
+            Definitions(new BearerTokenAuthenticationPolicy(credential, (clientOptions.Audience ?? SearchAudience.AzurePublicCloud) + "/.default")));
+
+        // The pipeline the SDK clients build: the options' policies and transport, the credential's policy on each retry.
+        IndexDefinitionClient Definitions(HttpPipelinePolicy auth) =>
+            new(HttpPipelineBuilder.Build(clientOptions, [], [auth], new ResponseClassifier()), endpoint);
+    }
+
+    /// <summary>The api-key header on every attempt, as the SDK's own (internal) key policy sends it; the key may be rotated.</summary>
+    private sealed class ApiKeyPolicy(AzureKeyCredential key) : HttpPipelineSynchronousPolicy
+    {
+        public override void OnSendingRequest(HttpMessage message)
+        {
+            ArgumentNullException.ThrowIfNull(message);
+            message.Request.Headers.SetValue("api-key", key.Key);
+        }
     }
 
     private AzureSearchException Wrap(RequestFailedException ex, string indexName, string operation)

@@ -12,6 +12,19 @@ public enum AzureSearchAlgorithm
     ExhaustiveKnn,
 }
 
+/// <summary>How the index keeps its vectors for search (REST 2024-07-01 <c>vectorSearch.compressions</c>).</summary>
+public enum AzureSearchVectorCompression
+{
+    /// <summary>Full-precision float32 vectors in the vector index (2,048 bytes of vector quota for 512 dimensions).</summary>
+    None,
+
+    /// <summary>
+    /// Scalar quantization to int8 (<c>kind: scalarQuantization</c>, <c>quantizedDataType: int8</c>): about a quarter of the
+    /// vector quota; the full-precision vectors stay on disk for re-scoring (<see cref="AzureSearchOptions.RerankWithOriginalVectors"/>).
+    /// </summary>
+    ScalarInt8,
+}
+
 /// <summary>
 /// Azure AI Search as the vector index. Section "AzureSearch" (environment: AzureSearch__Endpoint, ...).
 /// Used when VectorIndex:Provider is AzureSearch.
@@ -52,6 +65,29 @@ public sealed class AzureSearchOptions
     /// <summary>HNSW: candidate list size while searching (100-1000).</summary>
     [Range(100, 1000, ErrorMessage = "AzureSearch:HnswEfSearch must be from 100 to 1000 (the service's range).")]
     public int HnswEfSearch { get; set; } = 500;
+
+    /// <summary>
+    /// Compression of the vectors of a new index version (default <see cref="AzureSearchVectorCompression.ScalarInt8"/>). An
+    /// existing index keeps what it was built with; a change is a new version (<c>vsearch reindex</c>).
+    /// </summary>
+    public AzureSearchVectorCompression VectorCompression { get; set; } = AzureSearchVectorCompression.ScalarInt8;
+
+    /// <summary>
+    /// Keep a retrievable copy of the float32 vectors (<c>stored: true</c>). Default false: the vector field is
+    /// <c>stored: false, retrievable: false</c> and a compact float16 copy in a plain string field serves search by id.
+    /// A change is a new version, like <see cref="VectorCompression"/>.
+    /// </summary>
+    public bool StoreOriginalVectors { get; set; }
+
+    /// <summary>With compression: re-score the oversampled candidates with the full-precision vectors (exact cosine scores).</summary>
+    public bool RerankWithOriginalVectors { get; set; } = true;
+
+    /// <summary>
+    /// With compression and re-ranking: candidates fetched per result (k x this) before re-scoring; 1 is none. The service
+    /// takes it only with <see cref="RerankWithOriginalVectors"/>.
+    /// </summary>
+    [Range(1.0, 100.0, ErrorMessage = "AzureSearch:DefaultOversampling must be from 1 to 100.")]
+    public double DefaultOversampling { get; set; } = 4;
 
     /// <summary>Retries of a request that failed with 408, 429, 5xx or a network error (Retry-After is honoured).</summary>
     [Range(0, 10, ErrorMessage = "AzureSearch:MaxRetries must be from 0 to 10.")]

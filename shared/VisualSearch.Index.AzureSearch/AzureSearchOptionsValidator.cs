@@ -25,6 +25,8 @@ public sealed class AzureSearchOptionsValidator : IValidateOptions<AzureSearchOp
             failures.Add("Set AzureSearch:ApiKey or AzureSearch:ClientId, not both: a key, or a managed identity.");
         if (!Enum.IsDefined(options.Algorithm))
             failures.Add("AzureSearch:Algorithm must be Hnsw or ExhaustiveKnn.");
+        if (!Enum.IsDefined(options.VectorCompression))
+            failures.Add("AzureSearch:VectorCompression must be None or ScalarInt8.");
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 }

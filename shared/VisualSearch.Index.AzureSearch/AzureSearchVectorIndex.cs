@@ -35,6 +35,7 @@ public sealed partial class AzureSearchVectorIndex : IVectorIndex, IAsyncDisposa
     private static readonly int[] RetriableDocumentStatuses = [409, 422, 429, 503];
 
     private readonly SearchIndexClient _indexClient;
+    private readonly IndexDefinitionClient _definitions;
     private readonly SearchClient _client;
     private readonly AzureSearchOptions _options;
     private readonly ILogger _logger;
@@ -44,14 +45,17 @@ public sealed partial class AzureSearchVectorIndex : IVectorIndex, IAsyncDisposa
     private readonly CancellationTokenSource _stopping = new();
     private bool _flushing;
     private volatile IndexSchema? _schema;
+    private VectorLayout? _layout;
 
-    public AzureSearchVectorIndex(SearchIndexClient indexClient, string indexName, AzureSearchOptions options, ILogger logger)
+    public AzureSearchVectorIndex(SearchIndexClient indexClient, IndexDefinitionClient definitions, string indexName, AzureSearchOptions options, ILogger logger)
     {
         ArgumentNullException.ThrowIfNull(indexClient);
+        ArgumentNullException.ThrowIfNull(definitions);
         ArgumentException.ThrowIfNullOrEmpty(indexName);
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(logger);
         _indexClient = indexClient;
+        _definitions = definitions;
         _options = options;
         _logger = logger;
         IndexName = indexName;
@@ -62,6 +66,9 @@ public sealed partial class AzureSearchVectorIndex : IVectorIndex, IAsyncDisposa
 
     /// <summary>The Azure AI Search index name.</summary>
     public string IndexName { get; }
+
+    /// <summary>How this index keeps its vectors (known after <see cref="InitializeAsync"/>).</summary>
+    public VectorLayout? Layout => _layout;
 
     /// <summary>Where the index lives, for messages.</summary>
     public string Location => $"Azure AI Search index '{IndexName}' at {_indexClient.Endpoint}";
@@ -79,13 +86,10 @@ public sealed partial class AzureSearchVectorIndex : IVectorIndex, IAsyncDisposa
                 return;
             }
 
-            SearchIndex? existing = null;
+            IndexDefinition? existing;
             try
             {
-                existing = (await _indexClient.GetIndexAsync(IndexName, cancellationToken).ConfigureAwait(false)).Value;
-            }
-            catch (RequestFailedException ex) when (ex.Status == 404)
-            {
+                existing = await _definitions.GetAsync(IndexName, cancellationToken).ConfigureAwait(false);
             }
             catch (RequestFailedException ex)
             {
@@ -98,12 +102,26 @@ public sealed partial class AzureSearchVectorIndex : IVectorIndex, IAsyncDisposa
                 throw new IndexModelMismatchException(other ?? $"(unknown: vectors of {dimension?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "no"} dimensions)", schema.ModelId, Location);
             }
 
-            var wanted = AzureSearchSchema.VectorIndex(IndexName, schema.Dimension, _options);
+            // An existing index keeps the vector storage it was built with (it cannot change in place); the options'
+            // layout is for new versions, which vsearch reindex builds.
+            var configured = VectorLayout.From(_options);
+            VectorLayout layout;
+            try
+            {
+                layout = existing is null ? configured : VectorLayout.Of(existing);
+            }
+            catch (NotSupportedException ex)
+            {
+                throw new AzureSearchException($"{Location}: {ex.Message}", IndexName, "initialize", null, null, ex);
+            }
+
+            if (layout != configured) LogLayoutKept(_logger, IndexName, layout.ToString(), configured.ToString());
+            var wanted = AzureSearchSchema.VectorIndex(IndexName, schema.Dimension, _options, layout, existing);
             if (existing is null || !AzureSearchSchema.Satisfies(existing, wanted))
             {
                 try
                 {
-                    await _indexClient.CreateOrUpdateIndexAsync(wanted, allowIndexDowntime: false, onlyIfUnchanged: false, cancellationToken).ConfigureAwait(false);
+                    await _definitions.CreateOrUpdateAsync(wanted, cancellationToken).ConfigureAwait(false);
                 }
                 catch (RequestFailedException ex)
                 {
@@ -111,13 +129,14 @@ public sealed partial class AzureSearchVectorIndex : IVectorIndex, IAsyncDisposa
                         : " The existing index cannot take this definition (an algorithm setting that cannot change in place?): build a new index with vsearch reindex, or configure the settings it was made with.");
                 }
 
-                if (existing is null) LogCreated(_logger, IndexName, schema.ModelId, schema.Dimension, _options.Algorithm.ToString());
+                if (existing is null) LogCreated(_logger, IndexName, schema.ModelId, schema.Dimension, _options.Algorithm.ToString(), layout.ToString());
                 else LogUpdated(_logger, IndexName);
             }
 
             if (existing is not null && await FindModelAsync(schema.ModelId, cancellationToken).ConfigureAwait(false) is { } foreign)
                 throw new IndexModelMismatchException(foreign, schema.ModelId, Location);
 
+            _layout = layout;
             _schema = schema;
         }
         finally
@@ -189,8 +208,16 @@ public sealed partial class AzureSearchVectorIndex : IVectorIndex, IAsyncDisposa
     public async Task<VectorRecord?> GetAsync(string id, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(id);
-        RequireOpen();
-        return (await LookupAsync(id, AzureSearchSchema.AllFields, cancellationToken).ConfigureAwait(false))?.ToRecord();
+        var schema = RequireOpen();
+        var document = await LookupAsync(id, AzureSearchSchema.LookupFields(_layout!), cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return document?.ToRecord(schema.Dimension);
+        }
+        catch (FormatException ex)
+        {
+            throw new AzureSearchException($"{Location}: the vector copy of '{id}' cannot be read: {ex.Message}", IndexName, "get", null, [id], ex);
+        }
     }
 
     public async Task<IReadOnlyList<SearchHit>> SearchAsync(ReadOnlyMemory<float> vector, VectorQuery query, CancellationToken cancellationToken = default)
@@ -470,7 +497,7 @@ public sealed partial class AzureSearchVectorIndex : IVectorIndex, IAsyncDisposa
             throw new ArgumentException($"The vector has {record.Vector.Length} dimensions; the index holds {schema.Dimension}.", nameof(record));
         if (record.Metadata.ModelId != schema.ModelId)
             throw new IndexModelMismatchException(schema.ModelId, record.Metadata.ModelId, Location);
-        return AzureSearchDocument.From(record);
+        return AzureSearchDocument.From(record, withCopy: !_layout!.StoreOriginals);
     }
 
     private IndexSchema RequireOpen()
@@ -505,14 +532,17 @@ public sealed partial class AzureSearchVectorIndex : IVectorIndex, IAsyncDisposa
         return (newline < 0 ? message : message[..newline]).Trim();
     }
 
-    [LoggerMessage(400, LogLevel.Information, "Created Azure AI Search index {IndexName} for model {ModelId} ({Dimension} dimensions, {Algorithm})")]
-    private static partial void LogCreated(ILogger logger, string indexName, string modelId, int dimension, string algorithm);
+    [LoggerMessage(400, LogLevel.Information, "Created Azure AI Search index {IndexName} for model {ModelId} ({Dimension} dimensions, {Algorithm}, {Layout})")]
+    private static partial void LogCreated(ILogger logger, string indexName, string modelId, int dimension, string algorithm, string layout);
 
     [LoggerMessage(401, LogLevel.Information, "Updated the definition of Azure AI Search index {IndexName}")]
     private static partial void LogUpdated(ILogger logger, string indexName);
 
     [LoggerMessage(402, LogLevel.Warning, "Azure AI Search index {IndexName}: {Count} of {Total} documents refused with a retriable status; sending them again in {DelayMs} ms")]
     private static partial void LogDocumentsRetried(ILogger logger, string indexName, int count, int total, double delayMs);
+
+    [LoggerMessage(404, LogLevel.Warning, "Azure AI Search index {IndexName} keeps the vector storage it was built with ({Layout}); the configured one ({Configured}) applies to a new version: run vsearch reindex to move to it")]
+    private static partial void LogLayoutKept(ILogger logger, string indexName, string layout, string configured);
 
     [LoggerMessage(403, LogLevel.Error, "Azure AI Search index {IndexName}: {Count} of {Total} documents were not stored")]
     private static partial void LogDocumentsFailed(ILogger logger, string indexName, int count, int total);

@@ -14,21 +14,30 @@ namespace VisualSearch.Index.AzureSearch.Tests;
 public sealed class AzureSearchBackendTests
 {
     private static readonly IndexSchema Schema = new("m-1", 4);
+
+    /// <summary>The version name with the default vector storage (int8, originals not stored).</summary>
+    private const string IndexName = "images-m-1-sq8-ns";
     private readonly FakeSearchService _service = new();
 
     [Fact]
-    public async Task The_index_definition_follows_the_2023_11_01_shape()
+    public async Task A_new_index_uses_int8_compression_with_reranking_and_no_retrievable_originals_by_default()
     {
         var index = await OpenAsync();
 
-        var definition = _service.Definition("images-m-1")!;
-        var fields = ((JsonArray)definition["fields"]!).OfType<JsonObject>().ToDictionary(f => (string)f["name"]!);
+        var definition = _service.Definition(IndexName)!;
+        var fields = Fields(definition);
         Assert.True((bool)fields["key"]["key"]!);
         Assert.Equal("Edm.String", (string)fields["key"]["type"]!);
         Assert.Equal("Collection(Edm.Single)", (string)fields["vector"]["type"]!);
         Assert.Equal(4, (int)fields["vector"]["dimensions"]!);
         Assert.Equal("vector-profile", (string)fields["vector"]["vectorSearchProfile"]!);
         Assert.True((bool)fields["vector"]["searchable"]!);
+        Assert.False((bool)fields["vector"]["stored"]!);
+        Assert.False((bool)fields["vector"]["retrievable"]!);
+        // The compact copy search by id reads: a plain string, in no index structure.
+        Assert.Equal("Edm.String", (string)fields["vectorCopy"]["type"]!);
+        Assert.True((bool)fields["vectorCopy"]["retrievable"]!);
+        Assert.False((bool)fields["vectorCopy"]["searchable"]! || (bool)fields["vectorCopy"]["filterable"]! || (bool)fields["vectorCopy"]["sortable"]! || (bool)fields["vectorCopy"]["facetable"]!);
         foreach (var filterable in new[] { "contentType", "source", "album", "owner", "tag", "uploadedAt", "modelId" })
             Assert.True((bool)fields[filterable]["filterable"]!, filterable);
         Assert.Equal("Edm.DateTimeOffset", (string)fields["uploadedAt"]["type"]!);
@@ -38,20 +47,53 @@ public sealed class AzureSearchBackendTests
         Assert.Equal(400, (int)algorithm["hnswParameters"]!["efConstruction"]!);
         Assert.Equal(500, (int)algorithm["hnswParameters"]!["efSearch"]!);
         Assert.Equal("cosine", (string)algorithm["hnswParameters"]!["metric"]!);
-        Assert.Equal("hnsw", (string)definition["vectorSearch"]!["profiles"]![0]!["algorithm"]!);
+        var profile = definition["vectorSearch"]!["profiles"]![0]!;
+        Assert.Equal("hnsw", (string)profile["algorithm"]!);
+        Assert.Equal("sq8", (string)profile["compression"]!);
+        var compression = Assert.Single((JsonArray)definition["vectorSearch"]!["compressions"]!)!;
+        Assert.Equal("scalarQuantization", (string)compression["kind"]!);
+        Assert.Equal("int8", (string)compression["scalarQuantizationParameters"]!["quantizedDataType"]!);
+        Assert.True((bool)compression["rerankWithOriginalVectors"]!);
+        Assert.Equal(4.0, (double)compression["defaultOversampling"]!);
 
-        // No compression: int8 scalar quantization needs REST 2024-07-01 or later, which 11.5.1 cannot send.
-        Assert.Null(definition["vectorSearch"]!["compressions"]);
-        var put = Assert.Single(_service.Requests, r => r.Operation == "put-index" && r.Path == "/indexes('images-m-1')");
-        Assert.DoesNotContain("compression", put.Json!.ToJsonString(), StringComparison.OrdinalIgnoreCase);
-
+        // Index definitions travel as 2024-07-01 (through the SDK's pipeline: same key header); documents and queries as 2023-11-01.
+        await index.UpsertAsync(Record("a", [1, 0, 0, 0]));
+        await index.SearchAsync(new float[] { 1, 0, 0, 0 }, new VectorQuery(1));
         Assert.All(_service.Requests, r =>
         {
-            Assert.Contains("api-version=2023-11-01", r.Query, StringComparison.Ordinal);
+            var definitionRequest = r.Operation is "get-index" or "put-index";
+            Assert.Contains("api-version=" + (definitionRequest ? "2024-07-01" : "2023-11-01"), r.Query, StringComparison.Ordinal);
             Assert.Equal(_service.ApiKey, r.Headers["api-key"]);
         });
+        Assert.Contains(_service.Requests, r => r.Operation == "put-index" && r.Path == $"/indexes('{IndexName}')");
         Assert.Empty(_service.Violations);
         Assert.Equal("azure-search", index.Kind);
+    }
+
+    [Fact]
+    public async Task Without_compression_and_with_stored_originals_the_definition_is_the_earlier_one()
+    {
+        await OpenAsync(o => { o.VectorCompression = AzureSearchVectorCompression.None; o.StoreOriginalVectors = true; });
+
+        var definition = _service.Definition("images-m-1")!;
+        var fields = Fields(definition);
+        Assert.True((bool)fields["vector"]["stored"]!);
+        Assert.True((bool)fields["vector"]["retrievable"]!);
+        Assert.False(fields.ContainsKey("vectorCopy"));
+        Assert.Null(definition["vectorSearch"]!["compressions"]);
+        Assert.Null(definition["vectorSearch"]!["profiles"]![0]!["compression"]);
+        Assert.Empty(_service.Violations);
+    }
+
+    [Fact]
+    public async Task Without_reranking_no_oversampling_is_sent()
+    {
+        await OpenAsync(o => o.RerankWithOriginalVectors = false);
+
+        var compression = _service.Definition(IndexName)!["vectorSearch"]!["compressions"]![0]!;
+        Assert.False((bool)compression["rerankWithOriginalVectors"]!);
+        Assert.Null(compression["defaultOversampling"]);
+        Assert.Empty(_service.Violations);
     }
 
     [Fact]
@@ -80,13 +122,13 @@ public sealed class AzureSearchBackendTests
     public async Task HNSW_settings_and_exhaustive_KNN_come_from_the_options()
     {
         await OpenAsync(o => { o.HnswM = 8; o.HnswEfConstruction = 200; o.HnswEfSearch = 300; });
-        var hnsw = _service.Definition("images-m-1")!["vectorSearch"]!["algorithms"]![0]!["hnswParameters"]!;
+        var hnsw = _service.Definition(IndexName)!["vectorSearch"]!["algorithms"]![0]!["hnswParameters"]!;
         Assert.Equal([8, 200, 300], new[] { (int)hnsw["m"]!, (int)hnsw["efConstruction"]!, (int)hnsw["efSearch"]! });
 
         var exhaustive = new FakeSearchService();
         var index = new VersionedAzureSearchVectorIndex(exhaustive.Catalog("images", o => o.Algorithm = AzureSearchAlgorithm.ExhaustiveKnn));
         await index.InitializeAsync(Schema);
-        var algorithm = exhaustive.Definition("images-m-1")!["vectorSearch"]!["algorithms"]![0]!;
+        var algorithm = exhaustive.Definition(IndexName)!["vectorSearch"]!["algorithms"]![0]!;
         Assert.Equal("exhaustiveKnn", (string)algorithm["kind"]!);
         Assert.Equal("cosine", (string)algorithm["exhaustiveKnnParameters"]!["metric"]!);
         Assert.Empty(exhaustive.Violations);
@@ -97,11 +139,11 @@ public sealed class AzureSearchBackendTests
     {
         await OpenAsync();
         await OpenAsync();
-        Assert.Single(_service.Requests, r => r.Operation == "put-index" && r.Path == "/indexes('images-m-1')");
+        Assert.Single(_service.Requests, r => r.Operation == "put-index" && r.Path == $"/indexes('{IndexName}')");
 
         await OpenAsync(o => o.HnswEfSearch = 700);
-        Assert.Equal(2, _service.Requests.Count(r => r.Operation == "put-index" && r.Path == "/indexes('images-m-1')"));
-        Assert.Equal(700, (int)_service.Definition("images-m-1")!["vectorSearch"]!["algorithms"]![0]!["hnswParameters"]!["efSearch"]!);
+        Assert.Equal(2, _service.Requests.Count(r => r.Operation == "put-index" && r.Path == $"/indexes('{IndexName}')"));
+        Assert.Equal(700, (int)_service.Definition(IndexName)!["vectorSearch"]!["algorithms"]![0]!["hnswParameters"]!["efSearch"]!);
     }
 
     [Fact]
@@ -115,7 +157,7 @@ public sealed class AzureSearchBackendTests
         var other = catalog.OpenVersion("m-1");
         var ex = await Assert.ThrowsAsync<IndexModelMismatchException>(() => other.InitializeAsync(new IndexSchema("m-1", 8)));
         Assert.Equal("m-1", ex.IndexModelId);
-        Assert.Contains("images-m-1", ex.Message, StringComparison.Ordinal);
+        Assert.Contains(IndexName, ex.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -196,7 +238,7 @@ public sealed class AzureSearchBackendTests
 
         var batches = _service.Requests.Where(r => IsBatch(r)).Select(r => ((JsonArray)r.Json!["value"]!).Count).ToList();
         Assert.Equal([1000, 1000, 500], batches);
-        Assert.All(_service.Requests.Where(r => IsBatch(r)), r => Assert.Equal("/indexes('images-m-1')/docs/search.index", r.Path));
+        Assert.All(_service.Requests.Where(r => IsBatch(r)), r => Assert.Equal($"/indexes('{IndexName}')/docs/search.index", r.Path));
         Assert.Equal(2500, await index.CountAsync());
         Assert.Empty(_service.Violations);
     }
@@ -293,7 +335,7 @@ public sealed class AzureSearchBackendTests
         var ex = await Assert.ThrowsAsync<AzureSearchException>(() => index.UpsertAsync(Record("images/a.png", [1, 0, 0, 0])));
 
         Assert.Equal("upsert", ex.Operation);
-        Assert.Equal("images-m-1", ex.IndexName);
+        Assert.Equal(IndexName, ex.IndexName);
         Assert.Equal(503, ex.Status);
         Assert.Equal(["images/a.png"], ex.FailedIds);
         Assert.Equal("azure-search", ex.Backend);
@@ -374,6 +416,9 @@ public sealed class AzureSearchBackendTests
     [InlineData(1 / 3.0, -1f)]
     public void Scores_convert_back_to_cosine_similarity(double score, float cosine) =>
         Assert.Equal(cosine, AzureSearchVectorIndex.ToCosine(score), 1e-6f);
+
+    internal static Dictionary<string, JsonObject> Fields(JsonObject definition) =>
+        ((JsonArray)definition["fields"]!).OfType<JsonObject>().ToDictionary(f => (string)f["name"]!);
 
     /// <summary>An indexing request to a model's index (not the pointer upload to images-meta).</summary>
     private static bool IsBatch(RecordedRequest r) => r.Operation == "index" && !r.Path.Contains("-meta", StringComparison.Ordinal);

@@ -6,16 +6,23 @@ namespace VisualSearch.Index.AzureSearch.Tests;
 
 /// <summary>
 /// The conformance suite against Azure AI Search as the hosts open it (the pointer in &lt;base&gt;-meta, one index
-/// per model), over the in-process REST endpoint. Every request of every test must follow the documented API.
+/// per model), over the in-process REST endpoint, with the default vector storage: int8 scalar quantization with
+/// re-ranking, originals not retrievable (search by id reads the compact copy). Every request of every test must
+/// follow the documented API.
 /// </summary>
-public sealed class AzureSearchConformanceTests : VectorIndexConformanceTests
+public class AzureSearchConformanceTests : VectorIndexConformanceTests
 {
     private readonly FakeSearchService _service = new();
     private int _next;
 
+    /// <summary>Changes to the default options (none here).</summary>
+    protected virtual void Configure(AzureSearchOptions options)
+    {
+    }
+
     protected override async Task<IVectorIndex> CreateIndexAsync(IndexSchema schema)
     {
-        var index = new VersionedAzureSearchVectorIndex(_service.Catalog($"conformance-{Interlocked.Increment(ref _next)}"));
+        var index = new VersionedAzureSearchVectorIndex(_service.Catalog($"conformance-{Interlocked.Increment(ref _next)}", Configure));
         await index.InitializeAsync(schema);
         return index;
     }
@@ -24,7 +31,7 @@ public sealed class AzureSearchConformanceTests : VectorIndexConformanceTests
     protected override async Task<IVectorIndex> ReopenAsync(IVectorIndex index, IndexSchema schema)
     {
         var versioned = (VersionedAzureSearchVectorIndex)index;
-        var reopened = new VersionedAzureSearchVectorIndex(_service.Catalog(versioned.Catalog.MetaIndexName[..^"-meta".Length]));
+        var reopened = new VersionedAzureSearchVectorIndex(_service.Catalog(versioned.Catalog.MetaIndexName[..^"-meta".Length], Configure));
         Track(reopened);
         await reopened.InitializeAsync(schema);
         return reopened;
@@ -34,6 +41,17 @@ public sealed class AzureSearchConformanceTests : VectorIndexConformanceTests
     {
         Assert.Empty(_service.Violations);
         return Task.CompletedTask;
+    }
+}
+
+/// <summary>The conformance suite with uncompressed vectors and retrievable originals (the storage of earlier releases).</summary>
+public sealed class AzureSearchUncompressedConformanceTests : AzureSearchConformanceTests
+{
+    protected override void Configure(AzureSearchOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.VectorCompression = AzureSearchVectorCompression.None;
+        options.StoreOriginalVectors = true;
     }
 }
 

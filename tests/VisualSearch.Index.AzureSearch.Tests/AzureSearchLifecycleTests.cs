@@ -20,12 +20,12 @@ public sealed class AzureSearchLifecycleTests
         var index = new VersionedAzureSearchVectorIndex(_service.Catalog("images"));
         await index.InitializeAsync(Old);
 
-        Assert.Equal("images-resnet18-aaaaaaaaaaaa-4", index.IndexName);
+        Assert.Equal("images-resnet18-aaaaaaaaaaaa-4-sq8-ns", index.IndexName);
         var pointer = _service.Documents("images-meta")["current"];
         Assert.Equal(Old.ModelId, (string)pointer["modelId"]!);
-        Assert.Equal("images-resnet18-aaaaaaaaaaaa-4", (string)pointer["indexName"]!);
+        Assert.Equal("images-resnet18-aaaaaaaaaaaa-4-sq8-ns", (string)pointer["indexName"]!);
         Assert.Equal(4, (int)pointer["dimension"]!);
-        Assert.Equal(["images-meta", "images-resnet18-aaaaaaaaaaaa-4"], _service.IndexNames.Order(StringComparer.Ordinal));
+        Assert.Equal(["images-meta", "images-resnet18-aaaaaaaaaaaa-4-sq8-ns"], _service.IndexNames.Order(StringComparer.Ordinal));
         Assert.Empty(_service.Violations);
     }
 
@@ -39,7 +39,7 @@ public sealed class AzureSearchLifecycleTests
 
         var build = new VersionedAzureSearchVectorIndex(_service.Catalog("images"), followCurrent: false);
         await build.InitializeAsync(New);
-        Assert.Equal("images-resnet18-bbbbbbbbbbbb-4", build.IndexName);
+        Assert.Equal("images-resnet18-bbbbbbbbbbbb-4-sq8-ns", build.IndexName);
         await build.UpsertBatchAsync([Record("a", [0, 1, 0, 0], modelId: New.ModelId), Record("b", [1, 0, 0, 0], modelId: New.ModelId), Record("c", [0, 0, 1, 0], modelId: New.ModelId)]);
 
         // During the reindex the pointer is unchanged and queries answer from the old index.
@@ -62,7 +62,7 @@ public sealed class AzureSearchLifecycleTests
         Assert.Equal(New.ModelId, ex.IndexModelId);
         Assert.Equal(Old.ModelId, ex.ConfiguredModelId);
         Assert.Contains("vsearch reindex", ex.Message, StringComparison.Ordinal);
-        Assert.Contains("images-resnet18-bbbbbbbbbbbb-4", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("images-resnet18-bbbbbbbbbbbb-4-sq8-ns", ex.Message, StringComparison.Ordinal);
         Assert.Contains("images-meta", ex.Message, StringComparison.Ordinal);
         Assert.Empty(_service.Violations);
     }
@@ -91,19 +91,22 @@ public sealed class AzureSearchLifecycleTests
         await new VersionedAzureSearchVectorIndex(catalog, followCurrent: false).InitializeAsync(New);
         await catalog.SwitchToAsync(New);
 
-        Assert.Equal(["images-resnet18-aaaaaaaaaaaa-4", "images-resnet18-bbbbbbbbbbbb-4"], await catalog.ListVersionsAsync());
-        await Assert.ThrowsAsync<InvalidOperationException>(() => catalog.DeleteVersionAsync("images-resnet18-bbbbbbbbbbbb-4"));
+        Assert.Equal(["images-resnet18-aaaaaaaaaaaa-4-sq8-ns", "images-resnet18-bbbbbbbbbbbb-4-sq8-ns"], await catalog.ListVersionsAsync());
+        await Assert.ThrowsAsync<InvalidOperationException>(() => catalog.DeleteVersionAsync("images-resnet18-bbbbbbbbbbbb-4-sq8-ns"));
         await Assert.ThrowsAsync<ArgumentException>(() => catalog.DeleteVersionAsync("images-meta"));
-        await catalog.DeleteVersionAsync("images-resnet18-aaaaaaaaaaaa-4");
-        Assert.Equal(["images-resnet18-bbbbbbbbbbbb-4"], await catalog.ListVersionsAsync());
+        await catalog.DeleteVersionAsync("images-resnet18-aaaaaaaaaaaa-4-sq8-ns");
+        Assert.Equal(["images-resnet18-bbbbbbbbbbbb-4-sq8-ns"], await catalog.ListVersionsAsync());
         await Assert.ThrowsAsync<InvalidOperationException>(() => catalog.SwitchToAsync(Old));
     }
 
     [Theory]
-    [InlineData("resnet18-1a2b3c4d5e6f-512", "images-resnet18-1a2b3c4d5e6f-512")]
-    [InlineData("resnet18-1a2b3c4d5e6f-512-head-9f8e7d6c-128", "images-resnet18-1a2b3c4d5e6f-512-head-9f8e7d6c-128")]
-    public void Version_names_are_the_base_and_the_model_id(string modelId, string expected) =>
-        Assert.Equal(expected, _service.Catalog("images").VersionName(modelId));
+    [InlineData("resnet18-1a2b3c4d5e6f-512", AzureSearchVectorCompression.None, true, "images-resnet18-1a2b3c4d5e6f-512")]
+    [InlineData("resnet18-1a2b3c4d5e6f-512", AzureSearchVectorCompression.ScalarInt8, false, "images-resnet18-1a2b3c4d5e6f-512-sq8-ns")]
+    [InlineData("resnet18-1a2b3c4d5e6f-512", AzureSearchVectorCompression.ScalarInt8, true, "images-resnet18-1a2b3c4d5e6f-512-sq8")]
+    [InlineData("resnet18-1a2b3c4d5e6f-512", AzureSearchVectorCompression.None, false, "images-resnet18-1a2b3c4d5e6f-512-ns")]
+    [InlineData("resnet18-1a2b3c4d5e6f-512-head-9f8e7d6c-128", AzureSearchVectorCompression.None, true, "images-resnet18-1a2b3c4d5e6f-512-head-9f8e7d6c-128")]
+    public void Version_names_are_the_base_the_model_id_and_the_vector_storage(string modelId, AzureSearchVectorCompression compression, bool store, string expected) =>
+        Assert.Equal(expected, _service.Catalog("images", o => { o.VectorCompression = compression; o.StoreOriginalVectors = store; }).VersionName(modelId));
 
     [Theory]
     [InlineData("my_model-1a2b3c4d5e6f-512")]
@@ -111,11 +114,11 @@ public sealed class AzureSearchLifecycleTests
     [InlineData("a-very-long-model-name-that-goes-on-and-on-1a2b3c4d5e6f-512-head-9f8e7d6c-128")]
     public void Model_ids_that_are_not_index_names_get_a_hashed_safe_name(string modelId)
     {
-        var catalog = _service.Catalog("images");
+        var catalog = _service.Catalog("images", o => o.IndexName = new string('i', 60));
         var name = catalog.VersionName(modelId);
-        Assert.Matches("^images-[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9]))*$", name);
+        Assert.Matches("^i{60}-[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9]))*-sq8-ns$", name);
         Assert.True(name.Length <= 128);
-        Assert.NotEqual("images-meta", name);
+        Assert.NotEqual(catalog.MetaIndexName, name);
         Assert.NotEqual(name, catalog.VersionName(modelId + "x"));
     }
 }

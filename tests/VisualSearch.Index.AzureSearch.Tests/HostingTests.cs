@@ -40,6 +40,8 @@ public sealed class HostingTests
         { new() { ["VectorIndex:Provider"] = "AzureSearch", ["AzureSearch:Endpoint"] = "https://x.search.windows.net", ["AzureSearch:IndexName"] = "images", ["AzureSearch:HnswM"] = "20" }, "AzureSearch:HnswM must be from 4 to 10" },
         { new() { ["VectorIndex:Provider"] = "AzureSearch", ["AzureSearch:Endpoint"] = "https://x.search.windows.net", ["AzureSearch:IndexName"] = "images", ["AzureSearch:BatchSize"] = "5000" }, "AzureSearch:BatchSize must be from 1 to 1000" },
         { new() { ["VectorIndex:Provider"] = "AzureSearch", ["AzureSearch:Endpoint"] = "https://x.search.windows.net", ["AzureSearch:IndexName"] = "images", ["AzureSearch:ApiKey"] = "k", ["AzureSearch:ClientId"] = "c" }, "not both" },
+        { new() { ["VectorIndex:Provider"] = "AzureSearch", ["AzureSearch:Endpoint"] = "https://x.search.windows.net", ["AzureSearch:IndexName"] = "images", ["AzureSearch:DefaultOversampling"] = "0.5" }, "AzureSearch:DefaultOversampling must be from 1 to 100" },
+        { new() { ["VectorIndex:Provider"] = "AzureSearch", ["AzureSearch:Endpoint"] = "https://x.search.windows.net", ["AzureSearch:IndexName"] = "images", ["AzureSearch:VectorCompression"] = "7" }, "AzureSearch:VectorCompression must be None or ScalarInt8" },
     };
 
     [Theory]

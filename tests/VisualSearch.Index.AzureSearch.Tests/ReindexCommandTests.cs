@@ -145,6 +145,51 @@ public sealed class ReindexCommandTests : IDisposable
         Assert.Single(versions);
     }
 
+    [Fact]
+    public async Task A_compression_change_is_a_new_version_that_reindex_builds_and_switches_to()
+    {
+        // An index of an earlier release: uncompressed, originals retrievable (its name has no suffix).
+        Dictionary<string, string?> earlier = new() { ["AzureSearch:VectorCompression"] = "None", ["AzureSearch:StoreOriginalVectors"] = "true" };
+        var first = await ReindexAsync(VectorIndexOptions.AzureSearch, ModelA, settings: earlier);
+        Assert.True(first.Code == 0, first.Output + first.Error);
+        var uncompressed = Assert.Single(_service.IndexNames, n => n != "images-meta");
+        Assert.DoesNotContain("-sq8", uncompressed, StringComparison.Ordinal);
+
+        // A host with the new defaults keeps serving that index as it is (no definition change is sent), search by id included.
+        string[] ids = ["chelsea.png", "coffee.png", "retina.jpg"];
+        var before = new Dictionary<string, IReadOnlyList<SearchHit>>();
+        using (var serving = await StartHostAsync(VectorIndexOptions.AzureSearch, ModelA))
+        {
+            var puts = _service.Requests.Count(r => r.Operation == "put-index");
+            foreach (var id in ids) before[id] = (await serving.Services.GetRequiredService<SearchService>().SearchByIdAsync(id, new SearchQuery(5)))!.Results;
+            Assert.Equal(puts, _service.Requests.Count(r => r.Operation == "put-index"));
+        }
+
+        var second = await ReindexAsync(VectorIndexOptions.AzureSearch, ModelA);
+        Assert.True(second.Code == 0, second.Output + second.Error);
+        Assert.Contains("the index settings changed", second.Output, StringComparison.Ordinal);
+        Assert.Contains("Indexed 8, unchanged 0", second.Output, StringComparison.Ordinal);
+        Assert.Contains("Switched", second.Output, StringComparison.Ordinal);
+        var compressed = Assert.Single(_service.IndexNames, n => n != "images-meta" && n != uncompressed);
+        Assert.Equal(uncompressed + "-sq8-ns", compressed);
+        Assert.Equal(compressed, (string)_service.Documents("images-meta")["current"]["indexName"]!);
+        Assert.NotNull(_service.Definition(compressed)!["vectorSearch"]!["compressions"]);
+
+        // Search by id on the compressed index (the vector read from the compact copy): the same neighbours, the same scores.
+        using var next = await StartHostAsync(VectorIndexOptions.AzureSearch, ModelA);
+        var search = next.Services.GetRequiredService<SearchService>();
+        foreach (var id in ids)
+        {
+            var hits = (await search.SearchByIdAsync(id, new SearchQuery(5)))!.Results;
+            Assert.Equal(before[id].Select(h => h.Id), hits.Select(h => h.Id));
+            for (var i = 0; i < hits.Count; i++) Assert.Equal(before[id][i].Score, hits[i].Score, 1e-3f);
+        }
+
+        Assert.Contains(_service.Requests, r => r.Operation == "lookup" && r.Path.Contains(compressed, StringComparison.Ordinal) && r.Query.Contains("vectorCopy", StringComparison.Ordinal));
+        Assert.Equal(compressed, await next.Services.GetRequiredService<IVectorIndexCatalog>().GetCurrentVersionAsync());
+        Assert.Empty(_service.Violations);
+    }
+
     [Theory]
     [InlineData(VectorIndexOptions.Local)]
     [InlineData(VectorIndexOptions.AzureSearch)]
@@ -163,41 +208,43 @@ public sealed class ReindexCommandTests : IDisposable
         Assert.DoesNotContain("v2", await host.Services.GetRequiredService<IVectorIndexCatalog>().GetCurrentModelAsync(), StringComparison.Ordinal);
     }
 
-    private async Task<(int Code, string Output, string Error)> ReindexAsync(string provider, string modelName, string? extra = null, string? source = null)
+    private async Task<(int Code, string Output, string Error)> ReindexAsync(string provider, string modelName, string? extra = null, string? source = null, Dictionary<string, string?>? settings = null)
     {
         List<string> argv = ["--from-folder", source ?? Photos, "--workers", "2"];
         if (extra is not null) argv.Add(extra);
         var args = CliArgs.Parse(argv, "from-container", "resume", "prune", "verbose");
         using var stdout = new StringWriter();
         using var stderr = new StringWriter();
-        var code = await ReindexCommand.RunAsync(args, stdout, stderr, b => Configure(b, provider, modelName, warmUp: false), CancellationToken.None);
+        var code = await ReindexCommand.RunAsync(args, stdout, stderr, b => Configure(b, provider, modelName, warmUp: false, settings), CancellationToken.None);
         return (code, stdout.ToString(), stderr.ToString());
     }
 
-    private async Task<IHost> StartHostAsync(string provider, string modelName)
+    private async Task<IHost> StartHostAsync(string provider, string modelName, Dictionary<string, string?>? settings = null)
     {
-        var host = BuildHost(provider, modelName);
+        var host = BuildHost(provider, modelName, settings: settings);
         await host.StartAsync();
         return host;
     }
 
     /// <summary>A serving host composed as vsearch serve and the Functions host compose theirs.</summary>
-    private IHost BuildHost(string provider, string modelName, bool warmUp = false)
+    private IHost BuildHost(string provider, string modelName, bool warmUp = false, Dictionary<string, string?>? settings = null)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = [], DisableDefaults = true });
-        Configure(builder, provider, modelName, warmUp);
+        Configure(builder, provider, modelName, warmUp, settings);
         builder.AddVisualSearchEngine();
         builder.AddVectorIndex();
         return builder.Build();
     }
 
-    private void Configure(IHostApplicationBuilder builder, string provider, string modelName, bool warmUp)
+    /// <param name="extra">Settings beside the provider's (e.g. the Azure AI Search vector compression).</param>
+    private void Configure(IHostApplicationBuilder builder, string provider, string modelName, bool warmUp, Dictionary<string, string?>? extra = null)
     {
         var settings = provider == VectorIndexOptions.AzureSearch
             ? _service.Settings("images")
             : new Dictionary<string, string?> { ["VectorIndex:Provider"] = "Local", ["LocalIndex:Path"] = _root, ["LocalIndex:FlushToDisk"] = "false" };
         settings["Encoder:ModelName"] = modelName;
         settings["Encoder:WarmUpOnStart"] = warmUp ? "true" : "false";
+        foreach (var (key, value) in extra ?? []) settings[key] = value;
         builder.Configuration.AddInMemoryCollection(settings);
         if (provider == VectorIndexOptions.AzureSearch) builder.Services.AddSingleton(new AzureSearchClientSettings { Transport = _service.Transport() });
     }

@@ -95,7 +95,9 @@ public static class ReindexCommand
         var schema = new IndexSchema(model.Id, model.Dimension);
         var current = await catalog.GetCurrentModelAsync(cancellationToken).ConfigureAwait(false);
         var target = catalog.VersionName(model.Id);
-        var inPlace = current == model.Id;
+        // The same model in another version (Azure AI Search: other vector compression or storage) is rebuilt, not caught up.
+        var currentVersion = await catalog.GetCurrentVersionAsync(cancellationToken).ConfigureAwait(false);
+        var inPlace = current == model.Id && currentVersion == target;
         var source = folder is not null
             ? Path.GetFullPath(folder)
             : $"container '{services.GetRequiredService<IOptions<BlobSourceOptions>>().Value.Container}'";
@@ -121,7 +123,9 @@ public static class ReindexCommand
 
             await stdout.WriteLineAsync(
                 $"Building {catalog.Describe(target)} for model {model.Id} from {source}; " +
-                (current is null ? "no model is current yet." : $"queries keep using model {current} until the switch.")).ConfigureAwait(false);
+                (current is null ? "no model is current yet."
+                    : current == model.Id ? $"the index settings changed (current version {currentVersion}); queries keep using it until the switch."
+                    : $"queries keep using model {current} until the switch.")).ConfigureAwait(false);
         }
 
         var sw = Stopwatch.StartNew();

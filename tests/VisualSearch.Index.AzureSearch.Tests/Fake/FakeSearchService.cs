@@ -19,21 +19,27 @@ public sealed record RecordedRequest(string Method, string Path, string Query, I
 }
 
 /// <summary>
-/// An in-process Azure AI Search service for the data-plane REST API 2023-11-01, reached through an
+/// An in-process Azure AI Search service for the data-plane REST API 2023-11-01 and 2024-07-01, reached through an
 /// <see cref="HttpMessageHandler"/> (the SDK's transport). Every request is checked against the documented
 /// API: https and the service host, the path forms of the REST specification (<c>/indexes('name')</c>,
 /// <c>/docs/search.index</c>, <c>/docs/search.post.search</c>, <c>/docs('key')</c>, <c>/docs/$count</c>, and
-/// the equivalent <c>/indexes/name/docs/...</c> forms), <c>api-version=2023-11-01</c>, the <c>api-key</c> header
-/// or a Bearer token, and the JSON body (known properties only, value ranges, field types, key characters,
-/// vector dimensions, the 1,000-document and 16 MB batch limits). A request that breaks a rule gets the 4xx
-/// the service would send and is listed in <see cref="Violations"/>. Indexes live in memory; vector queries
-/// are exact cosine k-NN with the documented score 1 / (1 + (1 - cosine)) and the $filter subset of
-/// <see cref="FakeODataFilter"/>. Faults can be scripted: 429/503 with Retry-After, and documents refused
-/// one by one in a 207 multi-status answer.
+/// the equivalent <c>/indexes/name/docs/...</c> forms), <c>api-version</c> 2023-11-01 or 2024-07-01, the
+/// <c>api-key</c> header or a Bearer token, and the JSON body (known properties only, value ranges, field types,
+/// key characters, vector dimensions, the 1,000-document and 16 MB batch limits). An index definition is checked
+/// against its request's version: 2024-07-01 adds <c>vectorSearch.compressions</c>, <c>profiles[].compression</c>
+/// and the field attribute <c>stored</c> (rules in <see cref="ValidateStored"/> and
+/// <see cref="ValidateVectorSearch"/>); a 2023-11-01 GET shows an index without them. A request that breaks a
+/// rule gets the 4xx the service would send and is listed in <see cref="Violations"/>. Indexes live in memory;
+/// vector queries are exact cosine k-NN with the documented score 1 / (1 + (1 - cosine)) and the $filter subset
+/// of <see cref="FakeODataFilter"/>; on a field with scalar quantization the candidates are ranked by their int8
+/// copies (<see cref="QuantizedScores"/>) and, with <c>rerankWithOriginalVectors</c>, k x oversampling of them
+/// re-scored with the originals. Faults can be scripted: 429/503 with Retry-After, and documents refused one
+/// by one in a 207 multi-status answer.
 /// </summary>
 public sealed partial class FakeSearchService : HttpMessageHandler
 {
     public const string ApiVersion = "2023-11-01";
+    public const string ApiVersion2024 = "2024-07-01";
     public const int MaxBatchDocuments = 1000;
     public const int MaxRequestBytes = 16 * 1024 * 1024;
     public const int MaxDimensions = 2048;
@@ -49,6 +55,12 @@ public sealed partial class FakeSearchService : HttpMessageHandler
         "name", "type", "key", "retrievable", "searchable", "filterable", "sortable", "facetable", "analyzer", "searchAnalyzer",
         "indexAnalyzer", "dimensions", "vectorSearchProfile", "synonymMaps", "fields",
     ];
+
+    /// <summary>2024-07-01 adds <c>stored</c> (and <c>vectorEncoding</c>, for packed binary vectors, which this fake does not model).</summary>
+    private static readonly HashSet<string> FieldProperties2024 = [.. FieldProperties, "stored"];
+
+    /// <summary>The vector types of 2024-07-01 (2023-11-01 has Collection(Edm.Single) only); compression applies to the float ones.</summary>
+    private static readonly HashSet<string> VectorTypes2024 = ["Collection(Edm.Single)", "Collection(Edm.Half)", "Collection(Edm.Int16)", "Collection(Edm.SByte)"];
 
     private static readonly HashSet<string> FieldTypes =
     [
@@ -144,8 +156,8 @@ public sealed partial class FakeSearchService : HttpMessageHandler
         var query = ParseQuery(uri.Query);
         if (!query.TryGetValue("api-version", out var version))
             return Violation(HttpStatusCode.BadRequest, $"{recorded.Method} {recorded.Path}: no api-version", "MissingApiVersionParameter");
-        if (version != ApiVersion)
-            return Violation(HttpStatusCode.BadRequest, $"{recorded.Method} {recorded.Path}: api-version {version}, not {ApiVersion}", "InvalidApiVersionParameter");
+        if (version is not (ApiVersion or ApiVersion2024))
+            return Violation(HttpStatusCode.BadRequest, $"{recorded.Method} {recorded.Path}: api-version {version}, not {ApiVersion} or {ApiVersion2024}", "InvalidApiVersionParameter");
         if (!Authorized(headers))
             return Violation(HttpStatusCode.Unauthorized, $"{recorded.Method} {recorded.Path}: no valid api-key header or Bearer token");
         if (route is null) return Violation(HttpStatusCode.NotFound, $"{recorded.Method} {recorded.Path}: not a documented path");
@@ -168,11 +180,11 @@ public sealed partial class FakeSearchService : HttpMessageHandler
             return route.Operation switch
             {
                 "list-indexes" => ListIndexes(),
-                "get-index" => GetIndex(route.Index!),
-                "put-index" => PutIndex(route.Index!, body),
+                "get-index" => GetIndex(route.Index!, version),
+                "put-index" => PutIndex(route.Index!, body, version),
                 "delete-index" => DeleteIndex(route.Index!),
                 "index" => IndexDocuments(route.Index!, body),
-                "search" => Search(route.Index!, body),
+                "search" => Search(route.Index!, body, version),
                 "lookup" => Lookup(route.Index!, route.Key!, query.GetValueOrDefault("$select")),
                 "count" => Count(route.Index!),
                 _ => Violation(HttpStatusCode.NotFound, $"{recorded.Method} {recorded.Path}: not supported"),
@@ -256,46 +268,79 @@ public sealed partial class FakeSearchService : HttpMessageHandler
         return Json(HttpStatusCode.OK, new JsonObject { ["value"] = value });
     }
 
-    private HttpResponseMessage GetIndex(string name) =>
+    private HttpResponseMessage GetIndex(string name, string version) =>
         _indexes.TryGetValue(name, out var index)
-            ? Json(HttpStatusCode.OK, index.Definition.DeepClone())
+            ? Json(HttpStatusCode.OK, version == ApiVersion ? As2023(index.Definition) : index.Definition.DeepClone())
             : Error(HttpStatusCode.NotFound, $"No index with the name '{name}' was found in the service 'fake-search'.");
+
+    /// <summary>A definition as a 2023-11-01 answer shows it: without the properties that version does not have.</summary>
+    private static JsonObject As2023(JsonObject definition)
+    {
+        var copy = (JsonObject)definition.DeepClone();
+        foreach (var field in ((JsonArray)copy["fields"]!).OfType<JsonObject>()) field.Remove("stored");
+        if (copy["vectorSearch"] is JsonObject vectorSearch)
+        {
+            vectorSearch.Remove("compressions");
+            foreach (var profile in (vectorSearch["profiles"] as JsonArray ?? []).OfType<JsonObject>()) profile.Remove("compression");
+        }
+
+        return copy;
+    }
+
+    /// <summary>True if a definition uses what only 2024-07-01 can express (a 2023-11-01 PUT would drop it).</summary>
+    private static bool Uses2024Features(JsonObject definition) =>
+        !JsonNode.DeepEquals(As2023(definition), definition.DeepClone() is JsonObject d ? StripDefaults(d) : null);
+
+    private static JsonObject StripDefaults(JsonObject definition)
+    {
+        // "stored: true" is every field's default, not a feature.
+        foreach (var field in ((JsonArray)definition["fields"]!).OfType<JsonObject>())
+        {
+            if ((bool?)field["stored"] != false) field.Remove("stored");
+        }
+
+        return definition;
+    }
 
     private HttpResponseMessage DeleteIndex(string name) =>
         _indexes.TryRemove(name, out _)
             ? new HttpResponseMessage(HttpStatusCode.NoContent)
             : Error(HttpStatusCode.NotFound, $"No index with the name '{name}' was found in the service 'fake-search'.");
 
-    private HttpResponseMessage PutIndex(string name, byte[] body)
+    private HttpResponseMessage PutIndex(string name, byte[] body, string version)
     {
         if (!IndexNamePattern().IsMatch(name)) throw new RestViolation($"invalid index name '{name}'");
         var definition = JsonNode.Parse(body) as JsonObject ?? throw new RestViolation("the body is not a JSON object");
         Allowed(definition, IndexProperties, "index");
         if ((string?)definition["name"] != name) throw new RestViolation($"the body's name '{definition["name"]}' is not the path's '{name}'");
         var fields = definition["fields"] as JsonArray ?? throw new RestViolation("the index has no fields");
-        var profiles = ValidateVectorSearch(definition["vectorSearch"]);
+        var is2024 = version == ApiVersion2024;
+        var profiles = ValidateVectorSearch(definition["vectorSearch"], is2024);
         var keys = 0;
         var names = new HashSet<string>(StringComparer.Ordinal);
         foreach (var node in fields)
         {
             var field = node as JsonObject ?? throw new RestViolation("a field is not an object");
-            Allowed(field, FieldProperties, "field");
+            Allowed(field, is2024 ? FieldProperties2024 : FieldProperties, is2024 ? "field" : "field (2023-11-01 has no 'stored')");
             var fieldName = (string?)field["name"] ?? throw new RestViolation("a field has no name");
             if (!FieldNamePattern().IsMatch(fieldName) || !names.Add(fieldName)) throw new RestViolation($"invalid or repeated field name '{fieldName}'");
             var type = (string?)field["type"] ?? "";
-            if (!FieldTypes.Contains(type)) throw new RestViolation($"field '{fieldName}' has the unknown type '{type}'");
+            if (!FieldTypes.Contains(type) && !(is2024 && VectorTypes2024.Contains(type))) throw new RestViolation($"field '{fieldName}' has the unknown type '{type}'");
+            var isVectorField = type == "Collection(Edm.Single)" || (is2024 && VectorTypes2024.Contains(type));
             if ((bool?)field["key"] == true)
             {
                 keys++;
                 if (type != "Edm.String") throw new RestViolation("the key field must be Edm.String");
             }
 
-            if (type == "Collection(Edm.Single)")
+            if (isVectorField)
             {
                 var dimensions = (int?)field["dimensions"] ?? throw new RestViolation($"vector field '{fieldName}' has no dimensions");
                 if (dimensions < 2 || dimensions > MaxDimensions) throw new RestViolation($"vector field '{fieldName}': dimensions must be 2-{MaxDimensions}");
                 var profile = (string?)field["vectorSearchProfile"] ?? throw new RestViolation($"vector field '{fieldName}' has no vectorSearchProfile");
-                if (!profiles.Contains(profile)) throw new RestViolation($"vector field '{fieldName}' names the unknown profile '{profile}'");
+                if (!profiles.TryGetValue(profile, out var compressed)) throw new RestViolation($"vector field '{fieldName}' names the unknown profile '{profile}'");
+                if (compressed && type is not ("Collection(Edm.Single)" or "Collection(Edm.Half)"))
+                    throw new RestViolation($"vector field '{fieldName}' ({type}): compression applies to Collection(Edm.Single) and Collection(Edm.Half) only");
                 if ((bool?)field["searchable"] != true) throw new RestViolation($"vector field '{fieldName}' must be searchable");
                 if ((bool?)field["filterable"] == true || (bool?)field["sortable"] == true || (bool?)field["facetable"] == true)
                     throw new RestViolation($"vector field '{fieldName}' cannot be filterable, sortable or facetable");
@@ -307,6 +352,11 @@ public sealed partial class FakeSearchService : HttpMessageHandler
         }
 
         if (keys != 1) throw new RestViolation($"an index needs exactly one key field, this one has {keys}");
+        _indexes.TryGetValue(name, out var before);
+        ValidateStored(fields.OfType<JsonObject>(), before?.Definition);
+        if (!is2024 && before is not null && Uses2024Features(before.Definition))
+            throw new RestViolation($"the index '{name}' uses compression or 'stored' (2024-07-01); a {ApiVersion} definition cannot express them " +
+                "(unverified how the service answers: this fake refuses, so the product never relies on it)");
 
         lock (_gate)
         {
@@ -315,6 +365,7 @@ public sealed partial class FakeSearchService : HttpMessageHandler
             {
                 var isVector = (string?)field["type"] == "Collection(Edm.Single)";
                 field["retrievable"] ??= true;
+                if (is2024) field["stored"] ??= true;
                 field["searchable"] ??= (string?)field["type"] is "Edm.String" or "Collection(Edm.String)" || isVector;
                 field["filterable"] ??= !isVector;
                 field["sortable"] ??= !isVector && !((string?)field["type"])!.StartsWith("Collection", StringComparison.Ordinal);
@@ -329,13 +380,15 @@ public sealed partial class FakeSearchService : HttpMessageHandler
                 {
                     var now = ((JsonArray)stored["fields"]!).OfType<JsonObject>().FirstOrDefault(f => (string?)f["name"] == (string?)old["name"]);
                     if (now is null) throw new RestViolation($"field '{old["name"]}' cannot be removed from an existing index", HttpStatusCode.BadRequest);
-                    foreach (var attribute in new[] { "type", "key", "dimensions", "searchable", "filterable", "sortable", "facetable" })
+                    foreach (var attribute in new[] { "type", "key", "dimensions", "searchable", "filterable", "sortable", "facetable", "vectorSearchProfile" })
                     {
                         if (!JsonNode.DeepEquals(old[attribute], now[attribute]))
                             throw new RestViolation($"the '{attribute}' of existing field '{old["name"]}' cannot change", HttpStatusCode.BadRequest);
                     }
                 }
 
+                if (!is2024) KeepAbsent2024(existing.Definition, stored);
+                CheckCompressionsKept(existing.Definition, stored);
                 existing.Definition = stored;
                 return Json(HttpStatusCode.OK, stored.DeepClone());
             }
@@ -345,13 +398,98 @@ public sealed partial class FakeSearchService : HttpMessageHandler
         }
     }
 
-    /// <summary>The 2023-11-01 vectorSearch: algorithms (hnsw, exhaustiveKnn) and profiles. Compressions and vectorizers are later versions'.</summary>
-    private static HashSet<string> ValidateVectorSearch(JsonNode? node)
+    /// <summary>
+    /// The attribute <c>stored</c> (2024-07-01). The REST reference for SearchField.stored (2024-07-01) says: "An immutable
+    /// value indicating whether the field will be persisted separately on disk to be returned in a search result ...
+    /// This can only be set during index creation and only for vector fields. This property cannot be changed for existing
+    /// fields or set as false for new fields. If this property is set as false, the property 'retrievable' must also be
+    /// set to false. This property must be true or unset for key fields, for new fields, and for non-vector fields".
+    /// The rules enforced here, from that text: false only on a vector field; false only with retrievable false; never
+    /// false on a key field; never changed on an existing field; never false on a field added to an existing index.
+    /// </summary>
+    private static void ValidateStored(IEnumerable<JsonObject> fields, JsonObject? existing)
     {
-        var profiles = new HashSet<string>(StringComparer.Ordinal);
+        var old = existing is null ? null
+            : ((JsonArray)existing["fields"]!).OfType<JsonObject>().ToDictionary(f => (string)f["name"]!, StringComparer.Ordinal);
+        foreach (var field in fields)
+        {
+            var name = (string)field["name"]!;
+            var stored = (bool?)field["stored"];
+            if (stored == false)
+            {
+                if (field["dimensions"] is null) throw new RestViolation($"field '{name}': 'stored' can be false only on a vector field");
+                if ((bool?)field["key"] == true) throw new RestViolation($"field '{name}': 'stored' must be true or unset on the key field");
+                if ((bool?)field["retrievable"] != false) throw new RestViolation($"field '{name}': when 'stored' is false, 'retrievable' must also be false");
+            }
+
+            if (old is null) continue;
+            if (!old.TryGetValue(name, out var before))
+            {
+                if (stored == false) throw new RestViolation($"field '{name}': 'stored' cannot be false on a field added to an existing index");
+            }
+            else if ((bool?)before["stored"] is { } wasStored && (stored ?? true) != wasStored)
+            {
+                throw new RestViolation($"the 'stored' of existing field '{name}' cannot change");
+            }
+        }
+    }
+
+    /// <summary>A 2023-11-01 update of an index leaves the <c>stored</c> it cannot see as it was.</summary>
+    private static void KeepAbsent2024(JsonObject before, JsonObject now)
+    {
+        foreach (var field in ((JsonArray)now["fields"]!).OfType<JsonObject>())
+        {
+            var old = ((JsonArray)before["fields"]!).OfType<JsonObject>().FirstOrDefault(f => (string?)f["name"] == (string?)field["name"]);
+            field["stored"] = old?["stored"]?.DeepClone() ?? true;
+        }
+    }
+
+    /// <summary>
+    /// A compression a vector field's profile uses cannot be removed or change its kind or data type (that would change
+    /// the stored quantized vectors). <c>rerankWithOriginalVectors</c> and <c>defaultOversampling</c> are query-time
+    /// settings and are allowed to change: not verified against the service (the product never changes them in place).
+    /// </summary>
+    private static void CheckCompressionsKept(JsonObject before, JsonObject now)
+    {
+        foreach (var (field, compression) in UsedCompressions(before))
+        {
+            var after = UsedCompressions(now).FirstOrDefault(c => c.Field == field).Compression;
+            if (after is null || (string?)after["name"] != (string?)compression["name"] || (string?)after["kind"] != (string?)compression["kind"]
+                || !JsonNode.DeepEquals(after["scalarQuantizationParameters"], compression["scalarQuantizationParameters"]))
+                throw new RestViolation($"the compression of existing vector field '{field}' cannot be removed or changed");
+        }
+    }
+
+    private static IEnumerable<(string Field, JsonObject Compression)> UsedCompressions(JsonObject definition)
+    {
+        var vectorSearch = definition["vectorSearch"] as JsonObject;
+        foreach (var field in ((JsonArray)definition["fields"]!).OfType<JsonObject>())
+        {
+            if (CompressionOf(vectorSearch, (string?)field["vectorSearchProfile"]) is { } compression) yield return ((string)field["name"]!, compression);
+        }
+    }
+
+    private static JsonObject? CompressionOf(JsonObject? vectorSearch, string? profileName)
+    {
+        var profile = (vectorSearch?["profiles"] as JsonArray ?? []).OfType<JsonObject>().FirstOrDefault(p => (string?)p["name"] == profileName);
+        var name = (string?)profile?["compression"];
+        return name is null ? null : (vectorSearch!["compressions"] as JsonArray ?? []).OfType<JsonObject>().FirstOrDefault(c => (string?)c["name"] == name);
+    }
+
+    /// <summary>
+    /// vectorSearch: algorithms (hnsw, exhaustiveKnn) and profiles; 2024-07-01 adds compressions (scalarQuantization with
+    /// scalarQuantizationParameters.quantizedDataType int8, or binaryQuantization; rerankWithOriginalVectors;
+    /// defaultOversampling, at least 1 and "only when rerankWithOriginalVectors is true" per the REST reference) and
+    /// profiles[].compression. Vectorizers exist in both versions' later forms but are not modelled by this fake (refused).
+    /// Returns the profiles by name, with whether each compresses.
+    /// </summary>
+    private static Dictionary<string, bool> ValidateVectorSearch(JsonNode? node, bool is2024)
+    {
+        var profiles = new Dictionary<string, bool>(StringComparer.Ordinal);
         if (node is null) return profiles;
         var vectorSearch = node as JsonObject ?? throw new RestViolation("vectorSearch is not an object");
-        Allowed(vectorSearch, ["algorithms", "profiles"], "vectorSearch (2023-11-01 has no compressions or vectorizers)");
+        if (is2024) Allowed(vectorSearch, ["algorithms", "profiles", "compressions"], "vectorSearch (this fake does not model vectorizers)");
+        else Allowed(vectorSearch, ["algorithms", "profiles"], "vectorSearch (2023-11-01 has no compressions or vectorizers)");
         var algorithms = new HashSet<string>(StringComparer.Ordinal);
         foreach (var algorithm in (vectorSearch["algorithms"] as JsonArray ?? []).OfType<JsonObject>())
         {
@@ -384,15 +522,53 @@ public sealed partial class FakeSearchService : HttpMessageHandler
                     throw new RestViolation($"unknown algorithm kind '{kind}'");
             }
 
-            algorithms.Add(name);
+            if (!algorithms.Add(name)) throw new RestViolation($"the algorithm name '{name}' is used twice");
+        }
+
+        var compressions = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var compression in (vectorSearch["compressions"] as JsonArray ?? []).OfType<JsonObject>())
+        {
+            var name = (string?)compression["name"] ?? throw new RestViolation("a compression has no name");
+            var kind = (string?)compression["kind"];
+            switch (kind)
+            {
+                case "scalarQuantization":
+                    Allowed(compression, ["name", "kind", "rerankWithOriginalVectors", "defaultOversampling", "scalarQuantizationParameters"], "scalarQuantization compression");
+                    if (compression["scalarQuantizationParameters"] is { } sq)
+                    {
+                        var parameters = sq as JsonObject ?? throw new RestViolation("scalarQuantizationParameters is not an object");
+                        Allowed(parameters, ["quantizedDataType"], "scalarQuantizationParameters");
+                        if (parameters["quantizedDataType"] is { } type && (string?)type != "int8")
+                            throw new RestViolation($"quantizedDataType must be 'int8', not '{type}'");
+                    }
+
+                    break;
+                case "binaryQuantization":
+                    Allowed(compression, ["name", "kind", "rerankWithOriginalVectors", "defaultOversampling"], "binaryQuantization compression");
+                    break;
+                default:
+                    throw new RestViolation($"unknown compression kind '{kind}'");
+            }
+
+            if (compression["defaultOversampling"] is { } oversampling)
+            {
+                if (oversampling.GetValueKind() != JsonValueKind.Number || (double)oversampling < 1)
+                    throw new RestViolation($"compression '{name}': defaultOversampling must be a number of at least 1, not {oversampling.ToJsonString()}");
+                if ((bool?)compression["rerankWithOriginalVectors"] != true)
+                    throw new RestViolation($"compression '{name}': defaultOversampling can only be set when rerankWithOriginalVectors is true");
+            }
+
+            if (!compressions.Add(name)) throw new RestViolation($"the compression name '{name}' is used twice");
         }
 
         foreach (var profile in (vectorSearch["profiles"] as JsonArray ?? []).OfType<JsonObject>())
         {
-            Allowed(profile, ["name", "algorithm"], "vector search profile");
+            Allowed(profile, is2024 ? ["name", "algorithm", "compression"] : ["name", "algorithm"], is2024 ? "vector search profile" : "vector search profile (2023-11-01 has no compression)");
             var algorithm = (string?)profile["algorithm"];
             if (algorithm is null || !algorithms.Contains(algorithm)) throw new RestViolation($"profile '{profile["name"]}' names the unknown algorithm '{algorithm}'");
-            profiles.Add((string?)profile["name"] ?? throw new RestViolation("a profile has no name"));
+            var compression = (string?)profile["compression"];
+            if (compression is not null && !compressions.Contains(compression)) throw new RestViolation($"profile '{profile["name"]}' names the unknown compression '{compression}'");
+            profiles[(string?)profile["name"] ?? throw new RestViolation("a profile has no name")] = compression is not null;
         }
 
         return profiles;
@@ -511,7 +687,7 @@ public sealed partial class FakeSearchService : HttpMessageHandler
         }
     }
 
-    private HttpResponseMessage Search(string name, byte[] body)
+    private HttpResponseMessage Search(string name, byte[] body, string version)
     {
         var index = Index(name);
         var request = JsonNode.Parse(body) as JsonObject ?? throw new RestViolation("the body is not a JSON object");
@@ -526,12 +702,16 @@ public sealed partial class FakeSearchService : HttpMessageHandler
 
         string? vectorField = null;
         float[]? vector = null;
+        JsonObject? compression = null;
+        double? oversampling = null;
+        var exhaustive = false;
         var k = top;
         if (request["vectorQueries"] is JsonArray queries)
         {
             if (queries.Count != 1) throw new RestViolation("this fake answers one vector query");
             var query = queries[0] as JsonObject ?? throw new RestViolation("a vector query is not an object");
-            Allowed(query, ["kind", "k", "fields", "exhaustive", "vector"], "vector query (2023-11-01)");
+            if (version == ApiVersion2024) Allowed(query, ["kind", "k", "fields", "exhaustive", "vector", "oversampling", "weight"], "vector query (2024-07-01)");
+            else Allowed(query, ["kind", "k", "fields", "exhaustive", "vector"], "vector query (2023-11-01)");
             if ((string?)query["kind"] != "vector") throw new RestViolation($"vector query kind must be 'vector' (2023-11-01), not '{query["kind"]}'");
             vectorField = (string?)query["fields"] ?? throw new RestViolation("a vector query has no fields");
             if (!fields.TryGetValue(vectorField, out var vf) || (string?)vf["type"] != "Collection(Edm.Single)")
@@ -540,6 +720,17 @@ public sealed partial class FakeSearchService : HttpMessageHandler
             if (vector.Length != (int?)vf["dimensions"]) throw new RestViolation($"the query vector has {vector.Length} dimensions; '{vectorField}' has {vf["dimensions"]}");
             k = (int?)query["k"] ?? throw new RestViolation("a vector query has no k");
             if (k < 1) throw new RestViolation("k must be at least 1");
+            compression = CompressionOf(index.Definition["vectorSearch"] as JsonObject, (string?)vf["vectorSearchProfile"]);
+            exhaustive = (bool?)query["exhaustive"] == true;
+            if (query["oversampling"] is { } os)
+            {
+                // REST 2024-07-01, VectorQuery.oversampling: "only permitted when a compression method is used on the
+                // underlying vector field", at least 1, and only where rerankWithOriginalVectors is true.
+                if (compression is null || (bool?)compression["rerankWithOriginalVectors"] != true)
+                    throw new RestViolation("oversampling needs a compressed vector field with rerankWithOriginalVectors true");
+                oversampling = (double)os;
+                if (oversampling < 1) throw new RestViolation("oversampling must be at least 1");
+            }
             if (request["vectorFilterMode"] is { } mode && (string?)mode is not ("preFilter" or "postFilter")) throw new RestViolation($"unknown vectorFilterMode '{mode}'");
         }
         else if (request["vectorFilterMode"] is not null)
@@ -551,11 +742,15 @@ public sealed partial class FakeSearchService : HttpMessageHandler
         lock (_gate)
         {
             var candidates = index.Documents.Values.Where(d => filter.All(c => Matches(d, c))).Select(d => (JsonObject)d.DeepClone()).ToList();
-            if (vector is not null)
+            if (vector is not null && compression is not null && !exhaustive)
+            {
+                matches = QuantizedSearch(index, vectorField!, vector, k, compression, oversampling, candidates);
+            }
+            else if (vector is not null)
             {
                 matches = candidates
                     .Where(d => d[vectorField!] is JsonArray)
-                    .Select(d => (Document: d, Score: 1.0 / (2.0 - Cosine(vector, ((JsonArray)d[vectorField!]!).Select(v => (float)v!).ToArray()))))
+                    .Select(d => (Document: d, Score: Score(vector, VectorOf(d, vectorField!))))
                     .OrderByDescending(m => m.Score)
                     .ThenBy(m => (string?)m.Document[index.KeyName], StringComparer.Ordinal)
                     .Take(k)
@@ -576,6 +771,72 @@ public sealed partial class FakeSearchService : HttpMessageHandler
         }
 
         return Json(HttpStatusCode.OK, new JsonObject { ["value"] = value });
+    }
+
+    /// <summary>The documented score for cosine: 1 / (1 + (1 - cosine)).</summary>
+    private static double Score(float[] query, float[] vector) => 1.0 / (2.0 - Cosine(query, vector));
+
+    private static float[] VectorOf(JsonObject document, string field) => ((JsonArray)document[field]!).Select(v => (float)v!).ToArray();
+
+    /// <summary>
+    /// A search on a compressed field as the documentation describes it: candidates ranked by their compressed vectors;
+    /// with rerankWithOriginalVectors, k x oversampling (the query's, else the compression's defaultOversampling, else 1)
+    /// of them re-scored with the full-precision vectors, the best k returned with those scores; without, the best k by
+    /// the compressed scores. The candidate ranking is exact over the int8 copies (no HNSW graph here).
+    /// </summary>
+    private static List<(JsonObject Document, double Score)> QuantizedSearch(
+        FakeIndex index, string field, float[] query, int k, JsonObject compression, double? oversampling, List<JsonObject> candidates)
+    {
+        var rerank = (bool?)compression["rerankWithOriginalVectors"] == true;
+        var factor = rerank ? oversampling ?? (double?)compression["defaultOversampling"] ?? 1.0 : 1.0;
+        var take = (int)Math.Ceiling(k * factor);
+        var approximate = QuantizedScores(index, field, query, candidates)
+            .OrderByDescending(m => m.Score)
+            .ThenBy(m => (string?)m.Document[index.KeyName], StringComparer.Ordinal)
+            .Take(take)
+            .ToList();
+        if (!rerank) return approximate.Take(k).ToList();
+        return approximate
+            .Select(m => (m.Document, Score: Score(query, VectorOf(m.Document, field))))
+            .OrderByDescending(m => m.Score)
+            .ThenBy(m => (string?)m.Document[index.KeyName], StringComparer.Ordinal)
+            .Take(k)
+            .ToList();
+    }
+
+    /// <summary>
+    /// Scores against int8 scalar-quantized copies: each dimension's range over the index's vectors (minimum to maximum)
+    /// split into 255 steps, every component rounded to its step and mapped back. The documentation describes scalar
+    /// quantization as a per-dimension min/max mapping to int8; the service's exact parameters (sample, clipping) are not
+    /// published, so this is a model of it, not the service's arithmetic.
+    /// </summary>
+    internal static IEnumerable<(JsonObject Document, double Score)> QuantizedScores(FakeIndex index, string field, float[] query, IReadOnlyList<JsonObject> candidates)
+    {
+        var all = index.Documents.Values.Where(d => d[field] is JsonArray).Select(d => VectorOf(d, field)).ToList();
+        var min = new float[query.Length];
+        var max = new float[query.Length];
+        Array.Fill(min, float.PositiveInfinity);
+        Array.Fill(max, float.NegativeInfinity);
+        foreach (var v in all)
+        {
+            for (var i = 0; i < v.Length; i++)
+            {
+                min[i] = MathF.Min(min[i], v[i]);
+                max[i] = MathF.Max(max[i], v[i]);
+            }
+        }
+
+        foreach (var document in candidates.Where(d => d[field] is JsonArray))
+        {
+            var v = VectorOf(document, field);
+            for (var i = 0; i < v.Length; i++)
+            {
+                var step = (max[i] - min[i]) / 255f;
+                v[i] = step == 0 ? min[i] : min[i] + MathF.Round((v[i] - min[i]) / step) * step;
+            }
+
+            yield return (document, Score(query, v));
+        }
     }
 
     private HttpResponseMessage Lookup(string name, string key, string? selectText)
@@ -739,7 +1000,7 @@ public sealed partial class FakeSearchService : HttpMessageHandler
 
     private sealed class NotFound(string message) : RestViolation(message, HttpStatusCode.NotFound);
 
-    private sealed class FakeIndex(JsonObject definition)
+    internal sealed class FakeIndex(JsonObject definition)
     {
         public JsonObject Definition { get; set; } = definition;
 
