@@ -1,0 +1,83 @@
+using System.Globalization;
+using System.Text.Json;
+using VisualSearch.Index.AzureSearch;
+
+namespace VisualSearch.Cli;
+
+/// <summary>
+/// <c>vsearch sizing --items N [--regions R] [--dimension D] [--replicas N] [--hnsw-m M] [--legacy-quotas] [--json]</c>: the Azure AI Search
+/// tier, partitions and monthly list price that hold N photos, for each vector storage the backend can create
+/// (<see cref="AzureSearchSizing"/>; the same estimate as the table in docs/deploy.md). <c>--legacy-quotas</c>: a service
+/// created before the 2024 capacity increase. Offline: nothing is contacted.
+/// </summary>
+public static class SizingCommand
+{
+    public const string Usage = "Usage: vsearch sizing --items N [--regions R] [--dimension D] [--replicas N] [--hnsw-m M] [--legacy-quotas] [--json]";
+
+    public static async Task<int> RunAsync(CliArgs args, TextWriter stdout, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        ArgumentNullException.ThrowIfNull(stdout);
+        args.RejectUnknown("items", "regions", "dimension", "replicas", "hnsw-m", "legacy-quotas", "json");
+        if (args.Positionals.Count > 0 || !args.Has("items")) throw new UsageException(Usage);
+        var items = args.GetInt("items", 0, 1, int.MaxValue);
+        var regions = args.GetInt("regions", 0, 0, 64);
+        var dimension = args.GetInt("dimension", 512, 2, 4096);
+        var replicas = args.GetInt("replicas", 2, 1, 12);
+        var m = args.GetInt("hnsw-m", 4, 4, 10);
+        var legacy = args.Has("legacy-quotas");
+        var layouts = AzureSearchSizing.Estimate(items, regions, dimension, replicas, m, legacy);
+        cancellationToken.ThrowIfCancellationRequested();
+
+        if (args.Has("json"))
+        {
+            var json = new
+            {
+                items, regions, dimension, replicas, hnswM = m, quotas = legacy ? "before-2024" : "2024", priceList = AzureSearchSizing.PriceListDate,
+                layouts = layouts.Select(l => new
+                {
+                    compression = l.Layout.Compression.ToString(), storeOriginalVectors = l.Layout.StoreOriginals,
+                    vectorBytesPerItem = Math.Round(l.VectorBytesPerItem), storageBytesPerItem = Math.Round(l.StorageBytesPerItem),
+                    l.VectorBytes, l.StorageBytes,
+                    tiers = l.Tiers.Select(t => new { tier = t.Tier.Name, t.Partitions, t.Replicas, monthlyPrice = t.MonthlyPrice }),
+                    cheapest = l.Cheapest?.Tier.Name, cheapestPartitions = l.Cheapest?.Partitions, cheapestMonthlyPrice = l.Cheapest?.MonthlyPrice,
+                    reindex = l.CheapestForReindex?.Tier.Name, reindexPartitions = l.CheapestForReindex?.Partitions, reindexMonthlyPrice = l.CheapestForReindex?.MonthlyPrice,
+                }),
+            };
+            await stdout.WriteLineAsync(JsonSerializer.Serialize(json, new JsonSerializerOptions { WriteIndented = true })).ConfigureAwait(false);
+            return 0;
+        }
+
+        var c = CultureInfo.InvariantCulture;
+        await stdout.WriteLineAsync(string.Create(c,
+            $"Azure AI Search for {items:N0} photos: {dimension}-d vectors, {regions} region vector(s) per photo, HNSW m={m}, {replicas} replica(s).")).ConfigureAwait(false);
+        await stdout.WriteLineAsync(
+            $"Quotas: services created {(legacy ? "before" : "after")} the 2024 capacity increase. Prices: USD per month, East US pay-as-you-go list prices, {AzureSearchSizing.PriceListDate}: " +
+            "re-check at https://azure.microsoft.com/pricing/details/search/.").ConfigureAwait(false);
+        await stdout.WriteLineAsync().ConfigureAwait(false);
+        await stdout.WriteLineAsync($"{"vector storage",-34} {"vector/item",11} {"disk/item",10} {"vectors",9} {"disk",9}  {"cheapest",-24} {"during a reindex (2 versions)",-24}").ConfigureAwait(false);
+        foreach (var l in layouts)
+        {
+            await stdout.WriteLineAsync(string.Create(c,
+                $"{Describe(l.Layout),-34} {l.VectorBytesPerItem,9:N0} B {l.StorageBytesPerItem,8:N0} B {Gb(l.VectorBytes),9} {Gb(l.StorageBytes),9}  {Fit(l.Cheapest),-24} {Fit(l.CheapestForReindex),-24}")).ConfigureAwait(false);
+        }
+
+        var chosen = layouts[^1];
+        await stdout.WriteLineAsync().ConfigureAwait(false);
+        await stdout.WriteLineAsync($"Every tier for the default ({Describe(chosen.Layout)}):").ConfigureAwait(false);
+        foreach (var t in chosen.Tiers)
+            await stdout.WriteLineAsync(string.Create(c, $"  {t.Tier.Name,-6} {(t.Partitions is null ? "does not fit" : $"{t.Partitions} partition(s) x {t.Replicas} replica(s) = {t.MonthlyPrice:N0} USD/month")}")).ConfigureAwait(false);
+        await stdout.WriteLineAsync(
+            "Estimates, not measurements: vector bytes as indexed plus HNSW links and a 10% allowance for deleted documents; " +
+            "disk adds the originals kept for re-scoring, the retrievable copy or the float16 copy, and ~1 KB of metadata. See docs/deploy.md.").ConfigureAwait(false);
+        return 0;
+
+        static string Gb(long bytes) => string.Create(CultureInfo.InvariantCulture, $"{bytes / (double)AzureSearchSizing.GB:N1} GB");
+
+        static string Fit(TierFit? fit) => fit is null ? "none fits"
+            : string.Create(CultureInfo.InvariantCulture, $"{fit.Tier.Name} x{fit.Partitions}: {fit.MonthlyPrice:N0} USD");
+    }
+
+    private static string Describe(VectorLayout layout) =>
+        (layout.Compression == AzureSearchVectorCompression.None ? "float32" : "int8") + (layout.StoreOriginals ? ", originals retrievable" : ", no retrievable originals");
+}
