@@ -144,6 +144,30 @@ public sealed class AzureSearchCompressionTests
     }
 
     [Fact]
+    public async Task An_index_created_by_an_earlier_release_over_2023_11_01_is_served_as_it_is()
+    {
+        // The definition the earlier release sent (2023-11-01: no 'stored', no compression), made on another service.
+        var other = new FakeSearchService();
+        var earlier = other.Catalog("images", o => { o.VectorCompression = AzureSearchVectorCompression.None; o.StoreOriginalVectors = true; }).OpenVersion("m-512");
+        await earlier.InitializeAsync(new IndexSchema("m-512", Dimension));
+        var definition = other.Definition("images-m-512")!;
+        definition.Remove("@odata.etag");
+        foreach (var field in ((JsonArray)definition["fields"]!).OfType<JsonObject>()) field.Remove("stored");
+        using (var created = await PutAsync("images-m-512", definition.ToJsonString(), "2023-11-01"))
+            Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+
+        var index = _service.Catalog("images").OpenVersion("m-512", "images-m-512");
+        await index.InitializeAsync(new IndexSchema("m-512", Dimension));
+        var vector = UnitRandom(new Random(9));
+        await index.UpsertAsync(Record("a", vector, modelId: "m-512"));
+
+        Assert.Equal(new VectorLayout(AzureSearchVectorCompression.None, true), index.Layout);
+        Assert.Single(_service.Requests, r => r.Operation == "put-index");
+        Assert.Equal(vector, (await index.GetAsync("a"))!.Vector);
+        Assert.Empty(_service.Violations);
+    }
+
+    [Fact]
     public async Task Reranking_with_the_originals_gives_exact_scores_and_without_it_the_int8_scores_come_back()
     {
         var random = new Random(11);
