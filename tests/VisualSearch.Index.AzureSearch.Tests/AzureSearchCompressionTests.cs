@@ -91,7 +91,7 @@ public sealed class AzureSearchCompressionTests
         Assert.NotNull(stored);
         Assert.Equal(Dimension, stored.Vector.Length);
         for (var i = 0; i < Dimension; i++) Assert.Equal(vectors[3][i], stored.Vector[i], 5e-4f);
-        Assert.True(Cosine(vectors[3], stored.Vector) > 0.99999, "the copy points where the original does");
+        Assert.True(FakeSearchService.Cosine(vectors[3], stored.Vector) > 0.99999, "the copy points where the original does");
         var lookup = _service.Requests.Last(r => r.Operation == "lookup");
         Assert.Contains("vectorCopy", Uri.UnescapeDataString(lookup.Query), StringComparison.Ordinal);
         Assert.DoesNotContain("vector,", Uri.UnescapeDataString(lookup.Query) + ",", StringComparison.Ordinal);
@@ -100,7 +100,7 @@ public sealed class AzureSearchCompressionTests
 
         // The neighbours of the item are the ones the exact float32 query finds, with its scores.
         var byCopy = await index.SearchAsync(stored.Vector, new VectorQuery(5, ExcludeId: "img/3.png"));
-        var exact = vectors.Select((v, i) => (Id: $"img/{i}.png", Score: Cosine(vectors[3], v))).Where(h => h.Id != "img/3.png").OrderByDescending(h => h.Score).Take(5).ToList();
+        var exact = vectors.Select((v, i) => (Id: $"img/{i}.png", Score: FakeSearchService.Cosine(vectors[3], v))).Where(h => h.Id != "img/3.png").OrderByDescending(h => h.Score).Take(5).ToList();
         Assert.Equal(exact.Select(h => h.Id), byCopy.Select(h => h.Id));
         for (var i = 0; i < 5; i++) Assert.Equal(exact[i].Score, byCopy[i].Score, 1e-4);
         Assert.Empty(_service.Violations);
@@ -173,7 +173,7 @@ public sealed class AzureSearchCompressionTests
         var random = new Random(11);
         var vectors = Enumerable.Range(0, 200).Select(_ => UnitRandom(random, 64)).ToList();
         var query = UnitRandom(random, 64);
-        var exact = vectors.Select(v => Cosine(query, v)).OrderDescending().Take(10).ToList();
+        var exact = vectors.Select(v => FakeSearchService.Cosine(query, v)).OrderDescending().Take(10).ToList();
 
         var reranked = await SearchAsync(o => { }, vectors, query);
         var approximate = await SearchAsync(o => o.RerankWithOriginalVectors = false, vectors, query);
@@ -206,19 +206,6 @@ public sealed class AzureSearchCompressionTests
         var v = Enumerable.Range(0, dimension).Select(_ => (float)Math.Pow(random.NextDouble(), 3)).ToArray();
         var norm = MathF.Sqrt(v.Sum(x => x * x));
         return v.Select(x => x / norm).ToArray();
-    }
-
-    private static double Cosine(float[] a, float[] b)
-    {
-        double dot = 0, na = 0, nb = 0;
-        for (var i = 0; i < a.Length; i++)
-        {
-            dot += (double)a[i] * b[i];
-            na += (double)a[i] * a[i];
-            nb += (double)b[i] * b[i];
-        }
-
-        return dot / Math.Sqrt(na * nb);
     }
 
     private async Task<HttpResponseMessage> PutAsync(string name, string body, string version)

@@ -107,7 +107,7 @@ public sealed class QuantizationMeasurementTests(ITestOutputHelper output)
     }
 
     private static List<(string Id, double Score)> Exact(IReadOnlyList<float[]> vectors, int query) =>
-        vectors.Select((v, i) => (Id: $"v{i}", Score: Cosine(vectors[query], v)))
+        vectors.Select((v, i) => (Id: $"v{i}", Score: FakeSearchService.Cosine(vectors[query], v)))
             .Where(h => h.Id != $"v{query}")
             .OrderByDescending(h => h.Score)
             .Take(K)
@@ -115,19 +115,6 @@ public sealed class QuantizationMeasurementTests(ITestOutputHelper output)
 
     private static string Table(IEnumerable<Row> rows) =>
         string.Join('\n', rows.Select(r => string.Create(CultureInfo.InvariantCulture, $"| {r.Setting} | {r.Recall:F3} | {r.MaxScoreError:E1} |")));
-
-    private static double Cosine(float[] a, float[] b)
-    {
-        double dot = 0, na = 0, nb = 0;
-        for (var i = 0; i < a.Length; i++)
-        {
-            dot += (double)a[i] * b[i];
-            na += (double)a[i] * a[i];
-            nb += (double)b[i] * b[i];
-        }
-
-        return dot / Math.Sqrt(na * nb);
-    }
 
     /// <summary>Non-negative, L2-normalised vectors around <paramref name="clusters"/> centres, like pooled CNN features.</summary>
     private static List<float[]> Clustered(Random random, int count, int dimension, int clusters)

@@ -936,7 +936,8 @@ public sealed partial class FakeSearchService : HttpMessageHandler
         };
     }
 
-    private static double Cosine(float[] a, float[] b)
+    /// <summary>Exact cosine similarity in double precision (0 for a zero vector).</summary>
+    internal static double Cosine(float[] a, float[] b)
     {
         double dot = 0, na = 0, nb = 0;
         for (var i = 0; i < a.Length; i++)
