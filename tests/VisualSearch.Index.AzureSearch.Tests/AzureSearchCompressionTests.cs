@@ -79,6 +79,21 @@ public sealed class AzureSearchCompressionTests
     }
 
     [Fact]
+    public async Task Index_definition_requests_get_the_SDK_clients_retry_policy()
+    {
+        _service.FailNext("get-index", HttpStatusCode.TooManyRequests, times: 1, retryAfter: "0");
+        _service.FailNext("put-index", HttpStatusCode.ServiceUnavailable, times: 2);
+
+        var index = await OpenAsync();
+
+        var definitions = _service.Requests.Where(r => r.Path == "/indexes('images-m-512-sq8-ns')").ToList();
+        // Read (throttled, then not found), created (twice unavailable), then read again by the switch of the pointer.
+        Assert.Equal([429, 404, 503, 503, 201, 200], definitions.Select(r => r.Status));
+        Assert.All(definitions, r => Assert.Contains("api-version=2024-07-01", r.Query, StringComparison.Ordinal));
+        Assert.NotNull(index.IndexName);
+    }
+
+    [Fact]
     public async Task Search_by_id_reads_the_compact_copy_when_the_originals_are_not_retrievable()
     {
         var index = await OpenAsync();
