@@ -79,7 +79,10 @@ public sealed class AzureSearchOptions
     /// </summary>
     public bool StoreOriginalVectors { get; set; }
 
-    /// <summary>With compression: re-score the oversampled candidates with the full-precision vectors (exact cosine scores).</summary>
+    /// <summary>
+    /// With compression: re-score the oversampled candidates with the full-precision vectors (exact cosine scores). A
+    /// query-time setting: an existing index's compression is updated in place, like <see cref="DefaultOversampling"/>.
+    /// </summary>
     public bool RerankWithOriginalVectors { get; set; } = true;
 
     /// <summary>

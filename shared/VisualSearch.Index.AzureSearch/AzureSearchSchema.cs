@@ -47,7 +47,8 @@ public static class AzureSearchSchema
 
     /// <summary>
     /// The definition of a model's index with <paramref name="layout"/>. A compression already in
-    /// <paramref name="existing"/> is kept as it is (its re-ranking and oversampling are fixed when the version is built).
+    /// <paramref name="existing"/> keeps its name; its re-ranking and oversampling follow the options (query-time
+    /// settings, updated in place).
     /// </summary>
     public static IndexDefinition VectorIndex(string name, int dimension, AzureSearchOptions options, VectorLayout layout, IndexDefinition? existing = null)
     {
@@ -61,12 +62,14 @@ public static class AzureSearchSchema
                 Kind = "hnsw",
                 HnswParameters = new() { M = options.HnswM, EfConstruction = options.HnswEfConstruction, EfSearch = options.HnswEfSearch, Metric = "cosine" },
             };
+        var kept = ExistingCompression(existing);
         var compression = layout.Compression == AzureSearchVectorCompression.None ? null
-            : ExistingCompression(existing) ?? new CompressionDefinition
+            : new CompressionDefinition
             {
-                Name = CompressionName,
+                Name = kept?.Name ?? CompressionName,
                 Kind = "scalarQuantization",
                 ScalarQuantizationParameters = new() { QuantizedDataType = "int8" },
+                // Query-time settings: an existing index takes a change in place.
                 RerankWithOriginalVectors = options.RerankWithOriginalVectors,
                 // The service takes an oversampling only with re-ranking.
                 DefaultOversampling = options.RerankWithOriginalVectors ? options.DefaultOversampling : null,

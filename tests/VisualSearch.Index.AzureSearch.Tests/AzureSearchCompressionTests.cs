@@ -183,6 +183,22 @@ public sealed class AzureSearchCompressionTests
     }
 
     [Fact]
+    public async Task Oversampling_and_reranking_are_updated_in_place_on_the_same_version()
+    {
+        await OpenAsync();
+        await OpenAsync(o => o.DefaultOversampling = 10);
+        await OpenAsync(o => o.RerankWithOriginalVectors = false);
+
+        Assert.Equal(3, _service.Requests.Count(r => r.Operation == "put-index" && r.Path == "/indexes('images-m-512-sq8-ns')"));
+        var compression = Assert.Single((JsonArray)_service.Definition("images-m-512-sq8-ns")!["vectorSearch"]!["compressions"]!)!;
+        Assert.False((bool)compression["rerankWithOriginalVectors"]!);
+        Assert.Null(compression["defaultOversampling"]);
+        Assert.Equal("int8", (string)compression["scalarQuantizationParameters"]!["quantizedDataType"]!);
+        Assert.Equal(["images-m-512-sq8-ns", "images-meta"], _service.IndexNames.Order(StringComparer.Ordinal));
+        Assert.Empty(_service.Violations);
+    }
+
+    [Fact]
     public async Task Reranking_with_the_originals_gives_exact_scores_and_without_it_the_int8_scores_come_back()
     {
         var random = new Random(11);
