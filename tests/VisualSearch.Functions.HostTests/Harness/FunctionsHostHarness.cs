@@ -228,7 +228,7 @@ public sealed class FunctionsHostHarness : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(request);
         var uri = request.RequestUri is { IsAbsoluteUri: true } absolute ? absolute : new Uri(new Uri("http://localhost/"), request.RequestUri!);
-        var path = uri.AbsolutePath;
+        var path = Uri.UnescapeDataString(uri.AbsolutePath); // routes match decoded segments, as in ASP.NET Core
         var method = request.Method.Method;
         WorkerFunction? function = null;
         Microsoft.AspNetCore.Routing.RouteValueDictionary values = [];
