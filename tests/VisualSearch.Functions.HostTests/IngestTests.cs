@@ -55,6 +55,11 @@ public sealed class IngestTests(WorkerFixture fixture) : IClassFixture<WorkerFix
         // Delivered three times (duplicate events, a redelivery): a success each time, never a failure to retry.
         for (var i = 0; i < 3; i++) AssertSucceeded(await fixture.IngestAsync(blob));
 
+        // Logged with its reason once (the worker's logs reach the host as RpcLog), then "refused before" twice.
+        var rejected = Assert.Single(fixture.Worker.Logs, l => l.EventId == "Rejected" && l.Message.Contains(blob, StringComparison.Ordinal));
+        Assert.Contains("Truncated", rejected.Message, StringComparison.Ordinal);
+        Assert.Equal(2, fixture.Worker.Logs.Count(l => l.EventId == "LogAlreadyRejected" && l.Message.Contains(blob, StringComparison.Ordinal)));
+
         var tags = (await fixture.Images.GetBlobClient(blob).GetTagsAsync()).Value.Tags;
         Assert.Equal("Truncated", tags[RejectionTags.Reason]);
         using var status = await fixture.GetAsync("/api/uploads/images/" + blob);
@@ -86,6 +91,34 @@ public sealed class IngestTests(WorkerFixture fixture) : IClassFixture<WorkerFix
         // The trigger fires late for the deleted blob: nothing to do, and no failure for the host to retry.
         AssertSucceeded(await fixture.IngestAsync(blob));
         using (var still = await fixture.GetAsync("/api/items/images/" + blob)) await still.ProblemAsync(404);
+    }
+
+    [Fact]
+    public async Task A_client_upload_is_indexed_with_its_metadata_and_upload_urls_are_user_delegation_only()
+    {
+        // The Functions app signs upload URLs with a user delegation key only. Azurite issues none over http, so
+        // CreateUpload fails there (the host answers 500), and the worker's log names the signer it used.
+        using (var create = await fixture.PostJsonAsync("/api/uploads", """{"contentType":"image/jpeg","metadata":{"album":"space"}}"""))
+        {
+            Assert.Equal(500, create.Status);
+            Assert.Equal(StatusResult.Types.Status.Failure, create.Invocation!.Result.Status);
+        }
+
+        Assert.Contains(fixture.Worker.Logs, l => l.EventId == "LogSigner" && l.Message.Contains("UserDelegationUploadSigner", StringComparison.Ordinal));
+
+        // What a client does with an upload URL (PUT with the metadata header), then Event Grid's BlobCreated.
+        var id = $"images/{fixture.Prefix}/2026/01/01/{Guid.NewGuid():N}.jpg";
+        var blob = fixture.Images.GetBlobClient(id["images/".Length..]);
+        await blob.UploadAsync(new BinaryData(Repo.PhotoBytes("hubble_deep_field.jpg")),
+            new BlobUploadOptions { Metadata = new Dictionary<string, string> { ["album"] = "space" }, HttpHeaders = new BlobHttpHeaders { ContentType = "image/jpeg" } });
+        using (var pending = await fixture.GetAsync("/api/uploads/" + id))
+            Assert.Equal("processing", (await pending.JsonAsync()).GetProperty("status").GetString());
+
+        AssertSucceeded(await fixture.IngestAsync(id["images/".Length..]));
+        using var done = await fixture.GetAsync("/api/uploads/" + id);
+        var status = await done.JsonAsync();
+        Assert.Equal("indexed", status.GetProperty("status").GetString());
+        Assert.Equal("space", status.GetProperty("metadata").GetProperty("tags").GetProperty("album").GetString());
     }
 
     private static void AssertSucceeded(InvocationResponse response) =>

@@ -16,6 +16,9 @@ public sealed class AzuriteProcess : IAsyncDisposable
 {
     public const string Host = "127.0.0.1";
 
+    /// <summary>Azurite's well-known development account key (public, in every Azurite and Azure SDK doc).</summary>
+    private const string AccountKey = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+
     private readonly StringBuilder _output = new();
     private readonly Process _process;
     private readonly TempDirectory _location;
@@ -45,6 +48,10 @@ public sealed class AzuriteProcess : IAsyncDisposable
         options.Retry.NetworkTimeout = TimeSpan.FromSeconds(20);
         return options;
     }
+
+    /// <summary>A connection string in the development account's form for the blob service on <paramref name="port"/> (a closed one fails fast).</summary>
+    public static string ConnectionStringFor(int port) =>
+        $"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={AccountKey};BlobEndpoint=http://{Host}:{port.ToString(CultureInfo.InvariantCulture)}/devstoreaccount1;";
 
     /// <summary>Settings that point a host at an Azurite and one container.</summary>
     public static Dictionary<string, string?> BlobSourceSettings(string connectionString, string container) => new()

@@ -67,6 +67,9 @@ public sealed class FunctionsHostHarness : IAsyncDisposable
 
     public bool HasExited => _process.HasExited;
 
+    /// <summary>After disposal: whether the worker exited by itself after WorkerTerminate (true) or had to be killed.</summary>
+    public bool ExitedByItself { get; private set; }
+
     /// <summary>What the worker answered to WorkerInitRequest.</summary>
     public WorkerInitResponse Init { get; private set; } = null!;
 
@@ -269,7 +272,12 @@ public sealed class FunctionsHostHarness : IAsyncDisposable
         var invocation = InvokeAsync(function.Name, [input], metadata, invocationId, cancellationToken);
         var response = await _http.SendAsync(forward, cancellationToken).ConfigureAwait(false);
         await response.Content.LoadIntoBufferAsync(cancellationToken).ConfigureAwait(false);
-        return new HttpInvocation(function, response, await invocation.ConfigureAwait(false));
+        var result = await invocation.ConfigureAwait(false);
+        if (result.Result.Status == StatusResult.Types.Status.Success) return new HttpInvocation(function, response, result);
+
+        // A failed invocation (the function threw): the host answers 500, whatever the worker wrote.
+        response.Dispose();
+        return new HttpInvocation(function, new HttpResponseMessage(HttpStatusCode.InternalServerError) { Content = new ByteArrayContent([]) }, result);
     }
 
     /// <summary>WorkerTerminate, then the process's exit (killed after a grace period), then the gRPC server: nothing is left running.</summary>
@@ -404,6 +412,7 @@ public sealed class FunctionsHostHarness : IAsyncDisposable
         {
             using var grace = new CancellationTokenSource(ExitTimeout);
             await _process.WaitForExitAsync(grace.Token).ConfigureAwait(false);
+            ExitedByItself = true;
         }
         catch (OperationCanceledException)
         {

@@ -1,4 +1,3 @@
-using System.Globalization;
 using Azure.Storage.Blobs;
 
 namespace VisualSearch.ReliabilityTests.Infrastructure;
@@ -10,9 +9,6 @@ namespace VisualSearch.ReliabilityTests.Infrastructure;
 /// </summary>
 public sealed class AzuriteInstance : IAsyncLifetime
 {
-    /// <summary>Azurite's well-known development account key (public, in every Azurite and Azure SDK doc).</summary>
-    private const string AccountKey = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
-
     private AzuriteProcess? _azurite;
 
     public int Port { get; private set; }
@@ -22,8 +18,7 @@ public sealed class AzuriteInstance : IAsyncLifetime
     public BlobServiceClient Service { get; private set; } = null!;
 
     /// <summary>A connection string in the development account's form, for any port (a closed one fails fast).</summary>
-    public static string ConnectionStringFor(int port) =>
-        $"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={AccountKey};BlobEndpoint=http://127.0.0.1:{port.ToString(CultureInfo.InvariantCulture)}/devstoreaccount1;";
+    public static string ConnectionStringFor(int port) => AzuriteProcess.ConnectionStringFor(port);
 
     public static BlobClientOptions ClientOptions() => AzuriteProcess.ClientOptions();
 
