@@ -180,54 +180,6 @@ public sealed class BlobIngestionTests(AzuriteFixture azurite)
         }
     }
 
-    [Fact]
-    public async Task Functions_IngestImageAndBlobEvents_AgainstAzurite()
-    {
-        var container = await azurite.NewContainerAsync();
-        try
-        {
-            await using var host = await FunctionsHost.StartAsync(AzuriteFixture.BlobSourceSettings(container.Name));
-            var blobs = host.Services.GetRequiredService<BlobServiceClient>();
-
-            await UploadAsync(container, "camera.png", Repo.PhotoBytes("camera.png"));
-            await UploadAsync(container, "hubble.jpg", Repo.PhotoBytes("hubble_deep_field.jpg"));
-            await UploadAsync(container, "cut.jpg", TestImages.TruncatedJpeg());
-
-            // The blob trigger hands the function a BlobClient; a damaged image returns normally (no retry).
-            foreach (var name in new[] { "camera.png", "hubble.jpg", "cut.jpg" })
-                await host.Ingest.IngestImage(blobs.GetBlobContainerClient(container.Name).GetBlobClient(name), CancellationToken.None);
-
-            var health = host.NewContext("GET", "/api/health");
-            Assert.Equal(2, (await FunctionsHost.ExecuteAsync(await host.Search.Health(health.Request, CancellationToken.None), health)).Json().GetProperty("count").GetInt64());
-
-            var id = $"{container.Name}/camera.png";
-            var get = host.NewContext("GET", "/api/items/" + id);
-            var item = (await FunctionsHost.ExecuteAsync(await host.Search.GetItem(get.Request, id, CancellationToken.None), get)).Json();
-            Assert.Equal(container.Name, item.GetProperty("metadata").GetProperty("source").GetString());
-
-            var search = host.NewContext("POST", "/api/search", TestImages.EditedCopy(Repo.PhotoBytes("hubble_deep_field.jpg")), "image/jpeg");
-            var ids = Http.ResultIds((await FunctionsHost.ExecuteAsync(await host.Search.SearchByImage(search.Request, CancellationToken.None), search)).Json());
-            Assert.Equal($"{container.Name}/hubble.jpg", ids[0]);
-
-            // BlobDeleted through the BlobEvents function.
-            await container.DeleteBlobAsync("camera.png");
-            var events = host.NewJsonContext("POST", "/api/events/blobs", EventJson("Microsoft.Storage.BlobDeleted", container, "camera.png"));
-            Assert.Equal(StatusCodes.Status200OK, (await FunctionsHost.ExecuteAsync(await host.Ingest.BlobEvents(events.Request, CancellationToken.None), events)).Status);
-
-            var gone = host.NewContext("GET", "/api/items/" + id);
-            (await FunctionsHost.ExecuteAsync(await host.Search.GetItem(gone.Request, id, CancellationToken.None), gone)).Problem(StatusCodes.Status404NotFound);
-
-            // A blob deleted before its trigger ran: nothing to do, no exception.
-            await host.Ingest.IngestImage(blobs.GetBlobContainerClient(container.Name).GetBlobClient("camera.png"), CancellationToken.None);
-            var after = host.NewContext("GET", "/api/health");
-            Assert.Equal(1, (await FunctionsHost.ExecuteAsync(await host.Search.Health(after.Request, CancellationToken.None), after)).Json().GetProperty("count").GetInt64());
-        }
-        finally
-        {
-            await container.DeleteIfExistsAsync();
-        }
-    }
-
     private static async Task UploadAsync(BlobContainerClient container, string name, byte[] content, IDictionary<string, string>? metadata = null)
     {
         var options = new BlobUploadOptions { Metadata = metadata };

@@ -170,50 +170,6 @@ public sealed class UploadTests(AzuriteFixture azurite)
         }
     }
 
-    [Fact]
-    public async Task Functions_CreateUploadAndGetUpload_AgainstAzurite()
-    {
-        var container = await azurite.NewContainerAsync();
-        try
-        {
-            await using var host = await FunctionsHost.StartAsync(AzuriteFixture.BlobSourceSettings(container.Name));
-
-            // The Functions host signs with a user delegation key only, even with a connection string that holds a key.
-            Assert.IsType<UserDelegationUploadSigner>(host.Services.GetRequiredService<IUploadUrlSigner>());
-
-            var bad = host.NewJsonContext("POST", "/api/uploads", """{"contentType":"application/pdf"}""");
-            (await FunctionsHost.ExecuteAsync(await host.Uploads.CreateUpload(bad.Request, CancellationToken.None), bad)).Problem(StatusCodes.Status415UnsupportedMediaType);
-            var unknown = host.NewContext("GET", $"/api/uploads/{container.Name}/2026/01/01/nothing.jpg");
-            (await FunctionsHost.ExecuteAsync(await host.Uploads.GetUpload(unknown.Request, $"{container.Name}/2026/01/01/nothing.jpg", CancellationToken.None), unknown))
-                .Problem(StatusCodes.Status404NotFound);
-
-            // Azurite issues no user delegation keys over http: the same function, with the development signer swapped in.
-            var store = ActivatorUtilities.CreateInstance<BlobUploadStore>(host.Services, new AccountKeyUploadSigner());
-            var functions = ActivatorUtilities.CreateInstance<VisualSearch.Functions.UploadFunctions>(host.Services, store);
-            var create = host.NewJsonContext("POST", "/api/uploads", """{"contentType":"image/jpeg","metadata":{"album":"space"}}""");
-            var upload = (await FunctionsHost.ExecuteAsync(await functions.CreateUpload(create.Request, CancellationToken.None), create)).Json();
-            var id = upload.GetProperty("id").GetString()!;
-            using (var put = await PutAsync(upload, Repo.PhotoBytes("hubble_deep_field.jpg")))
-                await AssertStatusAsync(HttpStatusCode.Created, put);
-
-            var pending = host.NewContext("GET", "/api/uploads/" + id);
-            Assert.Equal("processing", (await FunctionsHost.ExecuteAsync(await functions.GetUpload(pending.Request, id, CancellationToken.None), pending)).Json().GetProperty("status").GetString());
-
-            // What Event Grid's BlobCreated does on Azure: the blob trigger runs IngestImage.
-            var blobs = host.Services.GetRequiredService<BlobServiceClient>();
-            await host.Ingest.IngestImage(blobs.GetBlobContainerClient(container.Name).GetBlobClient(id[(container.Name.Length + 1)..]), CancellationToken.None);
-
-            var done = host.NewContext("GET", "/api/uploads/" + id);
-            var status = (await FunctionsHost.ExecuteAsync(await functions.GetUpload(done.Request, id, CancellationToken.None), done)).Json();
-            Assert.Equal("indexed", status.GetProperty("status").GetString());
-            Assert.Equal("space", status.GetProperty("metadata").GetProperty("tags").GetProperty("album").GetString());
-        }
-        finally
-        {
-            await container.DeleteIfExistsAsync();
-        }
-    }
-
     private static async Task<JsonElement> CreateUploadAsync(LocalHost host, object request)
     {
         using var response = await host.Client.PostAsync("/api/uploads", new StringContent(JsonSerializer.Serialize(request), Encoding.UTF8, "application/json"));

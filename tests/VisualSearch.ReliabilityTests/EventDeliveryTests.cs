@@ -30,12 +30,12 @@ public sealed class EventDeliveryTests(AzuriteInstance azurite) : IAsyncLifetime
     private static readonly byte[] ImageB = TestImages.Photo(502, 240, 180, ImageFormat.Png);
 
     private BlobContainerClient _container = null!;
-    private PipelineHost _host = null!;
+    private FunctionServicesHost _host = null!;
 
     public async Task InitializeAsync()
     {
         _container = await azurite.NewContainerAsync();
-        _host = await PipelineHost.StartAsync(azurite.BlobSourceSettings(_container.Name));
+        _host = await FunctionServicesHost.StartAsync(azurite.BlobSourceSettings(_container.Name));
     }
 
     public async Task DisposeAsync()

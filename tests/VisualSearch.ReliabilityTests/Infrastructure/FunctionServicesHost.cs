@@ -8,7 +8,6 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using VisualSearch.Blobs;
 using VisualSearch.Functions;
 using VisualSearch.Index.Local;
 using VisualSearch.Indexing;
@@ -18,19 +17,21 @@ using VisualSearch.Search;
 namespace VisualSearch.ReliabilityTests.Infrastructure;
 
 /// <summary>
-/// The Functions host's ingestion composition (engine, local index, blob ingestion without the watcher) on a
-/// generic host whose logs go to a <see cref="LogCapture"/>, with the function classes constructed from it.
+/// The Functions app's services as Program.cs composes them (<see cref="FunctionsAppComposition.AddVisualSearchFunctionServices"/>)
+/// on a generic host whose logs go to a <see cref="LogCapture"/>, with the function classes constructed from it, so a
+/// test can hand IngestImage a BlobClient that stalls or deletes mid-read. The worker's pipeline itself (the host
+/// protocol, HTTP integration, middleware) is tested on the real worker process in VisualSearch.Functions.HostTests.
 /// </summary>
-internal sealed class PipelineHost : IAsyncDisposable
+internal sealed class FunctionServicesHost : IAsyncDisposable
 {
     private readonly TempDirectory _index;
 
-    private PipelineHost(IHost host, TempDirectory index, LogCapture logs)
+    private FunctionServicesHost(IHost host, TempDirectory index, LogCapture logs)
     {
         Host = host;
         _index = index;
         Logs = logs;
-        Ingest = new IngestFunctions(Services.GetRequiredService<BlobIngestor>(), Services.GetRequiredService<ILogger<IngestFunctions>>());
+        Ingest = ActivatorUtilities.CreateInstance<IngestFunctions>(Services);
     }
 
     public IHost Host { get; }
@@ -43,7 +44,7 @@ internal sealed class PipelineHost : IAsyncDisposable
 
     public BlobServiceClient Blobs => Services.GetRequiredService<BlobServiceClient>();
 
-    public static async Task<PipelineHost> StartAsync(IDictionary<string, string?> settings)
+    public static async Task<FunctionServicesHost> StartAsync(IDictionary<string, string?> settings)
     {
         var index = new TempDirectory("vs-rel-pipeline-");
         try
@@ -59,15 +60,13 @@ internal sealed class PipelineHost : IAsyncDisposable
             };
             foreach (var (k, v) in settings) all[k] = v;
             builder.Configuration.AddInMemoryCollection(all);
+            builder.AddVisualSearchFunctionServices();
             var logs = new LogCapture();
-            builder.Logging.ClearProviders();
+            builder.Logging.ClearProviders(); // after the composition: Application Insights' provider goes too
             builder.Logging.AddProvider(logs);
-            builder.AddVisualSearchEngine();
-            builder.AddLocalVectorIndex();
-            builder.AddBlobIngestion(watch: false);
             var host = builder.Build();
             await host.StartAsync().ConfigureAwait(false);
-            return new PipelineHost(host, index, logs);
+            return new FunctionServicesHost(host, index, logs);
         }
         catch
         {
