@@ -25,7 +25,8 @@ namespace VisualSearch.Functions.HostTests.Harness;
 /// ASP.NET Core integration listens on), FunctionsMetadataRequest (worker indexing) and a FunctionLoadRequest for
 /// every function. Invocations go over the stream; an HTTP request is routed by the functions' routes and methods
 /// (host.json's routePrefix included), sent as an InvocationRequest and, at the same time, forwarded to the
-/// worker's HttpUri with <c>x-ms-invocation-id</c>, as the host's HTTP proxy does. Disposing sends WorkerTerminate,
+/// worker's HttpUri with <c>x-ms-invocation-id</c>, as the host's HTTP proxy does (retrying a refused connection while
+/// the worker's HTTP server starts); a failed invocation is answered 500. Disposing sends WorkerTerminate,
 /// waits for the process to exit (killing it after a grace period) and stops the gRPC server: no process is left.
 /// What only a real host does (function keys, host.json retries and timeouts, the blob extension's Event Grid
 /// webhook, scaling) is not played here.
@@ -265,12 +266,9 @@ public sealed class FunctionsHostHarness : IAsyncDisposable
         metadata["Headers"] = new TypedData { Json = JsonSerializer.Serialize(rpc.Headers) };
         var input = new ParameterBinding { Name = function.Trigger.Name, Data = new TypedData { Http = rpc } };
 
-        using var forward = new HttpRequestMessage(request.Method, new Uri(HttpUri, uri.PathAndQuery)) { Content = request.Content, Version = request.Version };
-        foreach (var (name, header) in request.Headers) forward.Headers.TryAddWithoutValidation(name, header);
-        forward.Headers.Add("x-ms-invocation-id", invocationId);
-
+        var body = request.Content is null ? null : await request.Content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false);
         var invocation = InvokeAsync(function.Name, [input], metadata, invocationId, cancellationToken);
-        var response = await _http.SendAsync(forward, cancellationToken).ConfigureAwait(false);
+        var response = await ForwardAsync(request, uri, body, invocationId, cancellationToken).ConfigureAwait(false);
         await response.Content.LoadIntoBufferAsync(cancellationToken).ConfigureAwait(false);
         var result = await invocation.ConfigureAwait(false);
         if (result.Result.Status == StatusResult.Types.Status.Success) return new HttpInvocation(function, response, result);
@@ -278,6 +276,32 @@ public sealed class FunctionsHostHarness : IAsyncDisposable
         // A failed invocation (the function threw): the host answers 500, whatever the worker wrote.
         response.Dispose();
         return new HttpInvocation(function, new HttpResponseMessage(HttpStatusCode.InternalServerError) { Content = new ByteArrayContent([]) }, result);
+    }
+
+    // The request to the worker's HttpUri with x-ms-invocation-id. Like the host's proxy, a connection the worker
+    // refuses (its HTTP server may still be starting right after the handshake) is tried again a few times.
+    private async Task<HttpResponseMessage> ForwardAsync(HttpRequestMessage request, Uri uri, byte[]? body, string invocationId, CancellationToken cancellationToken)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            using var forward = new HttpRequestMessage(request.Method, new Uri(HttpUri, uri.PathAndQuery)) { Version = request.Version };
+            foreach (var (name, header) in request.Headers) forward.Headers.TryAddWithoutValidation(name, header);
+            forward.Headers.Add("x-ms-invocation-id", invocationId);
+            if (body is not null)
+            {
+                forward.Content = new ByteArrayContent(body);
+                foreach (var (name, header) in request.Content!.Headers) forward.Content.Headers.TryAddWithoutValidation(name, header);
+            }
+
+            try
+            {
+                return await _http.SendAsync(forward, cancellationToken).ConfigureAwait(false);
+            }
+            catch (HttpRequestException ex) when (ex.InnerException is System.Net.Sockets.SocketException { SocketErrorCode: System.Net.Sockets.SocketError.ConnectionRefused } && attempt < 20)
+            {
+                await Task.Delay(100, cancellationToken).ConfigureAwait(false);
+            }
+        }
     }
 
     /// <summary>WorkerTerminate, then the process's exit (killed after a grace period), then the gRPC server: nothing is left running.</summary>
