@@ -61,6 +61,13 @@ public sealed partial class RepositoryFilesTests
         Assert.Contains("azure/functions-action@v1", text, StringComparison.Ordinal);
         Assert.Contains("what-if", text, StringComparison.Ordinal);
         Assert.Contains("deployEventSubscriptions=true", text, StringComparison.Ordinal);
+        // The deployment ends with a smoke test: health (model and index) and a search with a bundled photo.
+        var smoke = text[text.LastIndexOf("- name: ", StringComparison.Ordinal)..];
+        Assert.StartsWith("- name: Smoke test", smoke, StringComparison.Ordinal);
+        Assert.Contains("/api/health", smoke, StringComparison.Ordinal);
+        Assert.Contains("/api/search", smoke, StringComparison.Ordinal);
+        Assert.Contains("samples/queries/", smoke, StringComparison.Ordinal);
+        Assert.True(File.Exists(Repo.PathOf("samples", "queries", System.Text.RegularExpressions.Regex.Match(smoke, @"samples/queries/(\S+\.jpg)").Groups[1].Value)), "The smoke test's sample photo is missing.");
         // OIDC: no long-lived credentials from secrets.
         Assert.DoesNotContain("AZURE_CREDENTIALS", text, StringComparison.Ordinal);
         Assert.DoesNotContain("publish-profile", text, StringComparison.Ordinal);
