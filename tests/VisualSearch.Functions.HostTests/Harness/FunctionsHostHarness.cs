@@ -33,7 +33,7 @@ namespace VisualSearch.Functions.HostTests.Harness;
 /// </summary>
 public sealed class FunctionsHostHarness : IAsyncDisposable
 {
-    /// <summary>The Functions host version the harness announces in WorkerInitRequest (the worker only logs it).</summary>
+    /// <summary>The Functions host version the harness announces in WorkerInitRequest (a 4.x host's).</summary>
     public const string HostVersion = "4.1044.0.0";
     public const int MaxMessageLength = int.MaxValue;
 

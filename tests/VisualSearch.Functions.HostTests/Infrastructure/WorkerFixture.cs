@@ -47,9 +47,7 @@ public class WorkerFixture : IAsyncLifetime
         await _azurite.InitializeAsync().ConfigureAwait(false);
         Images = _azurite.Service.GetBlobContainerClient("images");
         await Images.CreateIfNotExistsAsync().ConfigureAwait(false);
-        var settings = Settings(AzuriteFixture.ConnectionString, _index.Path);
-        foreach (var (key, value) in ExtraSettings()) settings[key] = value;
-        _worker = await FunctionsHostHarness.StartAsync(settings).ConfigureAwait(false);
+        _worker = await FunctionsHostHarness.StartAsync(Settings(AzuriteFixture.ConnectionString, _index.Path)).ConfigureAwait(false);
     }
 
     public virtual async Task DisposeAsync()
@@ -66,9 +64,6 @@ public class WorkerFixture : IAsyncLifetime
             await _azurite.DisposeAsync().ConfigureAwait(false);
         }
     }
-
-    /// <summary>Settings a derived fixture adds (or overrides).</summary>
-    protected virtual IReadOnlyDictionary<string, string?> ExtraSettings() => new Dictionary<string, string?>();
 
     /// <summary>Uploads <paramref name="bytes"/> as <c>images/&lt;prefix&gt;/&lt;name&gt;</c> and returns the blob name (without the container).</summary>
     public async Task<string> UploadAsync(string name, byte[] bytes)
