@@ -230,7 +230,7 @@ public sealed partial class AzureSearchVectorIndex : IVectorIndex, IAsyncDisposa
 
         var options = new SearchOptions
         {
-            Filter = ODataFilter.Build(query.Filter is { IsEmpty: false } f ? f : null, query.ExcludeId is null ? null : DocumentKeys.Encode(query.ExcludeId)),
+            Filter = ODataFilter.Build(query.EffectiveFilter, query.ExcludeId is null ? null : DocumentKeys.Encode(query.ExcludeId)),
             Size = query.K,
             VectorSearch = new VectorSearchOptions
             {

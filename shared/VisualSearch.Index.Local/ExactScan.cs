@@ -42,7 +42,7 @@ internal sealed class ExactScan
     {
         var dim = Dimension;
         var minScore = query.MinScore ?? float.NegativeInfinity;
-        var filter = query.Filter is { IsEmpty: false } f ? f : null;
+        var filter = query.EffectiveFilter;
         var top = new TopResults(query.K);
         // The excluded item by slot: comparing every id string would read a million strings at 1M records.
         var excluded = query.ExcludeId is not null && records.TryGetSlot(query.ExcludeId, out var excludedSlot) ? excludedSlot : -1;

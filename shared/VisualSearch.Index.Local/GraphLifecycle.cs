@@ -168,7 +168,7 @@ internal sealed class GraphLifecycle(string directory, HnswGraph graph, ILogger 
         if (count == 0) return [];
         var k = query.K;
         var minScore = query.MinScore ?? float.NegativeInfinity;
-        var filter = query.Filter is { IsEmpty: false } f ? f : null;
+        var filter = query.EffectiveFilter;
         var buffer = new float[q.Length];
         var top = new TopResults(k);
         var rescore = k * overfetch;

@@ -323,6 +323,71 @@ public abstract class VectorIndexConformanceTests : IAsyncLifetime
         Assert.Equal(["c"], Ids(hits));
     }
 
+    /// <summary>Records of ann, bob and of no one (stored before sign-in), all near the query [1, 0, 0, 0].</summary>
+    private async Task<IVectorIndex> IndexOfTwoOwnersAsync()
+    {
+        var index = await NewIndexAsync();
+        await index.UpsertAsync(Record("ann/1", Unit(1, 0, 0, 0), owner: "ann", album: "trip"));
+        await index.UpsertAsync(Record("bob/1", Unit(0.8f, 0.6f, 0, 0), owner: "bob", album: "trip"));
+        await index.UpsertAsync(Record("ann/2", Unit(0.6f, 0.8f, 0, 0), owner: "ann"));
+        await index.UpsertAsync(Record("nobody", Unit(0.9f, 0, 0.4359f, 0)));
+        await index.UpsertAsync(Record("bob/2", Unit(1, 0.01f, 0, 0), owner: "bob"));
+        return index;
+    }
+
+    [Fact]
+    public async Task An_owner_scope_returns_only_that_owners_records()
+    {
+        var index = await IndexOfTwoOwnersAsync();
+
+        Assert.Equal(["ann/1", "ann/2"], Ids(await index.SearchAsync(Query, new VectorQuery(10) { Scope = OwnerScope.Of("ann") })));
+        Assert.Equal(["bob/2", "bob/1"], Ids(await index.SearchAsync(Query, new VectorQuery(10) { Scope = OwnerScope.Of("bob") })));
+        Assert.Empty(await index.SearchAsync(Query, new VectorQuery(10) { Scope = OwnerScope.Of("carol") }));
+        Assert.Equal(["ann/2"], Ids(await index.SearchAsync(Query, new VectorQuery(10, ExcludeId: "ann/1") { Scope = OwnerScope.Of("ann") })));
+        Assert.Equal(["bob/2"], Ids(await index.SearchAsync(Query, new VectorQuery(1) { Scope = OwnerScope.Of("bob") })));
+        // Everyone (an administrator, the server's own work) sees every record, including those stored without an owner.
+        Assert.Equal(5, (await index.SearchAsync(Query, new VectorQuery(10) { Scope = OwnerScope.Everyone })).Count);
+    }
+
+    [Theory]
+    [InlineData("owner eq 'bob'")]
+    [InlineData("owner eq 'bob' and album eq 'trip'")]
+    [InlineData("album eq 'trip' and owner eq 'bob'")]
+    [InlineData("owner eq 'ann'' or owner eq ''bob'")]
+    [InlineData("owner eq 'x'') or (owner eq ''bob'")]
+    public async Task A_client_filter_is_anded_under_the_scope_and_never_widens_it(string filter)
+    {
+        var index = await IndexOfTwoOwnersAsync();
+
+        var hits = await index.SearchAsync(Query, new VectorQuery(10, Filter: SearchFilter.Parse(filter)) { Scope = OwnerScope.Of("ann") });
+
+        Assert.Empty(hits);
+    }
+
+    [Fact]
+    public async Task A_client_filter_narrows_within_the_scope()
+    {
+        var index = await IndexOfTwoOwnersAsync();
+
+        Assert.Equal(["ann/1"], Ids(await index.SearchAsync(Query, new VectorQuery(10, Filter: SearchFilter.Parse("album eq 'trip'")) { Scope = OwnerScope.Of("ann") })));
+        Assert.Equal(["ann/1", "ann/2"], Ids(await index.SearchAsync(Query, new VectorQuery(10, Filter: SearchFilter.Parse("owner eq 'ann'")) { Scope = OwnerScope.Of("ann") })));
+    }
+
+    [Fact]
+    public async Task A_scoped_get_of_another_owners_id_reads_like_a_missing_id()
+    {
+        var index = await IndexOfTwoOwnersAsync();
+
+        var own = await index.GetAsync("ann/1", OwnerScope.Of("ann"));
+        Assert.NotNull(own);
+        Assert.Equal("ann", OwnerIds.OwnerOf(own.Metadata));
+        Assert.Null(await index.GetAsync("bob/1", OwnerScope.Of("ann")));
+        Assert.Null(await index.GetAsync("nobody", OwnerScope.Of("ann")));
+        Assert.Null(await index.GetAsync("no-such-id", OwnerScope.Of("ann")));
+        Assert.NotNull(await index.GetAsync("bob/1", OwnerScope.Everyone));
+        Assert.NotNull(await index.GetAsync("nobody", OwnerScope.Everyone));
+    }
+
     [Theory]
     [InlineData("images/holiday 2024/IMG_0001.JPG")]
     [InlineData("photos/caf\u00e9/\u00fcber+na\u00efve=1&x;y.png")]

@@ -24,6 +24,18 @@ public interface IVectorIndex
     /// <summary>The record, or null.</summary>
     Task<VectorRecord?> GetAsync(string id, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// The record if <paramref name="scope"/> allows it, else null: a record of another owner reads exactly like a
+    /// missing one (same answer, same work), so callers cannot learn which ids exist. Azure AI Search's document
+    /// lookup takes no filter, so every backend reads by key and checks the stored owner.
+    /// </summary>
+    async Task<VectorRecord?> GetAsync(string id, OwnerScope scope, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(scope);
+        var record = await GetAsync(id, cancellationToken).ConfigureAwait(false);
+        return record is not null && scope.Allows(record.Metadata) ? record : null;
+    }
+
     /// <summary>Nearest neighbours by cosine similarity, best first.</summary>
     Task<IReadOnlyList<SearchHit>> SearchAsync(ReadOnlyMemory<float> vector, VectorQuery query, CancellationToken cancellationToken = default);
 

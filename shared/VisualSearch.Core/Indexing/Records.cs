@@ -46,7 +46,14 @@ public sealed record SearchHit(string Id, float Score, ItemMetadata Metadata);
 /// <param name="MinScore">Drop results below this cosine similarity.</param>
 /// <param name="Filter">Metadata conditions every result meets.</param>
 /// <param name="ExcludeId">An id never returned (the query item itself).</param>
-public sealed record VectorQuery(int K, float? MinScore = null, SearchFilter? Filter = null, string? ExcludeId = null);
+public sealed record VectorQuery(int K, float? MinScore = null, SearchFilter? Filter = null, string? ExcludeId = null)
+{
+    /// <summary>Whose records may be returned (set by the server, never the client); default <see cref="OwnerScope.Everyone"/>.</summary>
+    public OwnerScope Scope { get; init; } = OwnerScope.Everyone;
+
+    /// <summary>What a backend filters by: <see cref="Filter"/> AND the scope's owner condition; null when there is no condition.</summary>
+    public SearchFilter? EffectiveFilter => Scope.Restrict(Filter);
+}
 
 /// <summary>The schema an index is opened for: vectors of one model.</summary>
 public sealed record IndexSchema(string ModelId, int Dimension);

@@ -1,0 +1,81 @@
+namespace VisualSearch.Indexing;
+
+/// <summary>
+/// Whose records a read or a query may return. The server sets it from the signed-in caller, never from client
+/// input (the Azure AI Search "security filter" pattern): every backend adds it to the query as an <c>owner eq</c>
+/// condition AND-ed with the client's filter, so a client filter can narrow the answer but never widen it.
+/// </summary>
+public sealed class OwnerScope
+{
+    private OwnerScope(string? owner) => Owner = owner;
+
+    /// <summary>Every record: the single-user local host, an administrator, and the server's own work (ingestion, reindex).</summary>
+    public static OwnerScope Everyone { get; } = new(null);
+
+    /// <summary>The owner whose records are visible; null for <see cref="Everyone"/>.</summary>
+    public string? Owner { get; }
+
+    /// <summary>Only the records of <paramref name="owner"/> (an id from <see cref="OwnerIds"/>' rules).</summary>
+    public static OwnerScope Of(string owner)
+    {
+        OwnerIds.Validate(owner);
+        return new OwnerScope(owner);
+    }
+
+    /// <summary>True if a record with this metadata may be shown under the scope.</summary>
+    public bool Allows(ItemMetadata metadata)
+    {
+        ArgumentNullException.ThrowIfNull(metadata);
+        return Owner is null || string.Equals(OwnerIds.OwnerOf(metadata), Owner, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// <paramref name="filter"/> with the scope's owner condition added (AND), or the filter itself for
+    /// <see cref="Everyone"/>; null when the result has no condition.
+    /// </summary>
+    public SearchFilter? Restrict(SearchFilter? filter)
+    {
+        if (Owner is null) return filter is { IsEmpty: false } ? filter : null;
+        var conditions = new List<FieldEquals>(filter?.Conditions ?? []) { new(OwnerIds.Field, Owner) };
+        return (filter ?? new SearchFilter()) with { Conditions = conditions };
+    }
+
+    public override string ToString() => Owner is null ? "everyone" : $"owner {Owner}";
+}
+
+/// <summary>
+/// Owner ids: the <c>oid</c> (else <c>sub</c>) of the signed-in caller, stored in a record's <c>owner</c> field and
+/// in upload blob names (<c>users/&lt;owner&gt;/...</c>), so their characters are kept to what is safe in a path segment.
+/// </summary>
+public static class OwnerIds
+{
+    /// <summary>The metadata field (a key of <see cref="ItemMetadata.Tags"/>) holding the owner; filterable in every backend.</summary>
+    public const string Field = "owner";
+
+    public const int MaxLength = 128;
+
+    /// <summary>The owner of a record, or null for records stored without one (before sign-in was configured).</summary>
+    public static string? OwnerOf(ItemMetadata metadata)
+    {
+        ArgumentNullException.ThrowIfNull(metadata);
+        return metadata.Tags.TryGetValue(Field, out var owner) ? owner : null;
+    }
+
+    /// <summary>1-128 characters of ASCII letters, digits and <c>- _ . @ | :</c>; not "." or "..".</summary>
+    public static bool IsValid(string? owner)
+    {
+        if (string.IsNullOrEmpty(owner) || owner.Length > MaxLength || owner is "." or "..") return false;
+        foreach (var c in owner)
+        {
+            if (!char.IsAsciiLetterOrDigit(c) && c is not ('-' or '_' or '.' or '@' or '|' or ':')) return false;
+        }
+
+        return true;
+    }
+
+    public static void Validate(string? owner)
+    {
+        if (!IsValid(owner))
+            throw new ArgumentException("An owner id is 1-128 characters of ASCII letters, digits and - _ . @ | : (not '.' or '..').", nameof(owner));
+    }
+}
