@@ -56,6 +56,7 @@ public static class FunctionsAppComposition
         builder.AddBlobIngestion(watch: false);
         builder.AddBlobUploads(allowAccountKeySigning: false); // upload URLs: user-delegation SAS only
         builder.AddVisualSearchImages();
+        builder.AddVisualSearchAppServiceAuth(); // callers: App Service authentication's principal (Auth__AppService), see docs/security.md
         return builder;
     }
 }

@@ -24,7 +24,7 @@ public sealed class SearchFunctions(SearchService search, IOptions<ImagingOption
     [Function("GetItem")]
     public async Task<IActionResult> GetItem(
         [HttpTrigger(AuthorizationLevel.Function, "get", Route = "items/{*id}")] HttpRequest request, string id, CancellationToken cancellationToken) =>
-        new ResultActionResult(await SearchApi.GetItemAsync(id, search, cancellationToken).ConfigureAwait(false));
+        new ResultActionResult(await SearchApi.GetItemAsync(id, request.HttpContext, search, cancellationToken).ConfigureAwait(false));
 
     /// <summary>Anonymous, for the platform's health probe: model id, index kind and count only.</summary>
     [Function("Health")]

@@ -22,5 +22,5 @@ public sealed class UploadFunctions(IUploadStore uploads, SearchService search, 
     [Function("GetUpload")]
     public async Task<IActionResult> GetUpload(
         [HttpTrigger(AuthorizationLevel.Function, "get", Route = "uploads/{*id}")] HttpRequest request, string id, CancellationToken cancellationToken) =>
-        new ResultActionResult(await ClientUploadsApi.GetStatusAsync(id, uploads, search, cancellationToken).ConfigureAwait(false));
+        new ResultActionResult(await ClientUploadsApi.GetStatusAsync(id, request.HttpContext, uploads, search, cancellationToken).ConfigureAwait(false));
 }

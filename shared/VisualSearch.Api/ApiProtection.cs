@@ -78,8 +78,10 @@ public static class ApiProtectionExtensions
         builder.Services.AddOptions<ApiOptions>()
             .Bind(builder.Configuration.GetSection(ApiOptions.SectionName))
             .ValidateDataAnnotations()
-            .Validate(o => !o.RequireKeyOffLoopback || !string.IsNullOrEmpty(o.ApiKey) || ApiOptions.IsLoopbackOnly(urls),
-                $"The host would listen on '{urls}', which is not loopback only, without an API key: set Api:ApiKey (Api__ApiKey, at least 16 characters), or bind 127.0.0.1.")
+            // Signed-in people (Auth:Authority) or a key protect a host off loopback; without either it stays on loopback.
+            .Validate(o => !o.RequireKeyOffLoopback || !string.IsNullOrEmpty(o.ApiKey) || ApiOptions.IsLoopbackOnly(urls)
+                    || !string.IsNullOrWhiteSpace(builder.Configuration[$"{AuthOptions.SectionName}:Authority"]),
+                $"The host would listen on '{urls}', which is not loopback only, without sign-in or an API key: set Auth:Authority and Auth:Audience (Auth__Authority, Auth__Audience), or Api:ApiKey (Api__ApiKey, at least 16 characters), or bind 127.0.0.1.")
             .ValidateOnStart();
 
         builder.Services.AddRateLimiter(_ => { });
@@ -144,10 +146,10 @@ public static class ApiProtectionExtensions
         });
     }
 
-    private static bool IsProtectedPath(PathString path) =>
+    internal static bool IsProtectedPath(PathString path) =>
         path.StartsWithSegments("/api", StringComparison.OrdinalIgnoreCase) || path.StartsWithSegments("/runtime", StringComparison.OrdinalIgnoreCase);
 
-    private static bool IsHealth(HttpRequest request) =>
+    internal static bool IsHealth(HttpRequest request) =>
         HttpMethods.IsGet(request.Method) && request.Path.Equals("/api/health", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>Compares SHA-256 digests in constant time, so neither the key's content nor its length leaks through timing.</summary>

@@ -27,7 +27,11 @@ public interface IUploadStore
 /// <param name="ContentType">One of <see cref="ClientUploadsApi.ContentTypes"/>, or null if the client named none.</param>
 /// <param name="Extension">".jpg", ".png", ... matching <paramref name="ContentType"/>, or "".</param>
 /// <param name="Metadata">Allow-listed keys (<see cref="SearchFilter.TagFields"/>) with validated values.</param>
-public sealed record UploadIntent(string? ContentType, string Extension, IReadOnlyDictionary<string, string> Metadata);
+public sealed record UploadIntent(string? ContentType, string Extension, IReadOnlyDictionary<string, string> Metadata)
+{
+    /// <summary>The signed-in caller, whose prefix (<c>users/&lt;owner&gt;/</c>) the blob name gets; null for the single-user local host.</summary>
+    public string? Owner { get; init; }
+}
 
 /// <summary>A signed upload: the item id the image will have, the URL, and the headers the PUT must carry.</summary>
 public sealed record UploadGrant(string Id, Uri Url, DateTimeOffset ExpiresOn, IReadOnlyDictionary<string, string> Headers);
@@ -107,28 +111,35 @@ public static class ClientUploadsApi
             return SearchApi.Problem(StatusCodes.Status413PayloadTooLarge, "Request too large", $"The upload request is at most {MaxRequestBytes} bytes of JSON; the image itself goes to the upload URL.");
         if (!TryParseRequest(body, out var intent, out var problem)) return problem;
 
-        var grant = await uploads.IssueAsync(intent, cancellationToken).ConfigureAwait(false);
+        var grant = await uploads.IssueAsync(intent with { Owner = Caller.Of(request.HttpContext).Owner }, cancellationToken).ConfigureAwait(false);
         return Results.Ok(new UploadDto(grant.Id, grant.Url.AbsoluteUri, grant.ExpiresOn.ToUniversalTime(), "PUT", grant.Headers, imaging.Value.MaxBytes));
     }
 
     /// <summary>GET /api/uploads/{id}: "processing", "indexed" (with the record) or "rejected" (with the reason); 404 while nothing has arrived.</summary>
-    public static async Task<IResult> GetStatusAsync(string? id, IUploadStore uploads, SearchService search, CancellationToken cancellationToken)
+    public static async Task<IResult> GetStatusAsync(string? id, HttpContext context, IUploadStore uploads, SearchService search, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(uploads);
         ArgumentNullException.ThrowIfNull(search);
         if (!ItemIds.IsValid(id, out var idError)) return SearchApi.Problem(StatusCodes.Status400BadRequest, "Invalid id", idError);
+        var scope = Caller.Of(context).Scope;
+        // Another owner's upload (its name carries the owner) answers exactly like one that never arrived, unread.
+        if (scope.Owner is { } owner && OwnerIds.FromBlobName(id![(id!.IndexOf('/', StringComparison.Ordinal) + 1)..]) != owner)
+            return UnknownUpload(id!);
 
         // The blob first: a rejection is remembered per version, and a rejected overwrite outranks an older record.
         var state = await uploads.GetStateAsync(id!, cancellationToken).ConfigureAwait(false);
         if (state.Progress == UploadProgress.Rejected)
             return Results.Ok(new UploadStatusDto(id!, "rejected", state.Reason, state.Detail, null));
 
-        var metadata = await search.GetItemAsync(id!, cancellationToken).ConfigureAwait(false);
+        var metadata = await search.GetItemAsync(id!, scope, cancellationToken).ConfigureAwait(false);
         if (metadata is not null) return Results.Ok(new UploadStatusDto(id!, "indexed", null, null, metadata));
         return state.Progress == UploadProgress.Uploaded
             ? Results.Ok(new UploadStatusDto(id!, "processing", null, null, null))
-            : SearchApi.Problem(StatusCodes.Status404NotFound, "Unknown upload", $"Nothing has been uploaded as '{id}' (yet).");
+            : UnknownUpload(id!);
     }
+
+    private static IResult UnknownUpload(string id) =>
+        SearchApi.Problem(StatusCodes.Status404NotFound, "Unknown upload", $"Nothing has been uploaded as '{id}' (yet).");
 
     /// <summary>Validates the JSON description of an upload. An empty body asks for an upload with no type and no metadata.</summary>
     public static bool TryParseRequest(ReadOnlySpan<byte> body, out UploadIntent intent, out IResult problem)

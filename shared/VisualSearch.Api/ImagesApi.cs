@@ -21,7 +21,7 @@ public static class ImagesApi
     {
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(images);
-        var (item, problem) = await FindAsync(id, search, cancellationToken).ConfigureAwait(false);
+        var (item, problem) = await FindAsync(id, request.HttpContext, search, cancellationToken).ConfigureAwait(false);
         if (item is null) return problem!;
 
         var etag = ItemImageService.ETag(item);
@@ -42,7 +42,7 @@ public static class ImagesApi
         if (sizeText.Length > 0 && (!int.TryParse(sizeText, NumberStyles.None, CultureInfo.InvariantCulture, out size) || !ItemImageService.ThumbnailSizes.Contains(size)))
             return SearchApi.Problem(StatusCodes.Status400BadRequest, "Invalid size", $"size is one of {string.Join(", ", ItemImageService.ThumbnailSizes)} (the longer side in pixels).");
 
-        var (item, problem) = await FindAsync(id, search, cancellationToken).ConfigureAwait(false);
+        var (item, problem) = await FindAsync(id, request.HttpContext, search, cancellationToken).ConfigureAwait(false);
         if (item is null) return problem!;
 
         var etag = ItemImageService.ETag(item, size);
@@ -62,11 +62,12 @@ public static class ImagesApi
         return Results.Bytes(thumbnail.Bytes!, "image/jpeg", entityTag: EntityTagHeaderValue.Parse(etag));
     }
 
-    private static async Task<(ItemMetadata? Item, IResult? Problem)> FindAsync(string? id, SearchService search, CancellationToken cancellationToken)
+    /// <summary>The caller's item: an unknown id and another owner's answer the same 404.</summary>
+    private static async Task<(ItemMetadata? Item, IResult? Problem)> FindAsync(string? id, HttpContext context, SearchService search, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(search);
         if (!ItemIds.IsValid(id, out var idError)) return (null, SearchApi.Problem(StatusCodes.Status400BadRequest, "Invalid id", idError));
-        var item = await search.GetItemAsync(id!, cancellationToken).ConfigureAwait(false);
+        var item = await search.GetItemAsync(id!, Caller.Of(context).Scope, cancellationToken).ConfigureAwait(false);
         return item is null ? (null, SearchApi.Problem(StatusCodes.Status404NotFound, "Unknown id", $"No item '{id}' is indexed.")) : (item, null);
     }
 

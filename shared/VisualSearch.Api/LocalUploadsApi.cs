@@ -17,8 +17,9 @@ public sealed class LocalUploads(FolderImageStore store)
 }
 
 /// <summary>
-/// POST /api/images?name=&amp;album=&amp;owner=&amp;tag= with the image as the body (local host only): keeps the bytes
-/// in the uploads folder and indexes them directly as <c>uploads/&lt;guid&gt;/&lt;name&gt;.&lt;ext&gt;</c>. Same checks
+/// POST /api/images?name=&amp;album=&amp;tag= with the image as the body (local host only): keeps the bytes
+/// in the uploads folder and indexes them directly as <c>uploads/&lt;guid&gt;/&lt;name&gt;.&lt;ext&gt;</c>, owned by the
+/// signed-in caller (the single user may name an <c>owner=</c>, as <c>vsearch index --owner</c> does). Same checks
 /// and errors as a search (400, 413, 415, 422), plus 403 for another origin's page and 415 without a Content-Type;
 /// 201 with the item and its Location on success.
 /// </summary>
@@ -52,6 +53,17 @@ public static class LocalUploadsApi
         if (bytes is null) return SearchApi.Problem(StatusCodes.Status413PayloadTooLarge, "Image too large", $"The body is over the limit of {limit} bytes.");
         if (bytes.Length == 0) return SearchApi.Problem(StatusCodes.Status400BadRequest, "Empty body", "POST the image bytes as the request body.");
 
+        var caller = Caller.Of(request.HttpContext);
+        var owner = caller.Owner;
+        if (request.Query["owner"].ToString() is { Length: > 0 } named)
+        {
+            if (caller.Owner is not null && named != caller.Owner)
+                return SearchApi.Problem(StatusCodes.Status400BadRequest, "Invalid owner", "The owner of an image is the signed-in caller; leave owner out.");
+            if (!OwnerIds.IsValid(named))
+                return SearchApi.Problem(StatusCodes.Status400BadRequest, "Invalid owner", "An owner id is 1-128 characters of ASCII letters, digits and - _ . @ | :.");
+            owner = named;
+        }
+
         var format = ImageFormats.Detect(bytes);
         if (format == ImageFormat.Unknown)
             return SearchApi.Rejected(new ImageRejectedException(ImageRejectionReason.UnsupportedFormat, "Not a supported image (JPEG, PNG, WebP, GIF, BMP or TIFF), judged by its first bytes."));
@@ -77,6 +89,7 @@ public static class LocalUploadsApi
                 Length = bytes.Length,
                 UploadedAt = time.GetUtcNow(),
                 Tags = tags,
+                Owner = owner,
             }, new MemoryStream(bytes, writable: false), cancellationToken).ConfigureAwait(false);
         }
         catch
@@ -91,7 +104,7 @@ public static class LocalUploadsApi
             return SearchApi.Rejected(new ImageRejectedException(result.Reason ?? ImageRejectionReason.Corrupt, result.Detail ?? "The image was refused."));
         }
 
-        var metadata = await search.GetItemAsync(id, cancellationToken).ConfigureAwait(false);
+        var metadata = await search.GetItemAsync(id, caller.Scope, cancellationToken).ConfigureAwait(false);
         return metadata is null
             ? SearchApi.Problem(StatusCodes.Status409Conflict, "Removed", $"'{id}' was indexed and removed again before it could be read.")
             : Results.Created($"/api/items/{id}", new ItemDto(id, metadata));

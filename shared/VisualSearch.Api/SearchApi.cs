@@ -36,7 +36,7 @@ public static class SearchApi
 
         try
         {
-            var response = await search.SearchByImageAsync(body.Bytes, query, cancellationToken).ConfigureAwait(false);
+            var response = await search.SearchByImageAsync(body.Bytes, query, Caller.Of(request.HttpContext).Scope, cancellationToken).ConfigureAwait(false);
             return Results.Ok(ToDto(response));
         }
         catch (ImageRejectedException ex)
@@ -55,17 +55,18 @@ public static class SearchApi
         if (!ItemIds.IsValid(id, out var idError)) return Problem(StatusCodes.Status400BadRequest, "Invalid id", idError);
         if (!TryParseQuery(request.Query, out var query, out var problem)) return problem;
 
-        var response = await search.SearchByIdAsync(id, query, cancellationToken).ConfigureAwait(false);
+        var response = await search.SearchByIdAsync(id, query, Caller.Of(request.HttpContext).Scope, cancellationToken).ConfigureAwait(false);
         return response is null
             ? Problem(StatusCodes.Status404NotFound, "Unknown id", $"No item '{id}' is indexed.")
             : Results.Ok(ToDto(response));
     }
 
-    /// <summary>GET /api/items/{id}: the stored metadata.</summary>
-    public static async Task<IResult> GetItemAsync(string? id, SearchService search, CancellationToken cancellationToken)
+    /// <summary>GET /api/items/{id}: the stored metadata; 404 for an unknown id and for another owner's, alike.</summary>
+    public static async Task<IResult> GetItemAsync(string? id, HttpContext context, SearchService search, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(search);
         if (!ItemIds.IsValid(id, out var idError)) return Problem(StatusCodes.Status400BadRequest, "Invalid id", idError);
-        var metadata = await search.GetItemAsync(id!, cancellationToken).ConfigureAwait(false);
+        var metadata = await search.GetItemAsync(id!, Caller.Of(context).Scope, cancellationToken).ConfigureAwait(false);
         return metadata is null
             ? Problem(StatusCodes.Status404NotFound, "Unknown id", $"No item '{id}' is indexed.")
             : Results.Ok(new ItemDto(id!, metadata));

@@ -21,15 +21,15 @@ public static class VisualSearchApiExtensions
             SearchApi.SearchByImageAsync(request, search, imaging, ct));
         app.MapGet("/api/search", (HttpRequest request, SearchService search, CancellationToken ct) =>
             SearchApi.SearchByIdAsync(request, search, ct));
-        app.MapGet("/api/items/{**id}", (string id, SearchService search, CancellationToken ct) =>
-            SearchApi.GetItemAsync(id, search, ct));
+        app.MapGet("/api/items/{**id}", (string id, HttpContext context, SearchService search, CancellationToken ct) =>
+            SearchApi.GetItemAsync(id, context, search, ct));
         app.MapGet("/api/health", (SearchService search, CancellationToken ct) => SearchApi.HealthAsync(search, ct));
 
         // Client uploads (direct PUT to Blob Storage with a signed URL); the host registers an IUploadStore (AddBlobUploads).
         app.MapPost("/api/uploads", (HttpRequest request, [FromServices] IUploadStore uploads, IOptions<ImagingOptions> imaging, CancellationToken ct) =>
             ClientUploadsApi.CreateAsync(request, uploads, imaging, ct));
-        app.MapGet("/api/uploads/{**id}", (string id, [FromServices] IUploadStore uploads, SearchService search, CancellationToken ct) =>
-            ClientUploadsApi.GetStatusAsync(id, uploads, search, ct));
+        app.MapGet("/api/uploads/{**id}", (string id, HttpContext context, [FromServices] IUploadStore uploads, SearchService search, CancellationToken ct) =>
+            ClientUploadsApi.GetStatusAsync(id, context, uploads, search, ct));
 
         // Event Grid: the Functions blob extension's webhook path (BlobCreated) and the BlobEvents function's route.
         app.MapMethods("/runtime/webhooks/blobs", ["POST", "OPTIONS"], HandleEvents);

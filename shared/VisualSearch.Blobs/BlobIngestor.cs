@@ -4,6 +4,7 @@ using Azure.Storage.Blobs.Models;
 using Microsoft.Extensions.Logging;
 using VisualSearch.Api;
 using VisualSearch.Imaging;
+using VisualSearch.Indexing;
 using VisualSearch.Ingestion;
 
 namespace VisualSearch.Blobs;
@@ -36,6 +37,8 @@ public sealed partial class BlobIngestor(IngestionService ingestion, BlobService
             UploadedAt = properties.LastModified,
             SkipOlderVersions = true,
             Tags = properties.Metadata.ToDictionary(p => p.Key, p => BlobMetadataValues.Decode(p.Value), StringComparer.OrdinalIgnoreCase),
+            // The owner comes from the name the server chose and signed into the upload URL, never from metadata.
+            Owner = OwnerIds.FromBlobName(blob.Name),
         };
         if (await RecordedRejectionAsync(blob, properties, cancellationToken).ConfigureAwait(false) is { } refused)
         {

@@ -5,6 +5,7 @@ using Azure.Storage.Blobs.Models;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using VisualSearch.Api;
+using VisualSearch.Indexing;
 using VisualSearch.Ingestion;
 
 namespace VisualSearch.Blobs;
@@ -32,7 +33,9 @@ public sealed partial class BlobUploadStore(
         ArgumentNullException.ThrowIfNull(intent);
         var now = time.GetUtcNow();
         var container = source.Value.Container;
-        var name = string.Create(CultureInfo.InvariantCulture, $"{now:yyyy}/{now:MM}/{now:dd}/{Guid.NewGuid():N}{intent.Extension}");
+        // A signed-in caller's uploads go under users/<owner>/, which ingestion reads the owner from (OwnerIds.FromBlobName).
+        var prefix = intent.Owner is null ? "" : OwnerIds.BlobPrefix + intent.Owner + "/";
+        var name = string.Create(CultureInfo.InvariantCulture, $"{prefix}{now:yyyy}/{now:MM}/{now:dd}/{Guid.NewGuid():N}{intent.Extension}");
         var blob = blobs.GetBlobContainerClient(container).GetBlobClient(name);
 
         // A SAS carries whole seconds; report the expiry it really has.

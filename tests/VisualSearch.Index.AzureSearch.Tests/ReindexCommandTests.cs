@@ -49,7 +49,7 @@ public sealed class ReindexCommandTests : IDisposable
         using var serving = await StartHostAsync(provider, ModelA);
         var search = serving.Services.GetRequiredService<SearchService>();
         var modelA = serving.Services.GetRequiredService<IImageEncoder>().Model.Id;
-        var before = await search.SearchByIdAsync("chelsea.png", new SearchQuery(3));
+        var before = await search.SearchByIdAsync("chelsea.png", new SearchQuery(3), OwnerScope.Everyone);
         Assert.NotNull(before);
         Assert.Equal(3, before.Results.Count);
 
@@ -58,7 +58,7 @@ public sealed class ReindexCommandTests : IDisposable
         var queries = 0;
         while (!reindex.IsCompleted)
         {
-            var during = await search.SearchByIdAsync("chelsea.png", new SearchQuery(3));
+            var during = await search.SearchByIdAsync("chelsea.png", new SearchQuery(3), OwnerScope.Everyone);
             Assert.NotNull(during);
             Assert.Equal(modelA, during.Model);
             Assert.All(during.Results, h => Assert.Equal(modelA, h.Metadata.ModelId));
@@ -78,13 +78,13 @@ public sealed class ReindexCommandTests : IDisposable
         var catalog = serving.Services.GetRequiredService<IVectorIndexCatalog>();
         var modelB = await catalog.GetCurrentModelAsync();
         Assert.StartsWith("resnet18-v2-", modelB, StringComparison.Ordinal);
-        var after = await search.SearchByIdAsync("chelsea.png", new SearchQuery(3));
+        var after = await search.SearchByIdAsync("chelsea.png", new SearchQuery(3), OwnerScope.Everyone);
         Assert.All(after!.Results, h => Assert.Equal(modelA, h.Metadata.ModelId));
 
         // A host started with the new model answers from the new index.
         using (var next = await StartHostAsync(provider, ModelB))
         {
-            var fresh = await next.Services.GetRequiredService<SearchService>().SearchByIdAsync("chelsea.png", new SearchQuery(3));
+            var fresh = await next.Services.GetRequiredService<SearchService>().SearchByIdAsync("chelsea.png", new SearchQuery(3), OwnerScope.Everyone);
             Assert.NotNull(fresh);
             Assert.Equal(modelB, fresh.Model);
             Assert.All(fresh.Results, h => Assert.Equal(modelB, h.Metadata.ModelId));
@@ -94,7 +94,7 @@ public sealed class ReindexCommandTests : IDisposable
 
         // A host still configured with the old model fails loudly, with the fix in the message.
         using var stale = await StartHostAsync(provider, ModelA);
-        var ex = await Assert.ThrowsAsync<IndexModelMismatchException>(() => stale.Services.GetRequiredService<SearchService>().SearchByIdAsync("chelsea.png", new SearchQuery(3)));
+        var ex = await Assert.ThrowsAsync<IndexModelMismatchException>(() => stale.Services.GetRequiredService<SearchService>().SearchByIdAsync("chelsea.png", new SearchQuery(3), OwnerScope.Everyone));
         Assert.Equal(modelB, ex.IndexModelId);
         Assert.Contains("vsearch reindex", ex.Message, StringComparison.Ordinal);
         Assert.Empty(_service.Violations);

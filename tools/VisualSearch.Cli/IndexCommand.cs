@@ -4,19 +4,26 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using VisualSearch.Index.Local;
+using VisualSearch.Indexing;
 using VisualSearch.Ingestion;
 
 namespace VisualSearch.Cli;
 
-/// <summary><c>vsearch index &lt;folder&gt; [--index DIR] [--workers N]</c>: indexes every image below a folder.</summary>
+/// <summary>
+/// <c>vsearch index &lt;folder&gt; [--index DIR] [--workers N] [--owner ID]</c>: indexes every image below a folder,
+/// owned by <c>--owner</c> (the owner id a signed-in person has: their token's oid, else sub) when given.
+/// </summary>
 public static class IndexCommand
 {
     private static readonly string[] ImageExtensions = [".jpg", ".jpeg", ".jpe", ".png", ".gif", ".webp", ".bmp", ".tif", ".tiff"];
 
     public static async Task<int> RunAsync(CliArgs args, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
     {
-        args.RejectUnknown("index", "workers", "verbose");
-        if (args.Positionals.Count != 1) throw new UsageException("Usage: vsearch index <folder> [--index DIR] [--workers N]");
+        args.RejectUnknown("index", "workers", "verbose", "owner");
+        if (args.Positionals.Count != 1) throw new UsageException("Usage: vsearch index <folder> [--index DIR] [--workers N] [--owner ID]");
+        var owner = args.Get("owner");
+        if (owner is not null && !OwnerIds.IsValid(owner))
+            throw new UsageException("--owner is an owner id (a token's oid, else sub): 1-128 characters of ASCII letters, digits and - _ . @ | :.");
         var root = Path.GetFullPath(args.Positionals[0]);
         if (!Directory.Exists(root))
         {
@@ -49,7 +56,7 @@ public static class IndexCommand
         {
             var id = Path.GetRelativePath(root, path).Replace('\\', '/');
             var result = ItemIds.IsValid(id, out var error)
-                ? await ingestion.IngestFileAsync(path, id, ct).ConfigureAwait(false)
+                ? await ingestion.IngestFileAsync(path, id, ct, owner).ConfigureAwait(false)
                 : new IngestResult(id, IngestOutcome.Rejected, null, error);
 
             switch (result.Outcome)

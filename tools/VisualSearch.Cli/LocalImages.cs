@@ -23,8 +23,9 @@ public static class LocalImages
     /// <summary>
     /// Ingests one local file as a "file" item, as <c>vsearch index</c> and <c>reindex --from-folder</c> do: the id
     /// is also its name, and the file's length and last write time stand in for a blob's ETag (unchanged files are skipped).
+    /// <paramref name="owner"/> (<c>vsearch index --owner</c>) owns the record; null: no one (visible to everyone scope only).
     /// </summary>
-    public static Task<IngestResult> IngestFileAsync(this IngestionService ingestion, string path, string id, CancellationToken cancellationToken = default)
+    public static Task<IngestResult> IngestFileAsync(this IngestionService ingestion, string path, string id, CancellationToken cancellationToken = default, string? owner = null)
     {
         ArgumentNullException.ThrowIfNull(ingestion);
         var info = new FileInfo(path);
@@ -36,6 +37,7 @@ public static class LocalImages
             ETag = $"{info.Length:x}-{info.LastWriteTimeUtc.Ticks:x}",
             Length = info.Length,
             UploadedAt = info.LastWriteTimeUtc,
+            Owner = owner,
         };
         return ingestion.IngestAsync(request, _ => Task.FromResult<Stream>(File.OpenRead(info.FullName)), cancellationToken);
     }

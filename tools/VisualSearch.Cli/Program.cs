@@ -6,7 +6,7 @@ const string Usage = """
     vsearch: visual search on one machine.
 
     Usage:
-      vsearch index <folder> [--index DIR] [--workers N]
+      vsearch index <folder> [--index DIR] [--workers N] [--owner ID]
       vsearch search <image> [--index DIR] [--k N] [--min-score S] [--filter EXPR] [--json]
       vsearch serve [--index DIR] [--urls URL] [--no-watch]
       vsearch upload <folder> [--container NAME]

@@ -48,7 +48,7 @@ public static class SearchCommand
         SearchResponse response;
         try
         {
-            response = await search.SearchByImageAsync(await File.ReadAllBytesAsync(path, cancellationToken).ConfigureAwait(false), new SearchQuery(k, minScore, filter), cancellationToken).ConfigureAwait(false);
+            response = await search.SearchByImageAsync(await File.ReadAllBytesAsync(path, cancellationToken).ConfigureAwait(false), new SearchQuery(k, minScore, filter), OwnerScope.Everyone /* the index owner's own tool */, cancellationToken).ConfigureAwait(false);
         }
         catch (ImageRejectedException ex)
         {

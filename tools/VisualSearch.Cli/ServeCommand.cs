@@ -53,12 +53,14 @@ public static class ServeCommand
         builder.AddLocalImages();
         builder.Services.AddProblemDetails();
         builder.AddVisualSearchApiProtection(urls);
+        builder.AddVisualSearchAuth();
 
         var app = builder.Build();
         app.UseVisualSearchTelemetry();
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.UseVisualSearchApiProtection();
+        app.UseVisualSearchAuth();
         app.MapVisualSearchApi();
         app.MapVisualSearchImages();
         app.MapVisualSearchUploads();

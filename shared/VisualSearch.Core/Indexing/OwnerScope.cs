@@ -73,6 +73,23 @@ public static class OwnerIds
         return true;
     }
 
+    /// <summary>The prefix of upload blob names that carries the owner: <c>users/&lt;owner&gt;/yyyy/MM/dd/&lt;guid&gt;.&lt;ext&gt;</c>.</summary>
+    public const string BlobPrefix = "users/";
+
+    /// <summary>
+    /// The owner a blob name encodes (<c>users/&lt;owner&gt;/...</c>), or null when it has no such prefix or the
+    /// segment is not a valid owner id. Ingestion takes a blob's owner from here only: the name is the server's
+    /// choice, signed into the upload URL, while blob metadata is whatever the client sent.
+    /// </summary>
+    public static string? FromBlobName(string? blobName)
+    {
+        if (blobName is null || !blobName.StartsWith(BlobPrefix, StringComparison.Ordinal)) return null;
+        var end = blobName.IndexOf('/', BlobPrefix.Length);
+        if (end < 0) return null;
+        var owner = blobName[BlobPrefix.Length..end];
+        return IsValid(owner) ? owner : null;
+    }
+
     public static void Validate(string? owner)
     {
         if (!IsValid(owner))

@@ -16,11 +16,11 @@ public sealed record TimeBound(DateTimeOffset Value, bool Inclusive);
 /// </summary>
 public sealed record SearchFilter
 {
-    /// <summary>String fields a filter may name; album, owner and tag are client metadata (tags).</summary>
-    public static readonly IReadOnlyList<string> StringFields = ["contentType", "source", "album", "owner", "tag"];
+    /// <summary>String fields a filter may name; album and tag are client metadata, owner is set by the server (all in <see cref="ItemMetadata.Tags"/>).</summary>
+    public static readonly IReadOnlyList<string> StringFields = ["contentType", "source", "album", OwnerIds.Field, "tag"];
 
-    /// <summary>Client metadata keys that are stored in <see cref="ItemMetadata.Tags"/>.</summary>
-    public static readonly IReadOnlyList<string> TagFields = ["album", "owner", "tag"];
+    /// <summary>Client metadata keys that are stored in <see cref="ItemMetadata.Tags"/>; the owner is not one (see <see cref="OwnerIds"/>).</summary>
+    public static readonly IReadOnlyList<string> TagFields = ["album", "tag"];
 
     public IReadOnlyList<FieldEquals> Conditions { get; init; } = [];
 

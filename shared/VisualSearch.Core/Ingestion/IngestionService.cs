@@ -36,8 +36,15 @@ public sealed record IngestRequest
     /// </summary>
     public bool SkipOlderVersions { get; init; }
 
-    /// <summary>Client metadata; only <see cref="SearchFilter.TagFields"/> keys are kept.</summary>
+    /// <summary>Client metadata; only <see cref="SearchFilter.TagFields"/> keys are kept (an "owner" key is dropped).</summary>
     public IReadOnlyDictionary<string, string>? Tags { get; init; }
+
+    /// <summary>
+    /// The record's owner, set by the server only: the signed-in caller, <c>vsearch index --owner</c>, or the
+    /// <c>users/&lt;owner&gt;/</c> prefix of an upload's blob name (<see cref="OwnerIds.FromBlobName"/>); never client metadata.
+    /// Null: a record of no one, visible only to <see cref="OwnerScope.Everyone"/>.
+    /// </summary>
+    public string? Owner { get; init; }
 }
 
 public enum IngestOutcome
@@ -82,6 +89,9 @@ public sealed class IngestionService(
         var vectors = await index.GetAsync(cancellationToken).ConfigureAwait(false);
         var modelId = encoder.Model.Id;
         var existing = await vectors.GetAsync(request.Id, cancellationToken).ConfigureAwait(false);
+        if (request.Owner is not null) OwnerIds.Validate(request.Owner);
+        // A record of another owner (vsearch index --owner over an older index) is written again, never skipped.
+        if (existing is not null && OwnerIds.OwnerOf(existing.Metadata) != request.Owner) existing = null;
         if (existing is not null && existing.Metadata.ModelId == modelId && request.ETag is not null && existing.Metadata.ETag == request.ETag)
             return Unchanged(request.Id);
 
@@ -114,7 +124,7 @@ public sealed class IngestionService(
                 try
                 {
                     var current = await vectors.GetAsync(request.Id, cancellationToken).ConfigureAwait(false);
-                    if (current is not null && current.Metadata.ContentHash == hash && !IsStale(request, current))
+                    if (current is not null && current.Metadata.ContentHash == hash && OwnerIds.OwnerOf(current.Metadata) == request.Owner && !IsStale(request, current))
                     {
                         var refreshed = current.Metadata with { ETag = request.ETag, UploadedAt = request.UploadedAt ?? current.Metadata.UploadedAt };
                         await vectors.UpsertAsync(current with { Metadata = refreshed }, cancellationToken).ConfigureAwait(false);
@@ -158,7 +168,7 @@ public sealed class IngestionService(
             UploadedAt = request.UploadedAt ?? now,
             IndexedAt = now,
             ModelId = modelId,
-            Tags = CleanTags(request.Tags),
+            Tags = CleanTags(request.Tags, request.Owner),
         });
         var writeLock = WriteLock(request.Id);
         await writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -245,9 +255,10 @@ public sealed class IngestionService(
         return buffer.ToArray();
     }
 
-    private static Dictionary<string, string> CleanTags(IReadOnlyDictionary<string, string>? tags)
+    private static Dictionary<string, string> CleanTags(IReadOnlyDictionary<string, string>? tags, string? owner)
     {
         var clean = new Dictionary<string, string>(StringComparer.Ordinal);
+        if (owner is not null) clean[OwnerIds.Field] = owner;
         if (tags is null) return clean;
         foreach (var (key, value) in tags)
         {

@@ -49,10 +49,14 @@ public sealed class SearchService(
     VisualSearchMetrics metrics,
     ILogger<SearchService> logger)
 {
-    /// <summary>Neighbours of an image. Throws <see cref="ImageRejectedException"/> for bad images.</summary>
-    public async Task<SearchResponse> SearchByImageAsync(ReadOnlyMemory<byte> image, SearchQuery query, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Neighbours of an image among the records <paramref name="scope"/> allows. Throws
+    /// <see cref="ImageRejectedException"/> for bad images.
+    /// </summary>
+    public async Task<SearchResponse> SearchByImageAsync(ReadOnlyMemory<byte> image, SearchQuery query, OwnerScope scope, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(query);
+        ArgumentNullException.ThrowIfNull(scope);
         using var activity = VisualSearchMetrics.ActivitySource.StartActivity("search.image");
         var started = Stopwatch.GetTimestamp();
         var vectors = await index.GetAsync(cancellationToken).ConfigureAwait(false);
@@ -61,30 +65,35 @@ public sealed class SearchService(
         Embedding.Embedding embedding;
         using (metrics.Time("embed")) embedding = encoder.Embed(prepared, cancellationToken);
         metrics.ObserveEmbedding(encoder.Model.Id, embedding.Vector, embedding.RawNorm);
-        var hits = await QueryAsync(vectors, embedding.Vector, query, null, cancellationToken).ConfigureAwait(false);
+        var hits = await QueryAsync(vectors, embedding.Vector, query, scope, null, cancellationToken).ConfigureAwait(false);
         Log.Searched(logger, hits.Count, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         return new SearchResponse(encoder.Model.Id, hits);
     }
 
-    /// <summary>Neighbours of an indexed item (itself excluded), or null if the id is unknown.</summary>
-    public async Task<SearchResponse?> SearchByIdAsync(string id, SearchQuery query, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Neighbours of an indexed item (itself excluded) among the records <paramref name="scope"/> allows, or null if
+    /// the id is unknown or outside the scope (the two read alike).
+    /// </summary>
+    public async Task<SearchResponse?> SearchByIdAsync(string id, SearchQuery query, OwnerScope scope, CancellationToken cancellationToken = default)
     {
         ItemIds.Validate(id);
         ArgumentNullException.ThrowIfNull(query);
+        ArgumentNullException.ThrowIfNull(scope);
         using var activity = VisualSearchMetrics.ActivitySource.StartActivity("search.id");
         var vectors = await index.GetAsync(cancellationToken).ConfigureAwait(false);
-        var item = await vectors.GetAsync(id, cancellationToken).ConfigureAwait(false);
+        var item = await vectors.GetAsync(id, scope, cancellationToken).ConfigureAwait(false);
         if (item is null) return null;
-        var hits = await QueryAsync(vectors, item.Vector, query, id, cancellationToken).ConfigureAwait(false);
+        var hits = await QueryAsync(vectors, item.Vector, query, scope, id, cancellationToken).ConfigureAwait(false);
         return new SearchResponse(encoder.Model.Id, hits);
     }
 
-    /// <summary>The stored metadata of an item, or null.</summary>
-    public async Task<ItemMetadata?> GetItemAsync(string id, CancellationToken cancellationToken = default)
+    /// <summary>The stored metadata of an item, or null if it is unknown or outside <paramref name="scope"/> (the two read alike).</summary>
+    public async Task<ItemMetadata?> GetItemAsync(string id, OwnerScope scope, CancellationToken cancellationToken = default)
     {
         ItemIds.Validate(id);
+        ArgumentNullException.ThrowIfNull(scope);
         var vectors = await index.GetAsync(cancellationToken).ConfigureAwait(false);
-        return (await vectors.GetAsync(id, cancellationToken).ConfigureAwait(false))?.Metadata;
+        return (await vectors.GetAsync(id, scope, cancellationToken).ConfigureAwait(false))?.Metadata;
     }
 
     public async Task<HealthReport> GetHealthAsync(CancellationToken cancellationToken = default)
@@ -97,9 +106,9 @@ public sealed class SearchService(
             metrics.EmbeddingHealth.Snapshot());
     }
 
-    private async Task<IReadOnlyList<SearchHit>> QueryAsync(IVectorIndex vectors, float[] vector, SearchQuery query, string? excludeId, CancellationToken cancellationToken)
+    private async Task<IReadOnlyList<SearchHit>> QueryAsync(IVectorIndex vectors, float[] vector, SearchQuery query, OwnerScope scope, string? excludeId, CancellationToken cancellationToken)
     {
         using (metrics.Time("index.query"))
-            return await vectors.SearchAsync(vector, new VectorQuery(query.K, query.MinScore, query.Filter, excludeId), cancellationToken).ConfigureAwait(false);
+            return await vectors.SearchAsync(vector, new VectorQuery(query.K, query.MinScore, query.Filter, excludeId) { Scope = scope }, cancellationToken).ConfigureAwait(false);
     }
 }

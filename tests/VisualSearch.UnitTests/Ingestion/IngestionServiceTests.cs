@@ -19,7 +19,7 @@ public sealed class IngestionServiceTests(EncoderFixture fixture) : IDisposable
         var request = EngineHarness.Request("photos/a.jpg", "\"e1\"") with
         {
             UploadedAt = new DateTimeOffset(2024, 2, 3, 4, 5, 6, TimeSpan.Zero),
-            Tags = new Dictionary<string, string> { ["Album"] = " trip ", ["secret"] = "dropped", ["owner"] = "" },
+            Tags = new Dictionary<string, string> { ["Album"] = " trip ", ["secret"] = "dropped", ["owner"] = "mallory" }, // the owner is the server's, never client metadata
         };
 
         var result = await _engine.Ingestion.IngestAsync(request, new MemoryStream(bytes));

@@ -36,7 +36,7 @@ public sealed class SearchServiceTests(EncoderFixture fixture) : IAsyncLifetime
         using var cropped = TestImages.CropCentre(bitmap, 0.8);
         var edited = TestImages.Encode(cropped, ImageFormat.Jpeg, 40);
 
-        var response = await _engine.Search.SearchByImageAsync(edited, new SearchQuery(k: 3));
+        var response = await _engine.Search.SearchByImageAsync(edited, new SearchQuery(k: 3), OwnerScope.Everyone);
 
         Assert.Equal(fixture.Encoder.Model.Id, response.Model);
         Assert.Equal(3, response.Results.Count);
@@ -50,8 +50,8 @@ public sealed class SearchServiceTests(EncoderFixture fixture) : IAsyncLifetime
     {
         var photo = SamplePhotos.Read("coffee.png");
 
-        var jpegOnly = await _engine.Search.SearchByImageAsync(photo, new SearchQuery(k: 10, filter: SearchFilter.Parse("contentType eq 'image/jpeg'")));
-        var close = await _engine.Search.SearchByImageAsync(photo, new SearchQuery(k: 10, minScore: 0.99f));
+        var jpegOnly = await _engine.Search.SearchByImageAsync(photo, new SearchQuery(k: 10, filter: SearchFilter.Parse("contentType eq 'image/jpeg'")), OwnerScope.Everyone);
+        var close = await _engine.Search.SearchByImageAsync(photo, new SearchQuery(k: 10, minScore: 0.99f), OwnerScope.Everyone);
 
         Assert.Equal(["samples/hubble_deep_field.jpg", "samples/retina.jpg"], jpegOnly.Results.Select(h => h.Id).Order(StringComparer.Ordinal));
         var hit = Assert.Single(close.Results);
@@ -62,7 +62,7 @@ public sealed class SearchServiceTests(EncoderFixture fixture) : IAsyncLifetime
     [Fact]
     public async Task Search_by_id_excludes_the_item_itself()
     {
-        var response = await _engine.Search.SearchByIdAsync("samples/chelsea.png", new SearchQuery(k: 100));
+        var response = await _engine.Search.SearchByIdAsync("samples/chelsea.png", new SearchQuery(k: 100), OwnerScope.Everyone);
 
         Assert.NotNull(response);
         Assert.Equal(SamplePhotos.All.Length - 1, response.Results.Count);
@@ -72,13 +72,13 @@ public sealed class SearchServiceTests(EncoderFixture fixture) : IAsyncLifetime
 
     [Fact]
     public async Task Search_by_an_unknown_id_is_null() =>
-        Assert.Null(await _engine.Search.SearchByIdAsync("samples/unknown.png", new SearchQuery()));
+        Assert.Null(await _engine.Search.SearchByIdAsync("samples/unknown.png", new SearchQuery(), OwnerScope.Everyone));
 
     [Fact]
     public async Task A_bad_query_image_is_rejected()
     {
         var jpeg = SamplePhotos.Read("retina.jpg");
-        var ex = await Assert.ThrowsAsync<ImageRejectedException>(() => _engine.Search.SearchByImageAsync(jpeg.AsMemory(0, jpeg.Length / 2), new SearchQuery()));
+        var ex = await Assert.ThrowsAsync<ImageRejectedException>(() => _engine.Search.SearchByImageAsync(jpeg.AsMemory(0, jpeg.Length / 2), new SearchQuery(), OwnerScope.Everyone));
         Assert.Equal(ImageRejectionReason.Truncated, ex.Reason);
     }
 
@@ -92,7 +92,7 @@ public sealed class SearchServiceTests(EncoderFixture fixture) : IAsyncLifetime
         Assert.Equal(SamplePhotos.All.Length, health.Count);
         Assert.False(string.IsNullOrEmpty(health.ColdStart.InstanceId));
         Assert.True(health.ColdStart.ProcessStart <= DateTimeOffset.UtcNow);
-        Assert.Equal(600, (await _engine.Search.GetItemAsync("samples/coffee.png"))?.Width);
+        Assert.Equal(600, (await _engine.Search.GetItemAsync("samples/coffee.png", OwnerScope.Everyone))?.Width);
     }
 
     [Theory]
