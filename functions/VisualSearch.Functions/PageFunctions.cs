@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Azure.Functions.Worker;
 using VisualSearch.Api;
+using VisualSearch.Ingestion;
 using VisualSearch.Search;
 
 namespace VisualSearch.Functions;
@@ -11,7 +12,7 @@ namespace VisualSearch.Functions;
 /// routePrefix is "api"); open it as /api/app/?code=&lt;function key&gt; and it sends the key with its API calls.
 /// Uploading to the index is the local host's; here uploads go to the blob container.
 /// </summary>
-public sealed class PageFunctions(SearchService search, ItemImageService images)
+public sealed class PageFunctions(SearchService search, ItemImageService images, IngestionService ingestion)
 {
     private static readonly PageSettings Settings = new(Upload: false);
 
@@ -35,4 +36,10 @@ public sealed class PageFunctions(SearchService search, ItemImageService images)
     public async Task<IActionResult> GetThumbnail(
         [HttpTrigger(AuthorizationLevel.Function, "get", Route = "thumbnails/{*id}")] HttpRequest request, string id, CancellationToken cancellationToken) =>
         new ResultActionResult(await ImagesApi.GetThumbnailAsync(id, request, search, images, cancellationToken).ConfigureAwait(false));
+
+    /// <summary>Deletes the caller's item: the blob, then the record (BlobDeleted then finds it gone).</summary>
+    [Function("DeleteItem")]
+    public async Task<IActionResult> DeleteItem(
+        [HttpTrigger(AuthorizationLevel.Function, "delete", Route = "items/{*id}")] HttpRequest request, string id, CancellationToken cancellationToken) =>
+        new ResultActionResult(await ImagesApi.DeleteItemAsync(id, request.HttpContext, search, images, ingestion, cancellationToken).ConfigureAwait(false));
 }

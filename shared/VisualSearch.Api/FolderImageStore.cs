@@ -6,16 +6,19 @@ namespace VisualSearch.Api;
 /// <summary>
 /// Originals in a local folder: the items of one <see cref="Source"/> whose <see cref="ItemMetadata.Name"/> is a
 /// path relative to <see cref="Root"/> ("file" items of <c>vsearch index</c>, uploads to the local host). A name
-/// never leaves the root.
+/// never leaves the root. Only a store made with <c>deletable</c> (the host's own uploads folder) deletes originals.
 /// </summary>
 public sealed class FolderImageStore : IImageStore
 {
-    public FolderImageStore(string source, string root)
+    private readonly bool _deletable;
+
+    public FolderImageStore(string source, string root, bool deletable = false)
     {
         ArgumentException.ThrowIfNullOrEmpty(source);
         ArgumentException.ThrowIfNullOrEmpty(root);
         Source = source;
         Root = Path.GetFullPath(root);
+        _deletable = deletable;
     }
 
     public string Source { get; }
@@ -52,6 +55,13 @@ public sealed class FolderImageStore : IImageStore
         {
             if (File.Exists(temporary)) File.Delete(temporary);
         }
+    }
+
+    public Task<bool> DeleteAsync(ItemMetadata item, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(item);
+        cancellationToken.ThrowIfCancellationRequested();
+        return Task.FromResult(_deletable && string.Equals(item.Source, Source, StringComparison.Ordinal) && Delete(item.Name));
     }
 
     /// <summary>Removes an image (and its folder when that is left empty); false if there was none.</summary>

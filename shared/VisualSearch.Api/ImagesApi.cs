@@ -62,6 +62,22 @@ public static class ImagesApi
         return Results.Bytes(thumbnail.Bytes!, "image/jpeg", entityTag: EntityTagHeaderValue.Parse(etag));
     }
 
+    /// <summary>
+    /// DELETE /api/items/{id}: deletes the caller's item: its original (the blob, or the local host's upload; the
+    /// folder <c>vsearch index</c> read is left alone) and its record, at once rather than waiting for BlobDeleted
+    /// (which then finds nothing to remove). 204; 404 for an unknown id and for another owner's, alike.
+    /// </summary>
+    public static async Task<IResult> DeleteItemAsync(string? id, HttpContext context, SearchService search, ItemImageService images, IngestionService ingestion, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(images);
+        ArgumentNullException.ThrowIfNull(ingestion);
+        var (item, problem) = await FindAsync(id, context, search, cancellationToken).ConfigureAwait(false);
+        if (item is null) return problem!;
+        await images.DeleteOriginalAsync(item, cancellationToken).ConfigureAwait(false);
+        await ingestion.RemoveAsync(id!, cancellationToken).ConfigureAwait(false);
+        return Results.NoContent();
+    }
+
     /// <summary>The caller's item: an unknown id and another owner's answer the same 404.</summary>
     private static async Task<(ItemMetadata? Item, IResult? Problem)> FindAsync(string? id, HttpContext context, SearchService search, CancellationToken cancellationToken)
     {
@@ -81,9 +97,15 @@ public static class ImagesApi
         return match;
     }
 
+    /// <summary>
+    /// Signed-in callers' images are <c>private</c> (a shared cache must never hand A's photo to B) and vary by
+    /// Authorization; the single-user host's stay <c>public</c>.
+    /// </summary>
     private static void SetCaching(HttpResponse response, string etag, ItemImageService images)
     {
-        response.Headers.CacheControl = $"public, max-age={(long)images.MaxAge.TotalSeconds}";
+        var signedIn = Caller.Of(response.HttpContext).Owner is not null;
+        response.Headers.CacheControl = $"{(signedIn ? "private" : "public")}, max-age={(long)images.MaxAge.TotalSeconds}";
+        if (signedIn) response.Headers.Vary = "Authorization";
         response.Headers.ETag = etag;
         response.Headers.XContentTypeOptions = "nosniff";
     }

@@ -58,6 +58,18 @@ public sealed partial class ItemImageService
 
     public TimeSpan MaxAge { get; }
 
+    /// <summary>Deletes the original from the store that holds it; false when none deletes it (see <see cref="IImageStore.DeleteAsync"/>).</summary>
+    public async Task<bool> DeleteOriginalAsync(ItemMetadata item, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(item);
+        foreach (var store in _stores)
+        {
+            if (await store.DeleteAsync(item, cancellationToken).ConfigureAwait(false)) return true;
+        }
+
+        return false;
+    }
+
     /// <summary>The original bytes, checked against the indexed content hash and the byte limit.</summary>
     public async Task<ImageBytes> ReadOriginalAsync(string id, ItemMetadata item, CancellationToken cancellationToken = default)
     {

@@ -31,7 +31,7 @@ public static class VisualSearchPageExtensions
         return builder;
     }
 
-    /// <summary>GET /api/images/{id} (original) and GET /api/thumbnails/{id}?size= (JPEG), as on the Functions host.</summary>
+    /// <summary>GET /api/images/{id} (original), GET /api/thumbnails/{id}?size= (JPEG) and DELETE /api/items/{id}, as on the Functions host.</summary>
     public static IEndpointRouteBuilder MapVisualSearchImages(this IEndpointRouteBuilder app)
     {
         ArgumentNullException.ThrowIfNull(app);
@@ -39,6 +39,8 @@ public static class VisualSearchPageExtensions
             ImagesApi.GetImageAsync(id, request, search, images, ct));
         app.MapGet("/api/thumbnails/{**id}", (string id, HttpRequest request, SearchService search, [FromServices] ItemImageService images, CancellationToken ct) =>
             ImagesApi.GetThumbnailAsync(id, request, search, images, ct));
+        app.MapDelete("/api/items/{**id}", (string id, HttpContext context, SearchService search, [FromServices] ItemImageService images, IngestionService ingestion, CancellationToken ct) =>
+            ImagesApi.DeleteItemAsync(id, context, search, images, ingestion, ct));
         return app;
     }
 

@@ -1,5 +1,6 @@
 using Azure;
 using Azure.Storage.Blobs;
+using Azure.Storage.Blobs.Models;
 using Microsoft.Extensions.Options;
 using VisualSearch.Imaging;
 using VisualSearch.Indexing;
@@ -23,5 +24,14 @@ public sealed class BlobImageStore(BlobServiceClient blobs, IOptions<BlobSourceO
         {
             return null;
         }
+    }
+
+    public async Task<bool> DeleteAsync(ItemMetadata item, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(item);
+        if (!string.Equals(item.Source, options.Value.Container, StringComparison.Ordinal)) return false;
+        // Snapshots go with the blob; BlobDeleted then reaches every host that indexed it.
+        return (await blobs.GetBlobContainerClient(item.Source).GetBlobClient(item.Name)
+            .DeleteIfExistsAsync(DeleteSnapshotsOption.IncludeSnapshots, cancellationToken: cancellationToken).ConfigureAwait(false)).Value;
     }
 }
