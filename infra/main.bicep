@@ -100,6 +100,15 @@ param principalId string = ''
 ])
 param principalType string = 'User'
 
+@description('Application (client) ID of the API\'s Entra app registration (docs/security.md). Set: App Service authentication validates every caller\'s token before the code runs. Empty: no sign-in (function keys only; not for people\'s apps).')
+param apiClientId string = ''
+
+@description('Audience the API\'s access tokens carry (its application ID URI). Empty: api://<apiClientId>.')
+param apiAudience string = ''
+
+@description('Entra tenant that issues the tokens (workforce, or an External ID tenant for consumer apps).')
+param authTenantId string = tenant().tenantId
+
 @description('Create the Event Grid subscriptions. Leave false on the first deployment: the webhook keys exist only once the app code has been deployed; then deploy again with true.')
 param deployEventSubscriptions bool = false
 
@@ -242,6 +251,8 @@ var appSettings = {
   AzureSearch__IndexName: searchIndexName
   VectorIndex__Provider: 'AzureSearch'
   AZURE_CLIENT_ID: identity.properties.clientId
+  // The code reads the caller from App Service authentication's principal (Caller, AppServiceCallerResolver).
+  Auth__AppService: string(!empty(apiClientId))
 }
 
 module functionApp 'modules/functionapp.bicep' = {
@@ -261,6 +272,9 @@ module functionApp 'modules/functionapp.bicep' = {
     alwaysReadyInstanceCount: alwaysReadyInstanceCount
     corsAllowedOrigins: corsAllowedOrigins
     appSettings: appSettings
+    apiClientId: apiClientId
+    apiAudience: empty(apiAudience) ? 'api://${apiClientId}' : apiAudience
+    openIdIssuer: '${environment().authentication.loginEndpoint}${authTenantId}/v2.0'
   }
   // The host must be able to reach storage (and the deployment container) as soon as it starts.
   dependsOn: [

@@ -31,6 +31,12 @@ param principalId = readEnvironmentVariable('VISUALSEARCH_PRINCIPAL_ID', '')
 
 param principalType = readEnvironmentVariable('VISUALSEARCH_PRINCIPAL_TYPE', 'User')
 
+// Sign-in with Microsoft Entra ID (docs/security.md): the API app registration's client ID and, optionally, its
+// application ID URI. Empty: no App Service authentication (function keys only).
+param apiClientId = readEnvironmentVariable('VISUALSEARCH_API_CLIENT_ID', '')
+
+param apiAudience = readEnvironmentVariable('VISUALSEARCH_API_AUDIENCE', '')
+
 param deployEventSubscriptions = bool(readEnvironmentVariable('VISUALSEARCH_EVENT_SUBSCRIPTIONS', 'false'))
 
 param enableGpuEncoder = bool(readEnvironmentVariable('VISUALSEARCH_GPU', 'false'))

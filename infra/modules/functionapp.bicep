@@ -58,6 +58,15 @@ param corsAllowedOrigins string[]
 @description('Identity-based app settings shared by every host of the app (see main.bicep).')
 param appSettings object
 
+@description('Client ID of the API\'s Entra app registration. Empty: App Service authentication is not configured.')
+param apiClientId string
+
+@description('The audience access tokens must carry.')
+param apiAudience string
+
+@description('The Entra issuer: https://login.microsoftonline.com/<tenant>/v2.0.')
+param openIdIssuer string
+
 var isFlex = hostingPlan == 'FlexConsumption'
 
 resource plan 'Microsoft.Web/serverfarms@2024-11-01' = {
@@ -155,6 +164,57 @@ resource functionApp 'Microsoft.Web/sites@2024-11-01' = {
   resource settings 'config' = {
     name: 'appsettings'
     properties: union(appSettings, isFlex ? {} : elasticPremiumSettings)
+  }
+
+  // Sign-in (App Service authentication, "Easy Auth"): the platform validates the Entra access token of every
+  // request before the code runs and answers 401 without one; the code reads the validated principal
+  // (X-MS-CLIENT-PRINCIPAL) and scopes every read to its owner. Excluded: the anonymous health probe, the page's
+  // static files, and the Event Grid webhooks (machine-to-machine, protected by their function/system keys).
+  resource auth 'config' = if (!empty(apiClientId)) {
+    name: 'authsettingsV2'
+    properties: {
+      platform: {
+        enabled: true
+        runtimeVersion: '~1'
+      }
+      globalValidation: {
+        requireAuthentication: true
+        unauthenticatedClientAction: 'Return401'
+        excludedPaths: [
+          '/api/health'
+          '/api/app'
+          '/api/app/'
+          '/api/app/index.html'
+          '/api/app/app.js'
+          '/api/app/app.css'
+          '/api/app/config.json'
+          '/api/events/blobs'
+          '/runtime/webhooks/blobs'
+        ]
+      }
+      identityProviders: {
+        azureActiveDirectory: {
+          enabled: true
+          registration: {
+            clientId: apiClientId
+            openIdIssuer: openIdIssuer
+          }
+          validation: {
+            allowedAudiences: [
+              apiAudience
+            ]
+          }
+        }
+      }
+      login: {
+        tokenStore: {
+          enabled: false
+        }
+      }
+      httpSettings: {
+        requireHttps: true
+      }
+    }
   }
 
   // Keyless deployment: no FTP or SCM basic-auth publishing credentials.

@@ -60,6 +60,9 @@ var resources = isT4
 var env = [
   for setting in items(union(appSettings, {
     Encoder__ExecutionProvider: 'Cuda'
+    // No App Service authentication in front of this app: never trust an X-MS-CLIENT-PRINCIPAL header here
+    // (a client could forge it). Its HTTP routes stay behind function keys, for operators (docs/security.md).
+    Auth__AppService: 'false'
   })): {
     name: setting.key
     value: string(setting.value)

@@ -149,6 +149,35 @@ public sealed partial class MainTemplateTests(CompiledMainTemplate compiled) : I
     }
 
     [Fact]
+    public void FunctionApp_SignsPeopleInWithEntraIdBeforeTheCodeRuns()
+    {
+        var auth = Assert.Single(Arm.OfType("Microsoft.Web/sites/config"), c => c.Element.GetProperty("name").GetString()!.Contains("authsettingsV2", StringComparison.Ordinal));
+        Assert.Equal("[not(empty(parameters('apiClientId')))]", auth.Element.GetProperty("condition").GetString());
+        var p = auth.Properties;
+        Assert.True(p.GetProperty("platform").GetProperty("enabled").GetBoolean());
+        var global = p.GetProperty("globalValidation");
+        Assert.True(global.GetProperty("requireAuthentication").GetBoolean());
+        Assert.Equal("Return401", global.GetProperty("unauthenticatedClientAction").GetString());
+        var excluded = global.GetProperty("excludedPaths").EnumerateArray().Select(e => e.GetString()).ToList();
+        Assert.Contains("/api/health", excluded);
+        Assert.Contains("/runtime/webhooks/blobs", excluded);
+        Assert.DoesNotContain(excluded, path => path!.StartsWith("/api/search", StringComparison.Ordinal) || path.StartsWith("/api/items", StringComparison.Ordinal)
+            || path.StartsWith("/api/images", StringComparison.Ordinal) || path.StartsWith("/api/thumbnails", StringComparison.Ordinal) || path.StartsWith("/api/uploads", StringComparison.Ordinal));
+        var entra = p.GetProperty("identityProviders").GetProperty("azureActiveDirectory");
+        Assert.True(entra.GetProperty("enabled").GetBoolean());
+        Assert.Equal("[parameters('apiClientId')]", entra.GetProperty("registration").GetProperty("clientId").GetString());
+        Assert.Equal("[parameters('openIdIssuer')]", entra.GetProperty("registration").GetProperty("openIdIssuer").GetString());
+        Assert.Equal(["[parameters('apiAudience')]"], entra.GetProperty("validation").GetProperty("allowedAudiences").EnumerateArray().Select(a => a.GetString()));
+        Assert.False(p.GetProperty("login").GetProperty("tokenStore").GetProperty("enabled").GetBoolean());
+        Assert.True(p.GetProperty("httpSettings").GetProperty("requireHttps").GetBoolean());
+
+        // The issuer is the tenant's v2.0 endpoint; the code trusts the platform's principal only where the platform is there.
+        var parameters = Arm.Module("functionapp").Properties.GetProperty("parameters");
+        Assert.Contains("/v2.0", parameters.GetProperty("openIdIssuer").GetProperty("value").GetString(), StringComparison.Ordinal);
+        Assert.Equal("[string(not(empty(parameters('apiClientId'))))]", parameters.GetProperty("appSettings").GetProperty("value").GetProperty("Auth__AppService").GetString());
+    }
+
+    [Fact]
     public void AppSettings_AreIdentityBased()
     {
         var settings = Arm.Module("functionapp").Properties.GetProperty("parameters").GetProperty("appSettings").GetProperty("value");
