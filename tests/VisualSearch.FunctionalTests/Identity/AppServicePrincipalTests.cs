@@ -1,0 +1,92 @@
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
+using VisualSearch.Api;
+using VisualSearch.Cli;
+using VisualSearch.FunctionalTests.Infrastructure;
+using VisualSearch.Ingestion;
+
+namespace VisualSearch.FunctionalTests.Identity;
+
+/// <summary>
+/// The Functions classes behind App Service authentication: the caller is the principal the platform passes in
+/// X-MS-CLIENT-PRINCIPAL (Entra's long claim names), read into the same <see cref="Caller"/> as a local JWT; a
+/// request without one fails closed; with Auth:AppService off the header is never trusted.
+/// </summary>
+[Collection(AzuriteCollection.Name)]
+public sealed class AppServicePrincipalTests
+{
+    private const string ObjectIdClaim = "http://schemas.microsoft.com/identity/claims/objectidentifier";
+
+    [Fact]
+    public async Task Functions_scope_every_read_to_the_platforms_principal()
+    {
+        await using var host = await FunctionsHost.StartAsync(new Dictionary<string, string?> { ["Auth:AppService"] = "true" });
+        await IngestAsync(host);
+
+        // A (Entra: oid in its long claim type) reads her item; B's reads like a missing one.
+        var own = await GetItemAsync(host, $"{TestUser.A.Owner}/coffee.png", Principal(TestUser.A));
+        Assert.Equal(TestUser.A.Owner, own.Json().GetProperty("metadata").GetProperty("tags").GetProperty("owner").GetString());
+        (await GetItemAsync(host, $"{TestUser.B.Owner}/retina.jpg", Principal(TestUser.A))).Problem(NotFound);
+
+        // B searches with A's photo: only B's items.
+        var context = host.NewContext("POST", "/api/search?k=10", Repo.PhotoBytes("coffee.png"), "image/png");
+        context.Request.Headers[AppServiceCallerResolver.PrincipalHeader] = Principal(TestUser.B);
+        var found = await FunctionsHost.ExecuteAsync(await host.Search.SearchByImage(context.Request, CancellationToken.None), context);
+        Assert.Equal([$"{TestUser.B.Owner}/retina.jpg"], Http.ResultIds(found.Json()));
+
+        // The admin role sees both.
+        (await GetItemAsync(host, $"{TestUser.B.Owner}/retina.jpg", Principal(TestUser.Admin))).Json();
+
+        // No principal, or one that is not the platform's format: no caller, and the function fails closed.
+        foreach (var header in new[] { null, "not base64!", Convert.ToBase64String(Encoding.UTF8.GetBytes("{\"claims\":[]}")) })
+            await Assert.ThrowsAsync<InvalidOperationException>(() => GetItemAsync(host, $"{TestUser.A.Owner}/coffee.png", header));
+    }
+
+    [Fact]
+    public async Task Without_App_Service_authentication_the_header_is_never_trusted()
+    {
+        await using var host = await FunctionsHost.StartAsync();
+        await IngestAsync(host);
+
+        // The single user of a key-protected host (today's behaviour): a forged principal changes nothing.
+        var forged = await GetItemAsync(host, $"{TestUser.B.Owner}/retina.jpg", Principal(TestUser.A));
+        Assert.Equal(TestUser.B.Owner, forged.Json().GetProperty("metadata").GetProperty("tags").GetProperty("owner").GetString());
+    }
+
+    [Fact]
+    public void The_principal_header_is_read_into_the_same_caller_as_a_token()
+    {
+        Assert.Equal(Caller.SignedIn(TestUser.A.Owner), Caller.FromPrincipal(AppServiceCallerResolver.ReadPrincipal(Principal(TestUser.A))));
+        Assert.Equal(Caller.SignedIn(TestUser.B.Owner), Caller.FromPrincipal(AppServiceCallerResolver.ReadPrincipal(Principal(TestUser.B))));
+        Assert.Equal(Caller.SignedIn(TestUser.Admin.Owner, isAdmin: true), Caller.FromPrincipal(AppServiceCallerResolver.ReadPrincipal(Principal(TestUser.Admin))));
+        Assert.Null(AppServiceCallerResolver.ReadPrincipal(new string('A', AppServiceCallerResolver.MaxPrincipalLength + 4)));
+    }
+
+    private const int NotFound = (int)HttpStatusCode.NotFound;
+
+    private static async Task IngestAsync(FunctionsHost host)
+    {
+        var ingestion = host.Services.GetRequiredService<IngestionService>();
+        Assert.Equal(IngestOutcome.Indexed, (await ingestion.IngestFileAsync(Repo.Photo("coffee.png"), $"{TestUser.A.Owner}/coffee.png", owner: TestUser.A.Owner)).Outcome);
+        Assert.Equal(IngestOutcome.Indexed, (await ingestion.IngestFileAsync(Repo.Photo("retina.jpg"), $"{TestUser.B.Owner}/retina.jpg", owner: TestUser.B.Owner)).Outcome);
+    }
+
+    private static async Task<FunctionResponse> GetItemAsync(FunctionsHost host, string id, string? principal)
+    {
+        var context = host.NewContext("GET", "/api/items/" + id);
+        if (principal is not null) context.Request.Headers[AppServiceCallerResolver.PrincipalHeader] = principal;
+        return await FunctionsHost.ExecuteAsync(await host.Search.GetItem(context.Request, id, CancellationToken.None), context);
+    }
+
+    /// <summary>X-MS-CLIENT-PRINCIPAL as App Service writes it for an Entra access token.</summary>
+    private static string Principal(TestUser user)
+    {
+        var claims = new List<object> { new { typ = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/nameidentifier", val = user.Subject }, new { typ = "name", val = user.Name } };
+        if (user.ObjectId is not null) claims.Add(new { typ = ObjectIdClaim, val = user.ObjectId });
+        claims.AddRange(user.Roles.Select(r => new { typ = "roles", val = r }));
+        var json = JsonSerializer.Serialize(new { auth_typ = "aad", claims, name_typ = "name", role_typ = "roles" });
+        return Convert.ToBase64String(Encoding.UTF8.GetBytes(json));
+    }
+}
