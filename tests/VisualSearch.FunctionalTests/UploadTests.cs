@@ -20,7 +20,7 @@ public sealed class UploadTests(AzuriteFixture azurite)
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
 
     // A client that knows nothing of Azure: no SDK, no credentials, just the URL and headers it was given.
-    private static readonly HttpClient Plain = new() { Timeout = TimeSpan.FromSeconds(30) };
+    private static HttpClient Plain => DirectUpload.Plain;
 
     [Fact]
     public async Task Upload_WithTheSignedUrl_IsIndexedSearchableAndFilterable()
@@ -41,9 +41,9 @@ public sealed class UploadTests(AzuriteFixture azurite)
             using (var status = await host.Client.GetAsync($"/api/uploads/{id}"))
                 await Http.ProblemAsync(status, HttpStatusCode.NotFound);
 
-            using (var put = await PutAsync(chelsea, Repo.PhotoBytes("chelsea.png")))
+            using (var put = await DirectUpload.PutAsync(chelsea, Repo.PhotoBytes("chelsea.png")))
                 await AssertStatusAsync(HttpStatusCode.Created, put);
-            using (var put = await PutAsync(hubble, Repo.PhotoBytes("hubble_deep_field.jpg")))
+            using (var put = await DirectUpload.PutAsync(hubble, Repo.PhotoBytes("hubble_deep_field.jpg")))
                 await AssertStatusAsync(HttpStatusCode.Created, put);
 
             // Ingestion follows from the upload (the watcher, locally): the record appears.
@@ -79,7 +79,7 @@ public sealed class UploadTests(AzuriteFixture azurite)
             // The signature is for that one blob: the same query string on another name is refused.
             var url = chelsea.GetProperty("uploadUrl").GetString()!;
             var elsewhere = new UriBuilder(url) { Path = new Uri(url).AbsolutePath.Replace(Path.GetFileName(id), "someone-else.png", StringComparison.Ordinal) }.Uri;
-            using (var other = await PutAsync(chelsea, Repo.PhotoBytes("coffee.png"), elsewhere))
+            using (var other = await DirectUpload.PutAsync(chelsea, Repo.PhotoBytes("coffee.png"), elsewhere))
                 await AssertStatusAsync(HttpStatusCode.Forbidden, other);
             Assert.False(await container.GetBlobClient(Path.GetDirectoryName(id[(container.Name.Length + 1)..])!.Replace('\\', '/') + "/someone-else.png").ExistsAsync());
 
@@ -109,7 +109,7 @@ public sealed class UploadTests(AzuriteFixture azurite)
             // The client claims a JPEG; the bytes say otherwise (a SAS cannot check content).
             var upload = await CreateUploadAsync(host, new { contentType = "image/jpeg", metadata = new { tag = "notes" } });
             var id = upload.GetProperty("id").GetString()!;
-            using (var put = await PutAsync(upload, Encoding.UTF8.GetBytes("these are my notes, not a photo")))
+            using (var put = await DirectUpload.PutAsync(upload, Encoding.UTF8.GetBytes("these are my notes, not a photo")))
                 await AssertStatusAsync(HttpStatusCode.Created, put);
 
             var status = await WaitForStatusAsync(host, id, "rejected");
@@ -119,7 +119,7 @@ public sealed class UploadTests(AzuriteFixture azurite)
                 await Http.ProblemAsync(item, HttpStatusCode.NotFound);
 
             // The client fixes it with the same URL (it may overwrite its own blob until the URL expires): judged afresh.
-            using (var put = await PutAsync(upload, Repo.PhotoBytes("retina.jpg")))
+            using (var put = await DirectUpload.PutAsync(upload, Repo.PhotoBytes("retina.jpg")))
                 await AssertStatusAsync(HttpStatusCode.Created, put);
             var indexed = await WaitForStatusAsync(host, id, "indexed");
             Assert.Equal("notes", indexed.GetProperty("metadata").GetProperty("tags").GetProperty("tag").GetString());
@@ -151,7 +151,7 @@ public sealed class UploadTests(AzuriteFixture azurite)
             // A SAS cannot limit the size: the PUT succeeds, ingestion refuses it and says why.
             var photo = Repo.PhotoBytes("coffee.png");
             Assert.True(photo.Length > 4096);
-            using (var put = await PutAsync(upload, photo))
+            using (var put = await DirectUpload.PutAsync(upload, photo))
                 await AssertStatusAsync(HttpStatusCode.Created, put);
             var status = await WaitForStatusAsync(host, id, "rejected");
             Assert.Equal("TooLarge", status.GetProperty("reason").GetString());
@@ -160,7 +160,7 @@ public sealed class UploadTests(AzuriteFixture azurite)
             // After expiry the same URL is refused.
             var wait = expiresOn + TimeSpan.FromSeconds(1.5) - DateTimeOffset.UtcNow;
             if (wait > TimeSpan.Zero) await Task.Delay(wait);
-            using (var late = await PutAsync(upload, TestImages.Synthetic(3, 16, 16)))
+            using (var late = await DirectUpload.PutAsync(upload, TestImages.Synthetic(3, 16, 16)))
                 await AssertStatusAsync(HttpStatusCode.Forbidden, late);
             var blob = container.GetBlobClient(id[(container.Name.Length + 1)..]);
             Assert.Equal(photo.Length, (await blob.GetPropertiesAsync()).Value.ContentLength);
@@ -175,23 +175,6 @@ public sealed class UploadTests(AzuriteFixture azurite)
     {
         using var response = await host.Client.PostAsync("/api/uploads", new StringContent(JsonSerializer.Serialize(request), Encoding.UTF8, "application/json"));
         return await Http.JsonAsync(response);
-    }
-
-    /// <summary>PUTs the bytes as a client does: the returned method, URL and headers, nothing else.</summary>
-    private static async Task<HttpResponseMessage> PutAsync(JsonElement upload, byte[] bytes, Uri? url = null)
-    {
-        Assert.Equal("PUT", upload.GetProperty("method").GetString());
-        using var request = new HttpRequestMessage(HttpMethod.Put, url ?? new Uri(upload.GetProperty("uploadUrl").GetString()!));
-        request.Content = new ByteArrayContent(bytes);
-        foreach (var header in upload.GetProperty("headers").EnumerateObject())
-        {
-            if (header.Name.Equals("Content-Type", StringComparison.OrdinalIgnoreCase))
-                request.Content.Headers.ContentType = MediaTypeHeaderValue.Parse(header.Value.GetString()!);
-            else
-                Assert.True(request.Headers.TryAddWithoutValidation(header.Name, header.Value.GetString()));
-        }
-
-        return await Plain.SendAsync(request);
     }
 
     /// <summary>Asserts the status (and, if given, Blob Storage's x-ms-error-code; Azurite's codes for a bad or expired signature differ from Azure's, its permission code does not).</summary>

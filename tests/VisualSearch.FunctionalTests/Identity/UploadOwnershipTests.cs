@@ -16,7 +16,6 @@ namespace VisualSearch.FunctionalTests.Identity;
 public sealed class UploadOwnershipTests(AzuriteFixture azurite)
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
-    private static readonly HttpClient Plain = new() { Timeout = TimeSpan.FromSeconds(30) };
 
     [Fact]
     public async Task Uploads_are_named_for_their_owner_and_stay_private()
@@ -38,12 +37,12 @@ public sealed class UploadOwnershipTests(AzuriteFixture azurite)
             var blobName = id[(container.Name.Length + 1)..];
             var underB = new UriBuilder(url) { Path = new Uri(url).AbsolutePath.Replace($"users/{TestUser.A.Owner}/", $"users/{Uri.EscapeDataString(TestUser.B.Owner)}/", StringComparison.Ordinal) }.Uri;
             Assert.NotEqual(new Uri(url).AbsolutePath, underB.AbsolutePath);
-            using (var forged = await PutAsync(upload, Repo.PhotoBytes("chelsea.png"), underB))
+            using (var forged = await DirectUpload.PutAsync(upload, Repo.PhotoBytes("chelsea.png"), underB))
                 Assert.Equal(HttpStatusCode.Forbidden, forged.StatusCode);
             Assert.Empty(await ListAsync(container, $"users/{TestUser.B.Owner}/"));
 
             // A's PUT with the URL she was given; the record is hers, from the blob name.
-            using (var put = await PutAsync(upload, Repo.PhotoBytes("chelsea.png")))
+            using (var put = await DirectUpload.PutAsync(upload, Repo.PhotoBytes("chelsea.png")))
                 Assert.Equal(HttpStatusCode.Created, put.StatusCode);
             await Http.EventuallyAsync(async () =>
             {
@@ -113,21 +112,5 @@ public sealed class UploadOwnershipTests(AzuriteFixture azurite)
     {
         using var response = await SendAsync(host, HttpMethod.Post, "/api/uploads", token, new StringContent(json, Encoding.UTF8, "application/json"));
         return await Http.JsonAsync(response);
-    }
-
-    /// <summary>PUTs as a client does: the returned URL (or <paramref name="url"/>) and exactly the returned headers.</summary>
-    private static async Task<HttpResponseMessage> PutAsync(JsonElement upload, byte[] bytes, Uri? url = null)
-    {
-        using var request = new HttpRequestMessage(HttpMethod.Put, url ?? new Uri(upload.GetProperty("uploadUrl").GetString()!));
-        request.Content = new ByteArrayContent(bytes);
-        foreach (var header in upload.GetProperty("headers").EnumerateObject())
-        {
-            if (header.Name.Equals("Content-Type", StringComparison.OrdinalIgnoreCase))
-                request.Content.Headers.ContentType = MediaTypeHeaderValue.Parse(header.Value.GetString()!);
-            else
-                Assert.True(request.Headers.TryAddWithoutValidation(header.Name, header.Value.GetString()));
-        }
-
-        return await Plain.SendAsync(request);
     }
 }
