@@ -4,9 +4,11 @@ using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Mvc.Abstractions;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 using VisualSearch.Api;
 using VisualSearch.BrowserTests.Infrastructure;
 using VisualSearch.Functions;
+using VisualSearch.Ingestion;
 using VisualSearch.Search;
 
 namespace VisualSearch.BrowserTests;
@@ -23,7 +25,7 @@ public sealed class FunctionsPageTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         _host = await PageHost.StartAsync(Repo.Photos, ["chelsea.png"]);
-        _functions = new PageFunctions(_host.Services.GetRequiredService<SearchService>(), _host.Services.GetRequiredService<ItemImageService>());
+        _functions = new PageFunctions(_host.Services.GetRequiredService<SearchService>(), _host.Services.GetRequiredService<ItemImageService>(), _host.Services.GetRequiredService<IngestionService>());
     }
 
     public async Task DisposeAsync() => await _host.DisposeAsync();
@@ -85,6 +87,8 @@ public sealed class FunctionsPageTests : IAsyncLifetime
         context.Request.Path = path;
         context.Request.QueryString = new QueryString(query);
         context.Response.Body = new MemoryStream();
+        // The caller as the Functions host finds it without App Service authentication (function keys only): the single user.
+        Caller.Set(context, new AppServiceCallerResolver(Options.Create(new AppServiceAuthOptions())).Resolve(context)!);
         return context.Request;
     }
 
