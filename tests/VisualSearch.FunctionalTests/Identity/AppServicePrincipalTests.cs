@@ -1,7 +1,14 @@
 using System.Net;
 using System.Text;
 using System.Text.Json;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.Mvc.Abstractions;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using VisualSearch.Functions;
 using VisualSearch.Api;
 using VisualSearch.Cli;
 using VisualSearch.FunctionalTests.Infrastructure;
@@ -10,7 +17,8 @@ using VisualSearch.Ingestion;
 namespace VisualSearch.FunctionalTests.Identity;
 
 /// <summary>
-/// The Functions classes behind App Service authentication: the caller is the principal the platform passes in
+/// The Functions classes, on the services the Functions app composes (FunctionsAppComposition.AddVisualSearchFunctionServices),
+/// behind App Service authentication: the caller is the principal the platform passes in
 /// X-MS-CLIENT-PRINCIPAL (Entra's long claim names), read into the same <see cref="Caller"/> as a local JWT; a
 /// request without one fails closed; with Auth:AppService off the header is never trusted.
 /// </summary>
@@ -22,22 +30,23 @@ public sealed class AppServicePrincipalTests
     [Fact]
     public async Task Functions_scope_every_read_to_the_platforms_principal()
     {
-        await using var host = await FunctionsHost.StartAsync(new Dictionary<string, string?> { ["Auth:AppService"] = "true" });
+        await using var host = await FunctionServices.StartAsync(appService: true);
         await IngestAsync(host);
 
         // A (Entra: oid in its long claim type) reads her item; B's reads like a missing one.
         var own = await GetItemAsync(host, $"{TestUser.A.Owner}/coffee.png", Principal(TestUser.A));
-        Assert.Equal(TestUser.A.Owner, own.Json().GetProperty("metadata").GetProperty("tags").GetProperty("owner").GetString());
-        (await GetItemAsync(host, $"{TestUser.B.Owner}/retina.jpg", Principal(TestUser.A))).Problem(NotFound);
+        Assert.Equal(200, own.Status);
+        Assert.Equal(TestUser.A.Owner, JsonDocument.Parse(own.Body).RootElement.GetProperty("metadata").GetProperty("tags").GetProperty("owner").GetString());
+        Assert.Equal(NotFound, (await GetItemAsync(host, $"{TestUser.B.Owner}/retina.jpg", Principal(TestUser.A))).Status);
 
         // B searches with A's photo: only B's items.
         var context = host.NewContext("POST", "/api/search?k=10", Repo.PhotoBytes("coffee.png"), "image/png");
         context.Request.Headers[AppServiceCallerResolver.PrincipalHeader] = Principal(TestUser.B);
-        var found = await FunctionsHost.ExecuteAsync(await host.Search.SearchByImage(context.Request, CancellationToken.None), context);
-        Assert.Equal([$"{TestUser.B.Owner}/retina.jpg"], Http.ResultIds(found.Json()));
+        var found = await FunctionServices.ExecuteAsync(await host.Search.SearchByImage(context.Request, CancellationToken.None), context);
+        Assert.Equal([$"{TestUser.B.Owner}/retina.jpg"], Http.ResultIds(JsonDocument.Parse(found.Body).RootElement));
 
         // The admin role sees both.
-        (await GetItemAsync(host, $"{TestUser.B.Owner}/retina.jpg", Principal(TestUser.Admin))).Json();
+        Assert.Equal(200, (await GetItemAsync(host, $"{TestUser.B.Owner}/retina.jpg", Principal(TestUser.Admin))).Status);
 
         // No principal, or one that is not the platform's format: no caller, and the function fails closed.
         foreach (var header in new[] { null, "not base64!", Convert.ToBase64String(Encoding.UTF8.GetBytes("{\"claims\":[]}")) })
@@ -47,12 +56,13 @@ public sealed class AppServicePrincipalTests
     [Fact]
     public async Task Without_App_Service_authentication_the_header_is_never_trusted()
     {
-        await using var host = await FunctionsHost.StartAsync();
+        await using var host = await FunctionServices.StartAsync(appService: false);
         await IngestAsync(host);
 
         // The single user of a key-protected host (today's behaviour): a forged principal changes nothing.
         var forged = await GetItemAsync(host, $"{TestUser.B.Owner}/retina.jpg", Principal(TestUser.A));
-        Assert.Equal(TestUser.B.Owner, forged.Json().GetProperty("metadata").GetProperty("tags").GetProperty("owner").GetString());
+        Assert.Equal(200, forged.Status);
+        Assert.Equal(TestUser.B.Owner, JsonDocument.Parse(forged.Body).RootElement.GetProperty("metadata").GetProperty("tags").GetProperty("owner").GetString());
     }
 
     [Fact]
@@ -66,18 +76,18 @@ public sealed class AppServicePrincipalTests
 
     private const int NotFound = (int)HttpStatusCode.NotFound;
 
-    private static async Task IngestAsync(FunctionsHost host)
+    private static async Task IngestAsync(FunctionServices host)
     {
         var ingestion = host.Services.GetRequiredService<IngestionService>();
         Assert.Equal(IngestOutcome.Indexed, (await ingestion.IngestFileAsync(Repo.Photo("coffee.png"), $"{TestUser.A.Owner}/coffee.png", owner: TestUser.A.Owner)).Outcome);
         Assert.Equal(IngestOutcome.Indexed, (await ingestion.IngestFileAsync(Repo.Photo("retina.jpg"), $"{TestUser.B.Owner}/retina.jpg", owner: TestUser.B.Owner)).Outcome);
     }
 
-    private static async Task<FunctionResponse> GetItemAsync(FunctionsHost host, string id, string? principal)
+    private static async Task<(int Status, string Body)> GetItemAsync(FunctionServices host, string id, string? principal)
     {
         var context = host.NewContext("GET", "/api/items/" + id);
         if (principal is not null) context.Request.Headers[AppServiceCallerResolver.PrincipalHeader] = principal;
-        return await FunctionsHost.ExecuteAsync(await host.Search.GetItem(context.Request, id, CancellationToken.None), context);
+        return await FunctionServices.ExecuteAsync(await host.Search.GetItem(context.Request, id, CancellationToken.None), context);
     }
 
     /// <summary>X-MS-CLIENT-PRINCIPAL as App Service writes it for an Entra access token.</summary>
@@ -88,5 +98,74 @@ public sealed class AppServicePrincipalTests
         claims.AddRange(user.Roles.Select(r => new { typ = "roles", val = r }));
         var json = JsonSerializer.Serialize(new { auth_typ = "aad", claims, name_typ = "name", role_typ = "roles" });
         return Convert.ToBase64String(Encoding.UTF8.GetBytes(json));
+    }
+}
+
+/// <summary>The Functions app's services as Program.cs composes them, on a generic host, with SearchFunctions built from them.</summary>
+internal sealed class FunctionServices : IAsyncDisposable
+{
+    private readonly IHost _host;
+    private readonly TempDirectory _index;
+
+    private FunctionServices(IHost host, TempDirectory index)
+    {
+        _host = host;
+        _index = index;
+        Search = ActivatorUtilities.CreateInstance<SearchFunctions>(host.Services);
+    }
+
+    public IServiceProvider Services => _host.Services;
+
+    public SearchFunctions Search { get; }
+
+    public static async Task<FunctionServices> StartAsync(bool appService)
+    {
+        var index = new TempDirectory("vs-ft-fn-auth-");
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = [] });
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["LocalIndex:Path"] = index.Path,
+            ["LocalIndex:FlushToDisk"] = "false",
+            ["VectorIndex:Provider"] = "Local",
+            ["BlobSource:ConnectionString"] = AzuriteFixture.ConnectionString,
+            ["Auth:AppService"] = appService ? "true" : "false",
+            ["Logging:LogLevel:Default"] = "Warning",
+        });
+        builder.AddVisualSearchFunctionServices();
+        var host = builder.Build();
+        await host.StartAsync();
+        return new FunctionServices(host, index);
+    }
+
+    /// <summary>An HTTP request as the Functions ASP.NET Core integration hands it to a function.</summary>
+    public HttpContext NewContext(string method, string pathAndQuery, byte[]? body = null, string? contentType = null)
+    {
+        var context = new DefaultHttpContext { RequestServices = Services };
+        var q = pathAndQuery.IndexOf('?', StringComparison.Ordinal);
+        context.Request.Method = method;
+        context.Request.Path = q < 0 ? pathAndQuery : pathAndQuery[..q];
+        if (q >= 0) context.Request.QueryString = new QueryString(pathAndQuery[q..]);
+        if (body is not null)
+        {
+            context.Request.Body = new MemoryStream(body);
+            context.Request.ContentLength = body.Length;
+        }
+
+        context.Request.ContentType = contentType;
+        context.Response.Body = new MemoryStream();
+        return context;
+    }
+
+    public static async Task<(int Status, string Body)> ExecuteAsync(IActionResult result, HttpContext context)
+    {
+        await result.ExecuteResultAsync(new ActionContext(context, new RouteData(), new ActionDescriptor()));
+        return (context.Response.StatusCode, Encoding.UTF8.GetString(((MemoryStream)context.Response.Body).ToArray()));
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _host.StopAsync();
+        _host.Dispose();
+        _index.Dispose();
     }
 }
