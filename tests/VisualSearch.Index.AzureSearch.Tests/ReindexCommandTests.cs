@@ -161,7 +161,7 @@ public sealed class ReindexCommandTests : IDisposable
         using (var serving = await StartHostAsync(VectorIndexOptions.AzureSearch, ModelA))
         {
             var puts = _service.Requests.Count(r => r.Operation == "put-index");
-            foreach (var id in ids) before[id] = (await serving.Services.GetRequiredService<SearchService>().SearchByIdAsync(id, new SearchQuery(5)))!.Results;
+            foreach (var id in ids) before[id] = (await serving.Services.GetRequiredService<SearchService>().SearchByIdAsync(id, new SearchQuery(5), OwnerScope.Everyone))!.Results;
             Assert.Equal(puts, _service.Requests.Count(r => r.Operation == "put-index"));
         }
 
@@ -180,7 +180,7 @@ public sealed class ReindexCommandTests : IDisposable
         var search = next.Services.GetRequiredService<SearchService>();
         foreach (var id in ids)
         {
-            var hits = (await search.SearchByIdAsync(id, new SearchQuery(5)))!.Results;
+            var hits = (await search.SearchByIdAsync(id, new SearchQuery(5), OwnerScope.Everyone))!.Results;
             Assert.Equal(before[id].Select(h => h.Id), hits.Select(h => h.Id));
             for (var i = 0; i < hits.Count; i++) Assert.Equal(before[id][i].Score, hits[i].Score, 1e-3f);
         }
