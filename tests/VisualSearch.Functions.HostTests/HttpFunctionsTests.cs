@@ -194,7 +194,7 @@ public sealed class HttpFunctionsTests(IndexedWorkerFixture fixture) : IClassFix
         using var response = await fixture.GetAsync("/api/nothing-here");
         Assert.Equal(404, response.Status);
         Assert.Null(response.Invocation);
-        using var wrongMethod = await fixture.SendAsync(HttpMethod.Delete, "/api/items/" + fixture.Id("camera.png"));
+        using var wrongMethod = await fixture.SendAsync(HttpMethod.Put, "/api/items/" + fixture.Id("camera.png"));
         Assert.Null(wrongMethod.Invocation);
     }
 }

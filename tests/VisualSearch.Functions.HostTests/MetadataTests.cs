@@ -14,6 +14,7 @@ public sealed class MetadataTests(WorkerFixture fixture) : IClassFixture<WorkerF
         { "SearchByImage", "httpTrigger", "search", "POST", "Function" },
         { "SearchById", "httpTrigger", "search", "GET", "Function" },
         { "GetItem", "httpTrigger", "items/{*id}", "GET", "Function" },
+        { "DeleteItem", "httpTrigger", "items/{*id}", "DELETE", "Function" },
         { "Health", "httpTrigger", "health", "GET", "Anonymous" },
         { "CreateUpload", "httpTrigger", "uploads", "POST", "Function" },
         { "GetUpload", "httpTrigger", "uploads/{*id}", "GET", "Function" },
