@@ -5,6 +5,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.HostFiltering;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.Extensions.Configuration;
@@ -66,6 +67,10 @@ public sealed class ApiOptions
 public static class ApiProtectionExtensions
 {
     private const string RetryAfterSeconds = "1";
+    private static readonly object AuthorizedKey = new();
+
+    /// <summary>The host names a key-less local host answers to (HostFiltering's AllowedHosts).</summary>
+    public static readonly IReadOnlyList<string> LoopbackHostNames = ["localhost", "127.0.0.1", "[::1]"];
 
     /// <summary>
     /// Registers the API key check and the rate limiter of the local host, with options from "Api" validated at
@@ -81,6 +86,17 @@ public static class ApiProtectionExtensions
             .Validate(o => !o.RequireKeyOffLoopback || !string.IsNullOrEmpty(o.ApiKey) || ApiOptions.IsLoopbackOnly(urls),
                 $"The host would listen on '{urls}', which is not loopback only, without an API key: set Api:ApiKey (Api__ApiKey, at least 16 characters), or bind 127.0.0.1.")
             .ValidateOnStart();
+
+        // DNS rebinding: a page whose own name resolves to 127.0.0.1 reaches a key-less local host with its own Host
+        // header. Without a key only loopback names are served (400 otherwise), unless AllowedHosts says otherwise.
+        if (string.IsNullOrWhiteSpace(builder.Configuration["AllowedHosts"]))
+        {
+            builder.Services.AddOptions<HostFilteringOptions>().Configure<IOptions<ApiOptions>>((hosts, api) =>
+            {
+                if (string.IsNullOrEmpty(api.Value.ApiKey) && hosts.AllowedHosts.Count == 0)
+                    foreach (var name in LoopbackHostNames) hosts.AllowedHosts.Add(name);
+            });
+        }
 
         builder.Services.AddRateLimiter(_ => { });
         builder.Services.AddOptions<RateLimiterOptions>().Configure<IOptions<ApiOptions>>((limiter, api) =>
@@ -131,7 +147,9 @@ public static class ApiProtectionExtensions
         return app.Use(async (context, next) =>
         {
             var request = context.Request;
-            if (expected.Value is { } digest && IsProtectedPath(request.Path) && !IsHealth(request) && !HasKey(request, digest))
+            var authorized = expected.Value is not { } digest || HasKey(request, digest);
+            if (authorized) context.Items[AuthorizedKey] = true;
+            if (!authorized && IsProtectedPath(request.Path) && !IsHealth(request))
             {
                 context.Response.Headers.WWWAuthenticate = "ApiKey header=\"x-api-key\"";
                 await SearchApi.Problem(StatusCodes.Status401Unauthorized, "Missing or wrong API key",
@@ -142,6 +160,16 @@ public static class ApiProtectionExtensions
 
             await next(context).ConfigureAwait(false);
         });
+    }
+
+    /// <summary>
+    /// True if the request passed the API key check: it carries the key, or no key is configured (then the host
+    /// listens on loopback only and serves loopback host names only). False where the check does not run.
+    /// </summary>
+    public static bool IsAuthorized(HttpContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        return context.Items.ContainsKey(AuthorizedKey);
     }
 
     private static bool IsProtectedPath(PathString path) =>

@@ -37,8 +37,7 @@ public static class LocalUploadsApi
         // Only this host's own page may add images: another site's page in the same browser cannot (its Origin
         // differs), and a request without a Content-Type (the one kind another origin can send without a CORS
         // preflight) is refused.
-        if (request.Headers.Origin.ToString() is { Length: > 0 } origin
-            && !string.Equals(origin, $"{request.Scheme}://{request.Host}", StringComparison.OrdinalIgnoreCase))
+        if (RequestOrigin.IsForeign(request, out var origin))
             return SearchApi.Problem(StatusCodes.Status403Forbidden, "Forbidden", $"Images are added from this host's own page only, not from {origin}.");
         if (string.IsNullOrWhiteSpace(request.ContentType))
             return SearchApi.Problem(StatusCodes.Status415UnsupportedMediaType, "Unsupported media type", "Send the image bytes with an image/* or application/octet-stream Content-Type.");

@@ -71,11 +71,17 @@ public static class SearchApi
             : Results.Ok(new ItemDto(id!, metadata));
     }
 
-    /// <summary>GET /api/health: model, index kind, record count.</summary>
-    public static async Task<IResult> HealthAsync(SearchService search, CancellationToken cancellationToken)
+    /// <summary>
+    /// GET /api/health: <c>{"status":"ok"}</c> once the index opens; <paramref name="detailed"/> (a caller with the
+    /// key) adds model, index kind, record count, cold start and embedding health.
+    /// </summary>
+    public static async Task<IResult> HealthAsync(SearchService search, bool detailed, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(search);
         var health = await search.GetHealthAsync(cancellationToken).ConfigureAwait(false);
-        return Results.Ok(new HealthDto("ok", health.Model, health.Dimension, health.IndexKind, health.Count, health.ColdStart, health.Embeddings));
+        return detailed
+            ? Results.Ok(new HealthDto("ok", health.Model, health.Dimension, health.IndexKind, health.Count, health.ColdStart, health.Embeddings))
+            : Results.Ok(new HealthStatusDto("ok"));
     }
 
     internal static bool TryParseQuery(IQueryCollection q, out SearchQuery query, out IResult problem)
@@ -128,7 +134,7 @@ public static class SearchApi
     {
         try
         {
-            return (await IngestionService.ReadBoundedAsync(request.Body, limit, cancellationToken).ConfigureAwait(false), null);
+            return (await IngestionService.ReadBoundedAsync(request.Body, limit, cancellationToken, request.ContentLength).ConfigureAwait(false), null);
         }
         catch (BadHttpRequestException ex)
         {
@@ -166,5 +172,8 @@ public sealed record SearchResultDto(string Id, float Score, ItemMetadata Metada
 public sealed record SearchResultsDto(string Model, IReadOnlyList<SearchResultDto> Results);
 
 public sealed record ItemDto(string Id, ItemMetadata Metadata);
+
+/// <summary>What anonymous callers of /api/health learn.</summary>
+public sealed record HealthStatusDto(string Status);
 
 public sealed record HealthDto(string Status, string Model, int Dimension, string Index, long Count, ColdStartReport ColdStart, VisualSearch.Diagnostics.EmbeddingHealthSnapshot? Embeddings);

@@ -13,6 +13,11 @@ public sealed class BlobImageStore(BlobServiceClient blobs, IOptions<BlobSourceO
     {
         ArgumentNullException.ThrowIfNull(item);
         if (!string.Equals(item.Source, options.Value.Container, StringComparison.Ordinal)) return null;
+        return await StorageFailures.GuardAsync(() => OpenAsync(item, cancellationToken), "read the original image", cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<Stream?> OpenAsync(ItemMetadata item, CancellationToken cancellationToken)
+    {
         try
         {
             var download = await blobs.GetBlobContainerClient(item.Source).GetBlobClient(item.Name)

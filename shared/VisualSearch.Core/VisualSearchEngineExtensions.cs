@@ -38,6 +38,7 @@ public static partial class VisualSearchEngineExtensions
         services.TryAddSingleton(sp => new EmbeddingHealth(builder.Configuration["EmbeddingHealth:BaselinePath"]));
         services.TryAddSingleton<VisualSearchMetrics>();
         services.TryAddSingleton<IImageDecoder, ImageDecoder>();
+        services.TryAddSingleton<DecodeGate>();
         services.TryAddSingleton<IImageEncoder, OnnxImageEncoder>();
         services.TryAddSingleton<VectorIndexAccessor>();
         services.TryAddSingleton<IngestionService>();

@@ -111,9 +111,18 @@ public sealed class HttpFunctionsTests(IndexedWorkerFixture fixture) : IClassFix
     }
 
     [Fact]
-    public async Task Health_ReportsModelIndexAndCount()
+    public async Task Health_TellsAnonymousCallersTheStatusOnly()
     {
         using var response = await fixture.GetAsync("/api/health");
+        var body = await response.JsonAsync();
+        Assert.Equal(["status"], body.EnumerateObject().Select(p => p.Name).ToArray());
+        Assert.Equal("ok", body.GetProperty("status").GetString());
+    }
+
+    [Fact]
+    public async Task HealthDetails_ReportsModelIndexAndCount()
+    {
+        using var response = await fixture.GetAsync("/api/health/details");
         var body = await response.JsonAsync();
         Assert.Equal("ok", body.GetProperty("status").GetString());
         Assert.StartsWith("resnet18-", body.GetProperty("model").GetString(), StringComparison.Ordinal);
@@ -182,9 +191,12 @@ public sealed class HttpFunctionsTests(IndexedWorkerFixture fixture) : IClassFix
     [Fact]
     public async Task BlobEvents_UnrelatedEvents_AreIgnoredWith200()
     {
-        const string Body = """[{"id":"1","eventType":"Microsoft.Resources.ResourceWriteSuccess","subject":"/subscriptions/x","data":{}},{"id":"2","eventType":"Microsoft.Storage.BlobCreated","subject":"not-a-blob-subject","data":{}}]""";
+        const string Body = """[{"id":"1","eventType":"Microsoft.Resources.ResourceWriteSuccess","subject":"/subscriptions/x","eventTime":"2026-01-01T00:00:00Z","data":{},"dataVersion":""},{"id":"2","eventType":"Microsoft.Storage.BlobTierChanged","subject":"/blobServices/default/containers/images/blobs/a.png","eventTime":"2026-01-01T00:00:00Z","data":{},"dataVersion":""}]""";
         using (var response = await fixture.PostJsonAsync("/api/events/blobs", Body)) await response.BodyAsync(200);
-        using var health = await fixture.GetAsync("/api/health");
+        // A storage event whose subject names no blob is bad input (400), not an event to skip.
+        using (var bad = await fixture.PostJsonAsync("/api/events/blobs", """[{"id":"2","eventType":"Microsoft.Storage.BlobCreated","subject":"not-a-blob-subject","eventTime":"2026-01-01T00:00:00Z","data":{},"dataVersion":""}]"""))
+            await bad.ProblemAsync(400);
+        using var health = await fixture.GetAsync("/api/health/details");
         Assert.Equal(fixture.Indexed.Count, (await health.JsonAsync()).GetProperty("count").GetInt64());
     }
 

@@ -15,6 +15,7 @@ public sealed class MetadataTests(WorkerFixture fixture) : IClassFixture<WorkerF
         { "SearchById", "httpTrigger", "search", "GET", "Function" },
         { "GetItem", "httpTrigger", "items/{*id}", "GET", "Function" },
         { "Health", "httpTrigger", "health", "GET", "Anonymous" },
+        { "HealthDetails", "httpTrigger", "health/details", "GET", "Function" },
         { "CreateUpload", "httpTrigger", "uploads", "POST", "Function" },
         { "GetUpload", "httpTrigger", "uploads/{*id}", "GET", "Function" },
         { "Page", "httpTrigger", "app/{*path}", "GET", "Anonymous" },

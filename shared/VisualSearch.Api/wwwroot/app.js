@@ -1,6 +1,6 @@
 // The visual search page: plain ES module, no dependencies, same-origin requests only.
 // API: POST /api/search (image body), GET /api/search?id=, GET /api/thumbnails/{id}, GET /api/images/{id},
-// GET /api/health, POST /api/images (local host only, announced by config.json). On the Functions host the page
+// GET /api/health/details, POST /api/images (local host only, announced by config.json). On the Functions host the page
 // is opened as /api/app/?code=<function key>, and the key goes with every API request.
 
 const $ = (id) => document.getElementById(id);
@@ -277,7 +277,7 @@ async function addToIndex() {
 
 async function refreshHealth() {
   try {
-    const response = await fetch(apiUrl('/api/health'));
+    const response = await fetch(apiUrl('/api/health/details'));
     if (!response.ok) {
       const problem = await readProblem(response);
       el.health.textContent = `Not ready: ${problem.title}`;

@@ -26,6 +26,9 @@ internal static partial class Log
     [LoggerMessage(14, LogLevel.Information, "Skipped {ItemId}: its version of {UploadedAt:o} is older than the indexed one of {StoredUploadedAt:o}")]
     public static partial void Stale(ILogger logger, string itemId, DateTimeOffset uploadedAt, DateTimeOffset storedUploadedAt);
 
+    [LoggerMessage(15, LogLevel.Warning, "Kept {ItemId}: it came from {StoredSource}, not from {EventSource}, which the removal was about")]
+    public static partial void KeptOtherSource(ILogger logger, string itemId, string storedSource, string eventSource);
+
     [LoggerMessage(20, LogLevel.Debug, "Search returned {Count} results in {Milliseconds:F1} ms")]
     public static partial void Searched(ILogger logger, int count, double milliseconds);
 }

@@ -16,10 +16,15 @@ public interface IImageDecoder
 /// <summary>
 /// One decoding path per format: SkiaSharp (libjpeg-turbo, libpng, libwebp, giflib-like, bmp) for all but
 /// TIFF, which Skia lacks and ImageSharp 2.1 reads. JPEG is decoded at the smallest k/8 scale that keeps
-/// the shorter side at or above the target, which is what makes large photos cheap.
+/// the shorter side at or above the target, which is what makes large photos cheap; a large WebP through libwebp's
+/// scaler. Whole decodes of more than Imaging:LargeDecodePixels run one at a time (PNG, GIF and BMP bombs within the
+/// limits cost one bitmap at a time, not one per request).
 /// </summary>
 public sealed class ImageDecoder(IOptions<ImagingOptions> options) : IImageDecoder
 {
+    /// <summary>Whole decodes over Imaging:LargeDecodePixels run one at a time in the process (their bitmap is what costs memory).</summary>
+    private static readonly SemaphoreSlim LargeDecodes = new(1, 1);
+
     private readonly ImagingOptions _options = options.Value;
 
     public PreparedImage Prepare(ReadOnlySpan<byte> encoded, int size)
@@ -63,7 +68,7 @@ public sealed class ImageDecoder(IOptions<ImagingOptions> options) : IImageDecod
         if (format == ImageFormat.Jpeg && !HasJpegEndMarker(encoded))
             throw new ImageRejectedException(ImageRejectionReason.Truncated, "The JPEG has no end-of-image marker: the file was cut short.");
 
-        // Smallest decode size whose shorter side still covers the target (JPEG only; others decode whole).
+        // Smallest decode size whose shorter side still covers the target (JPEG: DCT scaling; WebP: libwebp's scaler).
         var decodeSize = new SKSizeI(info.Width, info.Height);
         if (format == ImageFormat.Jpeg && _options.ScaledJpegDecode)
         {
@@ -73,21 +78,38 @@ public sealed class ImageDecoder(IOptions<ImagingOptions> options) : IImageDecod
                 if (Math.Min(scaled.Width, scaled.Height) >= size) { decodeSize = scaled; break; }
             }
         }
-
-        var decodeInfo = new SKImageInfo(decodeSize.Width, decodeSize.Height, SKColorType.Rgba8888, SKAlphaType.Premul);
-        using var bitmap = new SKBitmap(decodeInfo);
-        var result = codec.GetPixels(decodeInfo, bitmap.GetPixels());
-        switch (result)
+        else if (format == ImageFormat.WebP && _options.SampledDecode && Math.Min(info.Width, info.Height) >= 4 * size)
         {
-            case SKCodecResult.Success:
-                break;
-            case SKCodecResult.IncompleteInput:
-                throw new ImageRejectedException(ImageRejectionReason.Truncated, $"The {format} data ends before the image does.");
-            default:
-                throw new ImageRejectedException(ImageRejectionReason.Corrupt, $"The {format} pixel data could not be decoded ({result}).");
+            // libwebp scales while it decodes, row by row: memory follows the output (at least twice the target).
+            var scaled = codec.GetScaledDimensions(2f * size / Math.Min(info.Width, info.Height));
+            if (Math.Min(scaled.Width, scaled.Height) >= size) decodeSize = scaled;
         }
 
-        return Render(bitmap, codec.EncodedOrigin, format, info.Width, info.Height, size);
+        // PNG, GIF and BMP cannot be decoded scaled or row by row through SkiaSharp (StartScanlineDecode answers
+        // Unimplemented for PNG in 3.119): a large one is decoded whole, one at a time in the process.
+        var large = _options.LargeDecodePixels > 0 && (long)decodeSize.Width * decodeSize.Height > _options.LargeDecodePixels;
+        if (large) LargeDecodes.Wait();
+        try
+        {
+            var decodeInfo = new SKImageInfo(decodeSize.Width, decodeSize.Height, SKColorType.Rgba8888, SKAlphaType.Premul);
+            using var bitmap = new SKBitmap(decodeInfo);
+            var result = codec.GetPixels(decodeInfo, bitmap.GetPixels());
+            switch (result)
+            {
+                case SKCodecResult.Success:
+                    break;
+                case SKCodecResult.IncompleteInput:
+                    throw new ImageRejectedException(ImageRejectionReason.Truncated, $"The {format} data ends before the image does.");
+                default:
+                    throw new ImageRejectedException(ImageRejectionReason.Corrupt, $"The {format} pixel data could not be decoded ({result}).");
+            }
+
+            return Render(bitmap, codec.EncodedOrigin, format, info.Width, info.Height, size);
+        }
+        finally
+        {
+            if (large) LargeDecodes.Release();
+        }
     }
 
     /// <summary>A complete JPEG ends with FFD9 (allowing trailing padding some cameras add).</summary>
@@ -113,6 +135,8 @@ public sealed class ImageDecoder(IOptions<ImagingOptions> options) : IImageDecod
 
         var outInfo = new SKImageInfo(size, size, SKColorType.Rgba8888, SKAlphaType.Unpremul);
         using var target = new SKBitmap(outInfo);
+        // Immutable: the image shares the bitmap's pixels instead of copying them (a 100 MP decode is 400 MB).
+        source.SetImmutable();
         using (var canvas = new SKCanvas(target))
         using (var image = SKImage.FromBitmap(source))
         {

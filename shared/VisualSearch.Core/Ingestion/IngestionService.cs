@@ -61,8 +61,11 @@ public sealed class IngestionService(
     IOptions<ImagingOptions> imagingOptions,
     VisualSearchMetrics metrics,
     TimeProvider time,
-    ILogger<IngestionService> logger)
+    ILogger<IngestionService> logger,
+    DecodeGate? decodeGate = null)
 {
+    private readonly DecodeGate _decodeGate = decodeGate ?? new DecodeGate(imagingOptions);
+
     /// <summary>Longest kept tag value (client metadata), in characters.</summary>
     public const int MaxTagLength = 128;
 
@@ -95,7 +98,7 @@ public sealed class IngestionService(
             var stream = await openContent(cancellationToken).ConfigureAwait(false);
             await using (stream.ConfigureAwait(false))
             {
-                var read = await ReadBoundedAsync(stream, limit, cancellationToken).ConfigureAwait(false);
+                var read = await ReadBoundedAsync(stream, limit, cancellationToken, request.Length).ConfigureAwait(false);
                 if (read is null)
                     return Reject(request.Id, new ImageRejectedException(ImageRejectionReason.TooLarge, $"The image is over the limit of {limit} bytes."));
                 bytes = read;
@@ -130,18 +133,22 @@ public sealed class IngestionService(
         }
 
         PreparedImage prepared;
-        try
+        Embedding.Embedding embedding;
+        using (await _decodeGate.EnterAsync(cancellationToken).ConfigureAwait(false))
         {
-            using (metrics.Time("decode"))
-                prepared = decoder.Prepare(bytes, encoder.InputSize);
-        }
-        catch (ImageRejectedException ex)
-        {
-            return Reject(request.Id, ex);
+            try
+            {
+                using (metrics.Time("decode"))
+                    prepared = decoder.Prepare(bytes, encoder.InputSize);
+            }
+            catch (ImageRejectedException ex)
+            {
+                return Reject(request.Id, ex);
+            }
+
+            using (metrics.Time("embed")) embedding = encoder.Embed(prepared, cancellationToken);
         }
 
-        Embedding.Embedding embedding;
-        using (metrics.Time("embed")) embedding = encoder.Embed(prepared, cancellationToken);
         metrics.ObserveEmbedding(modelId, embedding.Vector, embedding.RawNorm);
 
         var now = time.GetUtcNow();
@@ -203,7 +210,15 @@ public sealed class IngestionService(
     /// after a re-upload was indexed (events out of order) finds the source present and removes nothing.
     /// Returns false if nothing was removed.
     /// </summary>
-    public async Task<bool> RemoveIfAsync(string id, Func<CancellationToken, Task<bool>> sourceIsGone, CancellationToken cancellationToken = default)
+    public Task<bool> RemoveIfAsync(string id, Func<CancellationToken, Task<bool>> sourceIsGone, CancellationToken cancellationToken = default) =>
+        RemoveIfAsync(id, source: null, sourceIsGone, cancellationToken);
+
+    /// <summary>
+    /// As <see cref="RemoveIfAsync(string, Func{CancellationToken, Task{bool}}, CancellationToken)"/>, but only a record
+    /// that came from <paramref name="source"/> (its <see cref="ItemMetadata.Source"/>, e.g. the blob container): an
+    /// event about a container never removes an item another source added under the same id.
+    /// </summary>
+    public async Task<bool> RemoveIfAsync(string id, string? source, Func<CancellationToken, Task<bool>> sourceIsGone, CancellationToken cancellationToken = default)
     {
         ItemIds.Validate(id);
         ArgumentNullException.ThrowIfNull(sourceIsGone);
@@ -212,6 +227,13 @@ public sealed class IngestionService(
         await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
+            if (source is not null && await vectors.GetAsync(id, cancellationToken).ConfigureAwait(false) is { } stored
+                && !string.Equals(stored.Metadata.Source, source, StringComparison.Ordinal))
+            {
+                Log.KeptOtherSource(logger, id, stored.Metadata.Source, source);
+                return false;
+            }
+
             if (!await sourceIsGone(cancellationToken).ConfigureAwait(false)) return false;
             var found = await vectors.DeleteAsync(id, cancellationToken).ConfigureAwait(false);
             Log.Removed(logger, id, found);
@@ -229,10 +251,41 @@ public sealed class IngestionService(
 
     private SemaphoreSlim WriteLock(string id) => _writeLocks[(StringComparer.Ordinal.GetHashCode(id) & int.MaxValue) % _writeLocks.Length];
 
-    /// <summary>Reads at most <paramref name="limit"/> bytes; null if the stream is longer.</summary>
-    public static async Task<byte[]?> ReadBoundedAsync(Stream stream, long limit, CancellationToken cancellationToken)
+    /// <summary>
+    /// Reads at most <paramref name="limit"/> bytes; null if the stream is longer. With <paramref name="expectedLength"/>
+    /// (a Content-Length, a blob's size) within the limit, the bytes are read into one array of that size, so a body
+    /// costs its size once instead of the doublings of a growing buffer; a stream that turns out longer still works.
+    /// </summary>
+    public static async Task<byte[]?> ReadBoundedAsync(Stream stream, long limit, CancellationToken cancellationToken, long? expectedLength = null)
     {
+        ArgumentNullException.ThrowIfNull(stream);
+        byte[]? exact = null;
+        var filled = 0;
+        if (expectedLength is > 0 and var expected && expected <= limit && expected <= Array.MaxLength)
+        {
+            exact = new byte[expected];
+            while (filled < exact.Length)
+            {
+                var read = await stream.ReadAsync(exact.AsMemory(filled), cancellationToken).ConfigureAwait(false);
+                if (read == 0) return exact.AsSpan(0, filled).ToArray(); // shorter than announced
+                filled += read;
+            }
+
+            var probe = new byte[1];
+            if (await stream.ReadAsync(probe, cancellationToken).ConfigureAwait(false) == 0) return exact;
+            if (filled + 1 > limit) return null;
+            using var longer = new MemoryStream();
+            longer.Write(exact, 0, filled);
+            longer.Write(probe, 0, 1);
+            return await ReadRestAsync(stream, longer, limit, cancellationToken).ConfigureAwait(false);
+        }
+
         using var buffer = new MemoryStream();
+        return await ReadRestAsync(stream, buffer, limit, cancellationToken).ConfigureAwait(false);
+    }
+
+    private static async Task<byte[]?> ReadRestAsync(Stream stream, MemoryStream buffer, long limit, CancellationToken cancellationToken)
+    {
         var chunk = new byte[81920];
         while (true)
         {

@@ -47,8 +47,12 @@ public sealed class SearchService(
     IImageEncoder encoder,
     VectorIndexAccessor index,
     VisualSearchMetrics metrics,
-    ILogger<SearchService> logger)
+    ILogger<SearchService> logger,
+    DecodeGate? decodeGate = null)
 {
+    private readonly DecodeGate _decodeGate = decodeGate ?? new DecodeGate(Microsoft.Extensions.Options.Options.Create(new ImagingOptions()));
+
+
     /// <summary>Neighbours of an image. Throws <see cref="ImageRejectedException"/> for bad images.</summary>
     public async Task<SearchResponse> SearchByImageAsync(ReadOnlyMemory<byte> image, SearchQuery query, CancellationToken cancellationToken = default)
     {
@@ -56,10 +60,14 @@ public sealed class SearchService(
         using var activity = VisualSearchMetrics.ActivitySource.StartActivity("search.image");
         var started = Stopwatch.GetTimestamp();
         var vectors = await index.GetAsync(cancellationToken).ConfigureAwait(false);
-        PreparedImage prepared;
-        using (metrics.Time("decode")) prepared = decoder.Prepare(image.Span, encoder.InputSize);
         Embedding.Embedding embedding;
-        using (metrics.Time("embed")) embedding = encoder.Embed(prepared, cancellationToken);
+        using (await _decodeGate.EnterAsync(cancellationToken).ConfigureAwait(false))
+        {
+            PreparedImage prepared;
+            using (metrics.Time("decode")) prepared = decoder.Prepare(image.Span, encoder.InputSize);
+            using (metrics.Time("embed")) embedding = encoder.Embed(prepared, cancellationToken);
+        }
+
         metrics.ObserveEmbedding(encoder.Model.Id, embedding.Vector, embedding.RawNorm);
         var hits = await QueryAsync(vectors, embedding.Vector, query, null, cancellationToken).ConfigureAwait(false);
         Log.Searched(logger, hits.Count, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
