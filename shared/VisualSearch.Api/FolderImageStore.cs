@@ -64,6 +64,14 @@ public sealed class FolderImageStore : IImageStore
         return true;
     }
 
+    /// <summary>The name (relative, '/'-separated) of the first file in <paramref name="folder"/>, or null if it has none.</summary>
+    public string? FindFirst(string folder)
+    {
+        if (PathOf(folder) is not { } path || !Directory.Exists(path)) return null;
+        var file = Directory.EnumerateFiles(path).Where(f => !f.EndsWith(".tmp", StringComparison.Ordinal)).Order(StringComparer.Ordinal).FirstOrDefault();
+        return file is null ? null : Path.GetRelativePath(Root, file).Replace(Path.DirectorySeparatorChar, '/');
+    }
+
     /// <summary>The full path of a relative name, or null for a name that is empty, rooted or escapes the root.</summary>
     private string? PathOf(string name)
     {

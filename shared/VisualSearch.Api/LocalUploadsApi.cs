@@ -13,14 +13,32 @@ public sealed class LocalUploads(FolderImageStore store)
 {
     public const string Source = "uploads";
 
+    // One upload of the same content key at a time (a duplicate posted concurrently waits and finds the first).
+    private readonly SemaphoreSlim[] _locks = [.. Enumerable.Range(0, 32).Select(_ => new SemaphoreSlim(1, 1))];
+
     public FolderImageStore Store { get; } = store;
+
+    internal SemaphoreSlim LockFor(string key) => _locks[(StringComparer.Ordinal.GetHashCode(key) & int.MaxValue) % _locks.Length];
+
+    /// <summary>
+    /// The folder an upload is kept in: the first 128 bits of SHA-256(owner, NUL, bytes) in hex, so the same bytes
+    /// posted again by the same owner land in the same folder (deduplicated), and another owner's never do.
+    /// </summary>
+    internal static string ContentKey(string owner, ReadOnlySpan<byte> bytes)
+    {
+        using var hash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+        hash.AppendData(Encoding.UTF8.GetBytes(owner));
+        hash.AppendData([0]);
+        hash.AppendData(bytes);
+        return Convert.ToHexStringLower(hash.GetHashAndReset())[..32];
+    }
 }
 
 /// <summary>
 /// POST /api/images?name=&amp;album=&amp;owner=&amp;tag= with the image as the body (local host only): keeps the bytes
-/// in the uploads folder and indexes them directly as <c>uploads/&lt;guid&gt;/&lt;name&gt;.&lt;ext&gt;</c>. Same checks
+/// in the uploads folder and indexes them directly as <c>uploads/&lt;content key&gt;/&lt;name&gt;.&lt;ext&gt;</c>. Same checks
 /// and errors as a search (400, 413, 415, 422), plus 403 for another origin's page and 415 without a Content-Type;
-/// 201 with the item and its Location on success.
+/// 201 with the item and its Location on success; 200 with the first item when the same owner posts the same bytes again.
 /// </summary>
 public static class LocalUploadsApi
 {
@@ -55,8 +73,6 @@ public static class LocalUploadsApi
         if (format == ImageFormat.Unknown)
             return SearchApi.Rejected(new ImageRejectedException(ImageRejectionReason.UnsupportedFormat, "Not a supported image (JPEG, PNG, WebP, GIF, BMP or TIFF), judged by its first bytes."));
 
-        var name = $"{Guid.NewGuid():N}/{SafeStem(request.Query["name"].ToString())}.{Extension(format)}";
-        var id = ItemIds.ForBlob(LocalUploads.Source, name);
         var tags = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var key in SearchFilter.TagFields)
         {
@@ -64,6 +80,29 @@ public static class LocalUploadsApi
             if (!string.IsNullOrWhiteSpace(value)) tags[key] = value;
         }
 
+        // The same bytes from the same owner are kept and indexed once: a repeat answers 200 with the first item.
+        var contentKey = LocalUploads.ContentKey(tags.GetValueOrDefault("owner", "").Trim(), bytes);
+        var gate = uploads.LockFor(contentKey);
+        await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (uploads.Store.FindFirst(contentKey) is { } kept
+                && await search.GetItemAsync(ItemIds.ForBlob(LocalUploads.Source, kept), cancellationToken).ConfigureAwait(false) is { } existing)
+                return Results.Ok(new ItemDto(ItemIds.ForBlob(LocalUploads.Source, kept), existing));
+
+            return await StoreAndIndexAsync(request, ingestion, search, uploads, time, bytes, format, contentKey, tags, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    private static async Task<IResult> StoreAndIndexAsync(HttpRequest request, IngestionService ingestion, SearchService search, LocalUploads uploads, TimeProvider time,
+        byte[] bytes, ImageFormat format, string contentKey, Dictionary<string, string> tags, CancellationToken cancellationToken)
+    {
+        var name = $"{contentKey}/{SafeStem(request.Query["name"].ToString())}.{Extension(format)}";
+        var id = ItemIds.ForBlob(LocalUploads.Source, name);
         await uploads.Store.SaveAsync(name, bytes, cancellationToken).ConfigureAwait(false);
         IngestResult result;
         try

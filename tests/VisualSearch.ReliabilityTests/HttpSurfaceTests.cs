@@ -187,6 +187,37 @@ public sealed class HttpSurfaceTests
         }
     }
 
+    [Fact]
+    public async Task The_same_bytes_uploaded_again_by_the_same_owner_are_kept_and_indexed_once()
+    {
+        await using var host = await LocalHost.StartAsync(watch: false, new Dictionary<string, string?> { ["Api:PermitsPerSecond"] = "0" });
+        var photo = TestImages.Photo(7, 160, 120, ImageFormat.Jpeg);
+
+        using var first = await host.PostImageAsync("/api/images?name=a.jpg&owner=ana", photo);
+        Assert.Equal(HttpStatusCode.Created, first.StatusCode);
+        var id = (await Http.JsonAsync(first, HttpStatusCode.Created)).GetProperty("id").GetString();
+
+        // Eleven more posts of the same bytes by the same owner, four of them at once, some under another name.
+        var again = new List<HttpResponseMessage>();
+        for (var i = 0; i < 7; i++) again.Add(await host.PostImageAsync($"/api/images?name={(i % 2 == 0 ? "a" : "b")}.jpg&owner=ana", photo));
+        again.AddRange(await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => host.PostImageAsync("/api/images?name=c.jpg&owner=ana", photo))));
+        foreach (var response in again)
+        {
+            using (response)
+                Assert.Equal(id, (await Http.JsonAsync(response, HttpStatusCode.OK)).GetProperty("id").GetString());
+        }
+
+        Assert.Equal(1, await host.CountAsync());
+        Assert.Single(Directory.EnumerateFiles(Path.Combine(host.IndexPath, "uploads"), "*", SearchOption.AllDirectories));
+
+        // Another owner, or other bytes, are another upload.
+        using var bob = await host.PostImageAsync("/api/images?name=a.jpg&owner=bob", photo);
+        Assert.NotEqual(id, (await Http.JsonAsync(bob, HttpStatusCode.Created)).GetProperty("id").GetString());
+        using var other = await host.PostImageAsync("/api/images?name=a.jpg&owner=ana", TestImages.Photo(8, 160, 120, ImageFormat.Jpeg));
+        Assert.Equal(HttpStatusCode.Created, other.StatusCode);
+        Assert.Equal(3, await host.CountAsync());
+    }
+
     [Theory]
     [InlineData("http://127.0.0.1:7071", true)]
     [InlineData("http://localhost:7071", true)]
