@@ -1,7 +1,7 @@
 using Microsoft.ApplicationInsights.DataContracts;
 using VisualSearch.Functions.Telemetry;
 
-namespace VisualSearch.FunctionalTests;
+namespace VisualSearch.Functions.HostTests;
 
 /// <summary>The Functions worker's telemetry never carries a query value: a ?code= function key, a SAS signature (issue 20, item 5).</summary>
 public sealed class QueryStringRedactorTests
