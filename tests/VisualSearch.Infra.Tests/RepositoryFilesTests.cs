@@ -143,7 +143,9 @@ public sealed partial class RepositoryFilesTests
     {
         var start = Array.FindIndex(lines, l => StepName().Match(l) is { Success: true } m && m.Groups[1].Value.StartsWith(name, StringComparison.Ordinal));
         Assert.True(start >= 0, $"no step named '{name}...'");
-        var end = Array.FindIndex(lines, start + 1, l => l.TrimStart().StartsWith("- ", StringComparison.Ordinal) && l.IndexOf('-', StringComparison.Ordinal) <= lines[start].IndexOf('-', StringComparison.Ordinal));
+        // Up to the next entry of the steps list, or the comment lines above it (at the list's indentation).
+        var indent = lines[start].IndexOf('-', StringComparison.Ordinal);
+        var end = Array.FindIndex(lines, start + 1, l => l.Length > indent && l[..indent].Trim().Length == 0 && l[indent] is '-' or '#');
         return string.Join('\n', lines[start..(end < 0 ? lines.Length : end)]);
     }
 
