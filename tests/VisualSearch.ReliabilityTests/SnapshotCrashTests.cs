@@ -19,6 +19,9 @@ public sealed class SnapshotCrashTests(ITestOutputHelper output)
 {
     private const int First = 2000;
 
+    /// <summary>The snapshot's file name in the index directory (IndexSnapshot.FileName, internal to the index).</summary>
+    private const string SnapshotFile = "records.snapshot";
+
     [Fact]
     public async Task Kill9_during_a_snapshot_write_loses_no_acknowledged_record()
     {
@@ -27,11 +30,14 @@ public sealed class SnapshotCrashTests(ITestOutputHelper output)
             var count = 40_000 * (attempt + 1);
             using var dir = new TempDirectory("vs-rel-snap-");
             var index = Path.Combine(dir.Path, "index");
-            Assert.Equal(0, await RunSeedAsync(index, First, seed: 1, killOnSnapshotWrite: false));
-            var snapshot = Path.Combine(index, IndexSnapshot.FileName);
+            Assert.Equal(0, await RunSeedAsync(index, First, seed: 1, killWhenExists: null));
+
+            // The catalog keeps the model's index in a directory of its own under --index.
+            var version = Path.GetDirectoryName(Directory.GetFiles(index, "records.log", SearchOption.AllDirectories).Single())!;
+            var snapshot = Path.Combine(version, SnapshotFile);
             var before = await File.ReadAllBytesAsync(snapshot);
 
-            if (await RunSeedAsync(index, count, seed: 2, killOnSnapshotWrite: true) is not null)
+            if (await RunSeedAsync(index, count, seed: 2, killWhenExists: snapshot + ".tmp") is not null)
             {
                 output.WriteLine($"attempt {attempt}: the snapshot of {count} records was written before the kill could land; trying with more");
                 continue;
@@ -42,9 +48,9 @@ public sealed class SnapshotCrashTests(ITestOutputHelper output)
             Assert.Equal(before, await File.ReadAllBytesAsync(snapshot));
             output.WriteLine($"attempt {attempt}: killed while writing the snapshot of {count} records ({new FileInfo(snapshot + ".tmp").Length} bytes written)");
 
-            using var meta = JsonDocument.Parse(await File.ReadAllBytesAsync(Path.Combine(index, "index.json")));
+            using var meta = JsonDocument.Parse(await File.ReadAllBytesAsync(Path.Combine(version, "index.json")));
             var schema = new IndexSchema(meta.RootElement.GetProperty("modelId").GetString()!, meta.RootElement.GetProperty("dimension").GetInt32());
-            using (var reopened = new LocalVectorIndex(Options.Create(new LocalIndexOptions { Path = index, AnnThreshold = 0 }), NullLogger<LocalVectorIndex>.Instance))
+            using (var reopened = new LocalVectorIndex(Options.Create(new LocalIndexOptions { Path = version, AnnThreshold = 0 }), NullLogger<LocalVectorIndex>.Instance))
             {
                 await reopened.InitializeAsync(schema);
                 Assert.Equal(count, await reopened.CountAsync());
@@ -80,10 +86,10 @@ public sealed class SnapshotCrashTests(ITestOutputHelper output)
     }
 
     /// <summary>
-    /// Runs seed-synthetic; with <paramref name="killOnSnapshotWrite"/>, SIGKILLs it the moment the snapshot's
-    /// temporary file appears and returns null. Otherwise (or when the process ended first) its exit code.
+    /// Runs seed-synthetic; with <paramref name="killWhenExists"/> (the snapshot's temporary file), SIGKILLs it the
+    /// moment that file appears and returns null. Otherwise (or when the process ended first) its exit code.
     /// </summary>
-    private async Task<int?> RunSeedAsync(string index, int count, int seed, bool killOnSnapshotWrite)
+    private async Task<int?> RunSeedAsync(string index, int count, int seed, string? killWhenExists)
     {
         var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host) ? host : "dotnet")
         {
@@ -98,11 +104,10 @@ public sealed class SnapshotCrashTests(ITestOutputHelper output)
         using var process = Process.Start(start) ?? throw new InvalidOperationException("Could not start vsearch.");
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
-        var temp = Path.Combine(index, IndexSnapshot.FileName + ".tmp");
         var deadline = Stopwatch.StartNew();
         while (!process.HasExited)
         {
-            if (killOnSnapshotWrite && File.Exists(temp))
+            if (killWhenExists is not null && File.Exists(killWhenExists))
             {
                 process.Kill(entireProcessTree: true);
                 await process.WaitForExitAsync();
