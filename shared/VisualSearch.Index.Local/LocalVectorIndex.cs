@@ -326,9 +326,10 @@ public sealed class LocalVectorIndex : IVectorIndex, IDisposable
             // replay (which would hold them even when a saved graph then makes them unnecessary).
             var exact = new ExactScan(schema.Dimension);
             var buffer = new float[schema.Dimension];
-            for (var slot = _records.Used - 1; slot >= 0; slot--)
+            exact.Reserve(_records.Used);
+            for (var slot = 0; slot < _records.Used; slot++)
             {
-                // From the last slot down, so that the rows are allocated once.
+                // In slot order: after a compaction that is the log's order, so the reads go forwards through it.
                 if (_records.IdAt(slot) is null) continue;
                 ReadLoggedVector(slot, buffer);
                 exact.Set(slot, buffer);
