@@ -93,11 +93,11 @@ public static class ReindexCommand
         var catalog = services.GetRequiredService<IVectorIndexCatalog>();
         var model = services.GetRequiredService<IImageEncoder>().Model;
         var schema = new IndexSchema(model.Id, model.Dimension);
-        var current = await catalog.GetCurrentModelAsync(cancellationToken).ConfigureAwait(false);
+        var currentVersion = await catalog.GetCurrentAsync(cancellationToken).ConfigureAwait(false);
+        var current = currentVersion?.ModelId;
         var target = catalog.VersionName(model.Id);
         // The same model in another version (Azure AI Search: other vector compression or storage) is rebuilt, not caught up.
-        var currentVersion = await catalog.GetCurrentVersionAsync(cancellationToken).ConfigureAwait(false);
-        var inPlace = current == model.Id && currentVersion == target;
+        var inPlace = current == model.Id && currentVersion?.Name == target;
         var source = folder is not null
             ? Path.GetFullPath(folder)
             : $"container '{services.GetRequiredService<IOptions<BlobSourceOptions>>().Value.Container}'";
@@ -124,7 +124,7 @@ public static class ReindexCommand
             await stdout.WriteLineAsync(
                 $"Building {catalog.Describe(target)} for model {model.Id} from {source}; " +
                 (current is null ? "no model is current yet."
-                    : current == model.Id ? $"the index settings changed (current version {currentVersion}); queries keep using it until the switch."
+                    : current == model.Id ? $"the index settings changed (current version {currentVersion?.Name}); queries keep using it until the switch."
                     : $"queries keep using model {current} until the switch.")).ConfigureAwait(false);
         }
 
