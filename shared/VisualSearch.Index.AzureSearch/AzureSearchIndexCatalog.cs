@@ -93,7 +93,7 @@ public sealed partial class AzureSearchIndexCatalog : IVectorIndexCatalog
         {
             return null;
         }
-        catch (RequestFailedException ex)
+        catch (Exception ex) when (AzureSearchErrors.IsServiceFailure(ex, cancellationToken))
         {
             throw Wrap(ex, MetaIndexName, "read-pointer");
         }
@@ -131,7 +131,7 @@ public sealed partial class AzureSearchIndexCatalog : IVectorIndexCatalog
                 .IndexDocumentsAsync(IndexDocumentsBatch.Upload([pointer]), new IndexDocumentsOptions { ThrowOnAnyError = true }, cancellationToken)
                 .ConfigureAwait(false);
         }
-        catch (RequestFailedException ex)
+        catch (Exception ex) when (AzureSearchErrors.IsServiceFailure(ex, cancellationToken))
         {
             throw Wrap(ex, MetaIndexName, "switch");
         }
@@ -150,7 +150,7 @@ public sealed partial class AzureSearchIndexCatalog : IVectorIndexCatalog
                 if (name.StartsWith(_options.IndexName + "-", StringComparison.Ordinal) && name != MetaIndexName) names.Add(name);
             }
         }
-        catch (RequestFailedException ex)
+        catch (Exception ex) when (AzureSearchErrors.IsServiceFailure(ex, cancellationToken))
         {
             throw Wrap(ex, _options.IndexName + "-*", "list");
         }
@@ -165,7 +165,7 @@ public sealed partial class AzureSearchIndexCatalog : IVectorIndexCatalog
         {
             return await Definitions.GetAsync(indexName, cancellationToken).ConfigureAwait(false) is not null;
         }
-        catch (RequestFailedException ex)
+        catch (Exception ex) when (AzureSearchErrors.IsServiceFailure(ex, cancellationToken))
         {
             throw Wrap(ex, indexName, "get-index");
         }
@@ -187,7 +187,7 @@ public sealed partial class AzureSearchIndexCatalog : IVectorIndexCatalog
         {
             return;
         }
-        catch (RequestFailedException ex)
+        catch (Exception ex) when (AzureSearchErrors.IsServiceFailure(ex, cancellationToken))
         {
             throw Wrap(ex, indexName, "delete-index");
         }
@@ -196,7 +196,7 @@ public sealed partial class AzureSearchIndexCatalog : IVectorIndexCatalog
     }
 
     /// <summary>Where a version's index lives, for messages.</summary>
-    public string Describe(string versionName) => $"Azure AI Search index '{versionName}' at {_options.Endpoint}";
+    public string Describe(string versionName) => AzureSearchErrors.Location(versionName, _options.Endpoint);
 
     private async Task EnsureMetaIndexAsync(CancellationToken cancellationToken)
     {
@@ -211,7 +211,7 @@ public sealed partial class AzureSearchIndexCatalog : IVectorIndexCatalog
                 {
                     await Definitions.CreateOrUpdateAsync(AzureSearchSchema.MetaIndex(MetaIndexName), cancellationToken).ConfigureAwait(false);
                 }
-                catch (RequestFailedException ex)
+                catch (Exception ex) when (AzureSearchErrors.IsServiceFailure(ex, cancellationToken))
                 {
                     throw Wrap(ex, MetaIndexName, "create-meta-index");
                 }
@@ -269,16 +269,8 @@ public sealed partial class AzureSearchIndexCatalog : IVectorIndexCatalog
         }
     }
 
-    private AzureSearchException Wrap(RequestFailedException ex, string indexName, string operation)
-    {
-        var auth = ex.Status is 401 or 403
-            ? " Check the credential: AzureSearch:ApiKey, or the managed identity's roles (Search Index Data Contributor, Search Service Contributor)."
-            : "";
-        var newline = ex.Message.IndexOf('\n', StringComparison.Ordinal);
-        var message = (newline < 0 ? ex.Message : ex.Message[..newline]).Trim();
-        return new AzureSearchException($"Azure AI Search index '{indexName}' at {_options.Endpoint}: {operation} failed ({ex.Status}): {message}{auth}",
-            indexName, operation, ex.Status == 0 ? null : ex.Status, null, ex);
-    }
+    private VectorIndexException Wrap(Exception ex, string indexName, string operation) =>
+        AzureSearchErrors.Wrap(ex, AzureSearchErrors.Location(indexName, _options.Endpoint), indexName, operation);
 
     [GeneratedRegex("[^a-z0-9-]+")]
     private static partial Regex NotNameCharacters();

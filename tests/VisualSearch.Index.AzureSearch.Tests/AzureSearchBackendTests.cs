@@ -332,11 +332,12 @@ public sealed class AzureSearchBackendTests
         var index = await OpenAsync();
         _service.FailNext("index", HttpStatusCode.ServiceUnavailable, times: 10);
 
-        var ex = await Assert.ThrowsAsync<AzureSearchException>(() => index.UpsertAsync(Record("images/a.png", [1, 0, 0, 0])));
+        var ex = await Assert.ThrowsAsync<VectorIndexException>(() => index.UpsertAsync(Record("images/a.png", [1, 0, 0, 0])));
 
         Assert.Equal("upsert", ex.Operation);
         Assert.Equal(IndexName, ex.IndexName);
-        Assert.Equal(503, ex.Status);
+        Assert.Contains("failed (503", ex.Message, StringComparison.Ordinal);
+        Assert.True(ex.Retriable);
         Assert.Equal(["images/a.png"], ex.FailedIds);
         Assert.Equal("azure-search", ex.Backend);
         Assert.Equal(4, _service.Requests.Count(r => IsBatch(r)));
@@ -348,10 +349,11 @@ public sealed class AzureSearchBackendTests
         var index = await OpenVersionAsync();
         _service.FailDocument(DocumentKeys.Encode("images/bad.png"), 400, "The value of the field 'width' is not valid.");
 
-        var ex = await Assert.ThrowsAsync<AzureSearchException>(() => index.UpsertBatchAsync(
+        var ex = await Assert.ThrowsAsync<VectorIndexException>(() => index.UpsertBatchAsync(
             [Record("images/a.png", [1, 0, 0, 0]), Record("images/bad.png", [0, 1, 0, 0]), Record("images/c.png", [0, 0, 1, 0])]));
 
         Assert.Equal(["images/bad.png"], ex.FailedIds);
+        Assert.False(ex.Retriable);
         Assert.Contains("'images/bad.png' (400: The value of the field 'width' is not valid.)", ex.Message, StringComparison.Ordinal);
         Assert.Contains("1 of 3 documents were not stored", ex.Message, StringComparison.Ordinal);
         Assert.Equal(207, _service.Requests.Last(r => IsBatch(r)).Status);
@@ -360,7 +362,7 @@ public sealed class AzureSearchBackendTests
         Assert.Null(await index.GetAsync("images/bad.png"));
 
         // A single upsert of that document fails the same way; the others are untouched.
-        var single = await Assert.ThrowsAsync<AzureSearchException>(() => index.UpsertAsync(Record("images/bad.png", [0, 1, 0, 0])));
+        var single = await Assert.ThrowsAsync<VectorIndexException>(() => index.UpsertAsync(Record("images/bad.png", [0, 1, 0, 0])));
         Assert.Equal(["images/bad.png"], single.FailedIds);
         Assert.Equal(2, await index.CountAsync());
     }
@@ -383,9 +385,11 @@ public sealed class AzureSearchBackendTests
     {
         var wrong = new VersionedVectorIndex(_service.Catalog("images", o => o.ApiKey = "not-the-key"));
 
-        var ex = await Assert.ThrowsAsync<AzureSearchException>(() => wrong.InitializeAsync(Schema));
+        var ex = await Assert.ThrowsAsync<VectorIndexException>(() => wrong.InitializeAsync(Schema));
 
-        Assert.Equal(401, ex.Status);
+        Assert.Contains("failed (401", ex.Message, StringComparison.Ordinal);
+        Assert.False(ex.Retriable);
+        Assert.Equal("azure-search", ex.Backend);
         Assert.Contains("AzureSearch:ApiKey", ex.Message, StringComparison.Ordinal);
     }
 
@@ -407,6 +411,36 @@ public sealed class AzureSearchBackendTests
         });
         Assert.Contains("https://search.azure.com/.default", credential.Scopes);
         Assert.Empty(service.Violations);
+    }
+
+    [Theory]
+    [InlineData(429, true)]
+    [InlineData(503, true)]
+    [InlineData(504, true)]
+    [InlineData(400, false)]
+    [InlineData(403, false)]
+    public void Throttling_and_unavailability_are_retriable_and_refusals_are_not(int status, bool retriable)
+    {
+        var ex = AzureSearchErrors.Wrap(new Azure.RequestFailedException(status, "refused"), "here", "images-m-1", "search");
+
+        Assert.Equal(retriable, ex.Retriable);
+        Assert.Equal("search", ex.Operation);
+        Assert.Equal("images-m-1", ex.IndexName);
+        Assert.IsType<Azure.RequestFailedException>(ex.InnerException);
+    }
+
+    [Fact]
+    public void A_timeout_the_caller_did_not_ask_for_is_a_retriable_index_failure()
+    {
+        var timeout = new TaskCanceledException("The operation was cancelled because it exceeded the configured timeout of 0:01:40.");
+        Assert.True(AzureSearchErrors.IsServiceFailure(timeout, CancellationToken.None));
+        Assert.False(AzureSearchErrors.IsServiceFailure(timeout, new CancellationToken(canceled: true)));
+
+        var ex = AzureSearchErrors.Wrap(timeout, "here", "images-m-1", "upsert", ["a"]);
+
+        Assert.True(ex.Retriable);
+        Assert.Contains("timed out", ex.Message, StringComparison.Ordinal);
+        Assert.Equal(["a"], ex.FailedIds);
     }
 
     [Theory]

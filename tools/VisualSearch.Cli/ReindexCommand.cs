@@ -9,7 +9,6 @@ using Microsoft.Extensions.Options;
 using VisualSearch.Blobs;
 using VisualSearch.Embedding;
 using VisualSearch.Hosting;
-using VisualSearch.Index.AzureSearch;
 using VisualSearch.Indexing;
 using VisualSearch.Ingestion;
 
@@ -55,7 +54,7 @@ public static class ReindexCommand
         {
             return await ReindexAsync(host.Services, args, folder, workers, stdout, stderr, cancellationToken).ConfigureAwait(false);
         }
-        catch (AzureSearchException ex)
+        catch (VectorIndexException ex)
         {
             await stderr.WriteLineAsync($"error: {ex.Message}\nThe current index is unchanged: queries keep using it.").ConfigureAwait(false);
             return 1;
