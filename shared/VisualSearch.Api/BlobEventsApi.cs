@@ -1,16 +1,9 @@
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
+using VisualSearch.Ingestion;
 
 namespace VisualSearch.Api;
-
-/// <summary>What a host does with a blob event. Implemented next to the storage client (VisualSearch.Blobs).</summary>
-public interface IBlobEventHandler
-{
-    Task BlobCreatedAsync(string container, string blobName, CancellationToken cancellationToken);
-
-    Task BlobDeletedAsync(string container, string blobName, CancellationToken cancellationToken);
-}
 
 /// <summary>
 /// An Event Grid webhook (Event Grid schema or CloudEvents 1.0): answers the subscription validation

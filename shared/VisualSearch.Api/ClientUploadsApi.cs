@@ -11,42 +11,6 @@ using VisualSearch.Search;
 namespace VisualSearch.Api;
 
 /// <summary>
-/// Where clients upload: hands out short-lived upload URLs for server-chosen names, and tells what became of
-/// an upload. Implemented next to the storage client (VisualSearch.Blobs).
-/// </summary>
-public interface IUploadStore
-{
-    /// <summary>Chooses a new blob name and signs a URL that can only create or overwrite that blob, for a short time.</summary>
-    Task<UploadGrant> IssueAsync(UploadIntent intent, CancellationToken cancellationToken);
-
-    /// <summary>Whether the upload <paramref name="id"/> has arrived, and whether ingestion refused it.</summary>
-    Task<UploadState> GetStateAsync(string id, CancellationToken cancellationToken);
-}
-
-/// <summary>A validated upload request.</summary>
-/// <param name="ContentType">One of <see cref="ClientUploadsApi.ContentTypes"/>, or null if the client named none.</param>
-/// <param name="Extension">".jpg", ".png", ... matching <paramref name="ContentType"/>, or "".</param>
-/// <param name="Metadata">Allow-listed keys (<see cref="SearchFilter.TagFields"/>) with validated values.</param>
-public sealed record UploadIntent(string? ContentType, string Extension, IReadOnlyDictionary<string, string> Metadata);
-
-/// <summary>A signed upload: the item id the image will have, the URL, and the headers the PUT must carry.</summary>
-public sealed record UploadGrant(string Id, Uri Url, DateTimeOffset ExpiresOn, IReadOnlyDictionary<string, string> Headers);
-
-public enum UploadProgress
-{
-    /// <summary>Nothing has been uploaded under this id (yet), or the id was never issued.</summary>
-    Missing,
-
-    /// <summary>The blob exists; ingestion has not indexed or refused it (yet).</summary>
-    Uploaded,
-
-    /// <summary>Ingestion refused this version of the blob; the reason is remembered beside it.</summary>
-    Rejected,
-}
-
-public sealed record UploadState(UploadProgress Progress, string? Reason = null, string? Detail = null);
-
-/// <summary>
 /// POST /api/uploads: validates what a client wants to upload and returns a short-lived URL for a direct PUT
 /// into Blob Storage (the image bytes never pass through the API). GET /api/uploads/{id}: processing,
 /// indexed, or rejected with the reason. Errors are application/problem+json: 400 bad JSON or metadata,

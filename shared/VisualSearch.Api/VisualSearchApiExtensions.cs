@@ -7,6 +7,7 @@ using Microsoft.Extensions.Logging;
 using VisualSearch.Diagnostics;
 using Microsoft.Extensions.Options;
 using VisualSearch.Imaging;
+using VisualSearch.Ingestion;
 using VisualSearch.Search;
 
 namespace VisualSearch.Api;
