@@ -61,14 +61,14 @@ public static class ClientUploadsApi
         ArgumentNullException.ThrowIfNull(uploads);
         ArgumentNullException.ThrowIfNull(imaging);
         if (!IsJsonOrNone(request.ContentType))
-            return SearchApi.Problem(StatusCodes.Status415UnsupportedMediaType, "Unsupported media type", $"Send the upload request as application/json (or no body), not '{request.ContentType}'.");
+            return ApiHttp.Problem(StatusCodes.Status415UnsupportedMediaType, "Unsupported media type", $"Send the upload request as application/json (or no body), not '{request.ContentType}'.");
         if (request.ContentLength > MaxRequestBytes)
-            return SearchApi.Problem(StatusCodes.Status413PayloadTooLarge, "Request too large", $"The upload request is at most {MaxRequestBytes} bytes of JSON; the image itself goes to the upload URL.");
+            return ApiHttp.Problem(StatusCodes.Status413PayloadTooLarge, "Request too large", $"The upload request is at most {MaxRequestBytes} bytes of JSON; the image itself goes to the upload URL.");
 
-        var (body, readProblem) = await SearchApi.ReadBodyAsync(request, MaxRequestBytes, cancellationToken).ConfigureAwait(false);
+        var (body, readProblem) = await ApiHttp.ReadBodyAsync(request, MaxRequestBytes, cancellationToken).ConfigureAwait(false);
         if (readProblem is not null) return readProblem;
         if (body is null)
-            return SearchApi.Problem(StatusCodes.Status413PayloadTooLarge, "Request too large", $"The upload request is at most {MaxRequestBytes} bytes of JSON; the image itself goes to the upload URL.");
+            return ApiHttp.Problem(StatusCodes.Status413PayloadTooLarge, "Request too large", $"The upload request is at most {MaxRequestBytes} bytes of JSON; the image itself goes to the upload URL.");
         if (!TryParseRequest(body, out var intent, out var problem)) return problem;
 
         var grant = await uploads.IssueAsync(intent, cancellationToken).ConfigureAwait(false);
@@ -80,7 +80,7 @@ public static class ClientUploadsApi
     {
         ArgumentNullException.ThrowIfNull(uploads);
         ArgumentNullException.ThrowIfNull(search);
-        if (!ItemIds.IsValid(id, out var idError)) return SearchApi.Problem(StatusCodes.Status400BadRequest, "Invalid id", idError);
+        if (!ItemIds.IsValid(id, out var idError)) return ApiHttp.Problem(StatusCodes.Status400BadRequest, "Invalid id", idError);
 
         // The blob first: a rejection is remembered per version, and a rejected overwrite outranks an older record.
         var state = await uploads.GetStateAsync(id!, cancellationToken).ConfigureAwait(false);
@@ -91,7 +91,7 @@ public static class ClientUploadsApi
         if (metadata is not null) return Results.Ok(new UploadStatusDto(id!, "indexed", null, null, metadata));
         return state.Progress == UploadProgress.Uploaded
             ? Results.Ok(new UploadStatusDto(id!, "processing", null, null, null))
-            : SearchApi.Problem(StatusCodes.Status404NotFound, "Unknown upload", $"Nothing has been uploaded as '{id}' (yet).");
+            : ApiHttp.Problem(StatusCodes.Status404NotFound, "Unknown upload", $"Nothing has been uploaded as '{id}' (yet).");
     }
 
     /// <summary>Validates the JSON description of an upload. An empty body asks for an upload with no type and no metadata.</summary>
@@ -330,10 +330,10 @@ public static class ClientUploadsApi
         return true;
     }
 
-    private static IResult BadRequest(string title, string detail) => SearchApi.Problem(StatusCodes.Status400BadRequest, title, detail);
+    private static IResult BadRequest(string title, string detail) => ApiHttp.Problem(StatusCodes.Status400BadRequest, title, detail);
 
     private static IResult Unsupported(string detail) =>
-        SearchApi.Problem(StatusCodes.Status415UnsupportedMediaType, "Unsupported image type", $"{detail} Allowed: {string.Join(", ", ContentTypes)}.");
+        ApiHttp.Problem(StatusCodes.Status415UnsupportedMediaType, "Unsupported image type", $"{detail} Allowed: {string.Join(", ", ContentTypes)}.");
 }
 
 /// <summary>The answer to POST /api/uploads: PUT the image to <see cref="UploadUrl"/> with <see cref="Headers"/> before <see cref="ExpiresOn"/>.</summary>
