@@ -25,30 +25,7 @@ public static class ClientUploadsApi
     public const int MaxFileNameLength = 255;
 
     /// <summary>Media types clients may upload: the formats the decoder reads. Content is judged by magic bytes at ingestion.</summary>
-    public static readonly IReadOnlyList<string> ContentTypes = ["image/jpeg", "image/png", "image/gif", "image/webp", "image/bmp", "image/tiff"];
-
-    private static readonly Dictionary<string, string> ExtensionByType = new(StringComparer.Ordinal)
-    {
-        ["image/jpeg"] = ".jpg",
-        ["image/png"] = ".png",
-        ["image/gif"] = ".gif",
-        ["image/webp"] = ".webp",
-        ["image/bmp"] = ".bmp",
-        ["image/tiff"] = ".tif",
-    };
-
-    private static readonly Dictionary<string, string> TypeByExtension = new(StringComparer.OrdinalIgnoreCase)
-    {
-        [".jpg"] = "image/jpeg",
-        [".jpeg"] = "image/jpeg",
-        [".jpe"] = "image/jpeg",
-        [".png"] = "image/png",
-        [".gif"] = "image/gif",
-        [".webp"] = "image/webp",
-        [".bmp"] = "image/bmp",
-        [".tif"] = "image/tiff",
-        [".tiff"] = "image/tiff",
-    };
+    public static readonly IReadOnlyList<string> ContentTypes = [.. ImageFormats.Supported.Select(f => f.ContentType())];
 
     private static readonly string[] Fields = ["contentType", "fileName", "metadata"];
 
@@ -206,7 +183,9 @@ public static class ClientUploadsApi
                 var extension = Path.GetExtension(fileName.Replace('\\', '/').Split('/')[^1]);
                 if (extension.Length > 0)
                 {
-                    if (!TypeByExtension.TryGetValue(extension, out type))
+                    var format = ImageFormats.FromExtension(extension);
+                    type = format == ImageFormat.Unknown ? null : format.ContentType();
+                    if (type is null)
                     {
                         problem = Unsupported($"'{fileName}' does not have the extension of an image type this service indexes (convert HEIC and RAW photos to JPEG first).");
                         return false;
@@ -215,7 +194,7 @@ public static class ClientUploadsApi
             }
         }
 
-        intent = new UploadIntent(type, type is null ? "" : ExtensionByType[type], metadata);
+        intent = new UploadIntent(type, type is null ? "" : ImageFormats.FromContentType(type).Extension(), metadata);
         return true;
     }
 
@@ -310,7 +289,7 @@ public static class ClientUploadsApi
     {
         var media = contentType.Split(';')[0].Trim().ToLowerInvariant();
         if (media == "image/jpg" || media == "image/pjpeg") media = "image/jpeg";
-        return ExtensionByType.ContainsKey(media) ? media : null;
+        return ImageFormats.FromContentType(media) == ImageFormat.Unknown ? null : media;
     }
 
     private static bool IsJsonOrNone(string? contentType)

@@ -51,7 +51,7 @@ public static class LocalUploadsApi
         if (format == ImageFormat.Unknown)
             return ApiHttp.Rejected(new ImageRejectedException(ImageRejectionReason.UnsupportedFormat, "Not a supported image (JPEG, PNG, WebP, GIF, BMP or TIFF), judged by its first bytes."));
 
-        var name = $"{Guid.NewGuid():N}/{SafeStem(request.Query["name"].ToString())}.{Extension(format)}";
+        var name = $"{Guid.NewGuid():N}/{SafeStem(request.Query["name"].ToString())}{format.Extension()}";
         var id = ItemIds.ForBlob(LocalUploads.Source, name);
         var tags = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var key in SearchFilter.TagFields)
@@ -106,15 +106,4 @@ public static class LocalUploadsApi
         var text = clean.ToString().Trim('.', '-');
         return text.Length == 0 ? "image" : text;
     }
-
-    private static string Extension(ImageFormat format) => format switch
-    {
-        ImageFormat.Jpeg => "jpg",
-        ImageFormat.Png => "png",
-        ImageFormat.Gif => "gif",
-        ImageFormat.WebP => "webp",
-        ImageFormat.Bmp => "bmp",
-        ImageFormat.Tiff => "tif",
-        _ => "bin",
-    };
 }

@@ -9,6 +9,7 @@ using Microsoft.Extensions.Options;
 using VisualSearch.Blobs;
 using VisualSearch.Embedding;
 using VisualSearch.Hosting;
+using VisualSearch.Imaging;
 using VisualSearch.Indexing;
 using VisualSearch.Ingestion;
 
@@ -25,8 +26,6 @@ public static class ReindexCommand
 {
     public const string Usage =
         "Usage: vsearch reindex (--from-folder DIR | --from-container [--container NAME]) [--index DIR] [--workers N] [--resume] [--prune]";
-
-    private static readonly string[] ImageExtensions = [".jpg", ".jpeg", ".jpe", ".png", ".gif", ".webp", ".bmp", ".tif", ".tiff"];
 
     public static Task<int> RunAsync(CliArgs args, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken) =>
         RunAsync(args, stdout, stderr, configure: null, cancellationToken);
@@ -183,7 +182,7 @@ public static class ReindexCommand
     {
         var ingestion = services.GetRequiredService<IngestionService>();
         var files = Directory.EnumerateFiles(root, "*", new EnumerationOptions { RecurseSubdirectories = true, IgnoreInaccessible = true, AttributesToSkip = FileAttributes.Hidden | FileAttributes.System })
-            .Where(f => ImageExtensions.Contains(Path.GetExtension(f).ToLowerInvariant()))
+            .Where(ImageFormats.HasImageExtension)
             .Order(StringComparer.Ordinal)
             .ToList();
         var tally = new Tally(files.Count);
