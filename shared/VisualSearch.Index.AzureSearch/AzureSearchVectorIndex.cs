@@ -223,7 +223,6 @@ public sealed partial class AzureSearchVectorIndex : IVectorIndex, IAsyncDisposa
     public async Task<IReadOnlyList<SearchHit>> SearchAsync(ReadOnlyMemory<float> vector, VectorQuery query, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(query);
-        ArgumentOutOfRangeException.ThrowIfLessThan(query.K, 1);
         var schema = RequireOpen();
         if (vector.Length != schema.Dimension)
             throw new ArgumentException($"The query vector has {vector.Length} dimensions; the index holds {schema.Dimension}.", nameof(vector));
