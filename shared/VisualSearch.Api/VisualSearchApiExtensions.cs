@@ -1,14 +1,6 @@
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Mvc;
-using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 using VisualSearch.Diagnostics;
-using Microsoft.Extensions.Options;
-using VisualSearch.Imaging;
-using VisualSearch.Ingestion;
-using VisualSearch.Search;
 
 namespace VisualSearch.Api;
 

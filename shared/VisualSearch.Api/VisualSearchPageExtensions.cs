@@ -1,19 +1,11 @@
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Mvc;
-using Microsoft.AspNetCore.Routing;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Options;
 using VisualSearch.Imaging;
-using VisualSearch.Ingestion;
-using VisualSearch.Search;
 
 namespace VisualSearch.Api;
 
-/// <summary>The web page and what it needs beyond the search API: item images, thumbnails and (local host) uploads.</summary>
+/// <summary>What the page needs beyond the search API: the item image service (its routes are in <see cref="VisualSearchRoutes"/>).</summary>
 public static class VisualSearchPageExtensions
 {
     /// <summary>
