@@ -111,7 +111,7 @@ public static class ApiProtectionExtensions
                 response.Headers.RetryAfter = rejected.Lease.TryGetMetadata(MetadataName.RetryAfter, out var wait)
                     ? Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds)).ToString(CultureInfo.InvariantCulture)
                     : RetryAfterSeconds;
-                await SearchApi.Problem(StatusCodes.Status429TooManyRequests, "Too many requests",
+                await ApiHttp.Problem(StatusCodes.Status429TooManyRequests, "Too many requests",
                         $"Over {o.PermitsPerSecond} requests per second from this client; retry after the Retry-After header's seconds.")
                     .ExecuteAsync(rejected.HttpContext).ConfigureAwait(false);
             };
@@ -134,7 +134,7 @@ public static class ApiProtectionExtensions
             if (expected.Value is { } digest && IsProtectedPath(request.Path) && !IsHealth(request) && !HasKey(request, digest))
             {
                 context.Response.Headers.WWWAuthenticate = "ApiKey header=\"x-api-key\"";
-                await SearchApi.Problem(StatusCodes.Status401Unauthorized, "Missing or wrong API key",
+                await ApiHttp.Problem(StatusCodes.Status401Unauthorized, "Missing or wrong API key",
                         "Send the API key as the x-api-key (or x-functions-key) header, or as ?code=.")
                     .ExecuteAsync(context).ConfigureAwait(false);
                 return;

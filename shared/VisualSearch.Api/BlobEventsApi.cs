@@ -1,16 +1,9 @@
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
+using VisualSearch.Ingestion;
 
 namespace VisualSearch.Api;
-
-/// <summary>What a host does with a blob event. Implemented next to the storage client (VisualSearch.Blobs).</summary>
-public interface IBlobEventHandler
-{
-    Task BlobCreatedAsync(string container, string blobName, CancellationToken cancellationToken);
-
-    Task BlobDeletedAsync(string container, string blobName, CancellationToken cancellationToken);
-}
 
 /// <summary>
 /// An Event Grid webhook (Event Grid schema or CloudEvents 1.0): answers the subscription validation
@@ -33,9 +26,9 @@ public static partial class BlobEventsApi
             return Results.Ok();
         }
 
-        var (body, readProblem) = await SearchApi.ReadBodyAsync(request, MaxBody, cancellationToken).ConfigureAwait(false);
+        var (body, readProblem) = await ApiHttp.ReadBodyAsync(request, MaxBody, cancellationToken).ConfigureAwait(false);
         if (readProblem is not null) return readProblem;
-        if (body is null) return SearchApi.Problem(StatusCodes.Status413PayloadTooLarge, "Too large", "An event batch is at most 1 MB.");
+        if (body is null) return ApiHttp.Problem(StatusCodes.Status413PayloadTooLarge, "Too large", "An event batch is at most 1 MB.");
 
         JsonElement root;
         try
@@ -44,19 +37,19 @@ public static partial class BlobEventsApi
         }
         catch (JsonException ex)
         {
-            return SearchApi.Problem(StatusCodes.Status400BadRequest, "Invalid JSON", ex.Message);
+            return ApiHttp.Problem(StatusCodes.Status400BadRequest, "Invalid JSON", ex.Message);
         }
 
         var events = root.ValueKind == JsonValueKind.Array ? root.EnumerateArray().ToList() : [root];
         foreach (var e in events)
         {
-            if (e.ValueKind != JsonValueKind.Object) return SearchApi.Problem(StatusCodes.Status400BadRequest, "Invalid event", "Each event is a JSON object.");
+            if (e.ValueKind != JsonValueKind.Object) return ApiHttp.Problem(StatusCodes.Status400BadRequest, "Invalid event", "Each event is a JSON object.");
             var type = GetString(e, "eventType") ?? GetString(e, "type");
             if (type == "Microsoft.EventGrid.SubscriptionValidationEvent")
             {
                 var code = e.TryGetProperty("data", out var d) ? GetString(d, "validationCode") : null;
                 return code is null
-                    ? SearchApi.Problem(StatusCodes.Status400BadRequest, "Invalid validation event", "data.validationCode is missing.")
+                    ? ApiHttp.Problem(StatusCodes.Status400BadRequest, "Invalid validation event", "data.validationCode is missing.")
                     : Results.Ok(new { validationResponse = code });
             }
 

@@ -39,24 +39,19 @@ public static class LocalUploadsApi
         // preflight) is refused.
         if (request.Headers.Origin.ToString() is { Length: > 0 } origin
             && !string.Equals(origin, $"{request.Scheme}://{request.Host}", StringComparison.OrdinalIgnoreCase))
-            return SearchApi.Problem(StatusCodes.Status403Forbidden, "Forbidden", $"Images are added from this host's own page only, not from {origin}.");
+            return ApiHttp.Problem(StatusCodes.Status403Forbidden, "Forbidden", $"Images are added from this host's own page only, not from {origin}.");
         if (string.IsNullOrWhiteSpace(request.ContentType))
-            return SearchApi.Problem(StatusCodes.Status415UnsupportedMediaType, "Unsupported media type", "Send the image bytes with an image/* or application/octet-stream Content-Type.");
-        if (!SearchApi.IsAcceptableContentType(request.ContentType))
-            return SearchApi.Problem(StatusCodes.Status415UnsupportedMediaType, "Unsupported media type", $"Send the image bytes with an image/* or application/octet-stream Content-Type, not '{request.ContentType}'.");
-        var limit = imaging.Value.MaxBytes;
-        if (request.ContentLength > limit)
-            return SearchApi.Problem(StatusCodes.Status413PayloadTooLarge, "Image too large", $"The body is {request.ContentLength} bytes; the limit is {limit}.");
-        var (bytes, readProblem) = await SearchApi.ReadBodyAsync(request, limit, cancellationToken).ConfigureAwait(false);
-        if (readProblem is not null) return readProblem;
-        if (bytes is null) return SearchApi.Problem(StatusCodes.Status413PayloadTooLarge, "Image too large", $"The body is over the limit of {limit} bytes.");
-        if (bytes.Length == 0) return SearchApi.Problem(StatusCodes.Status400BadRequest, "Empty body", "POST the image bytes as the request body.");
+            return ApiHttp.Problem(StatusCodes.Status415UnsupportedMediaType, "Unsupported media type", "Send the image bytes with an image/* or application/octet-stream Content-Type.");
+        if (!ApiHttp.IsAcceptableContentType(request.ContentType))
+            return ApiHttp.Problem(StatusCodes.Status415UnsupportedMediaType, "Unsupported media type", $"Send the image bytes with an image/* or application/octet-stream Content-Type, not '{request.ContentType}'.");
+        var (bytes, readProblem) = await ApiHttp.ReadImageBodyAsync(request, imaging.Value.MaxBytes, cancellationToken).ConfigureAwait(false);
+        if (bytes is null) return readProblem!;
 
         var format = ImageFormats.Detect(bytes);
         if (format == ImageFormat.Unknown)
-            return SearchApi.Rejected(new ImageRejectedException(ImageRejectionReason.UnsupportedFormat, "Not a supported image (JPEG, PNG, WebP, GIF, BMP or TIFF), judged by its first bytes."));
+            return ApiHttp.Rejected(new ImageRejectedException(ImageRejectionReason.UnsupportedFormat, "Not a supported image (JPEG, PNG, WebP, GIF, BMP or TIFF), judged by its first bytes."));
 
-        var name = $"{Guid.NewGuid():N}/{SafeStem(request.Query["name"].ToString())}.{Extension(format)}";
+        var name = $"{Guid.NewGuid():N}/{SafeStem(request.Query["name"].ToString())}{format.Extension()}";
         var id = ItemIds.ForBlob(LocalUploads.Source, name);
         var tags = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var key in SearchFilter.TagFields)
@@ -88,12 +83,12 @@ public static class LocalUploadsApi
         if (result.Outcome == IngestOutcome.Rejected)
         {
             uploads.Store.Delete(name);
-            return SearchApi.Rejected(new ImageRejectedException(result.Reason ?? ImageRejectionReason.Corrupt, result.Detail ?? "The image was refused."));
+            return ApiHttp.Rejected(new ImageRejectedException(result.Reason ?? ImageRejectionReason.Corrupt, result.Detail ?? "The image was refused."));
         }
 
         var metadata = await search.GetItemAsync(id, cancellationToken).ConfigureAwait(false);
         return metadata is null
-            ? SearchApi.Problem(StatusCodes.Status409Conflict, "Removed", $"'{id}' was indexed and removed again before it could be read.")
+            ? ApiHttp.Problem(StatusCodes.Status409Conflict, "Removed", $"'{id}' was indexed and removed again before it could be read.")
             : Results.Created($"/api/items/{id}", new ItemDto(id, metadata));
     }
 
@@ -111,15 +106,4 @@ public static class LocalUploadsApi
         var text = clean.ToString().Trim('.', '-');
         return text.Length == 0 ? "image" : text;
     }
-
-    private static string Extension(ImageFormat format) => format switch
-    {
-        ImageFormat.Jpeg => "jpg",
-        ImageFormat.Png => "png",
-        ImageFormat.Gif => "gif",
-        ImageFormat.WebP => "webp",
-        ImageFormat.Bmp => "bmp",
-        ImageFormat.Tiff => "tif",
-        _ => "bin",
-    };
 }

@@ -2,7 +2,6 @@ using Azure;
 using Azure.Storage.Blobs;
 using Azure.Storage.Blobs.Models;
 using Microsoft.Extensions.Logging;
-using VisualSearch.Api;
 using VisualSearch.Imaging;
 using VisualSearch.Ingestion;
 

@@ -25,18 +25,9 @@ public sealed class ImageDecoder(IOptions<ImagingOptions> options) : IImageDecod
     public PreparedImage Prepare(ReadOnlySpan<byte> encoded, int size)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(size, 1);
-        if (encoded.IsEmpty) throw new ImageRejectedException(ImageRejectionReason.Empty, "The image has no bytes.");
-        if (encoded.Length > _options.MaxBytes)
-            throw new ImageRejectedException(ImageRejectionReason.TooLarge, $"The image is {encoded.Length} bytes; the limit is {_options.MaxBytes}.");
-
-        var format = ImageFormats.Detect(encoded);
-        return format switch
-        {
-            ImageFormat.Unknown => throw new ImageRejectedException(ImageRejectionReason.UnsupportedFormat,
-                "Not a supported image (JPEG, PNG, WebP, GIF, BMP or TIFF), judged by its first bytes."),
-            ImageFormat.Tiff => TiffDecoder.Prepare(encoded, size, this),
-            _ => PrepareWithSkia(encoded, format, size),
-        };
+        // Smallest decode size whose shorter side still covers the target (JPEG only; others decode whole).
+        using var decoded = Decode(encoded, _options.ScaledJpegDecode ? (scaled, _) => Math.Min(scaled.Width, scaled.Height) >= size : null);
+        return Render(decoded.Bitmap, decoded.Origin, decoded.Format, decoded.Width, decoded.Height, size);
     }
 
     internal void CheckDimensions(int width, int height)
@@ -48,7 +39,34 @@ public sealed class ImageDecoder(IOptions<ImagingOptions> options) : IImageDecod
                 $"The image declares {width}x{height} pixels; the limits are {_options.MaxPixels} pixels and {_options.MaxSide} per side.");
     }
 
-    private PreparedImage PrepareWithSkia(ReadOnlySpan<byte> encoded, ImageFormat format, int size)
+    /// <summary>
+    /// The one decoding path (the encoder's input and the thumbnails): empty and size checks, the format from
+    /// the first bytes, the header's dimensions against the limits before any pixel is decoded, a JPEG without
+    /// its end marker refused, then the pixels. A JPEG is decoded at the smallest k/8 scale that
+    /// <paramref name="covers"/> accepts (scaled size, full size); null decodes it whole. TIFF comes back
+    /// upright; the others with their EXIF origin. The caller disposes the result.
+    /// </summary>
+    internal DecodedImage Decode(ReadOnlySpan<byte> encoded, Func<SKSizeI, SKSizeI, bool>? covers)
+    {
+        if (encoded.IsEmpty) throw new ImageRejectedException(ImageRejectionReason.Empty, "The image has no bytes.");
+        if (encoded.Length > _options.MaxBytes)
+            throw new ImageRejectedException(ImageRejectionReason.TooLarge, $"The image is {encoded.Length} bytes; the limit is {_options.MaxBytes}.");
+
+        var format = ImageFormats.Detect(encoded);
+        switch (format)
+        {
+            case ImageFormat.Unknown:
+                throw new ImageRejectedException(ImageRejectionReason.UnsupportedFormat,
+                    "Not a supported image (JPEG, PNG, WebP, GIF, BMP or TIFF), judged by its first bytes.");
+            case ImageFormat.Tiff:
+                var upright = TiffDecoder.DecodeUpright(encoded.ToArray(), this);
+                return new DecodedImage(upright, SKEncodedOrigin.TopLeft, format, upright.Width, upright.Height);
+            default:
+                return DecodeWithSkia(encoded, format, covers);
+        }
+    }
+
+    private DecodedImage DecodeWithSkia(ReadOnlySpan<byte> encoded, ImageFormat format, Func<SKSizeI, SKSizeI, bool>? covers)
     {
         using var data = SKData.CreateCopy(encoded);
         using var codec = SKCodec.Create(new SKMemoryStream(data), out var createResult);
@@ -63,31 +81,37 @@ public sealed class ImageDecoder(IOptions<ImagingOptions> options) : IImageDecod
         if (format == ImageFormat.Jpeg && !HasJpegEndMarker(encoded))
             throw new ImageRejectedException(ImageRejectionReason.Truncated, "The JPEG has no end-of-image marker: the file was cut short.");
 
-        // Smallest decode size whose shorter side still covers the target (JPEG only; others decode whole).
-        var decodeSize = new SKSizeI(info.Width, info.Height);
-        if (format == ImageFormat.Jpeg && _options.ScaledJpegDecode)
+        var full = new SKSizeI(info.Width, info.Height);
+        var decodeSize = full;
+        if (format == ImageFormat.Jpeg && covers is not null)
         {
             for (var k = 1; k <= 8; k++)
             {
                 var scaled = codec.GetScaledDimensions(k / 8f);
-                if (Math.Min(scaled.Width, scaled.Height) >= size) { decodeSize = scaled; break; }
+                if (covers(scaled, full)) { decodeSize = scaled; break; }
             }
         }
 
         var decodeInfo = new SKImageInfo(decodeSize.Width, decodeSize.Height, SKColorType.Rgba8888, SKAlphaType.Premul);
-        using var bitmap = new SKBitmap(decodeInfo);
-        var result = codec.GetPixels(decodeInfo, bitmap.GetPixels());
-        switch (result)
+        var bitmap = new SKBitmap(decodeInfo);
+        try
         {
-            case SKCodecResult.Success:
-                break;
-            case SKCodecResult.IncompleteInput:
-                throw new ImageRejectedException(ImageRejectionReason.Truncated, $"The {format} data ends before the image does.");
-            default:
-                throw new ImageRejectedException(ImageRejectionReason.Corrupt, $"The {format} pixel data could not be decoded ({result}).");
+            var result = codec.GetPixels(decodeInfo, bitmap.GetPixels());
+            switch (result)
+            {
+                case SKCodecResult.Success:
+                    return new DecodedImage(bitmap, codec.EncodedOrigin, format, info.Width, info.Height);
+                case SKCodecResult.IncompleteInput:
+                    throw new ImageRejectedException(ImageRejectionReason.Truncated, $"The {format} data ends before the image does.");
+                default:
+                    throw new ImageRejectedException(ImageRejectionReason.Corrupt, $"The {format} pixel data could not be decoded ({result}).");
+            }
         }
-
-        return Render(bitmap, codec.EncodedOrigin, format, info.Width, info.Height, size);
+        catch
+        {
+            bitmap.Dispose();
+            throw;
+        }
     }
 
     /// <summary>A complete JPEG ends with FFD9 (allowing trailing padding some cameras add).</summary>
@@ -149,4 +173,10 @@ public sealed class ImageDecoder(IOptions<ImagingOptions> options) : IImageDecod
         SKEncodedOrigin.LeftBottom => new SKMatrix(0, 1, 0, -1, 0, w, 0, 0, 1),
         _ => SKMatrix.Identity,
     };
+}
+
+/// <summary>Decoded pixels (owned: dispose), their EXIF origin, and the stored image's size.</summary>
+internal readonly record struct DecodedImage(SKBitmap Bitmap, SKEncodedOrigin Origin, ImageFormat Format, int Width, int Height) : IDisposable
+{
+    public void Dispose() => Bitmap.Dispose();
 }

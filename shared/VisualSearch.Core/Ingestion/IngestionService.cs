@@ -86,20 +86,20 @@ public sealed class IngestionService(
             return Unchanged(request.Id);
 
         var limit = imagingOptions.Value.MaxBytes;
-        if (request.Length > limit)
-            return Reject(request.Id, new ImageRejectedException(ImageRejectionReason.TooLarge, $"The image is {request.Length} bytes; the limit is {limit}."));
-
         byte[] bytes;
-        using (metrics.Time("blob.read"))
+        try
         {
-            var stream = await openContent(cancellationToken).ConfigureAwait(false);
-            await using (stream.ConfigureAwait(false))
+            BoundedRead.CheckLength(request.Length, limit);
+            using (metrics.Time("blob.read"))
             {
-                var read = await ReadBoundedAsync(stream, limit, cancellationToken).ConfigureAwait(false);
-                if (read is null)
-                    return Reject(request.Id, new ImageRejectedException(ImageRejectionReason.TooLarge, $"The image is over the limit of {limit} bytes."));
-                bytes = read;
+                var stream = await openContent(cancellationToken).ConfigureAwait(false);
+                await using (stream.ConfigureAwait(false))
+                    bytes = await BoundedRead.ReadImageAsync(stream, null, limit, cancellationToken).ConfigureAwait(false);
             }
+        }
+        catch (ImageRejectedException ex)
+        {
+            return Reject(request.Id, ex);
         }
 
         var hash = Convert.ToHexStringLower(SHA256.HashData(bytes));
@@ -228,22 +228,6 @@ public sealed class IngestionService(
         request.SkipOlderVersions && request.UploadedAt is { } uploaded && stored.Metadata.UploadedAt > uploaded;
 
     private SemaphoreSlim WriteLock(string id) => _writeLocks[(StringComparer.Ordinal.GetHashCode(id) & int.MaxValue) % _writeLocks.Length];
-
-    /// <summary>Reads at most <paramref name="limit"/> bytes; null if the stream is longer.</summary>
-    public static async Task<byte[]?> ReadBoundedAsync(Stream stream, long limit, CancellationToken cancellationToken)
-    {
-        using var buffer = new MemoryStream();
-        var chunk = new byte[81920];
-        while (true)
-        {
-            var read = await stream.ReadAsync(chunk, cancellationToken).ConfigureAwait(false);
-            if (read == 0) break;
-            if (buffer.Length + read > limit) return null;
-            buffer.Write(chunk, 0, read);
-        }
-
-        return buffer.ToArray();
-    }
 
     private static Dictionary<string, string> CleanTags(IReadOnlyDictionary<string, string>? tags)
     {

@@ -170,7 +170,7 @@ public sealed class IngestionServiceTests(EncoderFixture fixture) : IDisposable
     public async Task ReadBounded_returns_null_past_the_limit()
     {
         var data = new byte[1000];
-        Assert.Equal(1000, (await IngestionService.ReadBoundedAsync(new MemoryStream(data), 1000, CancellationToken.None))?.Length);
-        Assert.Null(await IngestionService.ReadBoundedAsync(new MemoryStream(data), 999, CancellationToken.None));
+        Assert.Equal(1000, (await BoundedRead.ReadAsync(new MemoryStream(data), 1000, CancellationToken.None))?.Length);
+        Assert.Null(await BoundedRead.ReadAsync(new MemoryStream(data), 999, CancellationToken.None));
     }
 }
