@@ -127,7 +127,7 @@ public static class ApiProtectionExtensions
                 response.Headers.RetryAfter = rejected.Lease.TryGetMetadata(MetadataName.RetryAfter, out var wait)
                     ? Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds)).ToString(CultureInfo.InvariantCulture)
                     : RetryAfterSeconds;
-                await SearchApi.Problem(StatusCodes.Status429TooManyRequests, "Too many requests",
+                await ApiHttp.Problem(StatusCodes.Status429TooManyRequests, "Too many requests",
                         $"Over {o.PermitsPerSecond} requests per second from this client; retry after the Retry-After header's seconds.")
                     .ExecuteAsync(rejected.HttpContext).ConfigureAwait(false);
             };
@@ -152,7 +152,7 @@ public static class ApiProtectionExtensions
             if (!authorized && IsProtectedPath(request.Path) && !IsHealth(request))
             {
                 context.Response.Headers.WWWAuthenticate = "ApiKey header=\"x-api-key\"";
-                await SearchApi.Problem(StatusCodes.Status401Unauthorized, "Missing or wrong API key",
+                await ApiHttp.Problem(StatusCodes.Status401Unauthorized, "Missing or wrong API key",
                         "Send the API key as the x-api-key (or x-functions-key) header, or as ?code=.")
                     .ExecuteAsync(context).ConfigureAwait(false);
                 return;

@@ -5,14 +5,6 @@ using VisualSearch.Ingestion;
 
 namespace VisualSearch.Api;
 
-/// <summary>What a host does with a blob event. Implemented next to the storage client (VisualSearch.Blobs).</summary>
-public interface IBlobEventHandler
-{
-    Task BlobCreatedAsync(string container, string blobName, CancellationToken cancellationToken);
-
-    Task BlobDeletedAsync(string container, string blobName, CancellationToken cancellationToken);
-}
-
 /// <summary>
 /// An Event Grid webhook (Event Grid schema or CloudEvents 1.0): answers the subscription validation
 /// handshake, and turns Microsoft.Storage.BlobCreated / BlobDeleted into handler calls. Only JSON
@@ -45,14 +37,14 @@ public static partial class BlobEventsApi
 
         // Event Grid posts JSON and sends no Origin; a web page can post text/plain cross-site without a preflight.
         if (RequestOrigin.IsForeign(request, out var foreign))
-            return SearchApi.Problem(StatusCodes.Status403Forbidden, "Forbidden", $"Events are not accepted from a web page ({foreign}).");
+            return ApiHttp.Problem(StatusCodes.Status403Forbidden, "Forbidden", $"Events are not accepted from a web page ({foreign}).");
         var mediaType = (request.ContentType ?? "").Split(';')[0].Trim();
         if (!MediaTypes.Contains(mediaType, StringComparer.OrdinalIgnoreCase))
-            return SearchApi.Problem(StatusCodes.Status415UnsupportedMediaType, "Unsupported media type", $"Events are {string.Join(", ", MediaTypes)}, not '{request.ContentType}'.");
+            return ApiHttp.Problem(StatusCodes.Status415UnsupportedMediaType, "Unsupported media type", $"Events are {string.Join(", ", MediaTypes)}, not '{request.ContentType}'.");
 
-        var (body, readProblem) = await SearchApi.ReadBodyAsync(request, MaxBody, cancellationToken).ConfigureAwait(false);
+        var (body, readProblem) = await ApiHttp.ReadBodyAsync(request, MaxBody, cancellationToken).ConfigureAwait(false);
         if (readProblem is not null) return readProblem;
-        if (body is null) return SearchApi.Problem(StatusCodes.Status413PayloadTooLarge, "Too large", "An event batch is at most 1 MB.");
+        if (body is null) return ApiHttp.Problem(StatusCodes.Status413PayloadTooLarge, "Too large", "An event batch is at most 1 MB.");
 
         JsonElement root;
         try
@@ -62,20 +54,20 @@ public static partial class BlobEventsApi
         }
         catch (JsonException ex)
         {
-            return SearchApi.Problem(StatusCodes.Status400BadRequest, "Invalid JSON", ex.Message);
+            return ApiHttp.Problem(StatusCodes.Status400BadRequest, "Invalid JSON", ex.Message);
         }
 
         var events = root.ValueKind == JsonValueKind.Array ? root.EnumerateArray().ToList() : [root];
-        if (events.Count == 0) return SearchApi.Problem(StatusCodes.Status400BadRequest, "Invalid event batch", "The batch holds no event.");
+        if (events.Count == 0) return ApiHttp.Problem(StatusCodes.Status400BadRequest, "Invalid event batch", "The batch holds no event.");
         var parsed = new List<BlobEvent>(events.Count);
         foreach (var e in events)
         {
             if (!TryParseEvent(e, out var blobEvent, out var error))
-                return SearchApi.Problem(StatusCodes.Status400BadRequest, "Invalid event", error);
+                return ApiHttp.Problem(StatusCodes.Status400BadRequest, "Invalid event", error);
             if (blobEvent.Type == ValidationEvent)
             {
                 return blobEvent.ValidationCode is null
-                    ? SearchApi.Problem(StatusCodes.Status400BadRequest, "Invalid validation event", "data.validationCode is missing.")
+                    ? ApiHttp.Problem(StatusCodes.Status400BadRequest, "Invalid validation event", "data.validationCode is missing.")
                     : Results.Ok(new { validationResponse = blobEvent.ValidationCode });
             }
 

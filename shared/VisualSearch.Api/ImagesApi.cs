@@ -40,7 +40,7 @@ public static class ImagesApi
         var size = ItemImageService.DefaultThumbnailSize;
         var sizeText = request.Query["size"].ToString();
         if (sizeText.Length > 0 && (!int.TryParse(sizeText, NumberStyles.None, CultureInfo.InvariantCulture, out size) || !ItemImageService.ThumbnailSizes.Contains(size)))
-            return SearchApi.Problem(StatusCodes.Status400BadRequest, "Invalid size", $"size is one of {string.Join(", ", ItemImageService.ThumbnailSizes)} (the longer side in pixels).");
+            return ApiHttp.Problem(StatusCodes.Status400BadRequest, "Invalid size", $"size is one of {string.Join(", ", ItemImageService.ThumbnailSizes)} (the longer side in pixels).");
 
         var (item, problem) = await FindAsync(id, search, cancellationToken).ConfigureAwait(false);
         if (item is null) return problem!;
@@ -54,7 +54,7 @@ public static class ImagesApi
         }
         catch (ImageRejectedException ex)
         {
-            return SearchApi.Problem(StatusCodes.Status422UnprocessableEntity, "Image cannot be shown", ex.Message, ex.Reason);
+            return ApiHttp.Problem(StatusCodes.Status422UnprocessableEntity, "Image cannot be shown", ex.Message, ex.Reason);
         }
 
         if (thumbnail.Status != ImageReadStatus.Ok) return Unavailable(id!, item, thumbnail.Status);
@@ -65,9 +65,9 @@ public static class ImagesApi
     private static async Task<(ItemMetadata? Item, IResult? Problem)> FindAsync(string? id, SearchService search, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(search);
-        if (!ItemIds.IsValid(id, out var idError)) return (null, SearchApi.Problem(StatusCodes.Status400BadRequest, "Invalid id", idError));
+        if (!ItemIds.IsValid(id, out var idError)) return (null, ApiHttp.Problem(StatusCodes.Status400BadRequest, "Invalid id", idError));
         var item = await search.GetItemAsync(id!, cancellationToken).ConfigureAwait(false);
-        return item is null ? (null, SearchApi.Problem(StatusCodes.Status404NotFound, "Unknown id", $"No item '{id}' is indexed.")) : (item, null);
+        return item is null ? (null, ApiHttp.Problem(StatusCodes.Status404NotFound, "Unknown id", $"No item '{id}' is indexed.")) : (item, null);
     }
 
     /// <summary>If-None-Match names the current ETag (or *): answer 304 without reading the store.</summary>
@@ -88,8 +88,8 @@ public static class ImagesApi
     }
 
     private static IResult Unavailable(string id, ItemMetadata item, ImageReadStatus status) => status == ImageReadStatus.Changed
-        ? SearchApi.Problem(StatusCodes.Status409Conflict, "Image changed", $"The stored image of '{id}' is not the one that was indexed; index it again.")
-        : SearchApi.Problem(StatusCodes.Status404NotFound, "Image not stored",
+        ? ApiHttp.Problem(StatusCodes.Status409Conflict, "Image changed", $"The stored image of '{id}' is not the one that was indexed; index it again.")
+        : ApiHttp.Problem(StatusCodes.Status404NotFound, "Image not stored",
             item.Source == "file"
                 ? $"'{id}' was indexed from a folder this host does not know; set Images__Root to the folder that `vsearch index` read."
                 : $"No image is stored for '{id}' (source '{item.Source}').");

@@ -68,7 +68,7 @@ public sealed partial class ItemImageService
             if (stream is null) continue;
             await using (stream.ConfigureAwait(false))
             {
-                var bytes = await IngestionService.ReadBoundedAsync(stream, _imaging.MaxBytes, cancellationToken).ConfigureAwait(false);
+                var bytes = await BoundedRead.ReadAsync(stream, _imaging.MaxBytes, cancellationToken).ConfigureAwait(false);
                 if (bytes is null || !string.Equals(Convert.ToHexStringLower(SHA256.HashData(bytes)), item.ContentHash, StringComparison.OrdinalIgnoreCase))
                 {
                     LogChanged(_logger, id, item.Source, item.Name);

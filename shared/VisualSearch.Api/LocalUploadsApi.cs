@@ -56,22 +56,17 @@ public static class LocalUploadsApi
         // differs), and a request without a Content-Type (the one kind another origin can send without a CORS
         // preflight) is refused.
         if (RequestOrigin.IsForeign(request, out var origin))
-            return SearchApi.Problem(StatusCodes.Status403Forbidden, "Forbidden", $"Images are added from this host's own page only, not from {origin}.");
+            return ApiHttp.Problem(StatusCodes.Status403Forbidden, "Forbidden", $"Images are added from this host's own page only, not from {origin}.");
         if (string.IsNullOrWhiteSpace(request.ContentType))
-            return SearchApi.Problem(StatusCodes.Status415UnsupportedMediaType, "Unsupported media type", "Send the image bytes with an image/* or application/octet-stream Content-Type.");
-        if (!SearchApi.IsAcceptableContentType(request.ContentType))
-            return SearchApi.Problem(StatusCodes.Status415UnsupportedMediaType, "Unsupported media type", $"Send the image bytes with an image/* or application/octet-stream Content-Type, not '{request.ContentType}'.");
-        var limit = imaging.Value.MaxBytes;
-        if (request.ContentLength > limit)
-            return SearchApi.Problem(StatusCodes.Status413PayloadTooLarge, "Image too large", $"The body is {request.ContentLength} bytes; the limit is {limit}.");
-        var (bytes, readProblem) = await SearchApi.ReadBodyAsync(request, limit, cancellationToken).ConfigureAwait(false);
-        if (readProblem is not null) return readProblem;
-        if (bytes is null) return SearchApi.Problem(StatusCodes.Status413PayloadTooLarge, "Image too large", $"The body is over the limit of {limit} bytes.");
-        if (bytes.Length == 0) return SearchApi.Problem(StatusCodes.Status400BadRequest, "Empty body", "POST the image bytes as the request body.");
+            return ApiHttp.Problem(StatusCodes.Status415UnsupportedMediaType, "Unsupported media type", "Send the image bytes with an image/* or application/octet-stream Content-Type.");
+        if (!ApiHttp.IsAcceptableContentType(request.ContentType))
+            return ApiHttp.Problem(StatusCodes.Status415UnsupportedMediaType, "Unsupported media type", $"Send the image bytes with an image/* or application/octet-stream Content-Type, not '{request.ContentType}'.");
+        var (bytes, readProblem) = await ApiHttp.ReadImageBodyAsync(request, imaging.Value.MaxBytes, cancellationToken).ConfigureAwait(false);
+        if (bytes is null) return readProblem!;
 
         var format = ImageFormats.Detect(bytes);
         if (format == ImageFormat.Unknown)
-            return SearchApi.Rejected(new ImageRejectedException(ImageRejectionReason.UnsupportedFormat, "Not a supported image (JPEG, PNG, WebP, GIF, BMP or TIFF), judged by its first bytes."));
+            return ApiHttp.Rejected(new ImageRejectedException(ImageRejectionReason.UnsupportedFormat, "Not a supported image (JPEG, PNG, WebP, GIF, BMP or TIFF), judged by its first bytes."));
 
         var tags = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var key in SearchFilter.TagFields)
@@ -101,7 +96,7 @@ public static class LocalUploadsApi
     private static async Task<IResult> StoreAndIndexAsync(HttpRequest request, IngestionService ingestion, SearchService search, LocalUploads uploads, TimeProvider time,
         byte[] bytes, ImageFormat format, string contentKey, Dictionary<string, string> tags, CancellationToken cancellationToken)
     {
-        var name = $"{contentKey}/{SafeStem(request.Query["name"].ToString())}.{Extension(format)}";
+        var name = $"{contentKey}/{SafeStem(request.Query["name"].ToString())}{format.Extension()}";
         var id = ItemIds.ForBlob(LocalUploads.Source, name);
         await uploads.Store.SaveAsync(name, bytes, cancellationToken).ConfigureAwait(false);
         IngestResult result;
@@ -126,12 +121,12 @@ public static class LocalUploadsApi
         if (result.Outcome == IngestOutcome.Rejected)
         {
             uploads.Store.Delete(name);
-            return SearchApi.Rejected(new ImageRejectedException(result.Reason ?? ImageRejectionReason.Corrupt, result.Detail ?? "The image was refused."));
+            return ApiHttp.Rejected(new ImageRejectedException(result.Reason ?? ImageRejectionReason.Corrupt, result.Detail ?? "The image was refused."));
         }
 
         var metadata = await search.GetItemAsync(id, cancellationToken).ConfigureAwait(false);
         return metadata is null
-            ? SearchApi.Problem(StatusCodes.Status409Conflict, "Removed", $"'{id}' was indexed and removed again before it could be read.")
+            ? ApiHttp.Problem(StatusCodes.Status409Conflict, "Removed", $"'{id}' was indexed and removed again before it could be read.")
             : Results.Created($"/api/items/{id}", new ItemDto(id, metadata));
     }
 
@@ -149,15 +144,4 @@ public static class LocalUploadsApi
         var text = clean.ToString().Trim('.', '-');
         return text.Length == 0 ? "image" : text;
     }
-
-    private static string Extension(ImageFormat format) => format switch
-    {
-        ImageFormat.Jpeg => "jpg",
-        ImageFormat.Png => "png",
-        ImageFormat.Gif => "gif",
-        ImageFormat.WebP => "webp",
-        ImageFormat.Bmp => "bmp",
-        ImageFormat.Tiff => "tif",
-        _ => "bin",
-    };
 }

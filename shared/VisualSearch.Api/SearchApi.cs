@@ -21,18 +21,11 @@ public static class SearchApi
     {
         ArgumentNullException.ThrowIfNull(request);
         if (!TryParseQuery(request.Query, out var query, out var problem)) return problem;
-        if (!IsAcceptableContentType(request.ContentType))
-            return Problem(StatusCodes.Status415UnsupportedMediaType, "Unsupported media type", $"Send the image bytes with an image/* or application/octet-stream Content-Type, not '{request.ContentType}'.");
+        if (!ApiHttp.IsAcceptableContentType(request.ContentType))
+            return ApiHttp.Problem(StatusCodes.Status415UnsupportedMediaType, "Unsupported media type", $"Send the image bytes with an image/* or application/octet-stream Content-Type, not '{request.ContentType}'.");
 
-        var limit = imaging.Value.MaxBytes;
-        if (request.ContentLength > limit)
-            return Problem(StatusCodes.Status413PayloadTooLarge, "Image too large", $"The body is {request.ContentLength} bytes; the limit is {limit}.");
-        var body = await ReadBodyAsync(request, limit, cancellationToken).ConfigureAwait(false);
-        if (body.Problem is not null) return body.Problem;
-        if (body.Bytes is null)
-            return Problem(StatusCodes.Status413PayloadTooLarge, "Image too large", $"The body is over the limit of {limit} bytes.");
-        if (body.Bytes.Length == 0)
-            return Problem(StatusCodes.Status400BadRequest, "Empty body", "POST the image bytes as the request body.");
+        var body = await ApiHttp.ReadImageBodyAsync(request, imaging.Value.MaxBytes, cancellationToken).ConfigureAwait(false);
+        if (body.Bytes is null) return body.Problem!;
 
         try
         {
@@ -41,7 +34,7 @@ public static class SearchApi
         }
         catch (ImageRejectedException ex)
         {
-            return Rejected(ex);
+            return ApiHttp.Rejected(ex);
         }
     }
 
@@ -51,23 +44,23 @@ public static class SearchApi
         ArgumentNullException.ThrowIfNull(request);
         var id = request.Query["id"].ToString();
         if (string.IsNullOrEmpty(id))
-            return Problem(StatusCodes.Status400BadRequest, "Missing id", "GET /api/search needs ?id= of an indexed item; to search by image, POST the image.");
-        if (!ItemIds.IsValid(id, out var idError)) return Problem(StatusCodes.Status400BadRequest, "Invalid id", idError);
+            return ApiHttp.Problem(StatusCodes.Status400BadRequest, "Missing id", "GET /api/search needs ?id= of an indexed item; to search by image, POST the image.");
+        if (!ItemIds.IsValid(id, out var idError)) return ApiHttp.Problem(StatusCodes.Status400BadRequest, "Invalid id", idError);
         if (!TryParseQuery(request.Query, out var query, out var problem)) return problem;
 
         var response = await search.SearchByIdAsync(id, query, cancellationToken).ConfigureAwait(false);
         return response is null
-            ? Problem(StatusCodes.Status404NotFound, "Unknown id", $"No item '{id}' is indexed.")
+            ? ApiHttp.Problem(StatusCodes.Status404NotFound, "Unknown id", $"No item '{id}' is indexed.")
             : Results.Ok(ToDto(response));
     }
 
     /// <summary>GET /api/items/{id}: the stored metadata.</summary>
     public static async Task<IResult> GetItemAsync(string? id, SearchService search, CancellationToken cancellationToken)
     {
-        if (!ItemIds.IsValid(id, out var idError)) return Problem(StatusCodes.Status400BadRequest, "Invalid id", idError);
+        if (!ItemIds.IsValid(id, out var idError)) return ApiHttp.Problem(StatusCodes.Status400BadRequest, "Invalid id", idError);
         var metadata = await search.GetItemAsync(id!, cancellationToken).ConfigureAwait(false);
         return metadata is null
-            ? Problem(StatusCodes.Status404NotFound, "Unknown id", $"No item '{id}' is indexed.")
+            ? ApiHttp.Problem(StatusCodes.Status404NotFound, "Unknown id", $"No item '{id}' is indexed.")
             : Results.Ok(new ItemDto(id!, metadata));
     }
 
@@ -93,7 +86,7 @@ public static class SearchApi
         {
             if (!int.TryParse(kText, NumberStyles.Integer, CultureInfo.InvariantCulture, out k) || k < 1 || k > SearchQuery.MaxK)
             {
-                problem = Problem(StatusCodes.Status400BadRequest, "Invalid k", $"k must be a whole number from 1 to {SearchQuery.MaxK}.");
+                problem = ApiHttp.Problem(StatusCodes.Status400BadRequest, "Invalid k", $"k must be a whole number from 1 to {SearchQuery.MaxK}.");
                 return false;
             }
         }
@@ -103,7 +96,7 @@ public static class SearchApi
         {
             if (!float.TryParse(sText, NumberStyles.Float, CultureInfo.InvariantCulture, out var s) || !float.IsFinite(s) || s < -1 || s > 1)
             {
-                problem = Problem(StatusCodes.Status400BadRequest, "Invalid minScore", "minScore must be a number from -1 to 1 (cosine similarity).");
+                problem = ApiHttp.Problem(StatusCodes.Status400BadRequest, "Invalid minScore", "minScore must be a number from -1 to 1 (cosine similarity).");
                 return false;
             }
 
@@ -117,51 +110,13 @@ public static class SearchApi
         }
         catch (FormatException ex)
         {
-            problem = Problem(StatusCodes.Status400BadRequest, "Invalid filter", ex.Message);
+            problem = ApiHttp.Problem(StatusCodes.Status400BadRequest, "Invalid filter", ex.Message);
             return false;
         }
 
         query = new SearchQuery(k, minScore, filter);
         return true;
     }
-
-    /// <summary>
-    /// Reads at most <paramref name="limit"/> bytes of the body (null bytes: longer). The server's own limits
-    /// (Kestrel's MaxRequestBodySize on a chunked body, a bad chunk, a stalled client) surface as
-    /// BadHttpRequestException while reading: that is the client's error, answered with its status, not a 500.
-    /// </summary>
-    internal static async Task<(byte[]? Bytes, IResult? Problem)> ReadBodyAsync(HttpRequest request, long limit, CancellationToken cancellationToken)
-    {
-        try
-        {
-            return (await IngestionService.ReadBoundedAsync(request.Body, limit, cancellationToken, request.ContentLength).ConfigureAwait(false), null);
-        }
-        catch (BadHttpRequestException ex)
-        {
-            var title = ex.StatusCode == StatusCodes.Status413PayloadTooLarge ? "Too large" : "Bad request body";
-            return (null, Problem(ex.StatusCode, title, ex.Message));
-        }
-    }
-
-    internal static bool IsAcceptableContentType(string? contentType)
-    {
-        if (string.IsNullOrWhiteSpace(contentType)) return true;
-        var mediaType = contentType.Split(';')[0].Trim();
-        return mediaType.StartsWith("image/", StringComparison.OrdinalIgnoreCase)
-            || mediaType.Equals("application/octet-stream", StringComparison.OrdinalIgnoreCase);
-    }
-
-    internal static IResult Rejected(ImageRejectedException ex) => ex.Reason switch
-    {
-        ImageRejectionReason.UnsupportedFormat => Problem(StatusCodes.Status415UnsupportedMediaType, "Not a supported image", ex.Message, ex.Reason),
-        ImageRejectionReason.TooLarge or ImageRejectionReason.TooManyPixels => Problem(StatusCodes.Status413PayloadTooLarge, "Image too large", ex.Message, ex.Reason),
-        ImageRejectionReason.Empty => Problem(StatusCodes.Status400BadRequest, "Empty image", ex.Message, ex.Reason),
-        _ => Problem(StatusCodes.Status422UnprocessableEntity, "Damaged image", ex.Message, ex.Reason),
-    };
-
-    internal static IResult Problem(int status, string title, string detail, ImageRejectionReason? reason = null) =>
-        Results.Problem(detail: detail, statusCode: status, title: title,
-            extensions: reason is null ? null : new Dictionary<string, object?> { ["reason"] = reason.ToString() });
 
     private static SearchResultsDto ToDto(SearchResponse response) =>
         new(response.Model, response.Results.Select(h => new SearchResultDto(h.Id, MathF.Round(h.Score, 6), h.Metadata)).ToList());

@@ -36,7 +36,7 @@ public static class ServiceUnavailable
 
     /// <summary>A 503 problem whose Retry-After header is <paramref name="retryAfter"/> in whole seconds (at least 1).</summary>
     public static IResult Problem(string detail, TimeSpan retryAfter) =>
-        new RetryAfterResult(SearchApi.Problem(StatusCodes.Status503ServiceUnavailable, "Service unavailable", detail), retryAfter);
+        new RetryAfterResult(ApiHttp.Problem(StatusCodes.Status503ServiceUnavailable, "Service unavailable", detail), retryAfter);
 
     private sealed class RetryAfterResult(IResult problem, TimeSpan retryAfter) : IResult
     {

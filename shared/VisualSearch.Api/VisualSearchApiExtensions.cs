@@ -1,14 +1,9 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Mvc;
-using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using VisualSearch.Diagnostics;
-using Microsoft.Extensions.Options;
-using VisualSearch.Imaging;
-using VisualSearch.Search;
 
 namespace VisualSearch.Api;
 
@@ -27,33 +22,6 @@ public static partial class VisualSearchApiExtensions
         builder.Services.AddExceptionHandler<ServiceUnavailableExceptionHandler>();
         builder.Logging.AddFilter(HostingDiagnosticsCategory, LogLevel.Warning);
         return builder;
-    }
-
-    /// <summary>Maps the API onto an ASP.NET Core host with the routes the Functions host exposes.</summary>
-    public static IEndpointRouteBuilder MapVisualSearchApi(this IEndpointRouteBuilder app)
-    {
-        ArgumentNullException.ThrowIfNull(app);
-        app.MapPost("/api/search", (HttpRequest request, SearchService search, IOptions<ImagingOptions> imaging, CancellationToken ct) =>
-            SearchApi.SearchByImageAsync(request, search, imaging, ct));
-        app.MapGet("/api/search", (HttpRequest request, SearchService search, CancellationToken ct) =>
-            SearchApi.SearchByIdAsync(request, search, ct));
-        app.MapGet("/api/items/{**id}", (string id, SearchService search, CancellationToken ct) =>
-            SearchApi.GetItemAsync(id, search, ct));
-        // Anonymous callers get the status only; the details need the key (or no key configured: see ApiProtection).
-        app.MapGet("/api/health", (HttpContext context, SearchService search, CancellationToken ct) =>
-            SearchApi.HealthAsync(search, ApiProtectionExtensions.IsAuthorized(context), ct));
-        app.MapGet("/api/health/details", (SearchService search, CancellationToken ct) => SearchApi.HealthAsync(search, detailed: true, ct));
-
-        // Client uploads (direct PUT to Blob Storage with a signed URL); the host registers an IUploadStore (AddBlobUploads).
-        app.MapPost("/api/uploads", (HttpRequest request, [FromServices] IUploadStore uploads, IOptions<ImagingOptions> imaging, CancellationToken ct) =>
-            ClientUploadsApi.CreateAsync(request, uploads, imaging, ct));
-        app.MapGet("/api/uploads/{**id}", (string id, [FromServices] IUploadStore uploads, SearchService search, CancellationToken ct) =>
-            ClientUploadsApi.GetStatusAsync(id, uploads, search, ct));
-
-        // Event Grid: the Functions blob extension's webhook path (BlobCreated) and the BlobEvents function's route.
-        app.MapMethods("/runtime/webhooks/blobs", ["POST", "OPTIONS"], HandleEvents);
-        app.MapMethods("/api/events/blobs", ["POST", "OPTIONS"], HandleEvents);
-        return app;
     }
 
     /// <summary>
@@ -103,6 +71,4 @@ public static partial class VisualSearchApiExtensions
     [LoggerMessage(210, LogLevel.Information, "HTTP {Method} {Path}{Query} answered {Status} in {Milliseconds:F1} ms")]
     private static partial void LogRequest(ILogger logger, string method, string path, string query, int status, double milliseconds);
 
-    private static Task<IResult> HandleEvents(HttpRequest request, IBlobEventHandler handler, ILoggerFactory loggers, CancellationToken ct) =>
-        BlobEventsApi.HandleAsync(request, handler, loggers.CreateLogger("VisualSearch.Api.BlobEvents"), ct);
 }

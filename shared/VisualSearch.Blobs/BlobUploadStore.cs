@@ -4,7 +4,6 @@ using Azure.Storage.Blobs;
 using Azure.Storage.Blobs.Models;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using VisualSearch.Api;
 using VisualSearch.Ingestion;
 
 namespace VisualSearch.Blobs;

@@ -76,7 +76,7 @@ public sealed class ReindexCommandTests : IDisposable
 
         // The pointer names the new model; the running host still answers from its own (old) index.
         var catalog = serving.Services.GetRequiredService<IVectorIndexCatalog>();
-        var modelB = await catalog.GetCurrentModelAsync();
+        var modelB = (await catalog.GetCurrentAsync())?.ModelId;
         Assert.StartsWith("resnet18-v2-", modelB, StringComparison.Ordinal);
         var after = await search.SearchByIdAsync("chelsea.png", new SearchQuery(3));
         Assert.All(after!.Results, h => Assert.Equal(modelA, h.Metadata.ModelId));
@@ -186,7 +186,7 @@ public sealed class ReindexCommandTests : IDisposable
         }
 
         Assert.Contains(_service.Requests, r => r.Operation == "lookup" && r.Path.Contains(compressed, StringComparison.Ordinal) && r.Query.Contains("vectorCopy", StringComparison.Ordinal));
-        Assert.Equal(compressed, await next.Services.GetRequiredService<IVectorIndexCatalog>().GetCurrentVersionAsync());
+        Assert.Equal(compressed, (await next.Services.GetRequiredService<IVectorIndexCatalog>().GetCurrentAsync())?.Name);
         Assert.Empty(_service.Violations);
     }
 
@@ -204,8 +204,8 @@ public sealed class ReindexCommandTests : IDisposable
         Assert.Equal(1, result.Code);
         Assert.Contains("not switching", result.Error, StringComparison.Ordinal);
         using var host = BuildHost(provider, ModelA);
-        Assert.StartsWith("resnet18-", await host.Services.GetRequiredService<IVectorIndexCatalog>().GetCurrentModelAsync(), StringComparison.Ordinal);
-        Assert.DoesNotContain("v2", await host.Services.GetRequiredService<IVectorIndexCatalog>().GetCurrentModelAsync(), StringComparison.Ordinal);
+        Assert.StartsWith("resnet18-", (await host.Services.GetRequiredService<IVectorIndexCatalog>().GetCurrentAsync())?.ModelId, StringComparison.Ordinal);
+        Assert.DoesNotContain("v2", (await host.Services.GetRequiredService<IVectorIndexCatalog>().GetCurrentAsync())?.ModelId, StringComparison.Ordinal);
     }
 
     private async Task<(int Code, string Output, string Error)> ReindexAsync(string provider, string modelName, string? extra = null, string? source = null, Dictionary<string, string?>? settings = null)

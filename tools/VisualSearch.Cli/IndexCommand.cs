@@ -3,6 +3,7 @@ using System.Diagnostics;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
+using VisualSearch.Imaging;
 using VisualSearch.Index.Local;
 using VisualSearch.Ingestion;
 
@@ -11,7 +12,6 @@ namespace VisualSearch.Cli;
 /// <summary><c>vsearch index &lt;folder&gt; [--index DIR] [--workers N]</c>: indexes every image below a folder.</summary>
 public static class IndexCommand
 {
-    private static readonly string[] ImageExtensions = [".jpg", ".jpeg", ".jpe", ".png", ".gif", ".webp", ".bmp", ".tif", ".tiff"];
 
     public static async Task<int> RunAsync(CliArgs args, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
     {
@@ -30,7 +30,7 @@ public static class IndexCommand
         if (workers > 1 && Environment.GetEnvironmentVariable("Encoder__IntraOpThreads") is null) extra["Encoder:IntraOpThreads"] = "1";
 
         var files = Directory.EnumerateFiles(root, "*", new EnumerationOptions { RecurseSubdirectories = true, IgnoreInaccessible = true, AttributesToSkip = FileAttributes.Hidden | FileAttributes.System })
-            .Where(f => ImageExtensions.Contains(Path.GetExtension(f).ToLowerInvariant()))
+            .Where(ImageFormats.HasImageExtension)
             .Order(StringComparer.Ordinal)
             .ToList();
         var ignored = Directory.EnumerateFiles(root, "*", SearchOption.AllDirectories).Count() - files.Count;

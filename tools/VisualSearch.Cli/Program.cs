@@ -66,7 +66,9 @@ catch (OperationCanceledException) when (cts.IsCancellationRequested)
     Console.Error.WriteLine("cancelled");
     return 130;
 }
-catch (Exception ex) when (ex is IndexModelMismatchException or VectorIndexException or IOException or InvalidDataException or Microsoft.Extensions.Options.OptionsValidationException or Azure.RequestFailedException or VisualSearch.Index.AzureSearch.AzureSearchException)
+// Index failures arrive as VectorIndexException whatever the backend; RequestFailedException is Blob Storage's
+// (vsearch upload, reindex --from-container).
+catch (Exception ex) when (ex is IndexModelMismatchException or VectorIndexException or IOException or InvalidDataException or Microsoft.Extensions.Options.OptionsValidationException or Azure.RequestFailedException)
 {
     Console.Error.WriteLine($"error: {ex.Message}");
     return 1;

@@ -39,16 +39,14 @@ public static class SearchCommand
         await host.StartAsync(cancellationToken).ConfigureAwait(false);
         var search = host.Services.GetRequiredService<SearchService>();
         var limit = host.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<ImagingOptions>>().Value.MaxBytes;
-        if (new FileInfo(path).Length > limit)
-        {
-            await stderr.WriteLineAsync($"error: {path} is over the {limit}-byte image limit").ConfigureAwait(false);
-            return 1;
-        }
-
         SearchResponse response;
         try
         {
-            response = await search.SearchByImageAsync(await File.ReadAllBytesAsync(path, cancellationToken).ConfigureAwait(false), new SearchQuery(k, minScore, filter), cancellationToken).ConfigureAwait(false);
+            byte[] bytes;
+            var file = File.OpenRead(path);
+            await using (file.ConfigureAwait(false))
+                bytes = await BoundedRead.ReadImageAsync(file, file.Length, limit, cancellationToken).ConfigureAwait(false);
+            response = await search.SearchByImageAsync(bytes, new SearchQuery(k, minScore, filter), cancellationToken).ConfigureAwait(false);
         }
         catch (ImageRejectedException ex)
         {

@@ -89,20 +89,20 @@ public sealed class IngestionService(
             return Unchanged(request.Id);
 
         var limit = imagingOptions.Value.MaxBytes;
-        if (request.Length > limit)
-            return Reject(request.Id, new ImageRejectedException(ImageRejectionReason.TooLarge, $"The image is {request.Length} bytes; the limit is {limit}."));
-
         byte[] bytes;
-        using (metrics.Time("blob.read"))
+        try
         {
-            var stream = await openContent(cancellationToken).ConfigureAwait(false);
-            await using (stream.ConfigureAwait(false))
+            BoundedRead.CheckLength(request.Length, limit);
+            using (metrics.Time("blob.read"))
             {
-                var read = await ReadBoundedAsync(stream, limit, cancellationToken, request.Length).ConfigureAwait(false);
-                if (read is null)
-                    return Reject(request.Id, new ImageRejectedException(ImageRejectionReason.TooLarge, $"The image is over the limit of {limit} bytes."));
-                bytes = read;
+                var stream = await openContent(cancellationToken).ConfigureAwait(false);
+                await using (stream.ConfigureAwait(false))
+                    bytes = await BoundedRead.ReadImageAsync(stream, request.Length, limit, cancellationToken).ConfigureAwait(false);
             }
+        }
+        catch (ImageRejectedException ex)
+        {
+            return Reject(request.Id, ex);
         }
 
         var hash = Convert.ToHexStringLower(SHA256.HashData(bytes));
@@ -250,53 +250,6 @@ public sealed class IngestionService(
         request.SkipOlderVersions && request.UploadedAt is { } uploaded && stored.Metadata.UploadedAt > uploaded;
 
     private SemaphoreSlim WriteLock(string id) => _writeLocks[(StringComparer.Ordinal.GetHashCode(id) & int.MaxValue) % _writeLocks.Length];
-
-    /// <summary>
-    /// Reads at most <paramref name="limit"/> bytes; null if the stream is longer. With <paramref name="expectedLength"/>
-    /// (a Content-Length, a blob's size) within the limit, the bytes are read into one array of that size, so a body
-    /// costs its size once instead of the doublings of a growing buffer; a stream that turns out longer still works.
-    /// </summary>
-    public static async Task<byte[]?> ReadBoundedAsync(Stream stream, long limit, CancellationToken cancellationToken, long? expectedLength = null)
-    {
-        ArgumentNullException.ThrowIfNull(stream);
-        byte[]? exact = null;
-        var filled = 0;
-        if (expectedLength is > 0 and var expected && expected <= limit && expected <= Array.MaxLength)
-        {
-            exact = new byte[expected];
-            while (filled < exact.Length)
-            {
-                var read = await stream.ReadAsync(exact.AsMemory(filled), cancellationToken).ConfigureAwait(false);
-                if (read == 0) return exact.AsSpan(0, filled).ToArray(); // shorter than announced
-                filled += read;
-            }
-
-            var probe = new byte[1];
-            if (await stream.ReadAsync(probe, cancellationToken).ConfigureAwait(false) == 0) return exact;
-            if (filled + 1 > limit) return null;
-            using var longer = new MemoryStream();
-            longer.Write(exact, 0, filled);
-            longer.Write(probe, 0, 1);
-            return await ReadRestAsync(stream, longer, limit, cancellationToken).ConfigureAwait(false);
-        }
-
-        using var buffer = new MemoryStream();
-        return await ReadRestAsync(stream, buffer, limit, cancellationToken).ConfigureAwait(false);
-    }
-
-    private static async Task<byte[]?> ReadRestAsync(Stream stream, MemoryStream buffer, long limit, CancellationToken cancellationToken)
-    {
-        var chunk = new byte[81920];
-        while (true)
-        {
-            var read = await stream.ReadAsync(chunk, cancellationToken).ConfigureAwait(false);
-            if (read == 0) break;
-            if (buffer.Length + read > limit) return null;
-            buffer.Write(chunk, 0, read);
-        }
-
-        return buffer.ToArray();
-    }
 
     private static Dictionary<string, string> CleanTags(IReadOnlyDictionary<string, string>? tags)
     {

@@ -8,28 +8,31 @@ using VisualSearch.Ingestion;
 
 namespace VisualSearch.Search;
 
-/// <summary>Query parameters, validated on construction.</summary>
+/// <summary>
+/// Query parameters, validated on construction: k and minScore by the index's own query type
+/// (<see cref="VectorQuery"/>), plus the service's cap of <see cref="MaxK"/> results.
+/// </summary>
 public sealed record SearchQuery
 {
     public const int DefaultK = 10;
     public const int MaxK = 100;
 
+    private readonly VectorQuery _vector;
+
     public SearchQuery(int k = DefaultK, float? minScore = null, SearchFilter? filter = null)
     {
-        ArgumentOutOfRangeException.ThrowIfLessThan(k, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(k, MaxK);
-        if (minScore is { } s && (!float.IsFinite(s) || s < -1 || s > 1))
-            throw new ArgumentOutOfRangeException(nameof(minScore), s, "minScore is a cosine similarity between -1 and 1.");
-        K = k;
-        MinScore = minScore;
-        Filter = filter;
+        _vector = new VectorQuery(k, minScore, filter);
     }
 
-    public int K { get; }
+    public int K => _vector.K;
 
-    public float? MinScore { get; }
+    public float? MinScore => _vector.MinScore;
 
-    public SearchFilter? Filter { get; }
+    public SearchFilter? Filter => _vector.Filter;
+
+    /// <summary>The index query, excluding one item (search by id) or none.</summary>
+    public VectorQuery ToVectorQuery(string? excludeId) => _vector with { ExcludeId = excludeId };
 }
 
 /// <summary>Results, best first, with the model that made the query vector.</summary>
@@ -108,6 +111,6 @@ public sealed class SearchService(
     private async Task<IReadOnlyList<SearchHit>> QueryAsync(IVectorIndex vectors, float[] vector, SearchQuery query, string? excludeId, CancellationToken cancellationToken)
     {
         using (metrics.Time("index.query"))
-            return await vectors.SearchAsync(vector, new VectorQuery(query.K, query.MinScore, query.Filter, excludeId), cancellationToken).ConfigureAwait(false);
+            return await vectors.SearchAsync(vector, query.ToVectorQuery(excludeId), cancellationToken).ConfigureAwait(false);
     }
 }

@@ -18,7 +18,7 @@ using VisualSearch.Ingestion;
 namespace VisualSearch.Cli.Bench;
 
 /// <summary>
-/// <c>vsearch bench [--json] [--peer DIR] [--sizes 10000,100000,1000000] [--parts decode,ingest,index,cold] [--quantization int8|float16|float32] [--connectivity M] [--ef N] [--ef-sweep N,N] [--images N] [--reps N] [--queries N] [--work DIR] [--keep]</c>:
+/// <c>vsearch bench [--json] [--peer DIR] [--sizes 10000,100000,1000000] [--parts decode,ingest,index,cold] [--quantization int8|float16|float32] [--connectivity M] [--ef N] [--ef-sweep N,N] [--build-threads N] [--images N] [--reps N] [--queries N] [--work DIR] [--keep]</c>:
 /// decode + preprocess by input, embed, ingest with 1 and 2 workers, search by id / vector / image at each
 /// index size (exact and HNSW), recall, build time, bytes per vector, cold start of vsearch search and serve;
 /// with --peer, the Node peer stack (bench/peer) on the same images in the same run. Everything it measures
@@ -41,7 +41,7 @@ public static class BenchCommand
         ArgumentNullException.ThrowIfNull(args);
         ArgumentNullException.ThrowIfNull(stdout);
         ArgumentNullException.ThrowIfNull(stderr);
-        args.RejectUnknown("json", "peer", "sizes", "images", "reps", "queries", "work", "keep", "parts", "verbose", "quantization", "connectivity", "ef", "ef-sweep");
+        args.RejectUnknown("json", "peer", "sizes", "images", "reps", "queries", "work", "keep", "parts", "verbose", "quantization", "connectivity", "ef", "ef-sweep", "build-threads");
         var quantizationText = args.Get("quantization") ?? new Index.Local.LocalIndexOptions().AnnQuantization.ToString();
         if (!Enum.TryParse<Index.Local.AnnQuantization>(quantizationText, ignoreCase: true, out var quantization) || !Enum.IsDefined(quantization))
             throw new UsageException("--quantization takes int8, float16 or float32.");
@@ -49,6 +49,8 @@ public static class BenchCommand
         var connectivity = args.GetInt("connectivity", defaults.AnnConnectivity, 4, 64);
         var expansionSearch = args.GetInt("ef", defaults.AnnExpansionSearch, 8, 4096);
         var sweep = ParseList(args.Get("ef-sweep") ?? "", 8, 4096, "--ef-sweep takes search expansions from 8 to 4096, comma-separated.");
+        // 0: every core (the default of LocalIndex:AnnBuildThreads); 1 gives the single-threaded build to compare with.
+        var buildThreads = args.GetInt("build-threads", defaults.AnnBuildThreads, 0, 256);
         // The vsearch processes of the cold-start part open the bench's index with the graph settings it was built with.
         var coldStart = new ColdStartBench(new Dictionary<string, string>
         {
@@ -160,7 +162,7 @@ public static class BenchCommand
 
             // Index sizes.
             var query2mp = await File.ReadAllBytesAsync(Path.Combine(imagesDir, "jpeg-2mp.jpg"), cancellationToken).ConfigureAwait(false);
-            var bench = new IndexBench(encoder2.Model.Id, encoder2.Model.Dimension, quantization, connectivity, expansionSearch, sweep, () => encoder2.Embed(decoder.Prepare(query2mp, InputSize)).Vector, log);
+            var bench = new IndexBench(encoder2.Model.Id, encoder2.Model.Dimension, quantization, connectivity, expansionSearch, sweep, () => encoder2.Embed(decoder.Prepare(query2mp, InputSize)).Vector, log, buildThreads);
             string? largestRoot = null;
             int largestSize = 0;
             foreach (var size in parts.Contains("index") ? sizes : [])
