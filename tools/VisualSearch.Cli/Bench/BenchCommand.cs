@@ -99,6 +99,7 @@ public static class BenchCommand
             {
                 var full = Repeat(Math.Max(3, reps / 3), () => preprocessor.Fill(fullDecoder.Prepare(photo12, InputSize).Rgb, tensor));
                 report.Decode.Add(new DecodeResult("jpeg-12mp.jpg, full-size decode (reference, not used)", 4032, 3024, photo12.Length, full.P50, full.P99));
+                report.DecodeStages = DecodeStages.Measure(photo12, preprocessor, reps);
             }
 
             await log.WriteLineAsync("decode done").ConfigureAwait(false);

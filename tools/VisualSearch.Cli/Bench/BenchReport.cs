@@ -14,6 +14,9 @@ internal sealed class BenchReport
     /// <summary>Decode + preprocess, one thread, milliseconds per image.</summary>
     public List<DecodeResult> Decode { get; } = [];
 
+    /// <summary>Where the 12 MP JPEG's decode + preprocess time goes (DecodeStages).</summary>
+    public DecodeStagesResult? DecodeStages { get; set; }
+
     public List<EmbedResult> Embed { get; } = [];
 
     /// <summary>Session creation from the model file, by precision (the int8 file already built).</summary>
