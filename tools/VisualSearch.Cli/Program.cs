@@ -18,6 +18,7 @@ const string Usage = """
       vsearch eval-copies <refs-folder> [--distractors DIR] [--seed N] [--limit N] [--head FILE] [--json]
       vsearch train <folder-or-manifest> --out FILE [--dim 128] [--epochs 20] [--subset NAME] [--all-classes] [--whiten] [--json]
       vsearch quantize [--out DIR]
+      vsearch compare-precision <folder-or-manifest> [--subset NAME] [--task T] [--pairs N] [--json]
 
     The index lives in .vsearch/ of the current directory unless --index or LocalIndex__Path says otherwise.
     The encoder is int8 unless Encoder__Precision=Float32; the build quantises it (vsearch quantize), see README "The encoder".
@@ -54,6 +55,7 @@ try
         "sizing" => await SizingCommand.RunAsync(CliArgs.Parse(rest, "json", "legacy-quotas"), Console.Out, cts.Token),
         "eval" => await EvalCommand.RunAsync(CliArgs.Parse(rest, "json", "no-cache", "verbose"), Console.Out, Console.Error, cts.Token),
         "eval-copies" => await EvalCopiesCommand.RunAsync(CliArgs.Parse(rest, "json", "no-cache", "verbose"), Console.Out, Console.Error, cts.Token),
+        "compare-precision" => await ComparePrecisionCommand.RunAsync(CliArgs.Parse(rest, "json", "no-cache", "verbose"), Console.Out, Console.Error, cts.Token),
         "quantize" => await QuantizeCommand.RunAsync(CliArgs.Parse(rest, "verbose"), Console.Out, cts.Token),
         "train" => await TrainCommand.RunAsync(CliArgs.Parse(rest, "json", "no-cache", "all-classes", "whiten", "verbose"), Console.Out, Console.Error, cts.Token),
         _ => throw new UsageException($"Unknown command '{args[0]}'.\n\n{Usage}"),
