@@ -28,7 +28,7 @@ public sealed class BenchCommandTests
         using var report = JsonDocument.Parse(stdout.ToString());
         var root = report.RootElement;
         Assert.Empty(root.GetProperty("errors").EnumerateArray());
-        Assert.Matches("^resnet18-[0-9a-f]{12}-int8-512$", root.GetProperty("modelId").GetString());
+        Assert.Matches("^resnet18-[0-9a-f]{12}-512$", root.GetProperty("modelId").GetString());
 
         // Every input decoded (and the full-decode reference), each with a positive time and the size it was made at.
         var decode = root.GetProperty("decode").EnumerateArray().ToList();

@@ -21,7 +21,7 @@ const string Usage = """
       vsearch compare-precision <folder-or-manifest> [--subset NAME] [--task T] [--pairs N] [--json]
 
     The index lives in .vsearch/ of the current directory unless --index or LocalIndex__Path says otherwise.
-    The encoder is int8 unless Encoder__Precision=Float32; the build quantises it (vsearch quantize), see README "The encoder".
+    Encoder__Precision=Int8 runs the int8 encoder (vsearch quantize builds it; otherwise first use does), see README "The encoder".
     eval, eval-copies and train cache embeddings in ~/.cache/vsearch/embeddings (--cache DIR, --no-cache); see docs/quality.md.
     Filters: contentType eq 'image/png' and uploadedAt ge 2024-01-01T00:00:00Z (fields: contentType, source, album, owner, tag, uploadedAt).
     """;

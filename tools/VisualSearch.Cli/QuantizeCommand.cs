@@ -10,8 +10,8 @@ namespace VisualSearch.Cli;
 
 /// <summary>
 /// <c>vsearch quantize [--out DIR]</c>: builds the int8 model of the configured encoder (Encoder:* settings) beside
-/// the float one, or into DIR, where the encoder looks first. The build runs it after compiling vsearch, so a fresh
-/// clone has the int8 model without a first-use delay; an encoder that finds none quantises into its cache instead.
+/// the float one, or into DIR, where an int8 encoder looks first (<c>-p:QuantizeOnBuild=true</c> runs it after the
+/// build; the deploy workflow runs it into the Functions package); an encoder that finds none quantises into its cache.
 /// Prints the file and whether it was built or already there (same key: same source model, quantiser, photos).
 /// </summary>
 public static class QuantizeCommand

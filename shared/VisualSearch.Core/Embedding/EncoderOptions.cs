@@ -28,15 +28,16 @@ public enum ExecutionProvider
 /// <summary>The numbers the encoder computes with.</summary>
 public enum EncoderPrecision
 {
+    /// <summary>The float32 model as published (the default: int8 missed the retrieval checks, docs/quality.md section 6).</summary>
+    Float32,
+
     /// <summary>
     /// An int8 model (QDQ: int8 weights per channel, uint8 activations) quantised from the float model on this
-    /// machine at first use, calibrated on the bundled photos, and cached (Embedding/Quantization). About 3x faster
-    /// on a CPU, a quarter of the size. CPU only: with <see cref="ExecutionProvider.Cuda"/> the float model runs.
+    /// machine (vsearch quantize, or at first use into a cache), calibrated on the bundled photos (Embedding/Quantization).
+    /// About 3.5x faster embedding on a CPU, a quarter of the size. CPU only: with <see cref="ExecutionProvider.Cuda"/>
+    /// the float model runs.
     /// </summary>
     Int8,
-
-    /// <summary>The float32 model as published.</summary>
-    Float32,
 }
 
 /// <summary>The image encoder. Section "Encoder". The defaults are the bundled ResNet18.</summary>
@@ -75,10 +76,10 @@ public sealed class EncoderOptions
     public string? HeadPath { get; set; }
 
     /// <summary>
-    /// Int8 (default) or Float32. The model id says which (<c>resnet18-&lt;sha12&gt;-int8-512</c>), so an index never
+    /// Float32 (default) or Int8. The model id says which (<c>resnet18-&lt;sha12&gt;-int8-512</c>), so an index never
     /// mixes them; changing it needs <c>vsearch reindex</c>. The CUDA path always runs Float32.
     /// </summary>
-    public EncoderPrecision Precision { get; set; } = EncoderPrecision.Int8;
+    public EncoderPrecision Precision { get; set; } = EncoderPrecision.Float32;
 
     /// <summary>For <see cref="EncoderPrecision.Int8"/>: the photos calibration runs on (the repository's samples/photos, copied at build).</summary>
     public string CalibrationImagesPath { get; set; } = "models/calibration";

@@ -18,12 +18,13 @@ public sealed class Int8QuantizerTests(EncoderFixture fixture)
     private static string FloatModelPath => Path.Combine(AppContext.BaseDirectory, "models", "resnet18", "ResNet18.onnx");
 
     [Fact]
-    public void The_default_encoder_is_int8_and_its_id_says_so()
+    public void Int8_is_opt_in_and_its_id_says_so()
     {
-        Assert.Equal(EncoderPrecision.Int8, new EncoderOptions().Precision);
-        Assert.Matches("^resnet18-[0-9a-f]{12}-int8-512$", fixture.Encoder.Model.Id);
+        // Float32 stays the default: int8 missed the retrieval checks of issue 13 (docs/quality.md section 6).
+        Assert.Equal(EncoderPrecision.Float32, new EncoderOptions().Precision);
+        Assert.Matches("^resnet18-[0-9a-f]{12}-int8-512$", fixture.Int8.Model.Id);
         Assert.Matches("^resnet18-[0-9a-f]{12}-512$", fixture.Float32.Model.Id);
-        Assert.Equal(EncoderPrecision.Int8, fixture.Encoder.Model.Precision);
+        Assert.Equal(EncoderPrecision.Int8, fixture.Int8.Model.Precision);
     }
 
     [Fact]
@@ -31,7 +32,7 @@ public sealed class Int8QuantizerTests(EncoderFixture fixture)
     {
         var options = new EncoderOptions { ExecutionProvider = ExecutionProvider.Cuda, Precision = EncoderPrecision.Int8 };
         Assert.Equal(EncoderPrecision.Float32, options.EffectivePrecision);
-        Assert.Equal(EncoderPrecision.Int8, new EncoderOptions().EffectivePrecision);
+        Assert.Equal(EncoderPrecision.Int8, new EncoderOptions { Precision = EncoderPrecision.Int8 }.EffectivePrecision);
     }
 
     [Fact]
@@ -135,7 +136,7 @@ public sealed class Int8QuantizerTests(EncoderFixture fixture)
         var before = File.GetLastWriteTimeUtc(fixture.Int8ModelPath);
         using var encoder = fixture.CreateEncoder(EncoderPrecision.Int8);
 
-        Assert.Equal(fixture.Encoder.Model.Id, encoder.Model.Id);
+        Assert.Equal(fixture.Int8.Model.Id, encoder.Model.Id);
         Assert.Equal(before, File.GetLastWriteTimeUtc(fixture.Int8ModelPath));
     }
 
@@ -146,7 +147,7 @@ public sealed class Int8QuantizerTests(EncoderFixture fixture)
         var cosines = SamplePhotos.All.Select(SamplePhotos.PathOf).Concat(queries).Select(path =>
         {
             var image = fixture.Decoder.Prepare(File.ReadAllBytes(path), 224);
-            return (Path: path, Cosine: EncoderFixture.Cosine(fixture.Encoder.Embed(image).Vector, fixture.Float32.Embed(image).Vector));
+            return (Path: path, Cosine: EncoderFixture.Cosine(fixture.Int8.Embed(image).Vector, fixture.Float32.Embed(image).Vector));
         }).ToList();
 
         Assert.All(cosines, c => Assert.True(c.Cosine >= 0.98f, $"{Path.GetFileName(c.Path)}: cosine to float32 {c.Cosine:F4}"));

@@ -28,7 +28,7 @@ public sealed class ThreadingOptionsTests(EncoderFixture fixture)
 
         var vector = encoder.Embed(prepared).Vector;
 
-        var reference = precision == EncoderPrecision.Int8 ? fixture.Encoder : fixture.Float32;
+        var reference = precision == EncoderPrecision.Int8 ? fixture.Int8 : fixture.Float32;
         Assert.Equal(reference.Model.Id, encoder.Model.Id);
         var expected = reference.Embed(prepared).Vector;
         Assert.Equal(expected.Length, vector.Length);

@@ -13,7 +13,7 @@ namespace VisualSearch.UnitTests.Fixtures;
 
 /// <summary>
 /// The real decoder and the bundled ResNet18 encoder, created once for every test in <see cref="EncoderCollection"/>:
-/// the default (int8, quantised into a fresh cache folder of this run, a few seconds) and float32.
+/// float32 (the default) and int8 (quantised on first use into a fresh cache folder of this run, a few seconds).
 /// </summary>
 public sealed class EncoderFixture : IDisposable
 {
@@ -26,21 +26,25 @@ public sealed class EncoderFixture : IDisposable
         _services = new ServiceCollection().AddMetrics().BuildServiceProvider();
         Metrics = new VisualSearchMetrics(_services.GetRequiredService<IMeterFactory>());
         Decoder = new ImageDecoder(Microsoft.Extensions.Options.Options.Create(new ImagingOptions()));
-        Encoder = CreateEncoder(EncoderPrecision.Int8);
         Float32 = CreateEncoder(EncoderPrecision.Float32);
+        Int8 = CreateEncoder(EncoderPrecision.Int8);
+        Encoder = new EncoderOptions().Precision == EncoderPrecision.Int8 ? Int8 : Float32;
     }
 
     public VisualSearchMetrics Metrics { get; }
 
     public ImageDecoder Decoder { get; }
 
-    /// <summary>The default encoder: int8.</summary>
+    /// <summary>The default encoder (float32).</summary>
     public OnnxImageEncoder Encoder { get; }
 
     /// <summary>The float32 model as published.</summary>
     public OnnxImageEncoder Float32 { get; }
 
-    /// <summary>The int8 model file the default encoder runs (built by the fixture's encoder on first use).</summary>
+    /// <summary>The int8 model quantised from it.</summary>
+    public OnnxImageEncoder Int8 { get; }
+
+    /// <summary>The int8 model file <see cref="Int8"/> runs (built by it on first use).</summary>
     public string Int8ModelPath => Path.Combine(_int8Cache.Path, Int8ModelBuilder.FileName("resnet18", Int8BuildInput()));
 
     public EncoderOptions Options(EncoderPrecision precision) => new() { Precision = precision, Int8CachePath = _int8Cache.Path };
@@ -49,10 +53,10 @@ public sealed class EncoderFixture : IDisposable
     public OnnxImageEncoder CreateEncoder(EncoderPrecision precision) =>
         new(Microsoft.Extensions.Options.Options.Create(Options(precision)), NullLogger<OnnxImageEncoder>.Instance, Metrics);
 
-    /// <summary>What the default int8 model is built from.</summary>
+    /// <summary>What the int8 model is built from.</summary>
     public Int8BuildInput Int8BuildInput()
     {
-        _ = Encoder.Model; // loads (and so builds) first
+        _ = Int8.Model; // loads (and so builds) first
         var options = Options(EncoderPrecision.Int8);
         return Int8ModelBuilder.InputFor(options, OnnxImageEncoder.CreatePreprocessor(options));
     }
@@ -67,7 +71,7 @@ public sealed class EncoderFixture : IDisposable
 
     public void Dispose()
     {
-        Encoder.Dispose();
+        Int8.Dispose();
         Float32.Dispose();
         Metrics.Dispose();
         _int8Cache.Dispose();

@@ -104,9 +104,10 @@ public static class BenchCommand
 
             await log.WriteLineAsync("decode done").ConfigureAwait(false);
 
-            // Embed: 2 inference threads (one image at a time) and 1 (one per parallel worker), the default (int8) and float32.
-            using var encoder2 = Encoder(2, EncoderPrecision.Int8, metrics);
-            using var encoder1 = Encoder(1, EncoderPrecision.Int8, metrics);
+            // Embed: 2 inference threads (one image at a time) and 1 (one per parallel worker), float32 (the default) and int8.
+            var defaultPrecision = new EncoderOptions().Precision;
+            using var encoder2 = Encoder(2, defaultPrecision, metrics);
+            using var encoder1 = Encoder(1, defaultPrecision, metrics);
             var prepared = decoder.Prepare(photo12, InputSize);
             encoder2.Embed(prepared);
             encoder1.Embed(prepared);
@@ -126,7 +127,7 @@ public static class BenchCommand
                     report.ModelLoad.Add(new ModelLoadResult(precision.ToString(), Latency.Of(loads).P50));
                     foreach (var threads in new[] { 2, 1 })
                     {
-                        using var encoder = precision == EncoderPrecision.Int8 ? null : Encoder(threads, precision, metrics);
+                        using var encoder = precision == defaultPrecision ? null : Encoder(threads, precision, metrics);
                         var e = encoder ?? (threads == 2 ? encoder2 : encoder1);
                         report.Embed.Add(new EmbedResult(threads, Repeat(reps, () => e.Embed(prepared)).P50, precision.ToString()));
                     }

@@ -53,14 +53,8 @@ internal static class DecodeStages
             }
 
             var t3 = Stopwatch.GetTimestamp();
-            var pixels = target.GetPixelSpan();
             var rgb = new byte[size * size * 3];
-            for (int i = 0, j = 0; i < pixels.Length; i += 4, j += 3)
-            {
-                rgb[j] = pixels[i];
-                rgb[j + 1] = pixels[i + 1];
-                rgb[j + 2] = pixels[i + 2];
-            }
+            ImageDecoder.RgbaToRgb(target.GetPixelSpan(), rgb);
 
             var t4 = Stopwatch.GetTimestamp();
             preprocessor.Fill(rgb, tensor);
