@@ -216,7 +216,7 @@ public sealed class ReindexCommandTests : IDisposable
         Assert.Equal(0, (await ReindexAsync(provider, ModelA)).Code);
         string float32;
         using (var host = BuildHost(provider, ModelA))
-            float32 = (await host.Services.GetRequiredService<IVectorIndexCatalog>().GetCurrentModelAsync())!;
+            float32 = (await host.Services.GetRequiredService<IVectorIndexCatalog>().GetCurrentAsync())!.ModelId;
         Assert.Matches("^resnet18-[0-9a-f]{12}-512$", float32);
 
         // The int8 encoder is another model: its index is built beside the float32 one, then current.
@@ -226,7 +226,7 @@ public sealed class ReindexCommandTests : IDisposable
         Assert.Contains("Indexed 8, unchanged 0, rejected 0 of 8 images", result.Output, StringComparison.Ordinal);
 
         using var serving = await StartHostAsync(provider, ModelA, int8Settings);
-        var int8 = await serving.Services.GetRequiredService<IVectorIndexCatalog>().GetCurrentModelAsync();
+        var int8 = (await serving.Services.GetRequiredService<IVectorIndexCatalog>().GetCurrentAsync())?.ModelId;
         Assert.Matches("^resnet18-[0-9a-f]{12}-int8-512$", int8);
         Assert.Equal(serving.Services.GetRequiredService<IImageEncoder>().Model.Id, int8);
         var hits = await serving.Services.GetRequiredService<SearchService>().SearchByIdAsync("chelsea.png", new SearchQuery(3));
