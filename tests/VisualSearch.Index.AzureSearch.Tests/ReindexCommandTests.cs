@@ -208,6 +208,33 @@ public sealed class ReindexCommandTests : IDisposable
         Assert.DoesNotContain("v2", (await host.Services.GetRequiredService<IVectorIndexCatalog>().GetCurrentAsync())?.ModelId, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(VectorIndexOptions.Local)]
+    [InlineData(VectorIndexOptions.AzureSearch)]
+    public async Task An_index_built_with_float32_moves_to_the_int8_encoder_by_reindex(string provider)
+    {
+        Assert.Equal(0, (await ReindexAsync(provider, ModelA)).Code);
+        string float32;
+        using (var host = BuildHost(provider, ModelA))
+            float32 = (await host.Services.GetRequiredService<IVectorIndexCatalog>().GetCurrentAsync())!.ModelId;
+        Assert.Matches("^resnet18-[0-9a-f]{12}-512$", float32);
+
+        // The int8 encoder is another model: its index is built beside the float32 one, then current.
+        var int8Settings = new Dictionary<string, string?> { ["Encoder:Precision"] = nameof(EncoderPrecision.Int8) };
+        var result = await ReindexAsync(provider, ModelA, settings: int8Settings);
+        Assert.True(result.Code == 0, result.Output + result.Error);
+        Assert.Contains("Indexed 8, unchanged 0, rejected 0 of 8 images", result.Output, StringComparison.Ordinal);
+
+        using var serving = await StartHostAsync(provider, ModelA, int8Settings);
+        var int8 = (await serving.Services.GetRequiredService<IVectorIndexCatalog>().GetCurrentAsync())?.ModelId;
+        Assert.Matches("^resnet18-[0-9a-f]{12}-int8-512$", int8);
+        Assert.Equal(serving.Services.GetRequiredService<IImageEncoder>().Model.Id, int8);
+        var hits = await serving.Services.GetRequiredService<SearchService>().SearchByIdAsync("chelsea.png", new SearchQuery(3));
+        Assert.NotNull(hits);
+        Assert.Equal(3, hits.Results.Count);
+        Assert.Equal(int8, hits.Model);
+    }
+
     private async Task<(int Code, string Output, string Error)> ReindexAsync(string provider, string modelName, string? extra = null, string? source = null, Dictionary<string, string?>? settings = null)
     {
         List<string> argv = ["--from-folder", source ?? Photos, "--workers", "2"];

@@ -17,8 +17,11 @@ const string Usage = """
       vsearch eval <folder-or-manifest> [--k 1,5,10] [--subset NAME] [--task T] [--classes all|train|test] [--head FILE] [--json]
       vsearch eval-copies <refs-folder> [--distractors DIR] [--seed N] [--limit N] [--head FILE] [--json]
       vsearch train <folder-or-manifest> --out FILE [--dim 128] [--epochs 20] [--subset NAME] [--all-classes] [--whiten] [--json]
+      vsearch quantize [--out DIR]
+      vsearch compare-precision <folder-or-manifest> [--subset NAME] [--task T] [--pairs N] [--json]
 
     The index lives in .vsearch/ of the current directory unless --index or LocalIndex__Path says otherwise.
+    Encoder__Precision=Int8 runs the int8 encoder (vsearch quantize builds it; otherwise first use does), see README "The encoder".
     eval, eval-copies and train cache embeddings in ~/.cache/vsearch/embeddings (--cache DIR, --no-cache); see docs/quality.md.
     Filters: contentType eq 'image/png' and uploadedAt ge 2024-01-01T00:00:00Z (fields: contentType, source, album, owner, tag, uploadedAt).
     """;
@@ -52,6 +55,8 @@ try
         "sizing" => await SizingCommand.RunAsync(CliArgs.Parse(rest, "json", "legacy-quotas"), Console.Out, cts.Token),
         "eval" => await EvalCommand.RunAsync(CliArgs.Parse(rest, "json", "no-cache", "verbose"), Console.Out, Console.Error, cts.Token),
         "eval-copies" => await EvalCopiesCommand.RunAsync(CliArgs.Parse(rest, "json", "no-cache", "verbose"), Console.Out, Console.Error, cts.Token),
+        "compare-precision" => await ComparePrecisionCommand.RunAsync(CliArgs.Parse(rest, "json", "no-cache", "verbose"), Console.Out, Console.Error, cts.Token),
+        "quantize" => await QuantizeCommand.RunAsync(CliArgs.Parse(rest, "verbose"), Console.Out, cts.Token),
         "train" => await TrainCommand.RunAsync(CliArgs.Parse(rest, "json", "no-cache", "all-classes", "whiten", "verbose"), Console.Out, Console.Error, cts.Token),
         _ => throw new UsageException($"Unknown command '{args[0]}'.\n\n{Usage}"),
     };

@@ -11,6 +11,9 @@ internal static partial class Log
     [LoggerMessage(2, LogLevel.Information, "Encoder {ModelId} warmed up in {Milliseconds:F0} ms")]
     public static partial void WarmedUp(ILogger logger, string modelId, double milliseconds);
 
+    [LoggerMessage(3, LogLevel.Information, "Quantised the encoder to int8 at {Path} (calibrated on {Photos} photos and their augmentations) in {Milliseconds:F0} ms")]
+    public static partial void Int8ModelBuilt(ILogger logger, string path, int photos, double milliseconds);
+
     [LoggerMessage(10, LogLevel.Information, "Indexed {ItemId} ({Width}x{Height}, {Bytes} bytes) in {Milliseconds:F1} ms")]
     public static partial void Indexed(ILogger logger, string itemId, int width, int height, long bytes, double milliseconds);
 

@@ -177,17 +177,23 @@ public sealed class ImageDecoder(IOptions<ImagingOptions> options) : IImageDecod
             canvas.DrawImage(image, 0, 0, sampling);
         }
 
-        var pixels = target.GetPixelSpan();
         var rgb = new byte[size * size * 3];
-        for (int i = 0, j = 0; i < pixels.Length; i += 4, j += 3)
-        {
-            rgb[j] = pixels[i];
-            rgb[j + 1] = pixels[i + 1];
-            rgb[j + 2] = pixels[i + 2];
-        }
+        RgbaToRgb(target.GetPixelSpan(), rgb);
 
         var (outW, outH) = swap ? (originalHeight, originalWidth) : (originalWidth, originalHeight);
         return new PreparedImage(rgb, size, format, outW, outH);
+    }
+
+    /// <summary>Drops the alpha byte of every RGBA pixel.</summary>
+    public static void RgbaToRgb(ReadOnlySpan<byte> rgba, Span<byte> rgb)
+    {
+        if (rgba.Length / 4 != rgb.Length / 3) throw new ArgumentException("The RGB buffer does not hold as many pixels as the RGBA one.", nameof(rgb));
+        for (int i = 0, j = 0; j < rgb.Length; i += 4, j += 3)
+        {
+            rgb[j] = rgba[i];
+            rgb[j + 1] = rgba[i + 1];
+            rgb[j + 2] = rgba[i + 2];
+        }
     }
 
     /// <summary>Maps stored pixel coordinates to upright ones for each EXIF orientation.</summary>

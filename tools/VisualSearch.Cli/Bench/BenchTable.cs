@@ -13,9 +13,12 @@ internal static class BenchTable
         w.WriteLine();
         Line(w, $"{"decode + resize + preprocess (1 thread)",-58} {"bytes",10} {"p50 ms",8} {"p99 ms",8}");
         foreach (var d in r.Decode) Line(w, $"{d.Input,-58} {d.Bytes,10} {d.P50Ms,8:F1} {d.P99Ms,8:F1}");
+        if (r.DecodeStages is { } st)
+            Line(w, $"jpeg-12mp.jpg by stage (p50 ms): codec {st.CodecMs:F1}, entropy + IDCT + colour at {st.DecodedWidth}x{st.DecodedHeight} {st.DecodeAtScaleMs:F1}, resize + crop {st.ResizeCropMs:F1}, RGBA to RGB {st.RgbaToRgbMs:F1}, mean subtraction {st.PreprocessMs:F1}");
         if (r.ScaledDecodeCosine is { } c) Line(w, $"scaled vs full-size decode, embedding cosine: min {c.Min:F4}, mean {c.Mean:F4} ({c.Images} photos)");
         w.WriteLine();
-        foreach (var e in r.Embed) Line(w, $"embed (ResNet18, IntraOpNumThreads {e.IntraOpThreads}): {e.P50Ms:F1} ms p50");
+        foreach (var e in r.Embed) Line(w, $"embed (ResNet18 {e.Precision}, IntraOpNumThreads {e.IntraOpThreads}): {e.P50Ms:F1} ms p50");
+        foreach (var l in r.ModelLoad) Line(w, $"model load (ResNet18 {l.Precision}, session from file): {l.P50Ms:F0} ms p50");
         foreach (var i in r.Ingest) Line(w, $"ingest, {i.Workers} worker(s) x {i.IntraOpThreadsPerWorker} inference thread(s): {i.ImagesPerSecond:F1} images/s ({i.Images} 12 MP JPEGs, read + hash + decode + embed + fsynced upsert)");
         if (r.Peer is { } p)
         {
@@ -25,6 +28,14 @@ internal static class BenchTable
                 Line(w, $"peer stack ({p.Stack}, 1 thread): embed {p.EmbedMs:F1} ms, ingest {p.IngestImagesPerSecond:F1} images/s; embedding cosine with ours {p.EmbeddingCosineWithOurs:F4}");
                 foreach (var (name, ms) in p.DecodeMs.OrderBy(kv => kv.Key, StringComparer.Ordinal)) Line(w, $"  peer decode + resize + preprocess {name,-20} {ms,8:F1} ms");
             }
+        }
+
+        if (r.PerCore is { } pc)
+        {
+            w.WriteLine();
+            Line(w, $"ingest like for like: whole processes (start-up and model load included), {pc.Images} 12 MP JPEGs, median of {pc.Rounds} interleaved rounds{(pc.Pinned ? ", pinned with taskset" : ", NOT pinned (no taskset)")}");
+            foreach (var (name, rate) in pc.ImagesPerSecond) Line(w, $"  {name,-60} {rate,7:F2} images/s");
+            if (pc.PeerError is not null) Line(w, $"  peer: not run: {pc.PeerError}");
         }
 
         w.WriteLine();
