@@ -7,7 +7,8 @@ const string Usage = """
 
     Usage:
       vsearch index <folder> [--index DIR] [--workers N]
-      vsearch search <image> [--index DIR] [--k N] [--min-score S] [--filter EXPR] [--json]
+      vsearch search <image> [--index DIR] [--k N] [--min-score S] [--cutoff auto] [--filter EXPR] [--json]
+      vsearch duplicates [--index DIR] [--min-score S] [--json]
       vsearch serve [--index DIR] [--urls URL] [--no-watch]
       vsearch upload <folder> [--container NAME]
       vsearch bench [--json] [--peer bench/peer] [--sizes 10000,100000,1000000] [--parts decode,ingest,index,cold] [--quantization int8|float16|float32] [--connectivity M] [--ef N] [--ef-sweep N,N] [--keep]
@@ -46,6 +47,7 @@ try
     {
         "index" => await IndexCommand.RunAsync(CliArgs.Parse(rest, "verbose"), Console.Out, Console.Error, cts.Token),
         "search" => await SearchCommand.RunAsync(CliArgs.Parse(rest, "json", "verbose"), Console.Out, Console.Error, cts.Token),
+        "duplicates" => await DuplicatesCommand.RunAsync(CliArgs.Parse(rest, "json", "verbose"), Console.Out, Console.Error, cts.Token),
         "serve" => await ServeCommand.RunAsync(CliArgs.Parse(rest, "no-watch", "verbose"), cts.Token),
         "upload" => await UploadCommand.RunAsync(CliArgs.Parse(rest), Console.Out, Console.Error, cts.Token),
         "bench" => await BenchCommand.RunAsync(CliArgs.Parse(rest, "json", "keep", "verbose"), Console.Out, Console.Error, cts.Token),
