@@ -40,7 +40,8 @@ internal static class EvalDuplicates
         foreach (var extra in new[] { defaultThreshold, openSet.Threshold ?? defaultThreshold })
             if (!thresholds.Contains(extra)) thresholds.Add(extra);
         thresholds.Sort();
-        var grouping = DuplicateEvaluator.Grouping(vectors, sets, thresholds, new DuplicateOptions().Neighbours, cancellationToken);
+        float[] linkages = [0f, 0.25f, 0.5f, 0.75f, new DuplicateOptions().Linkage];
+        var grouping = DuplicateEvaluator.Grouping(vectors, sets, thresholds, [.. linkages.Distinct().Order()], new DuplicateOptions().Neighbours, cancellationToken);
 
         IReadOnlyList<CutoffPoint>? cutoff = null;
         if (categories is not null)
@@ -64,10 +65,12 @@ internal static class EvalDuplicates
             o.WriteLine($"  t {F(p.Threshold)}  precision {F(p.Precision)}  recall {F(p.Recall)}");
 
         o.WriteLine();
-        o.WriteLine($"groups of the references mixed with their copies (default Duplicates:MinScore {F(r.Default)}):");
-        o.WriteLine($"  {"minScore",8} {"groups",6} {"pairs",8} {"correct",8} {"P(pair)",7} {"R(pair)",7} {"unrelated",9}");
+        var defaults = new DuplicateOptions();
+        o.WriteLine($"groups of the references mixed with their copies (defaults: Duplicates:MinScore {F(r.Default)}, Duplicates:Linkage {F(defaults.Linkage)}):");
+        o.WriteLine($"  {"linkage",7} {"minScore",8} {"groups",6} {"pairs",8} {"correct",8} {"P(pair)",7} {"R(pair)",7} {"unrelated",9}");
         foreach (var g in r.Grouping.Where(g => (int)MathF.Round(g.MinScore * 1000) % 10 == 0 || g.MinScore == r.Default || g.MinScore == s.Threshold))
-            o.WriteLine($"  {F(g.MinScore),8} {g.Groups,6} {g.PredictedPairs,8} {g.CorrectPairs,8} {F(g.PairPrecision),7} {F(g.PairRecall),7} {g.UnrelatedPairs,9}" + (g.MinScore == r.Default ? "  <- default" : ""));
+            o.WriteLine($"  {F(g.Linkage),7} {F(g.MinScore),8} {g.Groups,6} {g.PredictedPairs,8} {g.CorrectPairs,8} {F(g.PairPrecision),7} {F(g.PairRecall),7} {g.UnrelatedPairs,9}"
+                + (g.MinScore == r.Default && g.Linkage == defaults.Linkage ? "  <- default" : ""));
 
         if (r.Cutoff is { } cutoff)
         {
@@ -96,6 +99,7 @@ internal static class EvalDuplicates
         grouping = r.Grouping.Select(g => new
         {
             minScore = g.MinScore,
+            linkage = g.Linkage,
             groups = g.Groups,
             predictedPairs = g.PredictedPairs,
             correctPairs = g.CorrectPairs,

@@ -14,12 +14,18 @@ public static class DuplicateGrouping
     /// <param name="nearPairs">Candidate pairs with their cosine similarity (either order, duplicates allowed).</param>
     /// <param name="minScore">The threshold a near pair must reach.</param>
     /// <param name="separated">True for a pair that must never share a group (a not-duplicates decision).</param>
+    /// <param name="linkage">
+    /// 0: single linkage (any pair joins two groups). Above 0: two groups join through a near pair only when at
+    /// least this share of each group's items has a pair at or above the threshold into the other, so one bridge
+    /// item cannot chain two sets of copies (or a run of lookalikes) into one group. Exact pairs always join.
+    /// </param>
     /// <returns>Groups of two or more items, largest first, then best pair first, then by first id.</returns>
     public static IReadOnlyList<DuplicateGroup> Group(
         IReadOnlyList<GroupingItem> items,
         IEnumerable<DuplicatePair> nearPairs,
         float minScore,
-        IEnumerable<(string A, string B)>? separated = null)
+        IEnumerable<(string A, string B)>? separated = null,
+        float linkage = 0)
     {
         ArgumentNullException.ThrowIfNull(items);
         ArgumentNullException.ThrowIfNull(nearPairs);
@@ -60,9 +66,43 @@ public static class DuplicateGrouping
             c = string.CompareOrdinal(x.A, y.A);
             return c != 0 ? c : string.CompareOrdinal(x.B, y.B);
         });
+        var neighbours = new List<int>?[items.Count];
+        var groupOf = new Dictionary<int, List<int>>();
+        if (linkage > 0)
+        {
+            foreach (var edge in edges)
+            {
+                int a = slot[edge.A], b = slot[edge.B];
+                (neighbours[a] ??= []).Add(b);
+                (neighbours[b] ??= []).Add(a);
+            }
+        }
+
         var taken = new List<DuplicatePair>();
         foreach (var edge in edges)
-            if (sets.Union(slot[edge.A], slot[edge.B])) taken.Add(edge);
+        {
+            int a = slot[edge.A], b = slot[edge.B];
+            int ra = sets.Find(a), rb = sets.Find(b);
+            if (ra == rb) continue;
+            var membersA = linkage > 0 ? Members(groupOf, ra) : null;
+            var membersB = linkage > 0 ? Members(groupOf, rb) : null;
+            if (linkage > 0 && edge.Kind == DuplicateKind.Near
+                && (Linked(membersA!, rb) < linkage * membersA!.Count || Linked(membersB!, ra) < linkage * membersB!.Count))
+                continue;
+            if (!sets.Union(a, b)) continue;
+            taken.Add(edge);
+            if (linkage > 0)
+            {
+                var root = sets.Find(a);
+                groupOf.Remove(ra);
+                groupOf.Remove(rb);
+                groupOf[root] = [.. membersA!, .. membersB!];
+            }
+        }
+
+        // How many of the members have a pair into the group whose root is otherRoot.
+        int Linked(List<int> members, int otherRoot) =>
+            members.Count(m => neighbours[m] is { } list && list.Exists(n => sets.Find(n) == otherRoot));
 
         var members = new Dictionary<int, List<string>>();
         for (var i = 0; i < items.Count; i++)
@@ -87,4 +127,7 @@ public static class DuplicateGrouping
             .ThenBy(g => g.Items[0], StringComparer.Ordinal)
             .ToList();
     }
+
+    private static List<int> Members(Dictionary<int, List<int>> groupOf, int root) =>
+        groupOf.TryGetValue(root, out var list) ? list : [root];
 }

@@ -14,6 +14,13 @@ public sealed class DuplicateOptions
     [Range(-1.0, 1.0)]
     public float MinScore { get; set; } = 0.80f;
 
+    /// <summary>
+    /// Share of each group's items that must have a pair into the other group before two groups join through a
+    /// near pair (0 = single linkage: one pair joins them). Keeps one bridge item from chaining unrelated copies.
+    /// </summary>
+    [Range(0.0, 1.0)]
+    public float Linkage { get; set; } = 0.5f;
+
     /// <summary>Neighbours asked of the index per item in the self-join (more finds larger groups of copies directly).</summary>
     [Range(1, 100)]
     public int Neighbours { get; set; } = 10;

@@ -160,7 +160,7 @@ public sealed partial class DuplicateService(
         }
 
         var separated = await decisions.GetSeparatedAsync(cancellationToken).ConfigureAwait(false);
-        var groups = DuplicateGrouping.Group(items, pairs, minScore, separated);
+        var groups = DuplicateGrouping.Group(items, pairs, minScore, separated, options.Value.Linkage);
         LogGrouped(logger, items.Count, queried, groups.Count, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         return groups;
     }

@@ -32,7 +32,7 @@ public static class ResultCutoff
     }
 
     /// <summary>The rule <c>cutoff=auto</c> uses.</summary>
-    public static Rule Default { get; } = new(MinGap: 0.06f, Fraction: 0.90f);
+    public static Rule Default { get; } = new(MinGap: 0.04f, Fraction: 0.90f);
 
     /// <summary>How many of <paramref name="scores"/> (best first) to keep under <see cref="Default"/>.</summary>
     public static int Auto(ReadOnlySpan<float> scores) => Apply(scores, Default);

@@ -19,7 +19,7 @@ public sealed record OpenSetReport(int Queries, double TargetPrecision, float? T
 /// <param name="CorrectPairs">Of those, pairs from the same copy set.</param>
 /// <param name="TruePairs">Pairs of items from the same copy set (what a perfect grouping joins).</param>
 /// <param name="UnrelatedPairs">Pairs joined that are not copies of each other (PredictedPairs - CorrectPairs).</param>
-public sealed record GroupingPoint(float MinScore, int Groups, long PredictedPairs, long CorrectPairs, long TruePairs, double PairPrecision, double PairRecall, long UnrelatedPairs);
+public sealed record GroupingPoint(float MinScore, float Linkage, int Groups, long PredictedPairs, long CorrectPairs, long TruePairs, double PairPrecision, double PairRecall, long UnrelatedPairs);
 
 /// <summary>A cut-off rule scored on copy queries (one relevant item) and category queries (many).</summary>
 /// <param name="CopyF1">Mean F1 of the kept list against the relevant items in the top k, over copy queries.</param>
@@ -85,7 +85,7 @@ public static class DuplicateEvaluator
     /// <see cref="DuplicateGrouping"/>) at each of <paramref name="minScores"/> and scores the groups as pairs against
     /// <paramref name="sets"/> (the copy set of each item; a negative set is an item with no copies).
     /// </summary>
-    public static IReadOnlyList<GroupingPoint> Grouping(IReadOnlyList<float[]> vectors, IReadOnlyList<int> sets, IReadOnlyList<float> minScores, int neighbours = 10, CancellationToken cancellationToken = default)
+    public static IReadOnlyList<GroupingPoint> Grouping(IReadOnlyList<float[]> vectors, IReadOnlyList<int> sets, IReadOnlyList<float> minScores, IReadOnlyList<float> linkages, int neighbours = 10, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(vectors);
         ArgumentNullException.ThrowIfNull(sets);
@@ -115,9 +115,10 @@ public static class DuplicateEvaluator
         var pairs = found.SelectMany(f => f).ToList();
         var truePairs = sets.Where(s => s >= 0).GroupBy(s => s).Sum(g => Choose2(g.Count()));
         var points = new List<GroupingPoint>();
+        foreach (var linkage in linkages)
         foreach (var minScore in minScores)
         {
-            var groups = DuplicateGrouping.Group(items, pairs, minScore);
+            var groups = DuplicateGrouping.Group(items, pairs, minScore, linkage: linkage);
             long predicted = 0, correct = 0;
             foreach (var group in groups)
             {
@@ -125,7 +126,7 @@ public static class DuplicateEvaluator
                 correct += group.Items.Select(id => sets[int.Parse(id, System.Globalization.CultureInfo.InvariantCulture)]).Where(s => s >= 0).GroupBy(s => s).Sum(g => Choose2(g.Count()));
             }
 
-            points.Add(new GroupingPoint(minScore, groups.Count, predicted, correct, truePairs,
+            points.Add(new GroupingPoint(minScore, linkage, groups.Count, predicted, correct, truePairs,
                 predicted == 0 ? 1 : (double)correct / predicted, truePairs == 0 ? 0 : (double)correct / truePairs, predicted - correct));
         }
 

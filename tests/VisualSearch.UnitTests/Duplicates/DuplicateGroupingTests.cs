@@ -103,6 +103,28 @@ public sealed class DuplicateGroupingTests
     }
 
     [Fact]
+    public void Linkage_keeps_one_bridge_pair_from_chaining_two_sets_of_copies()
+    {
+        GroupingItem[] items = [Item("a1", "1"), Item("a2", "2"), Item("a3", "3"), Item("b1", "4"), Item("b2", "5"), Item("b3", "6"), Item("x", "7")];
+        List<DuplicatePair> pairs = [];
+        foreach (var set in new[] { new[] { "a1", "a2", "a3" }, ["b1", "b2", "b3"] })
+            for (var i = 0; i < set.Length; i++)
+                for (var j = i + 1; j < set.Length; j++) pairs.Add(DuplicatePair.Of(set[i], set[j], 0.95f, DuplicateKind.Near));
+        pairs.Add(DuplicatePair.Of("a3", "b1", 0.9f, DuplicateKind.Near)); // the bridge
+        pairs.Add(DuplicatePair.Of("x", "a1", 0.85f, DuplicateKind.Near)); // a lookalike of one item only
+
+        Assert.Equal(7, Assert.Single(DuplicateGrouping.Group(items, pairs, 0.8f, linkage: 0)).Items.Count);
+
+        var groups = DuplicateGrouping.Group(items, pairs, 0.8f, linkage: 0.5f);
+        Assert.Equal([["a1", "a2", "a3"], ["b1", "b2", "b3"]], groups.Select(g => g.Items.ToArray()));
+        Assert.DoesNotContain(groups.SelectMany(g => g.Pairs), p => p.A == "a3" && p.B == "b1");
+
+        // Once x also matches a second member, half of the group links to it, and it joins.
+        pairs.Add(DuplicatePair.Of("x", "a2", 0.85f, DuplicateKind.Near));
+        Assert.Equal(["a1", "a2", "a3", "x"], DuplicateGrouping.Group(items, pairs, 0.8f, linkage: 0.5f)[0].Items);
+    }
+
+    [Fact]
     public void Union_find_refuses_a_union_that_would_join_a_cannot_link_pair()
     {
         var sets = new ConstrainedUnionFind(5);
