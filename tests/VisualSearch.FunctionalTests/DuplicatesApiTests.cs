@@ -64,7 +64,8 @@ public sealed class DuplicatesApiTests
         var coffee = Repo.PhotoBytes("coffee.png");
         var a = await UploadAsync(host, coffee, "coffee.png", "image/png");
         var b = await UploadAsync(host, TestImages.EditedCopy(coffee), "coffee-edited.jpg", "image/jpeg");
-        using (var before = await host.Client.GetAsync("/api/duplicates"))
+        // An explicit threshold: this edit of this photo may score under the default.
+        using (var before = await host.Client.GetAsync("/api/duplicates?minScore=0.6"))
             Assert.Equal(1, (await Http.JsonAsync(before)).GetProperty("total").GetInt32());
 
         using (var keep = await PostJsonAsync(host, new { items = new[] { a, b }, decision = "keep", keep = b }))
@@ -76,7 +77,7 @@ public sealed class DuplicatesApiTests
         Assert.Equal(2, await host.CountAsync());
         using (var decision = await PostJsonAsync(host, new { items = new[] { b, a }, decision = "not-duplicates" }))
             Assert.True((await Http.JsonAsync(decision)).GetProperty("recorded").GetBoolean());
-        using var after = await host.Client.GetAsync("/api/duplicates");
+        using var after = await host.Client.GetAsync("/api/duplicates?minScore=0.6");
         Assert.Equal(0, (await Http.JsonAsync(after)).GetProperty("total").GetInt32());
         Assert.True(File.Exists(Path.Combine(host.IndexPath, "duplicates", "decisions.jsonl")));
     }

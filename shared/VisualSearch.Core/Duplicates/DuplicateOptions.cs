@@ -12,7 +12,7 @@ public sealed class DuplicateOptions
     /// on the dev copy set (docs/quality.md, "Near-duplicate groups").
     /// </summary>
     [Range(-1.0, 1.0)]
-    public float MinScore { get; set; } = 0.80f;
+    public float MinScore { get; set; } = 0.82f;
 
     /// <summary>
     /// Share of each group's items that must have a pair into the other group before two groups join through a
