@@ -24,14 +24,15 @@ public sealed partial class LocalVectorIndex : IVectorScan
             try
             {
                 RequireOpen();
-                var end = Math.Min(_used, start + ScanPage);
+                var used = _records.Used;
+                var end = Math.Min(used, start + ScanPage);
                 for (var slot = start; slot < end; slot++)
                 {
-                    if (_metadata[slot] is not { } metadata || _ids[slot] is not { } id) continue;
+                    if (_records.MetadataAt(slot) is not { } metadata || _records.IdAt(slot) is not { } id) continue;
                     if (scope is null || scope.Matches(metadata)) page.Add(new IndexedItem(id, metadata));
                 }
 
-                more = end < _used;
+                more = end < used;
             }
             finally
             {

@@ -1,12 +1,7 @@
 using System.Net;
 using System.Text;
 using System.Text.Json;
-using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
-using VisualSearch.Duplicates;
 using VisualSearch.FunctionalTests.Infrastructure;
-using VisualSearch.Functions;
-using VisualSearch.Search;
 
 namespace VisualSearch.FunctionalTests;
 
@@ -122,25 +117,6 @@ public sealed class DuplicatesApiTests
         await using var host = await LocalHost.StartAsync();
         using var response = await PostJsonAsync(host, new { items = new[] { "a.jpg", "b.jpg" }, decision = "keep", keep = "a.jpg", delete = true });
         await Http.ProblemAsync(response, HttpStatusCode.NotFound);
-    }
-
-    [Fact]
-    public async Task The_Functions_host_serves_the_same_handlers()
-    {
-        await using var host = await FunctionsHost.StartAsync();
-        await LocalHost.IngestPhotosAsync(host.Services, Repo.PhotoNames());
-        var functions = new DuplicatesFunctions(host.Services.GetRequiredService<DuplicateService>(), host.Services.GetRequiredService<SearchService>());
-
-        var context = host.NewContext("GET", "/api/duplicates?minScore=0.99&limit=5", [], "application/json");
-        var response = await FunctionsHost.ExecuteAsync(await functions.GetDuplicates(context.Request, CancellationToken.None), context);
-        var json = response.Json();
-        Assert.Equal(0.99f, json.GetProperty("minScore").GetSingle());
-        Assert.Equal(0, json.GetProperty("total").GetInt32()); // the sample photos are all different
-
-        var bad = host.NewContext("GET", "/api/duplicates?limit=x", [], "application/json");
-        (await FunctionsHost.ExecuteAsync(await functions.GetDuplicates(bad.Request, CancellationToken.None), bad)).Problem(StatusCodes.Status400BadRequest);
-        var badDecision = host.NewContext("POST", "/api/duplicates/decisions", Encoding.UTF8.GetBytes("""{"items":["a.jpg"]}"""), "application/json");
-        (await FunctionsHost.ExecuteAsync(await functions.DuplicateDecisions(badDecision.Request, CancellationToken.None), badDecision)).Problem(StatusCodes.Status400BadRequest);
     }
 
     private static async Task<string> UploadAsync(LocalHost host, byte[] bytes, string name, string contentType)
