@@ -31,19 +31,19 @@ public static class DuplicatesApi
         if (q.TryGetValue("minScore", out var sText) && !string.IsNullOrEmpty(sText))
         {
             if (!float.TryParse(sText, NumberStyles.Float, CultureInfo.InvariantCulture, out var s) || !float.IsFinite(s) || s < -1 || s > 1)
-                return SearchApi.Problem(StatusCodes.Status400BadRequest, "Invalid minScore", "minScore must be a number from -1 to 1 (cosine similarity).");
+                return ApiHttp.Problem(StatusCodes.Status400BadRequest, "Invalid minScore", "minScore must be a number from -1 to 1 (cosine similarity).");
             minScore = s;
         }
 
         var limit = DuplicateQuery.DefaultLimit;
         if (q.TryGetValue("limit", out var lText) && !string.IsNullOrEmpty(lText)
             && (!int.TryParse(lText, NumberStyles.None, CultureInfo.InvariantCulture, out limit) || limit < 1 || limit > DuplicateQuery.MaxLimit))
-            return SearchApi.Problem(StatusCodes.Status400BadRequest, "Invalid limit", $"limit must be a whole number from 1 to {DuplicateQuery.MaxLimit}.");
+            return ApiHttp.Problem(StatusCodes.Status400BadRequest, "Invalid limit", $"limit must be a whole number from 1 to {DuplicateQuery.MaxLimit}.");
 
         var offset = 0;
         if (q.TryGetValue("cursor", out var cText) && !string.IsNullOrEmpty(cText)
             && (!int.TryParse(cText, NumberStyles.None, CultureInfo.InvariantCulture, out offset) || offset < 0))
-            return SearchApi.Problem(StatusCodes.Status400BadRequest, "Invalid cursor", "cursor must be the nextCursor of an earlier page.");
+            return ApiHttp.Problem(StatusCodes.Status400BadRequest, "Invalid cursor", "cursor must be the nextCursor of an earlier page.");
 
         DuplicateGroupsPage page;
         try
@@ -52,7 +52,7 @@ public static class DuplicatesApi
         }
         catch (DuplicateGroupingNotSupportedException ex)
         {
-            return SearchApi.Problem(StatusCodes.Status501NotImplemented, "Not available with this index", ex.Message);
+            return ApiHttp.Problem(StatusCodes.Status501NotImplemented, "Not available with this index", ex.Message);
         }
 
         var groups = new List<DuplicateGroupDto>(page.Groups.Count);
@@ -79,10 +79,10 @@ public static class DuplicatesApi
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(duplicates);
         if (request.ContentLength > MaxDecisionBytes)
-            return SearchApi.Problem(StatusCodes.Status413PayloadTooLarge, "Too large", $"The body is over {MaxDecisionBytes} bytes.");
-        var body = await SearchApi.ReadBodyAsync(request, MaxDecisionBytes, cancellationToken).ConfigureAwait(false);
+            return ApiHttp.Problem(StatusCodes.Status413PayloadTooLarge, "Too large", $"The body is over {MaxDecisionBytes} bytes.");
+        var body = await ApiHttp.ReadBodyAsync(request, MaxDecisionBytes, cancellationToken).ConfigureAwait(false);
         if (body.Problem is not null) return body.Problem;
-        if (body.Bytes is null) return SearchApi.Problem(StatusCodes.Status413PayloadTooLarge, "Too large", $"The body is over {MaxDecisionBytes} bytes.");
+        if (body.Bytes is null) return ApiHttp.Problem(StatusCodes.Status413PayloadTooLarge, "Too large", $"The body is over {MaxDecisionBytes} bytes.");
 
         DecisionRequest? decision;
         try
@@ -91,26 +91,26 @@ public static class DuplicatesApi
         }
         catch (JsonException ex)
         {
-            return SearchApi.Problem(StatusCodes.Status400BadRequest, "Invalid JSON", ex.Message);
+            return ApiHttp.Problem(StatusCodes.Status400BadRequest, "Invalid JSON", ex.Message);
         }
 
         if (decision?.Items is not { Length: >= 2 } items || items.Any(string.IsNullOrEmpty))
-            return SearchApi.Problem(StatusCodes.Status400BadRequest, "Invalid items", "items lists two or more item ids.");
+            return ApiHttp.Problem(StatusCodes.Status400BadRequest, "Invalid items", "items lists two or more item ids.");
         foreach (var id in items)
-            if (!ItemIds.IsValid(id, out var idError)) return SearchApi.Problem(StatusCodes.Status400BadRequest, "Invalid id", idError);
+            if (!ItemIds.IsValid(id, out var idError)) return ApiHttp.Problem(StatusCodes.Status400BadRequest, "Invalid id", idError);
         if (items.Distinct(StringComparer.Ordinal).Count() != items.Length)
-            return SearchApi.Problem(StatusCodes.Status400BadRequest, "Invalid items", "items names an item twice.");
+            return ApiHttp.Problem(StatusCodes.Status400BadRequest, "Invalid items", "items names an item twice.");
 
         switch (decision.Decision)
         {
             case "not-duplicates":
                 if (items.Length != 2 || decision.Keep is not null || decision.Delete)
-                    return SearchApi.Problem(StatusCodes.Status400BadRequest, "Invalid decision", "not-duplicates names exactly two items, and no keep or delete.");
+                    return ApiHttp.Problem(StatusCodes.Status400BadRequest, "Invalid decision", "not-duplicates names exactly two items, and no keep or delete.");
                 var recorded = await duplicates.MarkNotDuplicatesAsync(items[0], items[1], cancellationToken).ConfigureAwait(false);
                 return Results.Ok(new { decision = "not-duplicates", items, recorded });
             case "keep":
                 if (decision.Keep is null || !items.Contains(decision.Keep, StringComparer.Ordinal))
-                    return SearchApi.Problem(StatusCodes.Status400BadRequest, "Invalid decision", "keep names one of items.");
+                    return ApiHttp.Problem(StatusCodes.Status400BadRequest, "Invalid decision", "keep names one of items.");
                 KeepOutcome? outcome;
                 try
                 {
@@ -118,14 +118,14 @@ public static class DuplicatesApi
                 }
                 catch (DuplicateGroupingNotSupportedException ex)
                 {
-                    return SearchApi.Problem(StatusCodes.Status501NotImplemented, "Not available with this index", ex.Message);
+                    return ApiHttp.Problem(StatusCodes.Status501NotImplemented, "Not available with this index", ex.Message);
                 }
 
                 return outcome is null
-                    ? SearchApi.Problem(StatusCodes.Status404NotFound, "Unknown id", $"No item '{decision.Keep}' is indexed.")
+                    ? ApiHttp.Problem(StatusCodes.Status404NotFound, "Unknown id", $"No item '{decision.Keep}' is indexed.")
                     : Results.Ok(new { decision = "keep", keep = outcome.Kept, others = outcome.Others });
             default:
-                return SearchApi.Problem(StatusCodes.Status400BadRequest, "Invalid decision", "decision is \"not-duplicates\" or \"keep\".");
+                return ApiHttp.Problem(StatusCodes.Status400BadRequest, "Invalid decision", "decision is \"not-duplicates\" or \"keep\".");
         }
     }
 

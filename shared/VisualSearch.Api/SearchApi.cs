@@ -117,7 +117,7 @@ public static class SearchApi
                 cutoff = CutoffMode.Auto;
                 break;
             default:
-                problem = Problem(StatusCodes.Status400BadRequest, "Invalid cutoff", "cutoff is auto (stop where the scores fall away) or none.");
+                problem = ApiHttp.Problem(StatusCodes.Status400BadRequest, "Invalid cutoff", "cutoff is auto (stop where the scores fall away) or none.");
                 return false;
         }
 
