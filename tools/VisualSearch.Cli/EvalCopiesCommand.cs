@@ -84,7 +84,10 @@ public static class EvalCopiesCommand
         var duplicates = EvalDuplicates.Run(indexed, usableRefs, indexed.Count - usableRefs, queries, categories, cancellationToken);
         if (args.Has("json"))
         {
-            stdout.WriteLine(JsonSerializer.Serialize(new { copies = ToJson(engine.ModelId, seed, report), duplicates = EvalDuplicates.ToJson(duplicates) }, Json));
+            // The copy report's fields stay at the root (as before); the duplicate measurements sit beside them.
+            var root = JsonSerializer.SerializeToNode(ToJson(engine.ModelId, seed, report), Json)!.AsObject();
+            root["duplicates"] = JsonSerializer.SerializeToNode(EvalDuplicates.ToJson(duplicates), Json);
+            stdout.WriteLine(root.ToJsonString(Json));
         }
         else
         {
