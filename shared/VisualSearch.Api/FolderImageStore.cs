@@ -8,7 +8,7 @@ namespace VisualSearch.Api;
 /// path relative to <see cref="Root"/> ("file" items of <c>vsearch index</c>, uploads to the local host). A name
 /// never leaves the root.
 /// </summary>
-public sealed class FolderImageStore : IImageStore
+public sealed class FolderImageStore : IDeletableImageStore
 {
     public FolderImageStore(string source, string root)
     {
@@ -52,6 +52,14 @@ public sealed class FolderImageStore : IImageStore
         {
             if (File.Exists(temporary)) File.Delete(temporary);
         }
+    }
+
+    /// <summary>Deletes the item's file when it is one of this folder's items (a duplicate the user chose not to keep).</summary>
+    public Task<bool> DeleteAsync(ItemMetadata item, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(item);
+        cancellationToken.ThrowIfCancellationRequested();
+        return Task.FromResult(string.Equals(item.Source, Source, StringComparison.Ordinal) && Delete(item.Name));
     }
 
     /// <summary>Removes an image (and its folder when that is left empty); false if there was none.</summary>

@@ -16,7 +16,7 @@ namespace VisualSearch.Api;
 /// </summary>
 public static class SearchApi
 {
-    /// <summary>POST /api/search?k=&amp;minScore=&amp;filter= with the image as the body.</summary>
+    /// <summary>POST /api/search?k=&amp;minScore=&amp;filter=&amp;cutoff= with the image as the body.</summary>
     public static async Task<IResult> SearchByImageAsync(HttpRequest request, SearchService search, IOptions<ImagingOptions> imaging, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
@@ -38,7 +38,7 @@ public static class SearchApi
         }
     }
 
-    /// <summary>GET /api/search?id=&amp;k=&amp;minScore=&amp;filter=: neighbours of an indexed item.</summary>
+    /// <summary>GET /api/search?id=&amp;k=&amp;minScore=&amp;filter=&amp;cutoff=: neighbours of an indexed item.</summary>
     public static async Task<IResult> SearchByIdAsync(HttpRequest request, SearchService search, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
@@ -114,7 +114,20 @@ public static class SearchApi
             return false;
         }
 
-        query = new SearchQuery(k, minScore, filter);
+        var cutoff = CutoffMode.None;
+        switch (q["cutoff"].ToString())
+        {
+            case "" or "none":
+                break;
+            case "auto":
+                cutoff = CutoffMode.Auto;
+                break;
+            default:
+                problem = ApiHttp.Problem(StatusCodes.Status400BadRequest, "Invalid cutoff", "cutoff is auto (stop where the scores fall away) or none.");
+                return false;
+        }
+
+        query = new SearchQuery(k, minScore, filter, cutoff);
         return true;
     }
 

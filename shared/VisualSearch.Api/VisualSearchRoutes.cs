@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using VisualSearch.Duplicates;
 using VisualSearch.Imaging;
 using VisualSearch.Ingestion;
 using VisualSearch.Search;
@@ -32,6 +33,10 @@ public static class VisualSearchRoutes
         app.MapGet("/api/health", (HttpContext context, SearchService search, CancellationToken ct) =>
             SearchApi.HealthAsync(search, ApiProtectionExtensions.IsAuthorized(context), ct));
         app.MapGet("/api/health/details", (SearchService search, CancellationToken ct) => SearchApi.HealthAsync(search, detailed: true, ct));
+        app.MapGet("/api/duplicates", (HttpRequest request, DuplicateService duplicates, SearchService search, CancellationToken ct) =>
+            DuplicatesApi.GetGroupsAsync(request, duplicates, search, ct));
+        app.MapPost("/api/duplicates/decisions", (HttpRequest request, DuplicateService duplicates, CancellationToken ct) =>
+            DuplicatesApi.DecideAsync(request, duplicates, ct));
 
         // Client uploads (direct PUT to Blob Storage with a signed URL); the host registers an IUploadStore (AddBlobUploads).
         app.MapPost("/api/uploads", (HttpRequest request, [FromServices] IUploadStore uploads, IOptions<ImagingOptions> imaging, CancellationToken ct) =>

@@ -7,7 +7,7 @@ using VisualSearch.Indexing;
 namespace VisualSearch.Blobs;
 
 /// <summary>Originals of uploaded items: the blob <see cref="ItemMetadata.Name"/> in the upload container (BlobSource:Container).</summary>
-public sealed class BlobImageStore(BlobServiceClient blobs, IOptions<BlobSourceOptions> options) : IImageStore
+public sealed class BlobImageStore(BlobServiceClient blobs, IOptions<BlobSourceOptions> options) : IDeletableImageStore
 {
     public async Task<Stream?> OpenReadAsync(ItemMetadata item, CancellationToken cancellationToken = default)
     {
@@ -27,6 +27,28 @@ public sealed class BlobImageStore(BlobServiceClient blobs, IOptions<BlobSourceO
         catch (RequestFailedException ex) when (ex.Status == 404)
         {
             return null;
+        }
+    }
+
+    /// <summary>
+    /// Deletes the blob (and its snapshots); the BlobDeleted event, or the caller, then removes the record. Only a
+    /// blob whose content is still the indexed one is deleted (If-Match on the indexed ETag when there is one), so
+    /// a re-upload made meanwhile survives.
+    /// </summary>
+    public async Task<bool> DeleteAsync(ItemMetadata item, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(item);
+        if (!string.Equals(item.Source, options.Value.Container, StringComparison.Ordinal)) return false;
+        var conditions = item.ETag is { Length: > 0 } etag ? new Azure.Storage.Blobs.Models.BlobRequestConditions { IfMatch = new ETag(etag) } : null;
+        try
+        {
+            var response = await blobs.GetBlobContainerClient(item.Source).GetBlobClient(item.Name)
+                .DeleteIfExistsAsync(Azure.Storage.Blobs.Models.DeleteSnapshotsOption.IncludeSnapshots, conditions, cancellationToken).ConfigureAwait(false);
+            return response.Value;
+        }
+        catch (RequestFailedException ex) when (ex.Status == 412)
+        {
+            return false; // changed since it was indexed
         }
     }
 }

@@ -27,7 +27,7 @@ namespace VisualSearch.Index.Local;
 /// retriable only when another instance has the directory open.
 /// </para>
 /// </summary>
-public sealed class LocalVectorIndex : IVectorIndex, IDisposable
+public sealed partial class LocalVectorIndex : IVectorIndex, IDisposable
 {
     private const string MetaFile = "index.json";
 

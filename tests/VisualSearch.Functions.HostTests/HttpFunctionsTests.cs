@@ -131,6 +131,22 @@ public sealed class HttpFunctionsTests(IndexedWorkerFixture fixture) : IClassFix
     }
 
     [Fact]
+    public async Task Duplicates_lists_no_groups_among_the_distinct_photos_and_refuses_bad_parameters()
+    {
+        using (var response = await fixture.GetAsync("/api/duplicates?minScore=0.99&limit=5"))
+        {
+            var body = await response.JsonAsync();
+            Assert.Equal(0.99f, body.GetProperty("minScore").GetSingle());
+            Assert.Equal(0, body.GetProperty("total").GetInt32()); // the sample photos are all different
+        }
+
+        using (var bad = await fixture.GetAsync("/api/duplicates?limit=x"))
+            await bad.ProblemAsync(400);
+        using (var badDecision = await fixture.PostJsonAsync("/api/duplicates/decisions", """{"items":["a.jpg"]}"""))
+            await badDecision.ProblemAsync(400);
+    }
+
+    [Fact]
     public async Task Images_and_thumbnails_of_unknown_items_are_404()
     {
         using (var image = await fixture.GetAsync("/api/images/images/nope.png")) await image.ProblemAsync(404);

@@ -22,6 +22,8 @@ public sealed class MetadataTests(WorkerFixture fixture) : IClassFixture<WorkerF
         { "GetImage", "httpTrigger", "images/{*id}", "GET", "Function" },
         { "GetThumbnail", "httpTrigger", "thumbnails/{*id}", "GET", "Function" },
         { "BlobEvents", "httpTrigger", "events/blobs", "POST,OPTIONS", "Function" },
+        { "GetDuplicates", "httpTrigger", "duplicates", "GET", "Function" },
+        { "DuplicateDecisions", "httpTrigger", "duplicates/decisions", "POST", "Function" },
         { "IngestImage", "blobTrigger", "images/{name}", "", null },
     };
 

@@ -7,10 +7,12 @@ const string Usage = """
 
     Usage:
       vsearch index <folder> [--index DIR] [--workers N]
-      vsearch search <image> [--index DIR] [--k N] [--min-score S] [--filter EXPR] [--json]
+      vsearch search <image> [--index DIR] [--k N] [--min-score S] [--cutoff auto] [--filter EXPR] [--json]
+      vsearch duplicates [--index DIR] [--min-score S] [--json]
       vsearch serve [--index DIR] [--urls URL] [--no-watch]
       vsearch upload <folder> [--container NAME]
       vsearch bench [--json] [--peer bench/peer] [--sizes 10000,100000,1000000] [--parts decode,ingest,index,cold] [--quantization int8|float16|float32] [--connectivity M] [--ef N] [--ef-sweep N,N] [--keep]
+      vsearch bench-duplicates [--count 100000] [--workers N] [--json]
       vsearch loadtest [--url http://127.0.0.1:7071] [--duration 10s] [--concurrency 1,4,16] [--mode id|image|both] [--key KEY] [--json]
       vsearch reindex (--from-folder DIR | --from-container [--container NAME]) [--index DIR] [--workers N] [--resume] [--prune]
       vsearch sizing --items N [--regions R] [--dimension D] [--replicas N] [--hnsw-m M] [--legacy-quotas] [--json]
@@ -46,10 +48,12 @@ try
     {
         "index" => await IndexCommand.RunAsync(CliArgs.Parse(rest, "verbose"), Console.Out, Console.Error, cts.Token),
         "search" => await SearchCommand.RunAsync(CliArgs.Parse(rest, "json", "verbose"), Console.Out, Console.Error, cts.Token),
+        "duplicates" => await DuplicatesCommand.RunAsync(CliArgs.Parse(rest, "json", "verbose"), Console.Out, Console.Error, cts.Token),
         "serve" => await ServeCommand.RunAsync(CliArgs.Parse(rest, "no-watch", "verbose"), cts.Token),
         "upload" => await UploadCommand.RunAsync(CliArgs.Parse(rest), Console.Out, Console.Error, cts.Token),
         "bench" => await BenchCommand.RunAsync(CliArgs.Parse(rest, "json", "keep", "verbose"), Console.Out, Console.Error, cts.Token),
         "loadtest" => await LoadTestCommand.RunAsync(CliArgs.Parse(rest, "json", "verbose"), Console.Out, Console.Error, cts.Token),
+        "bench-duplicates" => await BenchDuplicatesCommand.RunAsync(CliArgs.Parse(rest, "json", "verbose"), Console.Out, cts.Token),
         "seed-synthetic" => await SeedSyntheticCommand.RunAsync(CliArgs.Parse(rest, "verbose"), Console.Out, cts.Token),
         "reindex" => await ReindexCommand.RunAsync(CliArgs.Parse(rest, "from-container", "resume", "prune", "verbose"), Console.Out, Console.Error, cts.Token),
         "sizing" => await SizingCommand.RunAsync(CliArgs.Parse(rest, "json", "legacy-quotas"), Console.Out, cts.Token),

@@ -7,17 +7,23 @@ using VisualSearch.Search;
 
 namespace VisualSearch.Cli;
 
-/// <summary><c>vsearch search &lt;image&gt; [--index DIR] [--k N] [--min-score S] [--filter F] [--json]</c>.</summary>
+/// <summary><c>vsearch search &lt;image&gt; [--index DIR] [--k N] [--min-score S] [--cutoff auto] [--filter F] [--json]</c>.</summary>
 public static class SearchCommand
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { WriteIndented = false };
 
     public static async Task<int> RunAsync(CliArgs args, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
     {
-        args.RejectUnknown("index", "k", "min-score", "filter", "json", "verbose");
-        if (args.Positionals.Count != 1) throw new UsageException("Usage: vsearch search <image> [--index DIR] [--k N] [--min-score S] [--filter F] [--json]");
+        args.RejectUnknown("index", "k", "min-score", "cutoff", "filter", "json", "verbose");
+        if (args.Positionals.Count != 1) throw new UsageException("Usage: vsearch search <image> [--index DIR] [--k N] [--min-score S] [--cutoff auto] [--filter F] [--json]");
         var k = args.GetInt("k", SearchQuery.DefaultK, 1, SearchQuery.MaxK);
         var minScore = args.GetFloat("min-score", -1, 1);
+        var cutoff = args.Get("cutoff") switch
+        {
+            null or "none" => CutoffMode.None,
+            "auto" => CutoffMode.Auto,
+            _ => throw new UsageException("--cutoff is auto or none."),
+        };
         SearchFilter? filter;
         try
         {
@@ -46,7 +52,7 @@ public static class SearchCommand
             var file = File.OpenRead(path);
             await using (file.ConfigureAwait(false))
                 bytes = await BoundedRead.ReadImageAsync(file, file.Length, limit, cancellationToken).ConfigureAwait(false);
-            response = await search.SearchByImageAsync(bytes, new SearchQuery(k, minScore, filter), cancellationToken).ConfigureAwait(false);
+            response = await search.SearchByImageAsync(bytes, new SearchQuery(k, minScore, filter, cutoff), cancellationToken).ConfigureAwait(false);
         }
         catch (ImageRejectedException ex)
         {

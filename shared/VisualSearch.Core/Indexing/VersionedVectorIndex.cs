@@ -10,7 +10,7 @@ namespace VisualSearch.Indexing;
 /// <c>vsearch reindex</c> writes to) it opens the configured model's version whatever the pointer says, and
 /// never moves the pointer.
 /// </summary>
-public sealed class VersionedVectorIndex(IVectorIndexCatalog catalog, bool followCurrent = true) : IVectorIndex, IAsyncDisposable, IDisposable
+public sealed class VersionedVectorIndex(IVectorIndexCatalog catalog, bool followCurrent = true) : IVectorIndex, IVectorScan, IAsyncDisposable, IDisposable
 {
     private readonly SemaphoreSlim _gate = new(1, 1);
     private volatile IVectorIndex? _inner;
@@ -77,6 +77,10 @@ public sealed class VersionedVectorIndex(IVectorIndexCatalog catalog, bool follo
         Open.SearchAsync(vector, query, cancellationToken);
 
     public Task<long> CountAsync(CancellationToken cancellationToken = default) => Open.CountAsync(cancellationToken);
+
+    /// <summary>Lists the open version's items; an inner backend that cannot list says so (<see cref="Duplicates.DuplicateGroupingNotSupportedException"/>).</summary>
+    public IAsyncEnumerable<IndexedItem> ScanAsync(SearchFilter? filter = null, CancellationToken cancellationToken = default) =>
+        Open is IVectorScan scan ? scan.ScanAsync(filter, cancellationToken) : throw new Duplicates.DuplicateGroupingNotSupportedException(Open.Kind);
 
     public ValueTask DisposeAsync()
     {

@@ -19,10 +19,11 @@ public sealed record SearchQuery
 
     private readonly VectorQuery _vector;
 
-    public SearchQuery(int k = DefaultK, float? minScore = null, SearchFilter? filter = null)
+    public SearchQuery(int k = DefaultK, float? minScore = null, SearchFilter? filter = null, CutoffMode cutoff = CutoffMode.None)
     {
         ArgumentOutOfRangeException.ThrowIfGreaterThan(k, MaxK);
         _vector = new VectorQuery(k, minScore, filter);
+        Cutoff = cutoff;
     }
 
     public int K => _vector.K;
@@ -30,6 +31,9 @@ public sealed record SearchQuery
     public float? MinScore => _vector.MinScore;
 
     public SearchFilter? Filter => _vector.Filter;
+
+    /// <summary>With <see cref="CutoffMode.Auto"/> the list stops where the scores fall away (<see cref="ResultCutoff"/>); k stays the upper bound.</summary>
+    public CutoffMode Cutoff { get; }
 
     /// <summary>The index query, excluding one item (search by id) or none.</summary>
     public VectorQuery ToVectorQuery(string? excludeId) => _vector with { ExcludeId = excludeId };
@@ -110,7 +114,11 @@ public sealed class SearchService(
 
     private async Task<IReadOnlyList<SearchHit>> QueryAsync(IVectorIndex vectors, float[] vector, SearchQuery query, string? excludeId, CancellationToken cancellationToken)
     {
+        IReadOnlyList<SearchHit> hits;
         using (metrics.Time("index.query"))
-            return await vectors.SearchAsync(vector, query.ToVectorQuery(excludeId), cancellationToken).ConfigureAwait(false);
+            hits = await vectors.SearchAsync(vector, query.ToVectorQuery(excludeId), cancellationToken).ConfigureAwait(false);
+        if (query.Cutoff != CutoffMode.Auto || hits.Count <= 1) return hits;
+        var scores = hits.Select(h => h.Score).ToArray();
+        return [.. hits.Take(ResultCutoff.Auto(scores))];
     }
 }
