@@ -192,27 +192,40 @@ internal sealed class HnswGraph : IDisposable
 
         return repaired;
 
+        // Dedicated threads, not Parallel.For: the pool may run every item on the first worker before it starts a
+        // second (seen on an idle machine with 4,000 small vectors), and a long CPU-bound build should not hold
+        // the pool's threads that the host's requests need.
         void ForEachInParallel(int count, int workers, CancellationToken ct, Action<int, float[], sbyte[]> body)
         {
             var next = -1;
-            try
+            Exception? failure = null;
+            var pool = new Thread[workers];
+            for (var w = 0; w < workers; w++)
             {
-                Parallel.For(0, workers, new ParallelOptions { MaxDegreeOfParallelism = workers, CancellationToken = ct }, _ =>
+                pool[w] = new Thread(() =>
                 {
-                    var buffer = new float[Settings.Dimension];
-                    var scaled = int8 ? new sbyte[Settings.Dimension] : [];
-                    int i;
-                    while ((i = Interlocked.Increment(ref next)) < count)
+                    try
                     {
-                        if ((i & 1023) == 0) ct.ThrowIfCancellationRequested();
-                        body(i, buffer, scaled);
+                        var buffer = new float[Settings.Dimension];
+                        var scaled = int8 ? new sbyte[Settings.Dimension] : [];
+                        int i;
+                        while (Volatile.Read(ref failure) is null && (i = Interlocked.Increment(ref next)) < count)
+                        {
+                            if ((i & 1023) == 0) ct.ThrowIfCancellationRequested();
+                            body(i, buffer, scaled);
+                        }
                     }
-                });
+                    catch (Exception ex)
+                    {
+                        Interlocked.CompareExchange(ref failure, ex, null);
+                    }
+                })
+                { IsBackground = true, Name = "vsearch-graph-build" };
+                pool[w].Start();
             }
-            catch (AggregateException ex) when (ex.InnerExceptions.Count == 1)
-            {
-                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(ex.InnerExceptions[0]);
-            }
+
+            foreach (var thread in pool) thread.Join();
+            if (failure is not null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
         }
     }
 
