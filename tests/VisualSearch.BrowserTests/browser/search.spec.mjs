@@ -233,9 +233,12 @@ try {
   await run('an exact copy groups with the first upload, and "Keep this one" deletes the other', async () => {
     await page.click('#to-search');
     await page.waitForSelector('main.layout:not([hidden])');
-    await searchAfter(page, () => page.setInputFiles('#file', editedImage), { method: 'POST' });
-    await searchAfter(page, () => page.click('#add'), { method: 'GET' });
-    await page.waitForFunction(() => /\b10 images indexed\b/.test(document.getElementById('health').textContent));
+    // One owner's repeat upload of the same bytes is kept once (the first item answers 200), so the exact copy is
+    // posted as another owner (the local host's owner tag), straight to the API.
+    const copy = await fetch(`${origin}/api/images?name=${encodeURIComponent(basename(editedImage))}&owner=someone-else`, {
+      method: 'POST', headers: { 'content-type': 'image/jpeg' }, body: readFileSync(editedImage),
+    });
+    assert.equal(copy.status, 201, await copy.text());
     await duplicatesAfter(page, () => page.click('#to-duplicates'));
     assert.equal(await groups(page).count(), 1, await page.locator('#dup-summary').textContent());
     const group = groups(page).first();
@@ -252,10 +255,9 @@ try {
     await page.waitForFunction(() => /\b9 images indexed\b/.test(document.getElementById('health').textContent));
     const gone = await page.evaluate(async (id) => (await fetch(`/api/items/${id}`)).status, other);
     assert.equal(gone, 404, 'the other upload is deleted');
-    // Back on the search view the address still names the deleted upload: its search says so, in words.
-    await searchAfter(page, () => page.click('#to-search'), { method: 'GET', expectOk: false });
+    // Back on the search view the address names the kept upload (the page added it): its search still answers.
+    await searchAfter(page, () => page.click('#to-search'), { method: 'GET' });
     await page.waitForSelector('main.layout:not([hidden])');
-    assert.match(await page.getByRole('alert').first().textContent(), /Unknown id/);
     await searchAfter(page, () => page.setInputFiles('#file', editedImage), { method: 'POST' });
   });
 
