@@ -10,7 +10,11 @@ using VisualSearch.Imaging;
 namespace VisualSearch.Embedding;
 
 /// <summary>A vector from an encoder: L2-normalised, with the norm it had before.</summary>
-public readonly record struct Embedding(float[] Vector, float RawNorm);
+public readonly record struct Embedding(float[] Vector, float RawNorm)
+{
+    /// <summary>Extra vectors of regions of the image (issue 14), or null when the encoder makes none.</summary>
+    public IReadOnlyList<Indexing.RegionVector>? Regions { get; init; }
+}
 
 /// <summary>Maps a prepared image to an embedding. Thread-safe; one instance per process.</summary>
 public interface IImageEncoder
