@@ -53,32 +53,74 @@ param maximumInstanceCount int = 100
 @maxValue(100)
 param alwaysReadyInstanceCount int = 0
 
-@description('Azure AI Search pricing tier.')
-@allowed([
-  'basic'
-  'standard'
-  'standard2'
-  'standard3'
-  'storage_optimized_l1'
-  'storage_optimized_l2'
-])
-param searchSku string = 'basic'
+// Azure AI Search sizing: one object whose type carries each tier's limits, so a replica or partition count the
+// tier does not allow fails when the parameters are compiled (literal values) or validated (preflight, what-if),
+// not during the deployment. Limits: https://learn.microsoft.com/azure/search/search-limits-quotas-capacity
+// (Basic: 3 replicas, 3 partitions; Standard and Storage Optimized: 12 replicas, 12 partitions, and at most
+// 36 search units, replicas x partitions, which the service itself checks).
+@description('Basic: 1-3 replicas, 1-3 partitions.')
+type basicSearch = {
+  sku: 'basic'
+  @minValue(1)
+  @maxValue(3)
+  replicaCount: int
+  partitionCount: 1 | 2 | 3
+}
 
-@description('Azure AI Search replicas; 2 is the minimum for the query (read) SLA.')
-@minValue(1)
-@maxValue(12)
-param searchReplicaCount int = 2
+@description('Standard (S1): 1-12 replicas; 1, 2, 3, 4, 6 or 12 partitions.')
+type standardSearch = {
+  sku: 'standard'
+  @minValue(1)
+  @maxValue(12)
+  replicaCount: int
+  partitionCount: 1 | 2 | 3 | 4 | 6 | 12
+}
 
-@description('Azure AI Search partitions.')
-@allowed([
-  1
-  2
-  3
-  4
-  6
-  12
-])
-param searchPartitionCount int = 1
+@description('Standard S2: 1-12 replicas; 1, 2, 3, 4, 6 or 12 partitions.')
+type standard2Search = {
+  sku: 'standard2'
+  @minValue(1)
+  @maxValue(12)
+  replicaCount: int
+  partitionCount: 1 | 2 | 3 | 4 | 6 | 12
+}
+
+@description('Standard S3: 1-12 replicas; 1, 2, 3, 4, 6 or 12 partitions.')
+type standard3Search = {
+  sku: 'standard3'
+  @minValue(1)
+  @maxValue(12)
+  replicaCount: int
+  partitionCount: 1 | 2 | 3 | 4 | 6 | 12
+}
+
+@description('Storage Optimized L1: 1-12 replicas; 1, 2, 3, 4, 6 or 12 partitions.')
+type storageOptimizedL1Search = {
+  sku: 'storage_optimized_l1'
+  @minValue(1)
+  @maxValue(12)
+  replicaCount: int
+  partitionCount: 1 | 2 | 3 | 4 | 6 | 12
+}
+
+@description('Storage Optimized L2: 1-12 replicas; 1, 2, 3, 4, 6 or 12 partitions.')
+type storageOptimizedL2Search = {
+  sku: 'storage_optimized_l2'
+  @minValue(1)
+  @maxValue(12)
+  replicaCount: int
+  partitionCount: 1 | 2 | 3 | 4 | 6 | 12
+}
+
+@discriminator('sku')
+type searchSizingType = basicSearch | standardSearch | standard2Search | standard3Search | storageOptimizedL1Search | storageOptimizedL2Search
+
+@description('Azure AI Search tier (sku), replicas (2 is the minimum for the query SLA, 3 for the indexing SLA) and partitions, within the tier\'s limits.')
+param searchSizing searchSizingType = {
+  sku: 'basic'
+  replicaCount: 2
+  partitionCount: 1
+}
 
 @description('Name of the vector index the app creates and queries.')
 param searchIndexName string = 'images'
@@ -190,9 +232,9 @@ module search 'modules/search.bicep' = {
     name: names.search
     location: location
     tags: allTags
-    sku: searchSku
-    replicaCount: searchReplicaCount
-    partitionCount: searchPartitionCount
+    sku: searchSizing.sku
+    replicaCount: searchSizing.replicaCount
+    partitionCount: searchSizing.partitionCount
   }
 }
 
@@ -371,6 +413,12 @@ output applicationInsightsConnectionStringSetting string = 'APPLICATIONINSIGHTS_
 
 @description('Event Grid system topic on the storage account.')
 output eventGridSystemTopicName string = eventGrid.outputs.name
+
+@description('Container that receives dead-lettered events (parameter of modules/event-subscriptions.bicep).')
+output deadLetterContainerName string = deadLetterContainerName
+
+@description('Resource ID of the app\'s user-assigned identity (parameter of modules/event-subscriptions.bicep).')
+output identityResourceId string = identity.id
 
 @description('Container registry for the GPU encoder image; empty when the GPU path is off.')
 output containerRegistryName string = enableGpuEncoder ? registry!.outputs.name : ''

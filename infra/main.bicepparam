@@ -13,11 +13,12 @@ param maximumInstanceCount = int(readEnvironmentVariable('VISUALSEARCH_MAX_INSTA
 
 param alwaysReadyInstanceCount = int(readEnvironmentVariable('VISUALSEARCH_ALWAYS_READY', '0'))
 
-param searchSku = 'basic'
-
-param searchReplicaCount = int(readEnvironmentVariable('VISUALSEARCH_SEARCH_REPLICAS', '2'))
-
-param searchPartitionCount = 1
+// Each tier's limits are part of the parameter's type (main.bicep): Basic takes 1-3 replicas and partitions.
+param searchSizing = {
+  sku: 'basic'
+  replicaCount: int(readEnvironmentVariable('VISUALSEARCH_SEARCH_REPLICAS', '2'))
+  partitionCount: 1
+}
 
 // Comma-separated list, e.g. "https://visualsearch.example.com,http://localhost:5173".
 param corsAllowedOrigins = filter(

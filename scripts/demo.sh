@@ -26,12 +26,12 @@ wait_http() { # url, seconds
 }
 
 echo "==> Azurite on 127.0.0.1:10000"
-if curl -s -o /dev/null "http://127.0.0.1:10000/devstoreaccount1?comp=list"; then
+if scripts/azurite.sh listening 10000; then
   echo "    (already running)"
 else
-  node_modules/.bin/azurite-blob --silent --skipApiVersionCheck --loose --blobHost 127.0.0.1 --blobPort 10000 --location "$WORK/azurite" >"$WORK/azurite.log" 2>&1 &
+  scripts/azurite.sh run 10000 "$WORK/azurite" >"$WORK/azurite.log" 2>&1 &
   pids+=($!)
-  for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:10000/devstoreaccount1?comp=list" && break; sleep 0.2; done
+  scripts/azurite.sh wait 10000 20 || { cat "$WORK/azurite.log"; exit 1; }
 fi
 
 echo "==> vsearch serve on http://127.0.0.1:$PORT (index: $INDEX)"

@@ -32,11 +32,10 @@ azurite_pid=""
 azurite_dir=$(mktemp -d)
 cleanup() { [ -n "$azurite_pid" ] && kill "$azurite_pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$azurite_dir"; }
 trap cleanup EXIT
-if ! (exec 3<>/dev/tcp/127.0.0.1/10000) 2>/dev/null; then
-  node_modules/.bin/azurite-blob --silent --skipApiVersionCheck --loose --blobHost 127.0.0.1 --blobPort 10000 \
-    --location "$azurite_dir" >"$azurite_dir.log" 2>&1 &
+if ! scripts/azurite.sh listening 10000; then
+  scripts/azurite.sh run 10000 "$azurite_dir" >"$azurite_dir.log" 2>&1 &
   azurite_pid=$!
-  for _ in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/10000) 2>/dev/null && break; sleep 0.2; done
+  scripts/azurite.sh wait 10000 20 || true
 fi
 
 log=$(mktemp)

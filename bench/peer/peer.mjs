@@ -3,7 +3,9 @@
 // same ResNet18 with the same preprocessing (shorter side to 224, centre crop, B,G,R planes 0-255 minus the
 // mean image read from ResNetPreprocess.onnx). One thread everywhere (libvips, the libuv pool, ONNX Runtime).
 //   node peer.mjs --images DIR --model ResNet18.onnx --mean ResNetPreprocess.onnx [--reps N]
-// Prints one JSON object on stdout.
+//   node peer.mjs --only ingest --shard I/N --images DIR --model M --mean P   (ingest only: every Nth photo of
+//     DIR/ingest from the Ith; what `vsearch bench` times as a whole process, per core and on all cores)
+// Prints one JSON object on stdout. --model may be the int8 model vsearch built (the same QDQ file).
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -60,6 +62,15 @@ async function embed(tensor) {
   for (const x of v) norm += x * x;
   norm = Math.sqrt(norm);
   return Array.from(v, x => x / norm);
+}
+
+if (args.only === 'ingest') {
+  const [shard, shards] = (args.shard ?? '0/1').split('/').map(Number);
+  const dir = join(imagesDir, 'ingest');
+  const files = readdirSync(dir).sort().filter((_, i) => i % shards === shard).map(n => join(dir, n));
+  for (const file of files) await embed(await prepare(readFileSync(file)));
+  console.log(JSON.stringify({ ingestImages: files.length }));
+  process.exit(0);
 }
 
 const median = xs => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];

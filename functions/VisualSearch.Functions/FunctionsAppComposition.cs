@@ -19,7 +19,8 @@ namespace VisualSearch.Functions;
 public static class FunctionsAppComposition
 {
     /// <summary>
-    /// The whole worker: the ASP.NET Core HTTP integration, the cold-start middleware and
+    /// The whole worker: the ASP.NET Core HTTP integration, the cold-start middleware, 503 with Retry-After for
+    /// "try again later" failures (<see cref="ServiceUnavailableMiddleware"/>) and
     /// <see cref="AddVisualSearchFunctionServices"/>.
     /// </summary>
     public static FunctionsApplicationBuilder AddVisualSearchFunctions(this FunctionsApplicationBuilder builder)
@@ -27,6 +28,7 @@ public static class FunctionsAppComposition
         ArgumentNullException.ThrowIfNull(builder);
         builder.ConfigureFunctionsWebApplication();
         builder.UseMiddleware<ColdStartMiddleware>();
+        builder.UseMiddleware<ServiceUnavailableMiddleware>();
         builder.AddVisualSearchFunctionServices();
         return builder;
     }
@@ -49,6 +51,7 @@ public static class FunctionsAppComposition
                 rule.ProviderName == "Microsoft.Extensions.Logging.ApplicationInsights.ApplicationInsightsLoggerProvider");
             if (defaultRule is not null) options.Rules.Remove(defaultRule);
         });
+        builder.Services.AddSingleton<Microsoft.ApplicationInsights.Extensibility.ITelemetryInitializer, QueryStringRedactor>();
         builder.Services.AddHostedService<ApplicationInsightsMetricsBridge>();
 
         builder.AddVisualSearchEngine();

@@ -5,6 +5,7 @@ using Microsoft.Azure.Functions.Worker;
 using Microsoft.Extensions.Logging;
 using VisualSearch.Api;
 using VisualSearch.Blobs;
+using VisualSearch.Ingestion;
 
 namespace VisualSearch.Functions;
 

@@ -26,9 +26,15 @@ public sealed class SearchFunctions(SearchService search, IOptions<ImagingOption
         [HttpTrigger(AuthorizationLevel.Function, "get", Route = "items/{*id}")] HttpRequest request, string id, CancellationToken cancellationToken) =>
         new ResultActionResult(await SearchApi.GetItemAsync(id, request.HttpContext, search, cancellationToken).ConfigureAwait(false));
 
-    /// <summary>Anonymous, for the platform's health probe: model id, index kind and count only.</summary>
+    /// <summary>Anonymous, for the platform's health probe: <c>{"status":"ok"}</c> once the index opens, nothing else.</summary>
     [Function("Health")]
     public async Task<IActionResult> Health(
         [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "health")] HttpRequest request, CancellationToken cancellationToken) =>
-        new ResultActionResult(await SearchApi.HealthAsync(search, cancellationToken).ConfigureAwait(false));
+        new ResultActionResult(await SearchApi.HealthAsync(search, detailed: false, cancellationToken).ConfigureAwait(false));
+
+    /// <summary>With the function key, and with App Service authentication the admin role: model id, index kind, count, cold start and embedding health.</summary>
+    [Function("HealthDetails")]
+    public async Task<IActionResult> HealthDetails(
+        [HttpTrigger(AuthorizationLevel.Function, "get", Route = "health/details")] HttpRequest request, CancellationToken cancellationToken) =>
+        new ResultActionResult(await SearchApi.HealthDetailsAsync(request.HttpContext, search, cancellationToken).ConfigureAwait(false));
 }

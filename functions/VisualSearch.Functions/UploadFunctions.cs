@@ -4,6 +4,7 @@ using Microsoft.Azure.Functions.Worker;
 using Microsoft.Extensions.Options;
 using VisualSearch.Api;
 using VisualSearch.Imaging;
+using VisualSearch.Ingestion;
 using VisualSearch.Search;
 
 namespace VisualSearch.Functions;

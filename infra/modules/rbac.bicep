@@ -34,6 +34,7 @@ var roles = {
   storageBlobDataContributor: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
   storageBlobDelegator: 'db58b8e5-c6ad-4a2a-8342-4190687cbf4a'
   storageQueueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
+  storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
   searchIndexDataContributor: '8ebe5a00-799e-43f5-93ac-243d3dce84a7'
   searchServiceContributor: '7ca78c08-252a-4471-8644-bb5ff32d4ba0'
   monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'
@@ -42,10 +43,18 @@ var roles = {
 
 // The app: Blob Data Owner (the Functions host manages its own containers and blob leases; ingestion writes
 // blob index tags saying why an upload was rejected), Queue Data Contributor (host queues, blob-trigger
-// poison queue), Blob Delegator (user-delegation keys for the client upload SAS URLs of POST /api/uploads).
+// poison queue), Storage Table Data Contributor (identity-based AzureWebJobsStorage with tableServiceUri set: the host
+// writes diagnostic events to tables), Blob Delegator (user-delegation keys for the client upload SAS URLs of
+// POST /api/uploads).
+// Not granted: Storage Account Contributor, which the Functions docs list for blob triggers on identity-based
+// AzureWebJobsStorage (https://learn.microsoft.com/azure/azure-functions/functions-reference#connecting-to-host-storage-with-an-identity).
+// It is a management-plane role that may list the account keys and turn shared-key access back on; the only
+// blob trigger here uses Source = EventGrid (no polling, no blob logs), and docs/deploy.md says what to do if
+// the host reports a 403 on the account (grant it then, scoped to this account).
 var identityStorageRoles = [
   roles.storageBlobDataOwner
   roles.storageQueueDataContributor
+  roles.storageTableDataContributor
   roles.storageBlobDelegator
 ]
 

@@ -156,7 +156,7 @@ public static partial class ApiAuthenticationExtensions
             var tokenSent = result.Failure is not null || result.Succeeded;
             if (tokenSent) LogRefused(logger, result.Failure?.GetType().Name ?? "no usable oid or sub claim");
             context.Response.Headers.WWWAuthenticate = tokenSent ? "Bearer error=\"invalid_token\"" : "Bearer";
-            await SearchApi.Problem(StatusCodes.Status401Unauthorized, "Unauthorized",
+            await ApiHttp.Problem(StatusCodes.Status401Unauthorized, "Unauthorized",
                     tokenSent ? "The bearer token was refused." : "Sign in: send an access token as Authorization: Bearer <token>.")
                 .ExecuteAsync(context).ConfigureAwait(false);
         });

@@ -5,6 +5,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.HostFiltering;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.Extensions.Configuration;
@@ -66,6 +67,10 @@ public sealed class ApiOptions
 public static class ApiProtectionExtensions
 {
     private const string RetryAfterSeconds = "1";
+    private static readonly object AuthorizedKey = new();
+
+    /// <summary>The host names a key-less local host answers to (HostFiltering's AllowedHosts).</summary>
+    public static readonly IReadOnlyList<string> LoopbackHostNames = ["localhost", "127.0.0.1", "[::1]"];
 
     /// <summary>
     /// Registers the API key check and the rate limiter of the local host, with options from "Api" validated at
@@ -83,6 +88,17 @@ public static class ApiProtectionExtensions
                     || !string.IsNullOrWhiteSpace(builder.Configuration[$"{AuthOptions.SectionName}:Authority"]),
                 $"The host would listen on '{urls}', which is not loopback only, without sign-in or an API key: set Auth:Authority and Auth:Audience (Auth__Authority, Auth__Audience), or Api:ApiKey (Api__ApiKey, at least 16 characters), or bind 127.0.0.1.")
             .ValidateOnStart();
+
+        // DNS rebinding: a page whose own name resolves to 127.0.0.1 reaches a key-less local host with its own Host
+        // header. Without a key only loopback names are served (400 otherwise), unless AllowedHosts says otherwise.
+        if (string.IsNullOrWhiteSpace(builder.Configuration["AllowedHosts"]))
+        {
+            builder.Services.AddOptions<HostFilteringOptions>().Configure<IOptions<ApiOptions>>((hosts, api) =>
+            {
+                if (string.IsNullOrEmpty(api.Value.ApiKey) && hosts.AllowedHosts.Count == 0)
+                    foreach (var name in LoopbackHostNames) hosts.AllowedHosts.Add(name);
+            });
+        }
 
         builder.Services.AddRateLimiter(_ => { });
         builder.Services.AddOptions<RateLimiterOptions>().Configure<IOptions<ApiOptions>>((limiter, api) =>
@@ -113,7 +129,7 @@ public static class ApiProtectionExtensions
                 response.Headers.RetryAfter = rejected.Lease.TryGetMetadata(MetadataName.RetryAfter, out var wait)
                     ? Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds)).ToString(CultureInfo.InvariantCulture)
                     : RetryAfterSeconds;
-                await SearchApi.Problem(StatusCodes.Status429TooManyRequests, "Too many requests",
+                await ApiHttp.Problem(StatusCodes.Status429TooManyRequests, "Too many requests",
                         $"Over {o.PermitsPerSecond} requests per second from this client; retry after the Retry-After header's seconds.")
                     .ExecuteAsync(rejected.HttpContext).ConfigureAwait(false);
             };
@@ -133,10 +149,12 @@ public static class ApiProtectionExtensions
         return app.Use(async (context, next) =>
         {
             var request = context.Request;
-            if (expected.Value is { } digest && IsProtectedPath(request.Path) && !IsHealth(request) && !HasKey(request, digest))
+            var authorized = expected.Value is not { } digest || HasKey(request, digest);
+            if (authorized) context.Items[AuthorizedKey] = expected.Value is not null; // true: the key was sent
+            if (!authorized && IsProtectedPath(request.Path) && !IsHealth(request))
             {
                 context.Response.Headers.WWWAuthenticate = "ApiKey header=\"x-api-key\"";
-                await SearchApi.Problem(StatusCodes.Status401Unauthorized, "Missing or wrong API key",
+                await ApiHttp.Problem(StatusCodes.Status401Unauthorized, "Missing or wrong API key",
                         "Send the API key as the x-api-key (or x-functions-key) header, or as ?code=.")
                     .ExecuteAsync(context).ConfigureAwait(false);
                 return;
@@ -144,6 +162,23 @@ public static class ApiProtectionExtensions
 
             await next(context).ConfigureAwait(false);
         });
+    }
+
+    /// <summary>
+    /// True if the request passed the API key check: it carries the key, or no key is configured (then the host
+    /// listens on loopback only and serves loopback host names only). False where the check does not run.
+    /// </summary>
+    public static bool IsAuthorized(HttpContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        return context.Items.ContainsKey(AuthorizedKey);
+    }
+
+    /// <summary>True if the request carried the configured API key (not merely passed because no key is configured).</summary>
+    public static bool SentApiKey(HttpContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        return context.Items.TryGetValue(AuthorizedKey, out var sent) && sent is true;
     }
 
     internal static bool IsProtectedPath(PathString path) =>

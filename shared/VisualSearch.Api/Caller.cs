@@ -35,6 +35,12 @@ public sealed record Caller
     /// <summary>What this caller's reads and queries are limited to.</summary>
     public OwnerScope Scope => IsAdmin || Owner is null ? OwnerScope.Everyone : OwnerScope.Of(Owner);
 
+    /// <summary>
+    /// The records this caller may change or decide about (delete, duplicate decisions): their own; an administrator's
+    /// or the single user's, every record.
+    /// </summary>
+    public OwnerScope OwnedScope => IsAdmin || Owner is null ? OwnerScope.Everyone : OwnerScope.Of(Owner);
+
     /// <summary>A signed-in person with this owner id.</summary>
     public static Caller SignedIn(string owner, bool isAdmin = false)
     {

@@ -11,46 +11,6 @@ using VisualSearch.Search;
 namespace VisualSearch.Api;
 
 /// <summary>
-/// Where clients upload: hands out short-lived upload URLs for server-chosen names, and tells what became of
-/// an upload. Implemented next to the storage client (VisualSearch.Blobs).
-/// </summary>
-public interface IUploadStore
-{
-    /// <summary>Chooses a new blob name and signs a URL that can only create or overwrite that blob, for a short time.</summary>
-    Task<UploadGrant> IssueAsync(UploadIntent intent, CancellationToken cancellationToken);
-
-    /// <summary>Whether the upload <paramref name="id"/> has arrived, and whether ingestion refused it.</summary>
-    Task<UploadState> GetStateAsync(string id, CancellationToken cancellationToken);
-}
-
-/// <summary>A validated upload request.</summary>
-/// <param name="ContentType">One of <see cref="ClientUploadsApi.ContentTypes"/>, or null if the client named none.</param>
-/// <param name="Extension">".jpg", ".png", ... matching <paramref name="ContentType"/>, or "".</param>
-/// <param name="Metadata">Allow-listed keys (<see cref="SearchFilter.TagFields"/>) with validated values.</param>
-public sealed record UploadIntent(string? ContentType, string Extension, IReadOnlyDictionary<string, string> Metadata)
-{
-    /// <summary>The signed-in caller, whose prefix (<c>users/&lt;owner&gt;/</c>) the blob name gets; null for the single-user local host.</summary>
-    public string? Owner { get; init; }
-}
-
-/// <summary>A signed upload: the item id the image will have, the URL, and the headers the PUT must carry.</summary>
-public sealed record UploadGrant(string Id, Uri Url, DateTimeOffset ExpiresOn, IReadOnlyDictionary<string, string> Headers);
-
-public enum UploadProgress
-{
-    /// <summary>Nothing has been uploaded under this id (yet), or the id was never issued.</summary>
-    Missing,
-
-    /// <summary>The blob exists; ingestion has not indexed or refused it (yet).</summary>
-    Uploaded,
-
-    /// <summary>Ingestion refused this version of the blob; the reason is remembered beside it.</summary>
-    Rejected,
-}
-
-public sealed record UploadState(UploadProgress Progress, string? Reason = null, string? Detail = null);
-
-/// <summary>
 /// POST /api/uploads: validates what a client wants to upload and returns a short-lived URL for a direct PUT
 /// into Blob Storage (the image bytes never pass through the API). GET /api/uploads/{id}: processing,
 /// indexed, or rejected with the reason. Errors are application/problem+json: 400 bad JSON or metadata,
@@ -65,30 +25,7 @@ public static class ClientUploadsApi
     public const int MaxFileNameLength = 255;
 
     /// <summary>Media types clients may upload: the formats the decoder reads. Content is judged by magic bytes at ingestion.</summary>
-    public static readonly IReadOnlyList<string> ContentTypes = ["image/jpeg", "image/png", "image/gif", "image/webp", "image/bmp", "image/tiff"];
-
-    private static readonly Dictionary<string, string> ExtensionByType = new(StringComparer.Ordinal)
-    {
-        ["image/jpeg"] = ".jpg",
-        ["image/png"] = ".png",
-        ["image/gif"] = ".gif",
-        ["image/webp"] = ".webp",
-        ["image/bmp"] = ".bmp",
-        ["image/tiff"] = ".tif",
-    };
-
-    private static readonly Dictionary<string, string> TypeByExtension = new(StringComparer.OrdinalIgnoreCase)
-    {
-        [".jpg"] = "image/jpeg",
-        [".jpeg"] = "image/jpeg",
-        [".jpe"] = "image/jpeg",
-        [".png"] = "image/png",
-        [".gif"] = "image/gif",
-        [".webp"] = "image/webp",
-        [".bmp"] = "image/bmp",
-        [".tif"] = "image/tiff",
-        [".tiff"] = "image/tiff",
-    };
+    public static readonly IReadOnlyList<string> ContentTypes = [.. ImageFormats.Supported.Select(f => f.ContentType())];
 
     private static readonly string[] Fields = ["contentType", "fileName", "metadata"];
 
@@ -101,14 +38,14 @@ public static class ClientUploadsApi
         ArgumentNullException.ThrowIfNull(uploads);
         ArgumentNullException.ThrowIfNull(imaging);
         if (!IsJsonOrNone(request.ContentType))
-            return SearchApi.Problem(StatusCodes.Status415UnsupportedMediaType, "Unsupported media type", $"Send the upload request as application/json (or no body), not '{request.ContentType}'.");
+            return ApiHttp.Problem(StatusCodes.Status415UnsupportedMediaType, "Unsupported media type", $"Send the upload request as application/json (or no body), not '{request.ContentType}'.");
         if (request.ContentLength > MaxRequestBytes)
-            return SearchApi.Problem(StatusCodes.Status413PayloadTooLarge, "Request too large", $"The upload request is at most {MaxRequestBytes} bytes of JSON; the image itself goes to the upload URL.");
+            return ApiHttp.Problem(StatusCodes.Status413PayloadTooLarge, "Request too large", $"The upload request is at most {MaxRequestBytes} bytes of JSON; the image itself goes to the upload URL.");
 
-        var (body, readProblem) = await SearchApi.ReadBodyAsync(request, MaxRequestBytes, cancellationToken).ConfigureAwait(false);
+        var (body, readProblem) = await ApiHttp.ReadBodyAsync(request, MaxRequestBytes, cancellationToken).ConfigureAwait(false);
         if (readProblem is not null) return readProblem;
         if (body is null)
-            return SearchApi.Problem(StatusCodes.Status413PayloadTooLarge, "Request too large", $"The upload request is at most {MaxRequestBytes} bytes of JSON; the image itself goes to the upload URL.");
+            return ApiHttp.Problem(StatusCodes.Status413PayloadTooLarge, "Request too large", $"The upload request is at most {MaxRequestBytes} bytes of JSON; the image itself goes to the upload URL.");
         if (!TryParseRequest(body, out var intent, out var problem)) return problem;
 
         var grant = await uploads.IssueAsync(intent with { Owner = Caller.Of(request.HttpContext).Owner }, cancellationToken).ConfigureAwait(false);
@@ -120,7 +57,7 @@ public static class ClientUploadsApi
     {
         ArgumentNullException.ThrowIfNull(uploads);
         ArgumentNullException.ThrowIfNull(search);
-        if (!ItemIds.IsValid(id, out var idError)) return SearchApi.Problem(StatusCodes.Status400BadRequest, "Invalid id", idError);
+        if (!ItemIds.IsValid(id, out var idError)) return ApiHttp.Problem(StatusCodes.Status400BadRequest, "Invalid id", idError);
         var scope = Caller.Of(context).Scope;
         // Another owner's upload (its name carries the owner) answers exactly like one that never arrived, unread.
         if (scope.Owner is { } owner && OwnerIds.FromBlobName(id![(id!.IndexOf('/', StringComparison.Ordinal) + 1)..]) != owner)
@@ -139,7 +76,7 @@ public static class ClientUploadsApi
     }
 
     private static IResult UnknownUpload(string id) =>
-        SearchApi.Problem(StatusCodes.Status404NotFound, "Unknown upload", $"Nothing has been uploaded as '{id}' (yet).");
+        ApiHttp.Problem(StatusCodes.Status404NotFound, "Unknown upload", $"Nothing has been uploaded as '{id}' (yet).");
 
     /// <summary>Validates the JSON description of an upload. An empty body asks for an upload with no type and no metadata.</summary>
     public static bool TryParseRequest(ReadOnlySpan<byte> body, out UploadIntent intent, out IResult problem)
@@ -253,7 +190,9 @@ public static class ClientUploadsApi
                 var extension = Path.GetExtension(fileName.Replace('\\', '/').Split('/')[^1]);
                 if (extension.Length > 0)
                 {
-                    if (!TypeByExtension.TryGetValue(extension, out type))
+                    var format = ImageFormats.FromExtension(extension);
+                    type = format == ImageFormat.Unknown ? null : format.ContentType();
+                    if (type is null)
                     {
                         problem = Unsupported($"'{fileName}' does not have the extension of an image type this service indexes (convert HEIC and RAW photos to JPEG first).");
                         return false;
@@ -262,7 +201,7 @@ public static class ClientUploadsApi
             }
         }
 
-        intent = new UploadIntent(type, type is null ? "" : ExtensionByType[type], metadata);
+        intent = new UploadIntent(type, type is null ? "" : ImageFormats.FromContentType(type).Extension(), metadata);
         return true;
     }
 
@@ -357,7 +296,7 @@ public static class ClientUploadsApi
     {
         var media = contentType.Split(';')[0].Trim().ToLowerInvariant();
         if (media == "image/jpg" || media == "image/pjpeg") media = "image/jpeg";
-        return ExtensionByType.ContainsKey(media) ? media : null;
+        return ImageFormats.FromContentType(media) == ImageFormat.Unknown ? null : media;
     }
 
     private static bool IsJsonOrNone(string? contentType)
@@ -377,10 +316,10 @@ public static class ClientUploadsApi
         return true;
     }
 
-    private static IResult BadRequest(string title, string detail) => SearchApi.Problem(StatusCodes.Status400BadRequest, title, detail);
+    private static IResult BadRequest(string title, string detail) => ApiHttp.Problem(StatusCodes.Status400BadRequest, title, detail);
 
     private static IResult Unsupported(string detail) =>
-        SearchApi.Problem(StatusCodes.Status415UnsupportedMediaType, "Unsupported image type", $"{detail} Allowed: {string.Join(", ", ContentTypes)}.");
+        ApiHttp.Problem(StatusCodes.Status415UnsupportedMediaType, "Unsupported image type", $"{detail} Allowed: {string.Join(", ", ContentTypes)}.");
 }
 
 /// <summary>The answer to POST /api/uploads: PUT the image to <see cref="UploadUrl"/> with <see cref="Headers"/> before <see cref="ExpiresOn"/>.</summary>

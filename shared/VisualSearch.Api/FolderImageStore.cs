@@ -6,19 +6,16 @@ namespace VisualSearch.Api;
 /// <summary>
 /// Originals in a local folder: the items of one <see cref="Source"/> whose <see cref="ItemMetadata.Name"/> is a
 /// path relative to <see cref="Root"/> ("file" items of <c>vsearch index</c>, uploads to the local host). A name
-/// never leaves the root. Only a store made with <c>deletable</c> (the host's own uploads folder) deletes originals.
+/// never leaves the root.
 /// </summary>
-public sealed class FolderImageStore : IImageStore
+public sealed class FolderImageStore : IDeletableImageStore
 {
-    private readonly bool _deletable;
-
-    public FolderImageStore(string source, string root, bool deletable = false)
+    public FolderImageStore(string source, string root)
     {
         ArgumentException.ThrowIfNullOrEmpty(source);
         ArgumentException.ThrowIfNullOrEmpty(root);
         Source = source;
         Root = Path.GetFullPath(root);
-        _deletable = deletable;
     }
 
     public string Source { get; }
@@ -57,11 +54,12 @@ public sealed class FolderImageStore : IImageStore
         }
     }
 
+    /// <summary>Deletes the item's file when it is one of this folder's items (a duplicate the user chose not to keep).</summary>
     public Task<bool> DeleteAsync(ItemMetadata item, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(item);
         cancellationToken.ThrowIfCancellationRequested();
-        return Task.FromResult(_deletable && string.Equals(item.Source, Source, StringComparison.Ordinal) && Delete(item.Name));
+        return Task.FromResult(string.Equals(item.Source, Source, StringComparison.Ordinal) && Delete(item.Name));
     }
 
     /// <summary>Removes an image (and its folder when that is left empty); false if there was none.</summary>
@@ -72,6 +70,14 @@ public sealed class FolderImageStore : IImageStore
         var folder = Path.GetDirectoryName(path);
         if (folder is not null && folder.Length > Root.Length && !Directory.EnumerateFileSystemEntries(folder).Any()) Directory.Delete(folder);
         return true;
+    }
+
+    /// <summary>The name (relative, '/'-separated) of the first file in <paramref name="folder"/>, or null if it has none.</summary>
+    public string? FindFirst(string folder)
+    {
+        if (PathOf(folder) is not { } path || !Directory.Exists(path)) return null;
+        var file = Directory.EnumerateFiles(path).Where(f => !f.EndsWith(".tmp", StringComparison.Ordinal)).Order(StringComparer.Ordinal).FirstOrDefault();
+        return file is null ? null : Path.GetRelativePath(Root, file).Replace(Path.DirectorySeparatorChar, '/');
     }
 
     /// <summary>The full path of a relative name, or null for a name that is empty, rooted or escapes the root.</summary>

@@ -21,7 +21,7 @@ public static class ImagesApi
     {
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(images);
-        var (item, problem) = await FindAsync(id, request.HttpContext, search, cancellationToken).ConfigureAwait(false);
+        var (item, problem) = await FindAsync(id, Caller.Of(request.HttpContext).Scope, search, cancellationToken).ConfigureAwait(false);
         if (item is null) return problem!;
 
         var etag = ItemImageService.ETag(item);
@@ -40,9 +40,9 @@ public static class ImagesApi
         var size = ItemImageService.DefaultThumbnailSize;
         var sizeText = request.Query["size"].ToString();
         if (sizeText.Length > 0 && (!int.TryParse(sizeText, NumberStyles.None, CultureInfo.InvariantCulture, out size) || !ItemImageService.ThumbnailSizes.Contains(size)))
-            return SearchApi.Problem(StatusCodes.Status400BadRequest, "Invalid size", $"size is one of {string.Join(", ", ItemImageService.ThumbnailSizes)} (the longer side in pixels).");
+            return ApiHttp.Problem(StatusCodes.Status400BadRequest, "Invalid size", $"size is one of {string.Join(", ", ItemImageService.ThumbnailSizes)} (the longer side in pixels).");
 
-        var (item, problem) = await FindAsync(id, request.HttpContext, search, cancellationToken).ConfigureAwait(false);
+        var (item, problem) = await FindAsync(id, Caller.Of(request.HttpContext).Scope, search, cancellationToken).ConfigureAwait(false);
         if (item is null) return problem!;
 
         var etag = ItemImageService.ETag(item, size);
@@ -54,7 +54,7 @@ public static class ImagesApi
         }
         catch (ImageRejectedException ex)
         {
-            return SearchApi.Problem(StatusCodes.Status422UnprocessableEntity, "Image cannot be shown", ex.Message, ex.Reason);
+            return ApiHttp.Problem(StatusCodes.Status422UnprocessableEntity, "Image cannot be shown", ex.Message, ex.Reason);
         }
 
         if (thumbnail.Status != ImageReadStatus.Ok) return Unavailable(id!, item, thumbnail.Status);
@@ -71,20 +71,21 @@ public static class ImagesApi
     {
         ArgumentNullException.ThrowIfNull(images);
         ArgumentNullException.ThrowIfNull(ingestion);
-        var (item, problem) = await FindAsync(id, context, search, cancellationToken).ConfigureAwait(false);
+        // Only the caller's own items (never one merely shared with them); another's answers like an unknown id.
+        var (item, problem) = await FindAsync(id, Caller.Of(context).OwnedScope, search, cancellationToken).ConfigureAwait(false);
         if (item is null) return problem!;
         await images.DeleteOriginalAsync(item, cancellationToken).ConfigureAwait(false);
         await ingestion.RemoveAsync(id!, cancellationToken).ConfigureAwait(false);
         return Results.NoContent();
     }
 
-    /// <summary>The caller's item: an unknown id and another owner's answer the same 404.</summary>
-    private static async Task<(ItemMetadata? Item, IResult? Problem)> FindAsync(string? id, HttpContext context, SearchService search, CancellationToken cancellationToken)
+    /// <summary>An item inside <paramref name="scope"/>: an unknown id and one outside answer the same 404.</summary>
+    private static async Task<(ItemMetadata? Item, IResult? Problem)> FindAsync(string? id, OwnerScope scope, SearchService search, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(search);
-        if (!ItemIds.IsValid(id, out var idError)) return (null, SearchApi.Problem(StatusCodes.Status400BadRequest, "Invalid id", idError));
-        var item = await search.GetItemAsync(id!, Caller.Of(context).Scope, cancellationToken).ConfigureAwait(false);
-        return item is null ? (null, SearchApi.Problem(StatusCodes.Status404NotFound, "Unknown id", $"No item '{id}' is indexed.")) : (item, null);
+        if (!ItemIds.IsValid(id, out var idError)) return (null, ApiHttp.Problem(StatusCodes.Status400BadRequest, "Invalid id", idError));
+        var item = await search.GetItemAsync(id!, scope, cancellationToken).ConfigureAwait(false);
+        return item is null ? (null, ApiHttp.Problem(StatusCodes.Status404NotFound, "Unknown id", $"No item '{id}' is indexed.")) : (item, null);
     }
 
     /// <summary>If-None-Match names the current ETag (or *): answer 304 without reading the store.</summary>
@@ -111,8 +112,8 @@ public static class ImagesApi
     }
 
     private static IResult Unavailable(string id, ItemMetadata item, ImageReadStatus status) => status == ImageReadStatus.Changed
-        ? SearchApi.Problem(StatusCodes.Status409Conflict, "Image changed", $"The stored image of '{id}' is not the one that was indexed; index it again.")
-        : SearchApi.Problem(StatusCodes.Status404NotFound, "Image not stored",
+        ? ApiHttp.Problem(StatusCodes.Status409Conflict, "Image changed", $"The stored image of '{id}' is not the one that was indexed; index it again.")
+        : ApiHttp.Problem(StatusCodes.Status404NotFound, "Image not stored",
             item.Source == "file"
                 ? $"'{id}' was indexed from a folder this host does not know; set Images__Root to the folder that `vsearch index` read."
                 : $"No image is stored for '{id}' (source '{item.Source}').");

@@ -58,11 +58,11 @@ public sealed partial class ItemImageService
 
     public TimeSpan MaxAge { get; }
 
-    /// <summary>Deletes the original from the store that holds it; false when none deletes it (see <see cref="IImageStore.DeleteAsync"/>).</summary>
+    /// <summary>Deletes the original from the store that holds it; false when none deletes it (see <see cref="IDeletableImageStore.DeleteAsync"/>).</summary>
     public async Task<bool> DeleteOriginalAsync(ItemMetadata item, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(item);
-        foreach (var store in _stores)
+        foreach (var store in _stores.OfType<IDeletableImageStore>())
         {
             if (await store.DeleteAsync(item, cancellationToken).ConfigureAwait(false)) return true;
         }
@@ -80,7 +80,7 @@ public sealed partial class ItemImageService
             if (stream is null) continue;
             await using (stream.ConfigureAwait(false))
             {
-                var bytes = await IngestionService.ReadBoundedAsync(stream, _imaging.MaxBytes, cancellationToken).ConfigureAwait(false);
+                var bytes = await BoundedRead.ReadAsync(stream, _imaging.MaxBytes, cancellationToken).ConfigureAwait(false);
                 if (bytes is null || !string.Equals(Convert.ToHexStringLower(SHA256.HashData(bytes)), item.ContentHash, StringComparison.OrdinalIgnoreCase))
                 {
                     LogChanged(_logger, id, item.Source, item.Name);

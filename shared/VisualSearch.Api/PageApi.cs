@@ -46,7 +46,7 @@ public static class PageApi
         }
         else if (!LazyFiles.Value.TryGetValue(name, out file!))
         {
-            return SearchApi.Problem(StatusCodes.Status404NotFound, "Not found", $"The page has no file '{name}'.");
+            return ApiHttp.Problem(StatusCodes.Status404NotFound, "Not found", $"The page has no file '{name}'.");
         }
 
         var headers = request.HttpContext.Response.Headers;

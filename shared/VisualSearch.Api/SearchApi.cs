@@ -16,23 +16,16 @@ namespace VisualSearch.Api;
 /// </summary>
 public static class SearchApi
 {
-    /// <summary>POST /api/search?k=&amp;minScore=&amp;filter= with the image as the body.</summary>
+    /// <summary>POST /api/search?k=&amp;minScore=&amp;filter=&amp;cutoff= with the image as the body.</summary>
     public static async Task<IResult> SearchByImageAsync(HttpRequest request, SearchService search, IOptions<ImagingOptions> imaging, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
         if (!TryParseQuery(request.Query, out var query, out var problem)) return problem;
-        if (!IsAcceptableContentType(request.ContentType))
-            return Problem(StatusCodes.Status415UnsupportedMediaType, "Unsupported media type", $"Send the image bytes with an image/* or application/octet-stream Content-Type, not '{request.ContentType}'.");
+        if (!ApiHttp.IsAcceptableContentType(request.ContentType))
+            return ApiHttp.Problem(StatusCodes.Status415UnsupportedMediaType, "Unsupported media type", $"Send the image bytes with an image/* or application/octet-stream Content-Type, not '{request.ContentType}'.");
 
-        var limit = imaging.Value.MaxBytes;
-        if (request.ContentLength > limit)
-            return Problem(StatusCodes.Status413PayloadTooLarge, "Image too large", $"The body is {request.ContentLength} bytes; the limit is {limit}.");
-        var body = await ReadBodyAsync(request, limit, cancellationToken).ConfigureAwait(false);
-        if (body.Problem is not null) return body.Problem;
-        if (body.Bytes is null)
-            return Problem(StatusCodes.Status413PayloadTooLarge, "Image too large", $"The body is over the limit of {limit} bytes.");
-        if (body.Bytes.Length == 0)
-            return Problem(StatusCodes.Status400BadRequest, "Empty body", "POST the image bytes as the request body.");
+        var body = await ApiHttp.ReadImageBodyAsync(request, imaging.Value.MaxBytes, cancellationToken).ConfigureAwait(false);
+        if (body.Bytes is null) return body.Problem!;
 
         try
         {
@@ -41,23 +34,23 @@ public static class SearchApi
         }
         catch (ImageRejectedException ex)
         {
-            return Rejected(ex);
+            return ApiHttp.Rejected(ex);
         }
     }
 
-    /// <summary>GET /api/search?id=&amp;k=&amp;minScore=&amp;filter=: neighbours of an indexed item.</summary>
+    /// <summary>GET /api/search?id=&amp;k=&amp;minScore=&amp;filter=&amp;cutoff=: neighbours of an indexed item.</summary>
     public static async Task<IResult> SearchByIdAsync(HttpRequest request, SearchService search, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
         var id = request.Query["id"].ToString();
         if (string.IsNullOrEmpty(id))
-            return Problem(StatusCodes.Status400BadRequest, "Missing id", "GET /api/search needs ?id= of an indexed item; to search by image, POST the image.");
-        if (!ItemIds.IsValid(id, out var idError)) return Problem(StatusCodes.Status400BadRequest, "Invalid id", idError);
+            return ApiHttp.Problem(StatusCodes.Status400BadRequest, "Missing id", "GET /api/search needs ?id= of an indexed item; to search by image, POST the image.");
+        if (!ItemIds.IsValid(id, out var idError)) return ApiHttp.Problem(StatusCodes.Status400BadRequest, "Invalid id", idError);
         if (!TryParseQuery(request.Query, out var query, out var problem)) return problem;
 
         var response = await search.SearchByIdAsync(id, query, Caller.Of(request.HttpContext).Scope, cancellationToken).ConfigureAwait(false);
         return response is null
-            ? Problem(StatusCodes.Status404NotFound, "Unknown id", $"No item '{id}' is indexed.")
+            ? ApiHttp.Problem(StatusCodes.Status404NotFound, "Unknown id", $"No item '{id}' is indexed.")
             : Results.Ok(ToDto(response));
     }
 
@@ -65,18 +58,36 @@ public static class SearchApi
     public static async Task<IResult> GetItemAsync(string? id, HttpContext context, SearchService search, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(search);
-        if (!ItemIds.IsValid(id, out var idError)) return Problem(StatusCodes.Status400BadRequest, "Invalid id", idError);
+        if (!ItemIds.IsValid(id, out var idError)) return ApiHttp.Problem(StatusCodes.Status400BadRequest, "Invalid id", idError);
         var metadata = await search.GetItemAsync(id!, Caller.Of(context).Scope, cancellationToken).ConfigureAwait(false);
         return metadata is null
-            ? Problem(StatusCodes.Status404NotFound, "Unknown id", $"No item '{id}' is indexed.")
+            ? ApiHttp.Problem(StatusCodes.Status404NotFound, "Unknown id", $"No item '{id}' is indexed.")
             : Results.Ok(new ItemDto(id!, metadata));
     }
 
-    /// <summary>GET /api/health: model, index kind, record count.</summary>
-    public static async Task<IResult> HealthAsync(SearchService search, CancellationToken cancellationToken)
+    /// <summary>
+    /// GET /api/health: <c>{"status":"ok"}</c> once the index opens; <paramref name="detailed"/> (a caller with the
+    /// key) adds model, index kind, record count, cold start and embedding health.
+    /// </summary>
+    /// <summary>
+    /// GET /api/health/details: model, index and count of every owner's records, so administrators only (the
+    /// <see cref="Caller.AdminRole"/> role, or the single user of a host without sign-in); 403 for anyone else.
+    /// </summary>
+    public static Task<IResult> HealthDetailsAsync(HttpContext context, SearchService search, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(context);
+        return Caller.Of(context).IsAdmin
+            ? HealthAsync(search, detailed: true, cancellationToken)
+            : Task.FromResult(ApiHttp.Problem(StatusCodes.Status403Forbidden, "Forbidden", $"The health details need the {Caller.AdminRole} role."));
+    }
+
+    public static async Task<IResult> HealthAsync(SearchService search, bool detailed, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(search);
         var health = await search.GetHealthAsync(cancellationToken).ConfigureAwait(false);
-        return Results.Ok(new HealthDto("ok", health.Model, health.Dimension, health.IndexKind, health.Count, health.ColdStart, health.Embeddings));
+        return detailed
+            ? Results.Ok(new HealthDto("ok", health.Model, health.Dimension, health.IndexKind, health.Count, health.ColdStart, health.Embeddings))
+            : Results.Ok(new HealthStatusDto("ok"));
     }
 
     internal static bool TryParseQuery(IQueryCollection q, out SearchQuery query, out IResult problem)
@@ -88,7 +99,7 @@ public static class SearchApi
         {
             if (!int.TryParse(kText, NumberStyles.Integer, CultureInfo.InvariantCulture, out k) || k < 1 || k > SearchQuery.MaxK)
             {
-                problem = Problem(StatusCodes.Status400BadRequest, "Invalid k", $"k must be a whole number from 1 to {SearchQuery.MaxK}.");
+                problem = ApiHttp.Problem(StatusCodes.Status400BadRequest, "Invalid k", $"k must be a whole number from 1 to {SearchQuery.MaxK}.");
                 return false;
             }
         }
@@ -98,7 +109,7 @@ public static class SearchApi
         {
             if (!float.TryParse(sText, NumberStyles.Float, CultureInfo.InvariantCulture, out var s) || !float.IsFinite(s) || s < -1 || s > 1)
             {
-                problem = Problem(StatusCodes.Status400BadRequest, "Invalid minScore", "minScore must be a number from -1 to 1 (cosine similarity).");
+                problem = ApiHttp.Problem(StatusCodes.Status400BadRequest, "Invalid minScore", "minScore must be a number from -1 to 1 (cosine similarity).");
                 return false;
             }
 
@@ -112,51 +123,26 @@ public static class SearchApi
         }
         catch (FormatException ex)
         {
-            problem = Problem(StatusCodes.Status400BadRequest, "Invalid filter", ex.Message);
+            problem = ApiHttp.Problem(StatusCodes.Status400BadRequest, "Invalid filter", ex.Message);
             return false;
         }
 
-        query = new SearchQuery(k, minScore, filter);
+        var cutoff = CutoffMode.None;
+        switch (q["cutoff"].ToString())
+        {
+            case "" or "none":
+                break;
+            case "auto":
+                cutoff = CutoffMode.Auto;
+                break;
+            default:
+                problem = ApiHttp.Problem(StatusCodes.Status400BadRequest, "Invalid cutoff", "cutoff is auto (stop where the scores fall away) or none.");
+                return false;
+        }
+
+        query = new SearchQuery(k, minScore, filter, cutoff);
         return true;
     }
-
-    /// <summary>
-    /// Reads at most <paramref name="limit"/> bytes of the body (null bytes: longer). The server's own limits
-    /// (Kestrel's MaxRequestBodySize on a chunked body, a bad chunk, a stalled client) surface as
-    /// BadHttpRequestException while reading: that is the client's error, answered with its status, not a 500.
-    /// </summary>
-    internal static async Task<(byte[]? Bytes, IResult? Problem)> ReadBodyAsync(HttpRequest request, long limit, CancellationToken cancellationToken)
-    {
-        try
-        {
-            return (await IngestionService.ReadBoundedAsync(request.Body, limit, cancellationToken).ConfigureAwait(false), null);
-        }
-        catch (BadHttpRequestException ex)
-        {
-            var title = ex.StatusCode == StatusCodes.Status413PayloadTooLarge ? "Too large" : "Bad request body";
-            return (null, Problem(ex.StatusCode, title, ex.Message));
-        }
-    }
-
-    internal static bool IsAcceptableContentType(string? contentType)
-    {
-        if (string.IsNullOrWhiteSpace(contentType)) return true;
-        var mediaType = contentType.Split(';')[0].Trim();
-        return mediaType.StartsWith("image/", StringComparison.OrdinalIgnoreCase)
-            || mediaType.Equals("application/octet-stream", StringComparison.OrdinalIgnoreCase);
-    }
-
-    internal static IResult Rejected(ImageRejectedException ex) => ex.Reason switch
-    {
-        ImageRejectionReason.UnsupportedFormat => Problem(StatusCodes.Status415UnsupportedMediaType, "Not a supported image", ex.Message, ex.Reason),
-        ImageRejectionReason.TooLarge or ImageRejectionReason.TooManyPixels => Problem(StatusCodes.Status413PayloadTooLarge, "Image too large", ex.Message, ex.Reason),
-        ImageRejectionReason.Empty => Problem(StatusCodes.Status400BadRequest, "Empty image", ex.Message, ex.Reason),
-        _ => Problem(StatusCodes.Status422UnprocessableEntity, "Damaged image", ex.Message, ex.Reason),
-    };
-
-    internal static IResult Problem(int status, string title, string detail, ImageRejectionReason? reason = null) =>
-        Results.Problem(detail: detail, statusCode: status, title: title,
-            extensions: reason is null ? null : new Dictionary<string, object?> { ["reason"] = reason.ToString() });
 
     private static SearchResultsDto ToDto(SearchResponse response) =>
         new(response.Model, response.Results.Select(h => new SearchResultDto(h.Id, MathF.Round(h.Score, 6), h.Metadata)).ToList());
@@ -167,5 +153,8 @@ public sealed record SearchResultDto(string Id, float Score, ItemMetadata Metada
 public sealed record SearchResultsDto(string Model, IReadOnlyList<SearchResultDto> Results);
 
 public sealed record ItemDto(string Id, ItemMetadata Metadata);
+
+/// <summary>What anonymous callers of /api/health learn.</summary>
+public sealed record HealthStatusDto(string Status);
 
 public sealed record HealthDto(string Status, string Model, int Dimension, string Index, long Count, ColdStartReport ColdStart, VisualSearch.Diagnostics.EmbeddingHealthSnapshot? Embeddings);

@@ -6,8 +6,8 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
-using VisualSearch.Api;
 using VisualSearch.Imaging;
+using VisualSearch.Ingestion;
 
 namespace VisualSearch.Blobs;
 

@@ -2,7 +2,7 @@ using Azure;
 using Azure.Storage.Blobs;
 using Azure.Storage.Blobs.Models;
 using Microsoft.Extensions.Logging;
-using VisualSearch.Api;
+using Microsoft.Extensions.Options;
 using VisualSearch.Imaging;
 using VisualSearch.Indexing;
 using VisualSearch.Ingestion;
@@ -10,7 +10,7 @@ using VisualSearch.Ingestion;
 namespace VisualSearch.Blobs;
 
 /// <summary>Turns blobs and blob events into ingestion calls. Used by the Functions trigger and the local host.</summary>
-public sealed partial class BlobIngestor(IngestionService ingestion, BlobServiceClient blobs, ILogger<BlobIngestor> logger) : IBlobEventHandler
+public sealed partial class BlobIngestor(IngestionService ingestion, BlobServiceClient blobs, IOptions<BlobSourceOptions> source, ILogger<BlobIngestor> logger) : IBlobEventHandler
 {
     /// <summary>Indexes one blob; its properties decide whether it must be read at all.</summary>
     public async Task<IngestResult?> IngestAsync(BlobClient blob, CancellationToken cancellationToken = default)
@@ -88,22 +88,41 @@ public sealed partial class BlobIngestor(IngestionService ingestion, BlobService
         }
     }
 
-    public Task BlobCreatedAsync(string container, string blobName, CancellationToken cancellationToken) =>
-        IngestAsync(blobs.GetBlobContainerClient(container).GetBlobClient(blobName), cancellationToken);
+    /// <summary>
+    /// A BlobCreated event: ingests the blob if it is in the configured container (BlobSource:Container); an event
+    /// about any other container is logged and touches nothing. Storage outages become <see cref="ServiceUnavailableException"/>.
+    /// </summary>
+    public async Task BlobCreatedAsync(string container, string blobName, CancellationToken cancellationToken)
+    {
+        if (!IsWatched(container, blobName)) return;
+        await StorageFailures.GuardAsync(() => IngestAsync(blobs.GetBlobContainerClient(container).GetBlobClient(blobName), cancellationToken),
+            "index the created blob", cancellationToken).ConfigureAwait(false);
+    }
 
     /// <summary>
-    /// Removes the record only if the blob is gone when checked (under the id's write lock). Events arrive out of
-    /// order: a BlobDeleted handled after the re-upload that followed it finds the blob present, and the current
-    /// content is indexed instead.
+    /// A BlobDeleted event (configured container only): removes the record only if it came from that container and
+    /// the blob is gone when checked (under the id's write lock). Events arrive out of order: a BlobDeleted handled
+    /// after the re-upload that followed it finds the blob present, and the current content is indexed instead.
     /// </summary>
     public async Task BlobDeletedAsync(string container, string blobName, CancellationToken cancellationToken)
     {
+        if (!IsWatched(container, blobName)) return;
         var blob = blobs.GetBlobContainerClient(container).GetBlobClient(blobName);
-        var gone = false;
-        await ingestion.RemoveIfAsync(ItemIds.ForBlob(container, blobName), async ct => gone = await IsGoneAsync(blob, ct).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
-        if (gone) return;
-        LogDeletedButPresent(logger, container, blobName);
-        await IngestAsync(blob, cancellationToken).ConfigureAwait(false);
+        await StorageFailures.GuardAsync(async () =>
+        {
+            var gone = false;
+            await ingestion.RemoveIfAsync(ItemIds.ForBlob(container, blobName), container, async ct => gone = await IsGoneAsync(blob, ct).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
+            if (gone) return;
+            LogDeletedButPresent(logger, container, blobName);
+            await IngestAsync(blob, cancellationToken).ConfigureAwait(false);
+        }, "check the deleted blob", cancellationToken).ConfigureAwait(false);
+    }
+
+    private bool IsWatched(string container, string blobName)
+    {
+        if (string.Equals(container, source.Value.Container, StringComparison.Ordinal)) return true;
+        LogOtherContainer(logger, container, blobName, source.Value.Container);
+        return false;
     }
 
     private static async Task<bool> IsGoneAsync(BlobClient blob, CancellationToken cancellationToken)
@@ -142,6 +161,9 @@ public sealed partial class BlobIngestor(IngestionService ingestion, BlobService
 
     [LoggerMessage(303, LogLevel.Information, "BlobDeleted for {Container}/{Name}, but the blob exists again (re-uploaded; events out of order): indexing its current content")]
     private static partial void LogDeletedButPresent(ILogger logger, string container, string name);
+
+    [LoggerMessage(304, LogLevel.Warning, "Ignored an event for {Container}/{Name}: this host indexes container {Watched} only")]
+    private static partial void LogOtherContainer(ILogger logger, string container, string name, string watched);
 
     [LoggerMessage(301, LogLevel.Warning, "Could not record the rejection of blob {Container}/{Name} in its index tags ({Status} {ErrorCode})")]
     private static partial void LogRejectionNotRecorded(ILogger logger, string container, string name, int status, string errorCode);

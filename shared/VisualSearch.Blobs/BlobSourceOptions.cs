@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using VisualSearch.Ingestion;
 
 namespace VisualSearch.Blobs;
 
@@ -20,7 +21,7 @@ public sealed class BlobSourceOptions
     public string? ClientId { get; set; }
 
     /// <summary>The container of uploaded images.</summary>
-    [Required, RegularExpression("^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$")]
+    [Required, RegularExpression(ItemIds.ContainerNamePattern)]
     public string Container { get; set; } = "images";
 
     /// <summary>Local host only: poll the container for new, changed and deleted blobs.</summary>

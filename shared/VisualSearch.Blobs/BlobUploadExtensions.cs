@@ -4,7 +4,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using VisualSearch.Api;
+using VisualSearch.Ingestion;
 
 namespace VisualSearch.Blobs;
 

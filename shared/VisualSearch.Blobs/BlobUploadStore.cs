@@ -4,7 +4,6 @@ using Azure.Storage.Blobs;
 using Azure.Storage.Blobs.Models;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using VisualSearch.Api;
 using VisualSearch.Indexing;
 using VisualSearch.Ingestion;
 
@@ -41,7 +40,7 @@ public sealed partial class BlobUploadStore(
         // A SAS carries whole seconds; report the expiry it really has.
         var expiresOn = now + options.Value.UrlLifetime;
         expiresOn = new DateTimeOffset(expiresOn.UtcTicks - (expiresOn.UtcTicks % TimeSpan.TicksPerSecond), TimeSpan.Zero);
-        var url = await signer.SignAsync(blob, now - ClockSkew, expiresOn, cancellationToken).ConfigureAwait(false);
+        var url = await StorageFailures.GuardAsync(() => signer.SignAsync(blob, now - ClockSkew, expiresOn, cancellationToken), "sign an upload URL", cancellationToken).ConfigureAwait(false);
 
         var headers = new Dictionary<string, string>(StringComparer.Ordinal) { ["x-ms-blob-type"] = "BlockBlob" };
         if (intent.ContentType is not null) headers["Content-Type"] = intent.ContentType;
@@ -53,12 +52,17 @@ public sealed partial class BlobUploadStore(
         return new UploadGrant(id, url, expiresOn, headers);
     }
 
-    public async Task<UploadState> GetStateAsync(string id, CancellationToken cancellationToken)
+    public Task<UploadState> GetStateAsync(string id, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrEmpty(id);
         var container = source.Value.Container;
-        if (!id.StartsWith(container + "/", StringComparison.Ordinal)) return new UploadState(UploadProgress.Missing);
+        if (!id.StartsWith(container + "/", StringComparison.Ordinal)) return Task.FromResult(new UploadState(UploadProgress.Missing));
         var blob = blobs.GetBlobContainerClient(container).GetBlobClient(id[(container.Length + 1)..]);
+        return StorageFailures.GuardAsync(() => ReadStateAsync(blob, cancellationToken), "read the upload's state", cancellationToken);
+    }
+
+    private static async Task<UploadState> ReadStateAsync(BlobClient blob, CancellationToken cancellationToken)
+    {
         try
         {
             BlobProperties properties = await blob.GetPropertiesAsync(cancellationToken: cancellationToken).ConfigureAwait(false);

@@ -18,7 +18,7 @@ public static partial class VisualSearchEngineExtensions
     /// <summary>
     /// Registers the engine: decoder, encoder (warmed up in the background at start), ingestion and search.
     /// An index backend is registered separately (e.g. AddLocalVectorIndex). Options are bound from the
-    /// "Imaging" and "Encoder" sections and validated at start.
+    /// "Imaging", "Encoder" and "Duplicates" sections and validated at start.
     /// </summary>
     public static IHostApplicationBuilder AddVisualSearchEngine(this IHostApplicationBuilder builder)
     {
@@ -38,10 +38,12 @@ public static partial class VisualSearchEngineExtensions
         services.TryAddSingleton(sp => new EmbeddingHealth(builder.Configuration["EmbeddingHealth:BaselinePath"]));
         services.TryAddSingleton<VisualSearchMetrics>();
         services.TryAddSingleton<IImageDecoder, ImageDecoder>();
+        services.TryAddSingleton<DecodeGate>();
         services.TryAddSingleton<IImageEncoder, OnnxImageEncoder>();
         services.TryAddSingleton<VectorIndexAccessor>();
         services.TryAddSingleton<IngestionService>();
         services.TryAddSingleton<SearchService>();
+        Duplicates.DuplicateRegistration.Add(builder);
         services.AddHostedService<EncoderWarmUp>();
         return builder;
     }

@@ -41,9 +41,9 @@ internal sealed partial class IndexModelStartupCheck(
         }
     }
 
-    [LoggerMessage(500, LogLevel.Critical, "Stopping: {Message}")]
+    [LoggerMessage(600, LogLevel.Critical, "Stopping: {Message}")]
     private static partial void ModelMismatch(ILogger logger, string message);
 
-    [LoggerMessage(501, LogLevel.Warning, "The {Kind} index could not be opened at start; the first request tries again")]
+    [LoggerMessage(601, LogLevel.Warning, "The {Kind} index could not be opened at start; the first request tries again")]
     private static partial void Unavailable(ILogger logger, string kind, Exception exception);
 }

@@ -12,6 +12,18 @@ namespace VisualSearch.Hosting;
 public static class VectorIndexHostingExtensions
 {
     /// <summary>
+    /// The backends VectorIndex:Provider may name, each mapped to its project's registration (which adds the
+    /// backend's <see cref="IVectorIndexCatalog"/> and a <see cref="VersionedVectorIndex"/> over it). The second
+    /// argument is followCurrent. A new backend is one entry here.
+    /// </summary>
+    public static readonly IReadOnlyDictionary<string, Action<IHostApplicationBuilder, bool>> Providers =
+        new Dictionary<string, Action<IHostApplicationBuilder, bool>>(StringComparer.OrdinalIgnoreCase)
+        {
+            [VectorIndexOptions.Local] = (builder, followCurrent) => builder.AddLocalVectorIndex(followCurrent),
+            [VectorIndexOptions.AzureSearch] = (builder, followCurrent) => builder.AddAzureSearchVectorIndex(followCurrent),
+        };
+
+    /// <summary>
     /// Registers the vector index backend named by VectorIndex:Provider (Local, the default, or AzureSearch)
     /// and its <see cref="IVectorIndexCatalog"/>. Switching backends is configuration only. With
     /// <see cref="VectorIndexRole.Serve"/> the index follows the current-model pointer and a host whose model does
@@ -21,29 +33,22 @@ public static class VectorIndexHostingExtensions
     public static IHostApplicationBuilder AddVectorIndex(this IHostApplicationBuilder builder, VectorIndexRole role = VectorIndexRole.Serve)
     {
         ArgumentNullException.ThrowIfNull(builder);
+        var valid = $"VectorIndex:Provider must be one of {string.Join(", ", Providers.Keys)} (default {VectorIndexOptions.Local}, the embedded index)";
         builder.Services.AddOptions<VectorIndexOptions>()
             .Bind(builder.Configuration.GetSection(VectorIndexOptions.SectionName))
             .ValidateDataAnnotations()
-            .Validate(o => VectorIndexOptions.IsLocal(o.Provider) || VectorIndexOptions.IsAzureSearch(o.Provider),
-                "VectorIndex:Provider must be Local (the embedded index, the default) or AzureSearch.")
+            .Validate(o => Find(o.Provider) is not null, valid + ".")
             .ValidateOnStart();
 
         var provider = builder.Configuration[$"{VectorIndexOptions.SectionName}:{nameof(VectorIndexOptions.Provider)}"];
-        var followCurrent = role == VectorIndexRole.Serve;
-        if (VectorIndexOptions.IsAzureSearch(provider))
+        if (Find(provider) is { } add)
         {
-            builder.AddAzureSearchVectorIndex(followCurrent);
-            builder.Services.TryAddSingleton<IVectorIndexCatalog>(sp => new AzureSearchVectorIndexCatalog(sp.GetRequiredService<AzureSearchIndexCatalog>()));
-        }
-        else if (VectorIndexOptions.IsLocal(provider))
-        {
-            builder.AddLocalVectorIndex(followCurrent);
-            builder.Services.TryAddSingleton<IVectorIndexCatalog>(sp => new LocalVectorIndexCatalog(sp.GetRequiredService<LocalIndexCatalog>()));
+            add(builder, role == VectorIndexRole.Serve);
         }
         else
         {
             // Validation at start reports the setting; this only keeps anything from opening an index meanwhile.
-            var message = $"VectorIndex:Provider must be Local (the embedded index, the default) or AzureSearch, not '{provider}'.";
+            var message = $"{valid}, not '{provider}'.";
             builder.Services.TryAddSingleton<IVectorIndex>(_ => throw new OptionsValidationException(VectorIndexOptions.SectionName, typeof(VectorIndexOptions), [message]));
             builder.Services.TryAddSingleton<IVectorIndexCatalog>(_ => throw new OptionsValidationException(VectorIndexOptions.SectionName, typeof(VectorIndexOptions), [message]));
         }
@@ -51,4 +56,7 @@ public static class VectorIndexHostingExtensions
         if (role == VectorIndexRole.Serve) builder.Services.AddHostedService<IndexModelStartupCheck>();
         return builder;
     }
+
+    private static Action<IHostApplicationBuilder, bool>? Find(string? provider) =>
+        Providers.GetValueOrDefault(string.IsNullOrWhiteSpace(provider) ? VectorIndexOptions.Local : provider.Trim());
 }

@@ -9,13 +9,9 @@ public sealed class VectorIndexOptions
     public const string Local = "Local";
     public const string AzureSearch = "AzureSearch";
 
-    /// <summary>Local (default: the embedded index, section LocalIndex) or AzureSearch (section AzureSearch).</summary>
+    /// <summary>Local (default: the embedded index, section LocalIndex) or AzureSearch (section AzureSearch): a key of <see cref="VectorIndexHostingExtensions.Providers"/>.</summary>
     [Required]
     public string Provider { get; set; } = Local;
-
-    internal static bool IsLocal(string? provider) => string.IsNullOrWhiteSpace(provider) || string.Equals(provider.Trim(), Local, StringComparison.OrdinalIgnoreCase);
-
-    internal static bool IsAzureSearch(string? provider) => string.Equals(provider?.Trim(), AzureSearch, StringComparison.OrdinalIgnoreCase);
 }
 
 /// <summary>What a host does with the index.</summary>

@@ -22,7 +22,7 @@ namespace VisualSearch.Index.AzureSearch;
 /// 2021-04-30-Preview .. 2023-07-01-Preview) that 2023-11-01 and Azure.Search.Documents 11.5.1 do not have;
 /// a one-document upload is atomic, so readers see the old pointer or the new one.
 /// </summary>
-public sealed partial class AzureSearchIndexCatalog
+public sealed partial class AzureSearchIndexCatalog : IVectorIndexCatalog
 {
     public const string PointerKey = "current";
 
@@ -43,12 +43,16 @@ public sealed partial class AzureSearchIndexCatalog
         _clients = new(() => CreateClients(_options, settings));
     }
 
+    public string Kind => AzureSearchVectorIndex.BackendKind;
+
     public SearchIndexClient IndexClient => _clients.Value.Index;
 
     /// <summary>Index definitions over REST 2024-07-01, through the same pipeline settings and credential as <see cref="IndexClient"/>.</summary>
     public IndexDefinitionClient Definitions => _clients.Value.Definitions;
 
     public string MetaIndexName => _options.IndexName + "-meta";
+
+    public string PointerLocation => $"'{MetaIndexName}'";
 
     /// <summary>
     /// The index name of a model's version with the configured vector storage: &lt;IndexName&gt;-&lt;model id&gt; and the
@@ -77,19 +81,19 @@ public sealed partial class AzureSearchIndexCatalog
     }
 
     /// <summary>The pointer, or null while no model is current (no meta index, or no pointer in it).</summary>
-    public async Task<IndexPointer?> GetCurrentAsync(CancellationToken cancellationToken = default)
+    public async Task<IndexVersion?> GetCurrentAsync(CancellationToken cancellationToken = default)
     {
         try
         {
             var client = IndexClient.GetSearchClient(MetaIndexName);
             var pointer = (await client.GetDocumentAsync<IndexPointer>(PointerKey, cancellationToken: cancellationToken).ConfigureAwait(false)).Value;
-            return pointer.ModelId is null || pointer.IndexName is null ? null : pointer;
+            return pointer.ModelId is null || pointer.IndexName is null ? null : new IndexVersion(pointer.ModelId, pointer.IndexName);
         }
         catch (RequestFailedException ex) when (ex.Status == 404)
         {
             return null;
         }
-        catch (RequestFailedException ex)
+        catch (Exception ex) when (AzureSearchErrors.IsServiceFailure(ex, cancellationToken))
         {
             throw Wrap(ex, MetaIndexName, "read-pointer");
         }
@@ -98,6 +102,12 @@ public sealed partial class AzureSearchIndexCatalog
     /// <summary>A closed index for a model's version (its name from the pointer, or <see cref="VersionName"/>).</summary>
     public AzureSearchVectorIndex OpenVersion(string modelId, string? indexName = null) =>
         new(IndexClient, Definitions, indexName ?? VersionName(modelId), _options, _loggerFactory.CreateLogger<AzureSearchVectorIndex>());
+
+    IVectorIndex IVectorIndexCatalog.OpenVersion(IndexVersion version)
+    {
+        ArgumentNullException.ThrowIfNull(version);
+        return OpenVersion(version.ModelId, version.Name);
+    }
 
     /// <summary>Points the hosts at <paramref name="schema"/>'s version (one atomic document upload). The version must exist.</summary>
     public async Task SwitchToAsync(IndexSchema schema, CancellationToken cancellationToken = default)
@@ -121,7 +131,7 @@ public sealed partial class AzureSearchIndexCatalog
                 .IndexDocumentsAsync(IndexDocumentsBatch.Upload([pointer]), new IndexDocumentsOptions { ThrowOnAnyError = true }, cancellationToken)
                 .ConfigureAwait(false);
         }
-        catch (RequestFailedException ex)
+        catch (Exception ex) when (AzureSearchErrors.IsServiceFailure(ex, cancellationToken))
         {
             throw Wrap(ex, MetaIndexName, "switch");
         }
@@ -140,7 +150,7 @@ public sealed partial class AzureSearchIndexCatalog
                 if (name.StartsWith(_options.IndexName + "-", StringComparison.Ordinal) && name != MetaIndexName) names.Add(name);
             }
         }
-        catch (RequestFailedException ex)
+        catch (Exception ex) when (AzureSearchErrors.IsServiceFailure(ex, cancellationToken))
         {
             throw Wrap(ex, _options.IndexName + "-*", "list");
         }
@@ -155,7 +165,7 @@ public sealed partial class AzureSearchIndexCatalog
         {
             return await Definitions.GetAsync(indexName, cancellationToken).ConfigureAwait(false) is not null;
         }
-        catch (RequestFailedException ex)
+        catch (Exception ex) when (AzureSearchErrors.IsServiceFailure(ex, cancellationToken))
         {
             throw Wrap(ex, indexName, "get-index");
         }
@@ -167,7 +177,7 @@ public sealed partial class AzureSearchIndexCatalog
         ArgumentException.ThrowIfNullOrEmpty(indexName);
         if (!indexName.StartsWith(_options.IndexName + "-", StringComparison.Ordinal) || indexName == MetaIndexName)
             throw new ArgumentException($"'{indexName}' is not a version index of '{_options.IndexName}'.", nameof(indexName));
-        if ((await GetCurrentAsync(cancellationToken).ConfigureAwait(false))?.IndexName == indexName)
+        if ((await GetCurrentAsync(cancellationToken).ConfigureAwait(false))?.Name == indexName)
             throw new InvalidOperationException($"The Azure AI Search index '{indexName}' is the current one; switch to another model before deleting it.");
         try
         {
@@ -177,7 +187,7 @@ public sealed partial class AzureSearchIndexCatalog
         {
             return;
         }
-        catch (RequestFailedException ex)
+        catch (Exception ex) when (AzureSearchErrors.IsServiceFailure(ex, cancellationToken))
         {
             throw Wrap(ex, indexName, "delete-index");
         }
@@ -185,12 +195,8 @@ public sealed partial class AzureSearchIndexCatalog
         LogDeleted(_logger, indexName);
     }
 
-    /// <summary>Where a model's current index lives, for messages.</summary>
-    public string Describe(IndexPointer pointer)
-    {
-        ArgumentNullException.ThrowIfNull(pointer);
-        return $"Azure AI Search index '{pointer.IndexName}' at {_options.Endpoint} (current per '{MetaIndexName}')";
-    }
+    /// <summary>Where a version's index lives, for messages.</summary>
+    public string Describe(string versionName) => AzureSearchErrors.Location(versionName, _options.Endpoint);
 
     private async Task EnsureMetaIndexAsync(CancellationToken cancellationToken)
     {
@@ -205,7 +211,7 @@ public sealed partial class AzureSearchIndexCatalog
                 {
                     await Definitions.CreateOrUpdateAsync(AzureSearchSchema.MetaIndex(MetaIndexName), cancellationToken).ConfigureAwait(false);
                 }
-                catch (RequestFailedException ex)
+                catch (Exception ex) when (AzureSearchErrors.IsServiceFailure(ex, cancellationToken))
                 {
                     throw Wrap(ex, MetaIndexName, "create-meta-index");
                 }
@@ -263,16 +269,8 @@ public sealed partial class AzureSearchIndexCatalog
         }
     }
 
-    private AzureSearchException Wrap(RequestFailedException ex, string indexName, string operation)
-    {
-        var auth = ex.Status is 401 or 403
-            ? " Check the credential: AzureSearch:ApiKey, or the managed identity's roles (Search Index Data Contributor, Search Service Contributor)."
-            : "";
-        var newline = ex.Message.IndexOf('\n', StringComparison.Ordinal);
-        var message = (newline < 0 ? ex.Message : ex.Message[..newline]).Trim();
-        return new AzureSearchException($"Azure AI Search index '{indexName}' at {_options.Endpoint}: {operation} failed ({ex.Status}): {message}{auth}",
-            indexName, operation, ex.Status == 0 ? null : ex.Status, null, ex);
-    }
+    private VectorIndexException Wrap(Exception ex, string indexName, string operation) =>
+        AzureSearchErrors.Wrap(ex, AzureSearchErrors.Location(indexName, _options.Endpoint), indexName, operation);
 
     [GeneratedRegex("[^a-z0-9-]+")]
     private static partial Regex NotNameCharacters();

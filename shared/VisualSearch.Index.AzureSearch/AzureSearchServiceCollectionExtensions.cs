@@ -11,8 +11,8 @@ public static class AzureSearchServiceCollectionExtensions
 {
     /// <summary>
     /// Registers Azure AI Search as the <see cref="IVectorIndex"/> (section "AzureSearch", validated at start):
-    /// the <see cref="AzureSearchIndexCatalog"/> of model versions and a <see cref="VersionedAzureSearchVectorIndex"/>
-    /// that follows its pointer. <paramref name="followCurrent"/> false opens the configured model's index whatever
+    /// the <see cref="AzureSearchIndexCatalog"/> of model versions as the <see cref="IVectorIndexCatalog"/>, and a
+    /// <see cref="VersionedVectorIndex"/> that follows its pointer. <paramref name="followCurrent"/> false opens the configured model's index whatever
     /// the pointer says (what <c>vsearch reindex</c> builds into). Register an <see cref="AzureSearchClientSettings"/>
     /// first to change the transport or the credential.
     /// </summary>
@@ -28,8 +28,7 @@ public static class AzureSearchServiceCollectionExtensions
             sp.GetRequiredService<IOptions<AzureSearchOptions>>(),
             sp.GetRequiredService<ILoggerFactory>(),
             sp.GetService<AzureSearchClientSettings>()));
-        builder.Services.TryAddSingleton(sp => new VersionedAzureSearchVectorIndex(sp.GetRequiredService<AzureSearchIndexCatalog>(), followCurrent));
-        builder.Services.TryAddSingleton<IVectorIndex>(sp => sp.GetRequiredService<VersionedAzureSearchVectorIndex>());
+        builder.Services.AddVersionedVectorIndex<AzureSearchIndexCatalog>(followCurrent);
         return builder;
     }
 }

@@ -19,7 +19,7 @@ namespace VisualSearch.Index.AzureSearch;
 /// share requests (group commit), and each call completes only when its own document is stored. Requests
 /// that fail with 429 or 503 are retried by the client pipeline, honouring Retry-After; documents refused
 /// one by one with a retriable status (409, 422, 429, 503) are sent again; any other refusal fails the
-/// caller with an <see cref="AzureSearchException"/> naming the ids. Nothing is dropped silently.
+/// caller with an <see cref="VectorIndexException"/> naming the ids. Nothing is dropped silently.
 /// </summary>
 public sealed partial class AzureSearchVectorIndex : IVectorIndex, IAsyncDisposable, IDisposable
 {
@@ -71,7 +71,7 @@ public sealed partial class AzureSearchVectorIndex : IVectorIndex, IAsyncDisposa
     public VectorLayout? Layout => _layout;
 
     /// <summary>Where the index lives, for messages.</summary>
-    public string Location => $"Azure AI Search index '{IndexName}' at {_indexClient.Endpoint}";
+    public string Location => AzureSearchErrors.Location(IndexName, _indexClient.Endpoint);
 
     public async Task InitializeAsync(IndexSchema schema, CancellationToken cancellationToken = default)
     {
@@ -91,7 +91,7 @@ public sealed partial class AzureSearchVectorIndex : IVectorIndex, IAsyncDisposa
             {
                 existing = await _definitions.GetAsync(IndexName, cancellationToken).ConfigureAwait(false);
             }
-            catch (RequestFailedException ex)
+            catch (Exception ex) when (AzureSearchErrors.IsServiceFailure(ex, cancellationToken))
             {
                 throw Wrap(ex, "initialize");
             }
@@ -112,7 +112,7 @@ public sealed partial class AzureSearchVectorIndex : IVectorIndex, IAsyncDisposa
             }
             catch (NotSupportedException ex)
             {
-                throw new AzureSearchException($"{Location}: {ex.Message}", IndexName, "initialize", null, null, ex);
+                throw new VectorIndexException($"{Location}: {ex.Message}", BackendKind, IndexName, "initialize", retriable: false, null, ex);
             }
 
             if (layout != configured) LogLayoutKept(_logger, IndexName, layout.ToString(), configured.ToString());
@@ -123,7 +123,7 @@ public sealed partial class AzureSearchVectorIndex : IVectorIndex, IAsyncDisposa
                 {
                     await _definitions.CreateOrUpdateAsync(wanted, cancellationToken).ConfigureAwait(false);
                 }
-                catch (RequestFailedException ex)
+                catch (Exception ex) when (AzureSearchErrors.IsServiceFailure(ex, cancellationToken))
                 {
                     throw Wrap(ex, "initialize", hint: existing is null ? null
                         : " The existing index cannot take this definition (an algorithm setting that cannot change in place?): build a new index with vsearch reindex, or configure the settings it was made with.");
@@ -165,7 +165,7 @@ public sealed partial class AzureSearchVectorIndex : IVectorIndex, IAsyncDisposa
     }
 
     /// <summary>
-    /// Stores many records in as few requests as the limits allow. Throws <see cref="AzureSearchException"/>
+    /// Stores many records in as few requests as the limits allow. Throws <see cref="VectorIndexException"/>
     /// naming every id that could not be stored (the others are stored).
     /// </summary>
     public async Task UpsertBatchAsync(IEnumerable<VectorRecord> records, CancellationToken cancellationToken = default)
@@ -193,16 +193,16 @@ public sealed partial class AzureSearchVectorIndex : IVectorIndex, IAsyncDisposa
         {
             result = (await _client.DeleteDocumentsAsync(AzureSearchSchema.Key, [key], new IndexDocumentsOptions { ThrowOnAnyError = false }, cancellationToken).ConfigureAwait(false)).Value;
         }
-        catch (RequestFailedException ex)
+        catch (Exception ex) when (AzureSearchErrors.IsServiceFailure(ex, cancellationToken))
         {
             throw Wrap(ex, "delete");
         }
 
         var outcome = result.Results.FirstOrDefault(r => r.Key == key);
         if (outcome is { Succeeded: true }) return true;
-        throw new AzureSearchException(
+        throw new VectorIndexException(
             $"{Location}: deleting '{id}' failed ({outcome?.Status.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "no result"}: {outcome?.ErrorMessage}).",
-            IndexName, "delete", outcome?.Status, [id]);
+            BackendKind, IndexName, "delete", AzureSearchErrors.IsRetriable(outcome?.Status), [id]);
     }
 
     public async Task<VectorRecord?> GetAsync(string id, CancellationToken cancellationToken = default)
@@ -216,14 +216,13 @@ public sealed partial class AzureSearchVectorIndex : IVectorIndex, IAsyncDisposa
         }
         catch (FormatException ex)
         {
-            throw new AzureSearchException($"{Location}: the vector copy of '{id}' cannot be read: {ex.Message}", IndexName, "get", null, [id], ex);
+            throw new VectorIndexException($"{Location}: the vector copy of '{id}' cannot be read: {ex.Message}", BackendKind, IndexName, "get", retriable: false, [id], ex);
         }
     }
 
     public async Task<IReadOnlyList<SearchHit>> SearchAsync(ReadOnlyMemory<float> vector, VectorQuery query, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(query);
-        ArgumentOutOfRangeException.ThrowIfLessThan(query.K, 1);
         var schema = RequireOpen();
         if (vector.Length != schema.Dimension)
             throw new ArgumentException($"The query vector has {vector.Length} dimensions; the index holds {schema.Dimension}.", nameof(vector));
@@ -254,7 +253,7 @@ public sealed partial class AzureSearchVectorIndex : IVectorIndex, IAsyncDisposa
                 if (hits.Count == query.K) break;
             }
         }
-        catch (RequestFailedException ex)
+        catch (Exception ex) when (AzureSearchErrors.IsServiceFailure(ex, cancellationToken))
         {
             throw Wrap(ex, "search");
         }
@@ -271,7 +270,7 @@ public sealed partial class AzureSearchVectorIndex : IVectorIndex, IAsyncDisposa
         {
             return (await _client.GetDocumentCountAsync(cancellationToken).ConfigureAwait(false)).Value;
         }
-        catch (RequestFailedException ex)
+        catch (Exception ex) when (AzureSearchErrors.IsServiceFailure(ex, cancellationToken))
         {
             throw Wrap(ex, "count");
         }
@@ -323,7 +322,7 @@ public sealed partial class AzureSearchVectorIndex : IVectorIndex, IAsyncDisposa
         catch (RequestFailedException ex) when (ex.Status == 404)
         {
         }
-        catch (RequestFailedException ex)
+        catch (Exception ex) when (AzureSearchErrors.IsServiceFailure(ex, cancellationToken))
         {
             throw Wrap(ex, "delete-index");
         }
@@ -415,7 +414,7 @@ public sealed partial class AzureSearchVectorIndex : IVectorIndex, IAsyncDisposa
                 var request = IndexDocumentsBatch.Upload(remaining.Select(p => p.Document));
                 result = (await _client.IndexDocumentsAsync(request, new IndexDocumentsOptions { ThrowOnAnyError = false }, cancellationToken).ConfigureAwait(false)).Value;
             }
-            catch (RequestFailedException ex)
+            catch (Exception ex) when (AzureSearchErrors.IsServiceFailure(ex, cancellationToken))
             {
                 throw Wrap(ex, "upsert", remaining.Select(p => p.Id).ToList());
             }
@@ -457,7 +456,7 @@ public sealed partial class AzureSearchVectorIndex : IVectorIndex, IAsyncDisposa
         {
             return null;
         }
-        catch (RequestFailedException ex)
+        catch (Exception ex) when (AzureSearchErrors.IsServiceFailure(ex, cancellationToken))
         {
             throw Wrap(ex, "get");
         }
@@ -482,7 +481,7 @@ public sealed partial class AzureSearchVectorIndex : IVectorIndex, IAsyncDisposa
         {
             return null;
         }
-        catch (RequestFailedException ex)
+        catch (Exception ex) when (AzureSearchErrors.IsServiceFailure(ex, cancellationToken))
         {
             throw Wrap(ex, "initialize");
         }
@@ -506,31 +505,19 @@ public sealed partial class AzureSearchVectorIndex : IVectorIndex, IAsyncDisposa
         return _schema ?? throw new InvalidOperationException("The index is not initialised: call InitializeAsync with the model's schema first.");
     }
 
-    private AzureSearchException BatchFailure(IReadOnlyList<(string Id, DocumentFailure Failure)> failures, int total)
+    private VectorIndexException BatchFailure(IReadOnlyList<(string Id, DocumentFailure Failure)> failures, int total)
     {
         var shown = string.Join("; ", failures.Take(10).Select(f =>
             $"'{f.Id}' ({f.Failure.Status?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "no status"}: {f.Failure.Message})"));
         var more = failures.Count > 10 ? $" and {failures.Count - 10} more" : "";
         LogDocumentsFailed(_logger, IndexName, failures.Count, total);
-        return new AzureSearchException(
+        return new VectorIndexException(
             $"{Location}: {failures.Count} of {total} documents were not stored: {shown}{more}.",
-            IndexName, "upsert", failures[0].Failure.Status, failures.Select(f => f.Id).ToList());
+            BackendKind, IndexName, "upsert", failures.All(f => AzureSearchErrors.IsRetriable(f.Failure.Status)), failures.Select(f => f.Id).ToList());
     }
 
-    private AzureSearchException Wrap(RequestFailedException ex, string operation, IReadOnlyList<string>? ids = null, string? hint = null)
-    {
-        var auth = ex.Status is 401 or 403
-            ? " Check the credential: AzureSearch:ApiKey, or the managed identity's roles (Search Index Data Contributor, Search Service Contributor)."
-            : "";
-        return new AzureSearchException($"{Location}: {operation} failed ({ex.Status}{(ex.ErrorCode is null ? "" : " " + ex.ErrorCode)}): {FirstLine(ex.Message)}{auth}{hint}",
-            IndexName, operation, ex.Status == 0 ? null : ex.Status, ids, ex);
-    }
-
-    private static string FirstLine(string message)
-    {
-        var newline = message.IndexOf('\n', StringComparison.Ordinal);
-        return (newline < 0 ? message : message[..newline]).Trim();
-    }
+    private VectorIndexException Wrap(Exception ex, string operation, IReadOnlyList<string>? ids = null, string? hint = null) =>
+        AzureSearchErrors.Wrap(ex, Location, IndexName, operation, ids, hint);
 
     [LoggerMessage(400, LogLevel.Information, "Created Azure AI Search index {IndexName} for model {ModelId} ({Dimension} dimensions, {Algorithm}, {Layout})")]
     private static partial void LogCreated(ILogger logger, string indexName, string modelId, int dimension, string algorithm, string layout);

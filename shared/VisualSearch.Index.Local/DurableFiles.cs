@@ -7,16 +7,32 @@ namespace VisualSearch.Index.Local;
 internal static class DurableFiles
 {
     /// <summary>Replaces <paramref name="path"/> with <paramref name="content"/>: a crash leaves the old file or the new one, never a mix.</summary>
-    public static void WriteAtomically(string path, byte[] content)
+    public static void WriteAtomically(string path, byte[] content) => WriteAtomically(path, file => file.Write(content));
+
+    /// <summary>
+    /// Replaces <paramref name="path"/> with what <paramref name="write"/> writes (streamed, for files too large to
+    /// hold twice): a crash leaves the old file or the new one, never a mix. On a failure the temporary file goes.
+    /// </summary>
+    public static void WriteAtomically(string path, Action<Stream> write)
     {
+        ArgumentNullException.ThrowIfNull(write);
         var temp = path + ".tmp";
-        using (var file = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None))
+        try
         {
-            file.Write(content);
-            file.Flush(flushToDisk: true);
+            using (var file = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16))
+            {
+                write(file);
+                file.Flush(flushToDisk: true);
+            }
+
+            File.Move(temp, path, overwrite: true);
+        }
+        catch
+        {
+            File.Delete(temp);
+            throw;
         }
 
-        File.Move(temp, path, overwrite: true);
         FsyncDirectory(Path.GetDirectoryName(path)!);
     }
 

@@ -31,6 +31,9 @@ internal sealed class ExactScan
         vector.CopyTo(_vectors.AsSpan(slot * Dimension, Dimension));
     }
 
+    /// <summary>Makes room for rows 0..<paramref name="slots"/>-1 at once (an open fills them all).</summary>
+    public void Reserve(int slots) => EnsureCapacity(slots);
+
     /// <summary>Copies a row to another slot (compaction's renumbering).</summary>
     public void Move(int from, int to) => _vectors.AsSpan(from * Dimension, Dimension).CopyTo(_vectors.AsSpan(to * Dimension, Dimension));
 

@@ -76,10 +76,11 @@ internal sealed class GraphLifecycle(string directory, HnswGraph graph, ILogger 
     }
 
     /// <summary>
-    /// A new graph of the <paramref name="slots"/> with their vectors (added on every core). Not saved yet.
+    /// A new graph of the <paramref name="slots"/> with their vectors, added from <paramref name="threads"/>
+    /// threads (<paramref name="vectorOfSlot"/> is called from all of them at once). Not saved yet.
     /// Throws what USearch's native library throws when it cannot be loaded.
     /// </summary>
-    public static GraphLifecycle Build(string directory, HnswSettings settings, int[] slots, Func<int, ReadOnlyMemory<float>> vectorOfSlot, ILogger logger, CancellationToken cancellationToken)
+    public static GraphLifecycle Build(string directory, HnswSettings settings, int[] slots, SlotVectorReader vectorOfSlot, int threads, ILogger logger, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(slots);
         ArgumentNullException.ThrowIfNull(vectorOfSlot);
@@ -87,7 +88,8 @@ internal sealed class GraphLifecycle(string directory, HnswGraph graph, ILogger 
         var graph = HnswGraph.Create(settings);
         try
         {
-            graph.AddMany(Array.ConvertAll(slots, s => (ulong)s), i => vectorOfSlot(slots[i]), cancellationToken);
+            var repaired = graph.AddMany(Array.ConvertAll(slots, s => (ulong)s), (i, destination) => vectorOfSlot(slots[i], destination), threads, cancellationToken);
+            if (repaired > 0) LocalIndexLog.GraphRepaired(logger, directory, repaired, slots.Length);
         }
         catch
         {

@@ -142,7 +142,7 @@ public sealed partial class LocalIndexCatalog
         _loggerFactory.CreateLogger<LocalVectorIndex>());
 
     /// <summary>Describes where a model's index lives, for messages.</summary>
-    public string Describe(string modelId) => $"{VersionDirectory(modelId)} (the current index of {Root})";
+    public string Describe(string modelId) => VersionDirectory(modelId);
 
     /// <summary>
     /// Moves a flat-layout index (index.json and records.log in the root) into its version directory and

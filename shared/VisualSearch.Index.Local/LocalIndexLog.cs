@@ -31,4 +31,22 @@ internal static partial class LocalIndexLog
 
     [LoggerMessage(107, LogLevel.Warning, "Index {Directory}: graph search is unavailable on this machine (USearch's native library, which needs libgomp1, could not be loaded); searching exactly")]
     public static partial void GraphUnavailable(ILogger logger, string directory, Exception exception);
+
+    [LoggerMessage(108, LogLevel.Error, "Index {Directory}: a failed append could not be cut back to offset {Length}; writes are refused until it can")]
+    public static partial void AppendNotUndone(ILogger logger, string directory, long length, Exception exception);
+
+    [LoggerMessage(109, LogLevel.Information, "Index {Directory}: saved the snapshot of {Count} records at log length {LogLength} in {Milliseconds:F0} ms")]
+    public static partial void SnapshotSaved(ILogger logger, string directory, int count, long logLength, double milliseconds);
+
+    [LoggerMessage(110, LogLevel.Information, "Index {Directory}: loaded the snapshot of {Count} records at log length {LogLength} in {Milliseconds:F0} ms; replaying the log past it")]
+    public static partial void SnapshotLoaded(ILogger logger, string directory, int count, long logLength, double milliseconds);
+
+    [LoggerMessage(111, LogLevel.Warning, "Index {Directory}: the snapshot is ignored ({Reason}); replaying the whole log")]
+    public static partial void SnapshotIgnored(ILogger logger, string directory, string reason);
+
+    [LoggerMessage(112, LogLevel.Warning, "Index {Directory}: the snapshot could not be saved; the next open replays the log from the last one")]
+    public static partial void SnapshotNotSaved(ILogger logger, string directory, Exception exception);
+
+    [LoggerMessage(113, LogLevel.Information, "Index {Directory}: re-inserted {Count} of {Total} vectors the parallel graph build had left unreachable")]
+    public static partial void GraphRepaired(ILogger logger, string directory, int count, int total);
 }

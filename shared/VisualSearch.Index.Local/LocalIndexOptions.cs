@@ -28,6 +28,13 @@ public sealed class LocalIndexOptions
     public int AnnThreshold { get; set; } = 50_000;
 
     /// <summary>
+    /// Threads that build the graph from scratch (when the index crosses <see cref="AnnThreshold"/>, or when no saved
+    /// graph matches the log); 0 (the default) uses every core. Inserts after the build are one at a time.
+    /// </summary>
+    [Range(0, 256)]
+    public int AnnBuildThreads { get; set; }
+
+    /// <summary>
     /// Links per graph node (HNSW M; default 24: with int8 vectors at 1M clustered vectors, 16 left about 5% of
     /// the exact top 10 unreachable at any search expansion, 24 about 2%; see docs/performance.md).
     /// </summary>

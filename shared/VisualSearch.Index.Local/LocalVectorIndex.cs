@@ -27,7 +27,7 @@ namespace VisualSearch.Index.Local;
 /// retriable only when another instance has the directory open.
 /// </para>
 /// </summary>
-public sealed class LocalVectorIndex : IVectorIndex, IDisposable
+public sealed partial class LocalVectorIndex : IVectorIndex, IDisposable
 {
     private const string MetaFile = "index.json";
 
@@ -35,10 +35,14 @@ public sealed class LocalVectorIndex : IVectorIndex, IDisposable
     private readonly ILogger<LocalVectorIndex> _logger;
     private readonly ReaderWriterLockSlim _lock = new();
     private SlotTable _records = new();
+    private MetadataPool _pool = new();
     private RecordLog? _log;
     private ExactScan? _exact;
     private GraphLifecycle? _graph;
     private bool _graphUnavailable;
+
+    /// <summary>The log length the snapshot on disk was taken at; -1 when there is none this instance knows of.</summary>
+    private long _snapshotAt = -1;
     private IndexSchema? _schema;
     private bool _disposed;
 
@@ -102,7 +106,9 @@ public sealed class LocalVectorIndex : IVectorIndex, IDisposable
                 _graph = null;
                 _exact = null;
                 _records = new SlotTable();
+                _pool = new MetadataPool();
                 _schema = null;
+                _snapshotAt = -1;
                 _log.Dispose();
                 _log = null;
                 throw;
@@ -241,7 +247,12 @@ public sealed class LocalVectorIndex : IVectorIndex, IDisposable
         {
             if (_disposed) return;
             _disposed = true;
-            if (_log is not null) _graph?.SaveIfChanged(_log.Length, _records.Count);
+            if (_log is not null && _schema is not null)
+            {
+                _graph?.SaveIfChanged(_log.Length, _records.Count);
+                SaveSnapshot();
+            }
+
             _log?.Dispose();
             _graph?.Dispose();
         }
@@ -286,7 +297,14 @@ public sealed class LocalVectorIndex : IVectorIndex, IDisposable
         }
 
         _schema = schema;
-        _exact = new ExactScan(schema.Dimension);
+        _exact = null;
+
+        // A valid snapshot gives the slots, ids, metadata and offsets up to its log length, and the graph saved
+        // beside it at that length holds their vectors: then no vector is read and the log is replayed only past it.
+        var from = IndexSnapshot.TryLoad(Directory, schema, _records, _log!, _pool, _logger);
+        _snapshotAt = from?.LogLength ?? -1;
+        if (from is { } position && UseGraph(_records.Count)) LoadGraph(position.LogLength);
+
         _log!.Replay((entry, vectorOffset) =>
         {
             if (entry.Op != LogFormat.OpUpsert)
@@ -299,18 +317,38 @@ public sealed class LocalVectorIndex : IVectorIndex, IDisposable
             if (entry.Vector!.Length != schema.Dimension || entry.Metadata!.ModelId != schema.ModelId) return false;
             Apply(entry.Id, entry.Vector, entry.Metadata, vectorOffset);
             return true;
-        });
+        }, from?.LogLength ?? 0, from?.LogEntries ?? 0);
         if (_log.NeedsCompaction(_records.Count, _options.CompactionRatio)) Compact();
-        if (UseGraph(_records.Count)) EnableGraph(tryLoad: true, cancellationToken);
-        else GraphLifecycle.DeleteSaved(Directory);
+        if (_graph is null && UseGraph(_records.Count)) EnableGraph(tryLoad: true, cancellationToken);
+        if (_graph is null)
+        {
+            // Exact mode: the float32 copies are read from the log once, by offset, instead of kept from the
+            // replay (which would hold them even when a saved graph then makes them unnecessary).
+            var exact = new ExactScan(schema.Dimension);
+            var buffer = new float[schema.Dimension];
+            exact.Reserve(_records.Used);
+            for (var slot = 0; slot < _records.Used; slot++)
+            {
+                // In slot order: after a compaction that is the log's order, so the reads go forwards through it.
+                if (_records.IdAt(slot) is null) continue;
+                ReadLoggedVector(slot, buffer);
+                exact.Set(slot, buffer);
+            }
+
+            _exact = exact;
+            if (!UseGraph(_records.Count)) GraphLifecycle.DeleteSaved(Directory);
+        }
+
+        SaveSnapshot();
     }
 
     private void Apply(string id, float[] vector, ItemMetadata metadata, long vectorOffset)
     {
-        var (slot, added) = _records.Set(id, metadata, vectorOffset);
+        var (slot, added) = _records.Set(id, _pool.Share(metadata), vectorOffset);
         if (_graph is null)
         {
-            _exact!.Set(slot, vector);
+            // Null only while opening: the vectors are read from the log once the replay is done.
+            _exact?.Set(slot, vector);
             return;
         }
 
@@ -323,10 +361,10 @@ public sealed class LocalVectorIndex : IVectorIndex, IDisposable
         if (_records.Remove(id, out var slot)) _graph?.Remove(slot);
     }
 
-    /// <summary>A slot's float32 vector: from memory while exact, from the log in graph mode.</summary>
+    /// <summary>A slot's float32 vector: from memory while exact, from the log in graph mode (and while opening).</summary>
     private void ReadVector(int slot, Span<float> destination)
     {
-        if (_graph is null) _exact!.Row(slot).Span.CopyTo(destination);
+        if (_exact is not null) _exact.Row(slot).Span.CopyTo(destination);
         else ReadLoggedVector(slot, destination);
     }
 
@@ -347,8 +385,8 @@ public sealed class LocalVectorIndex : IVectorIndex, IDisposable
         var offsets = _log!.Compact(LiveRecords(live), beforeSwap: DeleteSavedGraph);
         _records.Renumber(live, offsets, (from, to) =>
         {
-            if (_graph is null) _exact!.Move(from, to);
-            else _graph.Rename(from, to);
+            if (_graph is not null) _graph.Rename(from, to);
+            else _exact?.Move(from, to);
         });
     }
 
@@ -362,11 +400,45 @@ public sealed class LocalVectorIndex : IVectorIndex, IDisposable
         }
     }
 
+    /// <summary>Before the log is rewritten: the saved graph and the snapshot describe the old one.</summary>
     private void DeleteSavedGraph()
     {
+        IndexSnapshot.Delete(Directory);
+        _snapshotAt = -1;
         if (_graph is null) GraphLifecycle.DeleteSaved(Directory);
         else _graph.DeleteSaved();
     }
+
+    /// <summary>Loads the graph saved at <paramref name="logLength"/> if it matches the records; keeps searching exactly where the native library is missing.</summary>
+    private void LoadGraph(long logLength)
+    {
+        try
+        {
+            _graph = GraphLifecycle.TryLoad(Directory, Settings, logLength, _records, _logger);
+        }
+        catch (Exception ex) when (ex is DllNotFoundException or EntryPointNotFoundException or BadImageFormatException)
+        {
+            LocalIndexLog.GraphUnavailable(_logger, Directory, ex);
+            _graphUnavailable = true;
+        }
+    }
+
+    /// <summary>Saves the snapshot at the log's length; a failure is logged, not thrown (the next open replays more).</summary>
+    private void SaveSnapshot()
+    {
+        if (_snapshotAt == _log!.Length) return;
+        try
+        {
+            IndexSnapshot.Save(Directory, _schema!, _records, _log, _logger);
+            _snapshotAt = _log.Length;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or InvalidDataException)
+        {
+            LocalIndexLog.SnapshotNotSaved(_logger, Directory, ex);
+        }
+    }
+
+    private HnswSettings Settings => new(_schema!.Dimension, _options.AnnConnectivity, _options.AnnExpansionAdd, _options.AnnExpansionSearch, _options.AnnQuantization);
 
     private bool UseGraph(int count) => _options.AnnThreshold > 0 && count >= _options.AnnThreshold && !_graphUnavailable;
 
@@ -376,13 +448,12 @@ public sealed class LocalVectorIndex : IVectorIndex, IDisposable
     /// </summary>
     private void EnableGraph(bool tryLoad, CancellationToken cancellationToken)
     {
-        var settings = new HnswSettings(_schema!.Dimension, _options.AnnConnectivity, _options.AnnExpansionAdd, _options.AnnExpansionSearch, _options.AnnQuantization);
+        var settings = Settings;
         GraphLifecycle graph;
         try
         {
-            var exact = _exact!;
             graph = (tryLoad ? GraphLifecycle.TryLoad(Directory, settings, _log!.Length, _records, _logger) : null)
-                ?? GraphLifecycle.Build(Directory, settings, _records.LiveSlots(), exact.Row, _logger, cancellationToken);
+                ?? GraphLifecycle.Build(Directory, settings, _records.LiveSlots(), ReadVector, _options.AnnBuildThreads > 0 ? _options.AnnBuildThreads : Environment.ProcessorCount, _logger, cancellationToken);
         }
         catch (Exception ex) when (ex is DllNotFoundException or EntryPointNotFoundException or BadImageFormatException)
         {
@@ -394,7 +465,9 @@ public sealed class LocalVectorIndex : IVectorIndex, IDisposable
 
         _graph = graph;
         _exact = null;
-        graph.SaveIfChanged(_log!.Length, _records.Count);
+        if (graph.SavedAtLogLength == _log!.Length) return;
+        graph.SaveIfChanged(_log.Length, _records.Count);
+        SaveSnapshot();
     }
 
     private sealed record IndexMeta(int Format, string ModelId, int Dimension);

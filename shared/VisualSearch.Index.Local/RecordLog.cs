@@ -21,16 +21,21 @@ internal sealed class RecordLog : IDisposable
     private readonly ILogger _logger;
     private readonly string _path;
     private readonly FileStream _lock;
-    private FileStream? _append;
+    private readonly Func<string, Stream> _openAppend;
+    private Stream? _append;
     private SafeFileHandle? _reader;
 
-    private RecordLog(string directory, FileStream lockHandle, bool flushToDisk, ILogger logger)
+    /// <summary>An append failed part-way and its bytes may still be in the file: nothing is appended until they are cut.</summary>
+    private bool _damaged;
+
+    private RecordLog(string directory, FileStream lockHandle, bool flushToDisk, ILogger logger, Func<string, Stream> openAppend)
     {
         Directory = directory;
         _path = Path.Combine(directory, FileName);
         _lock = lockHandle;
         _flushToDisk = flushToDisk;
         _logger = logger;
+        _openAppend = openAppend;
     }
 
     /// <summary>The index directory the log lives in.</summary>
@@ -45,8 +50,10 @@ internal sealed class RecordLog : IDisposable
     /// <summary>
     /// Takes the directory's lock (the directory must exist). Fails with <see cref="IndexInUseException"/> while
     /// another instance, in this process or another, holds it. Call <see cref="Replay"/> next.
+    /// <paramref name="openAppend"/> opens the file for appending (tests inject failing streams); by default an
+    /// unbuffered <see cref="FileStream"/>, so that a failed write leaves nothing buffered to be written later.
     /// </summary>
-    public static RecordLog Open(string directory, bool flushToDisk, ILogger logger)
+    public static RecordLog Open(string directory, bool flushToDisk, ILogger logger, Func<string, Stream>? openAppend = null)
     {
         FileStream lockHandle;
         try
@@ -58,31 +65,85 @@ internal sealed class RecordLog : IDisposable
             throw new IndexInUseException($"The index at {directory} is in use by another process (for example a running 'vsearch serve'). Stop it, or use its HTTP API, or point this command at another index with --index.", ex);
         }
 
-        return new RecordLog(directory, lockHandle, flushToDisk, logger);
+        return new RecordLog(directory, lockHandle, flushToDisk, logger,
+            openAppend ?? (path => new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.Read, bufferSize: 0)));
     }
 
     /// <summary>
-    /// Hands every whole entry, in order, to <paramref name="apply"/> with the file offset of its vector (-1 for a
-    /// delete). Stops at the first entry that does not verify, or that <paramref name="apply"/> refuses by
-    /// returning false, and cuts the file there so that new entries follow the last good one. Then opens the log
-    /// for appending and for reading vectors back.
+    /// Hands every whole entry from <paramref name="from"/> on (0, or the log length a snapshot was taken at, with
+    /// <paramref name="entriesBefore"/> entries before it), in order, to <paramref name="apply"/> with the file
+    /// offset of its vector (-1 for a delete). Stops at the first entry that does not verify, or that
+    /// <paramref name="apply"/> refuses by returning false, and cuts the file there so that new entries follow the
+    /// last good one. Then opens the log for appending and for reading vectors back.
     /// </summary>
-    public void Replay(Func<LogFormat.Entry, long, bool> apply)
+    public void Replay(Func<LogFormat.Entry, long, bool> apply, long from = 0, long entriesBefore = 0)
     {
         ArgumentNullException.ThrowIfNull(apply);
-        Entries = 0;
-        Length = 0;
-        if (File.Exists(_path)) ReplayFile(apply);
+        ArgumentOutOfRangeException.ThrowIfNegative(from);
+        Entries = entriesBefore;
+        Length = from;
+        _damaged = false;
+        if (File.Exists(_path)) ReplayFile(apply, from);
+        else if (from > 0) throw new InvalidDataException($"The log of {Directory} is missing but a replay was to start at offset {from}.");
         OpenHandles();
     }
 
-    /// <summary>Appends and flushes one entry (see <see cref="LogFormat.Encode"/>); returns the file offset it starts at.</summary>
+    /// <summary>
+    /// CRC-32 of the <paramref name="bytes"/> bytes before offset <paramref name="length"/> (fewer when the log is
+    /// shorter); null when the file is shorter than <paramref name="length"/>. What a snapshot is checked against.
+    /// </summary>
+    public uint? TailChecksum(long length, int bytes)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(length);
+        if (!File.Exists(_path)) return length == 0 ? System.IO.Hashing.Crc32.HashToUInt32([]) : null;
+        using var handle = File.OpenHandle(_path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        if (RandomAccess.GetLength(handle) < length) return null;
+        var count = (int)Math.Min(bytes, length);
+        var buffer = new byte[count];
+        var read = 0;
+        while (read < count)
+        {
+            var n = RandomAccess.Read(handle, buffer.AsSpan(read), length - count + read);
+            if (n == 0) return null;
+            read += n;
+        }
+
+        return System.IO.Hashing.Crc32.HashToUInt32(buffer);
+    }
+
+    /// <summary>
+    /// Appends and flushes one entry (see <see cref="LogFormat.Encode"/>); returns the file offset it starts at.
+    /// When the write or the flush fails (disk full, an I/O error) part of the entry may be in the file: it is
+    /// cut back to the last whole entry before the failure is rethrown, so that later acknowledged entries never
+    /// land behind a torn one (which the next replay would cut off with them). Until that cut succeeds every
+    /// append first retries it and fails if it still cannot be made.
+    /// </summary>
     public long Append(byte[] entry)
     {
-        var append = _append ?? throw new InvalidOperationException("The log is not open: call Replay first.");
+        if (_damaged) CutToLength();
+        if (_append is null) throw new InvalidOperationException("The log is not open: call Replay first.");
         var start = Length;
-        append.Write(entry);
-        append.Flush(flushToDisk: _flushToDisk);
+        try
+        {
+            _append!.Write(entry);
+            if (_append is FileStream file) file.Flush(flushToDisk: _flushToDisk);
+            else _append.Flush();
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            _damaged = true;
+            try
+            {
+                CutToLength();
+            }
+            catch (Exception cut) when (cut is IOException or UnauthorizedAccessException)
+            {
+                LocalIndexLog.AppendNotUndone(_logger, Directory, Length, cut);
+            }
+
+            throw;
+        }
+
         Entries++;
         Length += entry.Length;
         return start;
@@ -142,6 +203,7 @@ internal sealed class RecordLog : IDisposable
         }
 
         DurableFiles.FsyncDirectory(Directory);
+        _damaged = false;
         Entries = offsets.Count;
         Length = length;
         OpenHandles();
@@ -157,11 +219,13 @@ internal sealed class RecordLog : IDisposable
         _lock.Dispose();
     }
 
-    private void ReplayFile(Func<LogFormat.Entry, long, bool> apply)
+    private void ReplayFile(Func<LogFormat.Entry, long, bool> apply, long from)
     {
-        long good = 0;
+        var good = from;
         using (var stream = new FileStream(_path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16))
         {
+            if (from > stream.Length) throw new InvalidDataException($"The log of {Directory} is shorter ({stream.Length} bytes) than where the replay was to start ({from}).");
+            stream.Position = from;
             while (true)
             {
                 var start = stream.Position;
@@ -187,8 +251,31 @@ internal sealed class RecordLog : IDisposable
     {
         _append?.Dispose();
         _reader?.Dispose();
-        _append = new FileStream(_path, FileMode.Append, FileAccess.Write, FileShare.Read, 1 << 16);
+        _append = _openAppend(_path);
         _reader = File.OpenHandle(_path, FileMode.OpenOrCreate, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+    }
+
+    /// <summary>Cuts whatever a failed append left after <see cref="Length"/> (fsynced) and reopens the append stream.</summary>
+    private void CutToLength()
+    {
+        try
+        {
+            _append?.Dispose();
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // Unbuffered: nothing of the failed entry is left to write; the handle is closed either way.
+        }
+
+        _append = null;
+        using (var handle = File.OpenHandle(_path, FileMode.Open, FileAccess.Write, FileShare.ReadWrite))
+        {
+            RandomAccess.SetLength(handle, Length);
+            RandomAccess.FlushToDisk(handle);
+        }
+
+        _append = _openAppend(_path);
+        _damaged = false;
     }
 }
 

@@ -10,7 +10,7 @@ namespace VisualSearch.Index.Local;
 /// </summary>
 internal sealed class SlotTable
 {
-    private readonly Dictionary<string, int> _slots = new(StringComparer.Ordinal);
+    private Dictionary<string, int> _slots = new(StringComparer.Ordinal);
     private readonly Stack<int> _free = new();
     private ItemMetadata?[] _metadata = [];
     private string?[] _ids = [];
@@ -106,6 +106,40 @@ internal sealed class SlotTable
 
         Used = live.Length;
         _free.Clear();
+    }
+
+    /// <summary>The free slots in the order the next new records take them (a snapshot keeps this order).</summary>
+    public int[] FreeSlots() => [.. _free];
+
+    /// <summary>
+    /// Takes over the slots a snapshot saved: ids and metadata (null for a free slot) and vector offsets for slots
+    /// 0..used-1 (the arrays may be longer and become this table's own), and the free slots in the order
+    /// <see cref="FreeSlots"/> gave them, so that the table numbers new records as the one that was saved would.
+    /// </summary>
+    public void Restore(string?[] ids, ItemMetadata?[] metadata, long[] offsets, int used, int[] freeSlots)
+    {
+        ArgumentNullException.ThrowIfNull(ids);
+        ArgumentNullException.ThrowIfNull(metadata);
+        ArgumentNullException.ThrowIfNull(offsets);
+        ArgumentNullException.ThrowIfNull(freeSlots);
+        if (ids.Length < used || metadata.Length < used || offsets.Length < used)
+            throw new ArgumentException($"The snapshot's arrays are shorter than its {used} slots.", nameof(ids));
+        var slots = new Dictionary<string, int>(used - freeSlots.Length, StringComparer.Ordinal);
+        for (var slot = 0; slot < used; slot++)
+        {
+            if (ids[slot] is not { } id) continue;
+            if (metadata[slot] is null || !slots.TryAdd(id, slot)) throw new InvalidDataException($"The snapshot's slot {slot} ('{id}') has no metadata or repeats an id.");
+        }
+
+        if (slots.Count + freeSlots.Length != used || freeSlots.Any(f => (uint)f >= (uint)used || ids[f] is not null))
+            throw new InvalidDataException("The snapshot's free slots do not match its records.");
+        _slots = slots;
+        _ids = ids;
+        _metadata = metadata;
+        _offsets = offsets;
+        Used = used;
+        _free.Clear();
+        for (var i = freeSlots.Length - 1; i >= 0; i--) _free.Push(freeSlots[i]);
     }
 
     private void EnsureCapacity(int slots)

@@ -152,6 +152,9 @@ public sealed class ApiTests(ApiHostFixture fixture) : IClassFixture<ApiHostFixt
     [InlineData("filter=bogus")]
     [InlineData("filter=color%20eq%20%27red%27")]
     [InlineData("filter=contentType%20eq%20%27image%2Fpng")]
+    [InlineData("cutoff=bogus")]
+    [InlineData("cutoff=Auto")]
+    [InlineData("cutoff=1")]
     public async Task BadQueryParameters_Are400Problems(string query)
     {
         var edited = TestImages.EditedCopy(Repo.PhotoBytes("chelsea.png"));
@@ -159,6 +162,26 @@ public sealed class ApiTests(ApiHostFixture fixture) : IClassFixture<ApiHostFixt
             await Http.ProblemAsync(post, HttpStatusCode.BadRequest);
         using (var get = await Client.GetAsync($"/api/search?id=chelsea.png&{query}"))
             await Http.ProblemAsync(get, HttpStatusCode.BadRequest);
+    }
+
+    [Fact]
+    public async Task CutoffAuto_ReturnsOnlyTheClearMatchOfAnEditedCopy_AndKStaysTheUpperBound()
+    {
+        var edited = TestImages.EditedCopy(Repo.PhotoBytes("chelsea.png"));
+        using var all = await Host.PostImageAsync("/api/search?k=8", edited);
+        var allBody = await Http.JsonAsync(all);
+        var scores = allBody.GetProperty("results").EnumerateArray().Select(r => r.GetProperty("score").GetSingle()).ToArray();
+        Assert.Equal(8, scores.Length);
+
+        using var auto = await Host.PostImageAsync("/api/search?k=8&cutoff=auto", edited);
+        var ids = Http.ResultIds(await Http.JsonAsync(auto));
+        Assert.Equal(VisualSearch.Search.ResultCutoff.Auto(scores), ids.Count);
+        Assert.Equal(["chelsea.png"], ids);
+
+        using var none = await Host.PostImageAsync("/api/search?k=3&cutoff=none", edited);
+        Assert.Equal(3, Http.ResultIds(await Http.JsonAsync(none)).Count);
+        using var byId = await Client.GetAsync("/api/search?id=chelsea.png&k=2&cutoff=auto");
+        Assert.InRange(Http.ResultIds(await Http.JsonAsync(byId)).Count, 1, 2);
     }
 
     [Theory]

@@ -41,7 +41,7 @@ public sealed class ColdStartTests(WorkerFixture fixture) : IClassFixture<Worker
         var answered = worker.SinceProcessStart;
         Assert.Equal($"images/{fixture.Prefix}/coffee.png", HttpInvocationAssertions.ResultIds(await search.JsonAsync())[0]);
 
-        using var healthRequest = new HttpRequestMessage(HttpMethod.Get, "/api/health");
+        using var healthRequest = new HttpRequestMessage(HttpMethod.Get, "/api/health/details");
         using var health = await worker.SendAsync(healthRequest);
         var body = await health.JsonAsync();
         Assert.Equal(count, body.GetProperty("count").GetInt64());

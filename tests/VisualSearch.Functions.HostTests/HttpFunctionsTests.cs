@@ -111,14 +111,39 @@ public sealed class HttpFunctionsTests(IndexedWorkerFixture fixture) : IClassFix
     }
 
     [Fact]
-    public async Task Health_ReportsModelIndexAndCount()
+    public async Task Health_TellsAnonymousCallersTheStatusOnly()
     {
         using var response = await fixture.GetAsync("/api/health");
+        var body = await response.JsonAsync();
+        Assert.Equal(["status"], body.EnumerateObject().Select(p => p.Name).ToArray());
+        Assert.Equal("ok", body.GetProperty("status").GetString());
+    }
+
+    [Fact]
+    public async Task HealthDetails_ReportsModelIndexAndCount()
+    {
+        using var response = await fixture.GetAsync("/api/health/details");
         var body = await response.JsonAsync();
         Assert.Equal("ok", body.GetProperty("status").GetString());
         Assert.StartsWith("resnet18-", body.GetProperty("model").GetString(), StringComparison.Ordinal);
         Assert.Equal("local", body.GetProperty("index").GetString());
         Assert.Equal(fixture.Indexed.Count, body.GetProperty("count").GetInt64());
+    }
+
+    [Fact]
+    public async Task Duplicates_lists_no_groups_among_the_distinct_photos_and_refuses_bad_parameters()
+    {
+        using (var response = await fixture.GetAsync("/api/duplicates?minScore=0.99&limit=5"))
+        {
+            var body = await response.JsonAsync();
+            Assert.Equal(0.99f, body.GetProperty("minScore").GetSingle());
+            Assert.Equal(0, body.GetProperty("total").GetInt32()); // the sample photos are all different
+        }
+
+        using (var bad = await fixture.GetAsync("/api/duplicates?limit=x"))
+            await bad.ProblemAsync(400);
+        using (var badDecision = await fixture.PostJsonAsync("/api/duplicates/decisions", """{"items":["a.jpg"]}"""))
+            await badDecision.ProblemAsync(400);
     }
 
     [Fact]
@@ -182,9 +207,12 @@ public sealed class HttpFunctionsTests(IndexedWorkerFixture fixture) : IClassFix
     [Fact]
     public async Task BlobEvents_UnrelatedEvents_AreIgnoredWith200()
     {
-        const string Body = """[{"id":"1","eventType":"Microsoft.Resources.ResourceWriteSuccess","subject":"/subscriptions/x","data":{}},{"id":"2","eventType":"Microsoft.Storage.BlobCreated","subject":"not-a-blob-subject","data":{}}]""";
+        const string Body = """[{"id":"1","eventType":"Microsoft.Resources.ResourceWriteSuccess","subject":"/subscriptions/x","eventTime":"2026-01-01T00:00:00Z","data":{},"dataVersion":""},{"id":"2","eventType":"Microsoft.Storage.BlobTierChanged","subject":"/blobServices/default/containers/images/blobs/a.png","eventTime":"2026-01-01T00:00:00Z","data":{},"dataVersion":""}]""";
         using (var response = await fixture.PostJsonAsync("/api/events/blobs", Body)) await response.BodyAsync(200);
-        using var health = await fixture.GetAsync("/api/health");
+        // A storage event whose subject names no blob is bad input (400), not an event to skip.
+        using (var bad = await fixture.PostJsonAsync("/api/events/blobs", """[{"id":"2","eventType":"Microsoft.Storage.BlobCreated","subject":"not-a-blob-subject","eventTime":"2026-01-01T00:00:00Z","data":{},"dataVersion":""}]"""))
+            await bad.ProblemAsync(400);
+        using var health = await fixture.GetAsync("/api/health/details");
         Assert.Equal(fixture.Indexed.Count, (await health.JsonAsync()).GetProperty("count").GetInt64());
     }
 

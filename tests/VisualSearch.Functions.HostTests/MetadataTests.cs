@@ -16,12 +16,15 @@ public sealed class MetadataTests(WorkerFixture fixture) : IClassFixture<WorkerF
         { "GetItem", "httpTrigger", "items/{*id}", "GET", "Function" },
         { "DeleteItem", "httpTrigger", "items/{*id}", "DELETE", "Function" },
         { "Health", "httpTrigger", "health", "GET", "Anonymous" },
+        { "HealthDetails", "httpTrigger", "health/details", "GET", "Function" },
         { "CreateUpload", "httpTrigger", "uploads", "POST", "Function" },
         { "GetUpload", "httpTrigger", "uploads/{*id}", "GET", "Function" },
         { "Page", "httpTrigger", "app/{*path}", "GET", "Anonymous" },
         { "GetImage", "httpTrigger", "images/{*id}", "GET", "Function" },
         { "GetThumbnail", "httpTrigger", "thumbnails/{*id}", "GET", "Function" },
         { "BlobEvents", "httpTrigger", "events/blobs", "POST,OPTIONS", "Function" },
+        { "GetDuplicates", "httpTrigger", "duplicates", "GET", "Function" },
+        { "DuplicateDecisions", "httpTrigger", "duplicates/decisions", "POST", "Function" },
         { "IngestImage", "blobTrigger", "images/{name}", "", null },
     };
 

@@ -59,6 +59,12 @@ public sealed class TelemetryTests : IAsyncLifetime
         Assert.Equal(2, embedMetric.GetProperty("count").GetInt32());
         Assert.InRange(embedMetric.GetProperty("value").GetDouble() / 2, 1, 10_000);
         await ingestion.WaitForAsync(e => FakeIngestion.MetricName(e) == "visualsearch.stage.duration" && FakeIngestion.Property(e, "stage") == "decode", TimeSpan.FromSeconds(10));
+
+        // A measurement with two tags (cold, operation) keeps both as dimensions.
+        var cold = await ingestion.WaitForAsync(e => FakeIngestion.MetricName(e) == "visualsearch.invocations" && FakeIngestion.Property(e, "cold") == "True", TimeSpan.FromSeconds(10));
+        Assert.Equal("SearchByImage", FakeIngestion.Property(cold, "operation"));
+        var warm = await ingestion.WaitForAsync(e => FakeIngestion.MetricName(e) == "visualsearch.invocations" && FakeIngestion.Property(e, "cold") == "False", TimeSpan.FromSeconds(10));
+        Assert.Equal("SearchByImage", FakeIngestion.Property(warm, "operation"));
         Assert.Single(ingestion.Received, e => FakeIngestion.EventName(e) == ColdStartTelemetry.EventName);
     }
 }

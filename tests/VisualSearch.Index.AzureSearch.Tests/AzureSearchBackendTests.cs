@@ -126,7 +126,7 @@ public sealed class AzureSearchBackendTests
         Assert.Equal([8, 200, 300], new[] { (int)hnsw["m"]!, (int)hnsw["efConstruction"]!, (int)hnsw["efSearch"]! });
 
         var exhaustive = new FakeSearchService();
-        var index = new VersionedAzureSearchVectorIndex(exhaustive.Catalog("images", o => o.Algorithm = AzureSearchAlgorithm.ExhaustiveKnn));
+        var index = new VersionedVectorIndex(exhaustive.Catalog("images", o => o.Algorithm = AzureSearchAlgorithm.ExhaustiveKnn));
         await index.InitializeAsync(Schema);
         var algorithm = exhaustive.Definition(IndexName)!["vectorSearch"]!["algorithms"]![0]!;
         Assert.Equal("exhaustiveKnn", (string)algorithm["kind"]!);
@@ -232,7 +232,7 @@ public sealed class AzureSearchBackendTests
     [Fact]
     public async Task Two_thousand_five_hundred_records_go_in_three_requests_of_at_most_a_thousand()
     {
-        var index = await OpenAsync();
+        var index = await OpenVersionAsync();
 
         await index.UpsertBatchAsync(Enumerable.Range(0, 2500).Select(i => Record($"img/{i}.png", [1, i, 0, 0])));
 
@@ -247,7 +247,7 @@ public sealed class AzureSearchBackendTests
     public async Task Large_documents_are_split_under_the_16_MB_request_limit()
     {
         var schema = new IndexSchema("m-big", 2048);
-        var index = new VersionedAzureSearchVectorIndex(_service.Catalog("images"));
+        var index = _service.Catalog("images").OpenVersion(schema.ModelId);
         await index.InitializeAsync(schema);
         var random = new Random(7);
         var records = Enumerable.Range(0, 900).Select(i =>
@@ -332,11 +332,12 @@ public sealed class AzureSearchBackendTests
         var index = await OpenAsync();
         _service.FailNext("index", HttpStatusCode.ServiceUnavailable, times: 10);
 
-        var ex = await Assert.ThrowsAsync<AzureSearchException>(() => index.UpsertAsync(Record("images/a.png", [1, 0, 0, 0])));
+        var ex = await Assert.ThrowsAsync<VectorIndexException>(() => index.UpsertAsync(Record("images/a.png", [1, 0, 0, 0])));
 
         Assert.Equal("upsert", ex.Operation);
         Assert.Equal(IndexName, ex.IndexName);
-        Assert.Equal(503, ex.Status);
+        Assert.Contains("failed (503", ex.Message, StringComparison.Ordinal);
+        Assert.True(ex.Retriable);
         Assert.Equal(["images/a.png"], ex.FailedIds);
         Assert.Equal("azure-search", ex.Backend);
         Assert.Equal(4, _service.Requests.Count(r => IsBatch(r)));
@@ -345,13 +346,14 @@ public sealed class AzureSearchBackendTests
     [Fact]
     public async Task A_207_with_one_failed_document_surfaces_as_an_exception_naming_that_id()
     {
-        var index = await OpenAsync();
+        var index = await OpenVersionAsync();
         _service.FailDocument(DocumentKeys.Encode("images/bad.png"), 400, "The value of the field 'width' is not valid.");
 
-        var ex = await Assert.ThrowsAsync<AzureSearchException>(() => index.UpsertBatchAsync(
+        var ex = await Assert.ThrowsAsync<VectorIndexException>(() => index.UpsertBatchAsync(
             [Record("images/a.png", [1, 0, 0, 0]), Record("images/bad.png", [0, 1, 0, 0]), Record("images/c.png", [0, 0, 1, 0])]));
 
         Assert.Equal(["images/bad.png"], ex.FailedIds);
+        Assert.False(ex.Retriable);
         Assert.Contains("'images/bad.png' (400: The value of the field 'width' is not valid.)", ex.Message, StringComparison.Ordinal);
         Assert.Contains("1 of 3 documents were not stored", ex.Message, StringComparison.Ordinal);
         Assert.Equal(207, _service.Requests.Last(r => IsBatch(r)).Status);
@@ -360,7 +362,7 @@ public sealed class AzureSearchBackendTests
         Assert.Null(await index.GetAsync("images/bad.png"));
 
         // A single upsert of that document fails the same way; the others are untouched.
-        var single = await Assert.ThrowsAsync<AzureSearchException>(() => index.UpsertAsync(Record("images/bad.png", [0, 1, 0, 0])));
+        var single = await Assert.ThrowsAsync<VectorIndexException>(() => index.UpsertAsync(Record("images/bad.png", [0, 1, 0, 0])));
         Assert.Equal(["images/bad.png"], single.FailedIds);
         Assert.Equal(2, await index.CountAsync());
     }
@@ -368,7 +370,7 @@ public sealed class AzureSearchBackendTests
     [Fact]
     public async Task A_document_refused_with_a_retriable_status_is_sent_again()
     {
-        var index = await OpenAsync();
+        var index = await OpenVersionAsync();
         _service.FailDocument(DocumentKeys.Encode("images/b.png"), 503, "Service unavailable, try again.", times: 2);
 
         await index.UpsertBatchAsync([Record("images/a.png", [1, 0, 0, 0]), Record("images/b.png", [0, 1, 0, 0])]);
@@ -381,11 +383,13 @@ public sealed class AzureSearchBackendTests
     [Fact]
     public async Task A_wrong_key_fails_with_the_status_and_what_to_check()
     {
-        var wrong = new VersionedAzureSearchVectorIndex(_service.Catalog("images", o => o.ApiKey = "not-the-key"));
+        var wrong = new VersionedVectorIndex(_service.Catalog("images", o => o.ApiKey = "not-the-key"));
 
-        var ex = await Assert.ThrowsAsync<AzureSearchException>(() => wrong.InitializeAsync(Schema));
+        var ex = await Assert.ThrowsAsync<VectorIndexException>(() => wrong.InitializeAsync(Schema));
 
-        Assert.Equal(401, ex.Status);
+        Assert.Contains("failed (401", ex.Message, StringComparison.Ordinal);
+        Assert.False(ex.Retriable);
+        Assert.Equal("azure-search", ex.Backend);
         Assert.Contains("AzureSearch:ApiKey", ex.Message, StringComparison.Ordinal);
     }
 
@@ -394,7 +398,7 @@ public sealed class AzureSearchBackendTests
     {
         var service = new FakeSearchService(apiKey: null, bearerToken: "entra-token");
         var credential = new StaticToken("entra-token");
-        var index = new VersionedAzureSearchVectorIndex(service.Catalog("images", o => o.ApiKey = null,
+        var index = new VersionedVectorIndex(service.Catalog("images", o => o.ApiKey = null,
             new AzureSearchClientSettings { Transport = service.Transport(), Credential = credential }));
 
         await index.InitializeAsync(Schema);
@@ -407,6 +411,36 @@ public sealed class AzureSearchBackendTests
         });
         Assert.Contains("https://search.azure.com/.default", credential.Scopes);
         Assert.Empty(service.Violations);
+    }
+
+    [Theory]
+    [InlineData(429, true)]
+    [InlineData(503, true)]
+    [InlineData(504, true)]
+    [InlineData(400, false)]
+    [InlineData(403, false)]
+    public void Throttling_and_unavailability_are_retriable_and_refusals_are_not(int status, bool retriable)
+    {
+        var ex = AzureSearchErrors.Wrap(new Azure.RequestFailedException(status, "refused"), "here", "images-m-1", "search");
+
+        Assert.Equal(retriable, ex.Retriable);
+        Assert.Equal("search", ex.Operation);
+        Assert.Equal("images-m-1", ex.IndexName);
+        Assert.IsType<Azure.RequestFailedException>(ex.InnerException);
+    }
+
+    [Fact]
+    public void A_timeout_the_caller_did_not_ask_for_is_a_retriable_index_failure()
+    {
+        var timeout = new TaskCanceledException("The operation was cancelled because it exceeded the configured timeout of 0:01:40.");
+        Assert.True(AzureSearchErrors.IsServiceFailure(timeout, CancellationToken.None));
+        Assert.False(AzureSearchErrors.IsServiceFailure(timeout, new CancellationToken(canceled: true)));
+
+        var ex = AzureSearchErrors.Wrap(timeout, "here", "images-m-1", "upsert", ["a"]);
+
+        Assert.True(ex.Retriable);
+        Assert.Contains("timed out", ex.Message, StringComparison.Ordinal);
+        Assert.Equal(["a"], ex.FailedIds);
     }
 
     [Theory]
@@ -423,9 +457,17 @@ public sealed class AzureSearchBackendTests
     /// <summary>An indexing request to a model's index (not the pointer upload to images-meta).</summary>
     private static bool IsBatch(RecordedRequest r) => r.Operation == "index" && !r.Path.Contains("-meta", StringComparison.Ordinal);
 
-    private async Task<VersionedAzureSearchVectorIndex> OpenAsync(Action<AzureSearchOptions>? configure = null)
+    private async Task<VersionedVectorIndex> OpenAsync(Action<AzureSearchOptions>? configure = null)
     {
-        var index = new VersionedAzureSearchVectorIndex(_service.Catalog("images", configure));
+        var index = new VersionedVectorIndex(_service.Catalog("images", configure));
+        await index.InitializeAsync(Schema);
+        return index;
+    }
+
+    /// <summary>The backend's own index of the model's version (batch writes are the backend's, not the abstraction's).</summary>
+    private async Task<AzureSearchVectorIndex> OpenVersionAsync()
+    {
+        var index = _service.Catalog("images").OpenVersion(Schema.ModelId);
         await index.InitializeAsync(Schema);
         return index;
     }

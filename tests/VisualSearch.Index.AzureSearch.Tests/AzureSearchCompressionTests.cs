@@ -90,7 +90,7 @@ public sealed class AzureSearchCompressionTests
         // Read (throttled, then not found), created (twice unavailable), then read again by the switch of the pointer.
         Assert.Equal([429, 404, 503, 503, 201, 200], definitions.Select(r => r.Status));
         Assert.All(definitions, r => Assert.Contains("api-version=2024-07-01", r.Query, StringComparison.Ordinal));
-        Assert.NotNull(index.IndexName);
+        Assert.NotNull(index.Version?.Name);
     }
 
     [Fact]
@@ -99,7 +99,7 @@ public sealed class AzureSearchCompressionTests
         var index = await OpenAsync();
         var random = new Random(7);
         var vectors = Enumerable.Range(0, 20).Select(_ => UnitRandom(random)).ToList();
-        await index.UpsertBatchAsync(vectors.Select((v, i) => Record($"img/{i}.png", v, modelId: "m-512")));
+        await Task.WhenAll(vectors.Select((v, i) => Record($"img/{i}.png", v, modelId: "m-512")).Select(r => index.UpsertAsync(r)));
 
         var stored = await index.GetAsync("img/3.png");
 
@@ -218,15 +218,15 @@ public sealed class AzureSearchCompressionTests
     private async Task<IReadOnlyList<SearchHit>> SearchAsync(Action<AzureSearchOptions> configure, List<float[]> vectors, float[] query)
     {
         var name = "r" + Guid.NewGuid().ToString("N")[..8];
-        var index = new VersionedAzureSearchVectorIndex(_service.Catalog(name, configure));
+        var index = new VersionedVectorIndex(_service.Catalog(name, configure));
         await index.InitializeAsync(new IndexSchema("m-64", 64));
-        await index.UpsertBatchAsync(vectors.Select((v, i) => Record($"v{i}", v, modelId: "m-64")));
+        await Task.WhenAll(vectors.Select((v, i) => Record($"v{i}", v, modelId: "m-64")).Select(r => index.UpsertAsync(r)));
         return await index.SearchAsync(query, new VectorQuery(10));
     }
 
-    private async Task<VersionedAzureSearchVectorIndex> OpenAsync(Action<AzureSearchOptions>? configure = null)
+    private async Task<VersionedVectorIndex> OpenAsync(Action<AzureSearchOptions>? configure = null)
     {
-        var index = new VersionedAzureSearchVectorIndex(_service.Catalog("images", configure));
+        var index = new VersionedVectorIndex(_service.Catalog("images", configure));
         await index.InitializeAsync(new IndexSchema("m-512", Dimension));
         return index;
     }

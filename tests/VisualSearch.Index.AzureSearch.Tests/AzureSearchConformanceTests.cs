@@ -24,7 +24,7 @@ public class AzureSearchConformanceTests : VectorIndexConformanceTests
 
     protected override async Task<IVectorIndex> CreateIndexAsync(IndexSchema schema)
     {
-        var index = new VersionedAzureSearchVectorIndex(_service.Catalog($"conformance-{Interlocked.Increment(ref _next)}", Configure));
+        var index = new VersionedVectorIndex(_service.Catalog($"conformance-{Interlocked.Increment(ref _next)}", Configure));
         await index.InitializeAsync(schema);
         return index;
     }
@@ -32,8 +32,8 @@ public class AzureSearchConformanceTests : VectorIndexConformanceTests
     /// <summary>Another client (a new process) opens the same service and base name.</summary>
     protected override async Task<IVectorIndex> ReopenAsync(IVectorIndex index, IndexSchema schema)
     {
-        var versioned = (VersionedAzureSearchVectorIndex)index;
-        var reopened = new VersionedAzureSearchVectorIndex(_service.Catalog(versioned.Catalog.MetaIndexName[..^"-meta".Length], Configure));
+        var versioned = (VersionedVectorIndex)index;
+        var reopened = new VersionedVectorIndex(_service.Catalog(((AzureSearchIndexCatalog)versioned.Catalog).MetaIndexName[..^"-meta".Length], Configure));
         Track(reopened);
         await reopened.InitializeAsync(schema);
         return reopened;

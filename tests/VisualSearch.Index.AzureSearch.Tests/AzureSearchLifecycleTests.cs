@@ -17,10 +17,10 @@ public sealed class AzureSearchLifecycleTests
     [Fact]
     public async Task A_fresh_service_gets_an_index_for_the_model_and_a_pointer_to_it()
     {
-        var index = new VersionedAzureSearchVectorIndex(_service.Catalog("images"));
+        var index = new VersionedVectorIndex(_service.Catalog("images"));
         await index.InitializeAsync(Old);
 
-        Assert.Equal("images-resnet18-aaaaaaaaaaaa-4-sq8-ns", index.IndexName);
+        Assert.Equal("images-resnet18-aaaaaaaaaaaa-4-sq8-ns", index.Version?.Name);
         var pointer = _service.Documents("images-meta")["current"];
         Assert.Equal(Old.ModelId, (string)pointer["modelId"]!);
         Assert.Equal("images-resnet18-aaaaaaaaaaaa-4-sq8-ns", (string)pointer["indexName"]!);
@@ -32,15 +32,16 @@ public sealed class AzureSearchLifecycleTests
     [Fact]
     public async Task A_reindex_builds_beside_the_serving_index_and_the_switch_changes_what_new_opens_see()
     {
-        var serving = new VersionedAzureSearchVectorIndex(_service.Catalog("images"));
+        var serving = new VersionedVectorIndex(_service.Catalog("images"));
         await serving.InitializeAsync(Old);
         await serving.UpsertAsync(Record("a", [1, 0, 0, 0], modelId: Old.ModelId));
         await serving.UpsertAsync(Record("b", [0, 1, 0, 0], modelId: Old.ModelId));
 
-        var build = new VersionedAzureSearchVectorIndex(_service.Catalog("images"), followCurrent: false);
+        var build = new VersionedVectorIndex(_service.Catalog("images"), followCurrent: false);
         await build.InitializeAsync(New);
-        Assert.Equal("images-resnet18-bbbbbbbbbbbb-4-sq8-ns", build.IndexName);
-        await build.UpsertBatchAsync([Record("a", [0, 1, 0, 0], modelId: New.ModelId), Record("b", [1, 0, 0, 0], modelId: New.ModelId), Record("c", [0, 0, 1, 0], modelId: New.ModelId)]);
+        Assert.Equal("images-resnet18-bbbbbbbbbbbb-4-sq8-ns", build.Version?.Name);
+        foreach (var record in new[] { Record("a", [0, 1, 0, 0], modelId: New.ModelId), Record("b", [1, 0, 0, 0], modelId: New.ModelId), Record("c", [0, 0, 1, 0], modelId: New.ModelId) })
+            await build.UpsertAsync(record);
 
         // During the reindex the pointer is unchanged and queries answer from the old index.
         Assert.Equal(Old.ModelId, (await _service.Catalog("images").GetCurrentAsync())?.ModelId);
@@ -52,12 +53,12 @@ public sealed class AzureSearchLifecycleTests
         Assert.Equal(2, await serving.CountAsync());
         Assert.Equal(Old.ModelId, (await serving.GetAsync("a"))?.Metadata.ModelId);
 
-        var next = new VersionedAzureSearchVectorIndex(_service.Catalog("images"));
+        var next = new VersionedVectorIndex(_service.Catalog("images"));
         await next.InitializeAsync(New);
         Assert.Equal(3, await next.CountAsync());
         Assert.Equal("b", (await next.SearchAsync(new float[] { 1, 0, 0, 0 }, new VectorQuery(1)))[0].Id);
 
-        var stale = new VersionedAzureSearchVectorIndex(_service.Catalog("images"));
+        var stale = new VersionedVectorIndex(_service.Catalog("images"));
         var ex = await Assert.ThrowsAsync<IndexModelMismatchException>(() => stale.InitializeAsync(Old));
         Assert.Equal(New.ModelId, ex.IndexModelId);
         Assert.Equal(Old.ModelId, ex.ConfiguredModelId);
@@ -70,12 +71,12 @@ public sealed class AzureSearchLifecycleTests
     [Fact]
     public async Task A_host_started_with_the_new_model_before_the_switch_opens_once_the_pointer_moves()
     {
-        await new VersionedAzureSearchVectorIndex(_service.Catalog("images")).InitializeAsync(Old);
-        var build = new VersionedAzureSearchVectorIndex(_service.Catalog("images"), followCurrent: false);
+        await new VersionedVectorIndex(_service.Catalog("images")).InitializeAsync(Old);
+        var build = new VersionedVectorIndex(_service.Catalog("images"), followCurrent: false);
         await build.InitializeAsync(New);
         await build.UpsertAsync(Record("a", [1, 0, 0, 0], modelId: New.ModelId));
 
-        var early = new VersionedAzureSearchVectorIndex(_service.Catalog("images"));
+        var early = new VersionedVectorIndex(_service.Catalog("images"));
         await Assert.ThrowsAsync<IndexModelMismatchException>(() => early.InitializeAsync(New));
         await _service.Catalog("images").SwitchToAsync(New);
         await early.InitializeAsync(New);
@@ -87,8 +88,8 @@ public sealed class AzureSearchLifecycleTests
     public async Task Versions_are_listed_and_only_old_ones_can_be_deleted()
     {
         var catalog = _service.Catalog("images");
-        await new VersionedAzureSearchVectorIndex(catalog).InitializeAsync(Old);
-        await new VersionedAzureSearchVectorIndex(catalog, followCurrent: false).InitializeAsync(New);
+        await new VersionedVectorIndex(catalog).InitializeAsync(Old);
+        await new VersionedVectorIndex(catalog, followCurrent: false).InitializeAsync(New);
         await catalog.SwitchToAsync(New);
 
         Assert.Equal(["images-resnet18-aaaaaaaaaaaa-4-sq8-ns", "images-resnet18-bbbbbbbbbbbb-4-sq8-ns"], await catalog.ListVersionsAsync());

@@ -16,21 +16,21 @@ public sealed class HostingTests
     public void The_backend_is_chosen_by_configuration_alone()
     {
         using var local = Host(new() { ["LocalIndex:Path"] = Path.Combine(Path.GetTempPath(), "unused-" + Guid.NewGuid().ToString("N")) });
-        Assert.IsType<VersionedLocalVectorIndex>(local.Services.GetRequiredService<IVectorIndex>());
-        Assert.IsType<LocalVectorIndexCatalog>(local.Services.GetRequiredService<IVectorIndexCatalog>());
+        Assert.IsType<VersionedVectorIndex>(local.Services.GetRequiredService<IVectorIndex>());
+        Assert.IsType<LocalIndexCatalog>(local.Services.GetRequiredService<IVectorIndexCatalog>());
 
         var service = new FakeSearchService();
         using var azure = Host(service.Settings("images"));
-        Assert.IsType<VersionedAzureSearchVectorIndex>(azure.Services.GetRequiredService<IVectorIndex>());
-        Assert.IsType<AzureSearchVectorIndexCatalog>(azure.Services.GetRequiredService<IVectorIndexCatalog>());
+        Assert.IsType<VersionedVectorIndex>(azure.Services.GetRequiredService<IVectorIndex>());
+        Assert.IsType<AzureSearchIndexCatalog>(azure.Services.GetRequiredService<IVectorIndexCatalog>());
 
         using var lowercase = Host(new() { ["VectorIndex:Provider"] = "azuresearch", ["AzureSearch:Endpoint"] = "https://x.search.windows.net", ["AzureSearch:IndexName"] = "images" });
-        Assert.IsType<VersionedAzureSearchVectorIndex>(lowercase.Services.GetRequiredService<IVectorIndex>());
+        Assert.IsType<VersionedVectorIndex>(lowercase.Services.GetRequiredService<IVectorIndex>());
     }
 
     public static TheoryData<Dictionary<string, string?>, string> BadSettings => new()
     {
-        { new() { ["VectorIndex:Provider"] = "Elastic" }, "VectorIndex:Provider must be Local (the embedded index, the default) or AzureSearch" },
+        { new() { ["VectorIndex:Provider"] = "Elastic" }, "VectorIndex:Provider must be one of Local, AzureSearch (default Local, the embedded index), not 'Elastic'" },
         { new() { ["VectorIndex:Provider"] = "AzureSearch", ["AzureSearch:IndexName"] = "images" }, "AzureSearch:Endpoint is required when VectorIndex:Provider is AzureSearch" },
         { new() { ["VectorIndex:Provider"] = "AzureSearch", ["AzureSearch:Endpoint"] = "https://x.search.windows.net" }, "AzureSearch:IndexName is required" },
         { new() { ["VectorIndex:Provider"] = "AzureSearch", ["AzureSearch:Endpoint"] = "http://x.search.windows.net", ["AzureSearch:IndexName"] = "images" }, "AzureSearch:Endpoint must be an absolute https URL" },

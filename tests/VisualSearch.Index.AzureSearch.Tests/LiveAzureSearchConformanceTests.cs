@@ -20,14 +20,14 @@ public sealed class LiveAzureSearchConformanceTests : VectorIndexConformanceTest
 
     protected override async Task<IVectorIndex> CreateIndexAsync(IndexSchema schema)
     {
-        var index = new Visible(new VersionedAzureSearchVectorIndex(Catalog()));
+        var index = new Visible(new VersionedVectorIndex(Catalog()));
         await index.InitializeAsync(schema);
         return index;
     }
 
     protected override async Task<IVectorIndex> ReopenAsync(IVectorIndex index, IndexSchema schema)
     {
-        var reopened = new Visible(new VersionedAzureSearchVectorIndex(Catalog()));
+        var reopened = new Visible(new VersionedVectorIndex(Catalog()));
         Track(reopened);
         await reopened.InitializeAsync(schema);
         return reopened;
@@ -50,7 +50,7 @@ public sealed class LiveAzureSearchConformanceTests : VectorIndexConformanceTest
         NullLoggerFactory.Instance);
 
     /// <summary>Waits after each write until a real service's near-real-time refresh has made it visible.</summary>
-    private sealed class Visible(VersionedAzureSearchVectorIndex inner) : IVectorIndex, IDisposable
+    private sealed class Visible(VersionedVectorIndex inner) : IVectorIndex, IDisposable
     {
         public string Kind => inner.Kind;
 

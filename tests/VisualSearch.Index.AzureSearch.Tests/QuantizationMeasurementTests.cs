@@ -67,9 +67,9 @@ public sealed class QuantizationMeasurementTests(ITestOutputHelper output)
         foreach (var (name, configure) in settings)
         {
             var service = new FakeSearchService();
-            var index = new VersionedAzureSearchVectorIndex(service.Catalog("measure", configure));
+            var index = new VersionedVectorIndex(service.Catalog("measure", configure));
             await index.InitializeAsync(schema);
-            await index.UpsertBatchAsync(vectors.Select((v, i) => AzureSearchBackendTests.Record($"v{i}", v, modelId: schema.ModelId)));
+            await Task.WhenAll(vectors.Select((v, i) => AzureSearchBackendTests.Record($"v{i}", v, modelId: schema.ModelId)).Select(r => index.UpsertAsync(r)));
             var found = new List<IReadOnlyList<SearchHit>>();
             for (var q = 0; q < queries; q++) found.Add(await index.SearchAsync(vectors[q], new VectorQuery(K, ExcludeId: $"v{q}")));
             rows.Add(Compare(name, exact, found));

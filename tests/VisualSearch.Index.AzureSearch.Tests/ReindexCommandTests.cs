@@ -76,7 +76,7 @@ public sealed class ReindexCommandTests : IDisposable
 
         // The pointer names the new model; the running host still answers from its own (old) index.
         var catalog = serving.Services.GetRequiredService<IVectorIndexCatalog>();
-        var modelB = await catalog.GetCurrentModelAsync();
+        var modelB = (await catalog.GetCurrentAsync())?.ModelId;
         Assert.StartsWith("resnet18-v2-", modelB, StringComparison.Ordinal);
         var after = await search.SearchByIdAsync("chelsea.png", new SearchQuery(3), OwnerScope.Everyone);
         Assert.All(after!.Results, h => Assert.Equal(modelA, h.Metadata.ModelId));
@@ -186,7 +186,7 @@ public sealed class ReindexCommandTests : IDisposable
         }
 
         Assert.Contains(_service.Requests, r => r.Operation == "lookup" && r.Path.Contains(compressed, StringComparison.Ordinal) && r.Query.Contains("vectorCopy", StringComparison.Ordinal));
-        Assert.Equal(compressed, await next.Services.GetRequiredService<IVectorIndexCatalog>().GetCurrentVersionAsync());
+        Assert.Equal(compressed, (await next.Services.GetRequiredService<IVectorIndexCatalog>().GetCurrentAsync())?.Name);
         Assert.Empty(_service.Violations);
     }
 
@@ -204,8 +204,35 @@ public sealed class ReindexCommandTests : IDisposable
         Assert.Equal(1, result.Code);
         Assert.Contains("not switching", result.Error, StringComparison.Ordinal);
         using var host = BuildHost(provider, ModelA);
-        Assert.StartsWith("resnet18-", await host.Services.GetRequiredService<IVectorIndexCatalog>().GetCurrentModelAsync(), StringComparison.Ordinal);
-        Assert.DoesNotContain("v2", await host.Services.GetRequiredService<IVectorIndexCatalog>().GetCurrentModelAsync(), StringComparison.Ordinal);
+        Assert.StartsWith("resnet18-", (await host.Services.GetRequiredService<IVectorIndexCatalog>().GetCurrentAsync())?.ModelId, StringComparison.Ordinal);
+        Assert.DoesNotContain("v2", (await host.Services.GetRequiredService<IVectorIndexCatalog>().GetCurrentAsync())?.ModelId, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(VectorIndexOptions.Local)]
+    [InlineData(VectorIndexOptions.AzureSearch)]
+    public async Task An_index_built_with_float32_moves_to_the_int8_encoder_by_reindex(string provider)
+    {
+        Assert.Equal(0, (await ReindexAsync(provider, ModelA)).Code);
+        string float32;
+        using (var host = BuildHost(provider, ModelA))
+            float32 = (await host.Services.GetRequiredService<IVectorIndexCatalog>().GetCurrentAsync())!.ModelId;
+        Assert.Matches("^resnet18-[0-9a-f]{12}-512$", float32);
+
+        // The int8 encoder is another model: its index is built beside the float32 one, then current.
+        var int8Settings = new Dictionary<string, string?> { ["Encoder:Precision"] = nameof(EncoderPrecision.Int8) };
+        var result = await ReindexAsync(provider, ModelA, settings: int8Settings);
+        Assert.True(result.Code == 0, result.Output + result.Error);
+        Assert.Contains("Indexed 8, unchanged 0, rejected 0 of 8 images", result.Output, StringComparison.Ordinal);
+
+        using var serving = await StartHostAsync(provider, ModelA, int8Settings);
+        var int8 = (await serving.Services.GetRequiredService<IVectorIndexCatalog>().GetCurrentAsync())?.ModelId;
+        Assert.Matches("^resnet18-[0-9a-f]{12}-int8-512$", int8);
+        Assert.Equal(serving.Services.GetRequiredService<IImageEncoder>().Model.Id, int8);
+        var hits = await serving.Services.GetRequiredService<SearchService>().SearchByIdAsync("chelsea.png", new SearchQuery(3), OwnerScope.Everyone);
+        Assert.NotNull(hits);
+        Assert.Equal(3, hits.Results.Count);
+        Assert.Equal(int8, hits.Model);
     }
 
     private async Task<(int Code, string Output, string Error)> ReindexAsync(string provider, string modelName, string? extra = null, string? source = null, Dictionary<string, string?>? settings = null)

@@ -34,6 +34,8 @@ public sealed partial class MainTemplateTests(CompiledMainTemplate compiled) : I
     private const string StorageBlobDataContributor = "ba92f5b4-2d11-453d-a403-e96b0029c9fe";
     private const string StorageBlobDelegator = "db58b8e5-c6ad-4a2a-8342-4190687cbf4a";
     private const string StorageQueueDataContributor = "974c5e8b-45b9-4653-ba55-5f855dd0fb88";
+    private const string StorageTableDataContributor = "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3";
+    private const string StorageAccountContributor = "17d1049b-9a84-46fb-8f53-869881c3d3ab";
     private const string SearchIndexDataContributor = "8ebe5a00-799e-43f5-93ac-243d3dce84a7";
     private const string SearchServiceContributor = "7ca78c08-252a-4471-8644-bb5ff32d4ba0";
     private const string MonitoringMetricsPublisher = "3913510d-42f4-4e42-8a64-420c390055eb";
@@ -116,7 +118,9 @@ public sealed partial class MainTemplateTests(CompiledMainTemplate compiled) : I
 
         Assert.True(search.GetProperty("disableLocalAuth").GetBoolean());
         Assert.False(search.TryGetProperty("authOptions", out _), "authOptions must be absent when local auth is disabled");
-        Assert.Equal(2, Arm.Templates().First().Parameter("searchReplicaCount").GetProperty("defaultValue").GetInt32());
+        var sizing = Arm.Templates().First().Parameter("searchSizing").GetProperty("defaultValue");
+        Assert.Equal("basic", sizing.GetProperty("sku").GetString());
+        Assert.Equal(2, sizing.GetProperty("replicaCount").GetInt32());
     }
 
     [Fact]
@@ -270,6 +274,7 @@ public sealed partial class MainTemplateTests(CompiledMainTemplate compiled) : I
         {
             (storage, "identityPrincipalId", StorageBlobDataOwner),
             (storage, "identityPrincipalId", StorageQueueDataContributor),
+            (storage, "identityPrincipalId", StorageTableDataContributor),
             (storage, "identityPrincipalId", StorageBlobDelegator),
             (search, "identityPrincipalId", SearchIndexDataContributor),
             (search, "identityPrincipalId", SearchServiceContributor),
@@ -290,6 +295,27 @@ public sealed partial class MainTemplateTests(CompiledMainTemplate compiled) : I
 
         // The user's assignments are optional: principalId may be empty.
         Assert.Equal(string.Empty, Arm.Templates().First().Parameter("principalId").GetProperty("defaultValue").GetString());
+    }
+
+    [Fact]
+    public void HostStorage_RolesAreTheDocumentedOnesOrSayWhyNot()
+    {
+        // Identity-based AzureWebJobsStorage with tableServiceUri: the host writes diagnostic events to tables, so the
+        // app holds Storage Table Data Contributor (RoleAssignments_... checks the grant). Storage Account Contributor,
+        // which the docs list for blob triggers, is a management role (keys, shared-key access) and is left out with
+        // the reason and the source written down beside the roles and in docs/deploy.md.
+        var settings = Arm.Module("functionapp").Properties.GetProperty("parameters").GetProperty("appSettings").GetProperty("value");
+        Assert.True(settings.TryGetProperty("AzureWebJobsStorage__tableServiceUri", out _));
+        Assert.DoesNotContain(StorageAccountContributor, Arm.Json, StringComparison.OrdinalIgnoreCase);
+
+        const string Source = "https://learn.microsoft.com/azure/azure-functions/functions-reference#connecting-to-host-storage-with-an-identity";
+        foreach (var path in new[] { Repo.PathOf("infra", "modules", "rbac.bicep"), Repo.PathOf("docs", "deploy.md") })
+        {
+            var text = File.ReadAllText(path);
+            Assert.Contains("Storage Account Contributor", text, StringComparison.Ordinal);
+            Assert.Contains("Storage Table Data Contributor", text, StringComparison.Ordinal);
+            Assert.Contains(Source, text, StringComparison.Ordinal);
+        }
     }
 
     [Fact]
@@ -362,7 +388,8 @@ public sealed partial class MainTemplateTests(CompiledMainTemplate compiled) : I
     {
         var outputs = Arm.Templates().First().Section("outputs").Select(o => o.Name).ToHashSet(StringComparer.Ordinal);
 
-        foreach (var expected in new[] { "functionAppName", "functionAppUrl", "storageAccountName", "searchEndpoint", "identityClientId", "applicationInsightsName", "applicationInsightsConnectionStringSetting" })
+        foreach (var expected in new[] { "functionAppName", "functionAppUrl", "storageAccountName", "searchEndpoint", "identityClientId", "applicationInsightsName", "applicationInsightsConnectionStringSetting",
+                     "eventGridSystemTopicName", "imagesContainerName", "deadLetterContainerName", "identityResourceId" })
         {
             Assert.Contains(expected, outputs);
         }

@@ -55,12 +55,21 @@ public sealed class BenchCommandTests
 
         // Parts not run are reported as not measured, not as met or missed.
         var targets = root.GetProperty("targets").EnumerateArray().ToList();
-        Assert.Equal(7, targets.Count);
+        Assert.Equal(10, targets.Count);
         var million = targets.Where(t => t.GetProperty("target").GetString()!.StartsWith("1M", StringComparison.Ordinal)).ToList();
         Assert.Equal(3, million.Count);
         Assert.All(million, t => Assert.Equal(JsonValueKind.Null, t.GetProperty("met").ValueKind));
         var decodeTarget = targets.Single(t => t.GetProperty("target").GetString()!.StartsWith("12 MP JPEG", StringComparison.Ordinal));
         Assert.NotEqual(JsonValueKind.Null, decodeTarget.GetProperty("met").ValueKind);
+        // Embed and model load are measured for both precisions, and their int8 targets decided; the like-for-like
+        // ingest part did not run, so its targets are not measured.
+        Assert.Equal(["Float32", "Int8"], root.GetProperty("modelLoad").EnumerateArray().Select(l => l.GetProperty("precision").GetString()).Order(StringComparer.Ordinal));
+        Assert.Equal(4, root.GetProperty("embed").GetArrayLength());
+        foreach (var prefix in new[] { "embed, int8", "model load, int8" })
+            Assert.NotEqual(JsonValueKind.Null, targets.Single(t => t.GetProperty("target").GetString()!.StartsWith(prefix, StringComparison.Ordinal)).GetProperty("met").ValueKind);
+        Assert.All(targets.Where(t => t.GetProperty("target").GetString()!.StartsWith("ingest", StringComparison.Ordinal)),
+            t => Assert.Equal(JsonValueKind.Null, t.GetProperty("met").ValueKind));
+        Assert.Equal(JsonValueKind.Null, root.GetProperty("perCore").ValueKind);
 
         Assert.False(Directory.Exists(work), "the bench deletes its work folder unless --keep");
     }

@@ -6,6 +6,7 @@ using VisualSearch.Api;
 using VisualSearch.Cli;
 using VisualSearch.FunctionalTests.Infrastructure;
 using VisualSearch.Imaging;
+using VisualSearch.ReliabilityTests.Infrastructure;
 
 namespace VisualSearch.ReliabilityTests;
 
@@ -50,6 +51,169 @@ public sealed class HttpSurfaceTests
             await Http.ProblemAsync(webhook, HttpStatusCode.Unauthorized);
         using (var health = await host.Client.GetAsync("/api/health"))
             Assert.Equal(HttpStatusCode.OK, health.StatusCode);
+    }
+
+    [Fact]
+    public async Task Without_a_key_only_loopback_host_names_are_served_so_dns_rebinding_reads_and_writes_nothing()
+    {
+        await using var host = await LocalHost.StartAsync(watch: false);
+        await host.IngestPhotosAsync(["coffee.png"]);
+        var port = host.BaseAddress.Port;
+
+        // A rebinding page: its own name resolves to 127.0.0.1, so the browser sends its Host and its Origin.
+        foreach (var (method, path) in new[] { ("GET", "/api/items/coffee.png"), ("GET", "/api/search?id=coffee.png"), ("POST", "/api/images?name=x"), ("GET", "/api/health"), ("GET", "/") })
+        {
+            using var request = new HttpRequestMessage(new HttpMethod(method), path);
+            request.Headers.Host = $"rebind.evil.example:{port}";
+            request.Headers.Add("Origin", $"http://rebind.evil.example:{port}");
+            if (method == "POST") request.Content = new ByteArrayContent(TestImages.Photo(5, 64, 64, ImageFormat.Png)) { Headers = { ContentType = new("image/png") } };
+            using var response = await host.Client.SendAsync(request);
+            Assert.True(HttpStatusCode.BadRequest == response.StatusCode, $"{method} {path} with a foreign Host: {(int)response.StatusCode}");
+        }
+
+        Assert.Equal(1, await host.CountAsync());
+        foreach (var name in new[] { "localhost", "127.0.0.1", "[::1]", "LOCALHOST" })
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, "/api/items/coffee.png");
+            request.Headers.Host = $"{name}:{port}";
+            using var response = await host.Client.SendAsync(request);
+            Assert.True(HttpStatusCode.OK == response.StatusCode, $"Host {name}: {(int)response.StatusCode}");
+        }
+    }
+
+    [Fact]
+    public async Task With_a_key_any_host_name_is_served_to_a_caller_with_the_key()
+    {
+        await using var host = await LocalHost.StartAsync(watch: false, new Dictionary<string, string?> { ["Api:ApiKey"] = Key });
+        await host.IngestPhotosAsync(["coffee.png"]);
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/api/items/coffee.png");
+        request.Headers.Host = "search.example.com";
+        request.Headers.Add("x-api-key", Key);
+        using var response = await host.Client.SendAsync(request);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task Anonymous_health_says_ok_and_nothing_else_the_key_gets_the_details()
+    {
+        await using var host = await LocalHost.StartAsync(watch: false, new Dictionary<string, string?> { ["Api:ApiKey"] = Key });
+        await host.IngestPhotosAsync(["coffee.png"]);
+
+        using (var anonymous = await host.Client.GetAsync("/api/health"))
+            Assert.Equal(["status"], (await Http.JsonAsync(anonymous)).EnumerateObject().Select(p => p.Name).ToArray());
+        using (var wrongKey = new HttpRequestMessage(HttpMethod.Get, "/api/health"))
+        {
+            wrongKey.Headers.Add("x-api-key", Key + "x");
+            using var response = await host.Client.SendAsync(wrongKey);
+            Assert.Equal(["status"], (await Http.JsonAsync(response)).EnumerateObject().Select(p => p.Name).ToArray());
+        }
+
+        using (var details = await host.Client.GetAsync("/api/health/details"))
+            await Http.ProblemAsync(details, HttpStatusCode.Unauthorized);
+
+        foreach (var path in new[] { "/api/health", "/api/health/details" })
+        {
+            using var keyed = new HttpRequestMessage(HttpMethod.Get, path);
+            keyed.Headers.Add("x-api-key", Key);
+            using var response = await host.Client.SendAsync(keyed);
+            var body = await Http.JsonAsync(response);
+            Assert.Equal("ok", body.GetProperty("status").GetString());
+            Assert.Equal(1, body.GetProperty("count").GetInt64());
+            Assert.StartsWith("resnet18-", body.GetProperty("model").GetString(), StringComparison.Ordinal);
+            Assert.True(body.TryGetProperty("coldStart", out _), path);
+        }
+    }
+
+    [Fact]
+    public async Task The_api_key_never_reaches_a_log_line()
+    {
+        await using var host = await LocalHost.StartAsync(watch: false, new Dictionary<string, string?>
+        {
+            ["Api:ApiKey"] = Key,
+            ["Logging:LogLevel:Default"] = "Trace",
+            ["Logging:LogLevel:Microsoft.AspNetCore"] = "Trace",
+        });
+        var logs = new LogCapture();
+        host.Services.GetRequiredService<Microsoft.Extensions.Logging.ILoggerFactory>().AddProvider(logs);
+        await host.IngestPhotosAsync(["coffee.png"]);
+
+        foreach (var path in new[] { $"/api/search?id=coffee.png&code={Key}", $"/api/items/coffee.png?code={Key}", $"/api/health?code={Key}", $"/api/items/coffee.png?code={Key}x", $"/api/search?code={Key}&id=%00" })
+        {
+            using var response = await host.Client.GetAsync(path);
+            Assert.True((int)response.StatusCode < 500, $"{path}: {(int)response.StatusCode}");
+        }
+
+        using (var headerKey = new HttpRequestMessage(HttpMethod.Get, "/api/items/coffee.png"))
+        {
+            headerKey.Headers.Add("x-api-key", Key);
+            using var response = await host.Client.SendAsync(headerKey);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        var entries = logs.Entries;
+        // The requests were logged (path, status), so the check below looks at real request lines.
+        Assert.Contains(entries, e => e.Message.Contains("/api/search", StringComparison.Ordinal) && e.Message.Contains("200", StringComparison.Ordinal));
+        var leaks = entries.Where(e => e.Message.Contains(Key[..12], StringComparison.Ordinal) || (e.Exception?.ToString().Contains(Key[..12], StringComparison.Ordinal) ?? false)).ToList();
+        Assert.True(leaks.Count == 0, "The key was logged:\n" + string.Join("\n", leaks.Select(e => $"{e.Category} {e.Level}: {e.Message}")));
+    }
+
+    [Fact]
+    public async Task Past_the_decode_slots_and_their_queue_a_search_gets_503_with_retry_after()
+    {
+        // One decode at a time and no queue. The test itself holds the only slot (as a long decode would), so the
+        // busy path does not depend on how fast this machine decodes: the search must be refused, not queued.
+        await using var host = await LocalHost.StartAsync(watch: false, new Dictionary<string, string?>
+        {
+            ["Imaging:MaxConcurrentDecodes"] = "1",
+            ["Imaging:MaxQueuedDecodes"] = "0",
+            ["Api:PermitsPerSecond"] = "0",
+        });
+        var gate = host.Services.GetRequiredService<DecodeGate>();
+        Assert.Equal(1, gate.Slots);
+        var photo = TestImages.ZeroPng(1_000, 1_000);
+
+        using (await gate.EnterAsync())
+        {
+            using var busy = await host.PostImageAsync("/api/search", photo, "image/png");
+            await Http.ProblemAsync(busy, HttpStatusCode.ServiceUnavailable);
+            Assert.True(busy.Headers.RetryAfter?.Delta >= TimeSpan.FromSeconds(1), "503 without Retry-After");
+            Assert.Equal(0, gate.Queued);
+        }
+
+        // The slot is free again: the same request now runs.
+        using var served = await host.PostImageAsync("/api/search", photo, "image/png");
+        Assert.Equal(HttpStatusCode.OK, served.StatusCode);
+    }
+
+    [Fact]
+    public async Task The_same_bytes_uploaded_again_by_the_same_owner_are_kept_and_indexed_once()
+    {
+        await using var host = await LocalHost.StartAsync(watch: false, new Dictionary<string, string?> { ["Api:PermitsPerSecond"] = "0" });
+        var photo = TestImages.Photo(7, 160, 120, ImageFormat.Jpeg);
+
+        using var first = await host.PostImageAsync("/api/images?name=a.jpg&owner=ana", photo);
+        Assert.Equal(HttpStatusCode.Created, first.StatusCode);
+        var id = (await Http.JsonAsync(first, HttpStatusCode.Created)).GetProperty("id").GetString();
+
+        // Eleven more posts of the same bytes by the same owner, four of them at once, some under another name.
+        var again = new List<HttpResponseMessage>();
+        for (var i = 0; i < 7; i++) again.Add(await host.PostImageAsync($"/api/images?name={(i % 2 == 0 ? "a" : "b")}.jpg&owner=ana", photo));
+        again.AddRange(await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => host.PostImageAsync("/api/images?name=c.jpg&owner=ana", photo))));
+        foreach (var response in again)
+        {
+            using (response)
+                Assert.Equal(id, (await Http.JsonAsync(response, HttpStatusCode.OK)).GetProperty("id").GetString());
+        }
+
+        Assert.Equal(1, await host.CountAsync());
+        Assert.Single(Directory.EnumerateFiles(Path.Combine(host.IndexPath, "uploads"), "*", SearchOption.AllDirectories));
+
+        // Another owner, or other bytes, are another upload.
+        using var bob = await host.PostImageAsync("/api/images?name=a.jpg&owner=bob", photo);
+        Assert.NotEqual(id, (await Http.JsonAsync(bob, HttpStatusCode.Created)).GetProperty("id").GetString());
+        using var other = await host.PostImageAsync("/api/images?name=a.jpg&owner=ana", TestImages.Photo(8, 160, 120, ImageFormat.Jpeg));
+        Assert.Equal(HttpStatusCode.Created, other.StatusCode);
+        Assert.Equal(3, await host.CountAsync());
     }
 
     [Theory]

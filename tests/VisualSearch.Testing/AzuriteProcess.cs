@@ -8,7 +8,8 @@ using Azure.Storage.Blobs;
 namespace VisualSearch.Testing;
 
 /// <summary>
-/// One azurite-blob process (node_modules/.bin/azurite-blob from `npm ci`) on 127.0.0.1 and a port, with its own
+/// One azurite-blob process (node_modules/.bin/azurite-blob from `npm ci`, started by scripts/azurite.sh, the
+/// command line scripts/test.sh and scripts/demo.sh use too) on 127.0.0.1 and a port, with its own
 /// temporary location, its output kept for error messages; disposing it kills the process and deletes the
 /// location. The xunit fixtures decide which port, how long to wait and what a failure says.
 /// </summary>
@@ -62,24 +63,26 @@ public sealed class AzuriteProcess : IAsyncDisposable
         ["BlobSource:MaxRetries"] = "1",
     };
 
-    /// <summary>Starts <see cref="Bin"/> on <see cref="Host"/>:<paramref name="port"/> with a fresh temporary location.</summary>
+    /// <summary>The script that starts <see cref="Bin"/> with the repository's one Azurite command line.</summary>
+    public static string Script => Path.Combine(Repo.Root, "scripts", "azurite.sh");
+
+    /// <summary>Starts <see cref="Bin"/> (through <see cref="Script"/>) on <see cref="Host"/>:<paramref name="port"/> with a fresh temporary location.</summary>
     public static AzuriteProcess Start(int port, string locationPrefix)
     {
-        var bin = Bin;
         var location = new TempDirectory(locationPrefix);
         try
         {
-            var start = new ProcessStartInfo(bin)
+            var start = new ProcessStartInfo("bash")
             {
                 UseShellExecute = false,
                 RedirectStandardOutput = true,
                 RedirectStandardError = true,
                 WorkingDirectory = Repo.Root,
             };
-            foreach (var a in new[] { "--silent", "--skipApiVersionCheck", "--loose", "--blobHost", Host, "--blobPort", port.ToString(CultureInfo.InvariantCulture), "--location", location.Path })
+            foreach (var a in new[] { Script, "run", port.ToString(CultureInfo.InvariantCulture), location.Path })
                 start.ArgumentList.Add(a);
 
-            var process = Process.Start(start) ?? throw new InvalidOperationException($"Could not start {bin}.");
+            var process = Process.Start(start) ?? throw new InvalidOperationException($"Could not start {Script}.");
             var azurite = new AzuriteProcess(process, location, port);
             process.OutputDataReceived += (_, e) => azurite.Append(e.Data);
             process.ErrorDataReceived += (_, e) => azurite.Append(e.Data);

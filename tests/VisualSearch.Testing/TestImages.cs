@@ -218,6 +218,29 @@ public static class TestImages
     }
 
     /// <summary>Writes one PNG chunk: length, type, data and the CRC of type and data.</summary>
+    /// <summary>A valid 8-bit RGB PNG of zeros, compressed row by row (never the whole raw image in memory).</summary>
+    public static byte[] ZeroPng(int width, int height)
+    {
+        using var idat = new MemoryStream();
+        using (var zlib = new ZLibStream(idat, CompressionLevel.SmallestSize, leaveOpen: true))
+        {
+            var row = new byte[1 + width * 3];
+            for (var y = 0; y < height; y++) zlib.Write(row);
+        }
+
+        var ihdr = new byte[13];
+        BinaryPrimitives.WriteInt32BigEndian(ihdr, width);
+        BinaryPrimitives.WriteInt32BigEndian(ihdr.AsSpan(4), height);
+        ihdr[8] = 8;
+        ihdr[9] = 2;
+        using var png = new MemoryStream();
+        png.Write(PngSignature);
+        WritePngChunk(png, "IHDR", ihdr);
+        WritePngChunk(png, "IDAT", idat.ToArray());
+        WritePngChunk(png, "IEND", []);
+        return png.ToArray();
+    }
+
     public static void WritePngChunk(Stream output, string type, byte[] data)
     {
         Span<byte> word = stackalloc byte[4];

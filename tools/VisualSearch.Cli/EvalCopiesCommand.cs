@@ -11,13 +11,13 @@ namespace VisualSearch.Cli;
 /// </summary>
 public static class EvalCopiesCommand
 {
-    public const string Usage = "Usage: vsearch eval-copies <refs-folder> [--distractors DIR] [--seed N] [--limit N] [--head FILE] [--json] [--cache DIR | --no-cache] [--workers N]";
+    public const string Usage = "Usage: vsearch eval-copies <refs-folder> [--distractors DIR] [--categories MANIFEST] [--seed N] [--limit N] [--head FILE] [--json] [--cache DIR | --no-cache] [--workers N]";
 
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { WriteIndented = true };
 
     public static Task<int> RunAsync(CliArgs args, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
     {
-        args.RejectUnknown("distractors", "seed", "limit", "head", "json", "cache", "no-cache", "workers", "verbose");
+        args.RejectUnknown("distractors", "categories", "seed", "limit", "head", "json", "cache", "no-cache", "workers", "verbose");
         if (args.Positionals.Count != 1) throw new UsageException(Usage);
         var seed = args.GetInt("seed", 1, 0, int.MaxValue);
         var refsRoot = Path.GetFullPath(args.Positionals[0]);
@@ -80,9 +80,38 @@ public static class EvalCopiesCommand
             if (queryEmbeddings.Results[q] is { } e) queries.Add(new CopyQuery(engine.Project(e).Vector, meta[q].Reference, meta[q].Edit));
 
         var report = CopyDetectionEvaluator.Evaluate(indexed, usableRefs, queries, 0.9, cancellationToken);
-        if (args.Has("json")) stdout.WriteLine(JsonSerializer.Serialize(ToJson(engine.ModelId, seed, report), Json));
-        else WriteTable(stdout, engine.ModelId, seed, report);
+        var categories = args.Get("categories") is { } manifest ? CategoryLists(engine, manifest, stderr, cancellationToken) : null;
+        var duplicates = EvalDuplicates.Run(indexed, usableRefs, indexed.Count - usableRefs, queries, categories, cancellationToken);
+        if (args.Has("json"))
+        {
+            // The copy report's fields stay at the root (as before); the duplicate measurements sit beside them.
+            var root = JsonSerializer.SerializeToNode(ToJson(engine.ModelId, seed, report), Json)!.AsObject();
+            root["duplicates"] = JsonSerializer.SerializeToNode(EvalDuplicates.ToJson(duplicates), Json);
+            stdout.WriteLine(root.ToJsonString(Json));
+        }
+        else
+        {
+            WriteTable(stdout, engine.ModelId, seed, report);
+            EvalDuplicates.WriteTable(stdout, duplicates);
+        }
+
         return Task.FromResult(0);
+    }
+
+    /// <summary>Top-10 lists of every item of the manifest's task-A subsets, each subset searched on its own.</summary>
+    private static List<RankedList> CategoryLists(QualityEngine engine, string manifest, TextWriter stderr, CancellationToken cancellationToken)
+    {
+        if (!File.Exists(manifest)) throw new UsageException($"--categories: no manifest at {manifest}.");
+        var set = LabelledSet.FromManifest(manifest, task: "A");
+        var embedded = engine.Embed(set.Items.Select(i => EmbeddingJob.ForFile(i.Path)).ToList(), "categories", stderr, cancellationToken);
+        var lists = new List<RankedList>();
+        foreach (var subset in set.Items.Select((item, i) => (item, i)).GroupBy(x => x.item.Subset, StringComparer.Ordinal))
+        {
+            var kept = subset.Where(x => embedded.Results[x.i] is not null).ToList();
+            lists.AddRange(DuplicateEvaluator.TopLists([.. kept.Select(x => engine.Project(embedded.Results[x.i]!.Value).Vector)], [.. kept.Select(x => x.item.Label)], 10, cancellationToken));
+        }
+
+        return lists;
     }
 
     private static List<string> Images(string root) =>

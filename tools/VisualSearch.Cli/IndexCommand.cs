@@ -3,6 +3,7 @@ using System.Diagnostics;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
+using VisualSearch.Imaging;
 using VisualSearch.Index.Local;
 using VisualSearch.Indexing;
 using VisualSearch.Ingestion;
@@ -15,7 +16,6 @@ namespace VisualSearch.Cli;
 /// </summary>
 public static class IndexCommand
 {
-    private static readonly string[] ImageExtensions = [".jpg", ".jpeg", ".jpe", ".png", ".gif", ".webp", ".bmp", ".tif", ".tiff"];
 
     public static async Task<int> RunAsync(CliArgs args, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
     {
@@ -37,7 +37,7 @@ public static class IndexCommand
         if (workers > 1 && Environment.GetEnvironmentVariable("Encoder__IntraOpThreads") is null) extra["Encoder:IntraOpThreads"] = "1";
 
         var files = Directory.EnumerateFiles(root, "*", new EnumerationOptions { RecurseSubdirectories = true, IgnoreInaccessible = true, AttributesToSkip = FileAttributes.Hidden | FileAttributes.System })
-            .Where(f => ImageExtensions.Contains(Path.GetExtension(f).ToLowerInvariant()))
+            .Where(ImageFormats.HasImageExtension)
             .Order(StringComparer.Ordinal)
             .ToList();
         var ignored = Directory.EnumerateFiles(root, "*", SearchOption.AllDirectories).Count() - files.Count;

@@ -51,7 +51,7 @@ public static class LocalImages
             if (string.IsNullOrWhiteSpace(o.ThumbnailCache)) o.ThumbnailCache = Path.Combine(indexRoot, "thumbnails");
         });
 
-        var uploads = new LocalUploads(new FolderImageStore(LocalUploads.Source, Path.Combine(indexRoot, "uploads"), deletable: true));
+        var uploads = new LocalUploads(new FolderImageStore(LocalUploads.Source, Path.Combine(indexRoot, "uploads")));
         builder.Services.AddSingleton(uploads);
         builder.Services.AddSingleton<IImageStore>(uploads.Store);
         var root = builder.Configuration[$"{ImageServingOptions.SectionName}:Root"] is { Length: > 0 } configured ? configured : ReadRecordedRoot(indexRoot);

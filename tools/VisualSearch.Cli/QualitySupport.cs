@@ -34,13 +34,14 @@ internal sealed class QualityEngine : IDisposable
     public int Workers { get; }
 
     /// <summary>The model id the vectors get: the encoder's, or with the head of --head.</summary>
-    public string ModelId => Head is null ? Encoder.Model.Id : new ModelInfo(Encoder.Model.Name, Encoder.Model.Sha256, Head.OutputDimension, Head.Info).Id;
+    public string ModelId => Head is null ? Encoder.Model.Id : (Encoder.Model with { Dimension = Head.OutputDimension, Head = Head.Info }).Id;
 
-    /// <summary>Builds the engine from the common options --head, --cache DIR, --no-cache, --workers N.</summary>
-    public static QualityEngine Create(CliArgs args, bool allowHead = true)
+    /// <summary>Builds the engine from the common options --head, --cache DIR, --no-cache, --workers N (and settings that win over the configuration).</summary>
+    public static QualityEngine Create(CliArgs args, bool allowHead = true, IReadOnlyDictionary<string, string?>? settings = null)
     {
         var workers = args.GetInt("workers", Math.Min(2, Environment.ProcessorCount), 1, 64);
         var extra = new Dictionary<string, string?> { ["Encoder:WarmUpOnStart"] = "false" };
+        if (settings is not null) foreach (var (k, v) in settings) extra[k] = v;
         if (workers > 1 && Environment.GetEnvironmentVariable("Encoder__IntraOpThreads") is null) extra["Encoder:IntraOpThreads"] = "1";
         var host = EngineHost.Build(args, extra);
         try

@@ -9,7 +9,7 @@ using Microsoft.Extensions.Options;
 using VisualSearch.Blobs;
 using VisualSearch.Embedding;
 using VisualSearch.Hosting;
-using VisualSearch.Index.AzureSearch;
+using VisualSearch.Imaging;
 using VisualSearch.Indexing;
 using VisualSearch.Ingestion;
 
@@ -26,8 +26,6 @@ public static class ReindexCommand
 {
     public const string Usage =
         "Usage: vsearch reindex (--from-folder DIR | --from-container [--container NAME]) [--index DIR] [--workers N] [--resume] [--prune]";
-
-    private static readonly string[] ImageExtensions = [".jpg", ".jpeg", ".jpe", ".png", ".gif", ".webp", ".bmp", ".tif", ".tiff"];
 
     public static Task<int> RunAsync(CliArgs args, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken) =>
         RunAsync(args, stdout, stderr, configure: null, cancellationToken);
@@ -55,7 +53,7 @@ public static class ReindexCommand
         {
             return await ReindexAsync(host.Services, args, folder, workers, stdout, stderr, cancellationToken).ConfigureAwait(false);
         }
-        catch (AzureSearchException ex)
+        catch (VectorIndexException ex)
         {
             await stderr.WriteLineAsync($"error: {ex.Message}\nThe current index is unchanged: queries keep using it.").ConfigureAwait(false);
             return 1;
@@ -93,11 +91,11 @@ public static class ReindexCommand
         var catalog = services.GetRequiredService<IVectorIndexCatalog>();
         var model = services.GetRequiredService<IImageEncoder>().Model;
         var schema = new IndexSchema(model.Id, model.Dimension);
-        var current = await catalog.GetCurrentModelAsync(cancellationToken).ConfigureAwait(false);
+        var currentVersion = await catalog.GetCurrentAsync(cancellationToken).ConfigureAwait(false);
+        var current = currentVersion?.ModelId;
         var target = catalog.VersionName(model.Id);
         // The same model in another version (Azure AI Search: other vector compression or storage) is rebuilt, not caught up.
-        var currentVersion = await catalog.GetCurrentVersionAsync(cancellationToken).ConfigureAwait(false);
-        var inPlace = current == model.Id && currentVersion == target;
+        var inPlace = current == model.Id && currentVersion?.Name == target;
         var source = folder is not null
             ? Path.GetFullPath(folder)
             : $"container '{services.GetRequiredService<IOptions<BlobSourceOptions>>().Value.Container}'";
@@ -124,7 +122,7 @@ public static class ReindexCommand
             await stdout.WriteLineAsync(
                 $"Building {catalog.Describe(target)} for model {model.Id} from {source}; " +
                 (current is null ? "no model is current yet."
-                    : current == model.Id ? $"the index settings changed (current version {currentVersion}); queries keep using it until the switch."
+                    : current == model.Id ? $"the index settings changed (current version {currentVersion?.Name}); queries keep using it until the switch."
                     : $"queries keep using model {current} until the switch.")).ConfigureAwait(false);
         }
 
@@ -184,7 +182,7 @@ public static class ReindexCommand
     {
         var ingestion = services.GetRequiredService<IngestionService>();
         var files = Directory.EnumerateFiles(root, "*", new EnumerationOptions { RecurseSubdirectories = true, IgnoreInaccessible = true, AttributesToSkip = FileAttributes.Hidden | FileAttributes.System })
-            .Where(f => ImageExtensions.Contains(Path.GetExtension(f).ToLowerInvariant()))
+            .Where(ImageFormats.HasImageExtension)
             .Order(StringComparer.Ordinal)
             .ToList();
         var tally = new Tally(files.Count);

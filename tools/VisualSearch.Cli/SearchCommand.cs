@@ -7,17 +7,23 @@ using VisualSearch.Search;
 
 namespace VisualSearch.Cli;
 
-/// <summary><c>vsearch search &lt;image&gt; [--index DIR] [--k N] [--min-score S] [--filter F] [--json]</c>.</summary>
+/// <summary><c>vsearch search &lt;image&gt; [--index DIR] [--k N] [--min-score S] [--cutoff auto] [--filter F] [--json]</c>.</summary>
 public static class SearchCommand
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { WriteIndented = false };
 
     public static async Task<int> RunAsync(CliArgs args, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
     {
-        args.RejectUnknown("index", "k", "min-score", "filter", "json", "verbose");
-        if (args.Positionals.Count != 1) throw new UsageException("Usage: vsearch search <image> [--index DIR] [--k N] [--min-score S] [--filter F] [--json]");
+        args.RejectUnknown("index", "k", "min-score", "cutoff", "filter", "json", "verbose");
+        if (args.Positionals.Count != 1) throw new UsageException("Usage: vsearch search <image> [--index DIR] [--k N] [--min-score S] [--cutoff auto] [--filter F] [--json]");
         var k = args.GetInt("k", SearchQuery.DefaultK, 1, SearchQuery.MaxK);
         var minScore = args.GetFloat("min-score", -1, 1);
+        var cutoff = args.Get("cutoff") switch
+        {
+            null or "none" => CutoffMode.None,
+            "auto" => CutoffMode.Auto,
+            _ => throw new UsageException("--cutoff is auto or none."),
+        };
         SearchFilter? filter;
         try
         {
@@ -39,16 +45,14 @@ public static class SearchCommand
         await host.StartAsync(cancellationToken).ConfigureAwait(false);
         var search = host.Services.GetRequiredService<SearchService>();
         var limit = host.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<ImagingOptions>>().Value.MaxBytes;
-        if (new FileInfo(path).Length > limit)
-        {
-            await stderr.WriteLineAsync($"error: {path} is over the {limit}-byte image limit").ConfigureAwait(false);
-            return 1;
-        }
-
         SearchResponse response;
         try
         {
-            response = await search.SearchByImageAsync(await File.ReadAllBytesAsync(path, cancellationToken).ConfigureAwait(false), new SearchQuery(k, minScore, filter), OwnerScope.Everyone /* the index owner's own tool */, cancellationToken).ConfigureAwait(false);
+            byte[] bytes;
+            var file = File.OpenRead(path);
+            await using (file.ConfigureAwait(false))
+                bytes = await BoundedRead.ReadImageAsync(file, file.Length, limit, cancellationToken).ConfigureAwait(false);
+            response = await search.SearchByImageAsync(bytes, new SearchQuery(k, minScore, filter, cutoff), OwnerScope.Everyone /* the index owner's own tool */, cancellationToken).ConfigureAwait(false);
         }
         catch (ImageRejectedException ex)
         {

@@ -51,7 +51,7 @@ public static class ServeCommand
         builder.AddBlobUploads(allowAccountKeySigning: true); // Azurite: the development account key signs upload URLs
         builder.AddVisualSearchImages();
         builder.AddLocalImages();
-        builder.Services.AddProblemDetails();
+        builder.AddVisualSearchApi();
         builder.AddVisualSearchApiProtection(urls);
         builder.AddVisualSearchAuth();
 

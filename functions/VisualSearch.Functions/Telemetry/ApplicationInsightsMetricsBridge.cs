@@ -1,5 +1,6 @@
 using System.Diagnostics.Metrics;
 using Microsoft.ApplicationInsights;
+using Microsoft.ApplicationInsights.Metrics;
 using Microsoft.Extensions.Hosting;
 using VisualSearch.Diagnostics;
 
@@ -8,8 +9,8 @@ namespace VisualSearch.Functions.Telemetry;
 /// <summary>
 /// Forwards the engine's System.Diagnostics.Metrics instruments (meter "VisualSearch": stage durations,
 /// ingest outcomes, rejections by reason, cold start, model load) to Application Insights as pre-aggregated
-/// metrics, with the measurement's first tag as the metric dimension. Application Insights 2.x does not
-/// collect Meter instruments by itself.
+/// metrics, with every tag of a measurement as a metric dimension (in tag-name order, at most 10, the SDK's
+/// limit). Application Insights 2.x does not collect Meter instruments by itself.
 /// </summary>
 public sealed class ApplicationInsightsMetricsBridge(TelemetryClient telemetry) : IHostedService, IDisposable
 {
@@ -60,7 +61,9 @@ public sealed class ApplicationInsightsMetricsBridge(TelemetryClient telemetry) 
             return;
         }
 
-        var (name, dimension) = tags[0];
-        telemetry.GetMetric(instrument.Name, name).TrackValue(value, Convert.ToString(dimension, System.Globalization.CultureInfo.InvariantCulture) ?? "");
+        var ordered = tags.ToArray().OrderBy(t => t.Key, StringComparer.Ordinal).Take(MetricIdentifier.MaxDimensionsCount).ToArray();
+        var metric = telemetry.GetMetric(new MetricIdentifier(MetricIdentifier.DefaultMetricNamespace, instrument.Name, ordered.Select(t => t.Key).ToList()));
+        var values = ordered.Select(t => Convert.ToString(t.Value, System.Globalization.CultureInfo.InvariantCulture) ?? "").ToArray();
+        if (metric.TryGetDataSeries(out var series, createIfNotExists: true, values)) series.TrackValue(value);
     }
 }

@@ -1,13 +1,17 @@
 // The visual search page: plain ES module, no dependencies, same-origin requests only.
 // API: POST /api/search (image body), GET /api/search?id=, GET /api/thumbnails/{id}, GET /api/images/{id},
-// GET /api/health, POST /api/images (local host only, announced by config.json). On the Functions host the page
+// GET /api/health/details, GET /api/duplicates, POST /api/duplicates/decisions, POST /api/images (local host only,
+// announced by config.json). Searches use cutoff=auto unless "Stop where scores fall away" is unticked. On the Functions host the page
 // is opened as /api/app/?code=<function key>, and the key goes with every API request.
 
 const $ = (id) => document.getElementById(id);
 const el = {
   health: $('health'), drop: $('drop'), file: $('file'), camera: $('camera'), queryImage: $('query-image'),
   queryLabel: $('query-label'), add: $('add'), controls: $('controls'), k: $('k'), minScore: $('min-score'),
-  search: $('search'), error: $('error'), summary: $('summary'), grid: $('grid'),
+  search: $('search'), error: $('error'), summary: $('summary'), grid: $('grid'), cutoff: $('cutoff'),
+  searchView: document.querySelector('main.layout'), toSearch: $('to-search'), toDuplicates: $('to-duplicates'),
+  duplicates: $('duplicates'), dupControls: $('dup-controls'), dupMinScore: $('dup-min-score'),
+  dupError: $('dup-error'), dupSummary: $('dup-summary'), dupGroups: $('dup-groups'),
 };
 const filterFields = [
   ['contentType', $('f-type')], ['source', $('f-source')], ['album', $('f-album')], ['owner', $('f-owner')], ['tag', $('f-tag')],
@@ -58,7 +62,8 @@ async function readProblem(response) {
   return { title, detail, status: response.status };
 }
 
-function showError({ title, detail, status }) {
+function showError(problem, target = el.error) {
+  const { title, detail, status } = problem;
   const strong = document.createElement('strong');
   strong.textContent = title;
   const parts = [strong];
@@ -69,13 +74,13 @@ function showError({ title, detail, status }) {
     code.textContent = ` (HTTP ${status})`;
     parts.push(code);
   }
-  el.error.replaceChildren(...parts);
-  el.error.hidden = false;
+  target.replaceChildren(...parts);
+  target.hidden = false;
 }
 
-function clearError() {
-  el.error.hidden = true;
-  el.error.replaceChildren();
+function clearError(target = el.error) {
+  target.hidden = true;
+  target.replaceChildren();
 }
 
 const unreachable = (error) => ({ title: 'The server could not be reached.', detail: error.message });
@@ -95,7 +100,9 @@ function buildFilter() {
   return parts.join(' and ');
 }
 
-const searchParams = () => ({ k: el.k.value.trim(), minScore: el.minScore.value.trim(), filter: buildFilter() });
+const searchParams = () => ({
+  k: el.k.value.trim(), minScore: el.minScore.value.trim(), filter: buildFilter(), cutoff: el.cutoff.checked ? 'auto' : 'none',
+});
 
 // ---- Searching -----------------------------------------------------------------------------------------------
 
@@ -273,11 +280,143 @@ async function addToIndex() {
   }
 }
 
+// ---- Duplicates: groups of copies as rows of thumbnails; keep one, or mark them not duplicates -------------------
+
+let dupLoads = 0;
+
+async function loadDuplicates() {
+  clearError(el.dupError);
+  el.dupGroups.setAttribute('aria-busy', 'true');
+  el.dupSummary.textContent = 'Looking for copies…';
+  try {
+    const response = await fetch(apiUrl('/api/duplicates', { minScore: el.dupMinScore.value.trim(), limit: 100 }));
+    if (!response.ok) {
+      showError(await readProblem(response), el.dupError);
+      el.dupGroups.replaceChildren();
+      el.dupSummary.textContent = '';
+      return;
+    }
+    renderDuplicates(await response.json());
+  } catch (error) {
+    showError(unreachable(error), el.dupError);
+  } finally {
+    el.dupGroups.setAttribute('aria-busy', 'false');
+    document.body.dataset.duplicates = String(++dupLoads);
+  }
+}
+
+function renderDuplicates(body) {
+  const shown = body.groups.length;
+  el.dupSummary.textContent = body.total
+    ? `${body.total} ${body.total === 1 ? 'group' : 'groups'} of copies at minimum score ${body.minScore.toFixed(2)}, largest first`
+      + (shown < body.total ? ` (the first ${shown} shown).` : '.')
+    : `No copies at minimum score ${body.minScore.toFixed(2)}.`;
+  el.dupGroups.replaceChildren(...body.groups.map(renderGroup));
+}
+
+function renderGroup(group) {
+  const li = document.createElement('li');
+  li.className = 'dup-group';
+  li.dataset.kind = group.kind;
+  li.dataset.items = group.items.map((i) => i.id).join('\n');
+
+  const head = document.createElement('div');
+  head.className = 'dup-head';
+  const title = document.createElement('h2');
+  title.textContent = `${group.kind === 'exact' ? 'Exact copies' : 'Near copies'} · ${group.items.length} images`;
+  const separate = document.createElement('button');
+  separate.type = 'button';
+  separate.className = 'button separate';
+  separate.textContent = 'Not duplicates';
+  separate.title = 'These are different pictures: never group them again';
+  separate.addEventListener('click', () => decide(group, null, separate));
+  head.append(title, separate);
+
+  const strip = document.createElement('ol');
+  strip.className = 'dup-strip';
+  for (const item of group.items) {
+    const best = Math.max(...group.pairs.filter((p) => p.a === item.id || p.b === item.id).map((p) => p.score));
+    const cell = document.createElement('li');
+    cell.className = 'dup-item';
+    cell.dataset.id = item.id;
+    const img = document.createElement('img');
+    img.src = thumbnailUrl(item.id);
+    img.alt = item.id;
+    img.decoding = 'async';
+    const score = document.createElement('span');
+    score.className = 'score';
+    score.textContent = Number.isFinite(best) ? best.toFixed(3) : '';
+    const id = document.createElement('span');
+    id.className = 'id';
+    const size = item.metadata ? ` · ${item.metadata.width}×${item.metadata.height}, ${Math.max(1, Math.round(item.metadata.size / 1024))} KB` : '';
+    id.textContent = item.id + size;
+    const keep = document.createElement('button');
+    keep.type = 'button';
+    keep.className = 'button keep';
+    keep.textContent = 'Keep this one';
+    keep.title = `Keep ${item.id} and delete the other ${group.items.length - 1}`;
+    keep.addEventListener('click', () => decide(group, item.id, keep));
+    cell.append(img, score, id, keep);
+    strip.append(cell);
+  }
+
+  li.append(head, strip);
+  return li;
+}
+
+/** keep = an id: keep it and delete the others (after a confirmation); keep = null: every joining pair is not a duplicate. */
+async function decide(group, keep, button) {
+  const others = group.items.length - 1;
+  if (keep && !window.confirm(`Keep ${keep} and delete the other ${others} ${others === 1 ? 'image' : 'images'} at their source?`)) return;
+  button.disabled = true;
+  clearError(el.dupError);
+  const bodies = keep
+    ? [{ items: group.items.map((i) => i.id), decision: 'keep', keep, delete: true }]
+    : group.pairs.map((p) => ({ items: [p.a, p.b], decision: 'not-duplicates' }));
+  try {
+    for (const body of bodies) {
+      const response = await fetch(apiUrl('/api/duplicates/decisions'), {
+        method: 'POST', body: JSON.stringify(body), headers: { 'Content-Type': 'application/json' },
+      });
+      if (!response.ok) {
+        showError(await readProblem(response), el.dupError);
+        button.disabled = false;
+        return;
+      }
+    }
+  } catch (error) {
+    showError(unreachable(error), el.dupError);
+    button.disabled = false;
+    return;
+  }
+  if (keep) await refreshHealth();
+  await loadDuplicates();
+}
+
+function showView() {
+  const duplicates = location.hash === '#duplicates';
+  el.searchView.hidden = duplicates;
+  el.duplicates.hidden = !duplicates;
+  el.toSearch.toggleAttribute('aria-current', !duplicates);
+  el.toDuplicates.toggleAttribute('aria-current', duplicates);
+  if (duplicates) {
+    el.toDuplicates.setAttribute('aria-current', 'page');
+    loadDuplicates();
+  } else {
+    el.toSearch.setAttribute('aria-current', 'page');
+  }
+}
+
 // ---- Health and settings ---------------------------------------------------------------------------------------
 
 async function refreshHealth() {
   try {
-    const response = await fetch(apiUrl('/api/health'));
+    const response = await fetch(apiUrl('/api/health/details'));
+    // With sign-in the details (every owner's count) are for the admin role; other users see that the API answers.
+    if (response.status === 403) {
+      el.health.textContent = 'Ready';
+      return;
+    }
     if (!response.ok) {
       const problem = await readProblem(response);
       el.health.textContent = `Not ready: ${problem.title}`;
@@ -340,6 +479,11 @@ el.controls.addEventListener('submit', (event) => {
   runSearch();
 });
 el.controls.addEventListener('change', () => runSearch());
+el.dupControls.addEventListener('submit', (event) => {
+  event.preventDefault();
+  loadDuplicates();
+});
+window.addEventListener('hashchange', showView);
 window.addEventListener('popstate', () => {
   const id = new URLSearchParams(location.search).get('id');
   if (id) useId(id, { push: false });
@@ -347,7 +491,9 @@ window.addEventListener('popstate', () => {
 
 setState('idle');
 document.body.dataset.searches = '0';
+document.body.dataset.duplicates = '0';
 await Promise.all([loadSettings(), refreshHealth()]);
+showView();
 const initialId = new URLSearchParams(location.search).get('id');
 if (initialId) useId(initialId, { push: false });
 document.body.dataset.ready = 'true';

@@ -11,6 +11,9 @@ internal static partial class Log
     [LoggerMessage(2, LogLevel.Information, "Encoder {ModelId} warmed up in {Milliseconds:F0} ms")]
     public static partial void WarmedUp(ILogger logger, string modelId, double milliseconds);
 
+    [LoggerMessage(3, LogLevel.Information, "Quantised the encoder to int8 at {Path} (calibrated on {Photos} photos and their augmentations) in {Milliseconds:F0} ms")]
+    public static partial void Int8ModelBuilt(ILogger logger, string path, int photos, double milliseconds);
+
     [LoggerMessage(10, LogLevel.Information, "Indexed {ItemId} ({Width}x{Height}, {Bytes} bytes) in {Milliseconds:F1} ms")]
     public static partial void Indexed(ILogger logger, string itemId, int width, int height, long bytes, double milliseconds);
 
@@ -25,6 +28,9 @@ internal static partial class Log
 
     [LoggerMessage(14, LogLevel.Information, "Skipped {ItemId}: its version of {UploadedAt:o} is older than the indexed one of {StoredUploadedAt:o}")]
     public static partial void Stale(ILogger logger, string itemId, DateTimeOffset uploadedAt, DateTimeOffset storedUploadedAt);
+
+    [LoggerMessage(15, LogLevel.Warning, "Kept {ItemId}: it came from {StoredSource}, not from {EventSource}, which the removal was about")]
+    public static partial void KeptOtherSource(ILogger logger, string itemId, string storedSource, string eventSource);
 
     [LoggerMessage(20, LogLevel.Debug, "Search returned {Count} results in {Milliseconds:F1} ms")]
     public static partial void Searched(ILogger logger, int count, double milliseconds);

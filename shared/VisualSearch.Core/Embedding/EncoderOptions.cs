@@ -25,6 +25,21 @@ public enum ExecutionProvider
     Cuda,
 }
 
+/// <summary>The numbers the encoder computes with.</summary>
+public enum EncoderPrecision
+{
+    /// <summary>The float32 model as published (the default: int8 missed the retrieval checks, docs/quality.md section 6).</summary>
+    Float32,
+
+    /// <summary>
+    /// An int8 model (QDQ: int8 weights per channel, uint8 activations) quantised from the float model on this
+    /// machine (vsearch quantize, or at first use into a cache), calibrated on the bundled photos (Embedding/Quantization).
+    /// About 3.5x faster embedding on a CPU, a quarter of the size. CPU only: with <see cref="ExecutionProvider.Cuda"/>
+    /// the float model runs.
+    /// </summary>
+    Int8,
+}
+
 /// <summary>The image encoder. Section "Encoder". The defaults are the bundled ResNet18.</summary>
 public sealed class EncoderOptions
 {
@@ -59,6 +74,28 @@ public sealed class EncoderOptions
     /// made with and without it (or with another head) never mix. Unset: the backbone's vectors as they are.
     /// </summary>
     public string? HeadPath { get; set; }
+
+    /// <summary>
+    /// Float32 (default) or Int8. The model id says which (<c>resnet18-&lt;sha12&gt;-int8-512</c>), so an index never
+    /// mixes them; changing it needs <c>vsearch reindex</c>. The CUDA path always runs Float32.
+    /// </summary>
+    public EncoderPrecision Precision { get; set; } = EncoderPrecision.Float32;
+
+    /// <summary>For <see cref="EncoderPrecision.Int8"/>: the photos calibration runs on (the repository's samples/photos, copied at build).</summary>
+    public string CalibrationImagesPath { get; set; } = "models/calibration";
+
+    /// <summary>
+    /// For <see cref="EncoderPrecision.Int8"/>: where a model quantised at first use is kept (default: a
+    /// visualsearch-models folder in the temporary directory). A model already built beside the float one (by
+    /// <c>vsearch quantize</c> at build) is used first.
+    /// </summary>
+    public string? Int8CachePath { get; set; }
+
+    /// <summary>For <see cref="EncoderPrecision.Int8"/>: how activation ranges are calibrated (docs/quality.md has the comparison).</summary>
+    public Quantization.RangeMethod Int8RangeMethod { get; set; } = Quantization.RangeMethod.Percentile;
+
+    /// <summary>The precision that actually runs: Float32 on CUDA, otherwise <see cref="Precision"/>.</summary>
+    public EncoderPrecision EffectivePrecision => ExecutionProvider == ExecutionProvider.Cuda ? EncoderPrecision.Float32 : Precision;
 
     /// <summary>Threads one inference may use (0: the number of cores, at most 4). Use 1 when several workers embed in parallel.</summary>
     [Range(0, 64)]

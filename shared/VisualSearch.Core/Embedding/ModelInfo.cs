@@ -5,15 +5,19 @@ namespace VisualSearch.Embedding;
 /// <param name="Sha256">Hex SHA-256 of the ONNX file.</param>
 /// <param name="Dimension">Length of the output vector (the head's output when there is a head).</param>
 /// <param name="Head">The trained projection head applied after the backbone, if any.</param>
-public sealed record ModelInfo(string Name, string Sha256, int Dimension, HeadInfo? Head = null)
+/// <param name="Precision">Int8: <paramref name="Sha256"/> is the int8 model's, and the id says int8.</param>
+public sealed record ModelInfo(string Name, string Sha256, int Dimension, HeadInfo? Head = null, EncoderPrecision Precision = EncoderPrecision.Float32)
 {
     /// <summary>
-    /// Compact id stored with every vector, e.g. <c>resnet18-1a2b3c4d5e6f-512</c>, or with a head
+    /// Compact id stored with every vector, e.g. <c>resnet18-1a2b3c4d5e6f-512</c> (float32),
+    /// <c>resnet18-9a8b7c6d5e4f-int8-512</c> (int8), or with a head
     /// <c>resnet18-1a2b3c4d5e6f-512-head-9f8e7d6c-128</c>; safe in index names.
     /// </summary>
     public string Id => (Head is null
-        ? $"{Name}-{Sha256[..12]}-{Dimension}"
-        : $"{Name}-{Sha256[..12]}-{Head.InputDimension}-head-{Head.Sha256[..8]}-{Dimension}").ToLowerInvariant();
+        ? $"{Backbone}-{Dimension}"
+        : $"{Backbone}-{Head.InputDimension}-head-{Head.Sha256[..8]}-{Dimension}").ToLowerInvariant();
+
+    private string Backbone => Precision == EncoderPrecision.Int8 ? $"{Name}-{Sha256[..12]}-int8" : $"{Name}-{Sha256[..12]}";
 }
 
 /// <summary>Identity of a projection head: the SHA-256 of its file and the backbone dimension it takes.</summary>

@@ -1,16 +1,20 @@
 using System.Diagnostics;
 using System.Numerics.Tensors;
-using System.Security.Cryptography;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Microsoft.ML.OnnxRuntime;
 using VisualSearch.Diagnostics;
+using VisualSearch.Embedding.Quantization;
 using VisualSearch.Imaging;
 
 namespace VisualSearch.Embedding;
 
 /// <summary>A vector from an encoder: L2-normalised, with the norm it had before.</summary>
-public readonly record struct Embedding(float[] Vector, float RawNorm);
+public readonly record struct Embedding(float[] Vector, float RawNorm)
+{
+    /// <summary>Extra vectors of regions of the image (issue 14), or null when the encoder makes none.</summary>
+    public IReadOnlyList<Indexing.RegionVector>? Regions { get; init; }
+}
 
 /// <summary>Maps a prepared image to an embedding. Thread-safe; one instance per process.</summary>
 public interface IImageEncoder
@@ -101,8 +105,10 @@ public sealed partial class OnnxImageEncoder : IImageEncoder, IDisposable
         if (!File.Exists(path))
             throw new FileNotFoundException($"The encoder model was not found at '{path}' (Encoder:ModelPath). The default ResNet18 is copied to the output folder at build.", path);
 
-        string sha256;
-        using (var file = File.OpenRead(path)) sha256 = Convert.ToHexStringLower(SHA256.HashData(file));
+        var preprocessor = CreatePreprocessor(_options);
+        var precision = _options.EffectivePrecision;
+        if (precision == EncoderPrecision.Int8) path = Int8ModelPath(preprocessor);
+        var sha256 = Int8ModelBuilder.Sha256Of(path);
 
         var sessionOptions = new SessionOptions
         {
@@ -137,12 +143,11 @@ public sealed partial class OnnxImageEncoder : IImageEncoder, IDisposable
                 throw new InvalidOperationException($"The model has no output '{_options.OutputName}' (has: {string.Join(", ", session.OutputMetadata.Keys)}). Set Encoder:OutputName.");
 
             var dimension = output.Dimensions.Skip(1).Where(d => d > 0).Aggregate(1, (a, b) => a * b);
-            var mean = _options.Preprocessing == PreprocessingMode.MeanImageBgr ? ReadMeanImage() : null;
-            var head = LoadHead(new ModelInfo(_options.ModelName, sha256, dimension));
-            var model = new ModelInfo(_options.ModelName, sha256, head?.OutputDimension ?? dimension, head?.Info);
+            var head = LoadHead(new ModelInfo(_options.ModelName, sha256, dimension, Precision: precision));
+            var model = new ModelInfo(_options.ModelName, sha256, head?.OutputDimension ?? dimension, head?.Info, precision);
             _metrics.RecordModelLoad(sw.Elapsed.TotalMilliseconds);
             Log.ModelLoaded(_logger, model.Id, path, sw.Elapsed.TotalMilliseconds);
-            return new Loaded(session, new Preprocessor(_options.Preprocessing, _options.InputSize, mean), model, head);
+            return new Loaded(session, preprocessor, model, head);
         }
         catch
         {
@@ -151,15 +156,37 @@ public sealed partial class OnnxImageEncoder : IImageEncoder, IDisposable
         }
     }
 
-    /// <summary>The mean image of a graph y = x - mean, read by running it once on zeros (y = -mean).</summary>
-    private float[] ReadMeanImage()
+    /// <summary>The preprocessing of these options (for MeanImageBgr, with the mean image read from its graph).</summary>
+    public static Preprocessor CreatePreprocessor(EncoderOptions options)
     {
-        if (string.IsNullOrWhiteSpace(_options.MeanImageModelPath))
+        ArgumentNullException.ThrowIfNull(options);
+        var mean = options.Preprocessing == PreprocessingMode.MeanImageBgr ? ReadMeanImage(options) : null;
+        return new Preprocessor(options.Preprocessing, options.InputSize, mean);
+    }
+
+    /// <summary>
+    /// The int8 model of the configured float one: one built beside it (vsearch quantize), one in the cache, or
+    /// one quantised now (seconds, once per machine and model) into the cache.
+    /// </summary>
+    private string Int8ModelPath(Preprocessor preprocessor)
+    {
+        var sw = Stopwatch.StartNew();
+        var input = Int8ModelBuilder.InputFor(_options, preprocessor);
+        var decoder = new ImageDecoder(Options.Create(new ImagingOptions()));
+        var path = Int8ModelBuilder.GetOrBuild(_options.ModelName, input, decoder, Int8ModelBuilder.SearchDirectories(_options), out var built);
+        if (built) Log.Int8ModelBuilt(_logger, path, input.CalibrationFiles.Count, sw.Elapsed.TotalMilliseconds);
+        return path;
+    }
+
+    /// <summary>The mean image of a graph y = x - mean, read by running it once on zeros (y = -mean).</summary>
+    private static float[] ReadMeanImage(EncoderOptions options)
+    {
+        if (string.IsNullOrWhiteSpace(options.MeanImageModelPath))
             throw new InvalidOperationException("Encoder:Preprocessing MeanImageBgr needs Encoder:MeanImageModelPath.");
-        var path = EncoderOptions.Resolve(_options.MeanImageModelPath);
+        var path = EncoderOptions.Resolve(options.MeanImageModelPath);
         using var session = new InferenceSession(path);
         var inputName = session.InputMetadata.Keys.Single();
-        var size = _options.InputSize;
+        var size = options.InputSize;
         using var zeros = OrtValue.CreateTensorValueFromMemory(new float[3 * size * size], [1, 3, size, size]);
         using var outputs = session.Run(new RunOptions(), [inputName], [zeros], [session.OutputMetadata.Keys.Single()]);
         var mean = outputs[0].GetTensorDataAsSpan<float>().ToArray();

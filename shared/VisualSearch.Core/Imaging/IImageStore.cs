@@ -15,9 +15,4 @@ public interface IImageStore
     /// </summary>
     Task<Stream?> OpenReadAsync(ItemMetadata item, CancellationToken cancellationToken = default);
 
-    /// <summary>
-    /// Deletes the original of an item (DELETE /api/items/{id}); false when this store does not hold the item's
-    /// source, does not delete from it (the folder <c>vsearch index</c> read belongs to its owner), or the image was gone.
-    /// </summary>
-    Task<bool> DeleteAsync(ItemMetadata item, CancellationToken cancellationToken = default);
 }

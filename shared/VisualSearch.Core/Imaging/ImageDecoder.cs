@@ -16,27 +16,23 @@ public interface IImageDecoder
 /// <summary>
 /// One decoding path per format: SkiaSharp (libjpeg-turbo, libpng, libwebp, giflib-like, bmp) for all but
 /// TIFF, which Skia lacks and ImageSharp 2.1 reads. JPEG is decoded at the smallest k/8 scale that keeps
-/// the shorter side at or above the target, which is what makes large photos cheap.
+/// the shorter side at or above the target, which is what makes large photos cheap; a large WebP through libwebp's
+/// scaler. Whole decodes of more than Imaging:LargeDecodePixels run one at a time (PNG, GIF and BMP bombs within the
+/// limits cost one bitmap at a time, not one per request).
 /// </summary>
 public sealed class ImageDecoder(IOptions<ImagingOptions> options) : IImageDecoder
 {
+    /// <summary>Whole decodes over Imaging:LargeDecodePixels run one at a time in the process (their bitmap is what costs memory).</summary>
+    private static readonly SemaphoreSlim LargeDecodes = new(1, 1);
+
     private readonly ImagingOptions _options = options.Value;
 
     public PreparedImage Prepare(ReadOnlySpan<byte> encoded, int size)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(size, 1);
-        if (encoded.IsEmpty) throw new ImageRejectedException(ImageRejectionReason.Empty, "The image has no bytes.");
-        if (encoded.Length > _options.MaxBytes)
-            throw new ImageRejectedException(ImageRejectionReason.TooLarge, $"The image is {encoded.Length} bytes; the limit is {_options.MaxBytes}.");
-
-        var format = ImageFormats.Detect(encoded);
-        return format switch
-        {
-            ImageFormat.Unknown => throw new ImageRejectedException(ImageRejectionReason.UnsupportedFormat,
-                "Not a supported image (JPEG, PNG, WebP, GIF, BMP or TIFF), judged by its first bytes."),
-            ImageFormat.Tiff => TiffDecoder.Prepare(encoded, size, this),
-            _ => PrepareWithSkia(encoded, format, size),
-        };
+        // Smallest decode size whose shorter side still covers the target (JPEG: DCT scaling; WebP: libwebp's scaler).
+        using var decoded = Decode(encoded, (scaled, _) => Math.Min(scaled.Width, scaled.Height) >= size);
+        return Render(decoded.Bitmap, decoded.Origin, decoded.Format, decoded.Width, decoded.Height, size);
     }
 
     internal void CheckDimensions(int width, int height)
@@ -48,7 +44,37 @@ public sealed class ImageDecoder(IOptions<ImagingOptions> options) : IImageDecod
                 $"The image declares {width}x{height} pixels; the limits are {_options.MaxPixels} pixels and {_options.MaxSide} per side.");
     }
 
-    private PreparedImage PrepareWithSkia(ReadOnlySpan<byte> encoded, ImageFormat format, int size)
+    /// <summary>
+    /// The one decoding path (the encoder's input and the thumbnails): empty and size checks, the format from
+    /// the first bytes, the header's dimensions against the limits before any pixel is decoded, a JPEG without
+    /// its end marker refused, then the pixels. A JPEG (Imaging:ScaledJpegDecode) is decoded at the smallest k/8 scale
+    /// that <paramref name="covers"/> accepts (scaled size, full size), a WebP (Imaging:SampledDecode) at the smallest
+    /// k/8 of at most 1/2 whose half still covers; null decodes whole. A whole decode over Imaging:LargeDecodePixels
+    /// waits its turn, held until the result is disposed. The bitmap is immutable. TIFF comes back upright; the
+    /// others with their EXIF origin. The caller disposes the result.
+    /// </summary>
+    internal DecodedImage Decode(ReadOnlySpan<byte> encoded, Func<SKSizeI, SKSizeI, bool>? covers)
+    {
+        if (encoded.IsEmpty) throw new ImageRejectedException(ImageRejectionReason.Empty, "The image has no bytes.");
+        if (encoded.Length > _options.MaxBytes)
+            throw new ImageRejectedException(ImageRejectionReason.TooLarge, $"The image is {encoded.Length} bytes; the limit is {_options.MaxBytes}.");
+
+        var format = ImageFormats.Detect(encoded);
+        switch (format)
+        {
+            case ImageFormat.Unknown:
+                throw new ImageRejectedException(ImageRejectionReason.UnsupportedFormat,
+                    "Not a supported image (JPEG, PNG, WebP, GIF, BMP or TIFF), judged by its first bytes.");
+            case ImageFormat.Tiff:
+                var upright = TiffDecoder.DecodeUpright(encoded.ToArray(), this);
+                upright.SetImmutable();
+                return new DecodedImage(upright, SKEncodedOrigin.TopLeft, format, upright.Width, upright.Height);
+            default:
+                return DecodeWithSkia(encoded, format, covers);
+        }
+    }
+
+    private DecodedImage DecodeWithSkia(ReadOnlySpan<byte> encoded, ImageFormat format, Func<SKSizeI, SKSizeI, bool>? covers)
     {
         using var data = SKData.CreateCopy(encoded);
         using var codec = SKCodec.Create(new SKMemoryStream(data), out var createResult);
@@ -63,31 +89,56 @@ public sealed class ImageDecoder(IOptions<ImagingOptions> options) : IImageDecod
         if (format == ImageFormat.Jpeg && !HasJpegEndMarker(encoded))
             throw new ImageRejectedException(ImageRejectionReason.Truncated, "The JPEG has no end-of-image marker: the file was cut short.");
 
-        // Smallest decode size whose shorter side still covers the target (JPEG only; others decode whole).
-        var decodeSize = new SKSizeI(info.Width, info.Height);
-        if (format == ImageFormat.Jpeg && _options.ScaledJpegDecode)
+        var full = new SKSizeI(info.Width, info.Height);
+        var decodeSize = full;
+        if (format == ImageFormat.Jpeg && _options.ScaledJpegDecode && covers is not null)
         {
             for (var k = 1; k <= 8; k++)
             {
                 var scaled = codec.GetScaledDimensions(k / 8f);
-                if (Math.Min(scaled.Width, scaled.Height) >= size) { decodeSize = scaled; break; }
+                if (covers(scaled, full)) { decodeSize = scaled; break; }
+            }
+        }
+        else if (format == ImageFormat.WebP && _options.SampledDecode && covers is not null)
+        {
+            // libwebp scales while it decodes, row by row: memory follows the output. Only a decode at half the size
+            // or less, and still twice what covers the target, so the scaler's coarse sampling does not show.
+            for (var k = 1; k <= 4; k++)
+            {
+                var scaled = codec.GetScaledDimensions(k / 8f);
+                if (covers(new SKSizeI(scaled.Width / 2, scaled.Height / 2), full)) { decodeSize = scaled; break; }
             }
         }
 
-        var decodeInfo = new SKImageInfo(decodeSize.Width, decodeSize.Height, SKColorType.Rgba8888, SKAlphaType.Premul);
-        using var bitmap = new SKBitmap(decodeInfo);
-        var result = codec.GetPixels(decodeInfo, bitmap.GetPixels());
-        switch (result)
+        // PNG, GIF and BMP cannot be decoded scaled or row by row through SkiaSharp (StartScanlineDecode answers
+        // Unimplemented for PNG in 3.119): a large one is decoded whole, one at a time in the process, and the
+        // turn is held until the caller disposes the decoded image (its bitmap is what costs memory).
+        var large = _options.LargeDecodePixels > 0 && (long)decodeSize.Width * decodeSize.Height > _options.LargeDecodePixels;
+        if (large) LargeDecodes.Wait();
+        SKBitmap? bitmap = null;
+        try
         {
-            case SKCodecResult.Success:
-                break;
-            case SKCodecResult.IncompleteInput:
-                throw new ImageRejectedException(ImageRejectionReason.Truncated, $"The {format} data ends before the image does.");
-            default:
-                throw new ImageRejectedException(ImageRejectionReason.Corrupt, $"The {format} pixel data could not be decoded ({result}).");
+            var decodeInfo = new SKImageInfo(decodeSize.Width, decodeSize.Height, SKColorType.Rgba8888, SKAlphaType.Premul);
+            bitmap = new SKBitmap(decodeInfo);
+            var result = codec.GetPixels(decodeInfo, bitmap.GetPixels());
+            switch (result)
+            {
+                case SKCodecResult.Success:
+                    // Immutable: an SKImage drawn from it shares the pixels instead of copying them (a 100 MP decode is 400 MB).
+                    bitmap.SetImmutable();
+                    return new DecodedImage(bitmap, codec.EncodedOrigin, format, info.Width, info.Height, large ? LargeDecodes : null);
+                case SKCodecResult.IncompleteInput:
+                    throw new ImageRejectedException(ImageRejectionReason.Truncated, $"The {format} data ends before the image does.");
+                default:
+                    throw new ImageRejectedException(ImageRejectionReason.Corrupt, $"The {format} pixel data could not be decoded ({result}).");
+            }
         }
-
-        return Render(bitmap, codec.EncodedOrigin, format, info.Width, info.Height, size);
+        catch
+        {
+            bitmap?.Dispose();
+            if (large) LargeDecodes.Release();
+            throw;
+        }
     }
 
     /// <summary>A complete JPEG ends with FFD9 (allowing trailing padding some cameras add).</summary>
@@ -113,6 +164,8 @@ public sealed class ImageDecoder(IOptions<ImagingOptions> options) : IImageDecod
 
         var outInfo = new SKImageInfo(size, size, SKColorType.Rgba8888, SKAlphaType.Unpremul);
         using var target = new SKBitmap(outInfo);
+        // Immutable: the image shares the bitmap's pixels instead of copying them (a 100 MP decode is 400 MB).
+        source.SetImmutable();
         using (var canvas = new SKCanvas(target))
         using (var image = SKImage.FromBitmap(source))
         {
@@ -124,17 +177,23 @@ public sealed class ImageDecoder(IOptions<ImagingOptions> options) : IImageDecod
             canvas.DrawImage(image, 0, 0, sampling);
         }
 
-        var pixels = target.GetPixelSpan();
         var rgb = new byte[size * size * 3];
-        for (int i = 0, j = 0; i < pixels.Length; i += 4, j += 3)
-        {
-            rgb[j] = pixels[i];
-            rgb[j + 1] = pixels[i + 1];
-            rgb[j + 2] = pixels[i + 2];
-        }
+        RgbaToRgb(target.GetPixelSpan(), rgb);
 
         var (outW, outH) = swap ? (originalHeight, originalWidth) : (originalWidth, originalHeight);
         return new PreparedImage(rgb, size, format, outW, outH);
+    }
+
+    /// <summary>Drops the alpha byte of every RGBA pixel.</summary>
+    public static void RgbaToRgb(ReadOnlySpan<byte> rgba, Span<byte> rgb)
+    {
+        if (rgba.Length / 4 != rgb.Length / 3) throw new ArgumentException("The RGB buffer does not hold as many pixels as the RGBA one.", nameof(rgb));
+        for (int i = 0, j = 0; j < rgb.Length; i += 4, j += 3)
+        {
+            rgb[j] = rgba[i];
+            rgb[j + 1] = rgba[i + 1];
+            rgb[j + 2] = rgba[i + 2];
+        }
     }
 
     /// <summary>Maps stored pixel coordinates to upright ones for each EXIF orientation.</summary>
@@ -149,4 +208,15 @@ public sealed class ImageDecoder(IOptions<ImagingOptions> options) : IImageDecod
         SKEncodedOrigin.LeftBottom => new SKMatrix(0, 1, 0, -1, 0, w, 0, 0, 1),
         _ => SKMatrix.Identity,
     };
+}
+
+/// <summary>Decoded pixels (owned: dispose), their EXIF origin, and the stored image's size.</summary>
+internal readonly record struct DecodedImage(SKBitmap Bitmap, SKEncodedOrigin Origin, ImageFormat Format, int Width, int Height, SemaphoreSlim? LargeDecodeTurn = null) : IDisposable
+{
+    /// <summary>Frees the bitmap, then gives the large-decode turn (if this decode held it) to the next one.</summary>
+    public void Dispose()
+    {
+        Bitmap.Dispose();
+        LargeDecodeTurn?.Release();
+    }
 }

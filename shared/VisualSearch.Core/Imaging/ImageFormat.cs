@@ -14,6 +14,42 @@ public enum ImageFormat
 
 public static class ImageFormats
 {
+    /// <summary>Every format the decoder reads, in the order messages list them.</summary>
+    public static readonly IReadOnlyList<ImageFormat> Supported =
+        [ImageFormat.Jpeg, ImageFormat.Png, ImageFormat.Gif, ImageFormat.WebP, ImageFormat.Bmp, ImageFormat.Tiff];
+
+    /// <summary>
+    /// The file extensions (with the dot, any case) of the supported formats: the one list of which files in a
+    /// folder or which upload names are images. Content is still judged by its first bytes.
+    /// </summary>
+    public static readonly IReadOnlySet<string> FileExtensions =
+        new HashSet<string>(Supported.SelectMany(AllExtensions), StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>Whether a file name has the extension of a supported format.</summary>
+    public static bool HasImageExtension(string path) => FileExtensions.Contains(Path.GetExtension(path));
+
+    /// <summary>The format's usual file extension, with the dot (".jpg", ".tif", ...); "" for Unknown.</summary>
+    public static string Extension(this ImageFormat format) => AllExtensions(format).FirstOrDefault() ?? "";
+
+    /// <summary>The format a file extension (with the dot, any case) names; Unknown if none.</summary>
+    public static ImageFormat FromExtension(string? extension) =>
+        Supported.FirstOrDefault(f => AllExtensions(f).Contains(extension ?? "", StringComparer.OrdinalIgnoreCase));
+
+    /// <summary>The format a media type names (<see cref="ContentType"/>'s inverse); Unknown if none.</summary>
+    public static ImageFormat FromContentType(string? mediaType) =>
+        Supported.FirstOrDefault(f => string.Equals(f.ContentType(), mediaType, StringComparison.OrdinalIgnoreCase));
+
+    private static string[] AllExtensions(ImageFormat format) => format switch
+    {
+        ImageFormat.Jpeg => [".jpg", ".jpeg", ".jpe"],
+        ImageFormat.Png => [".png"],
+        ImageFormat.Gif => [".gif"],
+        ImageFormat.WebP => [".webp"],
+        ImageFormat.Bmp => [".bmp"],
+        ImageFormat.Tiff => [".tif", ".tiff"],
+        _ => [],
+    };
+
     /// <summary>Identifies the format from the first bytes of the file.</summary>
     public static ImageFormat Detect(ReadOnlySpan<byte> header)
     {

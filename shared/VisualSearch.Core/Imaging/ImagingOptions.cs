@@ -25,4 +25,26 @@ public sealed class ImagingOptions
     /// scales down with mipmaps: the reference the scaled decode is measured against (docs/performance.md).
     /// </summary>
     public bool ScaledJpegDecode { get; set; } = true;
+
+    /// <summary>
+    /// Decode a large WebP scaled by libwebp while it decodes (default true), to at least twice the model's input, so
+    /// its memory follows the output, not the declared pixels. False decodes every pixel (the reference).
+    /// </summary>
+    public bool SampledDecode { get; set; } = true;
+
+    /// <summary>
+    /// Decodes whose bitmap has more pixels than this run one at a time in the process (default 16 MP, 64 MB of
+    /// RGBA; 0 = no such limit). PNG, GIF and BMP cannot be decoded scaled through SkiaSharp, so a 100 MP PNG of 97 KB
+    /// costs about 450 MB while it is decoded: this keeps that to one such bitmap, however many arrive.
+    /// </summary>
+    [Range(0, long.MaxValue)]
+    public long LargeDecodePixels { get; set; } = 16_000_000;
+
+    /// <summary>Images decoded and embedded at once in this process (0, the default: the number of cores).</summary>
+    [Range(0, 1024)]
+    public int MaxConcurrentDecodes { get; set; }
+
+    /// <summary>Images that may wait for a decode slot; past that a request gets 503 with Retry-After (default 64).</summary>
+    [Range(0, 100_000)]
+    public int MaxQueuedDecodes { get; set; } = 64;
 }

@@ -5,8 +5,9 @@ namespace VisualSearch.Imaging;
 
 /// <summary>
 /// Display thumbnails: a pure function from encoded bytes to a JPEG whose longer side is at most the asked
-/// size, upright (EXIF orientation applied), flattened on white, never enlarged. The decoder's limits are
-/// checked on the header before any pixel is decoded, and bad input is one <see cref="ImageRejectedException"/>.
+/// size, upright (EXIF orientation applied), flattened on white, never enlarged. Decoding is the decoder's
+/// (<see cref="ImageDecoder"/>): its limits are checked on the header before any pixel is decoded, and bad input
+/// is one <see cref="ImageRejectedException"/>.
 /// </summary>
 public static class Thumbnails
 {
@@ -18,65 +19,11 @@ public static class Thumbnails
         ArgumentNullException.ThrowIfNull(limits);
         ArgumentOutOfRangeException.ThrowIfLessThan(quality, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(quality, 100);
-        if (encoded.IsEmpty) throw new ImageRejectedException(ImageRejectionReason.Empty, "The image has no bytes.");
-        if (encoded.Length > limits.MaxBytes)
-            throw new ImageRejectedException(ImageRejectionReason.TooLarge, $"The image is {encoded.Length} bytes; the limit is {limits.MaxBytes}.");
-
-        var checker = new ImageDecoder(Options.Create(limits));
-        var format = ImageFormats.Detect(encoded);
-        switch (format)
-        {
-            case ImageFormat.Unknown:
-                throw new ImageRejectedException(ImageRejectionReason.UnsupportedFormat,
-                    "Not a supported image (JPEG, PNG, WebP, GIF, BMP or TIFF), judged by its first bytes.");
-            case ImageFormat.Tiff:
-                using (var upright = TiffDecoder.DecodeUpright(encoded.ToArray(), checker))
-                    return Encode(upright, SKEncodedOrigin.TopLeft, maxSide, quality);
-            default:
-                return FromSkia(encoded, format, maxSide, quality, checker);
-        }
-    }
-
-    private static byte[] FromSkia(ReadOnlySpan<byte> encoded, ImageFormat format, int maxSide, int quality, ImageDecoder checker)
-    {
-        using var data = SKData.CreateCopy(encoded);
-        using var codec = SKCodec.Create(new SKMemoryStream(data), out var createResult);
-        if (codec is null)
-        {
-            var reason = createResult == SKCodecResult.IncompleteInput ? ImageRejectionReason.Truncated : ImageRejectionReason.Corrupt;
-            throw new ImageRejectedException(reason, $"The {format} header could not be read ({createResult}).");
-        }
-
-        var info = codec.Info;
-        checker.CheckDimensions(info.Width, info.Height);
-        if (format == ImageFormat.Jpeg && !ImageDecoder.HasJpegEndMarker(encoded))
-            throw new ImageRejectedException(ImageRejectionReason.Truncated, "The JPEG has no end-of-image marker: the file was cut short.");
-
         // JPEG: decode at the smallest k/8 scale whose longer side still covers the thumbnail.
-        var decodeSize = new SKSizeI(info.Width, info.Height);
-        if (format == ImageFormat.Jpeg)
-        {
-            for (var k = 1; k <= 8; k++)
-            {
-                var scaled = codec.GetScaledDimensions(k / 8f);
-                if (Math.Max(scaled.Width, scaled.Height) >= Math.Min(maxSide, Math.Max(info.Width, info.Height))) { decodeSize = scaled; break; }
-            }
-        }
-
-        var decodeInfo = new SKImageInfo(decodeSize.Width, decodeSize.Height, SKColorType.Rgba8888, SKAlphaType.Premul);
-        using var bitmap = new SKBitmap(decodeInfo);
-        var result = codec.GetPixels(decodeInfo, bitmap.GetPixels());
-        switch (result)
-        {
-            case SKCodecResult.Success:
-                break;
-            case SKCodecResult.IncompleteInput:
-                throw new ImageRejectedException(ImageRejectionReason.Truncated, $"The {format} data ends before the image does.");
-            default:
-                throw new ImageRejectedException(ImageRejectionReason.Corrupt, $"The {format} pixel data could not be decoded ({result}).");
-        }
-
-        return Encode(bitmap, codec.EncodedOrigin, maxSide, quality);
+        var decoder = new ImageDecoder(Options.Create(limits));
+        using var decoded = decoder.Decode(encoded,
+            (scaled, full) => Math.Max(scaled.Width, scaled.Height) >= Math.Min(maxSide, Math.Max(full.Width, full.Height)));
+        return Encode(decoded.Bitmap, decoded.Origin, maxSide, quality);
     }
 
     /// <summary>Orients, scales the longer side down to <paramref name="maxSide"/> (never up), flattens on white, encodes JPEG.</summary>

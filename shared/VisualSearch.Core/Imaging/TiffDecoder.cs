@@ -11,12 +11,6 @@ internal static class TiffDecoder
 {
     private static readonly Configuration TiffOnly = new(new TiffConfigurationModule());
 
-    public static PreparedImage Prepare(ReadOnlySpan<byte> encoded, int size, ImageDecoder limits)
-    {
-        using var bitmap = DecodeUpright(encoded.ToArray(), limits);
-        return ImageDecoder.Render(bitmap, SKEncodedOrigin.TopLeft, ImageFormat.Tiff, bitmap.Width, bitmap.Height, size);
-    }
-
     /// <summary>Checks the header against the limits, decodes, applies the orientation; the caller disposes the bitmap.</summary>
     public static SKBitmap DecodeUpright(byte[] bytes, ImageDecoder limits)
     {

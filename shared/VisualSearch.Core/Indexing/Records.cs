@@ -53,6 +53,18 @@ public sealed record VectorQuery(int K, float? MinScore = null, SearchFilter? Fi
 
     /// <summary>What a backend filters by: <see cref="Filter"/> AND the scope's owner condition; null when there is no condition.</summary>
     public SearchFilter? EffectiveFilter => Scope.Restrict(Filter);
+
+    /// <summary>How many neighbours: at least 1 (checked here, on construction and on <c>with</c>, for every caller and backend).</summary>
+    public int K { get; init => field = CheckK(value); } = CheckK(K);
+
+    /// <summary>The lowest cosine similarity a hit may have: a finite number from -1 to 1, or null for none (checked here).</summary>
+    public float? MinScore { get; init => field = CheckMinScore(value); } = CheckMinScore(MinScore);
+
+    private static int CheckK(int k) => k >= 1 ? k : throw new ArgumentOutOfRangeException(nameof(K), k, "k is at least 1.");
+
+    private static float? CheckMinScore(float? minScore) => minScore is not { } s || (float.IsFinite(s) && s >= -1 && s <= 1)
+        ? minScore
+        : throw new ArgumentOutOfRangeException(nameof(MinScore), minScore, "minScore is a cosine similarity between -1 and 1.");
 }
 
 /// <summary>The schema an index is opened for: vectors of one model.</summary>

@@ -68,8 +68,11 @@ public sealed class IngestionService(
     IOptions<ImagingOptions> imagingOptions,
     VisualSearchMetrics metrics,
     TimeProvider time,
-    ILogger<IngestionService> logger)
+    ILogger<IngestionService> logger,
+    DecodeGate? decodeGate = null)
 {
+    private readonly DecodeGate _decodeGate = decodeGate ?? new DecodeGate(imagingOptions);
+
     /// <summary>Longest kept tag value (client metadata), in characters.</summary>
     public const int MaxTagLength = 128;
 
@@ -96,20 +99,20 @@ public sealed class IngestionService(
             return Unchanged(request.Id);
 
         var limit = imagingOptions.Value.MaxBytes;
-        if (request.Length > limit)
-            return Reject(request.Id, new ImageRejectedException(ImageRejectionReason.TooLarge, $"The image is {request.Length} bytes; the limit is {limit}."));
-
         byte[] bytes;
-        using (metrics.Time("blob.read"))
+        try
         {
-            var stream = await openContent(cancellationToken).ConfigureAwait(false);
-            await using (stream.ConfigureAwait(false))
+            BoundedRead.CheckLength(request.Length, limit);
+            using (metrics.Time("blob.read"))
             {
-                var read = await ReadBoundedAsync(stream, limit, cancellationToken).ConfigureAwait(false);
-                if (read is null)
-                    return Reject(request.Id, new ImageRejectedException(ImageRejectionReason.TooLarge, $"The image is over the limit of {limit} bytes."));
-                bytes = read;
+                var stream = await openContent(cancellationToken).ConfigureAwait(false);
+                await using (stream.ConfigureAwait(false))
+                    bytes = await BoundedRead.ReadImageAsync(stream, request.Length, limit, cancellationToken).ConfigureAwait(false);
             }
+        }
+        catch (ImageRejectedException ex)
+        {
+            return Reject(request.Id, ex);
         }
 
         var hash = Convert.ToHexStringLower(SHA256.HashData(bytes));
@@ -140,18 +143,22 @@ public sealed class IngestionService(
         }
 
         PreparedImage prepared;
-        try
+        Embedding.Embedding embedding;
+        using (await _decodeGate.EnterAsync(cancellationToken).ConfigureAwait(false))
         {
-            using (metrics.Time("decode"))
-                prepared = decoder.Prepare(bytes, encoder.InputSize);
-        }
-        catch (ImageRejectedException ex)
-        {
-            return Reject(request.Id, ex);
+            try
+            {
+                using (metrics.Time("decode"))
+                    prepared = decoder.Prepare(bytes, encoder.InputSize);
+            }
+            catch (ImageRejectedException ex)
+            {
+                return Reject(request.Id, ex);
+            }
+
+            using (metrics.Time("embed")) embedding = encoder.Embed(prepared, cancellationToken);
         }
 
-        Embedding.Embedding embedding;
-        using (metrics.Time("embed")) embedding = encoder.Embed(prepared, cancellationToken);
         metrics.ObserveEmbedding(modelId, embedding.Vector, embedding.RawNorm);
 
         var now = time.GetUtcNow();
@@ -213,7 +220,15 @@ public sealed class IngestionService(
     /// after a re-upload was indexed (events out of order) finds the source present and removes nothing.
     /// Returns false if nothing was removed.
     /// </summary>
-    public async Task<bool> RemoveIfAsync(string id, Func<CancellationToken, Task<bool>> sourceIsGone, CancellationToken cancellationToken = default)
+    public Task<bool> RemoveIfAsync(string id, Func<CancellationToken, Task<bool>> sourceIsGone, CancellationToken cancellationToken = default) =>
+        RemoveIfAsync(id, source: null, sourceIsGone, cancellationToken);
+
+    /// <summary>
+    /// As <see cref="RemoveIfAsync(string, Func{CancellationToken, Task{bool}}, CancellationToken)"/>, but only a record
+    /// that came from <paramref name="source"/> (its <see cref="ItemMetadata.Source"/>, e.g. the blob container): an
+    /// event about a container never removes an item another source added under the same id.
+    /// </summary>
+    public async Task<bool> RemoveIfAsync(string id, string? source, Func<CancellationToken, Task<bool>> sourceIsGone, CancellationToken cancellationToken = default)
     {
         ItemIds.Validate(id);
         ArgumentNullException.ThrowIfNull(sourceIsGone);
@@ -222,6 +237,13 @@ public sealed class IngestionService(
         await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
+            if (source is not null && await vectors.GetAsync(id, cancellationToken).ConfigureAwait(false) is { } stored
+                && !string.Equals(stored.Metadata.Source, source, StringComparison.Ordinal))
+            {
+                Log.KeptOtherSource(logger, id, stored.Metadata.Source, source);
+                return false;
+            }
+
             if (!await sourceIsGone(cancellationToken).ConfigureAwait(false)) return false;
             var found = await vectors.DeleteAsync(id, cancellationToken).ConfigureAwait(false);
             Log.Removed(logger, id, found);
@@ -238,22 +260,6 @@ public sealed class IngestionService(
         request.SkipOlderVersions && request.UploadedAt is { } uploaded && stored.Metadata.UploadedAt > uploaded;
 
     private SemaphoreSlim WriteLock(string id) => _writeLocks[(StringComparer.Ordinal.GetHashCode(id) & int.MaxValue) % _writeLocks.Length];
-
-    /// <summary>Reads at most <paramref name="limit"/> bytes; null if the stream is longer.</summary>
-    public static async Task<byte[]?> ReadBoundedAsync(Stream stream, long limit, CancellationToken cancellationToken)
-    {
-        using var buffer = new MemoryStream();
-        var chunk = new byte[81920];
-        while (true)
-        {
-            var read = await stream.ReadAsync(chunk, cancellationToken).ConfigureAwait(false);
-            if (read == 0) break;
-            if (buffer.Length + read > limit) return null;
-            buffer.Write(chunk, 0, read);
-        }
-
-        return buffer.ToArray();
-    }
 
     private static Dictionary<string, string> CleanTags(IReadOnlyDictionary<string, string>? tags, string? owner)
     {

@@ -5,6 +5,9 @@ public static class ItemIds
 {
     public const int MaxLength = 1024;
 
+    /// <summary>A blob container name as Azure Storage accepts it: 3-63 lowercase letters, digits and single hyphens, starting and ending alphanumeric.</summary>
+    public const string ContainerNamePattern = "^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$";
+
     /// <summary>The id of a blob: <c>container/blob/name</c>.</summary>
     public static string ForBlob(string container, string blobName) => $"{container}/{blobName}";
 
@@ -32,6 +35,21 @@ public static class ItemIds
         }
 
         return true;
+    }
+
+    /// <summary>
+    /// True if <paramref name="container"/> is a valid container name and <c>container/blobName</c> a valid id: what
+    /// an event or a request names is checked with this before any storage call is made for it.
+    /// </summary>
+    public static bool IsValidBlob(string? container, string? blobName, out string error)
+    {
+        if (container is null || !System.Text.RegularExpressions.Regex.IsMatch(container, ContainerNamePattern, System.Text.RegularExpressions.RegexOptions.CultureInvariant))
+        {
+            error = "The container name is not 3-63 lowercase letters, digits and single hyphens.";
+            return false;
+        }
+
+        return IsValid(ForBlob(container, blobName ?? ""), out error) && !string.IsNullOrEmpty(blobName);
     }
 
     public static void Validate(string? id, string paramName = "id")

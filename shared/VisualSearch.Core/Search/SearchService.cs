@@ -8,28 +8,35 @@ using VisualSearch.Ingestion;
 
 namespace VisualSearch.Search;
 
-/// <summary>Query parameters, validated on construction.</summary>
+/// <summary>
+/// Query parameters, validated on construction: k and minScore by the index's own query type
+/// (<see cref="VectorQuery"/>), plus the service's cap of <see cref="MaxK"/> results.
+/// </summary>
 public sealed record SearchQuery
 {
     public const int DefaultK = 10;
     public const int MaxK = 100;
 
-    public SearchQuery(int k = DefaultK, float? minScore = null, SearchFilter? filter = null)
+    private readonly VectorQuery _vector;
+
+    public SearchQuery(int k = DefaultK, float? minScore = null, SearchFilter? filter = null, CutoffMode cutoff = CutoffMode.None)
     {
-        ArgumentOutOfRangeException.ThrowIfLessThan(k, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(k, MaxK);
-        if (minScore is { } s && (!float.IsFinite(s) || s < -1 || s > 1))
-            throw new ArgumentOutOfRangeException(nameof(minScore), s, "minScore is a cosine similarity between -1 and 1.");
-        K = k;
-        MinScore = minScore;
-        Filter = filter;
+        _vector = new VectorQuery(k, minScore, filter);
+        Cutoff = cutoff;
     }
 
-    public int K { get; }
+    public int K => _vector.K;
 
-    public float? MinScore { get; }
+    public float? MinScore => _vector.MinScore;
 
-    public SearchFilter? Filter { get; }
+    public SearchFilter? Filter => _vector.Filter;
+
+    /// <summary>With <see cref="CutoffMode.Auto"/> the list stops where the scores fall away (<see cref="ResultCutoff"/>); k stays the upper bound.</summary>
+    public CutoffMode Cutoff { get; }
+
+    /// <summary>The index query, excluding one item (search by id) or none.</summary>
+    public VectorQuery ToVectorQuery(string? excludeId) => _vector with { ExcludeId = excludeId };
 }
 
 /// <summary>Results, best first, with the model that made the query vector.</summary>
@@ -47,8 +54,11 @@ public sealed class SearchService(
     IImageEncoder encoder,
     VectorIndexAccessor index,
     VisualSearchMetrics metrics,
-    ILogger<SearchService> logger)
+    ILogger<SearchService> logger,
+    DecodeGate? decodeGate = null)
 {
+    private readonly DecodeGate _decodeGate = decodeGate ?? new DecodeGate(Microsoft.Extensions.Options.Options.Create(new ImagingOptions()));
+
     /// <summary>
     /// Neighbours of an image among the records <paramref name="scope"/> allows. Throws
     /// <see cref="ImageRejectedException"/> for bad images.
@@ -60,10 +70,14 @@ public sealed class SearchService(
         using var activity = VisualSearchMetrics.ActivitySource.StartActivity("search.image");
         var started = Stopwatch.GetTimestamp();
         var vectors = await index.GetAsync(cancellationToken).ConfigureAwait(false);
-        PreparedImage prepared;
-        using (metrics.Time("decode")) prepared = decoder.Prepare(image.Span, encoder.InputSize);
         Embedding.Embedding embedding;
-        using (metrics.Time("embed")) embedding = encoder.Embed(prepared, cancellationToken);
+        using (await _decodeGate.EnterAsync(cancellationToken).ConfigureAwait(false))
+        {
+            PreparedImage prepared;
+            using (metrics.Time("decode")) prepared = decoder.Prepare(image.Span, encoder.InputSize);
+            using (metrics.Time("embed")) embedding = encoder.Embed(prepared, cancellationToken);
+        }
+
         metrics.ObserveEmbedding(encoder.Model.Id, embedding.Vector, embedding.RawNorm);
         var hits = await QueryAsync(vectors, embedding.Vector, query, scope, null, cancellationToken).ConfigureAwait(false);
         Log.Searched(logger, hits.Count, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
@@ -108,7 +122,11 @@ public sealed class SearchService(
 
     private async Task<IReadOnlyList<SearchHit>> QueryAsync(IVectorIndex vectors, float[] vector, SearchQuery query, OwnerScope scope, string? excludeId, CancellationToken cancellationToken)
     {
+        IReadOnlyList<SearchHit> hits;
         using (metrics.Time("index.query"))
-            return await vectors.SearchAsync(vector, new VectorQuery(query.K, query.MinScore, query.Filter, excludeId) { Scope = scope }, cancellationToken).ConfigureAwait(false);
+            hits = await vectors.SearchAsync(vector, query.ToVectorQuery(excludeId) with { Scope = scope }, cancellationToken).ConfigureAwait(false);
+        if (query.Cutoff != CutoffMode.Auto || hits.Count <= 1) return hits;
+        var scores = hits.Select(h => h.Score).ToArray();
+        return [.. hits.Take(ResultCutoff.Auto(scores))];
     }
 }

@@ -13,10 +13,8 @@ public sealed record LabelledItem(string Path, string Id, string Label, string S
 /// </summary>
 public sealed class LabelledSet
 {
-    public static readonly IReadOnlySet<string> ImageExtensions = new HashSet<string>(StringComparer.OrdinalIgnoreCase)
-    {
-        ".jpg", ".jpeg", ".jpe", ".png", ".gif", ".webp", ".bmp", ".tif", ".tiff",
-    };
+    /// <summary>The image file extensions: <see cref="VisualSearch.Imaging.ImageFormats.FileExtensions"/>, the one list.</summary>
+    public static IReadOnlySet<string> ImageExtensions => VisualSearch.Imaging.ImageFormats.FileExtensions;
 
     private LabelledSet(string root, IReadOnlyList<LabelledItem> items, int ignored)
     {

@@ -35,7 +35,8 @@ internal sealed class PageHost : IAsyncDisposable
 
     public string IndexPath => _index.Path;
 
-    public static async Task<PageHost> StartAsync(string imagesRoot, IEnumerable<string> photos)
+    /// <param name="overrides">Configuration on top of the defaults (sign-in settings, for example).</param>
+    public static async Task<PageHost> StartAsync(string imagesRoot, IEnumerable<string> photos, IDictionary<string, string?>? overrides = null)
     {
         var index = new TempDirectory("vs-bt-index-");
         try
@@ -47,6 +48,7 @@ internal sealed class PageHost : IAsyncDisposable
                 ["LocalIndex:FlushToDisk"] = "false",
                 ["Images:Root"] = imagesRoot,
             };
+            if (overrides is not null) foreach (var (k, v) in overrides) settings[k] = v;
             var app = ServeCommand.Build(CliArgs.Parse(["--index", index.Path, "--urls", "http://127.0.0.1:0", "--no-watch"], "no-watch", "verbose"), settings);
             await app.StartAsync().ConfigureAwait(false);
             var address = Assert.Single(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses ?? []);
@@ -61,13 +63,16 @@ internal sealed class PageHost : IAsyncDisposable
         }
     }
 
-    /// <summary>Indexes files under <paramref name="root"/> as <c>vsearch index</c> does: source "file", id = relative path.</summary>
-    public async Task IngestAsync(string root, IEnumerable<string> names)
+    /// <summary>
+    /// Indexes files under <paramref name="root"/> as <c>vsearch index</c> does: source "file", id = relative path,
+    /// owned by <paramref name="owner"/> (<c>--owner</c>) or no one.
+    /// </summary>
+    public async Task IngestAsync(string root, IEnumerable<string> names, string? owner = null)
     {
         var ingestion = Services.GetRequiredService<IngestionService>();
         foreach (var name in names)
         {
-            var result = await ingestion.IngestFileAsync(Path.Combine(root, name), name).ConfigureAwait(false);
+            var result = await ingestion.IngestFileAsync(Path.Combine(root, name), name, owner: owner).ConfigureAwait(false);
             Assert.True(result.Outcome == IngestOutcome.Indexed, $"{name}: {result.Outcome} {result.Reason} {result.Detail}");
         }
     }

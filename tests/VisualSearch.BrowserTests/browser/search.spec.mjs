@@ -108,7 +108,12 @@ try {
 
   const editedName = basename(editedImage);
   await run('an edited copy of a photo finds its original first', async () => {
-    await searchAfter(page, () => page.setInputFiles('#file', editedImage), { method: 'POST' });
+    // The page cuts the list where the scores fall away (cutoff=auto) by default: one clear match, one result.
+    const auto = await searchAfter(page, () => page.setInputFiles('#file', editedImage), { method: 'POST' });
+    assert.equal(new URL(auto.url()).searchParams.get('cutoff'), 'auto', 'the page asks for the automatic cut-off');
+    assert.deepEqual(await cardIds(page), [expectedFirst], 'with the cut-off only the original is left');
+    const full = await searchAfter(page, () => page.uncheck('#cutoff'));
+    assert.equal(new URL(full.url()).searchParams.get('cutoff'), 'none');
     const ids = await cardIds(page);
     assert.equal(ids.length, 8, `k=12 over 8 photos gives all 8, got ${ids.length}: ${ids}`);
     assert.equal(ids[0], expectedFirst, `the first result is ${ids[0]}, not ${expectedFirst}: ${ids}`);
@@ -193,6 +198,67 @@ try {
     const preview = await page.locator('#query-image').evaluate((img) => ({ src: img.getAttribute('src'), width: img.naturalWidth }));
     assert.match(preview.src, /^\/api\/thumbnails\/uploads\//);
     assert.ok(preview.width > 0, 'the uploaded image is served back as a thumbnail');
+  });
+
+  const groups = (p) => p.locator('#dup-groups > li.dup-group');
+  let firstUpload = null;
+  /** Runs an action and waits for the Duplicates view to load its groups again. */
+  async function duplicatesAfter(p, action) {
+    const before = Number(await p.locator('body').getAttribute('data-duplicates'));
+    await action();
+    await p.waitForFunction((n) => Number(document.body.dataset.duplicates) > n, before);
+    assert.equal(await p.locator('#dup-error').isVisible(), false, `no error: ${await p.locator('#dup-error').textContent()}`);
+  }
+
+  await run('the Duplicates view shows the upload and its original as near copies, and "Not duplicates" splits them', async () => {
+    await duplicatesAfter(page, () => page.click('#to-duplicates'));
+    assert.equal(new URL(page.url()).hash, '#duplicates');
+    assert.equal(await page.locator('main.layout').isVisible(), false, 'the search view is hidden');
+    assert.equal(await groups(page).count(), 1, await page.locator('#dup-summary').textContent());
+    const group = groups(page).first();
+    assert.equal(await group.getAttribute('data-kind'), 'near');
+    const ids = await group.locator('li.dup-item').evaluateAll((items) => items.map((li) => li.dataset.id));
+    assert.equal(ids.length, 2);
+    assert.ok(ids.includes(expectedFirst) && ids.some((id) => /^uploads\//.test(id)), `the original and the upload: ${ids}`);
+    firstUpload = ids.find((id) => id !== expectedFirst);
+    const score = Number(await group.locator('li.dup-item .score').first().textContent());
+    assert.ok(score > 0.5 && score < 1, `a near copy's score: ${score}`);
+    await page.waitForFunction(() => [...document.querySelectorAll('#dup-groups img')].every((img) => img.complete && img.naturalWidth > 0));
+    await page.screenshot({ path: screenshotPath.replace(/\.png$/, '-duplicates.png'), fullPage: true });
+    await duplicatesAfter(page, () => group.locator('button.separate').click());
+    assert.equal(await groups(page).count(), 0);
+    assert.match(await page.locator('#dup-summary').textContent(), /No copies/);
+  });
+
+  await run('an exact copy groups with the first upload, and "Keep this one" deletes the other', async () => {
+    await page.click('#to-search');
+    await page.waitForSelector('main.layout:not([hidden])');
+    // One owner's repeat upload of the same bytes is kept once (the first item answers 200), so the exact copy is
+    // posted as another owner (the local host's owner tag), straight to the API.
+    const copy = await fetch(`${origin}/api/images?name=${encodeURIComponent(basename(editedImage))}&owner=someone-else`, {
+      method: 'POST', headers: { 'content-type': 'image/jpeg' }, body: readFileSync(editedImage),
+    });
+    assert.equal(copy.status, 201, await copy.text());
+    await duplicatesAfter(page, () => page.click('#to-duplicates'));
+    assert.equal(await groups(page).count(), 1, await page.locator('#dup-summary').textContent());
+    const group = groups(page).first();
+    assert.equal(await group.getAttribute('data-kind'), 'exact', 'two uploads of the same bytes; the original stays apart (not duplicates)');
+    const ids = await group.locator('li.dup-item').evaluateAll((items) => items.map((li) => li.dataset.id));
+    assert.ok(ids.length === 2 && ids.every((id) => /^uploads\//.test(id)), `the two uploads: ${ids}`);
+    // Keep the first upload (marked not a duplicate of the original): with the second one gone, nothing groups.
+    // Kept the other way, the second upload and the original would form a new group, which is right too.
+    const other = ids.find((id) => id !== firstUpload);
+    assert.ok(ids.includes(firstUpload) && other, `the first upload is in the group: ${ids}`);
+    page.once('dialog', (dialog) => dialog.accept());
+    await duplicatesAfter(page, () => group.locator(`li.dup-item[data-id="${firstUpload}"] button.keep`).click());
+    assert.equal(await groups(page).count(), 0, await page.locator('#dup-summary').textContent());
+    await page.waitForFunction(() => /\b9 images indexed\b/.test(document.getElementById('health').textContent));
+    const gone = await page.evaluate(async (id) => (await fetch(`/api/items/${id}`)).status, other);
+    assert.equal(gone, 404, 'the other upload is deleted');
+    // Back on the search view the address names the kept upload (the page added it): its search still answers.
+    await searchAfter(page, () => page.click('#to-search'), { method: 'GET' });
+    await page.waitForSelector('main.layout:not([hidden])');
+    await searchAfter(page, () => page.setInputFiles('#file', editedImage), { method: 'POST' });
   });
 
   await run('a phone-sized screen fits without horizontal scrolling', async () => {

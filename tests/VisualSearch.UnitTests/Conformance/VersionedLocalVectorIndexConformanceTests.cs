@@ -24,9 +24,9 @@ public sealed class VersionedLocalVectorIndexConformanceTests : VectorIndexConfo
 
     protected override async Task<IVectorIndex> ReopenAsync(IVectorIndex index, IndexSchema schema)
     {
-        var versioned = (VersionedLocalVectorIndex)index;
+        var versioned = (VersionedVectorIndex)index;
         versioned.Dispose();
-        var reopened = Open(versioned.Catalog.Root);
+        var reopened = Open(((LocalIndexCatalog)versioned.Catalog).Root);
         Track(reopened);
         await reopened.InitializeAsync(schema);
         return reopened;
@@ -38,6 +38,6 @@ public sealed class VersionedLocalVectorIndexConformanceTests : VectorIndexConfo
         return Task.CompletedTask;
     }
 
-    private static VersionedLocalVectorIndex Open(string root) =>
+    private static VersionedVectorIndex Open(string root) =>
         new(new LocalIndexCatalog(Options.Create(new LocalIndexOptions { Path = root, FlushToDisk = false }), NullLoggerFactory.Instance));
 }

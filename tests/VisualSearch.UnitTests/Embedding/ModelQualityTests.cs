@@ -57,12 +57,11 @@ public sealed class ModelQualityTests(EncoderFixture fixture)
     }
 
     [Fact]
-    public void Model_id_names_the_model_and_its_dimension()
+    public void Model_id_names_the_model_its_precision_and_its_dimension()
     {
-        var id = fixture.Encoder.Model.Id;
-        Assert.StartsWith("resnet18-", id, StringComparison.Ordinal);
-        Assert.EndsWith("-512", id, StringComparison.Ordinal);
-        Assert.Matches("^resnet18-[0-9a-f]{12}-512$", id);
+        Assert.Matches("^resnet18-[0-9a-f]{12}-512$", fixture.Encoder.Model.Id);
+        Assert.Matches("^resnet18-[0-9a-f]{12}-int8-512$", fixture.Int8.Model.Id);
+        Assert.NotEqual(fixture.Int8.Model.Sha256, fixture.Float32.Model.Sha256);
     }
 
     [Fact]

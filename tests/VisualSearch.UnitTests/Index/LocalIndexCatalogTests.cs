@@ -24,7 +24,7 @@ public sealed class LocalIndexCatalogTests : IDisposable
         {
             await index.InitializeAsync(Old);
             await index.UpsertAsync(Record("a", Old, 0));
-            Assert.Equal(Path.Combine(_dir.Path, "m-old"), index.Directory);
+            Assert.Equal(Path.Combine(_dir.Path, "m-old"), Catalog().VersionDirectory(index.Version!.Name));
         }
 
         Assert.Equal("m-old\n", await File.ReadAllTextAsync(Path.Combine(_dir.Path, "CURRENT")));
@@ -200,7 +200,7 @@ public sealed class LocalIndexCatalogTests : IDisposable
     private LocalIndexCatalog Catalog() =>
         new(Options.Create(new LocalIndexOptions { Path = _dir.Path, FlushToDisk = false }), NullLoggerFactory.Instance);
 
-    private VersionedLocalVectorIndex Versioned(bool followCurrent = true) => new(Catalog(), followCurrent);
+    private VersionedVectorIndex Versioned(bool followCurrent = true) => new(Catalog(), followCurrent);
 
     private static float[] Basis(int axis)
     {

@@ -190,6 +190,52 @@ public sealed class RecordLogTests : IDisposable
         Assert.Contains("'a'", ex.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void A_failed_append_is_cut_back_so_later_acknowledged_entries_survive_the_next_replay()
+    {
+        var failures = new FailingAppends { FailNext = 0 };
+        using (var log = RecordLog.Open(_dir.Path, flushToDisk: false, NullLogger.Instance, failures.Open))
+        {
+            log.Replay((_, _) => true);
+            log.Append(Upsert("a", [1, 0]));
+            var whole = log.Length;
+
+            // Disk full half-way through "lost": half its bytes reach the file, then the write fails.
+            failures.FailNext = 1;
+            Assert.Throws<IOException>(() => log.Append(Upsert("lost", [0, 1])));
+            Assert.Equal(1, failures.Failed);
+            Assert.Equal(whole, log.Length);
+            Assert.Equal(whole, new FileInfo(LogPath).Length);
+
+            log.Append(Upsert("b", [1, 1]));
+            Assert.Equal(log.Length, new FileInfo(LogPath).Length);
+        }
+
+        using var reopened = Open();
+        Assert.Equal(["a", "b"], ReplayIds(reopened));
+    }
+
+    [Fact]
+    public void While_a_failed_append_cannot_be_cut_back_every_append_is_refused()
+    {
+        var failures = new FailingAppends { FailNext = 0 };
+        using (var log = RecordLog.Open(_dir.Path, flushToDisk: false, NullLogger.Instance, failures.Open))
+        {
+            log.Replay((_, _) => true);
+            log.Append(Upsert("a", [1, 0]));
+            failures.FailNext = 1;
+            failures.RefuseOpen = true;
+            Assert.Throws<IOException>(() => log.Append(Upsert("lost", [0, 1])));
+            // The partial entry is cut, but the log cannot be reopened for appending: writes are refused, none lands.
+            Assert.Throws<IOException>(() => log.Append(Upsert("refused", [1, 1])));
+            failures.RefuseOpen = false;
+            log.Append(Upsert("b", [1, 1]));
+        }
+
+        using var reopened = Open();
+        Assert.Equal(["a", "b"], ReplayIds(reopened));
+    }
+
     /// <summary>Replays the log, taking every entry; returns their ids in order.</summary>
     private static List<string> ReplayIds(RecordLog log)
     {
@@ -205,4 +251,64 @@ public sealed class RecordLogTests : IDisposable
     private static byte[] Upsert(string id, float[] vector) => LogFormat.Encode(LogFormat.OpUpsert, id, vector, Metadata(id));
 
     private RecordLog Open() => RecordLog.Open(_dir.Path, flushToDisk: false, NullLogger.Instance);
+
+    /// <summary>
+    /// Opens the log for appending as the log does, but can make the next writes fail part-way (half the bytes
+    /// written, then an IOException, as a full disk does) or refuse to open the file at all.
+    /// </summary>
+    private sealed class FailingAppends
+    {
+        public int FailNext { get; set; }
+
+        public int Failed { get; private set; }
+
+        public bool RefuseOpen { get; set; }
+
+        public Stream Open(string path) => RefuseOpen
+            ? throw new IOException("No space left on device (injected)")
+            : new Appender(this, new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.Read, bufferSize: 0));
+
+        private sealed class Appender(FailingAppends owner, FileStream inner) : Stream
+        {
+            public override bool CanRead => false;
+
+            public override bool CanSeek => false;
+
+            public override bool CanWrite => true;
+
+            public override long Length => inner.Length;
+
+            public override long Position { get => inner.Position; set => throw new NotSupportedException(); }
+
+            public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+
+            public override void Write(ReadOnlySpan<byte> buffer)
+            {
+                if (owner.FailNext > 0)
+                {
+                    owner.FailNext--;
+                    owner.Failed++;
+                    inner.Write(buffer[..(buffer.Length / 2)]);
+                    inner.Flush();
+                    throw new IOException("No space left on device (injected)");
+                }
+
+                inner.Write(buffer);
+            }
+
+            public override void Flush() => inner.Flush();
+
+            public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+            public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+            public override void SetLength(long value) => throw new NotSupportedException();
+
+            protected override void Dispose(bool disposing)
+            {
+                if (disposing) inner.Dispose();
+                base.Dispose(disposing);
+            }
+        }
+    }
 }

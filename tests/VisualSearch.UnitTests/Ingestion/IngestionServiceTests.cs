@@ -170,7 +170,25 @@ public sealed class IngestionServiceTests(EncoderFixture fixture) : IDisposable
     public async Task ReadBounded_returns_null_past_the_limit()
     {
         var data = new byte[1000];
-        Assert.Equal(1000, (await IngestionService.ReadBoundedAsync(new MemoryStream(data), 1000, CancellationToken.None))?.Length);
-        Assert.Null(await IngestionService.ReadBoundedAsync(new MemoryStream(data), 999, CancellationToken.None));
+        Assert.Equal(1000, (await BoundedRead.ReadAsync(new MemoryStream(data), 1000, CancellationToken.None))?.Length);
+        Assert.Null(await BoundedRead.ReadAsync(new MemoryStream(data), 999, CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task ReadBounded_with_a_known_length_costs_the_body_once()
+    {
+        // Issue 20: 20 MB bodies cost 2.6x their size through the growing buffer. With the Content-Length the read
+        // fills one array of that size (a MemoryStream source completes synchronously: one thread to count on).
+        var data = TestImages.RandomBytes(20 * 1024 * 1024);
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        var read = await BoundedRead.ReadAsync(new MemoryStream(data), 50L * 1024 * 1024, CancellationToken.None, data.Length);
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.Equal(data, read);
+        Assert.True(allocated < data.Length * 1.05, $"{allocated:N0} bytes allocated to read {data.Length:N0}");
+
+        // A length that was wrong either way still gives the real bytes, and the limit still holds.
+        Assert.Equal(data, await BoundedRead.ReadAsync(new MemoryStream(data), 50L * 1024 * 1024, CancellationToken.None, 1000));
+        Assert.Equal(data, await BoundedRead.ReadAsync(new MemoryStream(data), 50L * 1024 * 1024, CancellationToken.None, data.Length + 10));
+        Assert.Null(await BoundedRead.ReadAsync(new MemoryStream(data), data.Length - 1, CancellationToken.None, 1000));
     }
 }

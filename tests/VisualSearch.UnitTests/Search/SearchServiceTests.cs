@@ -105,6 +105,28 @@ public sealed class SearchServiceTests(EncoderFixture fixture) : IAsyncLifetime
     public void SearchQuery_rejects_out_of_range_values(int k, float? minScore) =>
         Assert.Throws<ArgumentOutOfRangeException>(() => new SearchQuery(k, minScore));
 
+    [Theory]
+    [InlineData(0, null)]
+    [InlineData(-1, null)]
+    [InlineData(10, 2f)]
+    [InlineData(10, -1.5f)]
+    [InlineData(10, float.NaN)]
+    [InlineData(10, float.PositiveInfinity)]
+    public void VectorQuery_the_one_check_of_k_and_minScore_rejects_out_of_range_values(int k, float? minScore)
+    {
+        Assert.Throws<ArgumentOutOfRangeException>(() => new VectorQuery(k, minScore));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new VectorQuery(10) with { K = k, MinScore = minScore });
+    }
+
+    [Fact]
+    public void A_search_query_becomes_the_index_query_with_the_excluded_id()
+    {
+        var filter = SearchFilter.Parse("album eq 'x'");
+        var query = new SearchQuery(7, -1f, filter).ToVectorQuery("a/b.png");
+
+        Assert.Equal(new VectorQuery(7, -1f, filter, "a/b.png"), query);
+    }
+
     [Fact]
     public void SearchQuery_accepts_the_bounds()
     {

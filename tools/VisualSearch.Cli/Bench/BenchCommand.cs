@@ -11,6 +11,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using VisualSearch.Diagnostics;
 using VisualSearch.Embedding;
+using VisualSearch.Embedding.Quantization;
 using VisualSearch.Imaging;
 using VisualSearch.Indexing;
 using VisualSearch.Ingestion;
@@ -18,8 +19,9 @@ using VisualSearch.Ingestion;
 namespace VisualSearch.Cli.Bench;
 
 /// <summary>
-/// <c>vsearch bench [--json] [--peer DIR] [--sizes 10000,100000,1000000] [--parts decode,ingest,index,cold] [--quantization int8|float16|float32] [--connectivity M] [--ef N] [--ef-sweep N,N] [--images N] [--reps N] [--queries N] [--work DIR] [--keep]</c>:
-/// decode + preprocess by input, embed, ingest with 1 and 2 workers, search by id / vector / image at each
+/// <c>vsearch bench [--json] [--peer DIR] [--sizes 10000,100000,1000000] [--parts decode,ingest,percore,index,cold] [--quantization int8|float16|float32] [--connectivity M] [--ef N] [--ef-sweep N,N] [--build-threads N] [--images N] [--reps N] [--rounds N] [--queries N] [--work DIR] [--keep]</c>:
+/// decode + preprocess by input, embed and model load (int8 and float32), ingest with 1 and 2 workers, ingest like
+/// for like against the peer (whole processes, per core and on all cores: <see cref="PerCoreBench"/>), search by id / vector / image at each
 /// index size (exact and HNSW), recall, build time, bytes per vector, cold start of vsearch search and serve;
 /// with --peer, the Node peer stack (bench/peer) on the same images in the same run. Everything it measures
 /// it makes itself (images from samples/photos, synthetic clustered vectors). Prints a table (stderr with
@@ -41,7 +43,7 @@ public static class BenchCommand
         ArgumentNullException.ThrowIfNull(args);
         ArgumentNullException.ThrowIfNull(stdout);
         ArgumentNullException.ThrowIfNull(stderr);
-        args.RejectUnknown("json", "peer", "sizes", "images", "reps", "queries", "work", "keep", "parts", "verbose", "quantization", "connectivity", "ef", "ef-sweep");
+        args.RejectUnknown("json", "peer", "sizes", "images", "reps", "queries", "work", "keep", "parts", "verbose", "rounds", "quantization", "connectivity", "ef", "ef-sweep", "build-threads");
         var quantizationText = args.Get("quantization") ?? new Index.Local.LocalIndexOptions().AnnQuantization.ToString();
         if (!Enum.TryParse<Index.Local.AnnQuantization>(quantizationText, ignoreCase: true, out var quantization) || !Enum.IsDefined(quantization))
             throw new UsageException("--quantization takes int8, float16 or float32.");
@@ -49,6 +51,8 @@ public static class BenchCommand
         var connectivity = args.GetInt("connectivity", defaults.AnnConnectivity, 4, 64);
         var expansionSearch = args.GetInt("ef", defaults.AnnExpansionSearch, 8, 4096);
         var sweep = ParseList(args.Get("ef-sweep") ?? "", 8, 4096, "--ef-sweep takes search expansions from 8 to 4096, comma-separated.");
+        // 0: every core (the default of LocalIndex:AnnBuildThreads); 1 gives the single-threaded build to compare with.
+        var buildThreads = args.GetInt("build-threads", defaults.AnnBuildThreads, 0, 256);
         // The vsearch processes of the cold-start part open the bench's index with the graph settings it was built with.
         var coldStart = new ColdStartBench(new Dictionary<string, string>
         {
@@ -56,11 +60,12 @@ public static class BenchCommand
             ["LocalIndex__AnnConnectivity"] = connectivity.ToString(CultureInfo.InvariantCulture),
             ["LocalIndex__AnnExpansionSearch"] = expansionSearch.ToString(CultureInfo.InvariantCulture),
         });
-        var parts = (args.Get("parts") ?? "decode,ingest,index,cold").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).ToHashSet(StringComparer.Ordinal);
+        var parts = (args.Get("parts") ?? "decode,ingest,percore,index,cold").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).ToHashSet(StringComparer.Ordinal);
         var sizes = ParseList(args.Get("sizes") ?? "10000,100000,1000000", 100, 5_000_000, "--sizes takes index sizes from 100 to 5,000,000, comma-separated.");
         var ingestCount = args.GetInt("images", 24, 2, 10_000);
         var reps = args.GetInt("reps", 15, 3, 10_000);
         var queries = args.GetInt("queries", 200, 10, 100_000);
+        var rounds = args.GetInt("rounds", 3, 1, 100);
         var work = Path.GetFullPath(args.Get("work") ?? Path.Combine(Path.GetTempPath(), $"vsearch-bench-{Environment.ProcessId}"));
         var json = args.Has("json");
         var log = stderr;
@@ -96,21 +101,39 @@ public static class BenchCommand
             {
                 var full = Repeat(Math.Max(3, reps / 3), () => preprocessor.Fill(fullDecoder.Prepare(photo12, InputSize).Rgb, tensor));
                 report.Decode.Add(new DecodeResult("jpeg-12mp.jpg, full-size decode (reference, not used)", 4032, 3024, photo12.Length, full.P50, full.P99));
+                report.DecodeStages = DecodeStages.Measure(photo12, preprocessor, reps);
             }
 
             await log.WriteLineAsync("decode done").ConfigureAwait(false);
 
-            // Embed: 2 inference threads (one image at a time) and 1 (one per parallel worker).
-            using var encoder2 = Encoder(2, metrics);
-            using var encoder1 = Encoder(1, metrics);
+            // Embed: 2 inference threads (one image at a time) and 1 (one per parallel worker), float32 (the default) and int8.
+            var defaultPrecision = new EncoderOptions().Precision;
+            using var encoder2 = Encoder(2, defaultPrecision, metrics);
+            using var encoder1 = Encoder(1, defaultPrecision, metrics);
             var prepared = decoder.Prepare(photo12, InputSize);
             encoder2.Embed(prepared);
             encoder1.Embed(prepared);
             report.ModelId = encoder2.Model.Id;
             if (parts.Contains("decode"))
             {
-                report.Embed.Add(new EmbedResult(2, Repeat(reps, () => encoder2.Embed(prepared)).P50));
-                report.Embed.Add(new EmbedResult(1, Repeat(reps, () => encoder1.Embed(prepared)).P50));
+                foreach (var precision in new[] { EncoderPrecision.Int8, EncoderPrecision.Float32 })
+                {
+                    // Model load: a new session from the file (the int8 one already built), median of three.
+                    var loads = Enumerable.Range(0, 3).Select(round =>
+                    {
+                        using var fresh = Encoder(1, precision, metrics);
+                        var t = Stopwatch.GetTimestamp();
+                        GC.KeepAlive(fresh.Model);
+                        return Stopwatch.GetElapsedTime(t).TotalMilliseconds;
+                    }).ToList();
+                    report.ModelLoad.Add(new ModelLoadResult(precision.ToString(), Latency.Of(loads).P50));
+                    foreach (var threads in new[] { 2, 1 })
+                    {
+                        using var encoder = precision == defaultPrecision ? null : Encoder(threads, precision, metrics);
+                        var e = encoder ?? (threads == 2 ? encoder2 : encoder1);
+                        report.Embed.Add(new EmbedResult(threads, Repeat(reps, () => e.Embed(prepared)).P50, precision.ToString()));
+                    }
+                }
             }
 
             // The scaled decode against a full-size decode, on every ingest photo.
@@ -158,9 +181,20 @@ public static class BenchCommand
                 }, cancellationToken).ConfigureAwait(false);
             }
 
+            // Ingest like for like: whole processes, pinned per core, and on all cores against as many peer processes.
+            if (parts.Contains("percore"))
+            {
+                await SectionAsync(report, log, "ingest like for like", async () =>
+                {
+                    var options = new EncoderOptions();
+                    var int8Model = Int8ModelBuilder.GetOrBuild(options.ModelName, Int8ModelBuilder.InputFor(options, OnnxImageEncoder.CreatePreprocessor(options)), decoder, Int8ModelBuilder.SearchDirectories(options), out _);
+                    report.PerCore = await PerCoreBench.RunAsync(args.Get("peer") is { } p ? Path.GetFullPath(p) : null, Path.Combine(imagesDir, "ingest"), work, int8Model, rounds, log, cancellationToken).ConfigureAwait(false);
+                }, cancellationToken).ConfigureAwait(false);
+            }
+
             // Index sizes.
             var query2mp = await File.ReadAllBytesAsync(Path.Combine(imagesDir, "jpeg-2mp.jpg"), cancellationToken).ConfigureAwait(false);
-            var bench = new IndexBench(encoder2.Model.Id, encoder2.Model.Dimension, quantization, connectivity, expansionSearch, sweep, () => encoder2.Embed(decoder.Prepare(query2mp, InputSize)).Vector, log);
+            var bench = new IndexBench(encoder2.Model.Id, encoder2.Model.Dimension, quantization, connectivity, expansionSearch, sweep, () => encoder2.Embed(decoder.Prepare(query2mp, InputSize)).Vector, log, buildThreads);
             string? largestRoot = null;
             int largestSize = 0;
             foreach (var size in parts.Contains("index") ? sizes : [])
@@ -236,8 +270,8 @@ public static class BenchCommand
         }
     }
 
-    private static OnnxImageEncoder Encoder(int threads, VisualSearchMetrics metrics) =>
-        new(Options.Create(new EncoderOptions { IntraOpThreads = threads }), NullLogger<OnnxImageEncoder>.Instance, metrics);
+    private static OnnxImageEncoder Encoder(int threads, EncoderPrecision precision, VisualSearchMetrics metrics) =>
+        new(Options.Create(new EncoderOptions { IntraOpThreads = threads, Precision = precision }), NullLogger<OnnxImageEncoder>.Instance, metrics);
 
     private static Latency Repeat(int reps, Action action)
     {

@@ -14,13 +14,22 @@ internal sealed class BenchReport
     /// <summary>Decode + preprocess, one thread, milliseconds per image.</summary>
     public List<DecodeResult> Decode { get; } = [];
 
+    /// <summary>Where the 12 MP JPEG's decode + preprocess time goes (DecodeStages).</summary>
+    public DecodeStagesResult? DecodeStages { get; set; }
+
     public List<EmbedResult> Embed { get; } = [];
+
+    /// <summary>Session creation from the model file, by precision (the int8 file already built).</summary>
+    public List<ModelLoadResult> ModelLoad { get; } = [];
 
     public CosineResult? ScaledDecodeCosine { get; set; }
 
     public List<IngestResult> Ingest { get; } = [];
 
     public PeerResult? Peer { get; set; }
+
+    /// <summary>Ingest like for like, whole processes (PerCoreBench); null when the part did not run.</summary>
+    public PerCoreResult? PerCore { get; set; }
 
     public List<IndexSizeResult> Index { get; } = [];
 
@@ -34,7 +43,9 @@ internal sealed class BenchReport
 
 internal sealed record DecodeResult(string Input, int Width, int Height, long Bytes, double P50Ms, double P99Ms);
 
-internal sealed record EmbedResult(int IntraOpThreads, double P50Ms);
+internal sealed record EmbedResult(int IntraOpThreads, double P50Ms, string Precision = "Int8");
+
+internal sealed record ModelLoadResult(string Precision, double P50Ms);
 
 /// <summary>Cosine between the embedding of the k/8 scaled decode and that of a full-size decode.</summary>
 internal sealed record CosineResult(int Images, double Min, double Mean);
@@ -44,6 +55,21 @@ internal sealed record IngestResult(int Workers, int IntraOpThreadsPerWorker, in
 internal sealed record ColdStartResult(string Command, int IndexRecords, double Milliseconds);
 
 internal sealed record TargetResult(string Target, string Measured, bool? Met);
+
+internal sealed class PerCoreResult
+{
+    public int Images { get; set; }
+
+    /// <summary>Whether taskset pinned the processes (Linux); without it they ran unpinned and the per-core rows are not per core.</summary>
+    public bool Pinned { get; set; }
+
+    public int Rounds { get; set; }
+
+    public string? PeerError { get; set; }
+
+    /// <summary>Configuration (what ran, where) to the median images/s over the rounds.</summary>
+    public Dictionary<string, double> ImagesPerSecond { get; set; } = [];
+}
 
 internal sealed class PeerResult
 {

@@ -13,9 +13,12 @@ internal static class BenchTable
         w.WriteLine();
         Line(w, $"{"decode + resize + preprocess (1 thread)",-58} {"bytes",10} {"p50 ms",8} {"p99 ms",8}");
         foreach (var d in r.Decode) Line(w, $"{d.Input,-58} {d.Bytes,10} {d.P50Ms,8:F1} {d.P99Ms,8:F1}");
+        if (r.DecodeStages is { } st)
+            Line(w, $"jpeg-12mp.jpg by stage (p50 ms): codec {st.CodecMs:F1}, entropy + IDCT + colour at {st.DecodedWidth}x{st.DecodedHeight} {st.DecodeAtScaleMs:F1}, resize + crop {st.ResizeCropMs:F1}, RGBA to RGB {st.RgbaToRgbMs:F1}, mean subtraction {st.PreprocessMs:F1}");
         if (r.ScaledDecodeCosine is { } c) Line(w, $"scaled vs full-size decode, embedding cosine: min {c.Min:F4}, mean {c.Mean:F4} ({c.Images} photos)");
         w.WriteLine();
-        foreach (var e in r.Embed) Line(w, $"embed (ResNet18, IntraOpNumThreads {e.IntraOpThreads}): {e.P50Ms:F1} ms p50");
+        foreach (var e in r.Embed) Line(w, $"embed (ResNet18 {e.Precision}, IntraOpNumThreads {e.IntraOpThreads}): {e.P50Ms:F1} ms p50");
+        foreach (var l in r.ModelLoad) Line(w, $"model load (ResNet18 {l.Precision}, session from file): {l.P50Ms:F0} ms p50");
         foreach (var i in r.Ingest) Line(w, $"ingest, {i.Workers} worker(s) x {i.IntraOpThreadsPerWorker} inference thread(s): {i.ImagesPerSecond:F1} images/s ({i.Images} 12 MP JPEGs, read + hash + decode + embed + fsynced upsert)");
         if (r.Peer is { } p)
         {
@@ -27,13 +30,23 @@ internal static class BenchTable
             }
         }
 
+        if (r.PerCore is { } pc)
+        {
+            w.WriteLine();
+            Line(w, $"ingest like for like: whole processes (start-up and model load included), {pc.Images} 12 MP JPEGs, median of {pc.Rounds} interleaved rounds{(pc.Pinned ? ", pinned with taskset" : ", NOT pinned (no taskset)")}");
+            foreach (var (name, rate) in pc.ImagesPerSecond) Line(w, $"  {name,-60} {rate,7:F2} images/s");
+            if (pc.PeerError is not null) Line(w, $"  peer: not run: {pc.PeerError}");
+        }
+
         w.WriteLine();
         Line(w, $"{"index",10} {"mode",-6} {"by id p50/p99",16} {"by vector p50/p99",18} {"by image p50/p99",17} {"recall@10",9} {"B/vector",9} {"heap B/rec",10}");
         foreach (var i in r.Index)
         {
             Row(w, i.Count, "exact" + (i.DefaultMode == "exact" ? "*" : ""), i.Exact);
             Row(w, i.Count, "hnsw" + (i.DefaultMode == "hnsw" ? "*" : ""), i.Graph);
-            Line(w, $"{"",10} graph: {i.Quantization} vectors, M {i.Connectivity}, ef {i.ExpansionSearch}; insert {i.InsertSeconds:F1} s; graph build {i.GraphBuildSeconds:F1} s; open: replay {i.ExactOpenSeconds:F1} s, with saved graph {i.GraphLoadOpenSeconds:F1} s; log {i.LogBytes / (double)i.Count:F0} B/record");
+            Line(w, $"{"",10} graph: {i.Quantization} vectors, M {i.Connectivity}, ef {i.ExpansionSearch}; insert {i.InsertSeconds:F1} s; graph build {i.GraphBuildSeconds:F1} s on {i.BuildThreads} thread(s); open: exact {i.ExactOpenSeconds:F1} s, with snapshot + saved graph {i.GraphLoadOpenSeconds:F2} s, with saved graph and the whole log replayed {i.GraphReplayOpenSeconds:F1} s; log {i.LogBytes / (double)i.Count:F0} B/record");
+            foreach (var f in i.Filtered)
+                Line(w, $"{"",10} filter admitting {f.Selectivity,4:P0}: exact p50/p99 {f.Exact.P50:F2}/{f.Exact.P99:F2} ms, hnsw p50/p99 {f.Graph.P50:F2}/{f.Graph.P99:F2} ms, hnsw recall@10 {f.RecallAt10:F4}");
         }
 
         Line(w, $"{"",10} * the default at that size (LocalIndex:AnnThreshold 50,000)");

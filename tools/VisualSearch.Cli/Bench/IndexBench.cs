@@ -21,7 +21,17 @@ internal sealed record IndexSizeResult(
     long LogBytes,
     int Connectivity,
     int ExpansionSearch,
-    IReadOnlyList<SweepPoint> Sweep);
+    IReadOnlyList<SweepPoint> Sweep,
+    int BuildThreads,
+    double GraphReplayOpenSeconds,
+    IReadOnlyList<FilteredResult> Filtered);
+
+/// <summary>
+/// Search by vector with a filter that admits <see cref="Selectivity"/> of the records (uploadedAt before a
+/// cut-off; the synthetic records' upload times are spread evenly over the clusters): exact and graph latency, and
+/// the graph's recall@10 against the exact filtered top 10.
+/// </summary>
+internal sealed record FilteredResult(double Selectivity, Latency Exact, Latency Graph, double RecallAt10);
 
 /// <summary>Search by vector on the same saved graph with another search expansion (ef).</summary>
 internal sealed record SweepPoint(int ExpansionSearch, Latency ByVector, double RecallAt10);
@@ -50,9 +60,12 @@ internal sealed record Latency(double P50, double P99)
 /// Fills indexes of synthetic clustered unit vectors (the real model's id and dimension, so vsearch can open
 /// them) and measures the exact scan and the HNSW graph on the same records and queries.
 /// </summary>
-internal sealed class IndexBench(string modelId, int dimension, AnnQuantization quantization, int connectivity, int expansionSearch, IReadOnlyList<int> sweep, Func<ReadOnlyMemory<float>> embedQueryImage, TextWriter log)
+internal sealed class IndexBench(string modelId, int dimension, AnnQuantization quantization, int connectivity, int expansionSearch, IReadOnlyList<int> sweep, Func<ReadOnlyMemory<float>> embedQueryImage, TextWriter log, int buildThreads = 0)
 {
     private static readonly DateTimeOffset Start = new(2024, 1, 1, 0, 0, 0, TimeSpan.Zero);
+
+    /// <summary>Shares of the records the filtered searches admit.</summary>
+    private static readonly double[] Selectivities = [0.01, 0.10, 0.50];
 
     public async Task<IndexSizeResult> RunAsync(string root, int count, int queries, CancellationToken cancellationToken)
     {
@@ -69,6 +82,8 @@ internal sealed class IndexBench(string modelId, int dimension, AnnQuantization 
         ModeResult exact;
         double insertSeconds;
         var exactTop = new List<string[]>();
+        var exactFiltered = new List<Latency>();
+        var exactFilteredTop = new List<List<string[]>>();
         using (var index = exactCatalog.OpenVersion(modelId))
         {
             await index.InitializeAsync(schema, cancellationToken).ConfigureAwait(false);
@@ -83,6 +98,12 @@ internal sealed class IndexBench(string modelId, int dimension, AnnQuantization 
             await log.WriteLineAsync($"index {count:N0}: inserted in {insertSeconds:F1} s; exact queries").ConfigureAwait(false);
             var managed = (ManagedBytes() - managedBefore) / (double)count;
             exact = await MeasureAsync(index, queryVectors, byIdIds, exactTop, null, managed, cancellationToken).ConfigureAwait(false);
+            foreach (var selectivity in Selectivities)
+            {
+                var (latency, top) = await MeasureFilteredAsync(index, queryVectors, Filter(count, selectivity), cancellationToken).ConfigureAwait(false);
+                exactFiltered.Add(latency);
+                exactFilteredTop.Add(top);
+            }
         }
 
         // Reopen exact: replaying the log is most of a cold open.
@@ -97,6 +118,7 @@ internal sealed class IndexBench(string modelId, int dimension, AnnQuantization 
         sw.Restart();
         ModeResult graph;
         double build;
+        var filtered = new List<FilteredResult>();
         using (var index = graphCatalog.OpenVersion(modelId))
         {
             await index.InitializeAsync(schema, cancellationToken).ConfigureAwait(false);
@@ -104,8 +126,18 @@ internal sealed class IndexBench(string modelId, int dimension, AnnQuantization 
             var managed = (ManagedBytes() - managedBefore) / (double)count;
             await log.WriteLineAsync($"index {count:N0}: graph built in about {build:F1} s; graph queries").ConfigureAwait(false);
             graph = await MeasureAsync(index, queryVectors, byIdIds, null, exactTop, managed, cancellationToken).ConfigureAwait(false);
+            for (var s = 0; s < Selectivities.Length; s++)
+            {
+                var (latency, top) = await MeasureFilteredAsync(index, queryVectors, Filter(count, Selectivities[s]), cancellationToken).ConfigureAwait(false);
+                var expected = exactFilteredTop[s];
+                var recall = top.Select((ids, i) => ids.Count(expected[i].Contains)).Sum() / (double)Math.Max(1, expected.Sum(t => t.Length));
+                filtered.Add(new FilteredResult(Selectivities[s], exactFiltered[s], latency, recall));
+                await log.WriteLineAsync($"index {count:N0}: filter {Selectivities[s]:P0}: graph p50 {latency.P50:F2} ms, recall@10 {recall:F4}").ConfigureAwait(false);
+            }
         }
 
+        // Reopen with the saved graph and the snapshot (what a new vsearch process does), then without the
+        // snapshot (the whole log replayed, as before snapshots or after a bad one).
         sw.Restart();
         using (var index = graphCatalog.OpenVersion(modelId))
         {
@@ -114,6 +146,15 @@ internal sealed class IndexBench(string modelId, int dimension, AnnQuantization 
         }
 
         var loadOpen = sw.Elapsed.TotalSeconds;
+        File.Delete(Path.Combine(graphCatalog.VersionDirectory(modelId), "records.snapshot"));
+        sw.Restart();
+        using (var index = graphCatalog.OpenVersion(modelId))
+        {
+            await index.InitializeAsync(schema, cancellationToken).ConfigureAwait(false);
+            if (index.Statistics.Mode != "hnsw") throw new InvalidOperationException("The reopened index is not in graph mode.");
+        }
+
+        var replayOpen = sw.Elapsed.TotalSeconds;
 
         // Other search expansions on the same saved graph (ef is not part of the file): the recall/latency curve.
         var points = new List<SweepPoint>();
@@ -136,7 +177,28 @@ internal sealed class IndexBench(string modelId, int dimension, AnnQuantization 
         }
         var logBytes = new FileInfo(Path.Combine(exactCatalog.VersionDirectory(modelId), "records.log")).Length;
         var defaultMode = count >= new LocalIndexOptions().AnnThreshold ? "hnsw" : "exact";
-        return new IndexSizeResult(count, defaultMode, quantization.ToString(), insertSeconds, exact, graph, build, loadOpen, exactOpen, logBytes, connectivity, expansionSearch, points);
+        return new IndexSizeResult(count, defaultMode, quantization.ToString(), insertSeconds, exact, graph, build, loadOpen, exactOpen, logBytes, connectivity, expansionSearch, points,
+            buildThreads > 0 ? buildThreads : Environment.ProcessorCount, replayOpen, filtered);
+    }
+
+    /// <summary>uploadedAt before the cut-off that admits <paramref name="selectivity"/> of <paramref name="count"/> records.</summary>
+    private static SearchFilter Filter(int count, double selectivity) =>
+        new() { UploadedTo = new TimeBound(Start.AddMinutes(Math.Max(1, (int)(count * selectivity))), Inclusive: false) };
+
+    /// <summary>Filtered search latency, and the top 10 ids of each query.</summary>
+    private static async Task<(Latency Latency, List<string[]> Top)> MeasureFilteredAsync(LocalVectorIndex index, float[][] queryVectors, SearchFilter filter, CancellationToken cancellationToken)
+    {
+        var ms = new List<double>();
+        var top = new List<string[]>();
+        foreach (var q in queryVectors)
+        {
+            var t = Stopwatch.GetTimestamp();
+            var hits = await index.SearchAsync(q, new VectorQuery(10, Filter: filter), cancellationToken).ConfigureAwait(false);
+            ms.Add(Stopwatch.GetElapsedTime(t).TotalMilliseconds);
+            top.Add([.. hits.Select(h => h.Id)]);
+        }
+
+        return (Latency.Of(ms), top);
     }
 
     private async Task<ModeResult> MeasureAsync(LocalVectorIndex index, float[][] queryVectors, string[] byIdIds, List<string[]>? recordTop, List<string[]>? exactTop, double managedBytes, CancellationToken cancellationToken)
@@ -192,6 +254,7 @@ internal sealed class IndexBench(string modelId, int dimension, AnnQuantization 
             AnnQuantization = quantization,
             AnnConnectivity = connectivity,
             AnnExpansionSearch = ef ?? expansionSearch,
+            AnnBuildThreads = buildThreads,
         }), NullLoggerFactory.Instance);
 
     private static string Id(int i) => $"synthetic/{i:D7}.jpg";

@@ -5,13 +5,13 @@ using VisualSearch.Indexing;
 
 namespace VisualSearch.Index.Local;
 
-public static class LocalVectorIndexExtensions
+public static class LocalIndexServiceCollectionExtensions
 {
     /// <summary>
-    /// Registers the embedded on-disk index as the <see cref="IVectorIndex"/> (section "LocalIndex"): the
-    /// <see cref="LocalIndexCatalog"/> of model versions under LocalIndex:Path and a <see cref="VersionedLocalVectorIndex"/>
-    /// over it. <paramref name="followCurrent"/> false opens the configured model's version whatever the CURRENT
-    /// pointer says (what <c>vsearch reindex</c> builds into).
+    /// Registers the embedded on-disk index (section "LocalIndex", validated at start): the
+    /// <see cref="LocalIndexCatalog"/> of model versions under LocalIndex:Path as the <see cref="IVectorIndexCatalog"/>,
+    /// and a <see cref="VersionedVectorIndex"/> over it as the <see cref="IVectorIndex"/>. <paramref name="followCurrent"/>
+    /// false opens the configured model's version whatever the CURRENT pointer says (what <c>vsearch reindex</c> builds into).
     /// </summary>
     public static IHostApplicationBuilder AddLocalVectorIndex(this IHostApplicationBuilder builder, bool followCurrent = true)
     {
@@ -21,8 +21,7 @@ public static class LocalVectorIndexExtensions
             .ValidateDataAnnotations()
             .ValidateOnStart();
         builder.Services.TryAddSingleton<LocalIndexCatalog>();
-        builder.Services.TryAddSingleton(sp => new VersionedLocalVectorIndex(sp.GetRequiredService<LocalIndexCatalog>(), followCurrent));
-        builder.Services.TryAddSingleton<IVectorIndex>(sp => sp.GetRequiredService<VersionedLocalVectorIndex>());
+        builder.Services.AddVersionedVectorIndex<LocalIndexCatalog>(followCurrent);
         return builder;
     }
 }

@@ -11,14 +11,14 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
-namespace VisualSearch.FunctionalTests.Infrastructure;
+namespace VisualSearch.Testing;
 
 /// <summary>
 /// A test-only OpenID Connect issuer on loopback HTTP: <c>/.well-known/openid-configuration</c> and a JWKS of RSA
 /// keys generated for this run, and real RS256-signed JWTs (written by hand, so that the tests can also write the
 /// broken ones an attacker would send: alg none, HS256 with the public key, a swapped kid, a tampered payload).
 /// </summary>
-internal sealed class TestIssuer : IAsyncDisposable
+public sealed class TestIssuer : IAsyncDisposable
 {
     public const string Audience = "api://visualsearch-tests";
 
@@ -72,7 +72,7 @@ internal sealed class TestIssuer : IAsyncDisposable
             return Results.Json(new { keys });
         });
         await app.StartAsync().ConfigureAwait(false);
-        var address = Assert.Single(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses);
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
         issuer = new TestIssuer(app, address.TrimEnd('/'));
         issuer.Current = issuer.Publish();
         return issuer;
@@ -160,10 +160,10 @@ internal sealed class TestIssuer : IAsyncDisposable
     private static string Base64Url(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
 }
 
-internal sealed record SigningKey(string Kid, RSA Rsa);
+public sealed record SigningKey(string Kid, RSA Rsa);
 
 /// <summary>A person of the tests: <paramref name="ObjectId"/> is Entra's oid (null: the owner falls back to sub).</summary>
-internal sealed record TestUser(string Name, string Subject, string? ObjectId, IReadOnlyList<string> Roles)
+public sealed record TestUser(string Name, string Subject, string? ObjectId, IReadOnlyList<string> Roles)
 {
     public string Owner => ObjectId ?? Subject;
 

@@ -1,0 +1,205 @@
+using Google.Protobuf;
+using Microsoft.ML.OnnxRuntime;
+using Onnx;
+using VisualSearch.Imaging;
+
+namespace VisualSearch.Embedding.Quantization;
+
+/// <summary>How an activation's range is taken from the calibration images.</summary>
+public enum RangeMethod
+{
+    /// <summary>The smallest and largest value seen.</summary>
+    MinMax,
+
+    /// <summary>
+    /// The 0.001st and 99.999th percentiles of all values seen (a histogram of 4,096 bins over the min/max range):
+    /// the rare largest activations are clipped so the rest keep more levels.
+    /// </summary>
+    Percentile,
+}
+
+/// <summary>
+/// The calibration pass: runs the prepared float graph with every tensor to quantise as an extra output, on one
+/// thread (so the same images give the same ranges), and reduces what it sees to one range per tensor.
+/// </summary>
+public static class Calibration
+{
+    private const int Bins = 4096;
+    private const double PercentileTail = 1e-5;
+
+    public static IReadOnlyDictionary<string, TensorRange> MeasureRanges(ModelProto prepared, IReadOnlyList<float[]> inputs, int inputSize, RangeMethod method)
+    {
+        ArgumentNullException.ThrowIfNull(prepared);
+        ArgumentNullException.ThrowIfNull(inputs);
+        if (inputs.Count == 0) throw new ArgumentException("Calibration needs at least one image.", nameof(inputs));
+
+        var tensors = Int8Quantizer.CalibrationTensors(prepared);
+        var model = prepared.Clone();
+        foreach (var name in tensors.Where(n => model.Graph.Output.All(o => o.Name != n)))
+        {
+            model.Graph.Output.Add(new ValueInfoProto
+            {
+                Name = name,
+                Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)TensorProto.Types.DataType.Float } },
+            });
+        }
+
+        using var options = new SessionOptions { IntraOpNumThreads = 1, InterOpNumThreads = 1, ExecutionMode = ExecutionMode.ORT_SEQUENTIAL };
+        using var session = new InferenceSession(model.ToByteArray(), options);
+        var inputName = prepared.Graph.Input.Single().Name;
+
+        var min = tensors.ToDictionary(t => t, _ => float.PositiveInfinity, StringComparer.Ordinal);
+        var max = tensors.ToDictionary(t => t, _ => float.NegativeInfinity, StringComparer.Ordinal);
+        Run(session, inputName, tensors, inputs, inputSize, (name, values) =>
+        {
+            foreach (var v in values)
+            {
+                if (v < min[name]) min[name] = v;
+                if (v > max[name]) max[name] = v;
+            }
+        });
+
+        var ranges = tensors.ToDictionary(t => t, t => new TensorRange(min[t], max[t]), StringComparer.Ordinal);
+        if (method == RangeMethod.Percentile)
+        {
+            var histograms = tensors.ToDictionary(t => t, _ => new long[Bins], StringComparer.Ordinal);
+            Run(session, inputName, tensors, inputs, inputSize, (name, values) =>
+            {
+                var h = histograms[name];
+                var lo = min[name];
+                var width = (max[name] - lo) / Bins;
+                if (!(width > 0)) return;
+                foreach (var v in values) h[Math.Clamp((int)((v - lo) / width), 0, Bins - 1)]++;
+            });
+            foreach (var t in tensors)
+            {
+                var h = histograms[t];
+                var total = h.Sum();
+                if (total == 0) continue;
+                var width = (max[t] - min[t]) / Bins;
+                var tail = (long)Math.Ceiling(total * PercentileTail);
+                int lower = 0, upper = Bins - 1;
+                for (long seen = 0; lower < Bins - 1 && (seen += h[lower]) < tail; lower++) { }
+                for (long seen = 0; upper > 0 && (seen += h[upper]) < tail; upper--) { }
+                ranges[t] = new TensorRange(min[t] + lower * width, min[t] + (upper + 1) * width);
+            }
+        }
+
+        // Rounded outwards to 10 significant bits: a last-bit difference in a float kernel on another CPU then
+        // (almost always) gives the same range, so the same model bytes.
+        return ranges.ToDictionary(p => p.Key, p => new TensorRange(RoundOut(p.Value.Min), RoundOut(p.Value.Max)), StringComparer.Ordinal);
+    }
+
+    /// <summary>Rounds away from zero to a float with 10 significant mantissa bits.</summary>
+    public static float RoundOut(float value)
+    {
+        if (!float.IsFinite(value) || value == 0) return value;
+        const int drop = 13; // 23 mantissa bits - 10 kept
+        var bits = BitConverter.SingleToInt32Bits(value);
+        var mask = (1 << drop) - 1;
+        if ((bits & mask) == 0) return value;
+        return BitConverter.Int32BitsToSingle((bits & ~mask) + (1 << drop));
+    }
+
+    private static void Run(InferenceSession session, string inputName, IReadOnlyList<string> tensors, IReadOnlyList<float[]> inputs, int size, Action<string, ReadOnlySpan<float>> observe)
+    {
+        using var runOptions = new RunOptions();
+        foreach (var input in inputs)
+        {
+            using var value = OrtValue.CreateTensorValueFromMemory(input, [1, 3, size, size]);
+            using var outputs = session.Run(runOptions, [inputName], [value], tensors);
+            for (var i = 0; i < tensors.Count; i++) observe(tensors[i], outputs[i].GetTensorDataAsSpan<float>());
+        }
+    }
+}
+
+/// <summary>
+/// The calibration images: each photo as the encoder sees it (shorter side resized, centre crop), and seeded
+/// augmentations of it (a random crop of the photo at twice the input size, resampled, sometimes mirrored,
+/// with brightness, contrast and saturation changes). Pure C# arithmetic after the decode, so the same photos
+/// and seed give the same pixels.
+/// </summary>
+public static class CalibrationImages
+{
+    public const int DefaultSeed = 1313;
+    public const int DefaultVariantsPerPhoto = 5;
+
+    private static readonly string[] Extensions = [".png", ".jpg", ".jpeg", ".webp", ".bmp"];
+
+    /// <summary>The image files of a folder, in ordinal order of name.</summary>
+    public static IReadOnlyList<string> Files(string directory)
+    {
+        if (!Directory.Exists(directory))
+            throw new DirectoryNotFoundException($"The calibration images folder '{directory}' does not exist (Encoder:CalibrationImagesPath).");
+        var files = Directory.EnumerateFiles(directory)
+            .Where(f => Extensions.Contains(Path.GetExtension(f).ToLowerInvariant()))
+            .Order(StringComparer.Ordinal)
+            .ToList();
+        if (files.Count == 0) throw new InvalidOperationException($"The calibration images folder '{directory}' holds no images.");
+        return files;
+    }
+
+    /// <summary>The RGB images (size x size x 3) to calibrate on.</summary>
+    public static IReadOnlyList<byte[]> Create(IReadOnlyList<string> files, IImageDecoder decoder, int size, int variantsPerPhoto = DefaultVariantsPerPhoto, int seed = DefaultSeed)
+    {
+        ArgumentNullException.ThrowIfNull(files);
+        ArgumentNullException.ThrowIfNull(decoder);
+        var random = new Random(seed);
+        var images = new List<byte[]>();
+        foreach (var file in files)
+        {
+            var bytes = File.ReadAllBytes(file);
+            images.Add(decoder.Prepare(bytes, size).Rgb);
+            if (variantsPerPhoto == 0) continue;
+            var large = decoder.Prepare(bytes, size * 2);
+            for (var v = 0; v < variantsPerPhoto; v++) images.Add(Augment(large.Rgb, large.Size, size, random));
+        }
+
+        return images;
+    }
+
+    private static byte[] Augment(byte[] source, int sourceSize, int size, Random random)
+    {
+        var side = random.Next(size * 3 / 4, sourceSize + 1);
+        var x0 = random.Next(0, sourceSize - side + 1);
+        var y0 = random.Next(0, sourceSize - side + 1);
+        var mirror = random.Next(2) == 1;
+        var brightness = 0.7f + 0.6f * (float)random.NextDouble();
+        var contrast = 0.7f + 0.6f * (float)random.NextDouble();
+        var saturation = random.Next(5) == 0 ? 0f : 0.6f + 0.8f * (float)random.NextDouble();
+
+        var result = new byte[size * size * 3];
+        Span<float> rgb = stackalloc float[3];
+        var step = (float)side / size;
+        for (var y = 0; y < size; y++)
+        for (var x = 0; x < size; x++)
+        {
+            // bilinear sample at the pixel centre
+            var sx = x0 + ((mirror ? size - 1 - x : x) + 0.5f) * step - 0.5f;
+            var sy = y0 + (y + 0.5f) * step - 0.5f;
+            var ix = Math.Clamp((int)MathF.Floor(sx), 0, sourceSize - 1);
+            var iy = Math.Clamp((int)MathF.Floor(sy), 0, sourceSize - 1);
+            var fx = Math.Clamp(sx - ix, 0f, 1f);
+            var fy = Math.Clamp(sy - iy, 0f, 1f);
+            var ix1 = Math.Min(ix + 1, sourceSize - 1);
+            var iy1 = Math.Min(iy + 1, sourceSize - 1);
+            for (var c = 0; c < 3; c++)
+            {
+                var top = source[(iy * sourceSize + ix) * 3 + c] * (1 - fx) + source[(iy * sourceSize + ix1) * 3 + c] * fx;
+                var bottom = source[(iy1 * sourceSize + ix) * 3 + c] * (1 - fx) + source[(iy1 * sourceSize + ix1) * 3 + c] * fx;
+                rgb[c] = top * (1 - fy) + bottom * fy;
+            }
+
+            var grey = 0.299f * rgb[0] + 0.587f * rgb[1] + 0.114f * rgb[2];
+            for (var c = 0; c < 3; c++)
+            {
+                var v = grey + (rgb[c] - grey) * saturation;
+                v = (v - 128f) * contrast + 128f;
+                v *= brightness;
+                result[(y * size + x) * 3 + c] = (byte)Math.Clamp(MathF.Round(v), 0f, 255f);
+            }
+        }
+
+        return result;
+    }
+}

@@ -1,0 +1,131 @@
+using System.Security.Cryptography;
+using System.Text;
+using VisualSearch.Imaging;
+
+namespace VisualSearch.Embedding.Quantization;
+
+/// <summary>What the int8 model is built from: the float model, how its input is made, and the calibration set.</summary>
+/// <param name="SourcePath">The float32 ONNX file.</param>
+/// <param name="SourceSha256">Hex SHA-256 of that file.</param>
+/// <param name="CalibrationFiles">The calibration photos (the repository's samples/photos, copied to models/calibration).</param>
+/// <param name="Preprocessor">The encoder's preprocessing (the tensors calibration feeds the model).</param>
+/// <param name="RangeMethod">How activation ranges are taken.</param>
+public sealed record Int8BuildInput(
+    string SourcePath, string SourceSha256, IReadOnlyList<string> CalibrationFiles, Preprocessor Preprocessor, RangeMethod RangeMethod);
+
+/// <summary>
+/// Builds the int8 model from the float one, or finds it already built. Built files are named by a key over
+/// everything that decides their bytes (the source model's SHA-256, the quantiser version, the calibration
+/// photos' bytes, the preprocessing and the range method), so a new package version or a changed quantiser
+/// builds a new file and a stale one is never used. Written to a temporary file and renamed into place, so a
+/// crash leaves no half-written model and two processes building at once both end with the same file.
+/// </summary>
+public static class Int8ModelBuilder
+{
+    /// <summary>The build input of the configured encoder: its float model, its calibration photos, its preprocessing.</summary>
+    public static Int8BuildInput InputFor(EncoderOptions options, Preprocessor preprocessor)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var source = EncoderOptions.Resolve(options.ModelPath);
+        return new Int8BuildInput(source, Sha256Of(source), CalibrationImages.Files(EncoderOptions.Resolve(options.CalibrationImagesPath)), preprocessor, options.Int8RangeMethod);
+    }
+
+    /// <summary>
+    /// Where the int8 model is looked for, in order: beside the float model (where <c>vsearch quantize</c> puts it),
+    /// then the cache (Encoder:Int8CachePath, default a visualsearch-models folder in the temporary directory),
+    /// where a model built at first use goes.
+    /// </summary>
+    public static IReadOnlyList<string> SearchDirectories(EncoderOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var cache = string.IsNullOrWhiteSpace(options.Int8CachePath)
+            ? Path.Combine(Path.GetTempPath(), "visualsearch-models")
+            : EncoderOptions.Resolve(options.Int8CachePath);
+        return [Path.GetDirectoryName(EncoderOptions.Resolve(options.ModelPath))!, cache];
+    }
+
+    /// <summary>Hex SHA-256 of a file.</summary>
+    public static string Sha256Of(string path)
+    {
+        using var file = File.OpenRead(path);
+        return Convert.ToHexStringLower(SHA256.HashData(file));
+    }
+
+    /// <summary>The file name the int8 model of this input has: <c>{name}-int8-{key}.onnx</c>.</summary>
+    public static string FileName(string modelName, Int8BuildInput input) => $"{modelName}-int8-{Key(input)}.onnx";
+
+    /// <summary>The cache key (24 hex digits).</summary>
+    public static string Key(Int8BuildInput input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        hash.AppendData(Encoding.UTF8.GetBytes($"{Int8Quantizer.Version}\n{input.SourceSha256}\n{input.Preprocessor.Mode}\n{input.Preprocessor.Size}\n{input.RangeMethod}\n{CalibrationImages.DefaultSeed}\n{CalibrationImages.DefaultVariantsPerPhoto}\n"));
+        foreach (var file in input.CalibrationFiles)
+        {
+            hash.AppendData(Encoding.UTF8.GetBytes(Path.GetFileName(file) + "\n"));
+            hash.AppendData(SHA256.HashData(File.ReadAllBytes(file)));
+        }
+
+        return Convert.ToHexStringLower(hash.GetHashAndReset())[..24];
+    }
+
+    /// <summary>Quantises the model (calibration included) and returns the bytes. Seconds, not milliseconds.</summary>
+    public static byte[] Build(Int8BuildInput input, IImageDecoder decoder)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        ArgumentNullException.ThrowIfNull(decoder);
+        var prepared = Int8Quantizer.Prepare(File.ReadAllBytes(input.SourcePath));
+        var images = CalibrationImages.Create(input.CalibrationFiles, decoder, input.Preprocessor.Size);
+        var tensors = images.Select(rgb => input.Preprocessor.Create(rgb)).ToList();
+        var ranges = Calibration.MeasureRanges(prepared, tensors, input.Preprocessor.Size, input.RangeMethod);
+        return Int8Quantizer.Quantize(prepared, ranges);
+    }
+
+    /// <summary>
+    /// The path of the int8 model: an existing file of the right key in one of <paramref name="searchDirectories"/>
+    /// (the build output, then the cache), or a new one built into the last of them.
+    /// </summary>
+    /// <param name="built">True when this call built the model.</param>
+    public static string GetOrBuild(string modelName, Int8BuildInput input, IImageDecoder decoder, IReadOnlyList<string> searchDirectories, out bool built)
+    {
+        ArgumentNullException.ThrowIfNull(searchDirectories);
+        var fileName = FileName(modelName, input);
+        foreach (var directory in searchDirectories)
+        {
+            var candidate = Path.Combine(directory, fileName);
+            if (File.Exists(candidate))
+            {
+                built = false;
+                return candidate;
+            }
+        }
+
+        var target = Path.Combine(searchDirectories[^1], fileName);
+        Write(target, Build(input, decoder));
+        built = true;
+        return target;
+    }
+
+    /// <summary>Writes the bytes to a temporary file beside the target, flushes, and renames it over the target.</summary>
+    public static void Write(string target, byte[] bytes)
+    {
+        ArgumentNullException.ThrowIfNull(bytes);
+        var directory = Path.GetDirectoryName(Path.GetFullPath(target))!;
+        Directory.CreateDirectory(directory);
+        var temp = Path.Combine(directory, $".{Path.GetFileName(target)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
+        try
+        {
+            using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
+            {
+                stream.Write(bytes);
+                stream.Flush(flushToDisk: true);
+            }
+
+            File.Move(temp, target, overwrite: true);
+        }
+        finally
+        {
+            if (File.Exists(temp)) File.Delete(temp);
+        }
+    }
+}

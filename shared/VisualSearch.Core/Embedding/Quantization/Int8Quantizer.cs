@@ -1,0 +1,417 @@
+using System.Buffers.Binary;
+using System.Globalization;
+using Google.Protobuf;
+using Onnx;
+
+namespace VisualSearch.Embedding.Quantization;
+
+/// <summary>
+/// Turns a float32 convolutional ONNX encoder (Conv, BatchNormalization, Relu, Add, MaxPool, AveragePool: the
+/// ResNet family) into an int8 QDQ model that ONNX Runtime runs with integer kernels (QLinearConv, QLinearAdd,
+/// uint8 MaxPool). Deterministic: the same model bytes and the same calibration ranges give the same bytes.
+/// </summary>
+/// <remarks>
+/// The form (what ONNX Runtime fuses, measured in issue 13):
+/// <list type="bullet">
+/// <item>BatchNormalization is folded into the Conv weights and a bias first: ORT fuses only DequantizeLinear → Conv → QuantizeLinear.</item>
+/// <item>Weights int8, symmetric, per output channel (DequantizeLinear axis 0, zero points 0); bias int32 with
+/// scale = input scale x weight scale of its channel.</item>
+/// <item>Activations uint8 per tensor. A Relu after a Conv or an Add is dropped: its output is quantised with zero
+/// point 0, which clips at 0 exactly as the Relu did. Other tensors are asymmetric (zero point from the range).</item>
+/// <item>MaxPool keeps its input's scale and zero point (so it runs on uint8); the graph input is quantised by a
+/// QuantizeLinear; the final AveragePool and the graph output stay float.</item>
+/// <item>Per-channel QDQ needs opset 13: once BatchNormalization is folded, the remaining ops of an opset 7-12
+/// export mean the same at 13, so the opset is set directly. Weights stay initializers (never graph inputs),
+/// so ORT folds their DequantizeLinear at load. Attributes (the uneven pads of a CNTK export) are kept as they are.</item>
+/// </list>
+/// </remarks>
+public static class Int8Quantizer
+{
+    /// <summary>Changes whenever the produced graph would change for the same input; part of the cache key.</summary>
+    public const string Version = "int8-qdq-1";
+
+    private const int TargetOpset = 13;
+    private const long TargetIrVersion = 7;
+
+    private static readonly HashSet<string> QuantisedOps = ["Conv", "Add", "MaxPool"];
+    private static readonly HashSet<string> FloatOps = ["AveragePool", "GlobalAveragePool", "Flatten", "Reshape"];
+
+    /// <summary>
+    /// Folds BatchNormalization into Conv (weights and a bias), sets the opset to 13 and IR version 7, and checks
+    /// that every remaining op is one this quantiser handles. The result is the float graph the quantised one
+    /// is built from and the one calibration runs.
+    /// </summary>
+    public static ModelProto Prepare(byte[] floatModel)
+    {
+        ArgumentNullException.ThrowIfNull(floatModel);
+        var model = ModelProto.Parser.ParseFrom(floatModel);
+        var graph = model.Graph;
+        if (model.OpsetImport.Any(o => (o.Domain is "" or "ai.onnx") && o.Version > TargetOpset))
+            throw new NotSupportedException($"The model's opset is newer than {TargetOpset}; the int8 quantiser supports opsets 7 to {TargetOpset}.");
+
+        var initializers = graph.Initializer.ToDictionary(t => t.Name, StringComparer.Ordinal);
+        var consumers = Consumers(graph);
+        var removed = new HashSet<NodeProto>();
+        foreach (var conv in graph.Node.Where(n => n.OpType == "Conv").ToList())
+        {
+            if (!consumers.TryGetValue(conv.Output[0], out var users) || users.Count != 1 || users[0].OpType != "BatchNormalization") continue;
+            var bn = users[0];
+            if (bn.Input[0] != conv.Output[0] || IsGraphOutput(graph, conv.Output[0])) continue;
+            if (bn.Attribute.FirstOrDefault(a => a.Name == "spatial") is { I: 0 })
+                throw new NotSupportedException($"BatchNormalization '{bn.Name}' is not spatial; the int8 quantiser folds only spatial BatchNormalization.");
+            FoldBatchNorm(conv, bn, initializers, graph);
+            conv.Output[0] = bn.Output[0];
+            removed.Add(bn);
+        }
+
+        foreach (var node in removed) graph.Node.Remove(node);
+        foreach (var unused in graph.Initializer.Where(t => !graph.Node.Any(n => n.Input.Contains(t.Name))).ToList())
+            graph.Initializer.Remove(unused);
+
+        foreach (var node in graph.Node)
+        {
+            if (node.Domain is not ("" or "ai.onnx") || !(QuantisedOps.Contains(node.OpType) || FloatOps.Contains(node.OpType) || node.OpType == "Relu"))
+                throw new NotSupportedException($"The int8 quantiser does not handle the op '{node.OpType}' (node '{node.Name}'); set Encoder:Precision=Float32 for this model.");
+            if (node.OpType == "Conv" && (!initializers.ContainsKey(node.Input[1]) || (node.Input.Count > 2 && !initializers.ContainsKey(node.Input[2]))))
+                throw new NotSupportedException($"Conv '{node.Name}' takes its weights from a graph input; the int8 quantiser needs them as initializers.");
+        }
+
+        // Weights are initializers, never graph inputs (an IR 3 export lists them in both; ORT then cannot fold them).
+        var initializerNames = graph.Initializer.Select(t => t.Name).ToHashSet(StringComparer.Ordinal);
+        foreach (var input in graph.Input.Where(i => initializerNames.Contains(i.Name)).ToList()) graph.Input.Remove(input);
+        graph.ValueInfo.Clear();
+        model.OpsetImport.Clear();
+        model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = TargetOpset });
+        model.IrVersion = Math.Max(model.IrVersion, TargetIrVersion);
+        return model;
+    }
+
+    /// <summary>
+    /// The tensors whose ranges calibration must measure in the prepared float graph: the graph input and the
+    /// output of every op whose result is quantised (after its Relu, when it has one).
+    /// </summary>
+    public static IReadOnlyList<string> CalibrationTensors(ModelProto prepared)
+    {
+        ArgumentNullException.ThrowIfNull(prepared);
+        var graph = prepared.Graph;
+        var consumers = Consumers(graph);
+        var names = new List<string> { graph.Input.Single().Name };
+        foreach (var node in graph.Node.Where(n => QuantisedOps.Contains(n.OpType)))
+        {
+            var output = AbsorbedRelu(node, consumers, graph) is { } relu ? relu.Output[0] : node.Output[0];
+            if (!IsGraphOutput(graph, output) && !names.Contains(output)) names.Add(output);
+        }
+
+        return names;
+    }
+
+    /// <summary>Builds the int8 QDQ model from the prepared float graph and the measured activation ranges.</summary>
+    /// <param name="prepared">The result of <see cref="Prepare"/> (not changed).</param>
+    /// <param name="ranges">Range of every tensor of <see cref="CalibrationTensors"/>.</param>
+    /// <returns>The serialised model.</returns>
+    public static byte[] Quantize(ModelProto prepared, IReadOnlyDictionary<string, TensorRange> ranges)
+    {
+        ArgumentNullException.ThrowIfNull(prepared);
+        ArgumentNullException.ThrowIfNull(ranges);
+        var model = prepared.Clone();
+        var source = model.Graph;
+        var initializers = source.Initializer.ToDictionary(t => t.Name, StringComparer.Ordinal);
+        var consumers = Consumers(source);
+        var graph = new GraphProto { Name = source.Name, DocString = source.DocString };
+        graph.Input.Add(source.Input);
+        graph.Output.Add(source.Output);
+
+        // tensor name (as the float graph calls it, after Relu absorption) -> its quantised tensor and parameters
+        var quantised = new Dictionary<string, Quantised>(StringComparer.Ordinal);
+        var dqCount = 0;
+
+        string Dequantize(string tensor)
+        {
+            if (!quantised.TryGetValue(tensor, out var q)) return tensor;
+            var output = $"{tensor}_dq{++dqCount}";
+            graph.Node.Add(Node("DequantizeLinear", $"{tensor}_DequantizeLinear{dqCount}", [q.Tensor, q.ScaleName, q.ZeroPointName], [output]));
+            return output;
+        }
+
+        void QuantizeOutput(string floatTensor, string name, QuantParams p)
+        {
+            var scaleName = $"{name}_scale";
+            var zeroPointName = $"{name}_zero_point";
+            graph.Initializer.Add(FloatScalar(scaleName, p.Scale));
+            graph.Initializer.Add(new TensorProto { Name = zeroPointName, DataType = (int)TensorProto.Types.DataType.Uint8, RawData = ByteString.CopyFrom(p.ZeroPoint) });
+            var q = $"{name}_quantized";
+            graph.Node.Add(Node("QuantizeLinear", $"{name}_QuantizeLinear", [floatTensor, scaleName, zeroPointName], [q]));
+            quantised[name] = new Quantised(q, scaleName, zeroPointName, p);
+        }
+
+        QuantParams RangeOf(string tensor, bool afterRelu)
+        {
+            if (!ranges.TryGetValue(tensor, out var range))
+                throw new ArgumentException($"No calibration range for the tensor '{tensor}'.", nameof(ranges));
+            return QuantParams.FromRange(afterRelu ? Math.Max(0, range.Min) : range.Min, range.Max, afterRelu);
+        }
+
+        var inputName = source.Input.Single().Name;
+        if (consumers.GetValueOrDefault(inputName)?.Any(n => QuantisedOps.Contains(n.OpType)) == true)
+            QuantizeOutput(inputName, inputName, RangeOf(inputName, afterRelu: false));
+
+        foreach (var node in source.Node)
+        {
+            switch (node.OpType)
+            {
+                case "Relu":
+                    if (!quantised.ContainsKey(node.Output[0]))
+                        throw new NotSupportedException($"Relu '{node.Name}' does not follow a Conv or an Add alone; the int8 quantiser cannot absorb it.");
+                    continue;
+                case "Conv":
+                {
+                    var x = node.Input[0];
+                    if (!quantised.TryGetValue(x, out var xq))
+                        throw new NotSupportedException($"Conv '{node.Name}' reads '{x}', which is not quantised.");
+                    var conv = node.Clone();
+                    conv.Input.Clear();
+                    conv.Input.Add(Dequantize(x));
+                    conv.Input.Add(QuantizeWeights(initializers[node.Input[1]], node.Input.Count > 2 ? initializers[node.Input[2]] : null, xq.Params.Scale, graph, out var biasName));
+                    conv.Input.Add(biasName);
+                    EmitQuantised(conv, node);
+                    break;
+                }
+
+                case "Add":
+                {
+                    var add = node.Clone();
+                    add.Input.Clear();
+                    foreach (var input in node.Input) add.Input.Add(Dequantize(input));
+                    EmitQuantised(add, node);
+                    break;
+                }
+
+                case "MaxPool":
+                {
+                    var x = node.Input[0];
+                    if (!quantised.TryGetValue(x, out var xq))
+                        throw new NotSupportedException($"MaxPool '{node.Name}' reads '{x}', which is not quantised.");
+                    var pool = node.Clone();
+                    pool.Input.Clear();
+                    pool.Input.Add(Dequantize(x));
+                    pool.Output.Clear();
+                    var floatOut = $"{node.Output[0]}_float";
+                    pool.Output.Add(floatOut);
+                    graph.Node.Add(pool);
+                    // The input's scale and zero point: ORT then runs the pool on uint8.
+                    QuantizeOutput(floatOut, node.Output[0], xq.Params);
+                    break;
+                }
+
+                default:
+                {
+                    var copy = node.Clone();
+                    copy.Input.Clear();
+                    foreach (var input in node.Input) copy.Input.Add(Dequantize(input));
+                    graph.Node.Add(copy);
+                    break;
+                }
+            }
+        }
+
+        model.Graph = graph;
+        return model.ToByteArray();
+
+        void EmitQuantised(NodeProto rewritten, NodeProto original)
+        {
+            var relu = AbsorbedRelu(original, consumers, source);
+            var name = relu is null ? original.Output[0] : relu.Output[0];
+            if (IsGraphOutput(source, name))
+            {
+                graph.Node.Add(rewritten);
+                if (relu is not null) graph.Node.Add(relu.Clone());
+                return;
+            }
+
+            var floatOut = $"{name}_float";
+            rewritten.Output.Clear();
+            rewritten.Output.Add(floatOut);
+            graph.Node.Add(rewritten);
+            QuantizeOutput(floatOut, name, RangeOf(name, afterRelu: relu is not null));
+        }
+    }
+
+    /// <summary>int8 per-output-channel symmetric weights and an int32 bias, with their DequantizeLinear nodes.</summary>
+    private static string QuantizeWeights(TensorProto weights, TensorProto? bias, float inputScale, GraphProto graph, out string biasOutput)
+    {
+        var w = ReadFloats(weights);
+        var channels = (int)weights.Dims[0];
+        var perChannel = w.Length / channels;
+        var scales = new float[channels];
+        var q = new byte[w.Length];
+        for (var c = 0; c < channels; c++)
+        {
+            var max = 0f;
+            for (var i = 0; i < perChannel; i++) max = Math.Max(max, Math.Abs(w[c * perChannel + i]));
+            var scale = max > 0 ? max / 127f : 1f;
+            scales[c] = scale;
+            for (var i = 0; i < perChannel; i++)
+                q[c * perChannel + i] = unchecked((byte)(sbyte)Math.Clamp(MathF.Round(w[c * perChannel + i] / scale, MidpointRounding.ToEven), -127f, 127f));
+        }
+
+        var name = weights.Name;
+        var wq = new TensorProto { Name = $"{name}_quantized", DataType = (int)TensorProto.Types.DataType.Int8, RawData = ByteString.CopyFrom(q) };
+        wq.Dims.Add(weights.Dims);
+        graph.Initializer.Add(wq);
+        graph.Initializer.Add(FloatVector($"{name}_scale", scales));
+        var wzp = new TensorProto { Name = $"{name}_zero_point", DataType = (int)TensorProto.Types.DataType.Int8, RawData = ByteString.CopyFrom(new byte[channels]) };
+        wzp.Dims.Add(channels);
+        graph.Initializer.Add(wzp);
+        graph.Node.Add(Node("DequantizeLinear", $"{name}_DequantizeLinear", [wq.Name, $"{name}_scale", wzp.Name], [$"{name}_dequantized"], axis: 0));
+
+        var b = bias is null ? new float[channels] : ReadFloats(bias);
+        var biasName = bias?.Name ?? $"{name}_bias";
+        var bq = new byte[channels * 4];
+        var bScales = new float[channels];
+        for (var c = 0; c < channels; c++)
+        {
+            bScales[c] = inputScale * scales[c];
+            var v = Math.Clamp(Math.Round((double)b[c] / bScales[c], MidpointRounding.ToEven), int.MinValue + 1.0, int.MaxValue);
+            BinaryPrimitives.WriteInt32LittleEndian(bq.AsSpan(c * 4), (int)v);
+        }
+
+        var bqt = new TensorProto { Name = $"{biasName}_quantized", DataType = (int)TensorProto.Types.DataType.Int32, RawData = ByteString.CopyFrom(bq) };
+        bqt.Dims.Add(channels);
+        graph.Initializer.Add(bqt);
+        graph.Initializer.Add(FloatVector($"{biasName}_scale", bScales));
+        var bzp = new TensorProto { Name = $"{biasName}_zero_point", DataType = (int)TensorProto.Types.DataType.Int32, RawData = ByteString.CopyFrom(new byte[channels * 4]) };
+        bzp.Dims.Add(channels);
+        graph.Initializer.Add(bzp);
+        biasOutput = $"{biasName}_dequantized";
+        graph.Node.Add(Node("DequantizeLinear", $"{biasName}_DequantizeLinear", [bqt.Name, $"{biasName}_scale", bzp.Name], [biasOutput], axis: 0));
+        return $"{name}_dequantized";
+    }
+
+    /// <summary>W' = W·γ/√(σ²+ε) per output channel; b' = β + (b − μ)·γ/√(σ²+ε). In double, then float.</summary>
+    private static void FoldBatchNorm(NodeProto conv, NodeProto bn, Dictionary<string, TensorProto> initializers, GraphProto graph)
+    {
+        TensorProto Init(string name) => initializers.TryGetValue(name, out var t)
+            ? t
+            : throw new NotSupportedException($"BatchNormalization '{bn.Name}' takes '{name}' from a graph input; the int8 quantiser needs initializers.");
+
+        var weights = Init(conv.Input[1]);
+        var w = ReadFloats(weights);
+        var channels = (int)weights.Dims[0];
+        var gamma = ReadFloats(Init(bn.Input[1]));
+        var beta = ReadFloats(Init(bn.Input[2]));
+        var mean = ReadFloats(Init(bn.Input[3]));
+        var variance = ReadFloats(Init(bn.Input[4]));
+        if (gamma.Length != channels || beta.Length != channels || mean.Length != channels || variance.Length != channels)
+            throw new NotSupportedException($"BatchNormalization '{bn.Name}' does not have one parameter per channel of Conv '{conv.Name}'.");
+        var epsilon = bn.Attribute.FirstOrDefault(a => a.Name == "epsilon")?.F ?? 1e-5f;
+        var b = conv.Input.Count > 2 ? ReadFloats(Init(conv.Input[2])) : new float[channels];
+
+        var perChannel = w.Length / channels;
+        var folded = new float[w.Length];
+        var bias = new float[channels];
+        for (var c = 0; c < channels; c++)
+        {
+            var factor = gamma[c] / Math.Sqrt((double)variance[c] + epsilon);
+            for (var i = 0; i < perChannel; i++) folded[c * perChannel + i] = (float)(w[c * perChannel + i] * factor);
+            bias[c] = (float)(beta[c] + ((double)b[c] - mean[c]) * factor);
+        }
+
+        var weightsName = $"{conv.Output[0]}_folded_weights";
+        var foldedWeights = FloatVector(weightsName, folded);
+        foldedWeights.Dims.Clear();
+        foldedWeights.Dims.Add(weights.Dims);
+        graph.Initializer.Add(foldedWeights);
+        initializers[weightsName] = foldedWeights;
+        var biasName = $"{conv.Output[0]}_folded_bias";
+        var foldedBias = FloatVector(biasName, bias);
+        graph.Initializer.Add(foldedBias);
+        initializers[biasName] = foldedBias;
+
+        conv.Input[1] = weightsName;
+        if (conv.Input.Count > 2) conv.Input[2] = biasName;
+        else conv.Input.Add(biasName);
+    }
+
+    /// <summary>The Relu that reads this node's output and nothing else does, if any.</summary>
+    private static NodeProto? AbsorbedRelu(NodeProto node, Dictionary<string, List<NodeProto>> consumers, GraphProto graph) =>
+        node.OpType is "Conv" or "Add"
+        && consumers.TryGetValue(node.Output[0], out var users) && users is [{ OpType: "Relu" } relu]
+        && !IsGraphOutput(graph, node.Output[0])
+            ? relu
+            : null;
+
+    private static Dictionary<string, List<NodeProto>> Consumers(GraphProto graph)
+    {
+        var consumers = new Dictionary<string, List<NodeProto>>(StringComparer.Ordinal);
+        foreach (var node in graph.Node)
+        foreach (var input in node.Input.Distinct())
+        {
+            if (!consumers.TryGetValue(input, out var list)) consumers[input] = list = [];
+            list.Add(node);
+        }
+
+        return consumers;
+    }
+
+    private static bool IsGraphOutput(GraphProto graph, string name) => graph.Output.Any(o => o.Name == name);
+
+    internal static float[] ReadFloats(TensorProto tensor)
+    {
+        if (tensor.DataType != (int)TensorProto.Types.DataType.Float)
+            throw new NotSupportedException($"The tensor '{tensor.Name}' is not float32.");
+        if (tensor.FloatData.Count > 0) return [.. tensor.FloatData];
+        var raw = tensor.RawData.Span;
+        var values = new float[raw.Length / 4];
+        for (var i = 0; i < values.Length; i++) values[i] = BinaryPrimitives.ReadSingleLittleEndian(raw[(i * 4)..]);
+        return values;
+    }
+
+    private static TensorProto FloatVector(string name, float[] values)
+    {
+        var bytes = new byte[values.Length * 4];
+        for (var i = 0; i < values.Length; i++) BinaryPrimitives.WriteSingleLittleEndian(bytes.AsSpan(i * 4), values[i]);
+        var tensor = new TensorProto { Name = name, DataType = (int)TensorProto.Types.DataType.Float, RawData = ByteString.CopyFrom(bytes) };
+        tensor.Dims.Add(values.Length);
+        return tensor;
+    }
+
+    private static TensorProto FloatScalar(string name, float value)
+    {
+        var tensor = FloatVector(name, [value]);
+        tensor.Dims.Clear();
+        return tensor;
+    }
+
+    private static NodeProto Node(string op, string name, string[] inputs, string[] outputs, long? axis = null)
+    {
+        var node = new NodeProto { OpType = op, Name = name };
+        node.Input.Add(inputs);
+        node.Output.Add(outputs);
+        if (axis is { } a) node.Attribute.Add(new AttributeProto { Name = "axis", Type = AttributeProto.Types.AttributeType.Int, I = a });
+        return node;
+    }
+
+    private sealed record Quantised(string Tensor, string ScaleName, string ZeroPointName, QuantParams Params);
+}
+
+/// <summary>The calibrated range of one activation tensor.</summary>
+public readonly record struct TensorRange(float Min, float Max)
+{
+    public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"[{Min}, {Max}]");
+}
+
+/// <summary>uint8 quantisation of a tensor: real = (q − ZeroPoint) · Scale.</summary>
+public readonly record struct QuantParams(float Scale, byte ZeroPoint)
+{
+    /// <summary>The range widened to hold 0 (so that 0 is exact), then mapped onto 0..255.</summary>
+    public static QuantParams FromRange(float min, float max, bool nonNegative)
+    {
+        min = Math.Min(0, min);
+        max = Math.Max(0, max);
+        if (nonNegative) min = 0;
+        var scale = (max - min) / 255f;
+        if (!(scale > 0) || !float.IsFinite(scale)) return new QuantParams(1f, 0);
+        var zeroPoint = (byte)Math.Clamp(MathF.Round(-min / scale, MidpointRounding.ToEven), 0, 255);
+        return new QuantParams(scale, zeroPoint);
+    }
+}

@@ -1,0 +1,98 @@
+// The Duplicates view of a host with sign-in (Auth__Authority), in Debian's chromium driven by playwright-core, as a
+// signed-in user: every request the page makes (API calls and <img> thumbnails) carries the user's bearer token, as
+// it will once the page signs people in itself. The view shows the user's own group only, its thumbnails load, and
+// "Not duplicates" is recorded for the user.
+//
+//   node duplicates-signed-in.spec.mjs <baseUrl> <token> <own-ids comma-separated> <others' ids comma-separated>
+
+import { chromium } from 'playwright-core';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import assert from 'node:assert/strict';
+
+const [baseUrl, token, ownList, othersList] = process.argv.slice(2);
+if (!baseUrl || !token || !ownList || !othersList) {
+  console.error('usage: node duplicates-signed-in.spec.mjs <baseUrl> <token> <own-ids> <others-ids>');
+  process.exit(2);
+}
+
+const own = ownList.split(',');
+const others = othersList.split(',');
+const origin = new URL(baseUrl).origin;
+const userDataDir = mkdtempSync(join(tmpdir(), 'vsearch-chromium-'));
+const pageErrors = [];
+const refused = [];
+let step = 'start';
+let context;
+
+async function run(name, body) {
+  step = name;
+  console.log(`[${new Date().toISOString().slice(11, 23)}] step: ${name}`);
+  await body();
+}
+
+try {
+  context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    viewport: { width: 1280, height: 900 },
+    extraHTTPHeaders: { Authorization: `Bearer ${token}` },
+  });
+  await context.route('**/*', (route) => {
+    const url = route.request().url();
+    return url.startsWith(origin) || url.startsWith('data:') || url.startsWith('blob:') ? route.continue() : route.abort();
+  });
+  const page = context.pages()[0] ?? await context.newPage();
+  page.setDefaultTimeout(60_000);
+  page.on('pageerror', (error) => pageErrors.push(String(error)));
+  page.on('response', (response) => {
+    if (new URL(response.url()).pathname.startsWith('/api/') && response.status() === 401) refused.push(response.url());
+  });
+
+  const groups = () => page.locator('#dup-groups > li.dup-group');
+  async function duplicatesAfter(action) {
+    const before = Number(await page.locator('body').getAttribute('data-duplicates'));
+    await action();
+    await page.waitForFunction((n) => Number(document.body.dataset.duplicates) > n, before);
+    assert.equal(await page.locator('#dup-error').isVisible(), false, `no error: ${await page.locator('#dup-error').textContent()}`);
+  }
+
+  await run('the page loads signed in; the index line does not show an error for a user without the admin role', async () => {
+    const response = await page.goto(baseUrl, { waitUntil: 'load' });
+    assert.equal(response.status(), 200);
+    await page.waitForSelector('body[data-ready="true"]');
+    await page.waitForFunction(() => document.getElementById('health').textContent.trim().length > 0);
+    const health = await page.locator('#health').textContent();
+    assert.doesNotMatch(health, /Not ready|not reachable/, health);
+  });
+
+  await run('the Duplicates view shows the user\'s own group only, with its thumbnails', async () => {
+    await duplicatesAfter(() => page.click('#to-duplicates'));
+    assert.equal(await groups().count(), 1, await page.locator('#dup-summary').textContent());
+    const ids = await groups().first().locator('li.dup-item').evaluateAll((items) => items.map((li) => li.dataset.id));
+    assert.deepEqual([...ids].sort(), [...own].sort());
+    const shown = await page.locator('#dup-groups li.dup-item').evaluateAll((items) => items.map((li) => li.dataset.id));
+    for (const id of others) assert.ok(!shown.includes(id), `another user's item ${id} is not shown`);
+    await page.waitForFunction(() => [...document.querySelectorAll('#dup-groups img')].every((img) => img.complete && img.naturalWidth > 0));
+  });
+
+  await run('"Not duplicates" is recorded for the user and the group goes', async () => {
+    await duplicatesAfter(() => groups().first().locator('button.separate').click());
+    assert.equal(await groups().count(), 0);
+  });
+
+  await run('no request was refused and the page raised no errors', async () => {
+    assert.deepEqual(refused, [], 'requests answered 401');
+    assert.deepEqual(pageErrors, [], 'uncaught errors in the page');
+  });
+
+  console.log('all steps passed');
+} catch (error) {
+  console.error(`FAILED at step "${step}": ${error?.stack ?? error}`);
+  process.exitCode = 1;
+} finally {
+  await context?.close().catch(() => {});
+  rmSync(userDataDir, { recursive: true, force: true });
+}
