@@ -194,6 +194,7 @@ var names = {
 
 var deploymentContainerName = 'app-package'
 var deadLetterContainerName = 'eventgrid-deadletter'
+var albumsContainerName = 'albums'
 var packageBlobName = 'visualsearch-functions.zip'
 var placeholderImage = 'mcr.microsoft.com/azure-functions/dotnet8-quickstart-demo:1.0'
 
@@ -212,6 +213,7 @@ module storage 'modules/storage.bicep' = {
     imagesContainerName: imagesContainerName
     deploymentContainerName: deploymentContainerName
     deadLetterContainerName: deadLetterContainerName
+    albumsContainerName: albumsContainerName
     corsAllowedOrigins: corsAllowedOrigins
   }
 }
@@ -287,6 +289,8 @@ var appSettings = {
   BlobSource__ServiceUri: storage.outputs.blobEndpoint
   BlobSource__ClientId: identity.properties.clientId
   BlobSource__Container: imagesContainerName
+  // Shared albums: one JSON document in its own container (never the images container, whose blobs are ingested).
+  AlbumShares__Container: albumsContainerName
   APPLICATIONINSIGHTS_CONNECTION_STRING: monitoring.outputs.applicationInsightsConnectionString
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identity.properties.clientId};Authorization=AAD'
   AzureSearch__Endpoint: search.outputs.endpoint

@@ -58,6 +58,7 @@ public static class FunctionsAppComposition
         builder.AddVectorIndex();
         builder.AddBlobIngestion(watch: false);
         builder.AddBlobUploads(allowAccountKeySigning: false); // upload URLs: user-delegation SAS only
+        builder.AddBlobAlbumShares(); // album shares in a blob, seen by every instance
         builder.AddVisualSearchImages();
         builder.AddVisualSearchAppServiceAuth(); // callers: App Service authentication's principal (Auth__AppService), see docs/security.md
         return builder;

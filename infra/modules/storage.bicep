@@ -31,6 +31,9 @@ param deploymentContainerName string
 @description('Container that receives Event Grid events that could not be delivered.')
 param deadLetterContainerName string
 
+@description('Container of the app\'s own state: the shared-albums document (AlbumShares__Container).')
+param albumsContainerName string
+
 @description('Browser origins allowed to PUT images straight into blob storage with a user-delegation SAS. Empty: no CORS rule.')
 param corsAllowedOrigins string[]
 
@@ -106,6 +109,7 @@ resource containers 'Microsoft.Storage/storageAccounts/blobServices/containers@2
     imagesContainerName
     deploymentContainerName
     deadLetterContainerName
+    albumsContainerName
   ]: {
     parent: blobService
     name: containerName

@@ -1,6 +1,7 @@
 using System.Security.Claims;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
+using VisualSearch.Albums;
 using VisualSearch.Indexing;
 
 namespace VisualSearch.Api;
@@ -32,14 +33,29 @@ public sealed record Caller
     /// <summary>Holds <see cref="AdminRole"/> (or is the single user): sees every record.</summary>
     public bool IsAdmin { get; }
 
-    /// <summary>What this caller's reads and queries are limited to.</summary>
-    public OwnerScope Scope => IsAdmin || Owner is null ? OwnerScope.Everyone : OwnerScope.Of(Owner);
-
     /// <summary>
-    /// The records this caller may change or decide about (delete, duplicate decisions): their own; an administrator's
-    /// or the single user's, every record.
+    /// The records this caller may change or decide about (delete, duplicate decisions, upload status): their own; an
+    /// administrator's or the single user's, every record. Reads and searches use <see cref="ReadScopeAsync"/>.
     /// </summary>
     public OwnerScope OwnedScope => IsAdmin || Owner is null ? OwnerScope.Everyone : OwnerScope.Of(Owner);
+
+    /// <summary>
+    /// What the caller of this request may read and search: their own records OR the albums other owners shared with
+    /// them (<see cref="AlbumService.ScopeForAsync"/>, when the host registers albums); every record for an
+    /// administrator or the single user. Built by the server once per request, never from client input.
+    /// </summary>
+    public static async Task<OwnerScope> ReadScopeAsync(HttpContext context, CancellationToken cancellationToken)
+    {
+        var caller = Of(context);
+        if (caller.IsAdmin || caller.Owner is null) return OwnerScope.Everyone;
+        if (context.Features.Get<ReadScope>() is { } known) return known.Scope;
+        var albums = context.RequestServices?.GetService<AlbumService>();
+        var scope = albums is null ? OwnerScope.Of(caller.Owner) : await albums.ScopeForAsync(caller.Owner, cancellationToken).ConfigureAwait(false);
+        context.Features.Set(new ReadScope(scope));
+        return scope;
+    }
+
+    private sealed record ReadScope(OwnerScope Scope);
 
     /// <summary>A signed-in person with this owner id.</summary>
     public static Caller SignedIn(string owner, bool isAdmin = false)

@@ -58,7 +58,7 @@ public static class ClientUploadsApi
         ArgumentNullException.ThrowIfNull(uploads);
         ArgumentNullException.ThrowIfNull(search);
         if (!ItemIds.IsValid(id, out var idError)) return ApiHttp.Problem(StatusCodes.Status400BadRequest, "Invalid id", idError);
-        var scope = Caller.Of(context).Scope;
+        var scope = Caller.Of(context).OwnedScope; // an upload is its owner's alone, shared album or not
         // Another owner's upload (its name carries the owner) answers exactly like one that never arrived, unread.
         if (scope.Owner is { } owner && OwnerIds.FromBlobName(id![(id!.IndexOf('/', StringComparison.Ordinal) + 1)..]) != owner)
             return UnknownUpload(id!);

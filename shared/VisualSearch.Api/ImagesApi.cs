@@ -21,7 +21,7 @@ public static class ImagesApi
     {
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(images);
-        var (item, problem) = await FindAsync(id, Caller.Of(request.HttpContext).Scope, search, cancellationToken).ConfigureAwait(false);
+        var (item, problem) = await FindAsync(id, await Caller.ReadScopeAsync(request.HttpContext, cancellationToken).ConfigureAwait(false), search, cancellationToken).ConfigureAwait(false);
         if (item is null) return problem!;
 
         var etag = ItemImageService.ETag(item);
@@ -42,7 +42,7 @@ public static class ImagesApi
         if (sizeText.Length > 0 && (!int.TryParse(sizeText, NumberStyles.None, CultureInfo.InvariantCulture, out size) || !ItemImageService.ThumbnailSizes.Contains(size)))
             return ApiHttp.Problem(StatusCodes.Status400BadRequest, "Invalid size", $"size is one of {string.Join(", ", ItemImageService.ThumbnailSizes)} (the longer side in pixels).");
 
-        var (item, problem) = await FindAsync(id, Caller.Of(request.HttpContext).Scope, search, cancellationToken).ConfigureAwait(false);
+        var (item, problem) = await FindAsync(id, await Caller.ReadScopeAsync(request.HttpContext, cancellationToken).ConfigureAwait(false), search, cancellationToken).ConfigureAwait(false);
         if (item is null) return problem!;
 
         var etag = ItemImageService.ETag(item, size);

@@ -95,7 +95,7 @@ public static class LocalUploadsApi
         try
         {
             if (uploads.Store.FindFirst(contentKey) is { } kept
-                && await search.GetItemAsync(ItemIds.ForBlob(LocalUploads.Source, kept), caller.Scope, cancellationToken).ConfigureAwait(false) is { } existing
+                && await search.GetItemAsync(ItemIds.ForBlob(LocalUploads.Source, kept), caller.OwnedScope, cancellationToken).ConfigureAwait(false) is { } existing
                 && OwnerIds.OwnerOf(existing) == owner)
                 return Results.Ok(new ItemDto(ItemIds.ForBlob(LocalUploads.Source, kept), existing));
 
@@ -139,7 +139,7 @@ public static class LocalUploadsApi
             return ApiHttp.Rejected(new ImageRejectedException(result.Reason ?? ImageRejectionReason.Corrupt, result.Detail ?? "The image was refused."));
         }
 
-        var metadata = await search.GetItemAsync(id, caller.Scope, cancellationToken).ConfigureAwait(false);
+        var metadata = await search.GetItemAsync(id, caller.OwnedScope, cancellationToken).ConfigureAwait(false);
         return metadata is null
             ? ApiHttp.Problem(StatusCodes.Status409Conflict, "Removed", $"'{id}' was indexed and removed again before it could be read.")
             : Results.Created($"/api/items/{id}", new ItemDto(id, metadata));

@@ -29,7 +29,7 @@ public static class SearchApi
 
         try
         {
-            var response = await search.SearchByImageAsync(body.Bytes, query, Caller.Of(request.HttpContext).Scope, cancellationToken).ConfigureAwait(false);
+            var response = await search.SearchByImageAsync(body.Bytes, query, await Caller.ReadScopeAsync(request.HttpContext, cancellationToken).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
             return Results.Ok(ToDto(response));
         }
         catch (ImageRejectedException ex)
@@ -48,7 +48,7 @@ public static class SearchApi
         if (!ItemIds.IsValid(id, out var idError)) return ApiHttp.Problem(StatusCodes.Status400BadRequest, "Invalid id", idError);
         if (!TryParseQuery(request.Query, out var query, out var problem)) return problem;
 
-        var response = await search.SearchByIdAsync(id, query, Caller.Of(request.HttpContext).Scope, cancellationToken).ConfigureAwait(false);
+        var response = await search.SearchByIdAsync(id, query, await Caller.ReadScopeAsync(request.HttpContext, cancellationToken).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
         return response is null
             ? ApiHttp.Problem(StatusCodes.Status404NotFound, "Unknown id", $"No item '{id}' is indexed.")
             : Results.Ok(ToDto(response));
@@ -59,7 +59,7 @@ public static class SearchApi
     {
         ArgumentNullException.ThrowIfNull(search);
         if (!ItemIds.IsValid(id, out var idError)) return ApiHttp.Problem(StatusCodes.Status400BadRequest, "Invalid id", idError);
-        var metadata = await search.GetItemAsync(id!, Caller.Of(context).Scope, cancellationToken).ConfigureAwait(false);
+        var metadata = await search.GetItemAsync(id!, await Caller.ReadScopeAsync(context, cancellationToken).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
         return metadata is null
             ? ApiHttp.Problem(StatusCodes.Status404NotFound, "Unknown id", $"No item '{id}' is indexed.")
             : Results.Ok(new ItemDto(id!, metadata));

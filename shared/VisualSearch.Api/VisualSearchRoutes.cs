@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using VisualSearch.Albums;
 using VisualSearch.Duplicates;
 using VisualSearch.Imaging;
 using VisualSearch.Ingestion;
@@ -38,6 +39,10 @@ public static class VisualSearchRoutes
             DuplicatesApi.GetGroupsAsync(request, duplicates, search, ct));
         app.MapPost("/api/duplicates/decisions", (HttpRequest request, DuplicateService duplicates, CancellationToken ct) =>
             DuplicatesApi.DecideAsync(request, duplicates, ct));
+
+        app.MapGet("/api/albums", (HttpContext context, AlbumService albums, CancellationToken ct) => AlbumsApi.ListAsync(context, albums, ct));
+        app.MapPut("/api/albums/{name}/members", (string name, HttpRequest request, AlbumService albums, CancellationToken ct) =>
+            AlbumsApi.SetMembersAsync(name, request, albums, ct));
 
         // Client uploads (direct PUT to Blob Storage with a signed URL); the host registers an IUploadStore (AddBlobUploads).
         app.MapPost("/api/uploads", (HttpRequest request, [FromServices] IUploadStore uploads, IOptions<ImagingOptions> imaging, CancellationToken ct) =>

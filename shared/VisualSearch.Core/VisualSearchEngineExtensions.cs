@@ -18,7 +18,7 @@ public static partial class VisualSearchEngineExtensions
     /// <summary>
     /// Registers the engine: decoder, encoder (warmed up in the background at start), ingestion and search.
     /// An index backend is registered separately (e.g. AddLocalVectorIndex). Options are bound from the
-    /// "Imaging", "Encoder" and "Duplicates" sections and validated at start.
+    /// "Imaging", "Encoder", "Duplicates" and "Albums" sections and validated at start.
     /// </summary>
     public static IHostApplicationBuilder AddVisualSearchEngine(this IHostApplicationBuilder builder)
     {
@@ -44,6 +44,7 @@ public static partial class VisualSearchEngineExtensions
         services.TryAddSingleton<IngestionService>();
         services.TryAddSingleton<SearchService>();
         Duplicates.DuplicateRegistration.Add(builder);
+        Albums.AlbumRegistration.Add(builder);
         services.AddHostedService<EncoderWarmUp>();
         return builder;
     }

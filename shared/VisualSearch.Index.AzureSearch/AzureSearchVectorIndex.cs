@@ -229,7 +229,7 @@ public sealed partial class AzureSearchVectorIndex : IVectorIndex, IAsyncDisposa
 
         var options = new SearchOptions
         {
-            Filter = ODataFilter.Build(query.EffectiveFilter, query.ExcludeId is null ? null : DocumentKeys.Encode(query.ExcludeId)),
+            Filter = ODataFilter.ForQuery(query, query.ExcludeId is null ? null : DocumentKeys.Encode(query.ExcludeId)),
             Size = query.K,
             VectorSearch = new VectorSearchOptions
             {

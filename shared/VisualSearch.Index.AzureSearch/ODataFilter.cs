@@ -28,6 +28,34 @@ public static class ODataFilter
         return parts.Count == 0 ? null : string.Join(" and ", parts);
     }
 
+    /// <summary>
+    /// The $filter of a query: the server's scope (<see cref="Scope"/>) AND the client's filter AND the excluded key;
+    /// null when there is no condition.
+    /// </summary>
+    public static string? ForQuery(VectorQuery query, string? excludeKey = null)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        var scope = Scope(query.Scope);
+        var rest = Build(query.Filter, excludeKey);
+        return scope is null ? rest : rest is null ? scope : $"{scope} and {rest}";
+    }
+
+    /// <summary>
+    /// The scope as one parenthesized condition: <c>(owner eq 'me' or (owner eq 'a' and album eq 'trip') or ...)</c>,
+    /// or null for everyone. Parenthesized as a whole, so AND-ing it with the client's conditions can only narrow it.
+    /// </summary>
+    public static string? Scope(OwnerScope scope)
+    {
+        ArgumentNullException.ThrowIfNull(scope);
+        if (scope.Owner is null) return null;
+        var own = $"{AzureSearchSchema.Owner} eq {Literal(scope.Owner)}";
+        if (scope.SharedAlbums.Count == 0) return own;
+        var parts = new List<string>(scope.SharedAlbums.Count + 1) { own };
+        foreach (var shared in scope.SharedAlbums)
+            parts.Add($"({AzureSearchSchema.Owner} eq {Literal(shared.Owner)} and {AzureSearchSchema.Album} eq {Literal(shared.Album)})");
+        return "(" + string.Join(" or ", parts) + ")";
+    }
+
     /// <summary>An OData string literal: single quotes around, every quote inside doubled.</summary>
     public static string Literal(string value)
     {

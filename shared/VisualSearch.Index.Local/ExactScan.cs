@@ -45,7 +45,7 @@ internal sealed class ExactScan
     {
         var dim = Dimension;
         var minScore = query.MinScore ?? float.NegativeInfinity;
-        var filter = query.EffectiveFilter;
+        var conditioned = query.HasConditions;
         var top = new TopResults(query.K);
         // The excluded item by slot: comparing every id string would read a million strings at 1M records.
         var excluded = query.ExcludeId is not null && records.TryGetSlot(query.ExcludeId, out var excludedSlot) ? excludedSlot : -1;
@@ -55,7 +55,7 @@ internal sealed class ExactScan
             if (metadata is null) continue;
             if ((slot & 4095) == 0) cancellationToken.ThrowIfCancellationRequested();
             if (slot == excluded) continue;
-            if (filter is not null && !filter.Matches(metadata)) continue;
+            if (conditioned && !query.Admits(metadata)) continue;
             var score = TensorPrimitives.Dot(q, _vectors.AsSpan(slot * dim, dim));
             if (score < minScore) continue;
             top.Offer(slot, score, records.IdAt(slot)!);

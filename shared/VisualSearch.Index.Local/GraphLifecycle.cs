@@ -170,7 +170,7 @@ internal sealed class GraphLifecycle(string directory, HnswGraph graph, ILogger 
         if (count == 0) return [];
         var k = query.K;
         var minScore = query.MinScore ?? float.NegativeInfinity;
-        var filter = query.EffectiveFilter;
+        var conditioned = query.HasConditions;
         var buffer = new float[q.Length];
         var top = new TopResults(k);
         var rescore = k * overfetch;
@@ -188,7 +188,7 @@ internal sealed class GraphLifecycle(string directory, HnswGraph graph, ILogger 
             for (var i = 0; i < found && scored < rescore; i++)
             {
                 if (1f - distances[i] < minScore - 0.01f) break;
-                if (Consider((int)keys[i], q, query, filter, minScore, records, readVector, buffer, top)) scored++;
+                if (Consider((int)keys[i], q, query, conditioned, minScore, records, readVector, buffer, top)) scored++;
             }
 
             // Enough: k results, or k x overfetch candidates passed (the rest rank lower), or the graph has no more.
@@ -201,7 +201,7 @@ internal sealed class GraphLifecycle(string directory, HnswGraph graph, ILogger 
                 for (var slot = 0; slot < records.Used; slot++)
                 {
                     if ((slot & 4095) == 0) cancellationToken.ThrowIfCancellationRequested();
-                    Consider(slot, q, query, filter, minScore, records, readVector, buffer, top);
+                    Consider(slot, q, query, conditioned, minScore, records, readVector, buffer, top);
                 }
 
                 break;
@@ -216,14 +216,14 @@ internal sealed class GraphLifecycle(string directory, HnswGraph graph, ILogger 
     public void Dispose() => graph.Dispose();
 
     /// <summary>Scores one live record that passes the filter and exclusion exactly; false when it was skipped unread.</summary>
-    private static bool Consider(int slot, ReadOnlySpan<float> q, VectorQuery query, SearchFilter? filter, float minScore, SlotTable records, SlotVectorReader readVector, float[] buffer, TopResults top)
+    private static bool Consider(int slot, ReadOnlySpan<float> q, VectorQuery query, bool conditioned, float minScore, SlotTable records, SlotVectorReader readVector, float[] buffer, TopResults top)
     {
         if ((uint)slot >= (uint)records.Used) return false;
         var metadata = records.MetadataAt(slot);
         if (metadata is null) return false;
         var id = records.IdAt(slot)!;
         if (query.ExcludeId is not null && id == query.ExcludeId) return false;
-        if (filter is not null && !filter.Matches(metadata)) return false;
+        if (conditioned && !query.Admits(metadata)) return false;
         readVector(slot, buffer);
         var score = TensorPrimitives.Dot(q, buffer);
         if (score < minScore) return true;

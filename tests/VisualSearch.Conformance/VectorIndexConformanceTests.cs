@@ -373,6 +373,60 @@ public abstract class VectorIndexConformanceTests : IAsyncLifetime
         Assert.Equal(["ann/1", "ann/2"], Ids(await index.SearchAsync(Query, new VectorQuery(10, Filter: SearchFilter.Parse("owner eq 'ann'")) { Scope = OwnerScope.Of("ann") })));
     }
 
+    /// <summary>Ann, plus bob's album "trip" shared with her (bob's other records and carol's "trip" stay hidden).</summary>
+    private static readonly OwnerScope AnnWithBobsTrip = OwnerScope.Of("ann", [new SharedAlbum("bob", "trip")]);
+
+    private async Task<IVectorIndex> IndexWithSharedAlbumsAsync()
+    {
+        var index = await IndexOfTwoOwnersAsync();
+        await index.UpsertAsync(Record("carol/1", Unit(0.95f, 0.05f, 0.3f, 0), owner: "carol", album: "trip"));
+        await index.UpsertAsync(Record("bob/3", Unit(0.7f, 0.7f, 0.1f, 0), owner: "bob", album: "trip2"));
+        return index;
+    }
+
+    [Fact]
+    public async Task A_shared_album_is_visible_to_its_member_and_nothing_else_of_its_owner()
+    {
+        var index = await IndexWithSharedAlbumsAsync();
+
+        Assert.Equal(["ann/1", "bob/1", "ann/2"], Ids(await index.SearchAsync(Query, new VectorQuery(10) { Scope = AnnWithBobsTrip })));
+        Assert.Equal(["bob/1"], Ids(await index.SearchAsync(Query, new VectorQuery(1, ExcludeId: "ann/1") { Scope = AnnWithBobsTrip })));
+        Assert.NotNull(await index.GetAsync("bob/1", AnnWithBobsTrip));
+        Assert.Null(await index.GetAsync("bob/2", AnnWithBobsTrip));
+        Assert.Null(await index.GetAsync("bob/3", AnnWithBobsTrip));
+        Assert.Null(await index.GetAsync("carol/1", AnnWithBobsTrip));
+        // Bob's own scope is unchanged by the share; a scope of only what ann owns drops the shared album.
+        Assert.Equal(["bob/2", "bob/1", "bob/3"], Ids(await index.SearchAsync(Query, new VectorQuery(10) { Scope = OwnerScope.Of("bob") })));
+        Assert.Equal(["ann/1", "ann/2"], Ids(await index.SearchAsync(Query, new VectorQuery(10) { Scope = AnnWithBobsTrip.OwnedOnly })));
+    }
+
+    [Theory]
+    [InlineData("album eq 'trip2'")]
+    [InlineData("owner eq 'bob' and album eq 'trip2'")]
+    [InlineData("owner eq 'carol'")]
+    [InlineData("album eq 'trip' and owner eq 'carol'")]
+    [InlineData("album eq 'trip'' or album eq ''trip2'")]
+    [InlineData("owner eq 'bob'') or (owner eq ''bob'")]
+    [InlineData("album eq 'x'')) or ((owner eq ''bob'")]
+    public async Task A_client_filter_cannot_widen_a_shared_scope_to_other_albums_or_owners(string filter)
+    {
+        var index = await IndexWithSharedAlbumsAsync();
+
+        var hits = await index.SearchAsync(Query, new VectorQuery(10, Filter: SearchFilter.Parse(filter)) { Scope = AnnWithBobsTrip });
+
+        Assert.Empty(hits);
+    }
+
+    [Fact]
+    public async Task A_client_filter_narrows_a_shared_scope()
+    {
+        var index = await IndexWithSharedAlbumsAsync();
+
+        Assert.Equal(["bob/1"], Ids(await index.SearchAsync(Query, new VectorQuery(10, Filter: SearchFilter.Parse("owner eq 'bob'")) { Scope = AnnWithBobsTrip })));
+        Assert.Equal(["ann/1", "bob/1"], Ids(await index.SearchAsync(Query, new VectorQuery(10, Filter: SearchFilter.Parse("album eq 'trip'")) { Scope = AnnWithBobsTrip })));
+        Assert.Equal(["ann/1"], Ids(await index.SearchAsync(Query, new VectorQuery(10, Filter: SearchFilter.Parse("album eq 'trip' and owner eq 'ann'")) { Scope = AnnWithBobsTrip })));
+    }
+
     [Fact]
     public async Task A_scoped_get_of_another_owners_id_reads_like_a_missing_id()
     {

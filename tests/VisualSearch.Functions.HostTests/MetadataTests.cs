@@ -25,6 +25,8 @@ public sealed class MetadataTests(WorkerFixture fixture) : IClassFixture<WorkerF
         { "BlobEvents", "httpTrigger", "events/blobs", "POST,OPTIONS", "Function" },
         { "GetDuplicates", "httpTrigger", "duplicates", "GET", "Function" },
         { "DuplicateDecisions", "httpTrigger", "duplicates/decisions", "POST", "Function" },
+        { "GetAlbums", "httpTrigger", "albums", "GET", "Function" },
+        { "SetAlbumMembers", "httpTrigger", "albums/{name}/members", "PUT", "Function" },
         { "IngestImage", "blobTrigger", "images/{name}", "", null },
     };
 

@@ -185,6 +185,25 @@ public sealed class AzureSearchBackendTests
     }
 
     [Fact]
+    public void The_owner_scope_is_one_parenthesized_condition_anded_before_the_clients()
+    {
+        const string hostile = "x') or (1 eq 1";
+        var scope = OwnerScope.Of("ann", [new SharedAlbum("bob", hostile), new SharedAlbum("carol", "trip")]);
+        var query = new VectorQuery(5, Filter: SearchFilter.Parse("owner eq 'bob'")) { Scope = scope };
+
+        var odata = ODataFilter.ForQuery(query, "k1")!;
+
+        Assert.Equal("(owner eq 'ann' or (owner eq 'bob' and album eq 'x'') or (1 eq 1') or (owner eq 'carol' and album eq 'trip')) and owner eq 'bob' and key ne 'k1'", odata);
+        var parsed = Assert.IsType<AndExpression>(FakeODataFilter.ParseExpression(odata));
+        Assert.Equal(3, parsed.Parts.Count);
+        var shared = Assert.IsType<OrExpression>(parsed.Parts[0]);
+        Assert.Equal(3, shared.Parts.Count);
+        Assert.Contains(new FilterClause("album", "eq", hostile), shared.Clauses);
+        Assert.Equal("owner eq 'ann'", ODataFilter.ForQuery(new VectorQuery(5) { Scope = OwnerScope.Of("ann") }));
+        Assert.Null(ODataFilter.ForQuery(new VectorQuery(5)));
+    }
+
+    [Fact]
     public void A_filter_value_never_changes_the_structure_of_the_OData_expression()
     {
         const string hostile = "x' or 1 eq 1 or '";

@@ -208,6 +208,8 @@ public sealed partial class MainTemplateTests(CompiledMainTemplate compiled) : I
         Assert.Contains("BlobSource__ServiceUri", names);
         Assert.Contains("clientId", settings.GetProperty("BlobSource__ClientId").GetString(), StringComparison.Ordinal);
         Assert.Equal("[parameters('imagesContainerName')]", settings.GetProperty("BlobSource__Container").GetString());
+        // Shared albums live in their own container, which the storage module creates.
+        Assert.Equal("[variables('albumsContainerName')]", settings.GetProperty("AlbumShares__Container").GetString());
         Assert.DoesNotContain("BlobSource__ConnectionString", names);
 
         var connectionStrings = names.Where(n => n.Contains("ConnectionString", StringComparison.OrdinalIgnoreCase) || n.Contains("CONNECTION_STRING", StringComparison.Ordinal));

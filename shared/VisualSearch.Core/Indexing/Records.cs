@@ -51,8 +51,11 @@ public sealed record VectorQuery(int K, float? MinScore = null, SearchFilter? Fi
     /// <summary>Whose records may be returned (set by the server, never the client); default <see cref="OwnerScope.Everyone"/>.</summary>
     public OwnerScope Scope { get; init; } = OwnerScope.Everyone;
 
-    /// <summary>What a backend filters by: <see cref="Filter"/> AND the scope's owner condition; null when there is no condition.</summary>
-    public SearchFilter? EffectiveFilter => Scope.Restrict(Filter);
+    /// <summary>True when a record must pass a condition: a scope other than everyone's, or a client filter.</summary>
+    public bool HasConditions => Scope.Owner is not null || Filter is { IsEmpty: false };
+
+    /// <summary>What a backend filters by: the record passes the scope (<see cref="OwnerScope.Allows"/>) AND <see cref="Filter"/>.</summary>
+    public bool Admits(ItemMetadata metadata) => Scope.Allows(metadata) && (Filter is null || Filter.Matches(metadata));
 
     /// <summary>How many neighbours: at least 1 (checked here, on construction and on <c>with</c>, for every caller and backend).</summary>
     public int K { get; init => field = CheckK(value); } = CheckK(K);

@@ -54,6 +54,42 @@ public sealed class AppServicePrincipalTests
     }
 
     [Fact]
+    public async Task Functions_share_an_album_in_the_blob_store_and_its_member_reads_that_album_only()
+    {
+        var container = "albums-" + Guid.NewGuid().ToString("N")[..12];
+        await using var host = await FunctionServices.StartAsync(appService: true, new() { ["AlbumShares:Container"] = container });
+        try
+        {
+            await IngestAsync(host);
+            var trip = $"{TestUser.A.Owner}/astronaut.png";
+            var ingestion = host.Services.GetRequiredService<IngestionService>();
+            var request = new IngestRequest { Id = trip, Source = "file", Name = trip, Owner = TestUser.A.Owner, Tags = new Dictionary<string, string> { ["album"] = "trip" } };
+            Assert.Equal(IngestOutcome.Indexed, (await ingestion.IngestAsync(request, File.OpenRead(Repo.Photo("astronaut.png")))).Outcome);
+            var albums = ActivatorUtilities.CreateInstance<AlbumsFunctions>(host.Services);
+
+            // B cannot read A's trip before the share; A shares it (the owner is her principal), and the blob holds it.
+            Assert.Equal(NotFound, (await GetItemAsync(host, trip, Principal(TestUser.B))).Status);
+            var put = host.NewContext("PUT", "/api/albums/trip/members", JsonSerializer.SerializeToUtf8Bytes(new { members = new[] { TestUser.B.Owner } }), "application/json");
+            put.Request.Headers[AppServiceCallerResolver.PrincipalHeader] = Principal(TestUser.A);
+            Assert.Equal(200, (await FunctionServices.ExecuteAsync(await albums.SetAlbumMembers(put.Request, "trip", CancellationToken.None), put)).Status);
+            var blobs = host.Services.GetRequiredService<Azure.Storage.Blobs.BlobServiceClient>();
+            Assert.True((await blobs.GetBlobContainerClient(container).GetBlobClient("shares.json").ExistsAsync()).Value);
+
+            Assert.Equal(200, (await GetItemAsync(host, trip, Principal(TestUser.B))).Status);
+            Assert.Equal(NotFound, (await GetItemAsync(host, $"{TestUser.A.Owner}/coffee.png", Principal(TestUser.B))).Status);
+            var list = host.NewContext("GET", "/api/albums");
+            list.Request.Headers[AppServiceCallerResolver.PrincipalHeader] = Principal(TestUser.B);
+            var listed = await FunctionServices.ExecuteAsync(await albums.GetAlbums(list.Request, CancellationToken.None), list);
+            var shared = Assert.Single(JsonDocument.Parse(listed.Body).RootElement.GetProperty("sharedWithMe").EnumerateArray());
+            Assert.Equal((TestUser.A.Owner, "trip"), (shared.GetProperty("owner").GetString(), shared.GetProperty("name").GetString()));
+        }
+        finally
+        {
+            await host.Services.GetRequiredService<Azure.Storage.Blobs.BlobServiceClient>().GetBlobContainerClient(container).DeleteIfExistsAsync();
+        }
+    }
+
+    [Fact]
     public async Task Without_App_Service_authentication_the_header_is_never_trusted()
     {
         await using var host = await FunctionServices.StartAsync(appService: false);
@@ -118,7 +154,7 @@ internal sealed class FunctionServices : IAsyncDisposable
 
     public SearchFunctions Search { get; }
 
-    public static async Task<FunctionServices> StartAsync(bool appService)
+    public static async Task<FunctionServices> StartAsync(bool appService, Dictionary<string, string?>? settings = null)
     {
         var index = new TempDirectory("vs-ft-fn-auth-");
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = [] });
@@ -131,6 +167,7 @@ internal sealed class FunctionServices : IAsyncDisposable
             ["Auth:AppService"] = appService ? "true" : "false",
             ["Logging:LogLevel:Default"] = "Warning",
         });
+        if (settings is not null) builder.Configuration.AddInMemoryCollection(settings);
         builder.AddVisualSearchFunctionServices();
         var host = builder.Build();
         await host.StartAsync();

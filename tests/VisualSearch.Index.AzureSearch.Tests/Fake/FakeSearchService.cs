@@ -698,7 +698,7 @@ public sealed partial class FakeSearchService : HttpMessageHandler
         if (top < 0 || skip < 0) throw new RestViolation("top and skip must not be negative");
         if (request["search"] is { } search && (string?)search is not (null or "*")) throw new RestViolation("this fake answers vector and filter queries only");
         var select = Select(fields, (string?)request["select"]);
-        var filter = (string?)request["filter"] is { } f ? ParseFilter(f, fields) : [];
+        var filter = (string?)request["filter"] is { } f ? ParseFilter(f, fields) : null;
 
         string? vectorField = null;
         float[]? vector = null;
@@ -741,7 +741,7 @@ public sealed partial class FakeSearchService : HttpMessageHandler
         List<(JsonObject Document, double Score)> matches;
         lock (_gate)
         {
-            var candidates = index.Documents.Values.Where(d => filter.All(c => Matches(d, c))).Select(d => (JsonObject)d.DeepClone()).ToList();
+            var candidates = index.Documents.Values.Where(d => filter is null || filter.Evaluate(c => Matches(d, c))).Select(d => (JsonObject)d.DeepClone()).ToList();
             if (vector is not null && compression is not null && !exhaustive)
             {
                 matches = QuantizedSearch(index, vectorField!, vector, k, compression, oversampling, candidates);
@@ -879,19 +879,19 @@ public sealed partial class FakeSearchService : HttpMessageHandler
         return names;
     }
 
-    private static IReadOnlyList<FilterClause> ParseFilter(string text, IReadOnlyDictionary<string, JsonObject> fields)
+    private static FilterExpression ParseFilter(string text, IReadOnlyDictionary<string, JsonObject> fields)
     {
-        IReadOnlyList<FilterClause> clauses;
+        FilterExpression expression;
         try
         {
-            clauses = FakeODataFilter.Parse(text);
+            expression = FakeODataFilter.ParseExpression(text);
         }
         catch (FormatException ex)
         {
             throw new RestViolation(ex.Message);
         }
 
-        foreach (var clause in clauses)
+        foreach (var clause in expression.Clauses)
         {
             if (!fields.TryGetValue(clause.Field, out var field)) throw new RestViolation($"Invalid expression: Could not find a property named '{clause.Field}' on type 'search.document'.");
             if ((bool?)field["filterable"] != true) throw new RestViolation($"Invalid expression: The field '{clause.Field}' is not filterable.");
@@ -908,7 +908,7 @@ public sealed partial class FakeSearchService : HttpMessageHandler
             if (!ok) throw new RestViolation($"Invalid expression: a literal of the wrong type is compared with '{clause.Field}' ({type}).");
         }
 
-        return clauses;
+        return expression;
     }
 
     private static bool Matches(JsonObject document, FilterClause clause)

@@ -47,6 +47,36 @@ public sealed class OwnerScopeTests
         Assert.Equal("owner eq 'ann'", OwnerScope.Of("ann").Restrict(null)!.ToString());
         Assert.Same(client, OwnerScope.Everyone.Restrict(client));
         Assert.Null(OwnerScope.Everyone.Restrict(new SearchFilter()));
-        Assert.Equal(OwnerScope.Of("ann").Restrict(client)!.ToString(), new VectorQuery(5, Filter: client) { Scope = OwnerScope.Of("ann") }.EffectiveFilter!.ToString());
+        Assert.Throws<InvalidOperationException>(() => OwnerScope.Of("ann", [new SharedAlbum("bob", "trip")]).Restrict(client));
+    }
+
+    [Fact]
+    public void A_query_admits_what_the_scope_allows_and_the_client_filter_matches()
+    {
+        var scope = OwnerScope.Of("ann", [new SharedAlbum("bob", "trip"), new SharedAlbum("ann", "own"), new SharedAlbum("bob", "trip")]);
+        Assert.Equal([new SharedAlbum("bob", "trip")], scope.SharedAlbums); // duplicates and the owner's own albums dropped
+        var query = new VectorQuery(5, Filter: SearchFilter.Parse("album eq 'trip'")) { Scope = scope };
+
+        Assert.True(query.HasConditions);
+        Assert.True(query.Admits(Item("ann", "trip")));
+        Assert.False(query.Admits(Item("ann", "home")));               // the client filter
+        Assert.True(query.Admits(Item("bob", "trip")));                // the shared album
+        Assert.False(query.Admits(Item("bob", "other")));              // bob's other albums
+        Assert.False(query.Admits(Item("bob", null)));
+        Assert.False(query.Admits(Item("carol", "trip")));             // another owner's album of the same name
+        Assert.False(query.Admits(Item(null, "trip")));                // a record of no one
+        Assert.True(scope.Owns(Item("ann", null)));
+        Assert.False(scope.Owns(Item("bob", "trip")));
+        Assert.False(scope.OwnedOnly.Allows(Item("bob", "trip")));
+        Assert.False(new VectorQuery(5).HasConditions);
+        Assert.True(new VectorQuery(5).Admits(Item(null, null)));
+    }
+
+    private static ItemMetadata Item(string? owner, string? album)
+    {
+        var tags = new Dictionary<string, string>();
+        if (owner is not null) tags["owner"] = owner;
+        if (album is not null) tags["album"] = album;
+        return new ItemMetadata { Source = "file", Name = "x.jpg", ContentHash = "h", ContentType = "image/jpeg", ModelId = "m", Tags = tags };
     }
 }
