@@ -1,4 +1,3 @@
-using System.Text.Json;
 using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Http;
 using VisualSearch.Albums;
@@ -17,8 +16,6 @@ public static class AlbumsApi
 {
     /// <summary>Largest members body read.</summary>
     public const int MaxRequestBytes = 16 * 1024;
-
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
     public static async Task<IResult> ListAsync(HttpContext context, AlbumService albums, CancellationToken cancellationToken)
     {
@@ -39,26 +36,13 @@ public static class AlbumsApi
             return ApiHttp.Problem(StatusCodes.Status400BadRequest, "Sign-in needed", "Albums are shared between signed-in users; this host has no sign-in (Auth:Authority).");
         if (!AlbumNames.IsValid(name))
             return ApiHttp.Problem(StatusCodes.Status400BadRequest, "Invalid album", $"An album name is 1-{AlbumNames.MaxLength} characters without control characters or surrounding spaces.");
-        if (request.ContentLength > MaxRequestBytes)
-            return ApiHttp.Problem(StatusCodes.Status413PayloadTooLarge, "Too large", $"The body is over {MaxRequestBytes} bytes.");
-        var body = await ApiHttp.ReadBodyAsync(request, MaxRequestBytes, cancellationToken).ConfigureAwait(false);
-        if (body.Problem is not null) return body.Problem;
-        if (body.Bytes is null) return ApiHttp.Problem(StatusCodes.Status413PayloadTooLarge, "Too large", $"The body is over {MaxRequestBytes} bytes.");
-
-        MembersRequest? members;
-        try
-        {
-            members = JsonSerializer.Deserialize<MembersRequest>(body.Bytes, Json);
-        }
-        catch (JsonException ex)
-        {
-            return ApiHttp.Problem(StatusCodes.Status400BadRequest, "Invalid JSON", ex.Message);
-        }
+        var (members, problem) = await ApiHttp.ReadJsonAsync<MembersRequest>(request, MaxRequestBytes, cancellationToken).ConfigureAwait(false);
+        if (problem is not null) return problem;
 
         if (members?.Members is not { } list)
             return ApiHttp.Problem(StatusCodes.Status400BadRequest, "Invalid members", "Send {\"members\":[\"<object id>\", ...]} (an empty list shares the album with no one).");
-        if (AlbumNames.CheckMembers(owner, list) is { } problem)
-            return ApiHttp.Problem(StatusCodes.Status400BadRequest, "Invalid members", problem);
+        if (AlbumNames.CheckMembers(owner, list) is { } invalid)
+            return ApiHttp.Problem(StatusCodes.Status400BadRequest, "Invalid members", invalid);
 
         var share = await albums.SetMembersAsync(owner, name!, list!, cancellationToken).ConfigureAwait(false);
         return Results.Ok(new OwnAlbumDto(share.Album, share.Members));

@@ -9,6 +9,30 @@ namespace VisualSearch.Api;
 /// </summary>
 internal static class ApiHttp
 {
+    private static readonly System.Text.Json.JsonSerializerOptions Json = new(System.Text.Json.JsonSerializerDefaults.Web);
+
+    /// <summary>
+    /// Reads a JSON body of at most <paramref name="limit"/> bytes into <typeparamref name="T"/>: 413 when longer (announced
+    /// or read), 400 when it is not JSON of that shape; a null value when the body is the JSON literal null.
+    /// </summary>
+    internal static async Task<(T? Value, IResult? Problem)> ReadJsonAsync<T>(HttpRequest request, int limit, CancellationToken cancellationToken)
+        where T : class
+    {
+        var tooLarge = Problem(StatusCodes.Status413PayloadTooLarge, "Too large", $"The body is over {limit} bytes.");
+        if (request.ContentLength > limit) return (null, tooLarge);
+        var body = await ReadBodyAsync(request, limit, cancellationToken).ConfigureAwait(false);
+        if (body.Problem is not null) return (null, body.Problem);
+        if (body.Bytes is null) return (null, tooLarge);
+        try
+        {
+            return (System.Text.Json.JsonSerializer.Deserialize<T>(body.Bytes, Json), null);
+        }
+        catch (System.Text.Json.JsonException ex)
+        {
+            return (null, Problem(StatusCodes.Status400BadRequest, "Invalid JSON", ex.Message));
+        }
+    }
+
     /// <summary>
     /// Reads at most <paramref name="limit"/> bytes of the body (null bytes: longer). The server's own limits
     /// (Kestrel's MaxRequestBodySize on a chunked body, a bad chunk, a stalled client) surface as

@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text.Json;
 using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Http;
 using VisualSearch.Duplicates;
@@ -19,8 +18,6 @@ public static class DuplicatesApi
 {
     /// <summary>Largest decisions body read (a keep names at most a group's items).</summary>
     public const int MaxDecisionBytes = 256 * 1024;
-
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
     /// <summary>GET /api/duplicates.</summary>
     public static async Task<IResult> GetGroupsAsync(HttpRequest request, DuplicateService duplicates, SearchService search, CancellationToken cancellationToken)
@@ -90,21 +87,8 @@ public static class DuplicatesApi
     {
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(duplicates);
-        if (request.ContentLength > MaxDecisionBytes)
-            return ApiHttp.Problem(StatusCodes.Status413PayloadTooLarge, "Too large", $"The body is over {MaxDecisionBytes} bytes.");
-        var body = await ApiHttp.ReadBodyAsync(request, MaxDecisionBytes, cancellationToken).ConfigureAwait(false);
-        if (body.Problem is not null) return body.Problem;
-        if (body.Bytes is null) return ApiHttp.Problem(StatusCodes.Status413PayloadTooLarge, "Too large", $"The body is over {MaxDecisionBytes} bytes.");
-
-        DecisionRequest? decision;
-        try
-        {
-            decision = JsonSerializer.Deserialize<DecisionRequest>(body.Bytes, Json);
-        }
-        catch (JsonException ex)
-        {
-            return ApiHttp.Problem(StatusCodes.Status400BadRequest, "Invalid JSON", ex.Message);
-        }
+        var (decision, problem) = await ApiHttp.ReadJsonAsync<DecisionRequest>(request, MaxDecisionBytes, cancellationToken).ConfigureAwait(false);
+        if (problem is not null) return problem;
 
         if (decision?.Items is not { Length: >= 2 } items || items.Any(string.IsNullOrEmpty))
             return ApiHttp.Problem(StatusCodes.Status400BadRequest, "Invalid items", "items lists two or more item ids.");

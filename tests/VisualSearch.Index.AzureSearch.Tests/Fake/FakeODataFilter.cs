@@ -48,29 +48,12 @@ public static class FakeODataFilter
 {
     private static readonly string[] Operators = ["eq", "ne", "gt", "ge", "lt", "le"];
 
-    public static IReadOnlyList<FilterClause> Parse(string text)
+    public static IReadOnlyList<FilterClause> Parse(string text) => ParseExpression(text) switch
     {
-        var tokens = Tokenize(text);
-        var clauses = new List<FilterClause>();
-        var i = 0;
-        while (true)
-        {
-            if (i + 3 > tokens.Count) throw new FormatException($"Invalid expression: a comparison is incomplete at token {i} of '{text}'.");
-            var (fieldKind, field) = tokens[i];
-            var (opKind, op) = tokens[i + 1];
-            var (valueKind, raw) = tokens[i + 2];
-            if (fieldKind != TokenKind.Word || Operators.Contains(field) || field is "and" or "or" or "not")
-                throw new FormatException($"Invalid expression: expected a field name, found '{field}'.");
-            if (opKind != TokenKind.Word || !Operators.Contains(op))
-                throw new FormatException($"Invalid expression: expected a comparison operator after '{field}', found '{op}'.");
-            clauses.Add(new FilterClause(field, op, Literal(valueKind, raw)));
-            i += 3;
-            if (i == tokens.Count) return clauses;
-            if (tokens[i] != (TokenKind.Word, "and"))
-                throw new FormatException($"Invalid expression: only 'and' may join comparisons here, found '{tokens[i].Text}'.");
-            i++;
-        }
-    }
+        ClauseExpression one => [one.Clause],
+        AndExpression all when all.Parts.All(p => p is ClauseExpression) => [.. all.Clauses],
+        _ => throw new FormatException($"Invalid expression: only 'and' may join comparisons here: '{text}'."),
+    };
 
     public static FilterExpression ParseExpression(string text)
     {
