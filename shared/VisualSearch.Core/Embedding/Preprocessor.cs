@@ -23,6 +23,46 @@ public sealed class Preprocessor
         Mode = mode;
         Size = size;
         _meanImage = meanImage;
+        if (meanImage is not null)
+        {
+            var plane = size * size;
+            _channelMean = [.. Enumerable.Range(0, 3).Select(c => (float)meanImage.AsSpan(c * plane, plane).ToArray().Average())];
+        }
+    }
+
+    private readonly float[]? _channelMean;
+
+    /// <summary>For <see cref="PreprocessingMode.MeanImageBgr"/>: the mean image's mean per plane (B, G, R), what a whole image of any size is centred with.</summary>
+    public IReadOnlyList<float>? ChannelMean => _channelMean;
+
+    /// <summary>
+    /// A whole image of any size as a 1 x 3 x height x width tensor, with the same convention as <see cref="Fill"/>;
+    /// the per-pixel mean image (made for the square crop) is replaced by its mean per channel.
+    /// </summary>
+    public float[] CreateWhole(ReadOnlySpan<byte> rgb, int width, int height)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(width, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(height, 1);
+        var plane = width * height;
+        if (rgb.Length != plane * 3) throw new ArgumentException($"Expected {plane * 3} RGB bytes.", nameof(rgb));
+        if (Mode != PreprocessingMode.MeanImageBgr)
+        {
+            var tensor = new float[plane * 3];
+            FillRgb(rgb, tensor, plane);
+            return tensor;
+        }
+
+        var result = new float[plane * 3];
+        float meanB = _channelMean![0], meanG = _channelMean[1], meanR = _channelMean[2];
+        for (var p = 0; p < plane; p++)
+        {
+            var i = p * 3;
+            result[p] = rgb[i + 2] - meanB;
+            result[plane + p] = rgb[i + 1] - meanG;
+            result[2 * plane + p] = rgb[i] - meanR;
+        }
+
+        return result;
     }
 
     public PreprocessingMode Mode { get; }
@@ -50,6 +90,17 @@ public sealed class Preprocessor
                 }
 
                 break;
+            default:
+                FillRgb(rgb, tensor, plane);
+                break;
+        }
+    }
+
+    /// <summary>The RGB conventions (<see cref="PreprocessingMode.ImageNet"/>, <see cref="PreprocessingMode.UnitRgb"/>), for any plane size.</summary>
+    private void FillRgb(ReadOnlySpan<byte> rgb, Span<float> tensor, int plane)
+    {
+        switch (Mode)
+        {
             case PreprocessingMode.ImageNet:
                 for (var p = 0; p < plane; p++)
                 {
