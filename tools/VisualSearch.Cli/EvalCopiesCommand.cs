@@ -132,7 +132,8 @@ public static class EvalCopiesCommand
     private static void WriteTable(TextWriter o, string model, int seed, CopyReport r)
     {
         o.WriteLine($"model {model}");
-        o.WriteLine($"copy detection: {r.References} references, {r.Distractors} distractors, {r.Overall.Queries} queries (seed {seed})");
+        var partial = r.PerEdit.Where(g => g.Name.StartsWith("partial", StringComparison.Ordinal)).Sum(g => g.Queries);
+        o.WriteLine($"copy detection: {r.References} references, {r.Distractors} distractors, {r.Overall.Queries} queries" + (partial > 0 ? $" and {partial} partial details" : "") + $" (seed {seed})");
         var header = $"  {"edit",-12} {"queries",7} {"acc@1",6} {"R@5",6} {"µAP",6} {"thr@P90",7} {"R@thr",6} {"sim(ref)",8}";
         o.WriteLine(header);
         foreach (var g in r.PerEdit) o.WriteLine(Row(g));

@@ -1,3 +1,5 @@
+using System.Numerics.Tensors;
+
 namespace VisualSearch.Embedding;
 
 /// <summary>Pure conversion of interleaved RGB bytes into a planar float tensor (1 x 3 x S x S).</summary>
@@ -6,6 +8,7 @@ public sealed class Preprocessor
     private static readonly float[] ImageNetMean = [0.485f, 0.456f, 0.406f];
     private static readonly float[] ImageNetStd = [0.229f, 0.224f, 0.225f];
     private readonly float[]? _meanImage;
+    private readonly float[]? _channelMean;
 
     /// <param name="mode">The convention the model was trained with.</param>
     /// <param name="size">Square input side.</param>
@@ -26,11 +29,9 @@ public sealed class Preprocessor
         if (meanImage is not null)
         {
             var plane = size * size;
-            _channelMean = [.. Enumerable.Range(0, 3).Select(c => (float)meanImage.AsSpan(c * plane, plane).ToArray().Average())];
+            _channelMean = [.. Enumerable.Range(0, 3).Select(c => TensorPrimitives.Sum<float>(meanImage.AsSpan(c * plane, plane)) / plane)];
         }
     }
-
-    private readonly float[]? _channelMean;
 
     /// <summary>For <see cref="PreprocessingMode.MeanImageBgr"/>: the mean image's mean per plane (B, G, R), what a whole image of any size is centred with.</summary>
     public IReadOnlyList<float>? ChannelMean => _channelMean;
