@@ -96,21 +96,7 @@ public static class FeatureMapModel
     /// <param name="built">True when this call wrote the model.</param>
     public static string GetOrBuild(string modelName, string sourcePath, string outputName, IReadOnlyList<string> searchDirectories, out bool built)
     {
-        ArgumentNullException.ThrowIfNull(searchDirectories);
         var fileName = FileName(modelName, Int8ModelBuilder.Sha256Of(sourcePath), outputName);
-        foreach (var directory in searchDirectories)
-        {
-            var candidate = Path.Combine(directory, fileName);
-            if (File.Exists(candidate))
-            {
-                built = false;
-                return candidate;
-            }
-        }
-
-        var target = Path.Combine(searchDirectories[^1], fileName);
-        Int8ModelBuilder.Write(target, Edit(File.ReadAllBytes(sourcePath), outputName));
-        built = true;
-        return target;
+        return Int8ModelBuilder.FindOrWrite(fileName, searchDirectories, () => Edit(File.ReadAllBytes(sourcePath), outputName), out built);
     }
 }
