@@ -30,6 +30,11 @@ public static partial class VisualSearchEngineExtensions
                 "Encoder:Preprocessing MeanImageBgr needs Encoder:MeanImageModelPath.")
             .Validate(o => File.Exists(EncoderOptions.Resolve(o.ModelPath)), "Encoder:ModelPath does not name an existing file.")
             .Validate(o => string.IsNullOrWhiteSpace(o.HeadPath) || File.Exists(EncoderOptions.Resolve(o.HeadPath)), "Encoder:HeadPath does not name an existing file.")
+            .Validate(o => o.ShorterSide % EncoderOptions.MapStride == 0 && o.SecondShorterSide % EncoderOptions.MapStride == 0 && o.MaxLongerSide % EncoderOptions.MapStride == 0,
+                "Encoder:ShorterSide, SecondShorterSide and MaxLongerSide must be multiples of 32 (the network's stride).")
+            .Validate(o => o.MaxLongerSide >= o.ShorterSide && o.MaxLongerSide >= o.SecondShorterSide, "Encoder:MaxLongerSide must be at least Encoder:ShorterSide and Encoder:SecondShorterSide.")
+            .Validate(o => !o.Regions || o.Descriptor == DescriptorMode.FeatureMap, "Encoder:Regions needs Encoder:Descriptor=FeatureMap (regions are pooled from the feature map).")
+            .Validate(o => !o.Regions || string.IsNullOrWhiteSpace(o.HeadPath), "Encoder:Regions cannot be combined with Encoder:HeadPath (the head is trained on whole-image vectors).")
             .ValidateOnStart();
 
         services.AddMetrics();

@@ -1,6 +1,7 @@
 using SkiaSharp;
 using VisualSearch.Embedding;
 using VisualSearch.Evaluation;
+using VisualSearch.Indexing;
 using VisualSearch.Training;
 
 namespace VisualSearch.Quality.Tests;
@@ -83,6 +84,35 @@ public sealed class BuildingBlocksTests
     }
 
     [Fact]
+    public void CacheWithRegionsKeepsThemApartFromThePlainOne()
+    {
+        using var dir = new TempDirectory();
+        var regions = new List<RegionVector> { new([0, 0, 1], new RegionBox(1, 2, 30, 40)), new([0, 1, 0], new RegionBox(5, 6, 7, 8)) };
+        using (var cache = EmbeddingCache.Open(dir.Path, "m-1", 3, regions: true))
+        {
+            cache.Add("a", new Embedding.Embedding([1, 0, 0], 2) { Regions = regions });
+            cache.Add("b", new Embedding.Embedding([0, 1, 0], 3) { Regions = [] });
+            Assert.Throws<ArgumentException>(() => cache.Add("c", new Embedding.Embedding([0, 1, 0], 3)));
+        }
+
+        var file = Path.Combine(dir.Path, "m-1.regions.vec");
+        File.AppendAllText(file, "\u0005\0\0\0torn");
+        using (var cache = EmbeddingCache.Open(dir.Path, "m-1", 3, regions: true))
+        {
+            Assert.Equal(2, cache.Count);
+            Assert.True(cache.TryGet("a", out var a));
+            Assert.Equal([1f, 0f, 0f], a.Vector);
+            Assert.Equal(regions.Select(r => r.Box), a.Regions!.Select(r => r.Box));
+            Assert.Equal(regions.Select(r => r.Vector), a.Regions!.Select(r => r.Vector));
+            Assert.True(cache.TryGet("b", out var b));
+            Assert.Empty(b.Regions!);
+        }
+
+        using var plain = EmbeddingCache.Open(dir.Path, "m-1", 3);
+        Assert.Equal(0, plain.Count);
+    }
+
+    [Fact]
     public void CacheKeepsEntriesAndCutsATornTail()
     {
         using var dir = new TempDirectory();
@@ -94,6 +124,7 @@ public sealed class BuildingBlocksTests
 
         var file = Path.Combine(dir.Path, "m-1.vec");
         var length = new FileInfo(file).Length;
+        Assert.False(File.Exists(Path.Combine(dir.Path, "m-1.regions.vec")));
         File.AppendAllText(file, "\u0005\0\0\0torn"); // a crash mid-entry
         using (var cache = EmbeddingCache.Open(dir.Path, "m-1", 3))
         {
@@ -189,8 +220,33 @@ public sealed class BuildingBlocksTests
                 CopyEdit.Combined => (128, 96),     // 80% crop, then half
                 _ => (320, 240),
             };
+            if (CopyEdits.IsPartial(edit))
+            {
+                // A square detail of 3-10% of the 320 x 240 area: 48 to 88 px a side.
+                Assert.Equal(decoded.Width, decoded.Height);
+                Assert.InRange(decoded.Width * decoded.Height, 0.03 * 320 * 240 - 100, 0.10 * 320 * 240 + 100);
+                continue;
+            }
+
             Assert.Equal((w, h), (decoded.Width, decoded.Height));
         }
+
+        // The partial detail's place and size follow the seed; the circular one has white corners.
+        Assert.NotEqual(CopyEdits.Apply(bytes, CopyEdit.PartialSquare, 1, "ref00.png"), CopyEdits.Apply(bytes, CopyEdit.PartialSquare, 2, "ref00.png"));
+        using (var circle = SKBitmap.Decode(CopyEdits.Apply(bytes, CopyEdit.PartialCircle, 1, "ref00.png")))
+        {
+            var corner = circle.GetPixel(1, 1);
+            Assert.True(corner.Red > 240 && corner.Green > 240 && corner.Blue > 240, $"corner {corner}");
+        }
+
+        var shares = Enumerable.Range(0, 200).Select(seed =>
+        {
+            var rect = CopyEdits.PartialDetail(320, 240, new Random(seed));
+            Assert.True(rect.Left >= 0 && rect.Top >= 0 && rect.Right <= 320 && rect.Bottom <= 240, $"{rect}");
+            return rect.Width * rect.Height / (320.0 * 240);
+        }).ToList();
+        Assert.InRange(shares.Min(), 0.029, 0.04);
+        Assert.InRange(shares.Max(), 0.09, 0.101);
 
         Assert.NotEqual(CopyEdits.Apply(bytes, CopyEdit.Overlay, 1, "ref00.png"), CopyEdits.Apply(bytes, CopyEdit.Overlay, 2, "ref00.png"));
         Assert.True(CopyEdits.Apply(bytes, CopyEdit.Jpeg10, 1, "k").Length < CopyEdits.Apply(bytes, CopyEdit.ColourShift, 1, "k").Length);

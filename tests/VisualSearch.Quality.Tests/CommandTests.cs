@@ -64,7 +64,7 @@ public sealed class CommandTests
         Assert.Equal(3, root.GetProperty("references").GetInt32());
         Assert.Equal(2, root.GetProperty("distractors").GetInt32());
         var edits = root.GetProperty("perEdit").EnumerateArray().ToList();
-        Assert.Equal(["crop50", "downscale25", "jpeg10", "rotate15", "colour", "overlay", "combined"], edits.Select(e => e.GetProperty("edit").GetString()));
+        Assert.Equal(["crop50", "downscale25", "jpeg10", "rotate15", "colour", "overlay", "combined", "partial-sq", "partial-circ"], edits.Select(e => e.GetProperty("edit").GetString()));
         foreach (var e in edits)
         {
             Assert.Equal(3, e.GetProperty("queries").GetInt32());
@@ -74,13 +74,13 @@ public sealed class CommandTests
         }
 
         var overall = root.GetProperty("overall");
-        Assert.Equal(21, overall.GetProperty("queries").GetInt32());
+        Assert.Equal(21, overall.GetProperty("queries").GetInt32()); // the seven whole-image edits; the partial details only per edit
         // Three unrelated references: most edited copies find their own.
         Assert.True(overall.GetProperty("accuracyAt1").GetDouble() >= 0.6, stdout);
 
         var (_, table, _) = await RunAsync(EvalCopiesCommand.RunAsync, refs, "--no-cache", "--seed", "3");
-        Assert.Contains("copy detection: 3 references, 0 distractors, 21 queries (seed 3)", table);
-        foreach (var name in new[] { "crop50", "downscale25", "jpeg10", "rotate15", "colour", "overlay", "combined", "overall" })
+        Assert.Contains("copy detection: 3 references, 0 distractors, 21 queries and 6 partial details (seed 3)", table);
+        foreach (var name in new[] { "crop50", "downscale25", "jpeg10", "rotate15", "colour", "overlay", "combined", "partial-sq", "partial-circ", "overall" })
             Assert.Contains($"  {name}", table);
     }
 

@@ -156,6 +156,30 @@ public sealed class RetrievalMetricsTests
     }
 
     [Fact]
+    public void MultiVectorItemsScoreTheBestOfTheirVectorsAndPartialEditsStayOutOfOverall()
+    {
+        // Ref 0 is at 0 degrees with a region at 80; ref 1 at 90. A partial query at 80 finds ref 0 only through its region.
+        float[][][] indexed = [[Unit(0), Unit(80)], [Unit(90)]];
+        CopyQuery[] queries = [new(Unit(80), 0, CopyEdit.PartialSquare), new(Unit(5), 0, CopyEdit.Crop50)];
+        var withRegions = CopyDetectionEvaluator.Evaluate(indexed, 2, queries);
+        Assert.Equal(["crop50", "partial-sq"], withRegions.PerEdit.Select(g => g.Name));
+        Assert.Equal(1.0, withRegions.PerEdit[1].AccuracyAt1);
+        Assert.Equal(1.0, withRegions.PerEdit[1].MeanTrueSimilarity, 5);
+        Assert.Equal(1, withRegions.Overall.Queries); // the whole-image edits only
+
+        var ownOnly = CopyDetectionEvaluator.Evaluate([Unit(0), Unit(90)], 2, queries);
+        Assert.Equal(0.0, ownOnly.PerEdit[1].AccuracyAt1);
+
+        // Category retrieval with item vectors: item 2's region at -3 degrees pulls it to item 0's class.
+        float[][] own = [Unit(0), Unit(10), Unit(90), Unit(95)];
+        string[] labels = ["a", "a", "b", "b"];
+        var plain = CategoryEvaluator.Evaluate(own, labels, [1]);
+        var multi = CategoryEvaluator.Evaluate(own, labels, [1], itemVectors: [[Unit(0)], [Unit(10)], [Unit(90), Unit(-3)], [Unit(95)]]);
+        Assert.Equal(1.0, plain.Overall.RecallAtK[0]);
+        Assert.Equal(0.75, multi.Overall.RecallAtK[0]); // item 0 now finds item 2 first
+    }
+
+    [Fact]
     public void CopyDetectionPerEdit()
     {
         // Two references on the axes; a crop query near ref 0 (found), an overlay query of ref 0 that lands nearer ref 1.

@@ -32,8 +32,13 @@ public static class EvalCommand
         var all = groups.SelectMany(g => g.Items).ToList();
         var embedded = engine.Embed(all.Select(i => EmbeddingJob.ForFile(i.Path)).ToList(), "embedding", stderr, cancellationToken);
         var byPath = new Dictionary<string, Embedding.Embedding>(StringComparer.Ordinal);
+        var itemVectors = new Dictionary<string, float[][]>(StringComparer.Ordinal);
         for (var i = 0; i < all.Count; i++)
-            if (embedded.Results[i] is { } e) byPath[all[i].Path] = engine.Project(e);
+        {
+            if (embedded.Results[i] is not { } e) continue;
+            byPath[all[i].Path] = engine.Project(e);
+            if (engine.Regions) itemVectors[all[i].Path] = engine.ItemVectors(e);
+        }
 
         var reports = new List<SetReport>();
         foreach (var (name, items) in groups)
@@ -41,8 +46,11 @@ public static class EvalCommand
             var kept = items.Where(i => byPath.ContainsKey(i.Path)).ToList();
             var vectors = kept.Select(i => byPath[i.Path].Vector).ToList();
             var norms = kept.Select(i => byPath[i.Path].RawNorm).ToList();
-            var report = CategoryEvaluator.Evaluate(vectors, kept.Select(i => i.Label).ToList(), ks, norms, cancellationToken);
+            var report = CategoryEvaluator.Evaluate(vectors, kept.Select(i => i.Label).ToList(), ks, norms, cancellationToken,
+                engine.Regions ? [.. kept.Select(i => itemVectors[i.Path])] : null);
             reports.Add(new SetReport(name, items.Count - kept.Count, report));
+            // With regions, the set scored by the items' own vectors alone too (what the regions add, from one run).
+            if (engine.Regions) reports.Add(new SetReport(name + " (own vectors only)", items.Count - kept.Count, CategoryEvaluator.Evaluate(vectors, kept.Select(i => i.Label).ToList(), ks, norms, cancellationToken)));
         }
 
         if (args.Has("json"))
@@ -51,7 +59,8 @@ public static class EvalCommand
         }
         else
         {
-            stdout.WriteLine($"model {engine.ModelId}" + (args.Get("classes") is { } c and not "all" ? $", classes: {c} half" : ""));
+            stdout.WriteLine($"model {engine.ModelId}" + (args.Get("classes") is { } c and not "all" ? $", classes: {c} half" : "") +
+                (engine.Regions ? $", with regions ({itemVectors.Values.DefaultIfEmpty([]).Average(v => v.Length):F1} vectors per item; an item scores the best of its vectors, in memory)" : ""));
             foreach (var r in reports) WriteTable(stdout, r, ks);
         }
 

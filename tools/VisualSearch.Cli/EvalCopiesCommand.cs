@@ -44,17 +44,17 @@ public static class EvalCopiesCommand
 
         // References the decoder refused cannot be found; they make no queries either.
         var refIndex = new List<int>();
-        var indexed = new List<float[]>();
+        var indexed = new List<float[][]>();
         for (var i = 0; i < references.Count; i++)
         {
             if (indexedEmbeddings.Results[i] is not { } e) continue;
             refIndex.Add(i);
-            indexed.Add(engine.Project(e).Vector);
+            indexed.Add(engine.ItemVectors(e));
         }
 
         var usableRefs = indexed.Count;
         for (var i = references.Count; i < indexedFiles.Count; i++)
-            if (indexedEmbeddings.Results[i] is { } e) indexed.Add(engine.Project(e).Vector);
+            if (indexedEmbeddings.Results[i] is { } e) indexed.Add(engine.ItemVectors(e));
 
         var jobs = new List<EmbeddingJob>();
         var meta = new List<(int Reference, CopyEdit Edit)>();
@@ -80,18 +80,25 @@ public static class EvalCopiesCommand
             if (queryEmbeddings.Results[q] is { } e) queries.Add(new CopyQuery(engine.Project(e).Vector, meta[q].Reference, meta[q].Edit));
 
         var report = CopyDetectionEvaluator.Evaluate(indexed, usableRefs, queries, 0.9, cancellationToken);
+        // With regions, the same items scored by their own vectors alone too: what the regions add, from one run.
+        var ownOnly = engine.Regions ? CopyDetectionEvaluator.Evaluate([.. indexed.Select(v => v[0])], usableRefs, queries, 0.9, cancellationToken) : null;
         var categories = args.Get("categories") is { } manifest ? CategoryLists(engine, manifest, stderr, cancellationToken) : null;
-        var duplicates = EvalDuplicates.Run(indexed, usableRefs, indexed.Count - usableRefs, queries, categories, cancellationToken);
+        // The duplicate measurements are of whole-image copies (a detail is not a duplicate) and of the items' own vectors.
+        var duplicates = EvalDuplicates.Run([.. indexed.Select(v => v[0])], usableRefs, indexed.Count - usableRefs, [.. queries.Where(q => !CopyEdits.IsPartial(q.Edit))], categories, cancellationToken);
         if (args.Has("json"))
         {
             // The copy report's fields stay at the root (as before); the duplicate measurements sit beside them.
             var root = JsonSerializer.SerializeToNode(ToJson(engine.ModelId, seed, report), Json)!.AsObject();
+            root["regions"] = engine.Regions;
+            if (ownOnly is not null) root["ownVectorsOnly"] = JsonSerializer.SerializeToNode(ToJson(engine.ModelId, seed, ownOnly), Json);
+            root["vectorsPerItem"] = Quality.Round(VectorsPerItem(indexed), 2);
             root["duplicates"] = JsonSerializer.SerializeToNode(EvalDuplicates.ToJson(duplicates), Json);
             stdout.WriteLine(root.ToJsonString(Json));
         }
         else
         {
-            WriteTable(stdout, engine.ModelId, seed, report);
+            if (ownOnly is not null) WriteTable(stdout, engine.ModelId + " (the items' own vectors only)", seed, ownOnly);
+            WriteTable(stdout, engine.ModelId + (engine.Regions ? $" with regions ({VectorsPerItem(indexed):F1} vectors per item, scored in memory by the best of an item's vectors)" : ""), seed, report);
             EvalDuplicates.WriteTable(stdout, duplicates);
         }
 
@@ -114,6 +121,8 @@ public static class EvalCopiesCommand
         return lists;
     }
 
+    private static double VectorsPerItem(List<float[][]> indexed) => indexed.Count == 0 ? 0 : indexed.Average(v => v.Length);
+
     private static List<string> Images(string root) =>
         Directory.EnumerateFiles(root, "*", new EnumerationOptions { RecurseSubdirectories = true, IgnoreInaccessible = true, AttributesToSkip = FileAttributes.Hidden | FileAttributes.System })
             .Where(f => LabelledSet.ImageExtensions.Contains(Path.GetExtension(f)))
@@ -123,12 +132,13 @@ public static class EvalCopiesCommand
     private static void WriteTable(TextWriter o, string model, int seed, CopyReport r)
     {
         o.WriteLine($"model {model}");
-        o.WriteLine($"copy detection: {r.References} references, {r.Distractors} distractors, {r.Overall.Queries} queries (seed {seed})");
+        var partial = r.PerEdit.Where(g => g.Name.StartsWith("partial", StringComparison.Ordinal)).Sum(g => g.Queries);
+        o.WriteLine($"copy detection: {r.References} references, {r.Distractors} distractors, {r.Overall.Queries} queries" + (partial > 0 ? $" and {partial} partial details" : "") + $" (seed {seed})");
         var header = $"  {"edit",-12} {"queries",7} {"acc@1",6} {"R@5",6} {"µAP",6} {"thr@P90",7} {"R@thr",6} {"sim(ref)",8}";
         o.WriteLine(header);
         foreach (var g in r.PerEdit) o.WriteLine(Row(g));
         o.WriteLine("  " + new string('-', header.Length - 2));
-        o.WriteLine(Row(r.Overall));
+        o.WriteLine(Row(r.Overall) + (r.PerEdit.Any(g => g.Name.StartsWith("partial", StringComparison.Ordinal)) ? "  (the whole-image edits; partial details only per edit)" : ""));
         o.WriteLine(r.Overall.ThresholdAt90 is { } t
             ? $"near-duplicate threshold (precision {r.TargetPrecision * 100:F0}% over the pooled top-{CopyDetectionEvaluator.CandidatesPerQuery} pairs): {t.ToString("F3", CultureInfo.InvariantCulture)}; it finds {r.Overall.RecallAtThreshold * 100:F1}% of the copies"
             : $"no similarity threshold reaches {r.TargetPrecision:P0} precision");

@@ -17,6 +17,7 @@ internal sealed class QualityEngine : IDisposable
         _host = host;
         Decoder = host.Services.GetRequiredService<IImageDecoder>();
         Encoder = host.Services.GetRequiredService<IImageEncoder>();
+        Regions = host.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<EncoderOptions>>().Value is { Regions: true } o && o.EffectiveDescriptor == DescriptorMode.FeatureMap;
         Head = head;
         CacheDirectory = cacheDirectory;
         Workers = workers;
@@ -28,6 +29,12 @@ internal sealed class QualityEngine : IDisposable
 
     /// <summary>A head given with --head, applied to the encoder's vectors in C# (the same code the encoder runs when Encoder:HeadPath is set).</summary>
     public ProjectionHead? Head { get; }
+
+    /// <summary>
+    /// Encoder:Regions is on: items are scored by the best of their vectors (their own and their regions'), in
+    /// memory, as a multi-vector index scores them (issue 14).
+    /// </summary>
+    public bool Regions { get; }
 
     public string? CacheDirectory { get; }
 
@@ -78,14 +85,21 @@ internal sealed class QualityEngine : IDisposable
     /// <summary>Embeds with the encoder (through the cache), with progress on stderr; failures are listed there too.</summary>
     public BatchEmbedding Embed(IReadOnlyList<EmbeddingJob> jobs, string what, TextWriter stderr, CancellationToken cancellationToken)
     {
-        using var cache = CacheDirectory is null ? null : EmbeddingCache.Open(CacheDirectory, Encoder.Model.Id, Encoder.Model.Dimension);
+        using var cache = CacheDirectory is null ? null : EmbeddingCache.Open(CacheDirectory, Encoder.Model.Id, Encoder.Model.Dimension, Regions);
         var progress = new ProgressLine(stderr, what, jobs.Count);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         var result = BatchEmbedder.Embed(Decoder, Encoder, jobs, cache, Workers, progress, cancellationToken);
-        progress.Finish($"{what}: {jobs.Count} images, {result.FromCache} from the cache, {result.Failures.Count} refused");
+        var embeddedNow = jobs.Count - result.FromCache - result.Failures.Count;
+        progress.Finish($"{what}: {jobs.Count} images, {result.FromCache} from the cache, {result.Failures.Count} refused" +
+            (embeddedNow > 0 ? $"; {embeddedNow} decoded and embedded in {clock.Elapsed.TotalSeconds:F1} s ({clock.Elapsed.TotalMilliseconds * Workers / embeddedNow:F0} ms per image per worker, {Workers} workers)" : ""));
         foreach (var f in result.Failures.Take(20)) stderr.WriteLine($"  refused {f.Name}: {f.Reason}");
         if (result.Failures.Count > 20) stderr.WriteLine($"  ... and {result.Failures.Count - 20} more");
         return result;
     }
+
+    /// <summary>An indexed item's vectors as a multi-vector index holds them: its own (projected), then its regions' ones.</summary>
+    public float[][] ItemVectors(Embedding.Embedding embedding) =>
+        [Project(embedding).Vector, .. (embedding.Regions ?? []).Select(r => r.Vector)];
 
     /// <summary>The vector as it is compared: the encoder's, or through --head.</summary>
     public Embedding.Embedding Project(Embedding.Embedding embedding) => Head is null ? embedding : Head.Apply(embedding.Vector);

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using VisualSearch.Embedding;
 
 namespace VisualSearch.Diagnostics;
 
@@ -13,6 +14,12 @@ internal static partial class Log
 
     [LoggerMessage(3, LogLevel.Information, "Quantised the encoder to int8 at {Path} (calibrated on {Photos} photos and their augmentations) in {Milliseconds:F0} ms")]
     public static partial void Int8ModelBuilt(ILogger logger, string path, int photos, double milliseconds);
+
+    [LoggerMessage(8, LogLevel.Information, "Derived the feature-map model (the graph cut before its pool, input size dynamic) at {Path} in {Milliseconds:F0} ms")]
+    public static partial void FeatureMapModelBuilt(ILogger logger, string path, double milliseconds);
+
+    [LoggerMessage(9, LogLevel.Warning, "Encoder:Descriptor is {Descriptor}, but the int8 model computes the centre-crop descriptor only: running CentreCrop (model id {ModelId})")]
+    public static partial void Int8RunsCentreCrop(ILogger logger, DescriptorMode descriptor, string modelId);
 
     [LoggerMessage(10, LogLevel.Information, "Indexed {ItemId} ({Width}x{Height}, {Bytes} bytes) in {Milliseconds:F1} ms")]
     public static partial void Indexed(ILogger logger, string itemId, int width, int height, long bytes, double milliseconds);

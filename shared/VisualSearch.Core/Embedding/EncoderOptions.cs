@@ -40,6 +40,24 @@ public enum EncoderPrecision
     Int8,
 }
 
+/// <summary>How the vector is taken from the network (issue 14; docs/quality.md has the measurements).</summary>
+public enum DescriptorMode
+{
+    /// <summary>
+    /// The network's own output (<see cref="EncoderOptions.OutputName"/>, its global average pool) over the centre
+    /// <see cref="EncoderOptions.InputSize"/> square of the image, the shorter side scaled to it: what indexes built
+    /// before issue 14 hold, and what the int8 model computes.
+    /// </summary>
+    CentreCrop,
+
+    /// <summary>
+    /// The whole image, aspect ratio kept (shorter side <see cref="EncoderOptions.ShorterSide"/>, longer side at most
+    /// <see cref="EncoderOptions.MaxLongerSide"/>), through the feature-map model (<see cref="FeatureMapModel"/>: the
+    /// graph cut before its pool, input size dynamic), the map pooled in C# by <see cref="EncoderOptions.Pooling"/>.
+    /// </summary>
+    FeatureMap,
+}
+
 /// <summary>The image encoder. Section "Encoder". The defaults are the bundled ResNet18.</summary>
 public sealed class EncoderOptions
 {
@@ -59,7 +77,7 @@ public sealed class EncoderOptions
     [Required]
     public string OutputName { get; set; } = "Pooling395_Output_0";
 
-    /// <summary>Square input side in pixels.</summary>
+    /// <summary>Square input side in pixels (the <see cref="DescriptorMode.CentreCrop"/> descriptor).</summary>
     [Range(16, 2048)]
     public int InputSize { get; set; } = 224;
 
@@ -93,6 +111,63 @@ public sealed class EncoderOptions
 
     /// <summary>For <see cref="EncoderPrecision.Int8"/>: how activation ranges are calibrated (docs/quality.md has the comparison).</summary>
     public Quantization.RangeMethod Int8RangeMethod { get; set; } = Quantization.RangeMethod.Percentile;
+
+    /// <summary>
+    /// How the vector is taken: <see cref="DescriptorMode.FeatureMap"/> or <see cref="DescriptorMode.CentreCrop"/>.
+    /// The model id says which (<c>resnet18-&lt;sha12&gt;-map-gem3-s288-512</c> against <c>resnet18-&lt;sha12&gt;-512</c>),
+    /// so an index never mixes them; changing it needs <c>vsearch reindex</c>. Int8 always runs CentreCrop (the
+    /// quantised graph keeps its pool and its 224 input) and says so in the log.
+    /// </summary>
+    public DescriptorMode Descriptor { get; set; } = DescriptorMode.CentreCrop;
+
+    /// <summary>For <see cref="DescriptorMode.FeatureMap"/>: the last convolutional activation, before the network's pool.</summary>
+    [Required]
+    public string FeatureMapTensor { get; set; } = "ReLU393_Output_0";
+
+    /// <summary>
+    /// The network's total stride: a whole image's sides are rounded to a multiple of it (the CNTK export's fixed,
+    /// uneven pads make the residual branches disagree by a cell otherwise), so its aspect ratio is kept to within 16 px.
+    /// </summary>
+    public const int MapStride = 32;
+
+    /// <summary>For <see cref="DescriptorMode.FeatureMap"/>: the whole image's shorter side in pixels (a multiple of <see cref="MapStride"/>).</summary>
+    [Range(32, 1024)]
+    public int ShorterSide { get; set; } = 288;
+
+    /// <summary>
+    /// For <see cref="DescriptorMode.FeatureMap"/>: the longer side's cap in pixels. A panorama is scaled down until its
+    /// longer side fits (its shorter side then ends below <see cref="ShorterSide"/>): it bounds the work per image. A multiple of <see cref="MapStride"/>.
+    /// </summary>
+    [Range(32, 2048)]
+    public int MaxLongerSide { get; set; } = 576;
+
+    /// <summary>
+    /// For <see cref="DescriptorMode.FeatureMap"/>: a second shorter side (0: none). The vector is then the mean of the
+    /// two sizes' pooled vectors (multi-scale), at twice the cost or so.
+    /// </summary>
+    [Range(0, 1024)]
+    public int SecondShorterSide { get; set; }
+
+    /// <summary>For <see cref="DescriptorMode.FeatureMap"/>: how the map is pooled (GeM by default).</summary>
+    public PoolingMethod Pooling { get; set; } = PoolingMethod.GeM;
+
+    /// <summary>For <see cref="PoolingMethod.GeM"/>: the exponent p (1 is the average; 3 is the usual choice).</summary>
+    [Range(1.0, 16.0)]
+    public float GemP { get; set; } = 3f;
+
+    /// <summary>
+    /// For <see cref="DescriptorMode.FeatureMap"/>: also make a vector per region of the map (R-MAC-style grids, see
+    /// <see cref="RegionGrid"/>), stored as extra vectors of the item so that a query showing a part of it can find it.
+    /// The item's own vector (and so the model id) is the same either way.
+    /// </summary>
+    public bool Regions { get; set; }
+
+    /// <summary>For <see cref="Regions"/>: how many region sizes (1 to 3), from half the shorter side down to a fifth.</summary>
+    [Range(1, 3)]
+    public int RegionScales { get; set; } = 3;
+
+    /// <summary>The descriptor that actually runs: CentreCrop with Int8, otherwise <see cref="Descriptor"/>.</summary>
+    public DescriptorMode EffectiveDescriptor => EffectivePrecision == EncoderPrecision.Int8 ? DescriptorMode.CentreCrop : Descriptor;
 
     /// <summary>The precision that actually runs: Float32 on CUDA, otherwise <see cref="Precision"/>.</summary>
     public EncoderPrecision EffectivePrecision => ExecutionProvider == ExecutionProvider.Cuda ? EncoderPrecision.Float32 : Precision;

@@ -22,8 +22,11 @@ public interface IImageEncoder
     /// <summary>The model identity (loads the model on first use).</summary>
     ModelInfo Model { get; }
 
-    /// <summary>Square input side the decoder must produce.</summary>
+    /// <summary>Square input side the decoder must produce (for a whole-image input, see <see cref="Input"/>).</summary>
     int InputSize { get; }
+
+    /// <summary>What the decoder must produce: a centre crop of <see cref="InputSize"/>, or the whole image (issue 14).</summary>
+    ImageInput Input => new(InputSize);
 
     Embedding Embed(PreparedImage image, CancellationToken cancellationToken = default);
 
@@ -51,12 +54,17 @@ public sealed partial class OnnxImageEncoder : IImageEncoder, IDisposable
 
     public ModelInfo Model => _loaded.Value.Model;
 
-    public int InputSize => _options.InputSize;
+    public int InputSize => _options.EffectiveDescriptor == DescriptorMode.FeatureMap ? _options.ShorterSide : _options.InputSize;
+
+    public ImageInput Input => _options.EffectiveDescriptor == DescriptorMode.FeatureMap
+        ? new ImageInput(_options.ShorterSide, WholeImage: true, _options.MaxLongerSide, EncoderOptions.MapStride)
+        : new ImageInput(_options.InputSize);
 
     public Embedding Embed(PreparedImage image, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(image);
-        if (image.Size != _options.InputSize)
+        if (_options.EffectiveDescriptor == DescriptorMode.FeatureMap) return EmbedFeatureMap(image, cancellationToken);
+        if (image.Size != _options.InputSize || image.PixelWidth != image.PixelHeight)
             throw new ArgumentException($"The image is {image.Size}px; the model takes {_options.InputSize}px.", nameof(image));
         cancellationToken.ThrowIfCancellationRequested();
 
@@ -83,10 +91,85 @@ public sealed partial class OnnxImageEncoder : IImageEncoder, IDisposable
         return loaded.Head is { } head ? head.Apply(vector) : new Embedding(vector, norm);
     }
 
+    /// <summary>
+    /// The feature-map descriptor: the whole image through the map model, pooled (<see cref="FeatureMapPooling"/>),
+    /// with a second size averaged in when configured, and the regions' vectors when <see cref="EncoderOptions.Regions"/> is on.
+    /// </summary>
+    private Embedding EmbedFeatureMap(PreparedImage image, CancellationToken cancellationToken)
+    {
+        if (image.Size > _options.ShorterSide || Math.Max(image.PixelWidth, image.PixelHeight) > _options.MaxLongerSide)
+            throw new ArgumentException(
+                $"The image is {image.PixelWidth}x{image.PixelHeight}px; the encoder takes whole images of shorter side {_options.ShorterSide}px, longer side at most {_options.MaxLongerSide}px.", nameof(image));
+        cancellationToken.ThrowIfCancellationRequested();
+        var loaded = _loaded.Value;
+        var map = RunMap(loaded, image, cancellationToken);
+        var vector = FeatureMapPooling.PoolAll(map.Values, map.Channels, map.Height, map.Width, _options.Pooling, _options.GemP);
+        if (_options.SecondShorterSide > 0)
+        {
+            var (w, h) = new ImageInput(_options.SecondShorterSide, WholeImage: true, _options.MaxLongerSide, EncoderOptions.MapStride).ScaledSize(image.PixelWidth, image.PixelHeight);
+            var second = RunMap(loaded, ImageDecoder.Rescale(image, w, h), cancellationToken);
+            var other = FeatureMapPooling.PoolAll(second.Values, second.Channels, second.Height, second.Width, _options.Pooling, _options.GemP);
+            TensorPrimitives.Add(vector, other, vector);
+            TensorPrimitives.Divide(vector, 2f, vector);
+        }
+
+        var norm = TensorPrimitives.Norm(vector);
+        if (norm > 0 && float.IsFinite(norm)) TensorPrimitives.Divide(vector, norm, vector);
+        if (loaded.Head is { } head) return head.Apply(vector);
+        return new Embedding(vector, norm) { Regions = _options.Regions ? Regions(map, image) : null };
+    }
+
+    /// <summary>One vector per region of the map (<see cref="RegionGrid"/>), pooled like the whole and L2-normalised, with its box in the original image.</summary>
+    private List<Indexing.RegionVector> Regions(FeatureMap map, PreparedImage image)
+    {
+        var regions = new List<Indexing.RegionVector>();
+        foreach (var rect in RegionGrid.Compute(map.Width, map.Height, _options.RegionScales))
+        {
+            var vector = new float[map.Channels];
+            FeatureMapPooling.Pool(map.Values, map.Channels, map.Height, map.Width, rect, _options.Pooling, _options.GemP, vector);
+            var norm = TensorPrimitives.Norm(vector);
+            if (norm > 0 && float.IsFinite(norm)) TensorPrimitives.Divide(vector, norm, vector);
+            regions.Add(new Indexing.RegionVector(vector, RegionGrid.ToImageBox(rect, map.Width, map.Height, image.Width, image.Height)));
+        }
+
+        return regions;
+    }
+
+    private FeatureMap RunMap(Loaded loaded, PreparedImage image, CancellationToken cancellationToken)
+    {
+        var input = loaded.Preprocessor.CreateWhole(image.Rgb, image.PixelWidth, image.PixelHeight);
+        using var runOptions = new RunOptions();
+        using var registration = cancellationToken.Register(static s => ((RunOptions)s!).Terminate = true, runOptions);
+        using var inputValue = OrtValue.CreateTensorValueFromMemory(input, [1, 3, image.PixelHeight, image.PixelWidth]);
+        try
+        {
+            using var outputs = loaded.Session.Run(runOptions, [_options.InputName], [inputValue], [_options.FeatureMapTensor]);
+            var shape = outputs[0].GetTensorTypeAndShape().Shape;
+            return new FeatureMap(outputs[0].GetTensorDataAsSpan<float>().ToArray(), (int)shape[1], (int)shape[2], (int)shape[3]);
+        }
+        catch (OnnxRuntimeException) when (cancellationToken.IsCancellationRequested)
+        {
+            throw new OperationCanceledException(cancellationToken);
+        }
+    }
+
+    /// <summary>The descriptor's part of the model id, e.g. <c>map-gem3-s288</c>, <c>map-avg-s224</c>, <c>map-gem3-s288-s224</c>.</summary>
+    public static string DescriptorId(EncoderOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var pool = options.Pooling == PoolingMethod.Average
+            ? "avg"
+            : "gem" + options.GemP.ToString("0.##", System.Globalization.CultureInfo.InvariantCulture).Replace('.', 'p');
+        var id = $"map-{pool}-s{options.ShorterSide}";
+        if (options.SecondShorterSide > 0) id += $"-s{options.SecondShorterSide}";
+        if (options.MaxLongerSide != 2 * options.ShorterSide) id += $"-max{options.MaxLongerSide}";
+        return id;
+    }
+
     public Task WarmUpAsync(CancellationToken cancellationToken = default) => Task.Run(() =>
     {
         var sw = Stopwatch.StartNew();
-        var size = _options.InputSize;
+        var size = InputSize;
         var blank = new PreparedImage(new byte[size * size * 3], size, ImageFormat.Unknown, size, size);
         Embed(blank, cancellationToken);
         _metrics.RecordFirstInference(sw.Elapsed.TotalMilliseconds);
@@ -107,7 +190,10 @@ public sealed partial class OnnxImageEncoder : IImageEncoder, IDisposable
 
         var preprocessor = CreatePreprocessor(_options);
         var precision = _options.EffectivePrecision;
+        var descriptor = _options.EffectiveDescriptor;
         if (precision == EncoderPrecision.Int8) path = Int8ModelPath(preprocessor);
+        if (descriptor == DescriptorMode.FeatureMap) path = FeatureMapModelPath(path);
+        var outputName = descriptor == DescriptorMode.FeatureMap ? _options.FeatureMapTensor : _options.OutputName;
         var sha256 = Int8ModelBuilder.Sha256Of(path);
 
         var sessionOptions = new SessionOptions
@@ -139,12 +225,15 @@ public sealed partial class OnnxImageEncoder : IImageEncoder, IDisposable
         {
             if (!session.InputMetadata.ContainsKey(_options.InputName))
                 throw new InvalidOperationException($"The model has no input '{_options.InputName}' (has: {string.Join(", ", session.InputMetadata.Keys)}). Set Encoder:InputName.");
-            if (!session.OutputMetadata.TryGetValue(_options.OutputName, out var output))
-                throw new InvalidOperationException($"The model has no output '{_options.OutputName}' (has: {string.Join(", ", session.OutputMetadata.Keys)}). Set Encoder:OutputName.");
+            if (!session.OutputMetadata.TryGetValue(outputName, out var output))
+                throw new InvalidOperationException($"The model has no output '{outputName}' (has: {string.Join(", ", session.OutputMetadata.Keys)}). Set Encoder:OutputName.");
 
-            var dimension = output.Dimensions.Skip(1).Where(d => d > 0).Aggregate(1, (a, b) => a * b);
-            var head = LoadHead(new ModelInfo(_options.ModelName, sha256, dimension, Precision: precision));
-            var model = new ModelInfo(_options.ModelName, sha256, head?.OutputDimension ?? dimension, head?.Info, precision);
+            // The map's channels are its dimension (N x C x h x w); the pooled output's is the product of its fixed sizes.
+            var dimension = descriptor == DescriptorMode.FeatureMap ? output.Dimensions[1] : output.Dimensions.Skip(1).Where(d => d > 0).Aggregate(1, (a, b) => a * b);
+            var descriptorId = descriptor == DescriptorMode.FeatureMap ? DescriptorId(_options) : null;
+            var head = LoadHead(new ModelInfo(_options.ModelName, sha256, dimension, Precision: precision, Descriptor: descriptorId));
+            var model = new ModelInfo(_options.ModelName, sha256, head?.OutputDimension ?? dimension, head?.Info, precision, descriptorId);
+            if (descriptor != _options.Descriptor) Log.Int8RunsCentreCrop(_logger, _options.Descriptor, model.Id);
             _metrics.RecordModelLoad(sw.Elapsed.TotalMilliseconds);
             Log.ModelLoaded(_logger, model.Id, path, sw.Elapsed.TotalMilliseconds);
             return new Loaded(session, preprocessor, model, head);
@@ -178,6 +267,15 @@ public sealed partial class OnnxImageEncoder : IImageEncoder, IDisposable
         return path;
     }
 
+    /// <summary>The feature-map model derived from the float one: one beside it or in the cache, or one written now (milliseconds).</summary>
+    private string FeatureMapModelPath(string source)
+    {
+        var sw = Stopwatch.StartNew();
+        var path = FeatureMapModel.GetOrBuild(_options.ModelName, source, _options.FeatureMapTensor, Int8ModelBuilder.SearchDirectories(_options), out var built);
+        if (built) Log.FeatureMapModelBuilt(_logger, path, sw.Elapsed.TotalMilliseconds);
+        return path;
+    }
+
     /// <summary>The mean image of a graph y = x - mean, read by running it once on zeros (y = -mean).</summary>
     private static float[] ReadMeanImage(EncoderOptions options)
     {
@@ -207,6 +305,9 @@ public sealed partial class OnnxImageEncoder : IImageEncoder, IDisposable
                 $"The projection head '{path}' was trained on '{head.BackboneModelId}' ({head.InputDimension}-d), not on the configured encoder '{backbone.Id}'. Train a head for this encoder (vsearch train) or unset Encoder:HeadPath.");
         return head;
     }
+
+    /// <summary>One image's feature map: Channels planes of Height x Width.</summary>
+    private sealed record FeatureMap(float[] Values, int Channels, int Height, int Width);
 
     private sealed record Loaded(InferenceSession Session, Preprocessor Preprocessor, ModelInfo Model, ProjectionHead? Head);
 }

@@ -1,3 +1,5 @@
+using System.Numerics.Tensors;
+
 namespace VisualSearch.Embedding;
 
 /// <summary>Pure conversion of interleaved RGB bytes into a planar float tensor (1 x 3 x S x S).</summary>
@@ -6,6 +8,7 @@ public sealed class Preprocessor
     private static readonly float[] ImageNetMean = [0.485f, 0.456f, 0.406f];
     private static readonly float[] ImageNetStd = [0.229f, 0.224f, 0.225f];
     private readonly float[]? _meanImage;
+    private readonly float[]? _channelMean;
 
     /// <param name="mode">The convention the model was trained with.</param>
     /// <param name="size">Square input side.</param>
@@ -23,6 +26,44 @@ public sealed class Preprocessor
         Mode = mode;
         Size = size;
         _meanImage = meanImage;
+        if (meanImage is not null)
+        {
+            var plane = size * size;
+            _channelMean = [.. Enumerable.Range(0, 3).Select(c => TensorPrimitives.Sum<float>(meanImage.AsSpan(c * plane, plane)) / plane)];
+        }
+    }
+
+    /// <summary>For <see cref="PreprocessingMode.MeanImageBgr"/>: the mean image's mean per plane (B, G, R), what a whole image of any size is centred with.</summary>
+    public IReadOnlyList<float>? ChannelMean => _channelMean;
+
+    /// <summary>
+    /// A whole image of any size as a 1 x 3 x height x width tensor, with the same convention as <see cref="Fill"/>;
+    /// the per-pixel mean image (made for the square crop) is replaced by its mean per channel.
+    /// </summary>
+    public float[] CreateWhole(ReadOnlySpan<byte> rgb, int width, int height)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(width, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(height, 1);
+        var plane = width * height;
+        if (rgb.Length != plane * 3) throw new ArgumentException($"Expected {plane * 3} RGB bytes.", nameof(rgb));
+        if (Mode != PreprocessingMode.MeanImageBgr)
+        {
+            var tensor = new float[plane * 3];
+            FillRgb(rgb, tensor, plane);
+            return tensor;
+        }
+
+        var result = new float[plane * 3];
+        float meanB = _channelMean![0], meanG = _channelMean[1], meanR = _channelMean[2];
+        for (var p = 0; p < plane; p++)
+        {
+            var i = p * 3;
+            result[p] = rgb[i + 2] - meanB;
+            result[plane + p] = rgb[i + 1] - meanG;
+            result[2 * plane + p] = rgb[i] - meanR;
+        }
+
+        return result;
     }
 
     public PreprocessingMode Mode { get; }
@@ -50,6 +91,17 @@ public sealed class Preprocessor
                 }
 
                 break;
+            default:
+                FillRgb(rgb, tensor, plane);
+                break;
+        }
+    }
+
+    /// <summary>The RGB conventions (<see cref="PreprocessingMode.ImageNet"/>, <see cref="PreprocessingMode.UnitRgb"/>), for any plane size.</summary>
+    private void FillRgb(ReadOnlySpan<byte> rgb, Span<float> tensor, int plane)
+    {
+        switch (Mode)
+        {
             case PreprocessingMode.ImageNet:
                 for (var p = 0; p < plane; p++)
                 {

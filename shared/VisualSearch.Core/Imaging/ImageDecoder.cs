@@ -11,6 +11,39 @@ public interface IImageDecoder
     /// <paramref name="size"/>) and centre-crops. Throws <see cref="ImageRejectedException"/> for any bad input.
     /// </summary>
     PreparedImage Prepare(ReadOnlySpan<byte> encoded, int size);
+
+    /// <summary>
+    /// The input an encoder asks for (<see cref="ImageInput"/>): a centre crop as <see cref="Prepare(ReadOnlySpan{byte}, int)"/>,
+    /// or the whole image with its aspect ratio kept. A decoder without whole-image support refuses the latter.
+    /// </summary>
+    PreparedImage Prepare(ReadOnlySpan<byte> encoded, ImageInput input) =>
+        input.WholeImage
+            ? throw new NotSupportedException($"{GetType().Name} prepares only centre crops.")
+            : Prepare(encoded, input.Size);
+}
+
+/// <summary>What an encoder takes: a <see cref="Size"/> x Size centre crop, or the whole image with its shorter side
+/// <see cref="Size"/> and its longer side at most <see cref="MaxLongerSide"/> (aspect ratio kept), each side rounded to
+/// a multiple of <see cref="SideMultiple"/> (a network's stride: a CNTK export's fixed pads need it).</summary>
+public readonly record struct ImageInput(int Size, bool WholeImage = false, int MaxLongerSide = 0, int SideMultiple = 1)
+{
+    /// <summary>
+    /// The pixel size a whole <paramref name="width"/> x <paramref name="height"/> image is scaled to: its aspect ratio
+    /// kept to within the rounding to <see cref="SideMultiple"/>, each side at least SideMultiple (and 32 px, or Size when smaller).
+    /// </summary>
+    public (int Width, int Height) ScaledSize(int width, int height)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(width, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(height, 1);
+        if (!WholeImage) return (Size, Size);
+        var scale = (double)Size / Math.Min(width, height);
+        if (MaxLongerSide > 0 && Math.Max(width, height) * scale > MaxLongerSide) scale = (double)MaxLongerSide / Math.Max(width, height);
+        // A very long strip keeps a few pixels across, so that the network's strided layers still have something to work on.
+        var multiple = Math.Max(1, SideMultiple);
+        var least = Math.Max(multiple, Math.Min(Size, 32));
+        int Side(double pixels) => Math.Max(least, (int)Math.Round(pixels / multiple, MidpointRounding.AwayFromZero) * multiple);
+        return (Side(width * scale), Side(height * scale));
+    }
 }
 
 /// <summary>
@@ -33,6 +66,19 @@ public sealed class ImageDecoder(IOptions<ImagingOptions> options) : IImageDecod
         // Smallest decode size whose shorter side still covers the target (JPEG: DCT scaling; WebP: libwebp's scaler).
         using var decoded = Decode(encoded, (scaled, _) => Math.Min(scaled.Width, scaled.Height) >= size);
         return Render(decoded.Bitmap, decoded.Origin, decoded.Format, decoded.Width, decoded.Height, size);
+    }
+
+    public PreparedImage Prepare(ReadOnlySpan<byte> encoded, ImageInput input)
+    {
+        if (!input.WholeImage) return Prepare(encoded, input.Size);
+        ArgumentOutOfRangeException.ThrowIfLessThan(input.Size, 1);
+        // The smallest decode that still covers the scaled whole image (the longer side's cap can make it smaller than Size).
+        using var decoded = Decode(encoded, (scaled, full) =>
+        {
+            var (w, h) = input.ScaledSize(full.Width, full.Height);
+            return scaled.Width >= w && scaled.Height >= h;
+        });
+        return Render(decoded.Bitmap, decoded.Origin, decoded.Format, decoded.Width, decoded.Height, input);
     }
 
     internal void CheckDimensions(int width, int height)
@@ -149,20 +195,34 @@ public sealed class ImageDecoder(IOptions<ImagingOptions> options) : IImageDecod
     }
 
     /// <summary>Orients, scales the shorter side to <paramref name="size"/>, centre-crops, flattens on white.</summary>
-    internal static PreparedImage Render(SKBitmap source, SKEncodedOrigin origin, ImageFormat format, int originalWidth, int originalHeight, int size)
+    internal static PreparedImage Render(SKBitmap source, SKEncodedOrigin origin, ImageFormat format, int originalWidth, int originalHeight, int size) =>
+        Render(source, origin, format, originalWidth, originalHeight, new ImageInput(size));
+
+    /// <summary>Orients, scales (a centre crop of the shorter side, or the whole image to its scaled size), flattens on white.</summary>
+    internal static PreparedImage Render(SKBitmap source, SKEncodedOrigin origin, ImageFormat format, int originalWidth, int originalHeight, ImageInput input)
     {
         var swap = origin is SKEncodedOrigin.LeftTop or SKEncodedOrigin.RightTop or SKEncodedOrigin.RightBottom or SKEncodedOrigin.LeftBottom;
         float w = source.Width, h = source.Height;
         var (uprightW, uprightH) = swap ? (h, w) : (w, h);
-        var scale = size / Math.Min(uprightW, uprightH);
-        var cropX = (uprightW * scale - size) / 2f;
-        var cropY = (uprightH * scale - size) / 2f;
+        var (outW, outH) = input.ScaledSize((int)uprightW, (int)uprightH);
+        float scaleX, scaleY, cropX, cropY;
+        if (input.WholeImage)
+        {
+            (scaleX, scaleY, cropX, cropY) = (outW / uprightW, outH / uprightH, 0f, 0f);
+        }
+        else
+        {
+            scaleX = scaleY = input.Size / Math.Min(uprightW, uprightH);
+            cropX = (uprightW * scaleX - input.Size) / 2f;
+            cropY = (uprightH * scaleY - input.Size) / 2f;
+        }
 
+        var scale = Math.Min(scaleX, scaleY);
         var matrix = SKMatrix.CreateTranslation(-cropX, -cropY)
-            .PreConcat(SKMatrix.CreateScale(scale, scale))
+            .PreConcat(SKMatrix.CreateScale(scaleX, scaleY))
             .PreConcat(OrientationMatrix(origin, w, h));
 
-        var outInfo = new SKImageInfo(size, size, SKColorType.Rgba8888, SKAlphaType.Unpremul);
+        var outInfo = new SKImageInfo(outW, outH, SKColorType.Rgba8888, SKAlphaType.Unpremul);
         using var target = new SKBitmap(outInfo);
         // Immutable: the image shares the bitmap's pixels instead of copying them (a 100 MP decode is 400 MB).
         source.SetImmutable();
@@ -177,11 +237,34 @@ public sealed class ImageDecoder(IOptions<ImagingOptions> options) : IImageDecod
             canvas.DrawImage(image, 0, 0, sampling);
         }
 
-        var rgb = new byte[size * size * 3];
+        var rgb = new byte[outW * outH * 3];
         RgbaToRgb(target.GetPixelSpan(), rgb);
 
-        var (outW, outH) = swap ? (originalHeight, originalWidth) : (originalWidth, originalHeight);
-        return new PreparedImage(rgb, size, format, outW, outH);
+        var (width, height) = swap ? (originalHeight, originalWidth) : (originalWidth, originalHeight);
+        return new PreparedImage(rgb, outW, outH, format, width, height);
+    }
+
+    /// <summary>A prepared whole image at another pixel size (linear, mipmapped: the second size of a multi-scale descriptor).</summary>
+    public static PreparedImage Rescale(PreparedImage image, int width, int height)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        ArgumentOutOfRangeException.ThrowIfLessThan(width, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(height, 1);
+        using var source = new SKBitmap(new SKImageInfo(image.PixelWidth, image.PixelHeight, SKColorType.Rgba8888, SKAlphaType.Opaque));
+        var pixels = source.GetPixelSpan();
+        for (int i = 0, j = 0; j < image.Rgb.Length; i += 4, j += 3)
+        {
+            pixels[i] = image.Rgb[j];
+            pixels[i + 1] = image.Rgb[j + 1];
+            pixels[i + 2] = image.Rgb[j + 2];
+            pixels[i + 3] = 255;
+        }
+
+        using var scaled = source.Resize(new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Opaque), new SKSamplingOptions(SKFilterMode.Linear, SKMipmapMode.Linear))
+            ?? throw new InvalidOperationException("Skia could not resize the image.");
+        var rgb = new byte[width * height * 3];
+        RgbaToRgb(scaled.GetPixelSpan(), rgb);
+        return new PreparedImage(rgb, width, height, image.Format, image.Width, image.Height);
     }
 
     /// <summary>Drops the alpha byte of every RGBA pixel.</summary>

@@ -149,7 +149,7 @@ public sealed class IngestionService(
             try
             {
                 using (metrics.Time("decode"))
-                    prepared = decoder.Prepare(bytes, encoder.InputSize);
+                    prepared = decoder.Prepare(bytes, encoder.Input);
             }
             catch (ImageRejectedException ex)
             {

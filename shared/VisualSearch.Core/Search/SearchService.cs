@@ -74,7 +74,7 @@ public sealed class SearchService(
         using (await _decodeGate.EnterAsync(cancellationToken).ConfigureAwait(false))
         {
             PreparedImage prepared;
-            using (metrics.Time("decode")) prepared = decoder.Prepare(image.Span, encoder.InputSize);
+            using (metrics.Time("decode")) prepared = decoder.Prepare(image.Span, encoder.Input);
             using (metrics.Time("embed")) embedding = encoder.Embed(prepared, cancellationToken);
         }
 

@@ -55,7 +55,7 @@ public static class BatchEmbedder
             {
                 try
                 {
-                    var prepared = decoder.Prepare(job.Read(), encoder.InputSize);
+                    var prepared = decoder.Prepare(job.Read(), encoder.Input);
                     var embedding = encoder.Embed(prepared, cancellationToken);
                     results[i] = embedding;
                     cache?.Add(job.Key, embedding);

@@ -25,13 +25,19 @@ public static class CategoryEvaluator
     /// <param name="labels">The class of each vector.</param>
     /// <param name="ks">Cut-offs for Recall@K and Precision@K.</param>
     /// <param name="rawNorms">Norms before normalisation, for the health report.</param>
+    /// <param name="itemVectors">
+    /// Optional: every item's vectors (its own and its regions'), as a multi-vector index holds them. A query (an
+    /// item's own vector) then scores each other item by the best of that item's vectors.
+    /// </param>
     public static CategoryReport Evaluate(
         IReadOnlyList<float[]> vectors,
         IReadOnlyList<string> labels,
         IReadOnlyList<int>? ks = null,
         IReadOnlyList<float>? rawNorms = null,
-        CancellationToken cancellationToken = default)
+        CancellationToken cancellationToken = default,
+        IReadOnlyList<float[][]>? itemVectors = null)
     {
+        if (itemVectors is not null && itemVectors.Count != vectors?.Count) throw new ArgumentException("One set of item vectors per vector.", nameof(itemVectors));
         ArgumentNullException.ThrowIfNull(vectors);
         ArgumentNullException.ThrowIfNull(labels);
         if (vectors.Count != labels.Count) throw new ArgumentException("One label per vector.", nameof(labels));
@@ -51,7 +57,7 @@ public static class CategoryEvaluator
             {
                 if (j == q) continue;
                 order[p] = j;
-                similarity[p] = TensorPrimitives.Dot(vectors[q], vectors[j]);
+                similarity[p] = itemVectors is null ? TensorPrimitives.Dot(vectors[q], vectors[j]) : CopyDetectionEvaluator.BestOf(vectors[q], itemVectors[j]);
                 p++;
             }
 

@@ -28,7 +28,7 @@ public sealed record CopyGroupReport(
     double RecallAtThreshold,
     double MeanTrueSimilarity);
 
-/// <summary>Copy detection: per edit kind and overall.</summary>
+/// <summary>Copy detection: per edit kind, and overall over the whole-image edits (the partial ones, <see cref="CopyEdits.IsPartial"/>, are only per edit).</summary>
 public sealed record CopyReport(int References, int Distractors, double TargetPrecision, IReadOnlyList<CopyGroupReport> PerEdit, CopyGroupReport Overall);
 
 /// <summary>
@@ -48,6 +48,16 @@ public static class CopyDetectionEvaluator
     public static CopyReport Evaluate(IReadOnlyList<float[]> indexed, int references, IReadOnlyList<CopyQuery> queries, double targetPrecision = 0.9, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(indexed);
+        return Evaluate([.. indexed.Select(v => new[] { v })], references, queries, targetPrecision, cancellationToken);
+    }
+
+    /// <summary>
+    /// As <see cref="Evaluate(IReadOnlyList{float[]}, int, IReadOnlyList{CopyQuery}, double, CancellationToken)"/>, with
+    /// several vectors per indexed item (its own and its regions' ones): an item scores the best of its vectors.
+    /// </summary>
+    public static CopyReport Evaluate(IReadOnlyList<float[][]> indexed, int references, IReadOnlyList<CopyQuery> queries, double targetPrecision = 0.9, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(indexed);
         ArgumentNullException.ThrowIfNull(queries);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(references, indexed.Count);
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(targetPrecision, 0);
@@ -59,7 +69,7 @@ public static class CopyDetectionEvaluator
             var query = queries[q];
             if ((uint)query.Reference >= (uint)references) throw new ArgumentException($"Query {q} names reference {query.Reference} of {references}.", nameof(queries));
             var similarity = new float[indexed.Count];
-            for (var j = 0; j < indexed.Count; j++) similarity[j] = TensorPrimitives.Dot(query.Vector, indexed[j]);
+            for (var j = 0; j < indexed.Count; j++) similarity[j] = BestOf(query.Vector, indexed[j]);
             var ranked = CategoryEvaluator.Rank(similarity);
             var rank = Array.IndexOf(ranked, query.Reference);
             var top = ranked.Take(CandidatesPerQuery).Select(j => new Pair(similarity[j], j == query.Reference)).ToArray();
@@ -70,7 +80,16 @@ public static class CopyDetectionEvaluator
             .Where(e => outcomes.Any(o => o.Edit == e))
             .Select(e => Score(CopyEdits.Name(e), outcomes.Where(o => o.Edit == e).ToList(), targetPrecision))
             .ToList();
-        return new CopyReport(references, indexed.Count - references, targetPrecision, perEdit, Score("overall", outcomes, targetPrecision));
+        return new CopyReport(references, indexed.Count - references, targetPrecision, perEdit, Score("overall", outcomes.Where(o => !CopyEdits.IsPartial(o.Edit)).ToList(), targetPrecision));
+    }
+
+    /// <summary>The best similarity of a query to any of an item's vectors.</summary>
+    public static float BestOf(ReadOnlySpan<float> query, float[][] vectors)
+    {
+        ArgumentNullException.ThrowIfNull(vectors);
+        var best = float.NegativeInfinity;
+        foreach (var v in vectors) best = Math.Max(best, TensorPrimitives.Dot(query, v));
+        return best;
     }
 
     /// <summary>

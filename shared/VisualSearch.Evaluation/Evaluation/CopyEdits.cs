@@ -26,6 +26,15 @@ public enum CopyEdit
 
     /// <summary>The top-left 80% x 80%, each side to 50%, the colour shift, JPEG quality 30.</summary>
     Combined,
+
+    /// <summary>
+    /// A partial copy (issue 14): a square detail of 3-10% of the image's area (the share drawn at random) at a random
+    /// place, at its own resolution. Not part of the overall row: it asks for a part, not the whole.
+    /// </summary>
+    PartialSquare,
+
+    /// <summary>As <see cref="PartialSquare"/>, through a circular mask: the detail's corners are white.</summary>
+    PartialCircle,
 }
 
 /// <summary>
@@ -48,8 +57,24 @@ public static class CopyEdits
         CopyEdit.ColourShift => "colour",
         CopyEdit.Overlay => "overlay",
         CopyEdit.Combined => "combined",
+        CopyEdit.PartialSquare => "partial-sq",
+        CopyEdit.PartialCircle => "partial-circ",
         _ => throw new ArgumentOutOfRangeException(nameof(edit), edit, null),
     };
+
+    /// <summary>True for the partial-copy edits (a detail of the image), which the overall row leaves out.</summary>
+    public static bool IsPartial(CopyEdit edit) => edit is CopyEdit.PartialSquare or CopyEdit.PartialCircle;
+
+    /// <summary>The detail a partial edit cuts: a square of 3-10% of the area (at most the shorter side), at a random place.</summary>
+    public static SKRectI PartialDetail(int width, int height, Random random)
+    {
+        ArgumentNullException.ThrowIfNull(random);
+        var share = 0.03 + 0.07 * random.NextDouble();
+        var side = Math.Clamp((int)Math.Round(Math.Sqrt(share * width * height)), 1, Math.Min(width, height));
+        var x = random.Next(width - side + 1);
+        var y = random.Next(height - side + 1);
+        return new SKRectI(x, y, x + side, y + side);
+    }
 
     /// <summary>Decodes a reference (upright, flattened on white), edits it and encodes the copy as JPEG.</summary>
     /// <param name="key">Names the reference; with <paramref name="seed"/> it seeds the random parts.</param>
@@ -108,9 +133,32 @@ public static class CopyEdits
                 return Encode(shifted, 30);
             }
 
+            case CopyEdit.PartialSquare:
+            case CopyEdit.PartialCircle:
+            {
+                using var detail = Detail(source, PartialDetail(source.Width, source.Height, random), circle: edit == CopyEdit.PartialCircle);
+                return Encode(detail, 95);
+            }
+
             default:
                 throw new ArgumentOutOfRangeException(nameof(edit), edit, null);
         }
+    }
+
+    private static SKBitmap Detail(SKBitmap source, SKRectI rect, bool circle)
+    {
+        var result = NewBitmap(rect.Width, rect.Height);
+        using var canvas = new SKCanvas(result);
+        canvas.Clear(SKColors.White);
+        if (circle)
+        {
+            using var path = new SKPath();
+            path.AddCircle(rect.Width / 2f, rect.Height / 2f, rect.Width / 2f);
+            canvas.ClipPath(path, antialias: true);
+        }
+
+        canvas.DrawBitmap(source, rect, new SKRect(0, 0, rect.Width, rect.Height));
+        return result;
     }
 
     /// <summary>Decodes with Skia, applies the EXIF orientation and flattens transparency on white (as the product's decoder does).</summary>

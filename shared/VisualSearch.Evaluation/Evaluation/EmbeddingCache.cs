@@ -12,18 +12,22 @@ namespace VisualSearch.Evaluation;
 /// </summary>
 /// <remarks>
 /// Format (little-endian): "VSEMB001", int32 dimension, int32 L + L bytes UTF-8 model id; then entries of
-/// int32 K + K bytes UTF-8 key, float32 raw norm, dimension x float32 (the L2-normalised vector).
+/// int32 K + K bytes UTF-8 key, float32 raw norm, dimension x float32 (the L2-normalised vector). A cache with
+/// regions (<c>&lt;model id&gt;.regions.vec</c>, "VSEMR001") adds to each entry int32 R, then R x (int32 x, y, width,
+/// height, dimension x float32): the embedding's <see cref="Embedding.Embedding.Regions"/>.
 /// </remarks>
 public sealed class EmbeddingCache : IDisposable
 {
     private static readonly byte[] Magic = "VSEMB001"u8.ToArray();
+    private static readonly byte[] RegionsMagic = "VSEMR001"u8.ToArray();
     private readonly Dictionary<string, Embedding.Embedding> _entries = new(StringComparer.Ordinal);
     private readonly Lock _gate = new();
     private readonly FileStream? _writer;
 
-    private EmbeddingCache(string path, string modelId, int dimension, FileStream? writer)
+    private EmbeddingCache(string path, string modelId, int dimension, bool regions, FileStream? writer)
     {
         Path = path;
+        Regions = regions;
         ModelId = modelId;
         Dimension = dimension;
         _writer = writer;
@@ -34,6 +38,9 @@ public sealed class EmbeddingCache : IDisposable
     public string ModelId { get; }
 
     public int Dimension { get; }
+
+    /// <summary>Whether entries keep their regions' vectors (a separate file from the one without).</summary>
+    public bool Regions { get; }
 
     /// <summary>False when another process holds the file: entries are read, new ones are not kept.</summary>
     public bool Writable => _writer is not null;
@@ -65,13 +72,14 @@ public sealed class EmbeddingCache : IDisposable
         return "sha256:" + Convert.ToHexStringLower(SHA256.HashData(stream));
     }
 
-    public static EmbeddingCache Open(string directory, string modelId, int dimension)
+    /// <param name="regions">Keep the embeddings' regions too (a file of its own: <c>&lt;model id&gt;.regions.vec</c>).</param>
+    public static EmbeddingCache Open(string directory, string modelId, int dimension, bool regions = false)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(directory);
         ArgumentException.ThrowIfNullOrWhiteSpace(modelId);
         ArgumentOutOfRangeException.ThrowIfLessThan(dimension, 1);
         Directory.CreateDirectory(directory);
-        var path = System.IO.Path.Combine(directory, modelId + ".vec");
+        var path = System.IO.Path.Combine(directory, modelId + (regions ? ".regions.vec" : ".vec"));
 
         FileStream? writer;
         try
@@ -83,7 +91,7 @@ public sealed class EmbeddingCache : IDisposable
             writer = null;
         }
 
-        var cache = new EmbeddingCache(path, modelId, dimension, writer);
+        var cache = new EmbeddingCache(path, modelId, dimension, regions, writer);
         try
         {
             if (writer is not null) cache.Load(writer);
@@ -113,17 +121,31 @@ public sealed class EmbeddingCache : IDisposable
         ArgumentException.ThrowIfNullOrEmpty(key);
         if (embedding.Vector.Length != Dimension)
             throw new ArgumentException($"The cache holds {Dimension}-d vectors; got {embedding.Vector.Length}.", nameof(embedding));
+        if (Regions && embedding.Regions is null) throw new ArgumentException("This cache keeps regions; the embedding has none.", nameof(embedding));
         var keyBytes = Encoding.UTF8.GetBytes(key);
-        var entry = new byte[4 + keyBytes.Length + 4 + 4 * Dimension];
+        var regions = Regions ? embedding.Regions! : [];
+        var entry = new byte[4 + keyBytes.Length + 4 + 4 * Dimension + (Regions ? 4 + regions.Count * (16 + 4 * Dimension) : 0)];
         BinaryPrimitives.WriteInt32LittleEndian(entry, keyBytes.Length);
         keyBytes.CopyTo(entry, 4);
         var offset = 4 + keyBytes.Length;
         BinaryPrimitives.WriteSingleLittleEndian(entry.AsSpan(offset), embedding.RawNorm);
         offset += 4;
-        foreach (var v in embedding.Vector)
+        offset = WriteVector(entry, offset, embedding.Vector);
+        if (Regions)
         {
-            BinaryPrimitives.WriteSingleLittleEndian(entry.AsSpan(offset), v);
+            BinaryPrimitives.WriteInt32LittleEndian(entry.AsSpan(offset), regions.Count);
             offset += 4;
+            foreach (var region in regions)
+            {
+                if (region.Vector.Length != Dimension) throw new ArgumentException($"A region's vector has {region.Vector.Length} values; {Dimension} expected.", nameof(embedding));
+                foreach (var n in (int[])[region.Box.X, region.Box.Y, region.Box.Width, region.Box.Height])
+                {
+                    BinaryPrimitives.WriteInt32LittleEndian(entry.AsSpan(offset), n);
+                    offset += 4;
+                }
+
+                offset = WriteVector(entry, offset, region.Vector);
+            }
         }
 
         lock (_gate)
@@ -131,6 +153,24 @@ public sealed class EmbeddingCache : IDisposable
             if (!_entries.TryAdd(key, embedding)) return;
             _writer?.Write(entry);
         }
+    }
+
+    private static int WriteVector(byte[] entry, int offset, float[] vector)
+    {
+        foreach (var v in vector)
+        {
+            BinaryPrimitives.WriteSingleLittleEndian(entry.AsSpan(offset), v);
+            offset += 4;
+        }
+
+        return offset;
+    }
+
+    private float[] ReadVector(ReadOnlySpan<byte> span)
+    {
+        var vector = new float[Dimension];
+        for (var i = 0; i < Dimension; i++) vector[i] = BinaryPrimitives.ReadSingleLittleEndian(span[(4 * i)..]);
+        return vector;
     }
 
     public void Dispose()
@@ -150,7 +190,7 @@ public sealed class EmbeddingCache : IDisposable
         {
             if (_writer is null) return;
             var header = new byte[headerLength];
-            Magic.CopyTo(header, 0);
+            (Regions ? RegionsMagic : Magic).CopyTo(header, 0);
             BinaryPrimitives.WriteInt32LittleEndian(header.AsSpan(8), Dimension);
             BinaryPrimitives.WriteInt32LittleEndian(header.AsSpan(12), id.Length);
             id.CopyTo(header, 16);
@@ -164,7 +204,7 @@ public sealed class EmbeddingCache : IDisposable
         stream.Position = 0;
         stream.ReadExactly(bytes);
         ReadOnlySpan<byte> span = bytes;
-        if (!span[..8].SequenceEqual(Magic) || BinaryPrimitives.ReadInt32LittleEndian(span[8..]) != Dimension
+        if (!span[..8].SequenceEqual(Regions ? RegionsMagic : Magic) || BinaryPrimitives.ReadInt32LittleEndian(span[8..]) != Dimension
             || BinaryPrimitives.ReadInt32LittleEndian(span[12..]) != id.Length || !span.Slice(16, id.Length).SequenceEqual(id))
             throw new InvalidDataException($"{Path} is not an embedding cache of {ModelId}; delete it.");
 
@@ -177,10 +217,30 @@ public sealed class EmbeddingCache : IDisposable
             var key = Encoding.UTF8.GetString(span.Slice(position + 4, keyLength));
             var offset = position + 4 + keyLength;
             var norm = BinaryPrimitives.ReadSingleLittleEndian(span[offset..]);
-            var vector = new float[Dimension];
-            for (var i = 0; i < Dimension; i++) vector[i] = BinaryPrimitives.ReadSingleLittleEndian(span[(offset + 4 + 4 * i)..]);
-            _entries[key] = new Embedding.Embedding(vector, norm);
-            position = offset + valueBytes;
+            var vector = ReadVector(span[(offset + 4)..]);
+            var end = offset + valueBytes;
+            List<Indexing.RegionVector>? regions = null;
+            if (Regions)
+            {
+                if (end + 4 > bytes.Length) break;
+                var count = BinaryPrimitives.ReadInt32LittleEndian(span[end..]);
+                var regionBytes = 16 + 4 * Dimension;
+                if (count < 0 || count > 100_000 || end + 4 + (long)count * regionBytes > bytes.Length) break;
+                regions = new List<Indexing.RegionVector>(count);
+                for (var r = 0; r < count; r++)
+                {
+                    var at = end + 4 + r * regionBytes;
+                    var box = new Indexing.RegionBox(
+                        BinaryPrimitives.ReadInt32LittleEndian(span[at..]), BinaryPrimitives.ReadInt32LittleEndian(span[(at + 4)..]),
+                        BinaryPrimitives.ReadInt32LittleEndian(span[(at + 8)..]), BinaryPrimitives.ReadInt32LittleEndian(span[(at + 12)..]));
+                    regions.Add(new Indexing.RegionVector(ReadVector(span[(at + 16)..]), box));
+                }
+
+                end += 4 + count * regionBytes;
+            }
+
+            _entries[key] = new Embedding.Embedding(vector, norm) { Regions = regions };
+            position = end;
         }
 
         if (_writer is not null)

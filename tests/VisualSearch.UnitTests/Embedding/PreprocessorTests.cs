@@ -89,6 +89,29 @@ public sealed class PreprocessorTests
     }
 
     [Fact]
+    public void A_whole_image_of_any_size_is_centred_by_the_mean_images_mean_per_channel()
+    {
+        // A 2 x 2 mean image: B plane 10..13 (mean 11.5), G plane all 20, R plane 0, 0, 0, 4 (mean 1).
+        float[] mean = [10, 11, 12, 13, 20, 20, 20, 20, 0, 0, 0, 4];
+        var preprocessor = new Preprocessor(PreprocessingMode.MeanImageBgr, 2, mean);
+        Assert.Equal([11.5f, 20f, 1f], preprocessor.ChannelMean);
+
+        // A 3 x 1 image (wider than the mean image): R, G, B = (100, 50, 25), (0, 0, 0), (255, 255, 255).
+        byte[] rgb = [100, 50, 25, 0, 0, 0, 255, 255, 255];
+        Assert.Equal([25 - 11.5f, -11.5f, 255 - 11.5f, 50 - 20f, -20f, 235f, 99f, -1f, 254f], preprocessor.CreateWhole(rgb, 3, 1));
+        Assert.Throws<ArgumentException>(() => preprocessor.CreateWhole(rgb, 2, 2));
+    }
+
+    [Fact]
+    public void A_whole_square_image_in_an_rgb_convention_is_what_the_crop_gives()
+    {
+        var preprocessor = new Preprocessor(PreprocessingMode.ImageNet, 4);
+        var rgb = new byte[4 * 4 * 3];
+        new Random(5).NextBytes(rgb);
+        Assert.Equal(preprocessor.Create(rgb), preprocessor.CreateWhole(rgb, 4, 4));
+    }
+
+    [Fact]
     public void Rejects_buffers_of_the_wrong_length()
     {
         var preprocessor = new Preprocessor(PreprocessingMode.UnitRgb, 2);

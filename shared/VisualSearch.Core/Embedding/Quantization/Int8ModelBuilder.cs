@@ -86,10 +86,19 @@ public static class Int8ModelBuilder
     /// (the build output, then the cache), or a new one built into the last of them.
     /// </summary>
     /// <param name="built">True when this call built the model.</param>
-    public static string GetOrBuild(string modelName, Int8BuildInput input, IImageDecoder decoder, IReadOnlyList<string> searchDirectories, out bool built)
+    public static string GetOrBuild(string modelName, Int8BuildInput input, IImageDecoder decoder, IReadOnlyList<string> searchDirectories, out bool built) =>
+        FindOrWrite(FileName(modelName, input), searchDirectories, () => Build(input, decoder), out built);
+
+    /// <summary>
+    /// A derived model's path: the file <paramref name="fileName"/> in the first of <paramref name="searchDirectories"/>
+    /// that has it, or the bytes of <paramref name="build"/> written there into the last (the int8 model, the
+    /// feature-map model of issue 14).
+    /// </summary>
+    /// <param name="built">True when this call wrote the file.</param>
+    public static string FindOrWrite(string fileName, IReadOnlyList<string> searchDirectories, Func<byte[]> build, out bool built)
     {
         ArgumentNullException.ThrowIfNull(searchDirectories);
-        var fileName = FileName(modelName, input);
+        ArgumentNullException.ThrowIfNull(build);
         foreach (var directory in searchDirectories)
         {
             var candidate = Path.Combine(directory, fileName);
@@ -101,7 +110,7 @@ public static class Int8ModelBuilder
         }
 
         var target = Path.Combine(searchDirectories[^1], fileName);
-        Write(target, Build(input, decoder));
+        Write(target, build());
         built = true;
         return target;
     }

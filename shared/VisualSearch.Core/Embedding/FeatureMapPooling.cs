@@ -1,0 +1,155 @@
+using VisualSearch.Indexing;
+
+namespace VisualSearch.Embedding;
+
+/// <summary>How a feature map (or a region of it) becomes one value per channel.</summary>
+public enum PoolingMethod
+{
+    /// <summary>The mean of each channel: what the network's own global pool computes.</summary>
+    Average,
+
+    /// <summary>Generalised mean (GeM): (mean of x^p)^(1/p) per channel, between the average (p = 1) and the maximum (p → ∞).</summary>
+    GeM,
+}
+
+/// <summary>A rectangle of feature-map cells (origin top-left).</summary>
+public readonly record struct MapRect(int X, int Y, int Width, int Height);
+
+/// <summary>
+/// Pure functions over a feature map laid out as the network gives it: C planes of H x W floats (one image).
+/// </summary>
+public static class FeatureMapPooling
+{
+    /// <summary>Activations below this are taken as it before GeM's power (the map is after a ReLU; this keeps the root finite).</summary>
+    public const float GemEpsilon = 1e-6f;
+
+    /// <summary>Pools the cells of <paramref name="rect"/> of every channel into <paramref name="destination"/> (C values).</summary>
+    /// <param name="p">GeM's exponent (ignored by the average).</param>
+    public static void Pool(ReadOnlySpan<float> map, int channels, int height, int width, MapRect rect, PoolingMethod method, float p, Span<float> destination)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(channels, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(height, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(width, 1);
+        if (map.Length != channels * height * width) throw new ArgumentException($"The map has {map.Length} values; {channels} x {height} x {width} expected.", nameof(map));
+        if (destination.Length != channels) throw new ArgumentException($"The destination takes {destination.Length} values; the map has {channels} channels.", nameof(destination));
+        if (rect.X < 0 || rect.Y < 0 || rect.Width < 1 || rect.Height < 1 || rect.X + rect.Width > width || rect.Y + rect.Height > height)
+            throw new ArgumentOutOfRangeException(nameof(rect), rect, $"The rectangle is not within the {width} x {height} map.");
+        if (method == PoolingMethod.GeM) ArgumentOutOfRangeException.ThrowIfLessThan(p, 1f);
+
+        var plane = height * width;
+        var cells = rect.Width * rect.Height;
+        for (var c = 0; c < channels; c++)
+        {
+            var channel = map.Slice(c * plane, plane);
+            double sum = 0;
+            for (var y = rect.Y; y < rect.Y + rect.Height; y++)
+            {
+                var row = channel.Slice(y * width + rect.X, rect.Width);
+                if (method == PoolingMethod.Average)
+                {
+                    foreach (var v in row) sum += v;
+                }
+                else
+                {
+                    foreach (var v in row) sum += Math.Pow(Math.Max(v, GemEpsilon), p);
+                }
+            }
+
+            var mean = sum / cells;
+            destination[c] = method == PoolingMethod.Average ? (float)mean : (float)Math.Pow(mean, 1.0 / p);
+        }
+    }
+
+    /// <summary>The whole map pooled.</summary>
+    public static float[] PoolAll(ReadOnlySpan<float> map, int channels, int height, int width, PoolingMethod method, float p)
+    {
+        var result = new float[channels];
+        Pool(map, channels, height, width, new MapRect(0, 0, width, height), method, p, result);
+        return result;
+    }
+}
+
+/// <summary>
+/// R-MAC-style regions of a feature map (Tolias et al. 2016): at each scale, square regions of one side slid
+/// over the map with about <see cref="DefaultOverlap"/> overlap, the first and last touching the borders. The
+/// sides go down geometrically from half the shorter side to <see cref="SmallestFraction"/> of it (at least one cell).
+/// </summary>
+public static class RegionGrid
+{
+    /// <summary>The side of the smallest regions, as a fraction of the map's shorter side (issue 14: "about a fifth").</summary>
+    public const double SmallestFraction = 0.2;
+
+    /// <summary>The side of the largest regions, as a fraction of the map's shorter side (the whole image is the item's own vector).</summary>
+    public const double LargestFraction = 0.5;
+
+    /// <summary>R-MAC's overlap between neighbouring regions.</summary>
+    public const double DefaultOverlap = 0.4;
+
+    /// <summary>The region sides in cells of a map whose shorter side is <paramref name="shorterSide"/>, largest first, distinct.</summary>
+    public static IReadOnlyList<int> Sides(int shorterSide, int scales)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(shorterSide, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(scales, 1);
+        var sides = new List<int>();
+        for (var l = 0; l < scales; l++)
+        {
+            var fraction = scales == 1 ? LargestFraction : LargestFraction * Math.Pow(SmallestFraction / LargestFraction, (double)l / (scales - 1));
+            var side = Math.Clamp((int)Math.Round(fraction * shorterSide, MidpointRounding.AwayFromZero), 1, shorterSide);
+            if (!sides.Contains(side)) sides.Add(side);
+        }
+
+        return sides;
+    }
+
+    /// <summary>The regions of a <paramref name="mapWidth"/> x <paramref name="mapHeight"/> map, by scale (largest first), then row, then column.</summary>
+    public static IReadOnlyList<MapRect> Compute(int mapWidth, int mapHeight, int scales, double overlap = DefaultOverlap)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(mapWidth, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(mapHeight, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(overlap, 0);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(overlap, 1);
+        var regions = new List<MapRect>();
+        foreach (var side in Sides(Math.Min(mapWidth, mapHeight), scales))
+        {
+            var xs = Positions(mapWidth, side, overlap);
+            var ys = Positions(mapHeight, side, overlap);
+            foreach (var y in ys)
+                foreach (var x in xs) regions.Add(new MapRect(x, y, side, side));
+        }
+
+        return regions;
+    }
+
+    /// <summary>
+    /// The box in the original image's pixels (upright) that a region of the map covers: the map spans the whole
+    /// image, so cells map proportionally, outward to whole pixels.
+    /// </summary>
+    public static RegionBox ToImageBox(MapRect region, int mapWidth, int mapHeight, int imageWidth, int imageHeight)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(mapWidth, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(mapHeight, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(imageWidth, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(imageHeight, 1);
+        var x0 = (int)Math.Floor((double)region.X * imageWidth / mapWidth);
+        var y0 = (int)Math.Floor((double)region.Y * imageHeight / mapHeight);
+        var x1 = Math.Min(imageWidth, (int)Math.Ceiling((double)(region.X + region.Width) * imageWidth / mapWidth));
+        var y1 = Math.Min(imageHeight, (int)Math.Ceiling((double)(region.Y + region.Height) * imageHeight / mapHeight));
+        return new RegionBox(x0, y0, Math.Max(1, x1 - x0), Math.Max(1, y1 - y0));
+    }
+
+    /// <summary>Start cells along one axis: evenly spread from 0 to length - side, steps of at most side x (1 - overlap).</summary>
+    private static List<int> Positions(int length, int side, double overlap)
+    {
+        if (side >= length) return [0];
+        var span = length - side;
+        var steps = (int)Math.Ceiling(span / (side * (1 - overlap)) - 1e-9);
+        var positions = new List<int>();
+        for (var i = 0; i <= steps; i++)
+        {
+            var position = (int)Math.Round((double)i * span / steps, MidpointRounding.AwayFromZero);
+            if (positions.Count == 0 || positions[^1] != position) positions.Add(position);
+        }
+
+        return positions;
+    }
+}

@@ -1,0 +1,146 @@
+using System.Numerics.Tensors;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.ML.OnnxRuntime;
+using VisualSearch.Embedding;
+using VisualSearch.Embedding.Quantization;
+using VisualSearch.Imaging;
+using VisualSearch.Testing;
+using VisualSearch.UnitTests.Fixtures;
+
+namespace VisualSearch.UnitTests.Embedding;
+
+/// <summary>
+/// The feature-map model derived from the packaged ResNet18 (issue 14): it is the same network cut before its
+/// pool, so its map averaged is the network's own output; the edit is deterministic and cached by the source's hash.
+/// </summary>
+[Collection(EncoderCollection.Name)]
+public sealed class FeatureMapModelTests(EncoderFixture fixture)
+{
+    private static readonly EncoderOptions Defaults = new();
+    private static string SourcePath => Path.Combine(AppContext.BaseDirectory, Defaults.ModelPath);
+
+    [Fact]
+    public void The_edited_models_averaged_map_equals_the_original_models_output_on_the_same_224_input()
+    {
+        var preprocessor = OnnxImageEncoder.CreatePreprocessor(Defaults);
+        var prepared = fixture.Decoder.Prepare(SamplePhotos.Read("chelsea.png"), 224);
+        var tensor = preprocessor.Create(prepared.Rgb);
+
+        using var original = new InferenceSession(SourcePath);
+        var expected = Run(original, tensor, 224, 224, Defaults.OutputName, out var expectedShape);
+        Assert.Equal([1L, 512, 1, 1], expectedShape);
+
+        using var edited = new InferenceSession(FeatureMapModel.Edit(File.ReadAllBytes(SourcePath), Defaults.FeatureMapTensor));
+        Assert.Equal([Defaults.FeatureMapTensor], edited.OutputMetadata.Keys);
+        var map = Run(edited, tensor, 224, 224, Defaults.FeatureMapTensor, out var mapShape);
+        Assert.Equal([1L, 512, 7, 7], mapShape);
+
+        var pooled = FeatureMapPooling.PoolAll(map, 512, 7, 7, PoolingMethod.Average, 1);
+        var scale = expected.Max(MathF.Abs);
+        Assert.True(scale > 0.1f, "The network's output is empty: the comparison would prove nothing.");
+        for (var c = 0; c < 512; c++)
+            Assert.True(MathF.Abs(pooled[c] - expected[c]) <= 1e-4f * scale, $"channel {c}: map average {pooled[c]} against the network's {expected[c]}");
+        Assert.True(TensorPrimitives.CosineSimilarity(pooled, expected) > 0.999999f);
+    }
+
+    [Fact]
+    public void The_edited_model_takes_other_input_sizes_and_gives_the_map_of_that_size()
+    {
+        using var edited = new InferenceSession(FeatureMapModel.Edit(File.ReadAllBytes(SourcePath), Defaults.FeatureMapTensor));
+        var tensor = new float[3 * 288 * 384];
+        for (var i = 0; i < tensor.Length; i++) tensor[i] = (i % 97) - 48f;
+        Run(edited, tensor, 288, 384, Defaults.FeatureMapTensor, out var shape);
+        Assert.Equal([1L, 512, 9, 12], shape);
+    }
+
+    [Fact]
+    public void The_edit_is_deterministic_and_cached_under_the_source_models_hash()
+    {
+        var source = File.ReadAllBytes(SourcePath);
+        Assert.Equal(FeatureMapModel.Edit(source, Defaults.FeatureMapTensor), FeatureMapModel.Edit(source, Defaults.FeatureMapTensor));
+
+        using var cache = new TempDirectory("vs-map-cache-");
+        var first = FeatureMapModel.GetOrBuild("resnet18", SourcePath, Defaults.FeatureMapTensor, [cache.Path], out var built);
+        Assert.True(built);
+        Assert.Equal(FeatureMapModel.FileName("resnet18", Int8ModelBuilder.Sha256Of(SourcePath), Defaults.FeatureMapTensor), Path.GetFileName(first));
+        var again = FeatureMapModel.GetOrBuild("resnet18", SourcePath, Defaults.FeatureMapTensor, [cache.Path], out var builtAgain);
+        Assert.False(builtAgain);
+        Assert.Equal(first, again);
+        Assert.Equal(FeatureMapModel.Edit(source, Defaults.FeatureMapTensor), File.ReadAllBytes(first));
+        Assert.NotEqual(FeatureMapModel.Key(Int8ModelBuilder.Sha256Of(SourcePath), "ReLU393_Output_0"), FeatureMapModel.Key(new string('0', 64), "ReLU393_Output_0"));
+    }
+
+    [Fact]
+    public void A_tensor_the_model_does_not_have_is_refused()
+    {
+        var ex = Assert.Throws<InvalidOperationException>(() => FeatureMapModel.Edit(File.ReadAllBytes(SourcePath), "NoSuchTensor"));
+        Assert.Contains("NoSuchTensor", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_feature_map_encoder_embeds_the_whole_image_says_so_in_its_model_id_and_makes_regions_in_the_originals_pixels()
+    {
+        using var cache = new TempDirectory("vs-map-cache-");
+        using var encoder = Create(new EncoderOptions { Descriptor = DescriptorMode.FeatureMap, Regions = true, Int8CachePath = cache.Path });
+        Assert.Equal(new ImageInput(288, WholeImage: true, 576, 32), encoder.Input);
+
+        // A 640 x 480 photo is embedded whole at 384 x 288 (a 12 x 9 map).
+        var bytes = TestImages.Synthetic(3, 640, 480);
+        var prepared = fixture.Decoder.Prepare(bytes, encoder.Input);
+        Assert.Equal((384, 288), (prepared.PixelWidth, prepared.PixelHeight));
+        var embedding = encoder.Embed(prepared);
+
+        Assert.Matches("^resnet18-[0-9a-f]{12}-map-gem3-s288-512$", encoder.Model.Id);
+        Assert.Equal(1f, TensorPrimitives.Norm(embedding.Vector), 1e-4f);
+        var regions = Assert.IsAssignableFrom<IReadOnlyList<VisualSearch.Indexing.RegionVector>>(embedding.Regions);
+        Assert.Equal(RegionGrid.Compute(12, 9, 3).Count, regions.Count);
+        Assert.All(regions, r =>
+        {
+            Assert.Equal(512, r.Vector.Length);
+            Assert.Equal(1f, TensorPrimitives.Norm(r.Vector), 1e-4f);
+            Assert.InRange(r.Box.X, 0, 639);
+            Assert.InRange(r.Box.Y, 0, 479);
+            Assert.InRange(r.Box.X + r.Box.Width, 1, 640);
+            Assert.InRange(r.Box.Y + r.Box.Height, 1, 480);
+        });
+        Assert.Contains(regions, r => r.Box.X + r.Box.Width == 640 && r.Box.Y + r.Box.Height == 480);
+
+        // The same descriptor without regions: the same vector, no regions.
+        using var plain = Create(new EncoderOptions { Descriptor = DescriptorMode.FeatureMap, Int8CachePath = cache.Path });
+        var without = plain.Embed(prepared);
+        Assert.Null(without.Regions);
+        Assert.Equal(encoder.Model.Id, plain.Model.Id);
+        Assert.True(TensorPrimitives.CosineSimilarity(embedding.Vector, without.Vector) > 0.99999f);
+    }
+
+    [Fact]
+    public void Int8_keeps_the_centre_crop_descriptor_and_its_id()
+    {
+        var options = fixture.Options(EncoderPrecision.Int8);
+        options.Descriptor = DescriptorMode.FeatureMap;
+        using var encoder = Create(options);
+        Assert.Equal(fixture.Int8.Model.Id, encoder.Model.Id);
+        Assert.DoesNotContain("map", encoder.Model.Id, StringComparison.Ordinal);
+        Assert.False(encoder.Input.WholeImage);
+        var embedding = encoder.Embed(fixture.Decoder.Prepare(SamplePhotos.Read("coffee.png"), encoder.Input));
+        Assert.Equal(512, embedding.Vector.Length);
+    }
+
+    [Theory]
+    [InlineData(PoolingMethod.Average, 3f, 0, "map-avg-s288")]
+    [InlineData(PoolingMethod.GeM, 3f, 0, "map-gem3-s288")]
+    [InlineData(PoolingMethod.GeM, 2.5f, 224, "map-gem2p5-s288-s224")]
+    public void The_descriptor_id_names_the_pooling_and_the_sizes(PoolingMethod pooling, float p, int second, string expected) =>
+        Assert.Equal(expected, OnnxImageEncoder.DescriptorId(new EncoderOptions { Pooling = pooling, GemP = p, SecondShorterSide = second }));
+
+    private OnnxImageEncoder Create(EncoderOptions options) =>
+        new(Microsoft.Extensions.Options.Options.Create(options), NullLogger<OnnxImageEncoder>.Instance, fixture.Metrics);
+
+    private static float[] Run(InferenceSession session, float[] tensor, int height, int width, string output, out long[] shape)
+    {
+        using var input = OrtValue.CreateTensorValueFromMemory(tensor, [1, 3, height, width]);
+        using var outputs = session.Run(new RunOptions(), [session.InputMetadata.Keys.Single()], [input], [output]);
+        shape = outputs[0].GetTensorTypeAndShape().Shape;
+        return outputs[0].GetTensorDataAsSpan<float>().ToArray();
+    }
+}
