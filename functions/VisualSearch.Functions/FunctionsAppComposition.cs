@@ -59,6 +59,7 @@ public static class FunctionsAppComposition
         builder.AddBlobIngestion(watch: false);
         builder.AddBlobUploads(allowAccountKeySigning: false); // upload URLs: user-delegation SAS only
         builder.AddVisualSearchImages();
+        builder.AddVisualSearchPageSignIn(); // the page's sign-in (Auth__Authority, Auth__ClientId, Auth__Scope)
         builder.AddVisualSearchAppServiceAuth(); // callers: App Service authentication's principal (Auth__AppService), see docs/security.md
         return builder;
     }

@@ -25,7 +25,8 @@ public sealed class FunctionsPageTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         _host = await PageHost.StartAsync(Repo.Photos, ["chelsea.png"]);
-        _functions = new PageFunctions(_host.Services.GetRequiredService<SearchService>(), _host.Services.GetRequiredService<ItemImageService>(), _host.Services.GetRequiredService<IngestionService>());
+        _functions = new PageFunctions(_host.Services.GetRequiredService<SearchService>(), _host.Services.GetRequiredService<ItemImageService>(), _host.Services.GetRequiredService<IngestionService>(),
+            _host.Services.GetRequiredService<IOptions<PageSignInOptions>>());
     }
 
     public async Task DisposeAsync() => await _host.DisposeAsync();
