@@ -1,6 +1,6 @@
 // The Duplicates view of a host with sign-in (Auth__Authority), in Debian's chromium driven by playwright-core, as a
-// signed-in user: every request the page makes (API calls and <img> thumbnails) carries the user's bearer token, as
-// it will once the page signs people in itself. The view shows the user's own group only, its thumbnails load, and
+// signed-in user: every request the page makes carries the user's bearer token (set on the browser context here; the
+// page's own sign-in, MSAL.js against the test issuer, is sign-in.spec.mjs). The view shows the user's own group only, its thumbnails load, and
 // "Not duplicates" is recorded for the user.
 //
 //   node duplicates-signed-in.spec.mjs <baseUrl> <token> <own-ids comma-separated> <others' ids comma-separated>
