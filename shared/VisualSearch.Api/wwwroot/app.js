@@ -101,6 +101,7 @@ function showUser(message) {
   const name = account ? (account.name && account.username && account.name !== account.username
     ? `${account.name} (${account.username})` : account.name || account.username) : '';
   el.userName.textContent = message || (account ? `Signed in as ${name}` : 'Not signed in');
+  el.user.dataset.prompt = message ? 'true' : 'false';
   el.signIn.hidden = Boolean(account) && !message;
   el.signOut.hidden = !account;
   document.body.dataset.signedIn = String(Boolean(account));
@@ -154,6 +155,8 @@ async function apiFetch(url, init = {}, { promptOn401 = true } = {}) {
   const response = await fetch(url, { ...init, headers });
   if (response.status === 401 && auth && promptOn401) {
     showUser(auth.getActiveAccount() ? 'The API refused your sign-in: sign in again.' : 'Sign in to use the API.');
+  } else if (token && response.ok && el.user.dataset.prompt === 'true') {
+    showUser(); // the token works again: back to who is signed in
   }
   return response;
 }

@@ -33,6 +33,7 @@ const tokenRequests = [];
 let accessToken = null;
 let refreshToken = null;
 let signedInPhase = false;
+let tamperSearch = false;
 let step = 'start';
 let context;
 
@@ -64,6 +65,12 @@ try {
     }
     if (url.origin === issuer && url.pathname === '/authorize') authorizeRequests.push(url);
     if (url.origin === issuer && url.pathname === '/token') tokenRequests.push(new URLSearchParams(request.postData() ?? ''));
+    if (tamperSearch && url.origin === origin && url.pathname === '/api/search') {
+      // A token the API refuses (its signature no longer matches), as after a key rotation or a revoked sign-in.
+      const headers = await request.allHeaders();
+      const [head, body] = headers.authorization.slice('Bearer '.length).split('.');
+      return route.continue({ headers: { ...headers, authorization: `Bearer ${head}.${body}.AAAA` } });
+    }
     return route.continue();
   });
   const page = context.pages()[0] ?? await context.newPage();
@@ -133,6 +140,19 @@ try {
     assert.deepEqual(apiWithoutToken, [], 'API requests without the bearer token');
     const health = (await page.locator('#health').textContent()).trim();
     assert.equal(health, 'Ready', 'a user without the admin role sees that the API answers');
+  });
+
+  await run('a token the API refuses (401) asks to sign in again; a working one puts the name back', async () => {
+    tamperSearch = true;
+    await searchWith(queryImage);
+    tamperSearch = false;
+    assert.match(await page.locator('#error').textContent(), /HTTP 401/);
+    assert.equal((await page.locator('#user-name').textContent()).trim(), 'The API refused your sign-in: sign in again.');
+    assert.ok(await page.locator('#sign-in').isVisible(), 'the Sign in button shows again');
+    await searchWith(queryImage);
+    assert.equal(await page.locator('#error').isVisible(), false);
+    assert.ok((await page.locator('#user-name').textContent()).trim().startsWith(`Signed in as ${name}`));
+    assert.equal(await page.locator('#sign-in').isVisible(), false);
   });
 
   await run('sign-out: through the issuer, and the page forgets the user and the token', async () => {
