@@ -8,11 +8,8 @@
 //
 //   node sign-in.spec.mjs <baseUrl> <issuerUrl> <query image> <own ids comma-separated> <others' ids comma-separated> <name>
 
-import { chromium } from 'playwright-core';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import assert from 'node:assert/strict';
+import { launchChromium, steps } from './chromium.mjs';
 
 const [baseUrl, issuerUrl, queryImage, ownList, othersList, name] = process.argv.slice(2);
 if (!baseUrl || !issuerUrl || !queryImage || !ownList || !othersList || !name) {
@@ -24,7 +21,6 @@ const own = ownList.split(',');
 const others = othersList.split(',');
 const origin = new URL(baseUrl).origin;
 const issuer = new URL(issuerUrl).origin;
-const userDataDir = mkdtempSync(join(tmpdir(), 'vsearch-chromium-'));
 const pageErrors = [];
 const escaped = []; // requests that tried to leave loopback
 const apiWithoutToken = []; // API requests sent while signed in without a bearer token
@@ -34,23 +30,16 @@ let accessToken = null;
 let refreshToken = null;
 let signedInPhase = false;
 let tamperSearch = false;
-let step = 'start';
+const progress = steps();
+const { run } = progress;
+let browser;
 let context;
 
-async function run(stepName, body) {
-  step = stepName;
-  console.log(`[${new Date().toISOString().slice(11, 23)}] step: ${stepName}`);
-  await body();
-}
-
 try {
-  context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    viewport: { width: 1280, height: 900 },
+  browser = await launchChromium({
     ignoreHTTPSErrors: true, // the issuer's certificate is self-signed for this run
   });
+  ({ context } = browser);
   await context.route('**/*', async (route) => {
     const request = route.request();
     const url = new URL(request.url());
@@ -182,9 +171,8 @@ try {
 
   console.log('all steps passed');
 } catch (error) {
-  console.error(`FAILED at step "${step}": ${error?.stack ?? error}`);
+  console.error(`FAILED at step "${progress.current}": ${error?.stack ?? error}`);
   process.exitCode = 1;
 } finally {
-  await context?.close().catch(() => {});
-  rmSync(userDataDir, { recursive: true, force: true });
+  await browser?.dispose();
 }
