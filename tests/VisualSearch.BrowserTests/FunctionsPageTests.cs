@@ -84,7 +84,7 @@ public sealed class FunctionsPageTests : IAsyncLifetime
         var msal = Request("/api/app/" + PageApi.MsalFile);
         var (status, type, body, _) = await ExecuteAsync(msal, functions.Page(msal, PageApi.MsalFile));
         Assert.Equal((200, "text/javascript; charset=utf-8"), (status, type));
-        Assert.StartsWith("/*! @azure/msal-browser v5.29.0", System.Text.Encoding.UTF8.GetString(body), StringComparison.Ordinal);
+        Assert.StartsWith(Repo.MsalBanner(), System.Text.Encoding.UTF8.GetString(body), StringComparison.Ordinal);
     }
 
     private async Task<JsonElement> ConfigAsync(PageFunctions functions)
