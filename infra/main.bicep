@@ -151,6 +151,9 @@ param apiAudience string = ''
 @description('Entra tenant that issues the tokens (workforce, or an External ID tenant for consumer apps).')
 param authTenantId string = tenant().tenantId
 
+@description('Application (client) ID of the web page\'s Entra app registration (platform "Single-page application", redirect URI https://<app>.azurewebsites.net/api/app/; docs/security.md). Set with apiClientId: the page signs people in (MSAL.js, code + PKCE) and asks for <apiAudience>/access_as_user. Empty: the page does not sign in.')
+param pageClientId string = ''
+
 @description('Create the Event Grid subscriptions. Leave false on the first deployment: the webhook keys exist only once the app code has been deployed; then deploy again with true.')
 param deployEventSubscriptions bool = false
 
@@ -275,6 +278,10 @@ module rbac 'modules/rbac.bicep' = {
 
 // Identity-based settings shared by every host of the app (Function App and GPU container app).
 // The connection name ImagesStorage is the one the BlobTrigger uses (Connection = "ImagesStorage").
+var apiAudienceValue = empty(apiAudience) ? 'api://${apiClientId}' : apiAudience
+var openIdIssuer = '${environment().authentication.loginEndpoint}${authTenantId}/v2.0'
+var pageSignsIn = !empty(apiClientId) && !empty(pageClientId)
+
 var appSettings = {
   AzureWebJobsStorage__blobServiceUri: storage.outputs.blobEndpoint
   AzureWebJobsStorage__queueServiceUri: storage.outputs.queueEndpoint
@@ -299,6 +306,10 @@ var appSettings = {
   AZURE_CLIENT_ID: identity.properties.clientId
   // The code reads the caller from App Service authentication's principal (Caller, AppServiceCallerResolver).
   Auth__AppService: string(!empty(apiClientId))
+  // The page's sign-in (PageSignInOptions): empty values leave the page as it was.
+  Auth__Authority: pageSignsIn ? openIdIssuer : ''
+  Auth__ClientId: pageSignsIn ? pageClientId : ''
+  Auth__Scope: pageSignsIn ? '${apiAudienceValue}/access_as_user' : ''
 }
 
 module functionApp 'modules/functionapp.bicep' = {

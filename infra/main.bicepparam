@@ -38,6 +38,9 @@ param apiClientId = readEnvironmentVariable('VISUALSEARCH_API_CLIENT_ID', '')
 
 param apiAudience = readEnvironmentVariable('VISUALSEARCH_API_AUDIENCE', '')
 
+// The web page's own (single-page application) registration: the page then signs people in with MSAL.js.
+param pageClientId = readEnvironmentVariable('VISUALSEARCH_PAGE_CLIENT_ID', '')
+
 param deployEventSubscriptions = bool(readEnvironmentVariable('VISUALSEARCH_EVENT_SUBSCRIPTIONS', 'false'))
 
 param enableGpuEncoder = bool(readEnvironmentVariable('VISUALSEARCH_GPU', 'false'))

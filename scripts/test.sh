@@ -22,7 +22,9 @@ if ! ldconfig -p | grep -q libgomp.so.1; then
   { as_root apt-get update -qq && DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq libgomp1 >/dev/null; } \
     || { echo "could not install libgomp1"; echo "0 passed, 1 failed"; exit 1; }
 fi
-{ [ -x node_modules/.bin/azurite-blob ] && [ -f node_modules/playwright-core/package.json ]; } \
+# node_modules must hold the MSAL.js version package.json pins (the page embeds it when built; azurite brings its own).
+{ [ -x node_modules/.bin/azurite-blob ] && [ -f node_modules/playwright-core/package.json ] \
+  && node -e "process.exit(require('./node_modules/@azure/msal-browser/package.json').version === require('./package.json').dependencies['@azure/msal-browser'] ? 0 : 1)" 2>/dev/null; } \
   || npm ci --no-audit --no-fund --loglevel=error || { echo "0 passed, 1 failed"; exit 1; }
 
 dotnet build VisualSearch.sln -nologo -v minimal 2>&1 | tail -n 3

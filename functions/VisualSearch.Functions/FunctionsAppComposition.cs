@@ -60,6 +60,7 @@ public static class FunctionsAppComposition
         builder.AddBlobUploads(allowAccountKeySigning: false); // upload URLs: user-delegation SAS only
         builder.AddBlobAlbumShares(); // album shares in a blob, seen by every instance
         builder.AddVisualSearchImages();
+        builder.AddVisualSearchPageSignIn(); // the page's sign-in (Auth__Authority, Auth__ClientId, Auth__Scope)
         builder.AddVisualSearchAppServiceAuth(); // callers: App Service authentication's principal (Auth__AppService), see docs/security.md
         return builder;
     }

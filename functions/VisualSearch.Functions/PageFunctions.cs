@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Azure.Functions.Worker;
+using Microsoft.Extensions.Options;
 using VisualSearch.Api;
 using VisualSearch.Ingestion;
 using VisualSearch.Search;
@@ -9,12 +10,12 @@ namespace VisualSearch.Functions;
 
 /// <summary>
 /// The search page and the item images it shows. The page is anonymous and lives at /api/app/ (host.json's
-/// routePrefix is "api"); open it as /api/app/?code=&lt;function key&gt; and it sends the key with its API calls.
+/// routePrefix is "api"); open it as /api/app/?code=&lt;function key&gt; and it sends the key with its API calls,
+/// and with Auth__ClientId set it signs people in (MSAL.js) and sends their access token too.
 /// Uploading to the index is the local host's; here uploads go to the blob container.
 /// </summary>
-public sealed class PageFunctions(SearchService search, ItemImageService images, IngestionService ingestion)
+public sealed class PageFunctions(SearchService search, ItemImageService images, IngestionService ingestion, IOptions<PageSignInOptions> signIn)
 {
-    private static readonly PageSettings Settings = new(Upload: false);
 
     [Function("Page")]
     public IActionResult Page(
@@ -24,7 +25,7 @@ public sealed class PageFunctions(SearchService search, ItemImageService images,
         // The page's files are relative to it: /api/app must become /api/app/.
         if (string.IsNullOrEmpty(path) && request.Path.Value is { } value && !value.EndsWith('/'))
             return new RedirectResult(value + "/" + request.QueryString, permanent: false);
-        return new ResultActionResult(PageApi.Serve(path, request, Settings));
+        return new ResultActionResult(PageApi.Serve(path, request, new PageSettings(Upload: false, signIn.Value.ForPage())));
     }
 
     [Function("GetImage")]

@@ -188,6 +188,8 @@ resource functionApp 'Microsoft.Web/sites@2024-11-01' = {
           '/api/app/app.js'
           '/api/app/app.css'
           '/api/app/config.json'
+          '/api/app/msal-browser.min.js'
+          '/api/app/msal-browser.LICENSE.txt'
           '/api/events/blobs'
           '/runtime/webhooks/blobs'
         ]

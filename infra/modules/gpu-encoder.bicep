@@ -63,6 +63,8 @@ var env = [
     // No App Service authentication in front of this app: never trust an X-MS-CLIENT-PRINCIPAL header here
     // (a client could forge it). Its HTTP routes stay behind function keys, for operators (docs/security.md).
     Auth__AppService: 'false'
+    // Nor does it serve the page to people: no page sign-in either.
+    Auth__ClientId: ''
   })): {
     name: setting.key
     value: string(setting.value)

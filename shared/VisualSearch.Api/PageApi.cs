@@ -1,4 +1,5 @@
 using System.Collections.Frozen;
+using System.Globalization;
 using System.Reflection;
 using System.Security.Cryptography;
 using System.Text.Json;
@@ -9,7 +10,8 @@ namespace VisualSearch.Api;
 
 /// <summary>What the page may offer on this host, served to it as config.json.</summary>
 /// <param name="Upload">The host accepts POST /api/images (the local host).</param>
-public sealed record PageSettings(bool Upload);
+/// <param name="SignIn">How the page signs people in (MSAL.js), or null: it does not (the host has no Auth:ClientId).</param>
+public sealed record PageSettings(bool Upload, PageSignIn? SignIn = null);
 
 /// <summary>
 /// The search page: plain HTML/CSS/JS embedded in this assembly (wwwroot/), served by both hosts (the local host
@@ -23,14 +25,27 @@ public static class PageApi
 
     private const string ResourcePrefix = "VisualSearch.Api.wwwroot.";
 
+    /// <summary>The MSAL.js bundle (from node_modules at build time), loaded by the page only when it signs people in.</summary>
+    public const string MsalFile = "msal-browser.min.js";
+
+    // connect-src {0}: the issuer's origin when the page signs people in (MSAL reads its discovery document and
+    // redeems the code at its token endpoint); the sign-in itself is a top-level navigation.
     private const string ContentSecurityPolicy =
-        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; connect-src 'self'; " +
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; connect-src 'self'{0}; " +
         "manifest-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
     private static readonly Lazy<FrozenDictionary<string, PageFile>> LazyFiles = new(Load);
 
     /// <summary>The file names served (besides <see cref="ConfigFile"/>).</summary>
     public static IEnumerable<string> Files => LazyFiles.Value.Keys;
+
+    /// <summary>True if this build embeds <see cref="MsalFile"/> (node_modules was there when it was built: `npm ci`).</summary>
+    public static bool SignInBundled =>
+#if MSAL_BUNDLED
+        true;
+#else
+        false;
+#endif
 
     /// <summary>One file of the page; an empty name is index.html. 404 for anything else.</summary>
     public static IResult Serve(string? name, HttpRequest request, PageSettings settings)
@@ -53,7 +68,9 @@ public static class PageApi
         headers.CacheControl = "no-cache";
         headers.XContentTypeOptions = "nosniff";
         headers["Referrer-Policy"] = "no-referrer";
-        if (file.ContentType.StartsWith("text/html", StringComparison.Ordinal)) headers.ContentSecurityPolicy = ContentSecurityPolicy;
+        if (file.ContentType.StartsWith("text/html", StringComparison.Ordinal))
+            headers.ContentSecurityPolicy = string.Format(CultureInfo.InvariantCulture, ContentSecurityPolicy,
+                settings.SignIn is { } signIn ? " " + new Uri(signIn.Authority).GetLeftPart(UriPartial.Authority) : "");
         return Results.Bytes(file.Bytes, file.ContentType, entityTag: EntityTagHeaderValue.Parse(file.ETag));
     }
 
@@ -84,6 +101,7 @@ public static class PageApi
         ".svg" => "image/svg+xml",
         ".png" => "image/png",
         ".json" or ".webmanifest" => "application/json",
+        ".txt" => "text/plain; charset=utf-8",
         _ => "application/octet-stream",
     };
 

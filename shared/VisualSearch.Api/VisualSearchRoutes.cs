@@ -79,15 +79,21 @@ public static class VisualSearchRoutes
         return app;
     }
 
-    /// <summary>The search page under <paramref name="basePath"/> (ending in '/'): index.html at the base, its files beside it.</summary>
+    /// <summary>
+    /// The search page under <paramref name="basePath"/> (ending in '/'): index.html at the base, its files beside it
+    /// (MSAL.js among them when the build has it), and config.json with <paramref name="settings"/> and the page's
+    /// sign-in (<see cref="PageSignInOptions"/>, AddVisualSearchPageSignIn).
+    /// </summary>
     public static IEndpointRouteBuilder MapVisualSearchPage(this IEndpointRouteBuilder app, string basePath, PageSettings settings)
     {
         ArgumentNullException.ThrowIfNull(app);
         ArgumentNullException.ThrowIfNull(settings);
         if (!basePath.StartsWith('/') || !basePath.EndsWith('/')) throw new ArgumentException("The base path starts and ends with '/'.", nameof(basePath));
-        app.MapGet(basePath, (HttpRequest request) => PageApi.Serve(PageApi.IndexFile, request, settings));
+        app.MapGet(basePath, (HttpRequest request, IOptions<PageSignInOptions> signIn) =>
+            PageApi.Serve(PageApi.IndexFile, request, settings with { SignIn = signIn.Value.ForPage() }));
         foreach (var name in PageApi.Files.Append(PageApi.ConfigFile))
-            app.MapGet(basePath + name, (HttpRequest request) => PageApi.Serve(name, request, settings));
+            app.MapGet(basePath + name, (HttpRequest request, IOptions<PageSignInOptions> signIn) =>
+                PageApi.Serve(name, request, settings with { SignIn = signIn.Value.ForPage() }));
         return app;
     }
 

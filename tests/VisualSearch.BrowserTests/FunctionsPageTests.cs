@@ -25,7 +25,8 @@ public sealed class FunctionsPageTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         _host = await PageHost.StartAsync(Repo.Photos, ["chelsea.png"]);
-        _functions = new PageFunctions(_host.Services.GetRequiredService<SearchService>(), _host.Services.GetRequiredService<ItemImageService>(), _host.Services.GetRequiredService<IngestionService>());
+        _functions = new PageFunctions(_host.Services.GetRequiredService<SearchService>(), _host.Services.GetRequiredService<ItemImageService>(), _host.Services.GetRequiredService<IngestionService>(),
+            _host.Services.GetRequiredService<IOptions<PageSignInOptions>>());
     }
 
     public async Task DisposeAsync() => await _host.DisposeAsync();
@@ -62,6 +63,37 @@ public sealed class FunctionsPageTests : IAsyncLifetime
         var other = Request("/api/app/secrets.txt");
         (status, _, _, _) = await ExecuteAsync(other, _functions.Page(other, "secrets.txt"));
         Assert.Equal(404, status);
+    }
+
+    [Fact]
+    public async Task With_a_page_client_id_the_page_signs_in_with_msal_from_this_host()
+    {
+        Assert.Equal(JsonValueKind.Null, (await ConfigAsync(_functions)).GetProperty("signIn").ValueKind);
+
+        var signIn = new PageSignInOptions { Authority = "https://login.microsoftonline.com/tenant-id/v2.0", ClientId = "page-client", Scope = "api://api-client/access_as_user" };
+        var functions = new PageFunctions(_host.Services.GetRequiredService<SearchService>(), _host.Services.GetRequiredService<ItemImageService>(),
+            _host.Services.GetRequiredService<IngestionService>(), Options.Create(signIn));
+        var config = (await ConfigAsync(functions)).GetProperty("signIn");
+        Assert.Equal(("https://login.microsoftonline.com/tenant-id/v2.0", "page-client", "api://api-client/access_as_user"),
+            (config.GetProperty("authority").GetString(), config.GetProperty("clientId").GetString(), config.GetProperty("scope").GetString()));
+
+        var page = Request("/api/app/");
+        var (_, _, _, headers) = await ExecuteAsync(page, functions.Page(page, ""));
+        Assert.Contains("connect-src 'self' https://login.microsoftonline.com;", headers.ContentSecurityPolicy.ToString(), StringComparison.Ordinal);
+
+        var msal = Request("/api/app/" + PageApi.MsalFile);
+        var (status, type, body, _) = await ExecuteAsync(msal, functions.Page(msal, PageApi.MsalFile));
+        Assert.Equal((200, "text/javascript; charset=utf-8"), (status, type));
+        Assert.StartsWith(Repo.MsalBanner(), System.Text.Encoding.UTF8.GetString(body), StringComparison.Ordinal);
+    }
+
+    private async Task<JsonElement> ConfigAsync(PageFunctions functions)
+    {
+        var request = Request("/api/app/config.json");
+        var (status, _, body, _) = await ExecuteAsync(request, functions.Page(request, "config.json"));
+        Assert.Equal(200, status);
+        using var config = JsonDocument.Parse(body);
+        return config.RootElement.Clone();
     }
 
     [Fact]

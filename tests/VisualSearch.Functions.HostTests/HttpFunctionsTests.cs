@@ -1,3 +1,4 @@
+using System.Text.Json;
 using VisualSearch.Functions.HostTests.Infrastructure;
 using VisualSearch.Functions.HostTests.Rpc;
 
@@ -174,6 +175,13 @@ public sealed class HttpFunctionsTests(IndexedWorkerFixture fixture) : IClassFix
         var html = await page.BodyAsync(200);
         Assert.Equal("text/html", page.MediaType);
         Assert.Contains("<html", html, StringComparison.OrdinalIgnoreCase);
+
+        // The page's sign-in library comes from this host (embedded in the package), never from a CDN; without
+        // Auth__ClientId the page is told not to sign in.
+        using var msal = await fixture.GetAsync("/api/app/msal-browser.min.js");
+        Assert.StartsWith(Repo.MsalBanner(), await msal.BodyAsync(200), StringComparison.Ordinal);
+        using var config = await fixture.GetAsync("/api/app/config.json");
+        Assert.Equal(JsonValueKind.Null, (await config.JsonAsync()).GetProperty("signIn").ValueKind);
     }
 
     [Fact]

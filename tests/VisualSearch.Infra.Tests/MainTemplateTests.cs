@@ -165,6 +165,7 @@ public sealed partial class MainTemplateTests(CompiledMainTemplate compiled) : I
         var excluded = global.GetProperty("excludedPaths").EnumerateArray().Select(e => e.GetString()).ToList();
         Assert.Contains("/api/health", excluded);
         Assert.Contains("/runtime/webhooks/blobs", excluded);
+        Assert.Contains("/api/app/msal-browser.min.js", excluded); // the page's sign-in library loads before anyone is signed in
         Assert.DoesNotContain(excluded, path => path!.StartsWith("/api/search", StringComparison.Ordinal) || path.StartsWith("/api/items", StringComparison.Ordinal)
             || path.StartsWith("/api/images", StringComparison.Ordinal) || path.StartsWith("/api/thumbnails", StringComparison.Ordinal) || path.StartsWith("/api/uploads", StringComparison.Ordinal));
         var entra = p.GetProperty("identityProviders").GetProperty("azureActiveDirectory");
@@ -179,6 +180,12 @@ public sealed partial class MainTemplateTests(CompiledMainTemplate compiled) : I
         var parameters = Arm.Module("functionapp").Properties.GetProperty("parameters");
         Assert.Contains("/v2.0", parameters.GetProperty("openIdIssuer").GetProperty("value").GetString(), StringComparison.Ordinal);
         Assert.Equal("[string(not(empty(parameters('apiClientId'))))]", parameters.GetProperty("appSettings").GetProperty("value").GetProperty("Auth__AppService").GetString());
+
+        // The page signs people in only with both registrations (the API's and the page's own).
+        var settings = parameters.GetProperty("appSettings").GetProperty("value");
+        Assert.Contains("parameters('pageClientId')", settings.GetProperty("Auth__ClientId").GetString(), StringComparison.Ordinal);
+        Assert.Contains("access_as_user", settings.GetProperty("Auth__Scope").GetString(), StringComparison.Ordinal);
+        Assert.Contains("variables('openIdIssuer')", settings.GetProperty("Auth__Authority").GetString(), StringComparison.Ordinal);
     }
 
     [Fact]

@@ -56,6 +56,9 @@ public sealed partial class RepositoryFilesTests
         Assert.Contains("deploy", jobs);
 
         Assert.Contains("bash .ci/run", text, StringComparison.Ordinal);
+        // The page's MSAL.js is embedded from node_modules when the package is built: npm ci comes before the publish.
+        var npm = text.IndexOf("npm ci --omit=dev", StringComparison.Ordinal);
+        Assert.True(npm >= 0 && npm < text.IndexOf("dotnet publish \"$FUNCTIONS_PROJECT\"", StringComparison.Ordinal), "the publish job runs npm ci before dotnet publish");
         Assert.Contains("azure/login@v2", text, StringComparison.Ordinal);
         Assert.Contains("client-id: ${{ vars.AZURE_CLIENT_ID }}", text, StringComparison.Ordinal);
         Assert.Contains("az functionapp deployment source config-zip", text, StringComparison.Ordinal);

@@ -29,6 +29,13 @@ public static class Repo
 
     public static byte[] PhotoBytes(string name) => File.ReadAllBytes(Photo(name));
 
+    /// <summary>The first line of the MSAL.js bundle the page ships: the banner of the version package.json pins.</summary>
+    public static string MsalBanner()
+    {
+        using var package = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(Root, "package.json")));
+        return "/*! @azure/msal-browser v" + package.RootElement.GetProperty("dependencies").GetProperty("@azure/msal-browser").GetString() + " ";
+    }
+
     /// <summary>The indexable photos (not LICENSE.md), by name.</summary>
     public static IReadOnlyList<string> PhotoNames() =>
         Directory.EnumerateFiles(Photos)

@@ -1,5 +1,7 @@
 using System.Collections.Concurrent;
+using System.Net;
 using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -7,6 +9,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -17,8 +20,9 @@ namespace VisualSearch.Testing;
 /// A test-only OpenID Connect issuer on loopback HTTP: <c>/.well-known/openid-configuration</c> and a JWKS of RSA
 /// keys generated for this run, and real RS256-signed JWTs (written by hand, so that the tests can also write the
 /// broken ones an attacker would send: alg none, HS256 with the public key, a swapped kid, a tampered payload).
+/// Started with <c>https: true</c> it also signs a browser in (TestIssuer.SignIn.cs: authorization code + PKCE).
 /// </summary>
-public sealed class TestIssuer : IAsyncDisposable
+public sealed partial class TestIssuer : IAsyncDisposable
 {
     public const string Audience = "api://visualsearch-tests";
 
@@ -26,13 +30,14 @@ public sealed class TestIssuer : IAsyncDisposable
     private readonly ConcurrentDictionary<string, RSA> _published = new(StringComparer.Ordinal);
     private int _jwksRequests;
 
-    private TestIssuer(WebApplication app, string authority)
+    private TestIssuer(WebApplication app, string authority, X509Certificate2? certificate)
     {
         _app = app;
         Authority = authority;
+        Certificate = certificate;
     }
 
-    /// <summary>The issuer URL (also the <c>iss</c> of its tokens): http://127.0.0.1:port.</summary>
+    /// <summary>The issuer URL (also the <c>iss</c> of its tokens): http://127.0.0.1:port, or https:// when started so.</summary>
     public string Authority { get; }
 
     /// <summary>The key tokens are signed with unless a test says otherwise (published from the start).</summary>
@@ -40,20 +45,32 @@ public sealed class TestIssuer : IAsyncDisposable
 
     public int JwksRequests => Volatile.Read(ref _jwksRequests);
 
-    public static async Task<TestIssuer> StartAsync()
+    /// <param name="https">
+    /// Serve https on 127.0.0.1 with a self-signed certificate made for this run (<see cref="Certificate"/>), as MSAL.js
+    /// accepts https authorities only; clients trust exactly that certificate (<see cref="TrustingHandler"/>).
+    /// </param>
+    public static async Task<TestIssuer> StartAsync(bool https = false)
     {
         var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        var certificate = https ? LoopbackCertificate() : null;
+        if (certificate is null) builder.WebHost.UseUrls("http://127.0.0.1:0");
+        else builder.WebHost.UseKestrelHttpsConfiguration().ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0, l => l.UseHttps(certificate)));
         builder.Logging.ClearProviders();
         var app = builder.Build();
         TestIssuer? issuer = null;
+        app.Use(AllowCrossOrigin);
         app.MapGet("/.well-known/openid-configuration", () => Results.Json(new Dictionary<string, object>
         {
             ["issuer"] = issuer!.Authority,
             ["jwks_uri"] = issuer.Authority + "/keys",
             ["authorization_endpoint"] = issuer.Authority + "/authorize",
             ["token_endpoint"] = issuer.Authority + "/token",
+            ["end_session_endpoint"] = issuer.Authority + "/logout",
             ["response_types_supported"] = new[] { "code" },
+            ["response_modes_supported"] = new[] { "query", "fragment" },
+            ["grant_types_supported"] = new[] { "authorization_code", "refresh_token" },
+            ["code_challenge_methods_supported"] = new[] { "S256" },
+            ["scopes_supported"] = new[] { "openid", "profile", "offline_access", Scope },
             ["subject_types_supported"] = new[] { "public" },
             ["id_token_signing_alg_values_supported"] = new[] { "RS256" },
         }));
@@ -71,9 +88,10 @@ public sealed class TestIssuer : IAsyncDisposable
             }).ToList();
             return Results.Json(new { keys });
         });
+        MapSignIn(app, () => issuer!);
         await app.StartAsync().ConfigureAwait(false);
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
-        issuer = new TestIssuer(app, address.TrimEnd('/'));
+        issuer = new TestIssuer(app, address.TrimEnd('/'), certificate);
         issuer.Current = issuer.Publish();
         return issuer;
     }
@@ -153,6 +171,7 @@ public sealed class TestIssuer : IAsyncDisposable
         await _app.StopAsync().ConfigureAwait(false);
         await _app.DisposeAsync().ConfigureAwait(false);
         foreach (var rsa in _published.Values) rsa.Dispose();
+        Certificate?.Dispose();
     }
 
     private static string Encode(JsonObject json) => Base64Url(Encoding.UTF8.GetBytes(json.ToJsonString()));

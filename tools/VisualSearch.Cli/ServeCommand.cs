@@ -54,6 +54,7 @@ public static class ServeCommand
         builder.AddVisualSearchApi();
         builder.AddVisualSearchApiProtection(urls);
         builder.AddVisualSearchAuth();
+        builder.AddVisualSearchPageSignIn();
 
         var app = builder.Build();
         app.UseVisualSearchTelemetry();

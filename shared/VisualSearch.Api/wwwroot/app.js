@@ -3,6 +3,10 @@
 // GET /api/health/details, GET /api/duplicates, POST /api/duplicates/decisions, POST /api/images (local host only,
 // announced by config.json). Searches use cutoff=auto unless "Stop where scores fall away" is unticked. On the Functions host the page
 // is opened as /api/app/?code=<function key>, and the key goes with every API request.
+// Sign-in: when config.json has "signIn" (the host's Auth__ClientId), the page loads MSAL.js from its own host
+// (msal-browser.min.js, bundled at build time from npm), signs people in with a redirect to the issuer (authorization
+// code + PKCE), and sends "Authorization: Bearer <access token>" on every API request; images and thumbnails are then
+// fetched with the token and shown from blob: URLs, since an <img> cannot carry the header. A 401 asks to sign in again.
 
 const $ = (id) => document.getElementById(id);
 const el = {
@@ -12,6 +16,7 @@ const el = {
   searchView: document.querySelector('main.layout'), toSearch: $('to-search'), toDuplicates: $('to-duplicates'),
   duplicates: $('duplicates'), dupControls: $('dup-controls'), dupMinScore: $('dup-min-score'),
   dupError: $('dup-error'), dupSummary: $('dup-summary'), dupGroups: $('dup-groups'),
+  user: $('user'), userName: $('user-name'), signIn: $('sign-in'), signOut: $('sign-out'),
 };
 const filterFields = [
   ['contentType', $('f-type')], ['source', $('f-source')], ['album', $('f-album')], ['owner', $('f-owner')], ['tag', $('f-tag')],
@@ -20,7 +25,7 @@ const uploadedFrom = $('f-from');
 const uploadedBefore = $('f-to');
 
 const functionKey = new URLSearchParams(location.search).get('code');
-let settings = { upload: false };
+let settings = { upload: false, signIn: null };
 let query = null; // { kind: 'image', blob, name } or { kind: 'id', id }
 let previewUrl = null;
 let inFlight = null;
@@ -36,6 +41,161 @@ function apiUrl(path, params = {}) {
   }
   if (functionKey) url.searchParams.set('code', functionKey);
   return url.pathname + url.search;
+}
+
+// ---- Sign-in ---------------------------------------------------------------------------------------------------
+
+let msal = null; // the MSAL.js namespace, once loaded
+let auth = null; // the PublicClientApplication, when the page signs people in
+
+function loadScript(src) {
+  return new Promise((resolve, reject) => {
+    const script = document.createElement('script');
+    script.src = src;
+    script.onload = resolve;
+    script.onerror = () => reject(new Error(`${src} did not load`));
+    document.head.append(script);
+  });
+}
+
+// Entra ID (workforce or External ID) gets MSAL's own protocol mode; any other OpenID issuer the standard one.
+const microsoftHost = (host) => /(^|\.)(login\.microsoftonline\.com|login\.microsoft\.com|ciamlogin\.com)$/i.test(host);
+
+async function initSignIn() {
+  const config = settings.signIn;
+  if (!config) return;
+  el.user.hidden = false;
+  try {
+    await loadScript('msal-browser.min.js');
+    msal = window.msal;
+    const host = new URL(config.authority).host;
+    const pageUrl = location.origin + location.pathname;
+    auth = new msal.PublicClientApplication({
+      auth: {
+        clientId: config.clientId,
+        authority: config.authority,
+        knownAuthorities: [host],
+        redirectUri: config.redirectUri || pageUrl,
+        postLogoutRedirectUri: config.redirectUri || pageUrl,
+      },
+      cache: { cacheLocation: 'sessionStorage' },
+      system: { protocolMode: microsoftHost(host) ? msal.ProtocolMode.AAD : msal.ProtocolMode.OIDC },
+    });
+    await auth.initialize();
+    const result = await auth.handleRedirectPromise();
+    const account = result?.account ?? auth.getActiveAccount() ?? auth.getAllAccounts()[0] ?? null;
+    if (account) auth.setActiveAccount(account);
+  } catch (error) {
+    auth = null;
+    el.userName.textContent = `Sign-in is unavailable: ${error.message}`;
+    el.signIn.hidden = true;
+    el.signOut.hidden = true;
+    document.body.dataset.signedIn = 'false';
+    return;
+  }
+  showUser();
+}
+
+function showUser(message) {
+  const account = auth?.getActiveAccount();
+  const name = account ? (account.name && account.username && account.name !== account.username
+    ? `${account.name} (${account.username})` : account.name || account.username) : '';
+  el.userName.textContent = message || (account ? `Signed in as ${name}` : 'Not signed in');
+  el.user.dataset.prompt = message ? 'true' : 'false';
+  el.signIn.hidden = Boolean(account) && !message;
+  el.signOut.hidden = !account;
+  document.body.dataset.signedIn = String(Boolean(account));
+}
+
+function signIn() {
+  const request = { scopes: [settings.signIn.scope] };
+  const account = auth.getActiveAccount();
+  if (account) request.loginHint = account.username;
+  return auth.loginRedirect(request);
+}
+
+// MSAL.js 5.29 writes its cache keys in lower case but, removing an account, looks for the account id in them case
+// sensitively: with a mixed-case id (the sub of most non-Entra issuers) the tokens would stay in sessionStorage after
+// sign-out. The page removes every token entry itself first (the storage is this page's alone).
+function forgetTokens() {
+  for (const key of Object.keys(sessionStorage)) {
+    if (/^msal\.[^|]*\|.*\|(accesstoken|accesstoken_with_authscheme|refreshtoken|idtoken)\|/i.test(key)) sessionStorage.removeItem(key);
+  }
+}
+
+function signOut() {
+  const account = auth.getActiveAccount();
+  forgetTokens();
+  return auth.logoutRedirect({ account });
+}
+
+/** The signed-in person's access token for the API scope (silently: cache, then refresh token), or null. */
+async function accessToken() {
+  const account = auth?.getActiveAccount();
+  if (!account) return null;
+  try {
+    return (await auth.acquireTokenSilent({ scopes: [settings.signIn.scope], account })).accessToken;
+  } catch (error) {
+    if (error instanceof msal.InteractionRequiredAuthError) {
+      showUser('Your sign-in has expired: sign in again.');
+      return null;
+    }
+    throw error;
+  }
+}
+
+/**
+ * fetch for the API: with the bearer token when someone is signed in; a 401 asks them to sign in (again), unless
+ * the caller says the refusal is expected (the health line, which says so itself).
+ */
+async function apiFetch(url, init = {}, { promptOn401 = true } = {}) {
+  const token = await accessToken();
+  const headers = new Headers(init.headers);
+  if (token) headers.set('Authorization', `Bearer ${token}`);
+  const response = await fetch(url, { ...init, headers });
+  if (response.status === 401 && auth && promptOn401) {
+    showUser(auth.getActiveAccount() ? 'The API refused your sign-in: sign in again.' : 'Sign in to use the API.');
+  } else if (token && response.ok && el.user.dataset.prompt === 'true') {
+    showUser(); // the token works again: back to who is signed in
+  }
+  return response;
+}
+
+// Images: a plain src without sign-in; with it, fetched with the token and shown from a blob: URL (revoked when replaced).
+const objectUrls = new WeakMap();
+
+async function setImage(img, url) {
+  const previous = objectUrls.get(img);
+  if (previous) {
+    URL.revokeObjectURL(previous);
+    objectUrls.delete(img);
+  }
+  if (!auth) {
+    img.src = url;
+    return;
+  }
+  try {
+    const response = await apiFetch(url);
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    const objectUrl = URL.createObjectURL(await response.blob());
+    objectUrls.set(img, objectUrl);
+    img.src = objectUrl;
+  } catch {
+    img.dispatchEvent(new Event('error'));
+  }
+}
+
+async function openOriginal(event, url) {
+  if (!auth) return; // the link opens it
+  event.preventDefault();
+  const response = await apiFetch(url);
+  if (!response.ok) {
+    showError(await readProblem(response));
+    return;
+  }
+  const objectUrl = URL.createObjectURL(await response.blob());
+  window.open(objectUrl, '_blank', 'noopener');
+  setTimeout(() => URL.revokeObjectURL(objectUrl), 60_000);
 }
 
 const encodeId = (id) => id.split('/').map(encodeURIComponent).join('/');
@@ -123,13 +283,13 @@ async function runSearch() {
   try {
     const params = searchParams();
     const response = query.kind === 'image'
-      ? await fetch(apiUrl('/api/search', params), {
+      ? await apiFetch(apiUrl('/api/search', params), {
         method: 'POST',
         body: query.blob,
         headers: { 'Content-Type': query.blob.type || 'application/octet-stream' },
         signal: controller.signal,
       })
-      : await fetch(apiUrl('/api/search', { ...params, id: query.id }), { signal: controller.signal });
+      : await apiFetch(apiUrl('/api/search', { ...params, id: query.id }), { signal: controller.signal });
     if (mine !== sequence) return;
     if (!response.ok) {
       showError(await readProblem(response));
@@ -177,7 +337,7 @@ function render(results) {
     button.title = `Search by ${hit.id}`;
 
     const img = document.createElement('img');
-    img.src = thumbnailUrl(hit.id);
+    setImage(img, thumbnailUrl(hit.id));
     img.alt = hit.id;
     img.loading = rank < 12 ? 'eager' : 'lazy';
     img.decoding = 'async';
@@ -202,6 +362,7 @@ function render(results) {
     const open = document.createElement('a');
     open.className = 'original';
     open.href = originalUrl(hit.id);
+    open.addEventListener('click', (event) => openOriginal(event, open.href));
     open.target = '_blank';
     open.rel = 'noopener';
     open.textContent = 'Original';
@@ -215,8 +376,8 @@ function render(results) {
 
 // ---- Query by image or by id ----------------------------------------------------------------------------------
 
-function showQueryImage(src) {
-  el.queryImage.src = src;
+function showQueryImage(src, { api = false } = {}) {
+  if (api) setImage(el.queryImage, src); else el.queryImage.src = src;
   el.queryImage.hidden = false;
   el.drop.classList.add('has-image');
 }
@@ -238,7 +399,7 @@ function useImage(file) {
 
 function useId(id, { push = true } = {}) {
   query = { kind: 'id', id };
-  showQueryImage(thumbnailUrl(id, 512));
+  showQueryImage(thumbnailUrl(id, 512), { api: true });
   el.queryImage.alt = id;
   el.queryLabel.textContent = `Similar to ${id}`;
   el.add.hidden = true;
@@ -260,7 +421,7 @@ async function addToIndex() {
   el.add.disabled = true;
   clearError();
   try {
-    const response = await fetch(apiUrl('/api/images', { name: query.name }), {
+    const response = await apiFetch(apiUrl('/api/images', { name: query.name }), {
       method: 'POST',
       body: query.blob,
       headers: { 'Content-Type': query.blob.type || 'application/octet-stream' },
@@ -289,7 +450,7 @@ async function loadDuplicates() {
   el.dupGroups.setAttribute('aria-busy', 'true');
   el.dupSummary.textContent = 'Looking for copies…';
   try {
-    const response = await fetch(apiUrl('/api/duplicates', { minScore: el.dupMinScore.value.trim(), limit: 100 }));
+    const response = await apiFetch(apiUrl('/api/duplicates', { minScore: el.dupMinScore.value.trim(), limit: 100 }));
     if (!response.ok) {
       showError(await readProblem(response), el.dupError);
       el.dupGroups.replaceChildren();
@@ -340,7 +501,7 @@ function renderGroup(group) {
     cell.className = 'dup-item';
     cell.dataset.id = item.id;
     const img = document.createElement('img');
-    img.src = thumbnailUrl(item.id);
+    setImage(img, thumbnailUrl(item.id));
     img.alt = item.id;
     img.decoding = 'async';
     const score = document.createElement('span');
@@ -375,7 +536,7 @@ async function decide(group, keep, button) {
     : group.pairs.map((p) => ({ items: [p.a, p.b], decision: 'not-duplicates' }));
   try {
     for (const body of bodies) {
-      const response = await fetch(apiUrl('/api/duplicates/decisions'), {
+      const response = await apiFetch(apiUrl('/api/duplicates/decisions'), {
         method: 'POST', body: JSON.stringify(body), headers: { 'Content-Type': 'application/json' },
       });
       if (!response.ok) {
@@ -411,8 +572,12 @@ function showView() {
 
 async function refreshHealth() {
   try {
-    const response = await fetch(apiUrl('/api/health/details'));
+    const response = await apiFetch(apiUrl('/api/health/details'), {}, { promptOn401: false });
     // With sign-in the details (every owner's count) are for the admin role; other users see that the API answers.
+    if (response.status === 401) {
+      el.health.textContent = 'Sign in to search your photos.';
+      return;
+    }
     if (response.status === 403) {
       el.health.textContent = 'Ready';
       return;
@@ -474,6 +639,8 @@ el.grid.addEventListener('click', (event) => {
   if (hit) useId(hit.dataset.id);
 });
 el.add.addEventListener('click', addToIndex);
+el.signIn.addEventListener('click', () => signIn());
+el.signOut.addEventListener('click', () => signOut());
 el.controls.addEventListener('submit', (event) => {
   event.preventDefault();
   runSearch();
@@ -492,7 +659,9 @@ window.addEventListener('popstate', () => {
 setState('idle');
 document.body.dataset.searches = '0';
 document.body.dataset.duplicates = '0';
-await Promise.all([loadSettings(), refreshHealth()]);
+await loadSettings();
+await initSignIn();
+await refreshHealth();
 showView();
 const initialId = new URLSearchParams(location.search).get('id');
 if (initialId) useId(initialId, { push: false });

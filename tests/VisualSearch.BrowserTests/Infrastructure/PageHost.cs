@@ -1,8 +1,12 @@
 using System.Net.Http.Headers;
+using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using Microsoft.IdentityModel.Protocols;
+using Microsoft.IdentityModel.Protocols.OpenIdConnect;
 using VisualSearch.Cli;
 using VisualSearch.Ingestion;
 
@@ -36,7 +40,12 @@ internal sealed class PageHost : IAsyncDisposable
     public string IndexPath => _index.Path;
 
     /// <param name="overrides">Configuration on top of the defaults (sign-in settings, for example).</param>
-    public static async Task<PageHost> StartAsync(string imagesRoot, IEnumerable<string> photos, IDictionary<string, string?>? overrides = null)
+    /// <param name="issuerBackchannel">
+    /// How the host reaches an https test issuer (<see cref="TestIssuer.TrustingHandler"/>: its per-run certificate and
+    /// no other), in place of the machine's trust store, which does not know that certificate.
+    /// </param>
+    public static async Task<PageHost> StartAsync(string imagesRoot, IEnumerable<string> photos, IDictionary<string, string?>? overrides = null,
+        HttpMessageHandler? issuerBackchannel = null)
     {
         var index = new TempDirectory("vs-bt-index-");
         try
@@ -50,6 +59,15 @@ internal sealed class PageHost : IAsyncDisposable
             };
             if (overrides is not null) foreach (var (k, v) in overrides) settings[k] = v;
             var app = ServeCommand.Build(CliArgs.Parse(["--index", index.Path, "--urls", "http://127.0.0.1:0", "--no-watch"], "no-watch", "verbose"), settings);
+            if (issuerBackchannel is not null)
+            {
+                // The bearer options are made once and cached: swap in a configuration manager that fetches discovery and
+                // the JWKS through the trusting handler (same retriever and https requirement as the host's own).
+                var jwt = app.Services.GetRequiredService<IOptionsMonitor<JwtBearerOptions>>().Get(JwtBearerDefaults.AuthenticationScheme);
+                jwt.ConfigurationManager = new ConfigurationManager<OpenIdConnectConfiguration>(jwt.MetadataAddress, new OpenIdConnectConfigurationRetriever(),
+                    new HttpDocumentRetriever(new HttpClient(issuerBackchannel)) { RequireHttps = true });
+            }
+
             await app.StartAsync().ConfigureAwait(false);
             var address = Assert.Single(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses ?? []);
             var host = new PageHost(app, index, new Uri(address));

@@ -1,15 +1,12 @@
 // The Duplicates view of a host with sign-in (Auth__Authority), in Debian's chromium driven by playwright-core, as a
-// signed-in user: every request the page makes (API calls and <img> thumbnails) carries the user's bearer token, as
-// it will once the page signs people in itself. The view shows the user's own group only, its thumbnails load, and
+// signed-in user: every request the page makes carries the user's bearer token (set on the browser context here; the
+// page's own sign-in, MSAL.js against the test issuer, is sign-in.spec.mjs). The view shows the user's own group only, its thumbnails load, and
 // "Not duplicates" is recorded for the user.
 //
 //   node duplicates-signed-in.spec.mjs <baseUrl> <token> <own-ids comma-separated> <others' ids comma-separated>
 
-import { chromium } from 'playwright-core';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import assert from 'node:assert/strict';
+import { launchChromium, steps } from './chromium.mjs';
 
 const [baseUrl, token, ownList, othersList] = process.argv.slice(2);
 if (!baseUrl || !token || !ownList || !othersList) {
@@ -20,26 +17,18 @@ if (!baseUrl || !token || !ownList || !othersList) {
 const own = ownList.split(',');
 const others = othersList.split(',');
 const origin = new URL(baseUrl).origin;
-const userDataDir = mkdtempSync(join(tmpdir(), 'vsearch-chromium-'));
 const pageErrors = [];
 const refused = [];
-let step = 'start';
+const progress = steps();
+const { run } = progress;
+let browser;
 let context;
 
-async function run(name, body) {
-  step = name;
-  console.log(`[${new Date().toISOString().slice(11, 23)}] step: ${name}`);
-  await body();
-}
-
 try {
-  context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    viewport: { width: 1280, height: 900 },
+  browser = await launchChromium({
     extraHTTPHeaders: { Authorization: `Bearer ${token}` },
   });
+  ({ context } = browser);
   await context.route('**/*', (route) => {
     const url = route.request().url();
     return url.startsWith(origin) || url.startsWith('data:') || url.startsWith('blob:') ? route.continue() : route.abort();
@@ -90,9 +79,8 @@ try {
 
   console.log('all steps passed');
 } catch (error) {
-  console.error(`FAILED at step "${step}": ${error?.stack ?? error}`);
+  console.error(`FAILED at step "${progress.current}": ${error?.stack ?? error}`);
   process.exitCode = 1;
 } finally {
-  await context?.close().catch(() => {});
-  rmSync(userDataDir, { recursive: true, force: true });
+  await browser?.dispose();
 }
