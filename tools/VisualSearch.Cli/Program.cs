@@ -60,7 +60,7 @@ try
         "eval" => await EvalCommand.RunAsync(CliArgs.Parse(rest, "json", "no-cache", "verbose"), Console.Out, Console.Error, cts.Token),
         "eval-copies" => await EvalCopiesCommand.RunAsync(CliArgs.Parse(rest, "json", "no-cache", "verbose"), Console.Out, Console.Error, cts.Token),
         "compare-precision" => await ComparePrecisionCommand.RunAsync(CliArgs.Parse(rest, "json", "no-cache", "verbose"), Console.Out, Console.Error, cts.Token),
-        "quantize" => await QuantizeCommand.RunAsync(CliArgs.Parse(rest, "verbose"), Console.Out, cts.Token),
+        "quantize" => await QuantizeCommand.RunAsync(CliArgs.Parse(rest, "verbose", "sensitivity", "units"), Console.Out, cts.Token),
         "train" => await TrainCommand.RunAsync(CliArgs.Parse(rest, "json", "no-cache", "all-classes", "whiten", "verbose"), Console.Out, Console.Error, cts.Token),
         _ => throw new UsageException($"Unknown command '{args[0]}'.\n\n{Usage}"),
     };

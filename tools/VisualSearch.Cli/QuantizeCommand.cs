@@ -16,18 +16,19 @@ namespace VisualSearch.Cli;
 /// </summary>
 public static class QuantizeCommand
 {
-    public const string Usage = "Usage: vsearch quantize [--out DIR]";
+    public const string Usage = "Usage: vsearch quantize [--out DIR] | vsearch quantize --sensitivity <folder-or-manifest> [--subset NAME] [--task T] [--limit 600] [--units]";
 
     public static Task<int> RunAsync(CliArgs args, TextWriter stdout, CancellationToken cancellationToken)
     {
-        args.RejectUnknown("out", "verbose");
-        if (args.Positionals.Count != 0) throw new UsageException(Usage);
+        args.RejectUnknown("out", "verbose", "sensitivity", "limit", "subset", "task", "units");
+        if (args.Positionals.Count != (args.Has("sensitivity") ? 1 : 0)) throw new UsageException(Usage);
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = false, Args = [] });
         builder.AddVisualSearchEngine();
         using var host = builder.Build();
         var options = host.Services.GetRequiredService<IOptions<EncoderOptions>>().Value;
         var decoder = host.Services.GetRequiredService<IImageDecoder>();
         cancellationToken.ThrowIfCancellationRequested();
+        if (args.Has("sensitivity")) return Task.FromResult(QuantizeSensitivity.Run(args, options, decoder, stdout, cancellationToken));
 
         var input = Int8ModelBuilder.InputFor(options, OnnxImageEncoder.CreatePreprocessor(options));
         var directory = args.Get("out") is { } o ? Path.GetFullPath(o) : Path.GetDirectoryName(input.SourcePath)!;

@@ -10,8 +10,11 @@ namespace VisualSearch.Embedding.Quantization;
 /// <param name="CalibrationFiles">The calibration photos (the repository's samples/photos, copied to models/calibration).</param>
 /// <param name="Preprocessor">The encoder's preprocessing (the tensors calibration feeds the model).</param>
 /// <param name="RangeMethod">How activation ranges are taken.</param>
+/// <param name="KeepFloat">The backbone layers that stay float (<see cref="Int8Quantizer.FloatUnits"/> selectors).</param>
+/// <param name="CalibrationVariants">Augmented views per calibration photo.</param>
 public sealed record Int8BuildInput(
-    string SourcePath, string SourceSha256, IReadOnlyList<string> CalibrationFiles, Preprocessor Preprocessor, RangeMethod RangeMethod);
+    string SourcePath, string SourceSha256, IReadOnlyList<string> CalibrationFiles, Preprocessor Preprocessor, RangeMethod RangeMethod,
+    IReadOnlyList<string> KeepFloat, int CalibrationVariants = CalibrationImages.DefaultVariantsPerPhoto);
 
 /// <summary>
 /// Builds the int8 model from the float one, or finds it already built. Built files are named by a key over
@@ -27,7 +30,10 @@ public static class Int8ModelBuilder
     {
         ArgumentNullException.ThrowIfNull(options);
         var source = EncoderOptions.Resolve(options.ModelPath);
-        return new Int8BuildInput(source, Sha256Of(source), CalibrationImages.Files(EncoderOptions.Resolve(options.CalibrationImagesPath)), preprocessor, options.Int8RangeMethod);
+        var keepFloat = options.Int8KeepFloat.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        return new Int8BuildInput(
+            source, Sha256Of(source), CalibrationImages.Files(EncoderOptions.Resolve(options.CalibrationImagesPath)), preprocessor,
+            options.Int8RangeMethod, keepFloat, options.Int8CalibrationVariants);
     }
 
     /// <summary>
@@ -59,7 +65,7 @@ public static class Int8ModelBuilder
     {
         ArgumentNullException.ThrowIfNull(input);
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        hash.AppendData(Encoding.UTF8.GetBytes($"{Int8Quantizer.Version}\n{input.SourceSha256}\n{input.Preprocessor.Mode}\n{input.Preprocessor.Size}\n{input.RangeMethod}\n{CalibrationImages.DefaultSeed}\n{CalibrationImages.DefaultVariantsPerPhoto}\n"));
+        hash.AppendData(Encoding.UTF8.GetBytes($"{Int8Quantizer.Version}\n{input.SourceSha256}\n{input.Preprocessor.Mode}\n{input.Preprocessor.Size}\n{input.RangeMethod}\n{CalibrationImages.DefaultSeed}\n{input.CalibrationVariants}\nfloat:{string.Join(',', input.KeepFloat)}\n"));
         foreach (var file in input.CalibrationFiles)
         {
             hash.AppendData(Encoding.UTF8.GetBytes(Path.GetFileName(file) + "\n"));
@@ -75,10 +81,17 @@ public static class Int8ModelBuilder
         ArgumentNullException.ThrowIfNull(input);
         ArgumentNullException.ThrowIfNull(decoder);
         var prepared = Int8Quantizer.Prepare(File.ReadAllBytes(input.SourcePath));
-        var images = CalibrationImages.Create(input.CalibrationFiles, decoder, input.Preprocessor.Size);
+        return Int8Quantizer.Quantize(prepared, Calibrate(input, prepared, decoder), Int8Quantizer.FloatUnits(prepared, input.KeepFloat));
+    }
+
+    /// <summary>The activation ranges of the prepared graph, measured on the calibration images.</summary>
+    public static IReadOnlyDictionary<string, TensorRange> Calibrate(Int8BuildInput input, Onnx.ModelProto prepared, IImageDecoder decoder)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        ArgumentNullException.ThrowIfNull(prepared);
+        var images = CalibrationImages.Create(input.CalibrationFiles, decoder, input.Preprocessor.Size, input.CalibrationVariants);
         var tensors = images.Select(rgb => input.Preprocessor.Create(rgb)).ToList();
-        var ranges = Calibration.MeasureRanges(prepared, tensors, input.Preprocessor.Size, input.RangeMethod);
-        return Int8Quantizer.Quantize(prepared, ranges);
+        return Calibration.MeasureRanges(prepared, tensors, input.Preprocessor.Size, input.RangeMethod);
     }
 
     /// <summary>

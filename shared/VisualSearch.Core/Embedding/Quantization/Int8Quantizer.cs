@@ -28,13 +28,21 @@ namespace VisualSearch.Embedding.Quantization;
 public static class Int8Quantizer
 {
     /// <summary>Changes whenever the produced graph would change for the same input; part of the cache key.</summary>
-    public const string Version = "int8-qdq-1";
+    public const string Version = "int8-qdq-2";
 
     private const int TargetOpset = 13;
     private const long TargetIrVersion = 7;
 
     private static readonly HashSet<string> QuantisedOps = ["Conv", "Add", "MaxPool"];
-    private static readonly HashSet<string> FloatOps = ["AveragePool", "GlobalAveragePool", "Flatten", "Reshape"];
+
+    // Ops that run in float after the backbone (pooling, GeM, normalisation, a head) and that mean the same from
+    // opset 7 to 13, so setting the opset to 13 keeps the graph's meaning. (Clip, Slice, Squeeze, Unsqueeze and
+    // ReduceSum changed their inputs on the way and are refused.)
+    private static readonly HashSet<string> FloatOps =
+    [
+        "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "Flatten", "Reshape", "Pow", "Sqrt", "Mul", "Div", "Sub",
+        "Max", "Min", "ReduceMean", "ReduceL2", "ReduceMax", "LpNormalization", "Transpose", "Concat", "Identity",
+    ];
 
     /// <summary>
     /// Folds BatchNormalization into Conv (weights and a bias), sets the opset to 13 and IR version 7, and checks
@@ -87,47 +95,138 @@ public static class Int8Quantizer
     }
 
     /// <summary>
-    /// The tensors whose ranges calibration must measure in the prepared float graph: the graph input and the
-    /// output of every op whose result is quantised (after its Relu, when it has one).
+    /// The backbone of a prepared graph, in graph order: every Conv, Add and MaxPool that reads only the graph input
+    /// or other backbone outputs, each with the Relu it absorbs. What follows it (pooling, flatten, any head) reads
+    /// a backbone output through another op and stays float, so a graph edited after the backbone (another pooling,
+    /// regional outputs) is quantised up to that edit.
     /// </summary>
-    public static IReadOnlyList<string> CalibrationTensors(ModelProto prepared)
+    public static IReadOnlyList<QuantUnit> Backbone(ModelProto prepared)
     {
         ArgumentNullException.ThrowIfNull(prepared);
         var graph = prepared.Graph;
         var consumers = Consumers(graph);
-        var names = new List<string> { graph.Input.Single().Name };
-        foreach (var node in graph.Node.Where(n => QuantisedOps.Contains(n.OpType)))
+        var available = new HashSet<string>(StringComparer.Ordinal) { graph.Input.Single().Name };
+        var units = new List<QuantUnit>();
+        foreach (var node in graph.Node)
         {
-            var output = AbsorbedRelu(node, consumers, graph) is { } relu ? relu.Output[0] : node.Output[0];
-            if (!IsGraphOutput(graph, output) && !names.Contains(output)) names.Add(output);
+            if (!QuantisedOps.Contains(node.OpType)) continue;
+            var activations = node.OpType == "Add" ? node.Input.ToList() : [node.Input[0]];
+            if (!activations.All(available.Contains)) continue;
+            var relu = AbsorbedRelu(node, consumers, graph);
+            var output = relu is null ? node.Output[0] : relu.Output[0];
+            units.Add(new QuantUnit(node.Name, node.OpType, node, relu, output, activations));
+            available.Add(output);
         }
 
+        return units;
+    }
+
+    /// <summary>
+    /// The tensors whose ranges calibration must measure in the prepared float graph: the graph input and the
+    /// output of every backbone unit (after its Relu, when it has one).
+    /// </summary>
+    public static IReadOnlyList<string> CalibrationTensors(ModelProto prepared)
+    {
+        ArgumentNullException.ThrowIfNull(prepared);
+        var names = new List<string> { prepared.Graph.Input.Single().Name };
+        foreach (var unit in Backbone(prepared))
+            if (!IsGraphOutput(prepared.Graph, unit.Output) && !names.Contains(unit.Output)) names.Add(unit.Output);
         return names;
+    }
+
+    /// <summary>
+    /// The names of the backbone units the <paramref name="selectors"/> keep in float (mixed precision), in graph
+    /// order. A selector is <c>first-conv</c> (the Conv that reads the graph input), <c>last-block</c> (the units
+    /// after the last-but-one Add: the last residual block, its Add included), <c>last-conv</c>, or a node name.
+    /// </summary>
+    public static IReadOnlyList<string> FloatUnits(ModelProto prepared, IEnumerable<string> selectors)
+    {
+        ArgumentNullException.ThrowIfNull(selectors);
+        var units = Backbone(prepared);
+        var input = prepared.Graph.Input.Single().Name;
+        var chosen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var selector in selectors.Select(s => s.Trim()).Where(s => s.Length > 0))
+        {
+            switch (selector)
+            {
+                case "first-conv":
+                    chosen.UnionWith(units.Where(u => u.OpType == "Conv" && u.Inputs[0] == input).Select(u => u.Name));
+                    break;
+                case "last-conv":
+                    if (units.LastOrDefault(u => u.OpType == "Conv") is { } last) chosen.Add(last.Name);
+                    break;
+                case "last-block":
+                {
+                    var adds = units.Select((u, i) => (u, i)).Where(p => p.u.OpType == "Add").Select(p => p.i).ToList();
+                    var from = adds.Count >= 2 ? adds[^2] + 1 : 0;
+                    chosen.UnionWith(units.Skip(from).Take((adds.Count > 0 ? adds[^1] : units.Count - 1) - from + 1).Select(u => u.Name));
+                    break;
+                }
+
+                default:
+                    if (!units.Any(u => u.Name == selector))
+                        throw new ArgumentException($"'{selector}' is neither first-conv, last-conv, last-block nor the name of a Conv, Add or MaxPool of the backbone (Encoder:Int8KeepFloat).", nameof(selectors));
+                    chosen.Add(selector);
+                    break;
+            }
+        }
+
+        return units.Where(u => chosen.Contains(u.Name)).Select(u => u.Name).ToList();
     }
 
     /// <summary>Builds the int8 QDQ model from the prepared float graph and the measured activation ranges.</summary>
     /// <param name="prepared">The result of <see cref="Prepare"/> (not changed).</param>
     /// <param name="ranges">Range of every tensor of <see cref="CalibrationTensors"/>.</param>
+    /// <param name="floatUnits">
+    /// Backbone units (<see cref="FloatUnits"/>) that run in float: their weights stay float32 and they read
+    /// dequantised inputs; their output is quantised only where a quantised unit reads it. Empty: every unit is int8.
+    /// </param>
     /// <returns>The serialised model.</returns>
-    public static byte[] Quantize(ModelProto prepared, IReadOnlyDictionary<string, TensorRange> ranges)
+    /// <remarks>
+    /// A quantised unit's output gets a QuantizeLinear only when some quantised unit reads it; otherwise (the last Add,
+    /// read only by the pooling) the unit runs in float on its dequantised inputs, so the feature map the pooling
+    /// averages is never rounded to 8 bits.
+    /// </remarks>
+    public static byte[] Quantize(ModelProto prepared, IReadOnlyDictionary<string, TensorRange> ranges, IReadOnlyCollection<string>? floatUnits = null)
     {
         ArgumentNullException.ThrowIfNull(prepared);
         ArgumentNullException.ThrowIfNull(ranges);
         var model = prepared.Clone();
         var source = model.Graph;
         var initializers = source.Initializer.ToDictionary(t => t.Name, StringComparer.Ordinal);
-        var consumers = Consumers(source);
+        var units = Backbone(model);
+        var keepFloat = new HashSet<string>(floatUnits ?? [], StringComparer.Ordinal);
+        foreach (var name in keepFloat.Where(n => units.All(u => u.Name != n)))
+            throw new ArgumentException($"'{name}' is not a unit of the backbone.", nameof(floatUnits));
+        var unitOf = units.ToDictionary(u => u.Node, u => u, (IEqualityComparer<NodeProto>)ReferenceEqualityComparer.Instance);
+        var absorbed = units.Where(u => u.Relu is not null).Select(u => u.Relu!).ToHashSet((IEqualityComparer<NodeProto>)ReferenceEqualityComparer.Instance);
+        var intUnits = units.Where(u => !keepFloat.Contains(u.Name)).ToList();
+        // tensors that some int8 unit reads, so they need a quantised form
+        var readQuantised = intUnits.SelectMany(u => u.Inputs).ToHashSet(StringComparer.Ordinal);
+
         var graph = new GraphProto { Name = source.Name, DocString = source.DocString };
         graph.Input.Add(source.Input);
         graph.Output.Add(source.Output);
 
         // tensor name (as the float graph calls it, after Relu absorption) -> its quantised tensor and parameters
         var quantised = new Dictionary<string, Quantised>(StringComparer.Ordinal);
+        // tensors whose float value the new graph holds under their own name
+        var floats = new HashSet<string>(StringComparer.Ordinal) { source.Input.Single().Name };
+        floats.UnionWith(initializers.Keys);
         var dqCount = 0;
+
+        string Float(string tensor)
+        {
+            if (floats.Contains(tensor) || !quantised.TryGetValue(tensor, out var q)) return tensor;
+            var output = $"{tensor}_dq{++dqCount}";
+            graph.Node.Add(Node("DequantizeLinear", $"{tensor}_DequantizeLinear{dqCount}", [q.Tensor, q.ScaleName, q.ZeroPointName], [output]));
+            return output;
+        }
 
         string Dequantize(string tensor)
         {
-            if (!quantised.TryGetValue(tensor, out var q)) return tensor;
+            if (!quantised.TryGetValue(tensor, out var q))
+                throw new InvalidOperationException($"The tensor '{tensor}' has no quantised form.");
             var output = $"{tensor}_dq{++dqCount}";
             graph.Node.Add(Node("DequantizeLinear", $"{tensor}_DequantizeLinear{dqCount}", [q.Tensor, q.ScaleName, q.ZeroPointName], [output]));
             return output;
@@ -152,87 +251,91 @@ public static class Int8Quantizer
         }
 
         var inputName = source.Input.Single().Name;
-        if (consumers.GetValueOrDefault(inputName)?.Any(n => QuantisedOps.Contains(n.OpType)) == true)
-            QuantizeOutput(inputName, inputName, RangeOf(inputName, afterRelu: false));
+        if (readQuantised.Contains(inputName)) QuantizeOutput(inputName, inputName, RangeOf(inputName, afterRelu: false));
 
         foreach (var node in source.Node)
         {
+            if (absorbed.Contains(node)) continue; // emitted with its unit
+            if (!unitOf.TryGetValue(node, out var unit))
+            {
+                // not part of the backbone: float, on dequantised inputs
+                var copy = node.Clone();
+                copy.Input.Clear();
+                foreach (var input in node.Input) copy.Input.Add(Float(input));
+                graph.Node.Add(copy);
+                floats.UnionWith(node.Output);
+                continue;
+            }
+
+            if (keepFloat.Contains(unit.Name))
+            {
+                EmitFloat(unit);
+                continue;
+            }
+
+            var rewritten = node.Clone();
+            rewritten.Input.Clear();
             switch (node.OpType)
             {
-                case "Relu":
-                    if (!quantised.ContainsKey(node.Output[0]))
-                        throw new NotSupportedException($"Relu '{node.Name}' does not follow a Conv or an Add alone; the int8 quantiser cannot absorb it.");
-                    continue;
                 case "Conv":
                 {
-                    var x = node.Input[0];
-                    if (!quantised.TryGetValue(x, out var xq))
-                        throw new NotSupportedException($"Conv '{node.Name}' reads '{x}', which is not quantised.");
-                    var conv = node.Clone();
-                    conv.Input.Clear();
-                    conv.Input.Add(Dequantize(x));
-                    conv.Input.Add(QuantizeWeights(initializers[node.Input[1]], node.Input.Count > 2 ? initializers[node.Input[2]] : null, xq.Params.Scale, graph, out var biasName));
-                    conv.Input.Add(biasName);
-                    EmitQuantised(conv, node);
+                    var xq = quantised[node.Input[0]];
+                    rewritten.Input.Add(Dequantize(node.Input[0]));
+                    rewritten.Input.Add(QuantizeWeights(initializers[node.Input[1]], node.Input.Count > 2 ? initializers[node.Input[2]] : null, xq.Params.Scale, graph, out var biasName));
+                    rewritten.Input.Add(biasName);
                     break;
                 }
 
                 case "Add":
-                {
-                    var add = node.Clone();
-                    add.Input.Clear();
-                    foreach (var input in node.Input) add.Input.Add(Dequantize(input));
-                    EmitQuantised(add, node);
+                    foreach (var input in node.Input) rewritten.Input.Add(Dequantize(input));
                     break;
-                }
 
-                case "MaxPool":
+                default: // MaxPool: the input's scale and zero point, so ORT runs it on uint8
                 {
-                    var x = node.Input[0];
-                    if (!quantised.TryGetValue(x, out var xq))
-                        throw new NotSupportedException($"MaxPool '{node.Name}' reads '{x}', which is not quantised.");
-                    var pool = node.Clone();
-                    pool.Input.Clear();
-                    pool.Input.Add(Dequantize(x));
-                    pool.Output.Clear();
-                    var floatOut = $"{node.Output[0]}_float";
-                    pool.Output.Add(floatOut);
-                    graph.Node.Add(pool);
-                    // The input's scale and zero point: ORT then runs the pool on uint8.
-                    QuantizeOutput(floatOut, node.Output[0], xq.Params);
-                    break;
-                }
-
-                default:
-                {
-                    var copy = node.Clone();
-                    copy.Input.Clear();
-                    foreach (var input in node.Input) copy.Input.Add(Dequantize(input));
-                    graph.Node.Add(copy);
-                    break;
+                    var xq = quantised[node.Input[0]];
+                    rewritten.Input.Add(Dequantize(node.Input[0]));
+                    rewritten.Output.Clear();
+                    rewritten.Output.Add($"{unit.Output}_float");
+                    graph.Node.Add(rewritten);
+                    QuantizeOutput($"{unit.Output}_float", unit.Output, xq.Params);
+                    continue;
                 }
             }
+
+            if (!readQuantised.Contains(unit.Output) || IsGraphOutput(source, unit.Output))
+            {
+                // read only by float ops: no rounding of its output; ORT runs it in float on the dequantised inputs
+                graph.Node.Add(rewritten);
+                if (unit.Relu is not null) graph.Node.Add(unit.Relu.Clone());
+                floats.Add(unit.Output);
+                continue;
+            }
+
+            rewritten.Output.Clear();
+            rewritten.Output.Add($"{unit.Output}_float");
+            graph.Node.Add(rewritten);
+            QuantizeOutput($"{unit.Output}_float", unit.Output, RangeOf(unit.Output, afterRelu: unit.Relu is not null));
         }
+
+        // the float initializers float nodes still read (weights of float units, constants after the backbone)
+        var present = graph.Initializer.Select(t => t.Name).ToHashSet(StringComparer.Ordinal);
+        var read = graph.Node.SelectMany(n => n.Input).ToHashSet(StringComparer.Ordinal);
+        foreach (var initializer in source.Initializer.Where(t => read.Contains(t.Name) && !present.Contains(t.Name)))
+            graph.Initializer.Add(initializer.Clone());
 
         model.Graph = graph;
         return model.ToByteArray();
 
-        void EmitQuantised(NodeProto rewritten, NodeProto original)
+        void EmitFloat(QuantUnit unit)
         {
-            var relu = AbsorbedRelu(original, consumers, source);
-            var name = relu is null ? original.Output[0] : relu.Output[0];
-            if (IsGraphOutput(source, name))
-            {
-                graph.Node.Add(rewritten);
-                if (relu is not null) graph.Node.Add(relu.Clone());
-                return;
-            }
-
-            var floatOut = $"{name}_float";
-            rewritten.Output.Clear();
-            rewritten.Output.Add(floatOut);
-            graph.Node.Add(rewritten);
-            QuantizeOutput(floatOut, name, RangeOf(name, afterRelu: relu is not null));
+            var copy = unit.Node.Clone();
+            copy.Input.Clear();
+            foreach (var input in unit.Node.Input) copy.Input.Add(Float(input));
+            graph.Node.Add(copy);
+            if (unit.Relu is not null) graph.Node.Add(unit.Relu.Clone());
+            floats.Add(unit.Output);
+            if (readQuantised.Contains(unit.Output) && !IsGraphOutput(source, unit.Output))
+                QuantizeOutput(unit.Output, unit.Output, RangeOf(unit.Output, afterRelu: unit.Relu is not null));
         }
     }
 
@@ -393,6 +496,17 @@ public static class Int8Quantizer
 
     private sealed record Quantised(string Tensor, string ScaleName, string ZeroPointName, QuantParams Params);
 }
+
+/// <summary>
+/// One Conv, Add or MaxPool of the backbone with the Relu it absorbs: the step the quantiser keeps in int8 or float.
+/// </summary>
+/// <param name="Name">The node's name.</param>
+/// <param name="OpType">Conv, Add or MaxPool.</param>
+/// <param name="Node">The node in the prepared graph.</param>
+/// <param name="Relu">The Relu that alone reads its output, if any.</param>
+/// <param name="Output">The unit's output (the Relu's, when it has one).</param>
+/// <param name="Inputs">The activations it reads (a Conv's data input, both inputs of an Add).</param>
+public sealed record QuantUnit(string Name, string OpType, NodeProto Node, NodeProto? Relu, string Output, IReadOnlyList<string> Inputs);
 
 /// <summary>The calibrated range of one activation tensor.</summary>
 public readonly record struct TensorRange(float Min, float Max)
