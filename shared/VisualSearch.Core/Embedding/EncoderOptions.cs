@@ -28,14 +28,18 @@ public enum ExecutionProvider
 /// <summary>The numbers the encoder computes with.</summary>
 public enum EncoderPrecision
 {
-    /// <summary>The float32 model as published (the default: int8 missed the retrieval checks, docs/quality.md section 6).</summary>
+    /// <summary>
+    /// The float32 model as published: the default (int8's copy-detection checks are not yet measured for the mixed
+    /// model, docs/quality.md section 6) and what the CUDA path runs.
+    /// </summary>
     Float32,
 
     /// <summary>
-    /// An int8 model (QDQ: int8 weights per channel, uint8 activations) quantised from the float model on this
-    /// machine (vsearch quantize, or at first use into a cache), calibrated on the bundled photos (Embedding/Quantization).
-    /// About 3.5x faster embedding on a CPU, a quarter of the size. CPU only: with <see cref="ExecutionProvider.Cuda"/>
-    /// the float model runs.
+    /// An int8 model (QDQ: int8 weights per channel, uint8 activations; the first convolution float,
+    /// <see cref="EncoderOptions.Int8KeepFloat"/>) quantised from the float model on this machine (vsearch quantize, or
+    /// at first use into a cache), calibrated on the bundled photos (Embedding/Quantization). Several times faster
+    /// embedding on a CPU, about a quarter of the size (docs/quality.md section 6 and docs/performance.md have where it
+    /// stands against issue 13's checks). CPU only: with <see cref="ExecutionProvider.Cuda"/> the float model runs.
     /// </summary>
     Int8,
 }
@@ -95,7 +99,7 @@ public sealed class EncoderOptions
 
     /// <summary>
     /// Float32 (default) or Int8. The model id says which (<c>resnet18-&lt;sha12&gt;-int8-512</c>), so an index never
-    /// mixes them; changing it needs <c>vsearch reindex</c>. The CUDA path always runs Float32.
+    /// mixes them; changing it (or the int8 settings below) needs <c>vsearch reindex</c>. The CUDA path always runs Float32.
     /// </summary>
     public EncoderPrecision Precision { get; set; } = EncoderPrecision.Float32;
 
@@ -111,6 +115,18 @@ public sealed class EncoderOptions
 
     /// <summary>For <see cref="EncoderPrecision.Int8"/>: how activation ranges are calibrated (docs/quality.md has the comparison).</summary>
     public Quantization.RangeMethod Int8RangeMethod { get; set; } = Quantization.RangeMethod.Percentile;
+
+    /// <summary>
+    /// For <see cref="EncoderPrecision.Int8"/>: the backbone layers that stay float (mixed precision), comma-separated:
+    /// <c>first-conv</c>, <c>last-block</c>, <c>last-conv</c> or node names of the model; empty: every Conv and Add
+    /// in int8. Default <c>first-conv</c>: the one layer whose int8 rounding cost retrieval (docs/quality.md section 6
+    /// has the per-layer measurements). Part of the int8 model's cache key, so a change is a new model id.
+    /// </summary>
+    public string Int8KeepFloat { get; set; } = "first-conv";
+
+    /// <summary>For <see cref="EncoderPrecision.Int8"/>: seeded augmented views of each calibration photo, besides the photo itself.</summary>
+    [Range(0, 64)]
+    public int Int8CalibrationVariants { get; set; } = Quantization.CalibrationImages.DefaultVariantsPerPhoto;
 
     /// <summary>
     /// How the vector is taken: <see cref="DescriptorMode.FeatureMap"/> or <see cref="DescriptorMode.CentreCrop"/>.
