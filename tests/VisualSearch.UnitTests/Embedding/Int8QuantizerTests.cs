@@ -52,9 +52,9 @@ public sealed class Int8QuantizerTests(EncoderFixture fixture)
         Assert.Equal(1, ops["MaxPool"]);
         Assert.Equal(1, ops["AveragePool"]);
         Assert.False(ops.ContainsKey("BatchNormalization"));
-        // Relu is absorbed into the zero point of every quantised output; the one left follows the last Add, whose
-        // output only the pooling reads and so stays float.
-        Assert.Equal(1, ops["Relu"]);
+        // Relu is absorbed into the zero point of every int8 output; the two left are float: after the float first
+        // Conv, and after the last Add, whose output only the pooling reads.
+        Assert.Equal(2, ops["Relu"]);
         // One QuantizeLinear per Conv and MaxPool output and per Add but the last; none for the graph input, which
         // only the float first Conv reads.
         Assert.Equal(22 + 8 + 1, ops["QuantizeLinear"]);

@@ -114,7 +114,8 @@ public static class Int8Quantizer
             if (!activations.All(available.Contains)) continue;
             var relu = AbsorbedRelu(node, consumers, graph);
             var output = relu is null ? node.Output[0] : relu.Output[0];
-            units.Add(new QuantUnit(node.Name, node.OpType, node, relu, output, activations));
+            // unnamed nodes (ONNX allows them) go by their output, so every unit has its own name
+            units.Add(new QuantUnit(string.IsNullOrEmpty(node.Name) ? node.Output[0] : node.Name, node.OpType, node, relu, output, activations));
             available.Add(output);
         }
 
@@ -500,7 +501,7 @@ public static class Int8Quantizer
 /// <summary>
 /// One Conv, Add or MaxPool of the backbone with the Relu it absorbs: the step the quantiser keeps in int8 or float.
 /// </summary>
-/// <param name="Name">The node's name.</param>
+/// <param name="Name">The node's name (its output's, when it has none).</param>
 /// <param name="OpType">Conv, Add or MaxPool.</param>
 /// <param name="Node">The node in the prepared graph.</param>
 /// <param name="Relu">The Relu that alone reads its output, if any.</param>
