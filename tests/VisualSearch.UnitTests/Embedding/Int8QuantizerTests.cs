@@ -182,7 +182,7 @@ public sealed class Int8QuantizerTests(EncoderFixture fixture)
         var bytes = Int8Quantizer.Quantize(prepared, Int8ModelBuilder.Calibrate(input, prepared, fixture.Decoder), Int8Quantizer.FloatUnits(prepared, ["first-conv"]));
         var quantised = ModelProto.Parser.ParseFrom(bytes).Graph;
         Assert.Equal(2, quantised.Node.Count(n => n.OpType == "Pow"));
-        Assert.Equal(21, quantised.Node.Count(n => n.OpType == "Conv" && Producer(quantised, n.Input[1]).OpType == "DequantizeLinear"));
+        Assert.Equal(21, quantised.Node.Count(n => n.OpType == "Conv" && quantised.Node.Any(p => p.OpType == "DequantizeLinear" && p.Output.Contains(n.Input[1]))));
 
         // It runs, and close to the float graph it came from.
         var image = input.Preprocessor.Create(fixture.Decoder.Prepare(SamplePhotos.Read("chelsea.png"), 224).Rgb);
