@@ -29,8 +29,8 @@ public enum ExecutionProvider
 public enum EncoderPrecision
 {
     /// <summary>
-    /// The float32 model as published: the default (int8's copy-detection checks are not yet measured for the mixed
-    /// model, docs/quality.md section 6) and what the CUDA path runs.
+    /// The float32 model as published: the default (the mixed int8 model still misses issue 13's Recall@1 bound on two
+    /// sub-sets, and its copy checks are not measured: docs/quality.md section 6a) and what the CUDA path runs.
     /// </summary>
     Float32,
 
