@@ -65,7 +65,9 @@ public sealed class Int8QuantizerTests(EncoderFixture fixture)
         var first = Assert.Single(graph.Node, n => n.OpType == "Conv" && n.Input[0] == input);
         Assert.Equal((int)TensorProto.Types.DataType.Float, initializers[first.Input[1]].DataType);
         Assert.Equal(64 * 3 * 7 * 7, initializers[first.Input[1]].RawData.Length / 4);
-        Assert.Equal("QuantizeLinear", Assert.Single(graph.Node, n => n.Input.Contains(first.Output[0])).OpType);
+        var firstRelu = Assert.Single(graph.Node, n => n.Input.Contains(first.Output[0]));
+        Assert.Equal("Relu", firstRelu.OpType);
+        Assert.Equal("QuantizeLinear", Assert.Single(graph.Node, n => n.Input.Contains(firstRelu.Output[0])).OpType);
         // No other float weights: the other float initializers are scales (one per channel at most) and that one bias.
         Assert.DoesNotContain(graph.Initializer, t => t.DataType == (int)TensorProto.Types.DataType.Float && t.Name != first.Input[1] && t.Dims.Aggregate(1L, (a, b) => a * b) > 512);
 
