@@ -212,13 +212,34 @@ public sealed partial class LocalVectorIndex : IVectorIndex, IDisposable
             if (vector.Length != schema.Dimension)
                 throw new ArgumentException($"The query vector has {vector.Length} dimensions; the index holds {schema.Dimension}.", nameof(vector));
 
-            return Task.FromResult(_graph is not null
-                ? _graph.Search(vector.Span, query, _records, _options.AnnOverfetch, ReadLoggedVector, cancellationToken)
-                : _exact!.Search(vector.Span, query, _records, cancellationToken));
+            if (_graph is null) return Task.FromResult(_exact!.Search(vector.Span, query, _records, cancellationToken));
+            var plan = Plan(query);
+            return Task.FromResult(plan.Path == SearchPath.ExactScan
+                ? GraphLifecycle.ScanMatching(vector.Span, query, _records, ReadLoggedVector, cancellationToken)
+                : _graph.Search(vector.Span, query, _records, _options.AnnOverfetch, ReadLoggedVector, cancellationToken, plan.Fetch));
         }
         catch (Exception ex) when (IsStorageFailure(ex))
         {
             throw StorageFailure("search", ex);
+        }
+        finally
+        {
+            _lock.ExitReadLock();
+        }
+    }
+
+    /// <summary>
+    /// The path a search with this query would take now (<see cref="FilterPlanner"/>): in exact mode always the
+    /// scan (which checks the filter before it reads a vector); in graph mode the planner's choice.
+    /// </summary>
+    public SearchPlan PlanSearch(VectorQuery query)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        _lock.EnterReadLock();
+        try
+        {
+            RequireOpen();
+            return _graph is null ? new SearchPlan(SearchPath.ExactScan, double.NaN, _records.Count, 0) : Plan(query);
         }
         finally
         {
@@ -437,6 +458,9 @@ public sealed partial class LocalVectorIndex : IVectorIndex, IDisposable
             LocalIndexLog.SnapshotNotSaved(_logger, Directory, ex);
         }
     }
+
+    private SearchPlan Plan(VectorQuery query) => FilterPlanner.Plan(
+        query.Filter, _records.Used, _records.Count, _records.MetadataAt, query.K, _options.AnnOverfetch, GraphLifecycle.MaxCandidates, _options.FilteredSearch);
 
     private HnswSettings Settings => new(_schema!.Dimension, _options.AnnConnectivity, _options.AnnExpansionAdd, _options.AnnExpansionSearch, _options.AnnQuantization);
 
