@@ -43,7 +43,7 @@ public static class BenchCommand
         ArgumentNullException.ThrowIfNull(args);
         ArgumentNullException.ThrowIfNull(stdout);
         ArgumentNullException.ThrowIfNull(stderr);
-        args.RejectUnknown("json", "peer", "sizes", "images", "reps", "queries", "work", "keep", "parts", "verbose", "rounds", "quantization", "connectivity", "ef", "ef-sweep", "build-threads");
+        args.RejectUnknown("json", "peer", "sizes", "images", "reps", "queries", "work", "keep", "parts", "verbose", "rounds", "quantization", "connectivity", "ef", "ef-sweep", "build-threads", "dataset", "real-count", "real-minutes", "cache", "no-cache");
         var quantizationText = args.Get("quantization") ?? new Index.Local.LocalIndexOptions().AnnQuantization.ToString();
         if (!Enum.TryParse<Index.Local.AnnQuantization>(quantizationText, ignoreCase: true, out var quantization) || !Enum.IsDefined(quantization))
             throw new UsageException("--quantization takes int8, float16 or float32.");
@@ -209,6 +209,21 @@ public static class BenchCommand
                 }, cancellationToken).ConfigureAwait(false);
             }
 
+            // Recall on real embeddings: augmented views of the dev images, embedded through the cache.
+            if (parts.Contains("real"))
+            {
+                await SectionAsync(report, log, "real embeddings", async () =>
+                {
+                    var dataset = args.Get("dataset") is { } d ? Path.GetFullPath(d) : FindDevImages()
+                        ?? throw new UsageException("--parts real needs the labelled images: --dataset DIR (the team's ../shared/datasets/dev was not found above the current directory).");
+                    var realCount = args.GetInt("real-count", 50_000, 1_000, 5_000_000);
+                    var minutes = args.GetInt("real-minutes", 0, 0, 10_000);
+                    var cache = args.Has("no-cache") ? null : args.Get("cache") ?? Evaluation.EmbeddingCache.DefaultDirectory();
+                    var real = new RealEmbeddingBench(decoder, encoder1, quantization, connectivity, expansionSearch, buildThreads, log);
+                    report.RealRecall = await real.RunAsync(dataset, Path.Combine(work, "real-index"), realCount, Math.Min(queries, realCount / 10), minutes > 0 ? TimeSpan.FromMinutes(minutes) : null, cache, cancellationToken).ConfigureAwait(false);
+                }, cancellationToken).ConfigureAwait(false);
+            }
+
             // Cold start: process start to first answer.
             await log.WriteLineAsync("cold start").ConfigureAwait(false);
             if (!parts.Contains("cold"))
@@ -312,6 +327,18 @@ public static class BenchCommand
         await host.StopAsync(CancellationToken.None).ConfigureAwait(false);
         if (!failures.IsEmpty) throw new InvalidOperationException("Ingest failed: " + string.Join("; ", failures));
         return files.Count / seconds;
+    }
+
+    /// <summary>The team's labelled images (../shared/datasets/dev beside a clone), looked for above the current directory.</summary>
+    private static string? FindDevImages()
+    {
+        for (var dir = new DirectoryInfo(Directory.GetCurrentDirectory()); dir is not null; dir = dir.Parent)
+        {
+            var candidate = Path.Combine(dir.FullName, "shared", "datasets", "dev");
+            if (Directory.Exists(candidate)) return candidate;
+        }
+
+        return null;
     }
 
     private static List<int> ParseList(string text, int min, int max, string usage)

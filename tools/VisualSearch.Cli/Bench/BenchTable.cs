@@ -53,6 +53,13 @@ internal static class BenchTable
         foreach (var i in r.Index)
             foreach (var point in i.Sweep)
                 Line(w, $"{i.Count,10:N0} ef {point.ExpansionSearch,-5} by vector p50/p99 {point.ByVector.P50:F2}/{point.ByVector.P99:F2} ms, recall@10 {point.RecallAt10:F4}");
+        if (r.RealRecall is { } real)
+        {
+            var synthetic = string.Join(", ", r.Index.Select(i => FormattableString.Invariant($"{i.Graph.RecallAt10:F4} at {i.Count:N0}")));
+            Line(w, $"real embeddings: {real.Indexed:N0} augmented views of {real.Images:N0} images ({real.Dataset}; {real.Embedded:N0} embedded of {real.Requested + real.Queries:N0} wanted, {real.FromCache:N0} from the cache, {real.Refused} refused, {real.EmbedSeconds:F0} s{(real.BudgetRanOut ? "; the time budget ran out" : "")}); graph built in {real.GraphBuildSeconds:F1} s on {real.BuildThreads} thread(s)");
+            Line(w, $"{"",10} recall@10 of the default graph vs exact, {real.Queries} held-out views: {real.RecallAt10:F4} (by vector p50/p99 {real.GraphByVector.P50:F2}/{real.GraphByVector.P99:F2} ms); synthetic in this run: {(synthetic.Length > 0 ? synthetic : "not run")}");
+        }
+
         w.WriteLine();
         foreach (var cs in r.ColdStart) Line(w, $"cold start, {cs.Command}, {cs.IndexRecords:N0} records: {cs.Milliseconds:F0} ms");
         w.WriteLine();
