@@ -301,7 +301,7 @@ public sealed partial class LocalVectorIndex : IVectorIndex, IDisposable
         return _schema ?? throw new InvalidOperationException("The index is not initialised: call InitializeAsync with the model's schema first.");
     }
 
-    /// <summary>Checks or writes index.json, replays the log (compacting it if due) and picks the search mode.</summary>
+    /// <summary>Checks or writes index.json (a new index), loads the snapshot, replays the log past it and picks the search mode.</summary>
     private void Open(IndexSchema schema, CancellationToken cancellationToken)
     {
         var metaPath = Path.Combine(Directory, MetaFile);
@@ -339,7 +339,10 @@ public sealed partial class LocalVectorIndex : IVectorIndex, IDisposable
             Apply(entry.Id, entry.Vector, entry.Metadata, vectorOffset);
             return true;
         }, from?.LogLength ?? 0, from?.LogEntries ?? 0);
-        if (_log.NeedsCompaction(_records.Count, _options.CompactionRatio)) Compact();
+
+        // Nothing below writes unless the graph has to be built (then it and the snapshot are saved): a read-only
+        // session (vsearch search, eval) leaves the files as they are while it is open; a compaction that is due
+        // waits for the next write, and a missing or stale snapshot is saved when the index is closed.
         if (_graph is null && UseGraph(_records.Count)) EnableGraph(tryLoad: true, cancellationToken);
         if (_graph is null)
         {
@@ -359,8 +362,6 @@ public sealed partial class LocalVectorIndex : IVectorIndex, IDisposable
             _exact = exact;
             if (!UseGraph(_records.Count)) GraphLifecycle.DeleteSaved(Directory);
         }
-
-        SaveSnapshot();
     }
 
     private void Apply(string id, float[] vector, ItemMetadata metadata, long vectorOffset)
