@@ -53,6 +53,27 @@ public sealed class BenchCommandTests
         Assert.Equal(16, sweep.GetProperty("expansionSearch").GetInt32());
         Assert.InRange(sweep.GetProperty("recallAt10").GetDouble(), 0.0, 1.0);
 
+        // Filtered search: the planner's choice (1% of 1,000 is counted exactly: 10 records, scanned), and both paths
+        // forced; the exact path over the matching records finds the exact top 10.
+        var filtered = index.GetProperty("filtered").EnumerateArray().ToList();
+        Assert.Equal([0.01, 0.10, 0.50], filtered.Select(f => f.GetProperty("selectivity").GetDouble()));
+        Assert.Equal("ExactScan", filtered[0].GetProperty("chosen").GetString());
+        Assert.Equal(0.01, filtered[0].GetProperty("estimatedShare").GetDouble(), 6);
+        Assert.Equal("Graph", filtered[2].GetProperty("chosen").GetString());
+        Assert.All(filtered, f =>
+        {
+            Assert.Equal(1.0, f.GetProperty("exactPathRecallAt10").GetDouble());
+            Assert.InRange(f.GetProperty("graphPathRecallAt10").GetDouble(), 0.5, 1.0);
+            Assert.True(f.GetProperty("exactPath").GetProperty("p50").GetDouble() > 0);
+        });
+
+        // New processes on the saved index: vsearch search's answer and serve's, serve's peak resident memory and the base.
+        var process = index.GetProperty("newProcess");
+        Assert.True(process.GetProperty("searchFirstAnswerMs").GetDouble() > 0);
+        Assert.True(process.GetProperty("serveFirstAnswerMs").GetDouble() > 0);
+        Assert.True(process.GetProperty("servePeakBytes").GetInt64() > 50_000_000);
+        Assert.True(process.GetProperty("basePeakBytes").GetInt64() > 50_000_000);
+
         // Parts not run are reported as not measured, not as met or missed.
         var targets = root.GetProperty("targets").EnumerateArray().ToList();
         Assert.Equal(10, targets.Count);

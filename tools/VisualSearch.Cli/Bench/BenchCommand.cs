@@ -194,7 +194,8 @@ public static class BenchCommand
 
             // Index sizes.
             var query2mp = await File.ReadAllBytesAsync(Path.Combine(imagesDir, "jpeg-2mp.jpg"), cancellationToken).ConfigureAwait(false);
-            var bench = new IndexBench(encoder2.Model.Id, encoder2.Model.Dimension, quantization, connectivity, expansionSearch, sweep, () => encoder2.Embed(decoder.Prepare(query2mp, InputSize)).Vector, log, buildThreads);
+            var bench = new IndexBench(encoder2.Model.Id, encoder2.Model.Dimension, quantization, connectivity, expansionSearch, sweep, () => encoder2.Embed(decoder.Prepare(query2mp, InputSize)).Vector, log, buildThreads,
+                new NewProcesses(coldStart, Path.Combine(imagesDir, "jpeg-2mp.jpg"), query2mp));
             string? largestRoot = null;
             int largestSize = 0;
             foreach (var size in parts.Contains("index") ? sizes : [])

@@ -46,7 +46,14 @@ internal static class BenchTable
             Row(w, i.Count, "hnsw" + (i.DefaultMode == "hnsw" ? "*" : ""), i.Graph);
             Line(w, $"{"",10} graph: {i.Quantization} vectors, M {i.Connectivity}, ef {i.ExpansionSearch}; insert {i.InsertSeconds:F1} s; graph build {i.GraphBuildSeconds:F1} s on {i.BuildThreads} thread(s); open: exact {i.ExactOpenSeconds:F1} s, with snapshot + saved graph {i.GraphLoadOpenSeconds:F2} s, with saved graph and the whole log replayed {i.GraphReplayOpenSeconds:F1} s; log {i.LogBytes / (double)i.Count:F0} B/record");
             foreach (var f in i.Filtered)
-                Line(w, $"{"",10} filter admitting {f.Selectivity,4:P0}: exact p50/p99 {f.Exact.P50:F2}/{f.Exact.P99:F2} ms, hnsw p50/p99 {f.Graph.P50:F2}/{f.Graph.P99:F2} ms, hnsw recall@10 {f.RecallAt10:F4}");
+            {
+                Line(w, $"{"",10} filter admitting {f.Selectivity,4:P0}: exact mode p50/p99 {f.Exact.P50:F2}/{f.Exact.P99:F2} ms; graph mode, planner chose {f.Chosen} (estimated {f.EstimatedShare:P1}): p50/p99 {f.Graph.P50:F2}/{f.Graph.P99:F2} ms, recall@10 {f.RecallAt10:F4}");
+                if (f.GraphPath is { } g && f.ExactPath is { } e)
+                    Line(w, $"{"",10}   forced: graph path p50/p99 {g.P50:F2}/{g.P99:F2} ms, recall@10 {f.GraphPathRecallAt10:F4}; exact path over the matching records p50/p99 {e.P50:F2}/{e.P99:F2} ms, recall@10 {f.ExactPathRecallAt10:F4}");
+            }
+
+            if (i.NewProcess is { } np)
+                Line(w, $"{"",10} new process: vsearch search answered in {np.SearchFirstAnswerMs:F0} ms, vsearch serve in {np.ServeFirstAnswerMs:F0} ms; serve peak resident memory (VmHWM) {np.ServePeakBytes / 1e6:F0} MB - {np.BasePeakBytes / 1e6:F0} MB on an empty index = {np.PeakBytesPerRecord(i.Count):F0} B/record");
         }
 
         Line(w, $"{"",10} * the default at that size (LocalIndex:AnnThreshold 50,000)");

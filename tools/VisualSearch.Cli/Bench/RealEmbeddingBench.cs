@@ -63,8 +63,8 @@ internal sealed class RealEmbeddingBench(IImageDecoder decoder, IImageEncoder en
         {
             for (var i = 0; i < files.Count && jobs.Count < total; i++)
             {
-                var (file, v) = (files[i], view);
-                jobs.Add(new EmbeddingJob($"{AugmentationVersion}:{keys[i]}:{v}", () => Augment(file, v, Seed(keys[i], v)), $"{file} view {v}"));
+                var (file, key, v) = (files[i], keys[i], view);
+                jobs.Add(new EmbeddingJob($"{AugmentationVersion}:{key}:{v}", () => Augment(file, v, Seed(key, v)), $"{file} view {v}"));
             }
         }
 
