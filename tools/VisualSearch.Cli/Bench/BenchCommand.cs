@@ -19,10 +19,12 @@ using VisualSearch.Ingestion;
 namespace VisualSearch.Cli.Bench;
 
 /// <summary>
-/// <c>vsearch bench [--json] [--peer DIR] [--sizes 10000,100000,1000000] [--parts decode,ingest,percore,index,cold] [--quantization int8|float16|float32] [--connectivity M] [--ef N] [--ef-sweep N,N] [--build-threads N] [--images N] [--reps N] [--rounds N] [--queries N] [--work DIR] [--keep]</c>:
+/// <c>vsearch bench [--json] [--peer DIR] [--sizes 10000,100000,1000000] [--parts decode,ingest,percore,index,cold,real] [--quantization int8|float16|float32] [--connectivity M] [--ef N] [--ef-sweep N,N] [--build-threads N] [--images N] [--reps N] [--rounds N] [--queries N] [--dataset DIR] [--real-count N] [--real-minutes M] [--cache DIR|--no-cache] [--work DIR] [--keep]</c>:
 /// decode + preprocess by input, embed and model load (int8 and float32), ingest with 1 and 2 workers, ingest like
 /// for like against the peer (whole processes, per core and on all cores: <see cref="PerCoreBench"/>), search by id / vector / image at each
-/// index size (exact and HNSW), recall, build time, bytes per vector, cold start of vsearch search and serve;
+/// index size (exact and HNSW), recall, filtered search by the planner and by each path, build time, bytes per
+/// vector, a new vsearch search / serve process's first answer and serve's peak resident memory, recall on real
+/// embeddings (augmented dev images, <see cref="RealEmbeddingBench"/>), cold start of vsearch search and serve;
 /// with --peer, the Node peer stack (bench/peer) on the same images in the same run. Everything it measures
 /// it makes itself (images from samples/photos, synthetic clustered vectors). Prints a table (stderr with
 /// --json, which prints the JSON document on stdout). See docs/performance.md.
