@@ -94,4 +94,41 @@ public sealed class BenchCommandTests
 
         Assert.False(Directory.Exists(work), "the bench deletes its work folder unless --keep");
     }
+
+    [Fact]
+    public async Task The_real_embedding_part_embeds_augmented_views_once_through_the_cache_and_measures_recall()
+    {
+        using var temp = new TempDirectory("vs-bench-real-");
+        var cache = Path.Combine(temp.Path, "cache");
+
+        async Task<JsonElement> RunAsync()
+        {
+            var stdout = new StringWriter();
+            var stderr = new StringWriter();
+            var exitCode = await BenchCommand.RunAsync(
+                CliArgs.Parse(["--parts", "real", "--dataset", Repo.Photos, "--real-count", "100", "--queries", "100", "--images", "2", "--reps", "3",
+                    "--cache", cache, "--work", Path.Combine(temp.Path, "work"), "--json"], "json", "keep", "verbose", "no-cache"),
+                stdout, stderr, CancellationToken.None);
+            Assert.True(exitCode == 0, stderr.ToString());
+            using var report = JsonDocument.Parse(stdout.ToString());
+            Assert.Empty(report.RootElement.GetProperty("errors").EnumerateArray());
+            return report.RootElement.GetProperty("realRecall").Clone();
+        }
+
+        // 100 views indexed and 10 held out (a tenth), over the sample photos: 14 views of each of the 8.
+        var first = await RunAsync();
+        Assert.Equal(8, first.GetProperty("images").GetInt32());
+        Assert.Equal(14, first.GetProperty("viewsPerImage").GetInt32());
+        Assert.Equal(110, first.GetProperty("embedded").GetInt32());
+        Assert.Equal(100, first.GetProperty("indexed").GetInt32());
+        Assert.Equal(10, first.GetProperty("queries").GetInt32());
+        Assert.Equal(0, first.GetProperty("fromCache").GetInt32());
+        Assert.InRange(first.GetProperty("recallAt10").GetDouble(), 0.9, 1.0);
+        Assert.NotEmpty(Directory.GetFiles(cache, "*.seg"));
+
+        // The views are keyed by the photo's content and the view: a second run finds every one in the cache.
+        var second = await RunAsync();
+        Assert.Equal(110, second.GetProperty("fromCache").GetInt32());
+        Assert.InRange(second.GetProperty("recallAt10").GetDouble(), 0.9, 1.0);
+    }
 }

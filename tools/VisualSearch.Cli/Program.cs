@@ -51,7 +51,7 @@ try
         "duplicates" => await DuplicatesCommand.RunAsync(CliArgs.Parse(rest, "json", "verbose"), Console.Out, Console.Error, cts.Token),
         "serve" => await ServeCommand.RunAsync(CliArgs.Parse(rest, "no-watch", "verbose"), cts.Token),
         "upload" => await UploadCommand.RunAsync(CliArgs.Parse(rest), Console.Out, Console.Error, cts.Token),
-        "bench" => await BenchCommand.RunAsync(CliArgs.Parse(rest, "json", "keep", "verbose"), Console.Out, Console.Error, cts.Token),
+        "bench" => await BenchCommand.RunAsync(CliArgs.Parse(rest, "json", "keep", "verbose", "no-cache"), Console.Out, Console.Error, cts.Token),
         "loadtest" => await LoadTestCommand.RunAsync(CliArgs.Parse(rest, "json", "verbose"), Console.Out, Console.Error, cts.Token),
         "bench-duplicates" => await BenchDuplicatesCommand.RunAsync(CliArgs.Parse(rest, "json", "verbose"), Console.Out, cts.Token),
         "seed-synthetic" => await SeedSyntheticCommand.RunAsync(CliArgs.Parse(rest, "verbose"), Console.Out, cts.Token),

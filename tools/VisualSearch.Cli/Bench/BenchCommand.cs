@@ -219,7 +219,7 @@ public static class BenchCommand
                 {
                     var dataset = args.Get("dataset") is { } d ? Path.GetFullPath(d) : FindDevImages()
                         ?? throw new UsageException("--parts real needs the labelled images: --dataset DIR (the team's ../shared/datasets/dev was not found above the current directory).");
-                    var realCount = args.GetInt("real-count", 50_000, 1_000, 5_000_000);
+                    var realCount = args.GetInt("real-count", 50_000, 100, 5_000_000);
                     var minutes = args.GetInt("real-minutes", 0, 0, 10_000);
                     var cache = args.Has("no-cache") ? null : args.Get("cache") ?? Evaluation.EmbeddingCache.DefaultDirectory();
                     var real = new RealEmbeddingBench(decoder, encoder1, quantization, connectivity, expansionSearch, buildThreads, log);
