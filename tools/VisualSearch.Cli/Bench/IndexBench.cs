@@ -219,17 +219,8 @@ internal sealed class IndexBench(string modelId, int dimension, AnnQuantization 
         {
             using var index = Catalog(root, annThreshold: 1, ef).OpenVersion(modelId);
             await index.InitializeAsync(schema, cancellationToken).ConfigureAwait(false);
-            var found = 0;
-            var ms = new List<double>();
-            for (var i = 0; i < queryVectors.Length; i++)
-            {
-                var t = Stopwatch.GetTimestamp();
-                var hits = await index.SearchAsync(queryVectors[i], new VectorQuery(10), cancellationToken).ConfigureAwait(false);
-                ms.Add(Stopwatch.GetElapsedTime(t).TotalMilliseconds);
-                found += hits.Count(h => exactTop[i].Contains(h.Id));
-            }
-
-            points.Add(new SweepPoint(ef, Latency.Of(ms), found / (double)exactTop.Sum(t => t.Length)));
+            var (latency, recall) = await RecallAsync(index, queryVectors, exactTop, cancellationToken).ConfigureAwait(false);
+            points.Add(new SweepPoint(ef, latency, recall));
             await log.WriteLineAsync($"index {count:N0}: ef {ef}: recall@10 {points[^1].RecallAt10:F4}").ConfigureAwait(false);
         }
         var logBytes = new FileInfo(Path.Combine(exactCatalog.VersionDirectory(modelId), "records.log")).Length;
@@ -254,6 +245,22 @@ internal sealed class IndexBench(string modelId, int dimension, AnnQuantization 
         {
             if (Directory.Exists(root)) Directory.Delete(root, recursive: true);
         }
+    }
+
+    /// <summary>Search by vector (k 10) for each query, one after another: the latency, and the share of each query's exact top 10 found.</summary>
+    internal static async Task<(Latency Latency, double RecallAt10)> RecallAsync(LocalVectorIndex index, IReadOnlyList<float[]> queries, IReadOnlyList<ICollection<string>> exactTop, CancellationToken cancellationToken)
+    {
+        var found = 0;
+        var ms = new List<double>();
+        for (var i = 0; i < queries.Count; i++)
+        {
+            var t = Stopwatch.GetTimestamp();
+            var hits = await index.SearchAsync(queries[i], new VectorQuery(10), cancellationToken).ConfigureAwait(false);
+            ms.Add(Stopwatch.GetElapsedTime(t).TotalMilliseconds);
+            found += hits.Count(h => exactTop[i].Contains(h.Id));
+        }
+
+        return (Latency.Of(ms), found / (double)Math.Max(1, exactTop.Sum(t => t.Count)));
     }
 
     private static double Recall(List<string[]> top, List<string[]> expected) =>

@@ -116,20 +116,10 @@ internal sealed class RealEmbeddingBench(IImageDecoder decoder, IImageEncoder en
         await graph.InitializeAsync(schema, cancellationToken).ConfigureAwait(false);
         var build = sw.Elapsed.TotalSeconds;
         if (graph.Statistics.Mode != "hnsw") throw new InvalidOperationException("The real-embedding index did not open in graph mode.");
-        var found = 0;
-        var ms = new List<double>();
-        for (var i = 0; i < queryVectors.Count; i++)
-        {
-            var t = Stopwatch.GetTimestamp();
-            var hits = await graph.SearchAsync(queryVectors[i], new VectorQuery(10), cancellationToken).ConfigureAwait(false);
-            ms.Add(Stopwatch.GetElapsedTime(t).TotalMilliseconds);
-            found += hits.Count(h => exactTop[i].Contains(h.Id));
-        }
-
-        var recall = found / (double)exactTop.Sum(t => t.Count);
+        var (latency, recall) = await IndexBench.RecallAsync(graph, queryVectors, exactTop, cancellationToken).ConfigureAwait(false);
         await log.WriteLineAsync($"real embeddings: {indexed:N0} indexed, recall@10 {recall:F4}").ConfigureAwait(false);
         return new RealRecallResult(dataset, files.Count, views, count, vectors.Count, fromCache, refused, indexed, queries, embedSeconds, build,
-            buildThreads > 0 ? buildThreads : Environment.ProcessorCount, recall, Latency.Of(ms), budgetRanOut);
+            buildThreads > 0 ? buildThreads : Environment.ProcessorCount, recall, latency, budgetRanOut);
     }
 
     /// <summary>The set's images (manifest.csv's files when there is one, else every JPEG/PNG below it), in a fixed order.</summary>
