@@ -331,6 +331,10 @@ internal sealed class IndexBench(string modelId, int dimension, AnnQuantization 
     }
 
     private LocalIndexCatalog Catalog(string root, int annThreshold, int? ef = null, FilteredSearchMode filteredSearch = FilteredSearchMode.Auto) =>
+        Catalog(root, annThreshold, quantization, connectivity, ef ?? expansionSearch, buildThreads, filteredSearch);
+
+    /// <summary>A catalog of the bench's indexes: no fsync per write (a bulk load), the graph settings under test.</summary>
+    internal static LocalIndexCatalog Catalog(string root, int annThreshold, AnnQuantization quantization, int connectivity, int ef, int buildThreads, FilteredSearchMode filteredSearch = FilteredSearchMode.Auto) =>
         new(Options.Create(new LocalIndexOptions
         {
             Path = root,
@@ -338,7 +342,7 @@ internal sealed class IndexBench(string modelId, int dimension, AnnQuantization 
             AnnThreshold = annThreshold,
             AnnQuantization = quantization,
             AnnConnectivity = connectivity,
-            AnnExpansionSearch = ef ?? expansionSearch,
+            AnnExpansionSearch = ef,
             AnnBuildThreads = buildThreads,
             FilteredSearch = filteredSearch,
         }), NullLoggerFactory.Instance);

@@ -1,7 +1,5 @@
 using System.Diagnostics;
 using System.Numerics.Tensors;
-using Microsoft.Extensions.Logging.Abstractions;
-using Microsoft.Extensions.Options;
 using SkiaSharp;
 using VisualSearch.Embedding;
 using VisualSearch.Evaluation;
@@ -209,14 +207,5 @@ internal sealed class RealEmbeddingBench(IImageDecoder decoder, IImageEncoder en
     };
 
     private LocalIndexCatalog Catalog(string root, int annThreshold) =>
-        new(Options.Create(new LocalIndexOptions
-        {
-            Path = root,
-            FlushToDisk = false,
-            AnnThreshold = annThreshold,
-            AnnQuantization = quantization,
-            AnnConnectivity = connectivity,
-            AnnExpansionSearch = expansionSearch,
-            AnnBuildThreads = buildThreads,
-        }), NullLoggerFactory.Instance);
+        IndexBench.Catalog(root, annThreshold, quantization, connectivity, expansionSearch, buildThreads);
 }
