@@ -211,7 +211,7 @@ internal sealed class GraphLifecycle(string directory, HnswGraph graph, ILogger 
     public static IReadOnlyList<SearchHit> ScanMatching(ReadOnlySpan<float> q, VectorQuery query, SlotTable records, SlotVectorReader readVector, CancellationToken cancellationToken)
     {
         var minScore = query.MinScore ?? float.NegativeInfinity;
-        var filter = query.Filter is { IsEmpty: false } f ? f : null;
+        var filter = query.EffectiveFilter;
         var buffer = new float[q.Length];
         var top = new TopResults(query.K);
         for (var slot = 0; slot < records.Used; slot++)

@@ -166,6 +166,38 @@ public sealed class FilterPlannerTests : IDisposable
         Assert.True(found >= 190, $"recall@10 of the half filter: {found / 200.0:F3}");
     }
 
+    [Theory]
+    [InlineData(FilteredSearchMode.Auto)]
+    [InlineData(FilteredSearchMode.Graph)]
+    [InlineData(FilteredSearchMode.Exact)]
+    public async Task The_owner_scope_is_planned_as_a_filter_and_never_widened(FilteredSearchMode mode)
+    {
+        // alice owns one record in a hundred, bob the rest; a scoped query with no client filter is still filtered.
+        const int count = 5000;
+        var vectors = Vectors(count + 10, seed: 9);
+        using var exact = await OpenAsync(Path.Combine(_dir.Path, "exact"), annThreshold: 0, mode);
+        using var graph = await OpenAsync(Path.Combine(_dir.Path, "graph"), annThreshold: 1000, mode);
+        for (var i = 0; i < count; i++)
+        {
+            var record = new VectorRecord($"r{i}", vectors[i], Meta(i, owner: i % 100 == 0 ? "alice" : "bob"));
+            await exact.UpsertAsync(record);
+            await graph.UpsertAsync(record);
+        }
+
+        var alice = new VectorQuery(10) { Scope = OwnerScope.Of("alice") };
+        var plan = graph.PlanSearch(alice);
+        Assert.Equal(mode == FilteredSearchMode.Graph ? SearchPath.Graph : SearchPath.ExactScan, plan.Path);
+        Assert.InRange(plan.EstimatedShare, 0.002, 0.03);
+        for (var q = count; q < count + 10; q++)
+        {
+            var expected = await exact.SearchAsync(vectors[q], alice);
+            var actual = await graph.SearchAsync(vectors[q], alice);
+            Assert.Equal(10, actual.Count);
+            Assert.All(actual, h => Assert.Equal("alice", h.Metadata.Tags["owner"]));
+            if (mode != FilteredSearchMode.Graph) Assert.Equal(expected.Select(h => h.Id), actual.Select(h => h.Id));
+        }
+    }
+
     private static SearchFilter Album(string album) => new() { Conditions = [new FieldEquals("album", album)] };
 
     private static ItemMetadata Meta(int i, string album = "a", string? owner = null) => new()
