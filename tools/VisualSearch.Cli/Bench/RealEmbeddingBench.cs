@@ -43,8 +43,12 @@ internal sealed record RealRecallResult(
 /// </summary>
 internal sealed class RealEmbeddingBench(IImageDecoder decoder, IImageEncoder encoder, AnnQuantization quantization, int connectivity, int expansionSearch, int buildThreads, TextWriter log)
 {
-    /// <summary>Part of every cache key: change it when the augmentations change.</summary>
-    private const string AugmentationVersion = "aug1";
+    /// <summary>
+    /// Part of every cache key: change it when the augmentations change. aug1's colour matrix took its offset in
+    /// 0-255 where Skia takes 0-1, so its augmented views were white or black; view 0 (the whole image, no colour
+    /// change) is unchanged and keeps its aug1 key.
+    /// </summary>
+    private const string AugmentationVersion = "aug2";
 
     private const int Chunk = 1000;
 
@@ -62,7 +66,7 @@ internal sealed class RealEmbeddingBench(IImageDecoder decoder, IImageEncoder en
             for (var i = 0; i < files.Count && jobs.Count < total; i++)
             {
                 var (file, key, v) = (files[i], keys[i], view);
-                jobs.Add(new EmbeddingJob($"{AugmentationVersion}:{key}:{v}", () => Augment(file, v, Seed(key, v)), $"{file} view {v}"));
+                jobs.Add(new EmbeddingJob($"{(v == 0 ? "aug1" : AugmentationVersion)}:{key}:{v}", () => Augment(file, v, Seed(key, v)), $"{file} view {v}"));
             }
         }
 
@@ -180,7 +184,8 @@ internal sealed class RealEmbeddingBench(IImageDecoder decoder, IImageEncoder en
     private static float[] ColourMatrix(float brightness, float contrast, float saturation)
     {
         const float lr = 0.2126f, lg = 0.7152f, lb = 0.0722f;
-        float s = saturation, c = contrast, o = (0.5f * (1 - c) + brightness) * 255f;
+        // Skia's colour matrix works on components in 0-1: the offset column is in that range too.
+        float s = saturation, c = contrast, o = 0.5f * (1 - c) + brightness;
         float[] sat =
         [
             lr * (1 - s) + s, lg * (1 - s), lb * (1 - s),
