@@ -56,21 +56,22 @@ public static class FilterPlanner
     public const double Margin = 1.5;
 
     /// <summary>
-    /// The plan for a search of <paramref name="k"/> results with <paramref name="filter"/> (null or empty: none) over
+    /// The plan for a search of <paramref name="k"/> results whose records must pass <paramref name="admits"/> (the
+    /// query's filter and owner scope, <see cref="VectorQuery.Admits"/>; null: no condition) over
     /// the live records of <paramref name="used"/> slots, whose metadata <paramref name="metadataAt"/> gives (null for
     /// a free slot).
     /// </summary>
-    public static SearchPlan Plan(SearchFilter? filter, int used, int liveCount, Func<int, ItemMetadata?> metadataAt, int k, int overfetch, int maxCandidates, FilteredSearchMode mode = FilteredSearchMode.Auto)
+    public static SearchPlan Plan(Func<ItemMetadata, bool>? admits, int used, int liveCount, Func<int, ItemMetadata?> metadataAt, int k, int overfetch, int maxCandidates, FilteredSearchMode mode = FilteredSearchMode.Auto)
     {
         ArgumentNullException.ThrowIfNull(metadataAt);
         ArgumentOutOfRangeException.ThrowIfLessThan(k, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(overfetch, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(maxCandidates, 1);
         var rescore = k * overfetch;
-        if (filter is null || filter.IsEmpty)
+        if (admits is null)
             return new SearchPlan(SearchPath.Graph, 1.0, liveCount, Math.Min(Math.Max(liveCount, 1), Math.Max(rescore, k + 1)));
 
-        var share = EstimateShare(filter, used, metadataAt);
+        var share = EstimateShare(admits, used, metadataAt);
         var matches = (long)Math.Round(share * liveCount);
         var needed = share > 0 ? Math.Ceiling(Margin * rescore / share) : double.PositiveInfinity;
         var exact = mode switch
@@ -84,17 +85,17 @@ public static class FilterPlanner
         return new SearchPlan(SearchPath.Graph, share, matches, Math.Max(fetch, Math.Min(Math.Max(liveCount, 1), Math.Max(rescore, k + 1))));
     }
 
-    /// <summary>The share of live records among the sampled slots that <paramref name="filter"/> admits (0 when none is live).</summary>
-    public static double EstimateShare(SearchFilter filter, int used, Func<int, ItemMetadata?> metadataAt)
+    /// <summary>The share of live records among the sampled slots that <paramref name="admits"/> lets through (0 when none is live).</summary>
+    public static double EstimateShare(Func<ItemMetadata, bool> admits, int used, Func<int, ItemMetadata?> metadataAt)
     {
-        ArgumentNullException.ThrowIfNull(filter);
+        ArgumentNullException.ThrowIfNull(admits);
         ArgumentNullException.ThrowIfNull(metadataAt);
         int live = 0, admitted = 0;
         void Check(int slot)
         {
             if (metadataAt(slot) is not { } metadata) return;
             live++;
-            if (filter.Matches(metadata)) admitted++;
+            if (admits(metadata)) admitted++;
         }
 
         if (used <= ExactCountLimit)

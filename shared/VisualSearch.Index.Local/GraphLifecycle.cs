@@ -211,13 +211,13 @@ internal sealed class GraphLifecycle(string directory, HnswGraph graph, ILogger 
     public static IReadOnlyList<SearchHit> ScanMatching(ReadOnlySpan<float> q, VectorQuery query, SlotTable records, SlotVectorReader readVector, CancellationToken cancellationToken)
     {
         var minScore = query.MinScore ?? float.NegativeInfinity;
-        var filter = query.EffectiveFilter;
+        var conditioned = query.HasConditions;
         var buffer = new float[q.Length];
         var top = new TopResults(query.K);
         for (var slot = 0; slot < records.Used; slot++)
         {
             if ((slot & 4095) == 0) cancellationToken.ThrowIfCancellationRequested();
-            Consider(slot, q, query, filter, minScore, records, readVector, buffer, top);
+            Consider(slot, q, query, conditioned, minScore, records, readVector, buffer, top);
         }
 
         return top.ToHits(records);

@@ -461,7 +461,7 @@ public sealed partial class LocalVectorIndex : IVectorIndex, IDisposable
     }
 
     private SearchPlan Plan(VectorQuery query) => FilterPlanner.Plan(
-        query.EffectiveFilter, _records.Used, _records.Count, _records.MetadataAt, query.K, _options.AnnOverfetch, GraphLifecycle.MaxCandidates, _options.FilteredSearch);
+        query.HasConditions ? query.Admits : null, _records.Used, _records.Count, _records.MetadataAt, query.K, _options.AnnOverfetch, GraphLifecycle.MaxCandidates, _options.FilteredSearch);
 
     private HnswSettings Settings => new(_schema!.Dimension, _options.AnnConnectivity, _options.AnnExpansionAdd, _options.AnnExpansionSearch, _options.AnnQuantization);
 

@@ -26,7 +26,7 @@ public sealed class FilterPlannerTests : IDisposable
         var live = metadata.Count(m => m is not null);
         var admitted = metadata.Count(m => m is not null && m.Tags["album"] == "a");
 
-        var share = FilterPlanner.EstimateShare(Album("a"), metadata.Length, slot => metadata[slot]);
+        var share = FilterPlanner.EstimateShare(Album("a").Matches, metadata.Length, slot => metadata[slot]);
 
         Assert.Equal(admitted / (double)live, share, 1e-12);
     }
@@ -42,7 +42,7 @@ public sealed class FilterPlannerTests : IDisposable
         var metadata = Enumerable.Range(0, count).Select(i => Meta(i)).ToArray();
         var filter = new SearchFilter { UploadedTo = new TimeBound(Start.AddMinutes(count * selectivity), Inclusive: false) };
 
-        var share = FilterPlanner.EstimateShare(filter, count, slot => metadata[slot]);
+        var share = FilterPlanner.EstimateShare(filter.Matches, count, slot => metadata[slot]);
 
         Assert.InRange(share, selectivity * 0.9, selectivity * 1.1);
     }
@@ -57,7 +57,7 @@ public sealed class FilterPlannerTests : IDisposable
         const int count = 1024 * 100;
         var metadata = Enumerable.Range(0, count).Select(i => Meta(i, album: (i % period).ToString(System.Globalization.CultureInfo.InvariantCulture))).ToArray();
 
-        var share = FilterPlanner.EstimateShare(Album("0"), count, slot => metadata[slot]);
+        var share = FilterPlanner.EstimateShare(Album("0").Matches, count, slot => metadata[slot]);
 
         Assert.InRange(share, 0.5 / period, 1.5 / period);
     }
@@ -68,7 +68,7 @@ public sealed class FilterPlannerTests : IDisposable
         const int count = 100_000;
         var metadata = Enumerable.Range(0, count).Select(i => Meta(i)).ToArray();
         SearchPlan PlanFor(double selectivity, FilteredSearchMode mode = FilteredSearchMode.Auto) => FilterPlanner.Plan(
-            new SearchFilter { UploadedTo = new TimeBound(Start.AddMinutes(count * selectivity), Inclusive: false) },
+            new SearchFilter { UploadedTo = new TimeBound(Start.AddMinutes(count * selectivity), Inclusive: false) }.Matches,
             count, count, slot => metadata[slot], k: 10, overfetch: 4, maxCandidates: 4096, mode);
 
         var one = PlanFor(0.01);
@@ -99,7 +99,7 @@ public sealed class FilterPlannerTests : IDisposable
         var none = FilterPlanner.Plan(null, metadata.Length, metadata.Length, slot => metadata[slot], 10, 4, 4096);
         Assert.Equal(new SearchPlan(SearchPath.Graph, 1.0, metadata.Length, 40), none);
 
-        var nothing = FilterPlanner.Plan(Album("none"), metadata.Length, metadata.Length, slot => metadata[slot], 10, 4, 4096);
+        var nothing = FilterPlanner.Plan(Album("none").Matches, metadata.Length, metadata.Length, slot => metadata[slot], 10, 4, 4096);
         Assert.Equal(SearchPath.ExactScan, nothing.Path);
         Assert.Equal(0, nothing.EstimatedMatches);
     }
@@ -109,9 +109,9 @@ public sealed class FilterPlannerTests : IDisposable
     {
         // Two owners, one with 1% of the records; the client's own filter (album 'x') admits half of everything.
         var metadata = Enumerable.Range(0, 20_000).Select(i => Meta(i, album: i % 2 == 0 ? "x" : "y", owner: i % 100 == 0 ? "alice" : "bob")).ToArray();
-        var clientOnly = FilterPlanner.Plan(Album("x"), metadata.Length, metadata.Length, slot => metadata[slot], 10, 4, 4096);
+        var clientOnly = FilterPlanner.Plan(Album("x").Matches, metadata.Length, metadata.Length, slot => metadata[slot], 10, 4, 4096);
         var scoped = FilterPlanner.Plan(
-            new SearchFilter { Conditions = [new FieldEquals("album", "x"), new FieldEquals("owner", "alice")] },
+            new SearchFilter { Conditions = [new FieldEquals("album", "x"), new FieldEquals("owner", "alice")] }.Matches,
             metadata.Length, metadata.Length, slot => metadata[slot], 10, 4, 4096);
 
         Assert.Equal(SearchPath.Graph, clientOnly.Path);
