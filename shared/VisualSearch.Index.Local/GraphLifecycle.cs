@@ -28,7 +28,7 @@ internal sealed class GraphLifecycle(string directory, HnswGraph graph, ILogger 
     private const int MetaFormat = 2;
 
     /// <summary>Beyond this many graph candidates a filtered search scans the matching records exactly instead.</summary>
-    private const int MaxCandidates = 4096;
+    public const int MaxCandidates = 4096;
 
     /// <summary>The log length the saved copy on disk was made at; -1 when no saved copy matches this graph.</summary>
     public long SavedAtLogLength { get; private set; } = -1;
@@ -159,12 +159,13 @@ internal sealed class GraphLifecycle(string directory, HnswGraph graph, ILogger 
     }
 
     /// <summary>
-    /// Graph search: candidates from the graph (k x <paramref name="overfetch"/>, more while the filter or the
-    /// excluded id leaves fewer than k), the best k x overfetch that pass re-scored with exact cosines from the
-    /// float32 vectors <paramref name="readVector"/> gives. When even <see cref="MaxCandidates"/> are not enough,
-    /// every record the filter admits is scored exactly.
+    /// Graph search: candidates from the graph (<paramref name="fetch"/> first, as <see cref="FilterPlanner"/>
+    /// planned it, or k x <paramref name="overfetch"/>; more while the filter or the excluded id leaves fewer than k),
+    /// the best k x overfetch that pass re-scored with exact cosines from the float32 vectors
+    /// <paramref name="readVector"/> gives. When even <see cref="MaxCandidates"/> are not enough, every record the
+    /// filter admits is scored exactly (<see cref="ScanMatching"/>).
     /// </summary>
-    public IReadOnlyList<SearchHit> Search(ReadOnlySpan<float> q, VectorQuery query, SlotTable records, int overfetch, SlotVectorReader readVector, CancellationToken cancellationToken)
+    public IReadOnlyList<SearchHit> Search(ReadOnlySpan<float> q, VectorQuery query, SlotTable records, int overfetch, SlotVectorReader readVector, CancellationToken cancellationToken, int fetch = 0)
     {
         var count = records.Count;
         if (count == 0) return [];
@@ -174,7 +175,7 @@ internal sealed class GraphLifecycle(string directory, HnswGraph graph, ILogger 
         var buffer = new float[q.Length];
         var top = new TopResults(k);
         var rescore = k * overfetch;
-        var fetch = Math.Min(count, Math.Max(rescore, k + 1));
+        fetch = Math.Min(count, Math.Max(fetch, Math.Max(rescore, k + 1)));
         while (true)
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -195,19 +196,28 @@ internal sealed class GraphLifecycle(string directory, HnswGraph graph, ILogger 
             if (top.Count >= k || scored >= rescore || found < fetch || fetch >= count) break;
             // The graph's scores (int8 or float16) are within a few thousandths of the exact ones: nothing further can reach MinScore.
             if (found > 0 && 1f - distances[found - 1] < minScore - 0.01f) break;
-            if (fetch >= MaxCandidates)
-            {
-                top.Clear();
-                for (var slot = 0; slot < records.Used; slot++)
-                {
-                    if ((slot & 4095) == 0) cancellationToken.ThrowIfCancellationRequested();
-                    Consider(slot, q, query, conditioned, minScore, records, readVector, buffer, top);
-                }
-
-                break;
-            }
-
+            if (fetch >= MaxCandidates) return ScanMatching(q, query, records, readVector, cancellationToken);
             fetch = Math.Min(count, fetch * 4);
+        }
+
+        return top.ToHits(records);
+    }
+
+    /// <summary>
+    /// Exact search over the records the query's filter admits: the filter is checked on each record's metadata
+    /// first, and only the vectors of those that pass are read (from the log) and scored. The path
+    /// <see cref="FilterPlanner"/> takes for a selective filter, and the graph search's last resort.
+    /// </summary>
+    public static IReadOnlyList<SearchHit> ScanMatching(ReadOnlySpan<float> q, VectorQuery query, SlotTable records, SlotVectorReader readVector, CancellationToken cancellationToken)
+    {
+        var minScore = query.MinScore ?? float.NegativeInfinity;
+        var conditioned = query.HasConditions;
+        var buffer = new float[q.Length];
+        var top = new TopResults(query.K);
+        for (var slot = 0; slot < records.Used; slot++)
+        {
+            if ((slot & 4095) == 0) cancellationToken.ThrowIfCancellationRequested();
+            Consider(slot, q, query, conditioned, minScore, records, readVector, buffer, top);
         }
 
         return top.ToHits(records);

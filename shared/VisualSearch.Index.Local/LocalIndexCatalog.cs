@@ -138,6 +138,8 @@ public sealed partial class LocalIndexCatalog
             AnnExpansionSearch = _options.AnnExpansionSearch,
             AnnOverfetch = _options.AnnOverfetch,
             AnnQuantization = _options.AnnQuantization,
+            AnnBuildThreads = _options.AnnBuildThreads,
+            FilteredSearch = _options.FilteredSearch,
         }),
         _loggerFactory.CreateLogger<LocalVectorIndex>());
 

@@ -64,6 +64,15 @@ public sealed class LocalIndexOptions
     public int AnnOverfetch { get; set; } = 4;
 
     /// <summary>
+    /// How a filtered search is answered in graph mode. Auto (default): <see cref="FilterPlanner"/> estimates the
+    /// share of records the filter (owner scope included) admits from a sample of 1,024 records' metadata, and
+    /// scans the matching records exactly when the graph would need more than 4,096 candidates to keep k x
+    /// <see cref="AnnOverfetch"/> that pass (for k 10: a filter admitting under about 1.5%), otherwise asks the
+    /// graph for 1.5 x k x overfetch / share candidates. Graph or Exact force one path (for measuring).
+    /// </summary>
+    public FilteredSearchMode FilteredSearch { get; set; } = FilteredSearchMode.Auto;
+
+    /// <summary>
     /// How the graph stores vectors: Int8 (default; 1 byte a dimension, each vector scaled to use the full
     /// range), Float16 or Float32. Results are re-scored exactly either way; this only changes which
     /// candidates the graph finds, its memory and its speed (docs/performance.md).

@@ -212,13 +212,34 @@ public sealed partial class LocalVectorIndex : IVectorIndex, IDisposable
             if (vector.Length != schema.Dimension)
                 throw new ArgumentException($"The query vector has {vector.Length} dimensions; the index holds {schema.Dimension}.", nameof(vector));
 
-            return Task.FromResult(_graph is not null
-                ? _graph.Search(vector.Span, query, _records, _options.AnnOverfetch, ReadLoggedVector, cancellationToken)
-                : _exact!.Search(vector.Span, query, _records, cancellationToken));
+            if (_graph is null) return Task.FromResult(_exact!.Search(vector.Span, query, _records, cancellationToken));
+            var plan = Plan(query);
+            return Task.FromResult(plan.Path == SearchPath.ExactScan
+                ? GraphLifecycle.ScanMatching(vector.Span, query, _records, ReadLoggedVector, cancellationToken)
+                : _graph.Search(vector.Span, query, _records, _options.AnnOverfetch, ReadLoggedVector, cancellationToken, plan.Fetch));
         }
         catch (Exception ex) when (IsStorageFailure(ex))
         {
             throw StorageFailure("search", ex);
+        }
+        finally
+        {
+            _lock.ExitReadLock();
+        }
+    }
+
+    /// <summary>
+    /// The path a search with this query would take now (<see cref="FilterPlanner"/>): in exact mode always the
+    /// scan (which checks the filter before it reads a vector); in graph mode the planner's choice.
+    /// </summary>
+    public SearchPlan PlanSearch(VectorQuery query)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        _lock.EnterReadLock();
+        try
+        {
+            RequireOpen();
+            return _graph is null ? new SearchPlan(SearchPath.ExactScan, double.NaN, _records.Count, 0) : Plan(query);
         }
         finally
         {
@@ -280,7 +301,7 @@ public sealed partial class LocalVectorIndex : IVectorIndex, IDisposable
         return _schema ?? throw new InvalidOperationException("The index is not initialised: call InitializeAsync with the model's schema first.");
     }
 
-    /// <summary>Checks or writes index.json, replays the log (compacting it if due) and picks the search mode.</summary>
+    /// <summary>Checks or writes index.json (a new index), loads the snapshot, replays the log past it and picks the search mode.</summary>
     private void Open(IndexSchema schema, CancellationToken cancellationToken)
     {
         var metaPath = Path.Combine(Directory, MetaFile);
@@ -318,7 +339,10 @@ public sealed partial class LocalVectorIndex : IVectorIndex, IDisposable
             Apply(entry.Id, entry.Vector, entry.Metadata, vectorOffset);
             return true;
         }, from?.LogLength ?? 0, from?.LogEntries ?? 0);
-        if (_log.NeedsCompaction(_records.Count, _options.CompactionRatio)) Compact();
+
+        // Nothing below writes unless the graph has to be built (then it and the snapshot are saved): a read-only
+        // session (vsearch search, eval) leaves the files as they are while it is open; a compaction that is due
+        // waits for the next write, and a missing or stale snapshot is saved when the index is closed.
         if (_graph is null && UseGraph(_records.Count)) EnableGraph(tryLoad: true, cancellationToken);
         if (_graph is null)
         {
@@ -338,8 +362,6 @@ public sealed partial class LocalVectorIndex : IVectorIndex, IDisposable
             _exact = exact;
             if (!UseGraph(_records.Count)) GraphLifecycle.DeleteSaved(Directory);
         }
-
-        SaveSnapshot();
     }
 
     private void Apply(string id, float[] vector, ItemMetadata metadata, long vectorOffset)
@@ -437,6 +459,9 @@ public sealed partial class LocalVectorIndex : IVectorIndex, IDisposable
             LocalIndexLog.SnapshotNotSaved(_logger, Directory, ex);
         }
     }
+
+    private SearchPlan Plan(VectorQuery query) => FilterPlanner.Plan(
+        query.HasConditions ? query.Admits : null, _records.Used, _records.Count, _records.MetadataAt, query.K, _options.AnnOverfetch, GraphLifecycle.MaxCandidates, _options.FilteredSearch);
 
     private HnswSettings Settings => new(_schema!.Dimension, _options.AnnConnectivity, _options.AnnExpansionAdd, _options.AnnExpansionSearch, _options.AnnQuantization);
 

@@ -95,7 +95,9 @@ public sealed class BuildingBlocksTests
             Assert.Throws<ArgumentException>(() => cache.Add("c", new Embedding.Embedding([0, 1, 0], 3)));
         }
 
+        // Its own segments (m-1.regions.<guid>.seg); made the main file with a torn tail, as an earlier release's append left it.
         var file = Path.Combine(dir.Path, "m-1.regions.vec");
+        File.Move(Assert.Single(Directory.GetFiles(dir.Path, "m-1.regions.*.seg")), file);
         File.AppendAllText(file, "\u0005\0\0\0torn");
         using (var cache = EmbeddingCache.Open(dir.Path, "m-1", 3, regions: true))
         {
@@ -113,7 +115,7 @@ public sealed class BuildingBlocksTests
     }
 
     [Fact]
-    public void CacheKeepsEntriesAndCutsATornTail()
+    public void CacheKeepsEntriesAndIgnoresATornTail()
     {
         using var dir = new TempDirectory();
         using (var cache = EmbeddingCache.Open(dir.Path, "m-1", 3))
@@ -122,20 +124,74 @@ public sealed class BuildingBlocksTests
             cache.Add("b", new Embedding.Embedding([0, 1, 0], 3));
         }
 
+        // A main file of an earlier release, which appended: a run killed mid-entry left a torn tail.
+        var segment = Assert.Single(Directory.GetFiles(dir.Path, "m-1.*.seg"));
         var file = Path.Combine(dir.Path, "m-1.vec");
+        File.Move(segment, file);
+        File.AppendAllText(file, "\u0005\0\0\0torn");
         var length = new FileInfo(file).Length;
         Assert.False(File.Exists(Path.Combine(dir.Path, "m-1.regions.vec")));
-        File.AppendAllText(file, "\u0005\0\0\0torn"); // a crash mid-entry
         using (var cache = EmbeddingCache.Open(dir.Path, "m-1", 3))
         {
             Assert.Equal(2, cache.Count);
             Assert.True(cache.TryGet("b", out var b));
             Assert.Equal(3, b.RawNorm);
             Assert.Equal([0f, 1f, 0f], b.Vector);
-            Assert.True(cache.Writable);
         }
 
+        // Nothing is written in place: an open that adds nothing leaves the files as they were.
         Assert.Equal(length, new FileInfo(file).Length);
+        Assert.Empty(Directory.GetFiles(dir.Path, "m-1.*.seg"));
+    }
+
+    [Fact]
+    public void CacheTakesWritersSideBySideAndMergesTheirSegments()
+    {
+        using var dir = new TempDirectory();
+        // Two processes' caches open at once (the old appending file interleaved their writes), plus another
+        // model whose id starts with this one's, and a temporary file a killed writer left behind.
+        using (var other = EmbeddingCache.Open(dir.Path, "m-1-int8", 3)) other.Add("x", new Embedding.Embedding([0, 0, 1], 1));
+        File.WriteAllText(Path.Combine(dir.Path, "m-1.0123456789abcdef0123456789abcdef.seg.deadbeef.tmp"), "half a segment");
+        var first = EmbeddingCache.Open(dir.Path, "m-1", 3);
+        var second = EmbeddingCache.Open(dir.Path, "m-1", 3);
+        for (var i = 0; i < EmbeddingCache.SegmentEntries + 5; i++)
+        {
+            first.Add($"first/{i}", new Embedding.Embedding([1, 0, i], 1));
+            second.Add($"second/{i}", new Embedding.Embedding([0, 1, i], 1));
+        }
+
+        // A full segment each is on disk before either closes.
+        Assert.Equal(2, Directory.GetFiles(dir.Path, "m-1.*.seg").Length);
+        first.Dispose();
+        second.Dispose();
+
+        using (var reopened = EmbeddingCache.Open(dir.Path, "m-1", 3))
+        {
+            Assert.Equal(2 * (EmbeddingCache.SegmentEntries + 5), reopened.Count);
+            Assert.True(reopened.TryGet("second/3", out var e));
+            Assert.Equal([0f, 1f, 3f], e.Vector);
+            Assert.False(reopened.TryGet("x", out _));
+        }
+
+        // Past CompactAbove segments an open merges them into the main file and deletes them.
+        for (var s = 0; s < EmbeddingCache.CompactAbove; s++)
+        {
+            using var writer = EmbeddingCache.Open(dir.Path, "m-1", 3);
+            writer.Add($"more/{s}", new Embedding.Embedding([1, 1, s], 1));
+        }
+
+        using (var compacted = EmbeddingCache.Open(dir.Path, "m-1", 3))
+        {
+            Assert.Equal(2 * (EmbeddingCache.SegmentEntries + 5) + EmbeddingCache.CompactAbove, compacted.Count);
+        }
+
+        Assert.True(File.Exists(Path.Combine(dir.Path, "m-1.vec")));
+        // 4 + CompactAbove segments were written; one open merged the 33 it found.
+        Assert.True(Directory.GetFiles(dir.Path, "m-1.*.seg").Length < 4, string.Join(", ", Directory.GetFiles(dir.Path)));
+        using var again = EmbeddingCache.Open(dir.Path, "m-1", 3);
+        Assert.Equal(2 * (EmbeddingCache.SegmentEntries + 5) + EmbeddingCache.CompactAbove, again.Count);
+        Assert.True(again.TryGet("more/7", out var m));
+        Assert.Equal([1f, 1f, 7f], m.Vector);
     }
 
     [Fact]

@@ -53,11 +53,32 @@ public sealed class BenchCommandTests
         Assert.Equal(16, sweep.GetProperty("expansionSearch").GetInt32());
         Assert.InRange(sweep.GetProperty("recallAt10").GetDouble(), 0.0, 1.0);
 
+        // Filtered search: the planner's choice (1% of 1,000 is counted exactly: 10 records, scanned), and both paths
+        // forced; the exact path over the matching records finds the exact top 10.
+        var filtered = index.GetProperty("filtered").EnumerateArray().ToList();
+        Assert.Equal([0.01, 0.10, 0.50], filtered.Select(f => f.GetProperty("selectivity").GetDouble()));
+        Assert.Equal("ExactScan", filtered[0].GetProperty("chosen").GetString());
+        Assert.Equal(0.01, filtered[0].GetProperty("estimatedShare").GetDouble(), 6);
+        Assert.Equal("Graph", filtered[2].GetProperty("chosen").GetString());
+        Assert.All(filtered, f =>
+        {
+            Assert.Equal(1.0, f.GetProperty("exactPathRecallAt10").GetDouble());
+            Assert.InRange(f.GetProperty("graphPathRecallAt10").GetDouble(), 0.5, 1.0);
+            Assert.True(f.GetProperty("exactPath").GetProperty("p50").GetDouble() > 0);
+        });
+
+        // New processes on the saved index: vsearch search's answer and serve's, serve's peak resident memory and the base.
+        var process = index.GetProperty("newProcess");
+        Assert.True(process.GetProperty("searchFirstAnswerMs").GetDouble() > 0);
+        Assert.True(process.GetProperty("serveFirstAnswerMs").GetDouble() > 0);
+        Assert.True(process.GetProperty("servePeakBytes").GetInt64() > 50_000_000);
+        Assert.True(process.GetProperty("basePeakBytes").GetInt64() > 50_000_000);
+
         // Parts not run are reported as not measured, not as met or missed.
         var targets = root.GetProperty("targets").EnumerateArray().ToList();
-        Assert.Equal(10, targets.Count);
+        Assert.Equal(14, targets.Count);
         var million = targets.Where(t => t.GetProperty("target").GetString()!.StartsWith("1M", StringComparison.Ordinal)).ToList();
-        Assert.Equal(3, million.Count);
+        Assert.Equal(7, million.Count);
         Assert.All(million, t => Assert.Equal(JsonValueKind.Null, t.GetProperty("met").ValueKind));
         var decodeTarget = targets.Single(t => t.GetProperty("target").GetString()!.StartsWith("12 MP JPEG", StringComparison.Ordinal));
         Assert.NotEqual(JsonValueKind.Null, decodeTarget.GetProperty("met").ValueKind);
@@ -72,5 +93,42 @@ public sealed class BenchCommandTests
         Assert.Equal(JsonValueKind.Null, root.GetProperty("perCore").ValueKind);
 
         Assert.False(Directory.Exists(work), "the bench deletes its work folder unless --keep");
+    }
+
+    [Fact]
+    public async Task The_real_embedding_part_embeds_augmented_views_once_through_the_cache_and_measures_recall()
+    {
+        using var temp = new TempDirectory("vs-bench-real-");
+        var cache = Path.Combine(temp.Path, "cache");
+
+        async Task<JsonElement> RunAsync()
+        {
+            var stdout = new StringWriter();
+            var stderr = new StringWriter();
+            var exitCode = await BenchCommand.RunAsync(
+                CliArgs.Parse(["--parts", "real", "--dataset", Repo.Photos, "--real-count", "100", "--queries", "100", "--images", "2", "--reps", "3",
+                    "--cache", cache, "--work", Path.Combine(temp.Path, "work"), "--json"], "json", "keep", "verbose", "no-cache"),
+                stdout, stderr, CancellationToken.None);
+            Assert.True(exitCode == 0, stderr.ToString());
+            using var report = JsonDocument.Parse(stdout.ToString());
+            Assert.Empty(report.RootElement.GetProperty("errors").EnumerateArray());
+            return report.RootElement.GetProperty("realRecall").Clone();
+        }
+
+        // 100 views indexed and 10 held out (a tenth), over the sample photos: 14 views of each of the 8.
+        var first = await RunAsync();
+        Assert.Equal(8, first.GetProperty("images").GetInt32());
+        Assert.Equal(14, first.GetProperty("viewsPerImage").GetInt32());
+        Assert.Equal(110, first.GetProperty("embedded").GetInt32());
+        Assert.Equal(100, first.GetProperty("indexed").GetInt32());
+        Assert.Equal(10, first.GetProperty("queries").GetInt32());
+        Assert.Equal(0, first.GetProperty("fromCache").GetInt32());
+        Assert.InRange(first.GetProperty("recallAt10").GetDouble(), 0.9, 1.0);
+        Assert.NotEmpty(Directory.GetFiles(cache, "*.seg"));
+
+        // The views are keyed by the photo's content and the view: a second run finds every one in the cache.
+        var second = await RunAsync();
+        Assert.Equal(110, second.GetProperty("fromCache").GetInt32());
+        Assert.InRange(second.GetProperty("recallAt10").GetDouble(), 0.9, 1.0);
     }
 }

@@ -11,7 +11,7 @@ const string Usage = """
       vsearch duplicates [--index DIR] [--min-score S] [--json]
       vsearch serve [--index DIR] [--urls URL] [--no-watch]
       vsearch upload <folder> [--container NAME]
-      vsearch bench [--json] [--peer bench/peer] [--sizes 10000,100000,1000000] [--parts decode,ingest,index,cold] [--quantization int8|float16|float32] [--connectivity M] [--ef N] [--ef-sweep N,N] [--keep]
+      vsearch bench [--json] [--peer bench/peer] [--sizes 10000,100000,1000000] [--parts decode,ingest,percore,index,cold,real] [--quantization int8|float16|float32] [--connectivity M] [--ef N] [--ef-sweep N,N] [--build-threads N] [--dataset DIR] [--real-count 50000] [--real-minutes M] [--cache DIR | --no-cache] [--keep]
       vsearch bench-duplicates [--count 100000] [--workers N] [--json]
       vsearch loadtest [--url http://127.0.0.1:7071] [--duration 10s] [--concurrency 1,4,16] [--mode id|image|both] [--key KEY] [--json]
       vsearch reindex (--from-folder DIR | --from-container [--container NAME]) [--index DIR] [--workers N] [--resume] [--prune]
@@ -51,7 +51,7 @@ try
         "duplicates" => await DuplicatesCommand.RunAsync(CliArgs.Parse(rest, "json", "verbose"), Console.Out, Console.Error, cts.Token),
         "serve" => await ServeCommand.RunAsync(CliArgs.Parse(rest, "no-watch", "verbose"), cts.Token),
         "upload" => await UploadCommand.RunAsync(CliArgs.Parse(rest), Console.Out, Console.Error, cts.Token),
-        "bench" => await BenchCommand.RunAsync(CliArgs.Parse(rest, "json", "keep", "verbose"), Console.Out, Console.Error, cts.Token),
+        "bench" => await BenchCommand.RunAsync(CliArgs.Parse(rest, "json", "keep", "verbose", "no-cache"), Console.Out, Console.Error, cts.Token),
         "loadtest" => await LoadTestCommand.RunAsync(CliArgs.Parse(rest, "json", "verbose"), Console.Out, Console.Error, cts.Token),
         "bench-duplicates" => await BenchDuplicatesCommand.RunAsync(CliArgs.Parse(rest, "json", "verbose"), Console.Out, cts.Token),
         "seed-synthetic" => await SeedSyntheticCommand.RunAsync(CliArgs.Parse(rest, "verbose"), Console.Out, cts.Token),

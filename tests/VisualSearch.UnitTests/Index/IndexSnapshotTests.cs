@@ -126,8 +126,11 @@ public sealed class IndexSnapshotTests : IDisposable
             Assert.Contains(SnapshotIgnored, log.Events);
             Assert.DoesNotContain(SnapshotLoaded, log.Events);
             await AssertHoldsAsync(index, expected);
-            Assert.Contains(SnapshotSaved, log.Events);
+            // A read-only session saves nothing while open; the valid snapshot is saved when it closes.
+            Assert.DoesNotContain(SnapshotSaved, log.Events);
         }
+
+        Assert.Contains(SnapshotSaved, log.Events);
 
         log = new EventLog();
         using var again = await OpenAsync(path, annThreshold: 0, log);
@@ -162,6 +165,63 @@ public sealed class IndexSnapshotTests : IDisposable
         var expected = Enumerable.Range(0, 100).ToDictionary(i => $"r{i}", i => _vectors[(i + 11) % 200]);
         await AssertHoldsAsync(reopened, expected);
     }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(50)]
+    public async Task A_read_only_session_writes_nothing_while_open_and_at_close_only_a_missing_snapshot(int annThreshold)
+    {
+        var path = Path.Combine(_dir.Path, "index");
+        var snapshot = Path.Combine(path, IndexSnapshot.FileName);
+        using (var index = await OpenAsync(path, annThreshold, new EventLog()))
+        {
+            for (var i = 0; i < 120; i++) await index.UpsertAsync(Record(i, i));
+        }
+
+        // What vsearch search and eval do: open, search, read, count, close. With a current snapshot nothing changes.
+        var before = Files(path);
+        using (var index = await OpenAsync(path, annThreshold, new EventLog()))
+        {
+            await ReadOnlyAsync(index);
+            Assert.Equal(before, Files(path));
+        }
+
+        Assert.Equal(before, Files(path));
+
+        // Without a snapshot (an index of an earlier release, or one deleted): the whole log is replayed and still
+        // nothing is written while the index is open; the snapshot is saved when it closes.
+        File.Delete(snapshot);
+        before = Files(path);
+        var log = new EventLog();
+        using (var index = await OpenAsync(path, annThreshold, log))
+        {
+            await ReadOnlyAsync(index);
+            Assert.Equal(before, Files(path));
+            Assert.DoesNotContain(SnapshotSaved, log.Events);
+        }
+
+        Assert.Contains(SnapshotSaved, log.Events);
+        Assert.True(File.Exists(snapshot));
+        log = new EventLog();
+        using var reopened = await OpenAsync(path, annThreshold, log);
+        Assert.Contains(SnapshotLoaded, log.Events);
+        await AssertHoldsAsync(reopened, Expected(upserts: 120, deleted: []));
+    }
+
+    private async Task ReadOnlyAsync(LocalVectorIndex index)
+    {
+        Assert.Equal(120, await index.CountAsync());
+        Assert.NotNull(await index.GetAsync("r7"));
+        Assert.Equal("r9", (await index.SearchAsync(_vectors[9], new VectorQuery(3)))[0].Id);
+        Assert.NotEmpty(await index.SearchAsync(_vectors[9], new VectorQuery(3, Filter: new SearchFilter { Conditions = [new FieldEquals("source", "photos")] })));
+    }
+
+    /// <summary>Every file but the lock: name to length, last write time and content hash.</summary>
+    private static SortedDictionary<string, string> Files(string path) => new(
+        Directory.GetFiles(path).Where(f => Path.GetFileName(f) != RecordLog.LockFileName).ToDictionary(
+            f => Path.GetFileName(f),
+            f => $"{new FileInfo(f).Length} {File.GetLastWriteTimeUtc(f).Ticks} {Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(f)))}"),
+        StringComparer.Ordinal);
 
     private static void CopyFiles(string from, string to)
     {

@@ -19,10 +19,12 @@ using VisualSearch.Ingestion;
 namespace VisualSearch.Cli.Bench;
 
 /// <summary>
-/// <c>vsearch bench [--json] [--peer DIR] [--sizes 10000,100000,1000000] [--parts decode,ingest,percore,index,cold] [--quantization int8|float16|float32] [--connectivity M] [--ef N] [--ef-sweep N,N] [--build-threads N] [--images N] [--reps N] [--rounds N] [--queries N] [--work DIR] [--keep]</c>:
+/// <c>vsearch bench [--json] [--peer DIR] [--sizes 10000,100000,1000000] [--parts decode,ingest,percore,index,cold,real] [--quantization int8|float16|float32] [--connectivity M] [--ef N] [--ef-sweep N,N] [--build-threads N] [--images N] [--reps N] [--rounds N] [--queries N] [--dataset DIR] [--real-count N] [--real-minutes M] [--cache DIR|--no-cache] [--work DIR] [--keep]</c>:
 /// decode + preprocess by input, embed and model load (int8 and float32), ingest with 1 and 2 workers, ingest like
 /// for like against the peer (whole processes, per core and on all cores: <see cref="PerCoreBench"/>), search by id / vector / image at each
-/// index size (exact and HNSW), recall, build time, bytes per vector, cold start of vsearch search and serve;
+/// index size (exact and HNSW), recall, filtered search by the planner and by each path, build time, bytes per
+/// vector, a new vsearch search / serve process's first answer and serve's peak resident memory, recall on real
+/// embeddings (augmented dev images, <see cref="RealEmbeddingBench"/>), cold start of vsearch search and serve;
 /// with --peer, the Node peer stack (bench/peer) on the same images in the same run. Everything it measures
 /// it makes itself (images from samples/photos, synthetic clustered vectors). Prints a table (stderr with
 /// --json, which prints the JSON document on stdout). See docs/performance.md.
@@ -43,7 +45,7 @@ public static class BenchCommand
         ArgumentNullException.ThrowIfNull(args);
         ArgumentNullException.ThrowIfNull(stdout);
         ArgumentNullException.ThrowIfNull(stderr);
-        args.RejectUnknown("json", "peer", "sizes", "images", "reps", "queries", "work", "keep", "parts", "verbose", "rounds", "quantization", "connectivity", "ef", "ef-sweep", "build-threads");
+        args.RejectUnknown("json", "peer", "sizes", "images", "reps", "queries", "work", "keep", "parts", "verbose", "rounds", "quantization", "connectivity", "ef", "ef-sweep", "build-threads", "dataset", "real-count", "real-minutes", "cache", "no-cache");
         var quantizationText = args.Get("quantization") ?? new Index.Local.LocalIndexOptions().AnnQuantization.ToString();
         if (!Enum.TryParse<Index.Local.AnnQuantization>(quantizationText, ignoreCase: true, out var quantization) || !Enum.IsDefined(quantization))
             throw new UsageException("--quantization takes int8, float16 or float32.");
@@ -194,7 +196,8 @@ public static class BenchCommand
 
             // Index sizes.
             var query2mp = await File.ReadAllBytesAsync(Path.Combine(imagesDir, "jpeg-2mp.jpg"), cancellationToken).ConfigureAwait(false);
-            var bench = new IndexBench(encoder2.Model.Id, encoder2.Model.Dimension, quantization, connectivity, expansionSearch, sweep, () => encoder2.Embed(decoder.Prepare(query2mp, InputSize)).Vector, log, buildThreads);
+            var bench = new IndexBench(encoder2.Model.Id, encoder2.Model.Dimension, quantization, connectivity, expansionSearch, sweep, () => encoder2.Embed(decoder.Prepare(query2mp, InputSize)).Vector, log, buildThreads,
+                new NewProcesses(coldStart, Path.Combine(imagesDir, "jpeg-2mp.jpg"), query2mp));
             string? largestRoot = null;
             int largestSize = 0;
             foreach (var size in parts.Contains("index") ? sizes : [])
@@ -206,6 +209,21 @@ public static class BenchCommand
                     if (largestRoot is not null && largestRoot != root) TryDelete(largestRoot);
                     largestRoot = root;
                     largestSize = size;
+                }, cancellationToken).ConfigureAwait(false);
+            }
+
+            // Recall on real embeddings: augmented views of the dev images, embedded through the cache.
+            if (parts.Contains("real"))
+            {
+                await SectionAsync(report, log, "real embeddings", async () =>
+                {
+                    var dataset = args.Get("dataset") is { } d ? Path.GetFullPath(d) : FindDevImages()
+                        ?? throw new UsageException("--parts real needs the labelled images: --dataset DIR (the team's ../shared/datasets/dev was not found above the current directory).");
+                    var realCount = args.GetInt("real-count", 50_000, 100, 5_000_000);
+                    var minutes = args.GetInt("real-minutes", 0, 0, 10_000);
+                    var cache = args.Has("no-cache") ? null : args.Get("cache") ?? Evaluation.EmbeddingCache.DefaultDirectory();
+                    var real = new RealEmbeddingBench(decoder, encoder1, quantization, connectivity, expansionSearch, buildThreads, log);
+                    report.RealRecall = await real.RunAsync(dataset, Path.Combine(work, "real-index"), realCount, Math.Min(queries, realCount / 10), minutes > 0 ? TimeSpan.FromMinutes(minutes) : null, cache, cancellationToken).ConfigureAwait(false);
                 }, cancellationToken).ConfigureAwait(false);
             }
 
@@ -312,6 +330,18 @@ public static class BenchCommand
         await host.StopAsync(CancellationToken.None).ConfigureAwait(false);
         if (!failures.IsEmpty) throw new InvalidOperationException("Ingest failed: " + string.Join("; ", failures));
         return files.Count / seconds;
+    }
+
+    /// <summary>The team's labelled images (../shared/datasets/dev beside a clone), looked for above the current directory.</summary>
+    private static string? FindDevImages()
+    {
+        for (var dir = new DirectoryInfo(Directory.GetCurrentDirectory()); dir is not null; dir = dir.Parent)
+        {
+            var candidate = Path.Combine(dir.FullName, "shared", "datasets", "dev");
+            if (Directory.Exists(candidate)) return candidate;
+        }
+
+        return null;
     }
 
     private static List<int> ParseList(string text, int min, int max, string usage)

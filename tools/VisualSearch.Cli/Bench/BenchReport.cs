@@ -35,6 +35,9 @@ internal sealed class BenchReport
 
     public List<ColdStartResult> ColdStart { get; } = [];
 
+    /// <summary>Recall of the default graph on real embeddings (<c>--parts real</c>); null when the part did not run.</summary>
+    public RealRecallResult? RealRecall { get; set; }
+
     public List<TargetResult> Targets { get; set; } = [];
 
     /// <summary>Parts that failed (the rest of the run is still reported).</summary>

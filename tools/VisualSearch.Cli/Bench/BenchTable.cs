@@ -46,13 +46,27 @@ internal static class BenchTable
             Row(w, i.Count, "hnsw" + (i.DefaultMode == "hnsw" ? "*" : ""), i.Graph);
             Line(w, $"{"",10} graph: {i.Quantization} vectors, M {i.Connectivity}, ef {i.ExpansionSearch}; insert {i.InsertSeconds:F1} s; graph build {i.GraphBuildSeconds:F1} s on {i.BuildThreads} thread(s); open: exact {i.ExactOpenSeconds:F1} s, with snapshot + saved graph {i.GraphLoadOpenSeconds:F2} s, with saved graph and the whole log replayed {i.GraphReplayOpenSeconds:F1} s; log {i.LogBytes / (double)i.Count:F0} B/record");
             foreach (var f in i.Filtered)
-                Line(w, $"{"",10} filter admitting {f.Selectivity,4:P0}: exact p50/p99 {f.Exact.P50:F2}/{f.Exact.P99:F2} ms, hnsw p50/p99 {f.Graph.P50:F2}/{f.Graph.P99:F2} ms, hnsw recall@10 {f.RecallAt10:F4}");
+            {
+                Line(w, $"{"",10} filter admitting {f.Selectivity,4:P0}: exact mode p50/p99 {f.Exact.P50:F2}/{f.Exact.P99:F2} ms; graph mode, planner chose {f.Chosen} (estimated {f.EstimatedShare:P1}): p50/p99 {f.Graph.P50:F2}/{f.Graph.P99:F2} ms, recall@10 {f.RecallAt10:F4}");
+                if (f.GraphPath is { } g && f.ExactPath is { } e)
+                    Line(w, $"{"",10}   forced: graph path p50/p99 {g.P50:F2}/{g.P99:F2} ms, recall@10 {f.GraphPathRecallAt10:F4}; exact path over the matching records p50/p99 {e.P50:F2}/{e.P99:F2} ms, recall@10 {f.ExactPathRecallAt10:F4}");
+            }
+
+            if (i.NewProcess is { } np)
+                Line(w, $"{"",10} new process: vsearch search answered in {np.SearchFirstAnswerMs:F0} ms, vsearch serve in {np.ServeFirstAnswerMs:F0} ms; serve peak resident memory (VmHWM) {np.ServePeakBytes / 1e6:F0} MB - {np.BasePeakBytes / 1e6:F0} MB on an empty index = {np.PeakBytesPerRecord(i.Count):F0} B/record");
         }
 
         Line(w, $"{"",10} * the default at that size (LocalIndex:AnnThreshold 50,000)");
         foreach (var i in r.Index)
             foreach (var point in i.Sweep)
                 Line(w, $"{i.Count,10:N0} ef {point.ExpansionSearch,-5} by vector p50/p99 {point.ByVector.P50:F2}/{point.ByVector.P99:F2} ms, recall@10 {point.RecallAt10:F4}");
+        if (r.RealRecall is { } real)
+        {
+            var synthetic = string.Join(", ", r.Index.Select(i => FormattableString.Invariant($"{i.Graph.RecallAt10:F4} at {i.Count:N0}")));
+            Line(w, $"real embeddings: {real.Indexed:N0} augmented views of {real.Images:N0} images ({real.Dataset}; {real.Embedded:N0} embedded of {real.Requested + real.Queries:N0} wanted, {real.FromCache:N0} from the cache, {real.Refused} refused, {real.EmbedSeconds:F0} s{(real.BudgetRanOut ? "; the time budget ran out" : "")}); graph built in {real.GraphBuildSeconds:F1} s on {real.BuildThreads} thread(s)");
+            Line(w, $"{"",10} recall@10 of the default graph vs exact, {real.Queries} held-out views: {real.RecallAt10:F4} (by vector p50/p99 {real.GraphByVector.P50:F2}/{real.GraphByVector.P99:F2} ms); synthetic in this run: {(synthetic.Length > 0 ? synthetic : "not run")}");
+        }
+
         w.WriteLine();
         foreach (var cs in r.ColdStart) Line(w, $"cold start, {cs.Command}, {cs.IndexRecords:N0} records: {cs.Milliseconds:F0} ms");
         w.WriteLine();

@@ -24,14 +24,38 @@ internal sealed record IndexSizeResult(
     IReadOnlyList<SweepPoint> Sweep,
     int BuildThreads,
     double GraphReplayOpenSeconds,
-    IReadOnlyList<FilteredResult> Filtered);
+    IReadOnlyList<FilteredResult> Filtered,
+    NewProcessResult? NewProcess = null);
 
 /// <summary>
 /// Search by vector with a filter that admits <see cref="Selectivity"/> of the records (uploadedAt before a
-/// cut-off; the synthetic records' upload times are spread evenly over the clusters): exact and graph latency, and
-/// the graph's recall@10 against the exact filtered top 10.
+/// cut-off; the synthetic records' upload times are spread evenly over the clusters). <see cref="Exact"/>: the
+/// index in exact mode (float32 vectors in memory). In graph mode: <see cref="Graph"/> and <see cref="RecallAt10"/>
+/// as the planner chose (<see cref="Chosen"/>, from <see cref="EstimatedShare"/>), and each path forced
+/// (LocalIndex:FilteredSearch Graph / Exact): the graph over-fetched, and the exact scan over the matching records
+/// (vectors read from the log). Recall against the exact filtered top 10.
 /// </summary>
-internal sealed record FilteredResult(double Selectivity, Latency Exact, Latency Graph, double RecallAt10);
+internal sealed record FilteredResult(
+    double Selectivity,
+    Latency Exact,
+    Latency Graph,
+    double RecallAt10,
+    string Chosen = "",
+    double EstimatedShare = double.NaN,
+    Latency? GraphPath = null,
+    double GraphPathRecallAt10 = double.NaN,
+    Latency? ExactPath = null,
+    double ExactPathRecallAt10 = double.NaN);
+
+/// <summary>
+/// New processes on the saved index (graph mode): <c>vsearch search</c> from start to its printed answer, and
+/// <c>vsearch serve</c> from start to its first search answered, whose peak resident memory (VmHWM) is then read;
+/// the base is the same serve on an empty index of the same model, so the difference is what the records cost.
+/// </summary>
+internal sealed record NewProcessResult(double SearchFirstAnswerMs, double ServeFirstAnswerMs, long ServePeakBytes, long BasePeakBytes)
+{
+    public double PeakBytesPerRecord(int count) => (ServePeakBytes - BasePeakBytes) / (double)Math.Max(1, count);
+}
 
 /// <summary>Search by vector on the same saved graph with another search expansion (ef).</summary>
 internal sealed record SweepPoint(int ExpansionSearch, Latency ByVector, double RecallAt10);
@@ -56,12 +80,17 @@ internal sealed record Latency(double P50, double P99)
         sorted.Count == 0 ? double.NaN : sorted[Math.Clamp((int)Math.Ceiling(p * sorted.Count) - 1, 0, sorted.Count - 1)];
 }
 
+/// <summary>How the index bench starts vsearch processes on an index, and the query image they search with.</summary>
+internal sealed record NewProcesses(ColdStartBench Bench, string ImagePath, byte[] Image);
+
 /// <summary>
 /// Fills indexes of synthetic clustered unit vectors (the real model's id and dimension, so vsearch can open
 /// them) and measures the exact scan and the HNSW graph on the same records and queries.
 /// </summary>
-internal sealed class IndexBench(string modelId, int dimension, AnnQuantization quantization, int connectivity, int expansionSearch, IReadOnlyList<int> sweep, Func<ReadOnlyMemory<float>> embedQueryImage, TextWriter log, int buildThreads = 0)
+internal sealed class IndexBench(string modelId, int dimension, AnnQuantization quantization, int connectivity, int expansionSearch, IReadOnlyList<int> sweep, Func<ReadOnlyMemory<float>> embedQueryImage, TextWriter log, int buildThreads = 0, NewProcesses? processes = null)
 {
+    private long? _basePeak;
+
     private static readonly DateTimeOffset Start = new(2024, 1, 1, 0, 0, 0, TimeSpan.Zero);
 
     /// <summary>Shares of the records the filtered searches admit.</summary>
@@ -128,11 +157,28 @@ internal sealed class IndexBench(string modelId, int dimension, AnnQuantization 
             graph = await MeasureAsync(index, queryVectors, byIdIds, null, exactTop, managed, cancellationToken).ConfigureAwait(false);
             for (var s = 0; s < Selectivities.Length; s++)
             {
+                var filter = Filter(count, Selectivities[s]);
+                var plan = index.PlanSearch(new VectorQuery(10, Filter: filter));
+                var (latency, top) = await MeasureFilteredAsync(index, queryVectors, filter, cancellationToken).ConfigureAwait(false);
+                var recall = Recall(top, exactFilteredTop[s]);
+                filtered.Add(new FilteredResult(Selectivities[s], exactFiltered[s], latency, recall, plan.Path.ToString(), plan.EstimatedShare));
+                await log.WriteLineAsync($"index {count:N0}: filter {Selectivities[s]:P0}: planner chose {plan.Path} (estimated share {plan.EstimatedShare:P2}): p50 {latency.P50:F2} ms, recall@10 {recall:F4}").ConfigureAwait(false);
+            }
+        }
+
+        // Each path forced on the same saved graph: what the planner chose between.
+        foreach (var mode in new[] { FilteredSearchMode.Graph, FilteredSearchMode.Exact })
+        {
+            using var index = Catalog(root, annThreshold: 1, filteredSearch: mode).OpenVersion(modelId);
+            await index.InitializeAsync(schema, cancellationToken).ConfigureAwait(false);
+            for (var s = 0; s < Selectivities.Length; s++)
+            {
                 var (latency, top) = await MeasureFilteredAsync(index, queryVectors, Filter(count, Selectivities[s]), cancellationToken).ConfigureAwait(false);
-                var expected = exactFilteredTop[s];
-                var recall = top.Select((ids, i) => ids.Count(expected[i].Contains)).Sum() / (double)Math.Max(1, expected.Sum(t => t.Length));
-                filtered.Add(new FilteredResult(Selectivities[s], exactFiltered[s], latency, recall));
-                await log.WriteLineAsync($"index {count:N0}: filter {Selectivities[s]:P0}: graph p50 {latency.P50:F2} ms, recall@10 {recall:F4}").ConfigureAwait(false);
+                var recall = Recall(top, exactFilteredTop[s]);
+                filtered[s] = mode == FilteredSearchMode.Graph
+                    ? filtered[s] with { GraphPath = latency, GraphPathRecallAt10 = recall }
+                    : filtered[s] with { ExactPath = latency, ExactPathRecallAt10 = recall };
+                await log.WriteLineAsync($"index {count:N0}: filter {Selectivities[s]:P0}, {mode} path: p50 {latency.P50:F2} ms, recall@10 {recall:F4}").ConfigureAwait(false);
             }
         }
 
@@ -156,30 +202,69 @@ internal sealed class IndexBench(string modelId, int dimension, AnnQuantization 
 
         var replayOpen = sw.Elapsed.TotalSeconds;
 
+        // New processes: the replay above saved the snapshot again at its close, so they open as a user's would.
+        NewProcessResult? newProcess = null;
+        if (processes is not null)
+        {
+            _basePeak ??= await BasePeakAsync(Path.Combine(root, "..", $"empty-index-{Environment.ProcessId}"), schema, cancellationToken).ConfigureAwait(false);
+            var search = await processes.Bench.SearchAsync(root, processes.ImagePath, cancellationToken).ConfigureAwait(false);
+            var (serve, peak) = await processes.Bench.ServeWithPeakAsync(root, processes.Image, cancellationToken).ConfigureAwait(false);
+            newProcess = new NewProcessResult(search, serve, peak, _basePeak.Value);
+            await log.WriteLineAsync($"index {count:N0}: new vsearch search answered in {search:F0} ms, serve in {serve:F0} ms; serve peak RSS {peak / 1e6:F0} MB (empty index: {_basePeak.Value / 1e6:F0} MB)").ConfigureAwait(false);
+        }
+
         // Other search expansions on the same saved graph (ef is not part of the file): the recall/latency curve.
         var points = new List<SweepPoint>();
         foreach (var ef in sweep)
         {
             using var index = Catalog(root, annThreshold: 1, ef).OpenVersion(modelId);
             await index.InitializeAsync(schema, cancellationToken).ConfigureAwait(false);
-            var found = 0;
-            var ms = new List<double>();
-            for (var i = 0; i < queryVectors.Length; i++)
-            {
-                var t = Stopwatch.GetTimestamp();
-                var hits = await index.SearchAsync(queryVectors[i], new VectorQuery(10), cancellationToken).ConfigureAwait(false);
-                ms.Add(Stopwatch.GetElapsedTime(t).TotalMilliseconds);
-                found += hits.Count(h => exactTop[i].Contains(h.Id));
-            }
-
-            points.Add(new SweepPoint(ef, Latency.Of(ms), found / (double)exactTop.Sum(t => t.Length)));
+            var (latency, recall) = await RecallAsync(index, queryVectors, exactTop, cancellationToken).ConfigureAwait(false);
+            points.Add(new SweepPoint(ef, latency, recall));
             await log.WriteLineAsync($"index {count:N0}: ef {ef}: recall@10 {points[^1].RecallAt10:F4}").ConfigureAwait(false);
         }
         var logBytes = new FileInfo(Path.Combine(exactCatalog.VersionDirectory(modelId), "records.log")).Length;
         var defaultMode = count >= new LocalIndexOptions().AnnThreshold ? "hnsw" : "exact";
         return new IndexSizeResult(count, defaultMode, quantization.ToString(), insertSeconds, exact, graph, build, loadOpen, exactOpen, logBytes, connectivity, expansionSearch, points,
-            buildThreads > 0 ? buildThreads : Environment.ProcessorCount, replayOpen, filtered);
+            buildThreads > 0 ? buildThreads : Environment.ProcessorCount, replayOpen, filtered, newProcess);
     }
+
+    /// <summary>The peak resident memory of vsearch serve answering one search on an empty index of the same model.</summary>
+    private async Task<long> BasePeakAsync(string root, IndexSchema schema, CancellationToken cancellationToken)
+    {
+        root = Path.GetFullPath(root);
+        try
+        {
+            var catalog = Catalog(root, annThreshold: 1);
+            using (var index = catalog.OpenVersion(modelId)) await index.InitializeAsync(schema, cancellationToken).ConfigureAwait(false);
+            catalog.SwitchTo(modelId);
+            var (_, peak) = await processes!.Bench.ServeWithPeakAsync(root, processes.Image, cancellationToken).ConfigureAwait(false);
+            return peak;
+        }
+        finally
+        {
+            if (Directory.Exists(root)) Directory.Delete(root, recursive: true);
+        }
+    }
+
+    /// <summary>Search by vector (k 10) for each query, one after another: the latency, and the share of each query's exact top 10 found.</summary>
+    internal static async Task<(Latency Latency, double RecallAt10)> RecallAsync(LocalVectorIndex index, IReadOnlyList<float[]> queries, IReadOnlyList<ICollection<string>> exactTop, CancellationToken cancellationToken)
+    {
+        var found = 0;
+        var ms = new List<double>();
+        for (var i = 0; i < queries.Count; i++)
+        {
+            var t = Stopwatch.GetTimestamp();
+            var hits = await index.SearchAsync(queries[i], new VectorQuery(10), cancellationToken).ConfigureAwait(false);
+            ms.Add(Stopwatch.GetElapsedTime(t).TotalMilliseconds);
+            found += hits.Count(h => exactTop[i].Contains(h.Id));
+        }
+
+        return (Latency.Of(ms), found / (double)Math.Max(1, exactTop.Sum(t => t.Count)));
+    }
+
+    private static double Recall(List<string[]> top, List<string[]> expected) =>
+        top.Select((ids, i) => ids.Count(expected[i].Contains)).Sum() / (double)Math.Max(1, expected.Sum(t => t.Length));
 
     /// <summary>uploadedAt before the cut-off that admits <paramref name="selectivity"/> of <paramref name="count"/> records.</summary>
     private static SearchFilter Filter(int count, double selectivity) =>
@@ -245,7 +330,11 @@ internal sealed class IndexBench(string modelId, int dimension, AnnQuantization 
         return GC.GetTotalMemory(forceFullCollection: true);
     }
 
-    private LocalIndexCatalog Catalog(string root, int annThreshold, int? ef = null) =>
+    private LocalIndexCatalog Catalog(string root, int annThreshold, int? ef = null, FilteredSearchMode filteredSearch = FilteredSearchMode.Auto) =>
+        Catalog(root, annThreshold, quantization, connectivity, ef ?? expansionSearch, buildThreads, filteredSearch);
+
+    /// <summary>A catalog of the bench's indexes: no fsync per write (a bulk load), the graph settings under test.</summary>
+    internal static LocalIndexCatalog Catalog(string root, int annThreshold, AnnQuantization quantization, int connectivity, int ef, int buildThreads, FilteredSearchMode filteredSearch = FilteredSearchMode.Auto) =>
         new(Options.Create(new LocalIndexOptions
         {
             Path = root,
@@ -253,8 +342,9 @@ internal sealed class IndexBench(string modelId, int dimension, AnnQuantization 
             AnnThreshold = annThreshold,
             AnnQuantization = quantization,
             AnnConnectivity = connectivity,
-            AnnExpansionSearch = ef ?? expansionSearch,
+            AnnExpansionSearch = ef,
             AnnBuildThreads = buildThreads,
+            FilteredSearch = filteredSearch,
         }), NullLoggerFactory.Instance);
 
     private static string Id(int i) => $"synthetic/{i:D7}.jpg";

@@ -2,7 +2,7 @@ using System.Globalization;
 
 namespace VisualSearch.Cli.Bench;
 
-/// <summary>The targets of issue 7, checked against a report (null: not measured in this run).</summary>
+/// <summary>The targets of issues 7, 13 and 21, checked against a report (null: not measured in this run).</summary>
 internal static class Targets
 {
     public static List<TargetResult> Evaluate(BenchReport report)
@@ -40,6 +40,18 @@ internal static class Targets
             million is null ? "not measured" : F($"{million.Graph.RecallAt10:F4}"), million is null ? null : million.Graph.RecallAt10 >= 0.95));
         results.Add(new TargetResult("1M vectors: < 1.2 KB per vector in memory (vectors + graph)",
             million is null ? "not measured" : F($"{million.Graph.VectorBytesPerRecord:F0} B"), million is null ? null : million.Graph.VectorBytesPerRecord < 1200));
+        // Issue 21: the embedded index at 1M around the search (open, first answer, build, memory by the kernel's count).
+        results.Add(new TargetResult("1M: open with the saved graph < 2 s",
+            million is null ? "not measured" : F($"{million.GraphLoadOpenSeconds:F2} s"), million is null ? null : million.GraphLoadOpenSeconds < 2));
+        var np = million?.NewProcess;
+        results.Add(new TargetResult("1M: a new vsearch search / serve process's first answer < 3 s",
+            np is null ? "not measured" : F($"search {np.SearchFirstAnswerMs / 1000:F2} s, serve {np.ServeFirstAnswerMs / 1000:F2} s"),
+            np is null ? null : Math.Max(np.SearchFirstAnswerMs, np.ServeFirstAnswerMs) < 3000));
+        results.Add(new TargetResult("1M: graph build < 333 s on 2 cores (half of 666 s on one thread)",
+            million is null ? "not measured" : F($"{million.GraphBuildSeconds:F0} s on {million.BuildThreads} thread(s)"),
+            million is null || Environment.ProcessorCount != 2 ? null : million.GraphBuildSeconds < 333));
+        results.Add(new TargetResult("1M: peak resident memory per record < 1.5 KB (vsearch serve, minus the same on an empty index)",
+            np is null ? "not measured" : F($"{np.PeakBytesPerRecord(million!.Count):F0} B"), np is null || np.ServePeakBytes == 0 ? null : np.PeakBytesPerRecord(million!.Count) < 1536));
         var hundred = report.Index.FirstOrDefault(i => i.Count == 100_000);
         var hundredDefault = hundred is null ? null : hundred.DefaultMode == "hnsw" ? hundred.Graph : hundred.Exact;
         results.Add(new TargetResult("100k vectors: search p50 < 5 ms (default mode)",
