@@ -69,6 +69,23 @@ public abstract partial class VectorIndexConformanceTests
     }
 
     [Fact]
+    public async Task An_item_with_many_close_regions_does_not_crowd_others_out_of_k()
+    {
+        var index = await NewRegionIndexAsync();
+        // 40 regions of p, every one closer to the query than q and r: a backend that fetches a fixed number of
+        // vectors and collapses them would see only p.
+        var regions = Enumerable.Range(0, 40).Select(i => (Unit(1, 0, 0, 0.01f * i), new RegionBox(i, i, 10, 10))).ToArray();
+        await index.UpsertAsync(WithRegions(Record("p", Unit(0, 1, 0, 0)), regions));
+        await index.UpsertAsync(Record("q", Unit(0.8f, 0.6f, 0, 0)));
+        await index.UpsertAsync(Record("r", Unit(0.6f, 0, 0.8f, 0)));
+
+        var hits = await index.SearchAsync(Query, new VectorQuery(2));
+
+        Assert.Equal(["p", "q"], hits.Select(h => h.Id));
+        Assert.Equal(new RegionBox(0, 0, 10, 10), hits[0].Region);
+    }
+
+    [Fact]
     public async Task Get_returns_the_item_with_its_regions()
     {
         var index = await IndexWithRegionsAsync();
