@@ -33,6 +33,9 @@ internal sealed class BenchReport
 
     public List<IndexSizeResult> Index { get; } = [];
 
+    /// <summary>The embedded index with region vectors (issue 14; --parts regions).</summary>
+    public List<RegionIndexResult> RegionIndex { get; } = [];
+
     public List<ColdStartResult> ColdStart { get; } = [];
 
     public List<TargetResult> Targets { get; set; } = [];
