@@ -150,6 +150,26 @@ public abstract partial class VectorIndexConformanceTests
     }
 
     [Fact]
+    public async Task An_owner_scope_applies_to_an_items_regions()
+    {
+        var index = await NewRegionIndexAsync();
+        // bob's item is the query's best match, but only by a region; ann's items by their own vectors.
+        await index.UpsertAsync(WithRegions(Record("bob/1", Unit(0, 0, 0, 1), owner: "bob"), (Unit(1, 0, 0, 0), BoxA)));
+        await index.UpsertAsync(Record("ann/1", Unit(0.8f, 0.6f, 0, 0), owner: "ann"));
+        await index.UpsertAsync(WithRegions(Record("ann/2", Unit(0, 1, 0, 0), owner: "ann"), (Unit(0.6f, 0, 0.8f, 0), BoxB)));
+
+        var ann = await index.SearchAsync(Query, new VectorQuery(10) { Scope = OwnerScope.Of("ann") });
+        Assert.Equal(["ann/1", "ann/2"], ann.Select(h => h.Id));
+        Assert.Equal([null, BoxB], ann.Select(h => h.Region));
+        var bob = await index.SearchAsync(Query, new VectorQuery(10) { Scope = OwnerScope.Of("bob") });
+        Assert.Equal(BoxA, Assert.Single(bob).Region);
+        Assert.Empty(await index.SearchAsync(Query, new VectorQuery(10) { Scope = OwnerScope.Of("carol") }));
+
+        Assert.Null(await index.GetAsync("bob/1", OwnerScope.Of("ann")));
+        Assert.Equal([BoxA], (await index.GetAsync("bob/1", OwnerScope.Of("bob")))!.Regions.Select(r => r.Box));
+    }
+
+    [Fact]
     public async Task Regions_survive_a_reopen()
     {
         var index = await IndexWithRegionsAsync();

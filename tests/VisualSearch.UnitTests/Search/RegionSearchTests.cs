@@ -45,14 +45,14 @@ public sealed class RegionSearchTests(EncoderFixture fixture) : IDisposable
         Assert.Equal(3, index.Statistics.Vectors);
 
         // Searching with the detail finds the scene by its region: the item, once, with the box.
-        var byDetail = await search.SearchByImageAsync(detail, new SearchQuery(k: 5));
+        var byDetail = await search.SearchByImageAsync(detail, new SearchQuery(k: 5), OwnerScope.Everyone);
         Assert.Equal(["scene.jpg", "other.jpg"], byDetail.Results.Select(h => h.Id));
         Assert.True(byDetail.Results[0].Score > 0.999f, $"the region's vector is the detail's embedding: {byDetail.Results[0].Score}");
         Assert.Equal(DetailBox, byDetail.Results[0].Region);
         Assert.Null(byDetail.Results[1].Region);
 
         // Searching by the scene's id uses its own vector: the other photo is scored against it, not against the region.
-        var byId = await search.SearchByIdAsync("scene.jpg", new SearchQuery(k: 5));
+        var byId = await search.SearchByIdAsync("scene.jpg", new SearchQuery(k: 5), OwnerScope.Everyone);
         var hit = Assert.Single(byId!.Results);
         Assert.Equal("other.jpg", hit.Id);
         Assert.Equal(Cosine(fixture.Embed(scene), fixture.Embed(other)), hit.Score, 1e-4f);
