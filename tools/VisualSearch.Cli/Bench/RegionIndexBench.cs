@@ -63,7 +63,7 @@ internal sealed class RegionIndexBench(string modelId, int dimension, AnnQuantiz
         {
             var item = random.Next(items);
             var region = random.Next(regionsPerItem);
-            return (Id: Id(item), Vector: Noisy(vectors.Vector(VectorIndex(item, 1 + region, regionsPerItem)), random));
+            return (Id: IndexBench.Id(item), Vector: Noisy(vectors.Vector(VectorIndex(item, 1 + region, regionsPerItem)), random));
         }).ToArray();
 
         // Exact: fill (one fsync at the end, as a bulk load), then query.
@@ -97,7 +97,7 @@ internal sealed class RegionIndexBench(string modelId, int dimension, AnnQuantiz
 
         // Graph: the same directory opened with graph search on (the default from 50,000 vectors): built from the log and saved.
         await log.WriteLineAsync($"regions {items:N0}: building the graph of {all:N0} vectors").ConfigureAwait(false);
-        var managedBefore = ManagedBytes();
+        var managedBefore = IndexBench.ManagedBytes();
         sw.Restart();
         double build;
         long graphMemory;
@@ -114,7 +114,7 @@ internal sealed class RegionIndexBench(string modelId, int dimension, AnnQuantiz
             var stats = index.Statistics;
             if (stats.Mode != "hnsw") throw new InvalidOperationException($"The regional index of {stats.Vectors:N0} vectors is not in graph mode.");
             graphMemory = stats.VectorMemoryBytes;
-            managedPerItem = (ManagedBytes() - managedBefore) / (double)items;
+            managedPerItem = (IndexBench.ManagedBytes() - managedBefore) / (double)items;
             await log.WriteLineAsync($"regions {items:N0}: graph built in {build:F1} s; graph queries").ConfigureAwait(false);
             for (var i = 0; i < queryVectors.Length; i++)
             {
@@ -127,7 +127,7 @@ internal sealed class RegionIndexBench(string modelId, int dimension, AnnQuantiz
 
             for (var i = 0; i < queries; i++)
             {
-                var id = Id((int)((long)i * 7919 % items));
+                var id = IndexBench.Id((int)((long)i * 7919 % items));
                 var t = Stopwatch.GetTimestamp();
                 var record = await index.GetAsync(id, cancellationToken).ConfigureAwait(false) ?? throw new InvalidOperationException($"{id} is missing.");
                 await index.SearchAsync(record.Vector, new VectorQuery(10, ExcludeId: id), cancellationToken).ConfigureAwait(false);
@@ -161,7 +161,7 @@ internal sealed class RegionIndexBench(string modelId, int dimension, AnnQuantiz
     private static int VectorIndex(int item, int vector, int regionsPerItem) => item * (1 + regionsPerItem) + vector;
 
     private VectorRecord Item(ClusteredVectors vectors, int i, int regionsPerItem) =>
-        new(Id(i), vectors.Vector(VectorIndex(i, 0, regionsPerItem)), Metadata(i))
+        new(IndexBench.Id(i), vectors.Vector(VectorIndex(i, 0, regionsPerItem)), Metadata(i))
         {
             // A grid of regions at two scales over a 4032 x 3024 photo: where they are does not change the cost.
             Regions = [.. Enumerable.Range(0, regionsPerItem).Select(r => new RegionVector(vectors.Vector(VectorIndex(i, 1 + r, regionsPerItem)), new RegionBox(r % 4 * 1008, r / 4 % 3 * 1008, 1008, 1008)))],
@@ -175,13 +175,6 @@ internal sealed class RegionIndexBench(string modelId, int dimension, AnnQuantiz
         return v;
     }
 
-    private static long ManagedBytes()
-    {
-        GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
-        GC.WaitForPendingFinalizers();
-        return GC.GetTotalMemory(forceFullCollection: true);
-    }
-
     private LocalVectorIndex Open(string root, int annThreshold) =>
         new(Options.Create(new LocalIndexOptions
         {
@@ -193,8 +186,6 @@ internal sealed class RegionIndexBench(string modelId, int dimension, AnnQuantiz
             AnnExpansionSearch = expansionSearch,
             AnnBuildThreads = buildThreads,
         }), NullLogger<LocalVectorIndex>.Instance);
-
-    private static string Id(int i) => $"synthetic/{i:D7}.jpg";
 
     private ItemMetadata Metadata(int i) => new()
     {
