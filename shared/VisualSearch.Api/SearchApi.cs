@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using System.Globalization;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Options;
@@ -145,10 +146,18 @@ public static class SearchApi
     }
 
     private static SearchResultsDto ToDto(SearchResponse response) =>
-        new(response.Model, response.Results.Select(h => new SearchResultDto(h.Id, MathF.Round(h.Score, 6), h.Metadata)).ToList());
+        new(response.Model, response.Results.Select(h => new SearchResultDto(h.Id, MathF.Round(h.Score, 6), h.Metadata, h.Region)).ToList());
 }
 
-public sealed record SearchResultDto(string Id, float Score, ItemMetadata Metadata);
+/// <summary>
+/// One result: an item with its score, and when one of its region vectors gave the score (issue 14), that region
+/// as <c>region: {x, y, width, height}</c> in the item's pixel coordinates (left out otherwise).
+/// </summary>
+public sealed record SearchResultDto(
+    string Id,
+    float Score,
+    ItemMetadata Metadata,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] RegionBox? Region = null);
 
 public sealed record SearchResultsDto(string Model, IReadOnlyList<SearchResultDto> Results);
 

@@ -8,7 +8,8 @@ namespace VisualSearch.Hosting;
 
 /// <summary>
 /// A serving host opens the index at start (in the background, beside the encoder warm-up). If the index
-/// holds another model's vectors, the host logs the fix as a critical error and stops: it could answer
+/// holds another model's vectors (or was made with region vectors on and the encoder has them off, or the other
+/// way round), the host logs the fix as a critical error and stops: it could answer
 /// nothing. A backend that is merely unreachable is logged and retried by the first request. Skipped when
 /// Encoder:WarmUpOnStart is off (the one-shot commands, which open the index themselves and report the same error).
 /// </summary>
@@ -26,7 +27,7 @@ internal sealed partial class IndexModelStartupCheck(
             await Task.Yield();
             await index.GetAsync(stoppingToken).ConfigureAwait(false);
         }
-        catch (IndexModelMismatchException ex)
+        catch (Exception ex) when (ex is IndexModelMismatchException or IndexRegionsMismatchException)
         {
             ModelMismatch(logger, ex.Message);
             Environment.ExitCode = 1;

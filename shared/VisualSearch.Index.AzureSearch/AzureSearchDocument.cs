@@ -70,6 +70,54 @@ public sealed class AzureSearchDocument
     [JsonPropertyName(AzureSearchSchema.Tags)]
     public string? Tags { get; set; }
 
+    /// <summary>Set only in an index with regions: true on a region's document, false on the item's own.</summary>
+    [JsonPropertyName(AzureSearchSchema.IsRegion)]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public bool? IsRegion { get; set; }
+
+    [JsonPropertyName(AzureSearchSchema.RegionX)]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public int? RegionX { get; set; }
+
+    [JsonPropertyName(AzureSearchSchema.RegionY)]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public int? RegionY { get; set; }
+
+    [JsonPropertyName(AzureSearchSchema.RegionWidth)]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public int? RegionWidth { get; set; }
+
+    [JsonPropertyName(AzureSearchSchema.RegionHeight)]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public int? RegionHeight { get; set; }
+
+    /// <summary>The region this document stands for; null for an item's own document.</summary>
+    [JsonIgnore]
+    public RegionBox? Region => IsRegion == true ? new RegionBox(RegionX ?? 0, RegionY ?? 0, RegionWidth ?? 0, RegionHeight ?? 0) : null;
+
+    /// <summary>
+    /// An item's documents in an index with regions: its own (<see cref="IsRegion"/> false) and one per region,
+    /// keyed <see cref="DocumentKeys.Region"/>, each with the item's id and metadata (so filters apply to it alike).
+    /// </summary>
+    public static List<AzureSearchDocument> WithRegions(VectorRecord record, bool withCopy = false)
+    {
+        ArgumentNullException.ThrowIfNull(record);
+        var item = From(record, withCopy);
+        item.IsRegion = false;
+        var documents = new List<AzureSearchDocument>(1 + record.Regions.Count) { item };
+        for (var i = 0; i < record.Regions.Count; i++)
+        {
+            var (vector, box) = (record.Regions[i].Vector, record.Regions[i].Box);
+            var region = From(record with { Vector = vector }, withCopy);
+            region.Key = DocumentKeys.Region(item.Key, i);
+            region.IsRegion = true;
+            (region.RegionX, region.RegionY, region.RegionWidth, region.RegionHeight) = (box.X, box.Y, box.Width, box.Height);
+            documents.Add(region);
+        }
+
+        return documents;
+    }
+
     /// <param name="withCopy">Add the compact copy of the vector (an index whose originals are not retrievable).</param>
     public static AzureSearchDocument From(VectorRecord record, bool withCopy = false)
     {

@@ -6,7 +6,10 @@ namespace VisualSearch.Index.AzureSearch;
 /// exhaustive k-NN, cosine, with int8 scalar quantization unless <see cref="AzureSearchVectorCompression.None"/>; stored
 /// for retrieval only with <see cref="AzureSearchOptions.StoreOriginalVectors"/>, otherwise a compact copy in
 /// <see cref="VectorCopy"/>), the model id, and the metadata with the fields <see cref="Indexing.SearchFilter"/> filters
-/// on marked filterable; and the small "-meta" index holding the pointer to the current model's index.
+/// on marked filterable. An index made with regions on (issue 14) also holds one document per region vector of an item:
+/// it carries the item's id in <see cref="ItemId"/> (filterable there), <see cref="IsRegion"/> true and the box in
+/// <see cref="RegionX"/>..<see cref="RegionHeight"/>, beside a copy of the item's metadata so that filters apply to it
+/// alike; the presence of <see cref="IsRegion"/> is how an index records that regions are on. And the small "-meta" index holding the pointer to the current model's index.
 /// </summary>
 public static class AzureSearchSchema
 {
@@ -29,6 +32,16 @@ public static class AzureSearchSchema
     public const string Tag = "tag";
     public const string Tags = "tags";
 
+    /// <summary>True on a region's document, false on the item's own (indexes made with regions on only).</summary>
+    public const string IsRegion = "isRegion";
+    public const string RegionX = "regionX";
+    public const string RegionY = "regionY";
+    public const string RegionWidth = "regionWidth";
+    public const string RegionHeight = "regionHeight";
+
+    /// <summary>The fields an index with regions adds to a search result's.</summary>
+    public static readonly IReadOnlyList<string> RegionFields = [IsRegion, RegionX, RegionY, RegionWidth, RegionHeight];
+
     /// <summary>The float16 copy of the vector that search by id reads when the originals are not retrievable (<see cref="VectorCopyCodec"/>).</summary>
     public const string VectorCopy = "vectorCopy";
 
@@ -41,16 +54,23 @@ public static class AzureSearchSchema
     public static readonly IReadOnlyList<string> MetadataFields =
         [Key, ItemId, ModelId, Source, Name, ETag, ContentHash, Size, ContentType, Width, Height, UploadedAt, IndexedAt, Album, Owner, Tag, Tags];
 
+    /// <summary>Fields read back for search results of an index with or without regions.</summary>
+    public static IReadOnlyList<string> ResultFields(bool regions) => regions ? [.. MetadataFields, .. RegionFields] : MetadataFields;
+
     /// <summary>Fields read back by a lookup: the metadata and the vector, or its copy when the originals are not retrievable.</summary>
     public static IReadOnlyList<string> LookupFields(VectorLayout layout) =>
         [.. MetadataFields, layout.StoreOriginals ? Vector : VectorCopy];
+
+    /// <summary>Whether an existing index was made with regions on (it has the <see cref="IsRegion"/> field).</summary>
+    public static bool HasRegions(IndexDefinition index) => index?.Fields.Any(f => f.Name == IsRegion) ?? false;
 
     /// <summary>
     /// The definition of a model's index with <paramref name="layout"/>. A compression already in
     /// <paramref name="existing"/> keeps its name; its re-ranking and oversampling follow the options (query-time
     /// settings, updated in place).
     /// </summary>
-    public static IndexDefinition VectorIndex(string name, int dimension, AzureSearchOptions options, VectorLayout layout, IndexDefinition? existing = null)
+    /// <param name="regions">Documents per region (issue 14): <see cref="ItemId"/> filterable and the region fields added.</param>
+    public static IndexDefinition VectorIndex(string name, int dimension, AzureSearchOptions options, VectorLayout layout, IndexDefinition? existing = null, bool regions = false)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(layout);
@@ -77,7 +97,7 @@ public static class AzureSearchSchema
         var fields = new List<FieldDefinition>
         {
             Field(Key, "Edm.String", key: true, filterable: true),
-            Field(ItemId, "Edm.String"),
+            Field(ItemId, "Edm.String", filterable: regions),
             new()
             {
                 Name = Vector,
@@ -108,6 +128,18 @@ public static class AzureSearchSchema
             Field(Tag, "Edm.String", filterable: true),
             Field(Tags, "Edm.String"),
         ]);
+        if (regions)
+        {
+            fields.AddRange(
+            [
+                Field(IsRegion, "Edm.Boolean", filterable: true),
+                Field(RegionX, "Edm.Int32"),
+                Field(RegionY, "Edm.Int32"),
+                Field(RegionWidth, "Edm.Int32"),
+                Field(RegionHeight, "Edm.Int32"),
+            ]);
+        }
+
         return new IndexDefinition
         {
             Name = name,

@@ -20,6 +20,15 @@ namespace VisualSearch.Index.AzureSearch;
 /// that fail with 429 or 503 are retried by the client pipeline, honouring Retry-After; documents refused
 /// one by one with a retriable status (409, 422, 429, 503) are sent again; any other refusal fails the
 /// caller with an <see cref="VectorIndexException"/> naming the ids. Nothing is dropped silently.
+/// <para>
+/// With regions on (<see cref="IndexSchema.Regions"/>, issue 14) an item is its own document and one per region
+/// (<see cref="AzureSearchDocument.WithRegions"/>): an upsert first deletes the item's region documents it no longer
+/// has, then stores all of its documents; a delete removes them all; a search asks for
+/// <see cref="RegionOverfetch"/> times k documents (more, up to <see cref="MaxSearchDocuments"/>, while they hold fewer
+/// than k items) and keeps each item's first (best) document; count counts the items' own documents. The service
+/// has no transactions: an upsert that fails part-way can leave some of the item's new documents beside old ones
+/// (the call fails; repeating it puts the item right).
+/// </para>
 /// </summary>
 public sealed partial class AzureSearchVectorIndex : IVectorIndex, IAsyncDisposable, IDisposable
 {
@@ -30,6 +39,15 @@ public sealed partial class AzureSearchVectorIndex : IVectorIndex, IAsyncDisposa
 
     /// <summary>Bytes of the batch envelope {"value":[...]}.</summary>
     internal const int EnvelopeOverhead = 16;
+
+    /// <summary>Documents a search with regions asks for per item wanted, at first (an item has its own and about 8-15 regions').</summary>
+    internal const int RegionOverfetch = 8;
+
+    /// <summary>The most documents one search asks for (the service's page of results is at most 1,000).</summary>
+    internal const int MaxSearchDocuments = 1000;
+
+    /// <summary>The most region documents of one item read back or deleted.</summary>
+    private const int MaxRegionsPerItem = 1000;
 
     private static readonly JsonSerializerOptions MeasureJson = new();
     private static readonly int[] RetriableDocumentStatuses = [409, 422, 429, 503];
@@ -82,7 +100,8 @@ public sealed partial class AzureSearchVectorIndex : IVectorIndex, IAsyncDisposa
         {
             if (_schema is { } open)
             {
-                if (open != schema) throw new IndexModelMismatchException(open.ModelId, schema.ModelId, Location);
+                if (open with { Regions = schema.Regions } != schema) throw new IndexModelMismatchException(open.ModelId, schema.ModelId, Location);
+                if (open.Regions != schema.Regions) throw new IndexRegionsMismatchException(open.Regions, schema.Regions, Location);
                 return;
             }
 
@@ -102,6 +121,10 @@ public sealed partial class AzureSearchVectorIndex : IVectorIndex, IAsyncDisposa
                 throw new IndexModelMismatchException(other ?? $"(unknown: vectors of {dimension?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "no"} dimensions)", schema.ModelId, Location);
             }
 
+            // The index's fields say whether it was made with regions: it is never filled with the other kind of item.
+            if (existing is not null && AzureSearchSchema.HasRegions(existing) != schema.Regions)
+                throw new IndexRegionsMismatchException(!schema.Regions, schema.Regions, Location);
+
             // An existing index keeps the vector storage it was built with (it cannot change in place); the options'
             // layout is for new versions, which vsearch reindex builds.
             var configured = VectorLayout.From(_options);
@@ -116,7 +139,7 @@ public sealed partial class AzureSearchVectorIndex : IVectorIndex, IAsyncDisposa
             }
 
             if (layout != configured) LogLayoutKept(_logger, IndexName, layout.ToString(), configured.ToString());
-            var wanted = AzureSearchSchema.VectorIndex(IndexName, schema.Dimension, _options, layout, existing);
+            var wanted = AzureSearchSchema.VectorIndex(IndexName, schema.Dimension, _options, layout, existing, schema.Regions);
             if (existing is null || !AzureSearchSchema.Satisfies(existing, wanted))
             {
                 try
@@ -145,23 +168,24 @@ public sealed partial class AzureSearchVectorIndex : IVectorIndex, IAsyncDisposa
         }
     }
 
-    /// <summary>Stores one record; concurrent calls share indexing requests. Completes when this record is stored.</summary>
+    /// <summary>Stores one record (with its region documents); concurrent calls share indexing requests. Completes when all of them are stored.</summary>
     public async Task UpsertAsync(VectorRecord record, CancellationToken cancellationToken = default)
     {
-        var document = ToDocument(record);
+        var documents = ToDocuments(record);
         cancellationToken.ThrowIfCancellationRequested();
-        var pending = new Pending(record.Id, document, Measure(document));
+        if (_schema!.Regions) await DeleteStaleRegionsAsync(record.Id, documents, cancellationToken).ConfigureAwait(false);
+        var pending = documents.ConvertAll(d => new Pending(record.Id, d, Measure(d)));
         bool start;
         lock (_queueLock)
         {
             ObjectDisposedException.ThrowIf(_stopping.IsCancellationRequested, this);
-            _queue.Enqueue(pending);
+            foreach (var p in pending) _queue.Enqueue(p);
             start = !_flushing;
             _flushing = true;
         }
 
         if (start) _ = Task.Run(FlushLoopAsync, CancellationToken.None);
-        await pending.Done.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        await Task.WhenAll(pending.Select(p => p.Done.Task)).WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -171,7 +195,14 @@ public sealed partial class AzureSearchVectorIndex : IVectorIndex, IAsyncDisposa
     public async Task UpsertBatchAsync(IEnumerable<VectorRecord> records, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(records);
-        var pending = records.Select(r => { var d = ToDocument(r); return new Pending(r.Id, d, Measure(d)); }).ToList();
+        var pending = new List<Pending>();
+        foreach (var record in records)
+        {
+            var documents = ToDocuments(record);
+            if (_schema!.Regions) await DeleteStaleRegionsAsync(record.Id, documents, cancellationToken).ConfigureAwait(false);
+            pending.AddRange(documents.Select(d => new Pending(record.Id, d, Measure(d))));
+        }
+
         var failures = new List<(string Id, DocumentFailure Failure)>();
         foreach (var batch in PlanBatches(pending, _options.BatchSize, _options.MaxBatchBytes))
         {
@@ -179,7 +210,7 @@ public sealed partial class AzureSearchVectorIndex : IVectorIndex, IAsyncDisposa
             failures.AddRange(batch.Where(p => failed.ContainsKey(p.Document.Key)).Select(p => (p.Id, failed[p.Document.Key])));
         }
 
-        if (failures.Count > 0) throw BatchFailure(failures, pending.Count);
+        if (failures.Count > 0) throw BatchFailure([.. failures.DistinctBy(f => f.Id)], pending.DistinctBy(p => p.Id).Count());
     }
 
     public async Task<bool> DeleteAsync(string id, CancellationToken cancellationToken = default)
@@ -187,19 +218,30 @@ public sealed partial class AzureSearchVectorIndex : IVectorIndex, IAsyncDisposa
         ArgumentNullException.ThrowIfNull(id);
         RequireOpen();
         var key = DocumentKeys.Encode(id);
-        if (await LookupAsync(id, [AzureSearchSchema.Key, AzureSearchSchema.ItemId], cancellationToken).ConfigureAwait(false) is null) return false;
+        var found = await LookupAsync(id, [AzureSearchSchema.Key, AzureSearchSchema.ItemId], cancellationToken).ConfigureAwait(false) is not null;
+        // An item's region documents go with it (and any an earlier failed write left without it).
+        var regions = _schema!.Regions ? (await RegionDocumentsAsync(id, [AzureSearchSchema.Key, AzureSearchSchema.ItemId], cancellationToken).ConfigureAwait(false)).ConvertAll(d => d.Key) : [];
+        if (!found && regions.Count == 0) return false;
+        await DeleteKeysAsync(id, found ? [key, .. regions] : regions, cancellationToken).ConfigureAwait(false);
+        return found;
+    }
+
+    /// <summary>Deletes documents of the item <paramref name="id"/> by key; any refused fails the call.</summary>
+    private async Task DeleteKeysAsync(string id, IReadOnlyList<string> keys, CancellationToken cancellationToken)
+    {
         IndexDocumentsResult result;
         try
         {
-            result = (await _client.DeleteDocumentsAsync(AzureSearchSchema.Key, [key], new IndexDocumentsOptions { ThrowOnAnyError = false }, cancellationToken).ConfigureAwait(false)).Value;
+            result = (await _client.DeleteDocumentsAsync(AzureSearchSchema.Key, keys, new IndexDocumentsOptions { ThrowOnAnyError = false }, cancellationToken).ConfigureAwait(false)).Value;
         }
         catch (Exception ex) when (AzureSearchErrors.IsServiceFailure(ex, cancellationToken))
         {
             throw Wrap(ex, "delete");
         }
 
-        var outcome = result.Results.FirstOrDefault(r => r.Key == key);
-        if (outcome is { Succeeded: true }) return true;
+        var refused = keys.FirstOrDefault(k => result.Results.FirstOrDefault(r => r.Key == k) is not { Succeeded: true });
+        if (refused is null) return;
+        var outcome = result.Results.FirstOrDefault(r => r.Key == refused);
         throw new VectorIndexException(
             $"{Location}: deleting '{id}' failed ({outcome?.Status.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "no result"}: {outcome?.ErrorMessage}).",
             BackendKind, IndexName, "delete", AzureSearchErrors.IsRetriable(outcome?.Status), [id]);
@@ -210,9 +252,16 @@ public sealed partial class AzureSearchVectorIndex : IVectorIndex, IAsyncDisposa
         ArgumentNullException.ThrowIfNull(id);
         var schema = RequireOpen();
         var document = await LookupAsync(id, AzureSearchSchema.LookupFields(_layout!), cancellationToken).ConfigureAwait(false);
+        if (document is null) return null;
         try
         {
-            return document?.ToRecord(schema.Dimension);
+            var record = document.ToRecord(schema.Dimension);
+            if (!schema.Regions) return record;
+            var regions = await RegionDocumentsAsync(id, [.. AzureSearchSchema.LookupFields(_layout!), .. AzureSearchSchema.RegionFields], cancellationToken).ConfigureAwait(false);
+            return record with
+            {
+                Regions = [.. regions.OrderBy(r => DocumentKeys.RegionNumber(r.Key)).Select(r => new RegionVector(r.ToRecord(schema.Dimension).Vector, r.Region!.Value))],
+            };
         }
         catch (FormatException ex)
         {
@@ -220,6 +269,10 @@ public sealed partial class AzureSearchVectorIndex : IVectorIndex, IAsyncDisposa
         }
     }
 
+    /// <summary>
+    /// The k best items, best first. With regions, items are collapsed from their documents: an item's first
+    /// document in the service's order is its best vector (own or a region's), and later ones are skipped.
+    /// </summary>
     public async Task<IReadOnlyList<SearchHit>> SearchAsync(ReadOnlyMemory<float> vector, VectorQuery query, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(query);
@@ -227,48 +280,78 @@ public sealed partial class AzureSearchVectorIndex : IVectorIndex, IAsyncDisposa
         if (vector.Length != schema.Dimension)
             throw new ArgumentException($"The query vector has {vector.Length} dimensions; the index holds {schema.Dimension}.", nameof(vector));
 
-        var options = new SearchOptions
-        {
-            Filter = ODataFilter.ForQuery(query, query.ExcludeId is null ? null : DocumentKeys.Encode(query.ExcludeId)),
-            Size = query.K,
-            VectorSearch = new VectorSearchOptions
-            {
-                Queries = { new VectorizedQuery(vector) { KNearestNeighborsCount = query.K, Fields = { AzureSearchSchema.Vector } } },
-                FilterMode = VectorFilterMode.PreFilter,
-            },
-        };
-        foreach (var field in AzureSearchSchema.MetadataFields) options.Select.Add(field);
-
+        // The server's owner scope and the caller's filter (ODataFilter.ForQuery): region documents carry the item's
+        // metadata, so both hold for them as for the item's own.
+        var exclude = query.ExcludeId;
         var minScore = query.MinScore ?? float.NegativeInfinity;
-        var hits = new List<SearchHit>(query.K);
-        try
+        var documents = schema.Regions ? Math.Min(MaxSearchDocuments, Math.Max(query.K, query.K * RegionOverfetch)) : query.K;
+        while (true)
         {
-            var response = await _client.SearchAsync<AzureSearchDocument>(null, options, cancellationToken).ConfigureAwait(false);
-            await foreach (var result in response.Value.GetResultsAsync().ConfigureAwait(false))
+            var options = new SearchOptions
             {
-                var cosine = ToCosine(result.Score);
-                // The score travels as 1 / (2 - cosine); allow for the rounding of that round trip.
-                if (cosine < minScore - 1e-6f) continue;
-                hits.Add(new SearchHit(result.Document.ItemId ?? "", cosine, result.Document.ToMetadata()));
-                if (hits.Count == query.K) break;
-            }
-        }
-        catch (Exception ex) when (AzureSearchErrors.IsServiceFailure(ex, cancellationToken))
-        {
-            throw Wrap(ex, "search");
-        }
+                Filter = schema.Regions
+                    ? ODataFilter.ForQuery(query, excludeItemId: exclude)
+                    : ODataFilter.ForQuery(query, exclude is null ? null : DocumentKeys.Encode(exclude)),
+                Size = documents,
+                VectorSearch = new VectorSearchOptions
+                {
+                    Queries = { new VectorizedQuery(vector) { KNearestNeighborsCount = documents, Fields = { AzureSearchSchema.Vector } } },
+                    FilterMode = VectorFilterMode.PreFilter,
+                },
+            };
+            foreach (var field in AzureSearchSchema.ResultFields(schema.Regions)) options.Select.Add(field);
 
-        // Best first; equal scores by id, as the embedded index orders them.
-        hits.Sort((a, b) => a.Score != b.Score ? b.Score.CompareTo(a.Score) : string.CompareOrdinal(a.Id, b.Id));
-        return hits;
+            var hits = new List<SearchHit>(query.K);
+            var seen = new HashSet<string>(StringComparer.Ordinal);
+            var received = 0;
+            var belowMinimum = false;
+            try
+            {
+                var response = await _client.SearchAsync<AzureSearchDocument>(null, options, cancellationToken).ConfigureAwait(false);
+                await foreach (var result in response.Value.GetResultsAsync().ConfigureAwait(false))
+                {
+                    received++;
+                    var cosine = ToCosine(result.Score);
+                    // The score travels as 1 / (2 - cosine); allow for the rounding of that round trip.
+                    if (cosine < minScore - 1e-6f)
+                    {
+                        belowMinimum = true;
+                        continue;
+                    }
+
+                    var id = result.Document.ItemId ?? "";
+                    if (!seen.Add(id)) continue;
+                    hits.Add(new SearchHit(id, cosine, result.Document.ToMetadata()) { Region = result.Document.Region });
+                    if (hits.Count == query.K) break;
+                }
+            }
+            catch (Exception ex) when (AzureSearchErrors.IsServiceFailure(ex, cancellationToken))
+            {
+                throw Wrap(ex, "search");
+            }
+
+            // Enough: k items, or the service has no more documents (or none more above MinScore), or the most one search takes.
+            if (hits.Count == query.K || received < documents || belowMinimum || documents >= MaxSearchDocuments)
+            {
+                // Best first; equal scores by id, as the embedded index orders them.
+                hits.Sort((a, b) => a.Score != b.Score ? b.Score.CompareTo(a.Score) : string.CompareOrdinal(a.Id, b.Id));
+                return hits;
+            }
+
+            documents = Math.Min(MaxSearchDocuments, documents * 4);
+        }
     }
 
+    /// <summary>The items (with regions on, their own documents, not their regions').</summary>
     public async Task<long> CountAsync(CancellationToken cancellationToken = default)
     {
-        RequireOpen();
+        var schema = RequireOpen();
         try
         {
-            return (await _client.GetDocumentCountAsync(cancellationToken).ConfigureAwait(false)).Value;
+            if (!schema.Regions) return (await _client.GetDocumentCountAsync(cancellationToken).ConfigureAwait(false)).Value;
+            var options = new SearchOptions { Filter = $"{AzureSearchSchema.IsRegion} eq false", Size = 0, IncludeTotalCount = true };
+            var response = await _client.SearchAsync<AzureSearchDocument>(null, options, cancellationToken).ConfigureAwait(false);
+            return response.Value.TotalCount ?? throw new VectorIndexException($"{Location}: the service did not return the count asked for.", BackendKind, IndexName, "count", retriable: true);
         }
         catch (Exception ex) when (AzureSearchErrors.IsServiceFailure(ex, cancellationToken))
         {
@@ -485,6 +568,60 @@ public sealed partial class AzureSearchVectorIndex : IVectorIndex, IAsyncDisposa
         {
             throw Wrap(ex, "initialize");
         }
+    }
+
+    /// <summary>
+    /// The region documents of the item <paramref name="id"/> (with <paramref name="fields"/>), at most
+    /// <see cref="MaxRegionsPerItem"/>; found by the filterable item id, so any left by an earlier failed write are too.
+    /// </summary>
+    private async Task<List<AzureSearchDocument>> RegionDocumentsAsync(string id, IEnumerable<string> fields, CancellationToken cancellationToken)
+    {
+        var options = new SearchOptions
+        {
+            Filter = $"{AzureSearchSchema.ItemId} eq {ODataFilter.Literal(id)} and {AzureSearchSchema.IsRegion} eq true",
+            Size = MaxRegionsPerItem,
+        };
+        foreach (var field in fields.Distinct(StringComparer.Ordinal)) options.Select.Add(field);
+        var documents = new List<AzureSearchDocument>();
+        try
+        {
+            var response = await _client.SearchAsync<AzureSearchDocument>(null, options, cancellationToken).ConfigureAwait(false);
+            await foreach (var result in response.Value.GetResultsAsync().ConfigureAwait(false))
+            {
+                if (result.Document.ItemId == id) documents.Add(result.Document);
+            }
+        }
+        catch (Exception ex) when (AzureSearchErrors.IsServiceFailure(ex, cancellationToken))
+        {
+            throw Wrap(ex, "get");
+        }
+
+        return documents;
+    }
+
+    /// <summary>Deletes the region documents of <paramref name="id"/> that <paramref name="documents"/> (its new ones) do not replace.</summary>
+    private async Task DeleteStaleRegionsAsync(string id, List<AzureSearchDocument> documents, CancellationToken cancellationToken)
+    {
+        var keep = documents.Select(d => d.Key).ToHashSet(StringComparer.Ordinal);
+        var stale = (await RegionDocumentsAsync(id, [AzureSearchSchema.Key, AzureSearchSchema.ItemId], cancellationToken).ConfigureAwait(false))
+            .Select(d => d.Key).Where(k => !keep.Contains(k)).ToList();
+        if (stale.Count > 0) await DeleteKeysAsync(id, stale, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The documents of a record: its own, and with regions on one per region.</summary>
+    private List<AzureSearchDocument> ToDocuments(VectorRecord record)
+    {
+        var document = ToDocument(record);
+        var schema = _schema!;
+        if (record.Regions.Count > 0 && !schema.Regions) throw new IndexRegionsMismatchException(indexRegions: false, configuredRegions: true, Location);
+        if (!schema.Regions) return [document];
+        foreach (var region in record.Regions)
+        {
+            if (region.Vector.Length != schema.Dimension)
+                throw new ArgumentException($"A region vector of '{record.Id}' has {region.Vector.Length} dimensions; the index holds {schema.Dimension}.", nameof(record));
+        }
+
+        return AzureSearchDocument.WithRegions(record, withCopy: !_layout!.StoreOriginals);
     }
 
     private AzureSearchDocument ToDocument(VectorRecord record)

@@ -11,7 +11,9 @@ namespace VisualSearch.Index.AzureSearch;
 /// </summary>
 public static class ODataFilter
 {
-    public static string? Build(SearchFilter? filter, string? excludeKey = null)
+    /// <param name="excludeKey">A document key no result may have.</param>
+    /// <param name="excludeItemId">An item id no result may have (an index with regions: none of the item's documents).</param>
+    public static string? Build(SearchFilter? filter, string? excludeKey = null, string? excludeItemId = null)
     {
         var parts = new List<string>();
         if (filter is not null)
@@ -25,18 +27,19 @@ public static class ODataFilter
         }
 
         if (excludeKey is not null) parts.Add($"{AzureSearchSchema.Key} ne {Literal(excludeKey)}");
+        if (excludeItemId is not null) parts.Add($"{AzureSearchSchema.ItemId} ne {Literal(excludeItemId)}");
         return parts.Count == 0 ? null : string.Join(" and ", parts);
     }
 
     /// <summary>
-    /// The $filter of a query: the server's scope (<see cref="Scope"/>) AND the client's filter AND the excluded key;
-    /// null when there is no condition.
+    /// The $filter of a query: the server's scope (<see cref="Scope"/>) AND the client's filter AND the excluded key
+    /// (or, in an index with regions, the excluded item id: none of its documents); null when there is no condition.
     /// </summary>
-    public static string? ForQuery(VectorQuery query, string? excludeKey = null)
+    public static string? ForQuery(VectorQuery query, string? excludeKey = null, string? excludeItemId = null)
     {
         ArgumentNullException.ThrowIfNull(query);
         var scope = Scope(query.Scope);
-        var rest = Build(query.Filter, excludeKey);
+        var rest = Build(query.Filter, excludeKey, excludeItemId);
         return scope is null ? rest : rest is null ? scope : $"{scope} and {rest}";
     }
 

@@ -38,8 +38,9 @@ internal sealed class ExactScan
     public void Move(int from, int to) => _vectors.AsSpan(from * Dimension, Dimension).CopyTo(_vectors.AsSpan(to * Dimension, Dimension));
 
     /// <summary>
-    /// The k best live records of <paramref name="records"/> that pass the query's filter, exclusion and minimum
-    /// score, best first; every live record is scored.
+    /// The k best live items of <paramref name="records"/> that pass the query's filter, exclusion and minimum
+    /// score, best first; every live vector is scored and an item scores the best of its own and its regions'
+    /// (which follow its slot), so each item is offered once.
     /// </summary>
     public IReadOnlyList<SearchHit> Search(ReadOnlySpan<float> q, VectorQuery query, SlotTable records, CancellationToken cancellationToken)
     {
@@ -54,11 +55,17 @@ internal sealed class ExactScan
             var metadata = records.MetadataAt(slot);
             if (metadata is null) continue;
             if ((slot & 4095) == 0) cancellationToken.ThrowIfCancellationRequested();
-            if (slot == excluded) continue;
+            if (records.IsRegion(slot) || slot == excluded) continue;
             if (conditioned && !query.Admits(metadata)) continue;
-            var score = TensorPrimitives.Dot(q, _vectors.AsSpan(slot * dim, dim));
+            var (best, score) = (slot, TensorPrimitives.Dot(q, _vectors.AsSpan(slot * dim, dim)));
+            for (var region = slot + 1; region <= slot + records.RegionCountAt(slot); region++)
+            {
+                var regionScore = TensorPrimitives.Dot(q, _vectors.AsSpan(region * dim, dim));
+                if (regionScore > score) (best, score) = (region, regionScore);
+            }
+
             if (score < minScore) continue;
-            top.Offer(slot, score, records.IdAt(slot)!);
+            top.Offer(best, score, records.IdAt(slot)!);
         }
 
         return top.ToHits(records);

@@ -50,7 +50,7 @@ internal sealed class GraphLifecycle(string directory, HnswGraph graph, ILogger 
         try
         {
             var meta = JsonSerializer.Deserialize<GraphMeta>(File.ReadAllBytes(metaPath), LogFormat.Json);
-            if (meta is null || meta.Format != MetaFormat || meta.LogLength != logLength || meta.Count != records.Count
+            if (meta is null || meta.Format != MetaFormat || meta.LogLength != logLength || meta.Count != records.VectorCount
                 || meta.Dimension != settings.Dimension || meta.Connectivity != settings.Connectivity || meta.Quantization != settings.Quantization)
             {
                 LocalIndexLog.GraphStale(logger, directory);
@@ -58,14 +58,14 @@ internal sealed class GraphLifecycle(string directory, HnswGraph graph, ILogger 
             }
 
             var graph = HnswGraph.Load(graphPath, settings);
-            if (graph.Count != records.Count || records.Slots.Any(slot => !graph.Contains((ulong)slot)))
+            if (graph.Count != records.VectorCount || records.LiveSlots().Any(slot => !graph.Contains((ulong)slot)))
             {
                 graph.Dispose();
                 LocalIndexLog.GraphStale(logger, directory);
                 return null;
             }
 
-            LocalIndexLog.GraphLoaded(logger, directory, records.Count, sw.Elapsed.TotalMilliseconds);
+            LocalIndexLog.GraphLoaded(logger, directory, records.VectorCount, sw.Elapsed.TotalMilliseconds);
             return new GraphLifecycle(directory, graph, logger) { SavedAtLogLength = logLength };
         }
         catch (Exception ex) when (ex is IOException or JsonException or InvalidDataException or InvalidOperationException)
@@ -119,7 +119,7 @@ internal sealed class GraphLifecycle(string directory, HnswGraph graph, ILogger 
     public void Rename(int from, int to) => graph.Rename((ulong)from, (ulong)to);
 
     /// <summary>
-    /// Saves the graph as made at <paramref name="logLength"/> with <paramref name="count"/> records: graph file
+    /// Saves the graph as made at <paramref name="logLength"/> with <paramref name="count"/> vectors: graph file
     /// (temporary file, fsync, rename), then its description; a crash between leaves none valid.
     /// </summary>
     public void Save(long logLength, int count)
@@ -159,21 +159,23 @@ internal sealed class GraphLifecycle(string directory, HnswGraph graph, ILogger 
     }
 
     /// <summary>
-    /// Graph search: candidates from the graph (<paramref name="fetch"/> first, as <see cref="FilterPlanner"/>
-    /// planned it, or k x <paramref name="overfetch"/>; more while the filter or the excluded id leaves fewer than k),
-    /// the best k x overfetch that pass re-scored with exact cosines from the float32 vectors
-    /// <paramref name="readVector"/> gives. When even <see cref="MaxCandidates"/> are not enough, every record the
-    /// filter admits is scored exactly (<see cref="ScanMatching"/>).
+    /// Graph search: candidate vectors from the graph (<paramref name="fetch"/> first, as <see cref="FilterPlanner"/>
+    /// planned it, or k x <paramref name="overfetch"/>; more while the filter, the excluded id or several vectors of one
+    /// item leave fewer than k items), the items of the best k x overfetch that pass re-scored with exact cosines of all
+    /// their vectors (own and regions') from the float32 vectors <paramref name="readVector"/> gives; an item scores the
+    /// best of them. When even <see cref="MaxCandidates"/> are not enough, every item the filter admits is scored
+    /// exactly (<see cref="ScanMatching"/>).
     /// </summary>
     public IReadOnlyList<SearchHit> Search(ReadOnlySpan<float> q, VectorQuery query, SlotTable records, int overfetch, SlotVectorReader readVector, CancellationToken cancellationToken, int fetch = 0)
     {
-        var count = records.Count;
+        var count = records.VectorCount;
         if (count == 0) return [];
         var k = query.K;
         var minScore = query.MinScore ?? float.NegativeInfinity;
         var conditioned = query.HasConditions;
         var buffer = new float[q.Length];
         var top = new TopResults(k);
+        var seen = new HashSet<int>();
         var rescore = k * overfetch;
         fetch = Math.Min(count, Math.Max(fetch, Math.Max(rescore, k + 1)));
         while (true)
@@ -183,13 +185,15 @@ internal sealed class GraphLifecycle(string directory, HnswGraph graph, ILogger 
             var distances = new float[fetch];
             var found = graph.Search(q, keys, distances);
             top.Clear();
+            seen.Clear();
             // The graph's order (int8 or float16 cosines, within a few thousandths of the exact ones) picks the
-            // k x overfetch best candidates that pass; only those are read back from the log and scored exactly.
+            // k x overfetch best candidate items that pass; only those are read back from the log and scored exactly.
             var scored = 0;
             for (var i = 0; i < found && scored < rescore; i++)
             {
                 if (1f - distances[i] < minScore - 0.01f) break;
-                if (Consider((int)keys[i], q, query, conditioned, minScore, records, readVector, buffer, top)) scored++;
+                if ((uint)keys[i] >= (uint)records.Used || records.MetadataAt((int)keys[i]) is null || !seen.Add(records.ItemSlot((int)keys[i]))) continue;
+                if (Consider(records.ItemSlot((int)keys[i]), q, query, conditioned, minScore, records, readVector, buffer, top)) scored++;
             }
 
             // Enough: k results, or k x overfetch candidates passed (the rest rank lower), or the graph has no more.
@@ -204,8 +208,8 @@ internal sealed class GraphLifecycle(string directory, HnswGraph graph, ILogger 
     }
 
     /// <summary>
-    /// Exact search over the records the query's filter admits: the filter is checked on each record's metadata
-    /// first, and only the vectors of those that pass are read (from the log) and scored. The path
+    /// Exact search over the items the query's filter admits: the filter is checked on each item's metadata
+    /// first, and only the vectors of those that pass (own and regions') are read (from the log) and scored. The path
     /// <see cref="FilterPlanner"/> takes for a selective filter, and the graph search's last resort.
     /// </summary>
     public static IReadOnlyList<SearchHit> ScanMatching(ReadOnlySpan<float> q, VectorQuery query, SlotTable records, SlotVectorReader readVector, CancellationToken cancellationToken)
@@ -217,7 +221,8 @@ internal sealed class GraphLifecycle(string directory, HnswGraph graph, ILogger 
         for (var slot = 0; slot < records.Used; slot++)
         {
             if ((slot & 4095) == 0) cancellationToken.ThrowIfCancellationRequested();
-            Consider(slot, q, query, conditioned, minScore, records, readVector, buffer, top);
+            // Items by their own slot: Consider scores an item's region vectors with it.
+            if (!records.IsRegion(slot)) Consider(slot, q, query, conditioned, minScore, records, readVector, buffer, top);
         }
 
         return top.ToHits(records);
@@ -225,19 +230,27 @@ internal sealed class GraphLifecycle(string directory, HnswGraph graph, ILogger 
 
     public void Dispose() => graph.Dispose();
 
-    /// <summary>Scores one live record that passes the filter and exclusion exactly; false when it was skipped unread.</summary>
+    /// <summary>
+    /// Scores one live item (by its own slot) that passes the filter and exclusion exactly, by the best of its
+    /// vectors; false when it was skipped unread.
+    /// </summary>
     private static bool Consider(int slot, ReadOnlySpan<float> q, VectorQuery query, bool conditioned, float minScore, SlotTable records, SlotVectorReader readVector, float[] buffer, TopResults top)
     {
-        if ((uint)slot >= (uint)records.Used) return false;
         var metadata = records.MetadataAt(slot);
         if (metadata is null) return false;
         var id = records.IdAt(slot)!;
         if (query.ExcludeId is not null && id == query.ExcludeId) return false;
         if (conditioned && !query.Admits(metadata)) return false;
-        readVector(slot, buffer);
-        var score = TensorPrimitives.Dot(q, buffer);
+        var (best, score) = (slot, float.NegativeInfinity);
+        for (var vector = slot; vector <= slot + records.RegionCountAt(slot); vector++)
+        {
+            readVector(vector, buffer);
+            var vectorScore = TensorPrimitives.Dot(q, buffer);
+            if (vectorScore > score) (best, score) = (vector, vectorScore);
+        }
+
         if (score < minScore) return true;
-        top.Offer(slot, score, id);
+        top.Offer(best, score, id);
         return true;
     }
 

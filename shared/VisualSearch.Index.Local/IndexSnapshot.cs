@@ -24,8 +24,10 @@ namespace VisualSearch.Index.Local;
 /// </para>
 /// <para>
 /// Format (little-endian): magic "VSSN" | format (4) | dimension (4) | model id (2 + UTF-8) | log length (8) | log
-/// entries (8) | tail CRC (4) | used slots (4) | free count (4) | free slots (4 each) | per slot: 0 (free) or 1 |
-/// offset (8) | id (2 + UTF-8) | metadata JSON (4 + UTF-8) | trailer: CRC-32 of everything before (4).
+/// entries (8) | tail CRC (4) | used slots (4) | free count (4) | free slots (4 each) | per slot: 0 (free) or 1 (an
+/// item's own vector) | offset (8) | id (2 + UTF-8) | metadata JSON (4 + UTF-8), or 2 (a region of the item in the
+/// slot before, issue 14) | offset (8) | x, y, width, height (4 each) | trailer: CRC-32 of everything before (4).
+/// Format 2 added kind 2; a format 1 snapshot (which has none) still loads.
 /// </para>
 /// </summary>
 internal static class IndexSnapshot
@@ -36,7 +38,7 @@ internal static class IndexSnapshot
     public const int TailBytes = 1 << 20;
 
     private const uint Magic = 0x4E535356; // "VSSN"
-    private const int Format = 1;
+    private const int Format = 2;
 
     /// <summary>Where a valid snapshot leaves the log: replay from <see cref="LogLength"/> with <see cref="LogEntries"/> entries before it.</summary>
     public readonly record struct Position(long LogLength, long LogEntries);
@@ -69,6 +71,17 @@ internal static class IndexSnapshot
                 if (records.IdAt(slot) is not { } id)
                 {
                     w.Write((byte)0);
+                    continue;
+                }
+
+                if (records.BoxAt(slot) is { } box)
+                {
+                    w.Write((byte)2);
+                    w.Write(records.OffsetAt(slot));
+                    w.Write(box.X);
+                    w.Write(box.Y);
+                    w.Write(box.Width);
+                    w.Write(box.Height);
                     continue;
                 }
 
@@ -109,7 +122,7 @@ internal static class IndexSnapshot
             if (!Verifies(file)) return Refuse("its checksum does not verify (torn or not written by this index)");
             file.Position = 0;
             using var r = new BinaryReader(file, Encoding.UTF8, leaveOpen: true);
-            if (r.ReadUInt32() != Magic || r.ReadInt32() != Format) return Refuse("it is of another format");
+            if (r.ReadUInt32() != Magic || r.ReadInt32() is not (1 or Format)) return Refuse("it is of another format");
             if (r.ReadInt32() != schema.Dimension || ReadString(r) != schema.ModelId) return Refuse("it is of another model");
             var logLength = r.ReadInt64();
             var logEntries = r.ReadInt64();
@@ -125,18 +138,31 @@ internal static class IndexSnapshot
             var ids = new string?[used];
             var metadata = new ItemMetadata?[used];
             var offsets = new long[used];
+            RegionBox?[]? boxes = null;
             var vectorBytes = (long)schema.Dimension * sizeof(float);
             for (var slot = 0; slot < used; slot++)
             {
-                if (r.ReadByte() == 0) continue;
+                var kind = r.ReadByte();
+                if (kind == 0) continue;
                 offsets[slot] = r.ReadInt64();
+                if (kind == 2)
+                {
+                    boxes ??= new RegionBox?[used];
+                    boxes[slot] = new RegionBox(r.ReadInt32(), r.ReadInt32(), r.ReadInt32(), r.ReadInt32());
+                    if (slot == 0 || ids[slot - 1] is null) return Refuse($"region slot {slot} follows no item");
+                    ids[slot] = ids[slot - 1];
+                    if (offsets[slot] < 0 || offsets[slot] + vectorBytes > logLength) return Refuse($"slot {slot}'s vector lies outside the log it was taken at");
+                    continue;
+                }
+
+                if (kind != 1) return Refuse($"slot {slot} is of an unknown kind {kind}");
                 ids[slot] = ReadString(r);
                 var json = r.ReadBytes(r.ReadInt32());
                 metadata[slot] = JsonSerializer.Deserialize<ItemMetadata>(json, LogFormat.Json) is { } parsed ? pool.Share(parsed) : null;
                 if (offsets[slot] < 0 || offsets[slot] + vectorBytes > logLength) return Refuse($"slot {slot}'s vector lies outside the log it was taken at");
             }
 
-            records.Restore(ids, metadata, offsets, used, free);
+            records.Restore(ids, metadata, offsets, used, free, boxes);
             LocalIndexLog.SnapshotLoaded(logger, directory, records.Count, logLength, sw.Elapsed.TotalMilliseconds);
             return new Position(logLength, logEntries);
         }

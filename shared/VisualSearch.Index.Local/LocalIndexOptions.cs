@@ -19,7 +19,7 @@ public sealed class LocalIndexOptions
     public double CompactionRatio { get; set; } = 2.0;
 
     /// <summary>
-    /// From this many records on, search walks an HNSW graph (USearch; int8 vectors by default) and re-ranks its
+    /// From this many vectors on (one per record, plus its region vectors where it has them), search walks an HNSW graph (USearch; int8 vectors by default) and re-ranks its
     /// candidates exactly with the float32 vectors read from the log, instead of scanning every vector in
     /// memory; the float32 copies then leave memory. Below it the exact scan is used. 0: always exact.
     /// Default 50,000 (an exact scan of 50,000 x 512 floats takes about 5 ms).

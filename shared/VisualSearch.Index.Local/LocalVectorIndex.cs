@@ -35,6 +35,9 @@ public sealed partial class LocalVectorIndex : IVectorIndex, IDisposable
     private readonly ILogger<LocalVectorIndex> _logger;
     private readonly ReaderWriterLockSlim _lock = new();
     private SlotTable _records = new();
+
+    /// <summary>The slots a write frees (reused under the write lock).</summary>
+    private readonly List<int> _freed = [];
     private MetadataPool _pool = new();
     private RecordLog? _log;
     private ExactScan? _exact;
@@ -66,10 +69,10 @@ public sealed partial class LocalVectorIndex : IVectorIndex, IDisposable
             _lock.EnterReadLock();
             try
             {
-                var count = _records.Count;
+                var (count, vectors) = (_records.Count, _records.VectorCount);
                 return _graph is { } graph
-                    ? new LocalIndexStatistics("hnsw", count, graph.MemoryUsage + (long)count * sizeof(long))
-                    : new LocalIndexStatistics("exact", count, (long)count * (_schema?.Dimension ?? 0) * sizeof(float));
+                    ? new LocalIndexStatistics("hnsw", count, graph.MemoryUsage + (long)vectors * sizeof(long)) { Vectors = vectors }
+                    : new LocalIndexStatistics("exact", count, (long)vectors * (_schema?.Dimension ?? 0) * sizeof(float)) { Vectors = vectors };
             }
             finally
             {
@@ -88,7 +91,8 @@ public sealed partial class LocalVectorIndex : IVectorIndex, IDisposable
             ObjectDisposedException.ThrowIf(_disposed, this);
             if (_schema is not null)
             {
-                if (_schema != schema) throw new IndexModelMismatchException(_schema.ModelId, schema.ModelId, Directory);
+                if (_schema with { Regions = schema.Regions } != schema) throw new IndexModelMismatchException(_schema.ModelId, schema.ModelId, Directory);
+                if (_schema.Regions != schema.Regions) throw new IndexRegionsMismatchException(_schema.Regions, schema.Regions, Directory);
                 return Task.CompletedTask;
             }
 
@@ -138,10 +142,12 @@ public sealed partial class LocalVectorIndex : IVectorIndex, IDisposable
                 throw new ArgumentException($"The vector has {record.Vector.Length} dimensions; the index holds {schema.Dimension}.", nameof(record));
             if (record.Metadata.ModelId != schema.ModelId)
                 throw new IndexModelMismatchException(schema.ModelId, record.Metadata.ModelId, Directory);
+            CheckRegions(record, schema);
 
-            var start = _log!.Append(LogFormat.Encode(LogFormat.OpUpsert, record.Id, record.Vector, record.Metadata));
-            Apply(record.Id, record.Vector, record.Metadata, start + LogFormat.VectorOffset(record.Id));
-            if (_graph is null && UseGraph(_records.Count)) EnableGraph(tryLoad: false, cancellationToken);
+            var entry = LogFormat.Encode(LogFormat.OpUpsert, record.Id, record.Vector, record.Metadata, record.Regions, out var regionOffsets);
+            var start = _log!.Append(entry);
+            Apply(record.Id, record.Vector, record.Metadata, start + LogFormat.VectorOffset(record.Id), record.Regions, Array.ConvertAll(regionOffsets, o => start + o));
+            if (_graph is null && UseGraph(_records.VectorCount)) EnableGraph(tryLoad: false, cancellationToken);
             CompactIfNeeded();
             return Task.CompletedTask;
         }
@@ -189,7 +195,15 @@ public sealed partial class LocalVectorIndex : IVectorIndex, IDisposable
             if (!_records.TryGetSlot(id, out var slot)) return Task.FromResult<VectorRecord?>(null);
             var vector = new float[schema.Dimension];
             ReadVector(slot, vector);
-            return Task.FromResult<VectorRecord?>(new VectorRecord(id, vector, _records.MetadataAt(slot)!));
+            var regions = new RegionVector[_records.RegionCountAt(slot)];
+            for (var i = 0; i < regions.Length; i++)
+            {
+                var regionVector = new float[schema.Dimension];
+                ReadVector(slot + 1 + i, regionVector);
+                regions[i] = new RegionVector(regionVector, _records.BoxAt(slot + 1 + i)!.Value);
+            }
+
+            return Task.FromResult<VectorRecord?>(new VectorRecord(id, vector, _records.MetadataAt(slot)!) { Regions = regions });
         }
         catch (Exception ex) when (IsStorageFailure(ex))
         {
@@ -270,7 +284,7 @@ public sealed partial class LocalVectorIndex : IVectorIndex, IDisposable
             _disposed = true;
             if (_log is not null && _schema is not null)
             {
-                _graph?.SaveIfChanged(_log.Length, _records.Count);
+                _graph?.SaveIfChanged(_log.Length, _records.VectorCount);
                 SaveSnapshot();
             }
 
@@ -311,10 +325,12 @@ public sealed partial class LocalVectorIndex : IVectorIndex, IDisposable
                 ?? throw new InvalidDataException($"{metaPath} is empty or invalid.");
             if (stored.ModelId != schema.ModelId || stored.Dimension != schema.Dimension)
                 throw new IndexModelMismatchException(stored.ModelId, schema.ModelId, Directory);
+            // An index.json from before issue 14 has no "regions": its items have none.
+            if (stored.Regions != schema.Regions) throw new IndexRegionsMismatchException(stored.Regions, schema.Regions, Directory);
         }
         else
         {
-            DurableFiles.WriteAtomically(metaPath, JsonSerializer.SerializeToUtf8Bytes(new IndexMeta(1, schema.ModelId, schema.Dimension), LogFormat.Json));
+            DurableFiles.WriteAtomically(metaPath, JsonSerializer.SerializeToUtf8Bytes(new IndexMeta(1, schema.ModelId, schema.Dimension, schema.Regions), LogFormat.Json));
         }
 
         _schema = schema;
@@ -324,26 +340,27 @@ public sealed partial class LocalVectorIndex : IVectorIndex, IDisposable
         // beside it at that length holds their vectors: then no vector is read and the log is replayed only past it.
         var from = IndexSnapshot.TryLoad(Directory, schema, _records, _log!, _pool, _logger);
         _snapshotAt = from?.LogLength ?? -1;
-        if (from is { } position && UseGraph(_records.Count)) LoadGraph(position.LogLength);
+        if (from is { } position && UseGraph(_records.VectorCount)) LoadGraph(position.LogLength);
 
         _log!.Replay((entry, vectorOffset) =>
         {
-            if (entry.Op != LogFormat.OpUpsert)
+            if (!entry.IsUpsert)
             {
                 Remove(entry.Id);
                 return true;
             }
 
-            // An entry of another model or dimension ends the readable log, as a torn one does.
-            if (entry.Vector!.Length != schema.Dimension || entry.Metadata!.ModelId != schema.ModelId) return false;
-            Apply(entry.Id, entry.Vector, entry.Metadata, vectorOffset);
+            // An entry of another model or dimension ends the readable log, as a torn one does (index.json says
+            // whether regions are on, so an item with regions in an index without is not one this index wrote).
+            if (entry.Vector!.Length != schema.Dimension || entry.Metadata!.ModelId != schema.ModelId || (entry.Regions.Count > 0 && !schema.Regions)) return false;
+            Apply(entry.Id, entry.Vector, entry.Metadata, vectorOffset, entry.Regions, entry.RegionOffsets);
             return true;
         }, from?.LogLength ?? 0, from?.LogEntries ?? 0);
 
         // Nothing below writes unless the graph has to be built (then it and the snapshot are saved): a read-only
         // session (vsearch search, eval) leaves the files as they are while it is open; a compaction that is due
         // waits for the next write, and a missing or stale snapshot is saved when the index is closed.
-        if (_graph is null && UseGraph(_records.Count)) EnableGraph(tryLoad: true, cancellationToken);
+        if (_graph is null && UseGraph(_records.VectorCount)) EnableGraph(tryLoad: true, cancellationToken);
         if (_graph is null)
         {
             // Exact mode: the float32 copies are read from the log once, by offset, instead of kept from the
@@ -360,27 +377,48 @@ public sealed partial class LocalVectorIndex : IVectorIndex, IDisposable
             }
 
             _exact = exact;
-            if (!UseGraph(_records.Count)) GraphLifecycle.DeleteSaved(Directory);
+            if (!UseGraph(_records.VectorCount)) GraphLifecycle.DeleteSaved(Directory);
         }
     }
 
-    private void Apply(string id, float[] vector, ItemMetadata metadata, long vectorOffset)
+    /// <summary>Stores an item's vectors in memory (its own at <paramref name="vectorOffset"/> in the log, its regions' at <paramref name="regionOffsets"/>), replacing every vector it had.</summary>
+    private void Apply(string id, float[] vector, ItemMetadata metadata, long vectorOffset, IReadOnlyList<RegionVector> regions, long[] regionOffsets)
     {
-        var (slot, added) = _records.Set(id, _pool.Share(metadata), vectorOffset);
+        var boxes = new RegionBox[regions.Count];
+        for (var i = 0; i < boxes.Length; i++) boxes[i] = regions[i].Box;
+        _freed.Clear();
+        var (slot, added) = _records.Set(id, _pool.Share(metadata), vectorOffset, boxes, regionOffsets, _freed);
+        foreach (var freed in _freed) _graph?.Remove(freed);
         if (_graph is null)
         {
             // Null only while opening: the vectors are read from the log once the replay is done.
             _exact?.Set(slot, vector);
+            for (var i = 0; i < regions.Count; i++) _exact?.Set(slot + 1 + i, regions[i].Vector);
             return;
         }
 
         if (!added) _graph.Remove(slot);
         _graph.Add(slot, vector);
+        for (var i = 0; i < regions.Count; i++) _graph.Add(slot + 1 + i, regions[i].Vector);
     }
 
     private void Remove(string id)
     {
-        if (_records.Remove(id, out var slot)) _graph?.Remove(slot);
+        _freed.Clear();
+        if (!_records.Remove(id, out _, _freed)) return;
+        foreach (var freed in _freed) _graph?.Remove(freed);
+    }
+
+    /// <summary>Regions only where the schema has them on, each of the index's dimension.</summary>
+    private void CheckRegions(VectorRecord record, IndexSchema schema)
+    {
+        if (record.Regions is null || record.Regions.Count == 0) return;
+        if (!schema.Regions) throw new IndexRegionsMismatchException(indexRegions: false, configuredRegions: true, Directory);
+        foreach (var region in record.Regions)
+        {
+            if (region.Vector.Length != schema.Dimension)
+                throw new ArgumentException($"A region vector of '{record.Id}' has {region.Vector.Length} dimensions; the index holds {schema.Dimension}.", nameof(record));
+        }
     }
 
     /// <summary>A slot's float32 vector: from memory while exact, from the log in graph mode (and while opening).</summary>
@@ -404,7 +442,7 @@ public sealed partial class LocalVectorIndex : IVectorIndex, IDisposable
     private void Compact()
     {
         var live = _records.LiveSlots();
-        var offsets = _log!.Compact(LiveRecords(live), beforeSwap: DeleteSavedGraph);
+        var offsets = _log!.Compact(LiveItems(live), beforeSwap: DeleteSavedGraph);
         _records.Renumber(live, offsets, (from, to) =>
         {
             if (_graph is not null) _graph.Rename(from, to);
@@ -412,13 +450,23 @@ public sealed partial class LocalVectorIndex : IVectorIndex, IDisposable
         });
     }
 
-    private IEnumerable<(string Id, float[] Vector, ItemMetadata Metadata)> LiveRecords(int[] live)
+    /// <summary>The live items in slot order, each with its regions (which follow it in <paramref name="live"/>).</summary>
+    private IEnumerable<LiveItem> LiveItems(int[] live)
     {
         var buffer = new float[_schema!.Dimension];
         foreach (var slot in live)
         {
+            if (_records.IsRegion(slot)) continue;
             ReadVector(slot, buffer);
-            yield return (_records.IdAt(slot)!, buffer, _records.MetadataAt(slot)!);
+            var regions = new RegionVector[_records.RegionCountAt(slot)];
+            for (var i = 0; i < regions.Length; i++)
+            {
+                var vector = new float[_schema.Dimension];
+                ReadVector(slot + 1 + i, vector);
+                regions[i] = new RegionVector(vector, _records.BoxAt(slot + 1 + i)!.Value);
+            }
+
+            yield return new LiveItem(_records.IdAt(slot)!, buffer, _records.MetadataAt(slot)!, regions);
         }
     }
 
@@ -465,6 +513,7 @@ public sealed partial class LocalVectorIndex : IVectorIndex, IDisposable
 
     private HnswSettings Settings => new(_schema!.Dimension, _options.AnnConnectivity, _options.AnnExpansionAdd, _options.AnnExpansionSearch, _options.AnnQuantization);
 
+    /// <summary>Whether <paramref name="count"/> vectors (items' own and regions') are enough for the graph.</summary>
     private bool UseGraph(int count) => _options.AnnThreshold > 0 && count >= _options.AnnThreshold && !_graphUnavailable;
 
     /// <summary>
@@ -491,13 +540,18 @@ public sealed partial class LocalVectorIndex : IVectorIndex, IDisposable
         _graph = graph;
         _exact = null;
         if (graph.SavedAtLogLength == _log!.Length) return;
-        graph.SaveIfChanged(_log.Length, _records.Count);
+        graph.SaveIfChanged(_log.Length, _records.VectorCount);
         SaveSnapshot();
     }
 
-    private sealed record IndexMeta(int Format, string ModelId, int Dimension);
+    /// <summary>index.json: the model, and whether the items carry region vectors (absent, false, in an index made before issue 14).</summary>
+    private sealed record IndexMeta(int Format, string ModelId, int Dimension, bool Regions = false);
 }
 
 /// <summary>What <see cref="LocalVectorIndex"/> holds: the search mode ("exact" or "hnsw"), the records, and the
 /// bytes its vectors take in memory (float32 copies for exact; the graph's vectors and links and the log offsets for hnsw).</summary>
-public sealed record LocalIndexStatistics(string Mode, int Count, long VectorMemoryBytes);
+public sealed record LocalIndexStatistics(string Mode, int Count, long VectorMemoryBytes)
+{
+    /// <summary>Vectors held: one per record, plus its region vectors where it has them.</summary>
+    public int Vectors { get; init; }
+}

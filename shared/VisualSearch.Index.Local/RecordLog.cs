@@ -72,7 +72,8 @@ internal sealed class RecordLog : IDisposable
     /// <summary>
     /// Hands every whole entry from <paramref name="from"/> on (0, or the log length a snapshot was taken at, with
     /// <paramref name="entriesBefore"/> entries before it), in order, to <paramref name="apply"/> with the file
-    /// offset of its vector (-1 for a delete). Stops at the first entry that does not verify, or that
+    /// offset of its vector (-1 for a delete; an item's region vectors are at the entry's <see cref="LogFormat.Entry.RegionOffsets"/>,
+    /// file offsets here too). Stops at the first entry that does not verify, or that
     /// <paramref name="apply"/> refuses by returning false, and cuts the file there so that new entries follow the
     /// last good one. Then opens the log for appending and for reading vectors back.
     /// </summary>
@@ -167,13 +168,21 @@ internal sealed class RecordLog : IDisposable
     /// file over the log and reopens it. Returns each record's vector offset in the new file, in order. On a
     /// failure before the rename the old log stays and stays open.
     /// </summary>
-    public long[] Compact(IEnumerable<(string Id, float[] Vector, ItemMetadata Metadata)> live, Action beforeSwap)
+    public long[] Compact(IEnumerable<(string Id, float[] Vector, ItemMetadata Metadata)> live, Action beforeSwap) =>
+        Compact(live.Select(r => new LiveItem(r.Id, r.Vector, r.Metadata, [])), beforeSwap);
+
+    /// <summary>
+    /// As above for items with region vectors: the offsets returned are of every vector, in order, each item's own
+    /// vector followed by its regions'.
+    /// </summary>
+    public long[] Compact(IEnumerable<LiveItem> live, Action beforeSwap)
     {
         ArgumentNullException.ThrowIfNull(live);
         ArgumentNullException.ThrowIfNull(beforeSwap);
         var temp = _path + ".compact";
         var before = Entries;
         var offsets = new List<long>();
+        long entries = 0;
         long length = 0;
         _append?.Dispose();
         _append = null;
@@ -181,12 +190,14 @@ internal sealed class RecordLog : IDisposable
         {
             using (var output = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16))
             {
-                foreach (var (id, vector, metadata) in live)
+                foreach (var (id, vector, metadata, regions) in live)
                 {
-                    var entry = LogFormat.Encode(LogFormat.OpUpsert, id, vector, metadata);
+                    var entry = LogFormat.Encode(LogFormat.OpUpsert, id, vector, metadata, regions, out var regionOffsets);
                     offsets.Add(length + LogFormat.VectorOffset(id));
+                    foreach (var offset in regionOffsets) offsets.Add(length + offset);
                     output.Write(entry);
                     length += entry.Length;
+                    entries++;
                 }
 
                 output.Flush(flushToDisk: true);
@@ -204,7 +215,7 @@ internal sealed class RecordLog : IDisposable
 
         DurableFiles.FsyncDirectory(Directory);
         _damaged = false;
-        Entries = offsets.Count;
+        Entries = entries;
         Length = length;
         OpenHandles();
         LocalIndexLog.Compacted(_logger, Directory, before, Entries);
@@ -230,8 +241,8 @@ internal sealed class RecordLog : IDisposable
             {
                 var start = stream.Position;
                 if (LogFormat.TryRead(stream) is not { } entry) break;
-                var vectorOffset = entry.Op == LogFormat.OpUpsert ? start + LogFormat.VectorOffset(entry.Id) : -1;
-                if (!apply(entry, vectorOffset)) break;
+                var vectorOffset = entry.IsUpsert ? start + LogFormat.VectorOffset(entry.Id) : -1;
+                if (!apply(entry.RegionOffsets.Length == 0 ? entry : entry with { RegionOffsets = Array.ConvertAll(entry.RegionOffsets, o => start + o) }, vectorOffset)) break;
                 Entries++;
                 good = stream.Position;
             }
@@ -278,6 +289,9 @@ internal sealed class RecordLog : IDisposable
         _damaged = false;
     }
 }
+
+/// <summary>A live item as compaction writes it: its own vector (a buffer that may be reused between items) and its regions.</summary>
+internal readonly record struct LiveItem(string Id, float[] Vector, ItemMetadata Metadata, IReadOnlyList<RegionVector> Regions);
 
 /// <summary>Another <see cref="LocalVectorIndex"/>, in this process or another, has the directory open.</summary>
 internal sealed class IndexInUseException(string message, Exception innerException) : IOException(message, innerException);

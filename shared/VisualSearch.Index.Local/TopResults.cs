@@ -3,7 +3,7 @@ using VisualSearch.Indexing;
 namespace VisualSearch.Index.Local;
 
 /// <summary>
-/// The best k (score, id) pairs offered so far, by slot, for the exact scan and the graph's re-rank alike. Ties
+/// The best k (score, id) pairs offered so far, by slot (one per item: the slot of its best vector), for the exact scan and the graph's re-rank alike. Ties
 /// go to the smaller id (ordinal), so equal scores come out in the same order every time.
 /// </summary>
 internal sealed class TopResults(int k)
@@ -21,11 +21,11 @@ internal sealed class TopResults(int k)
         else if (_queue.TryPeek(out _, out var worst) && WorstFirst.Instance.Compare((score, id), worst) > 0) _queue.EnqueueDequeue(slot, (score, id));
     }
 
-    /// <summary>The held pairs as hits, best first (the queue is emptied).</summary>
+    /// <summary>The held pairs as hits, best first, each with the region of its slot when that is a region's (the queue is emptied).</summary>
     public IReadOnlyList<SearchHit> ToHits(SlotTable records)
     {
         var hits = new List<SearchHit>(_queue.Count);
-        while (_queue.TryDequeue(out var slot, out var key)) hits.Add(new SearchHit(key.Id, key.Score, records.MetadataAt(slot)!));
+        while (_queue.TryDequeue(out var slot, out var key)) hits.Add(new SearchHit(key.Id, key.Score, records.MetadataAt(slot)!) { Region = records.BoxAt(slot) });
         hits.Reverse();
         return hits;
     }

@@ -13,7 +13,7 @@ namespace VisualSearch.Tests.Conformance;
 /// Vectors are hand-made, L2-normalised and 4-dimensional, so every expected cosine is known exactly.
 /// Scores are compared within <see cref="ScoreTolerance"/> (a remote backend may round).
 /// </remarks>
-public abstract class VectorIndexConformanceTests : IAsyncLifetime
+public abstract partial class VectorIndexConformanceTests : IAsyncLifetime
 {
     protected const int Dimension = 4;
     protected const float ScoreTolerance = 1e-4f;

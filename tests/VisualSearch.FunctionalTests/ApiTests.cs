@@ -49,6 +49,8 @@ public sealed class ApiTests(ApiHostFixture fixture) : IClassFixture<ApiHostFixt
         var first = body.GetProperty("results")[0];
         Assert.True(first.GetProperty("score").GetSingle() > body.GetProperty("results")[1].GetProperty("score").GetSingle());
         Assert.Equal(photo, first.GetProperty("metadata").GetProperty("name").GetString());
+        // An index without region vectors (Encoder__Regions off): no result names a region.
+        Assert.All(body.GetProperty("results").EnumerateArray(), r => Assert.False(r.TryGetProperty("region", out _)));
     }
 
     [Fact]

@@ -77,7 +77,7 @@ catch (OperationCanceledException) when (cts.IsCancellationRequested)
 }
 // Index failures arrive as VectorIndexException whatever the backend; RequestFailedException is Blob Storage's
 // (vsearch upload, reindex --from-container).
-catch (Exception ex) when (ex is IndexModelMismatchException or VectorIndexException or IOException or InvalidDataException or Microsoft.Extensions.Options.OptionsValidationException or Azure.RequestFailedException)
+catch (Exception ex) when (ex is IndexModelMismatchException or IndexRegionsMismatchException or VectorIndexException or IOException or InvalidDataException or Microsoft.Extensions.Options.OptionsValidationException or Azure.RequestFailedException)
 {
     Console.Error.WriteLine($"error: {ex.Message}");
     return 1;

@@ -314,6 +314,27 @@ async function runSearch() {
   }
 }
 
+// The region of the item that matched (hit.region, in the item's pixels) outlined on its thumbnail, which fills a
+// square frame as CSS object-fit: cover does (scaled to cover it, centred, the overflow cut off); null without one.
+function regionOutline(hit) {
+  const region = hit.region;
+  const width = hit.metadata?.width;
+  const height = hit.metadata?.height;
+  if (!region || !(width > 0) || !(height > 0)) return null;
+  const scale = Math.max(1 / width, 1 / height);
+  const left = (1 - width * scale) / 2 + region.x * scale;
+  const top = (1 - height * scale) / 2 + region.y * scale;
+  const percent = (v) => `${(v * 100).toFixed(2)}%`;
+  const box = document.createElement('span');
+  box.className = 'region';
+  box.style.left = percent(left);
+  box.style.top = percent(top);
+  box.style.width = percent(region.width * scale);
+  box.style.height = percent(region.height * scale);
+  box.title = `Matched region ${region.width}×${region.height} at ${region.x},${region.y}`;
+  return box;
+}
+
 function render(results) {
   el.grid.replaceChildren();
   if (!results) {
@@ -342,6 +363,11 @@ function render(results) {
     img.loading = rank < 12 ? 'eager' : 'lazy';
     img.decoding = 'async';
     img.addEventListener('error', () => li.classList.add('no-image'), { once: true });
+    const frame = document.createElement('span');
+    frame.className = 'frame';
+    frame.append(img);
+    const outline = regionOutline(hit);
+    if (outline) frame.append(outline);
 
     const caption = document.createElement('span');
     caption.className = 'caption';
@@ -357,7 +383,7 @@ function render(results) {
     id.className = 'id';
     id.textContent = hit.id;
     caption.append(score, meter, id);
-    button.append(img, caption);
+    button.append(frame, caption);
 
     const open = document.createElement('a');
     open.className = 'original';

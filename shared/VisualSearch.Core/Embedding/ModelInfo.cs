@@ -18,6 +18,12 @@ public sealed record ModelInfo(string Name, string Sha256, int Dimension, HeadIn
     /// <c>resnet18-9a8b7c6d5e4f-int8-512</c> (int8), <c>resnet18-5e6f7a8b9c0d-map-gem3-s288-512</c> (the feature map), or with a head
     /// <c>resnet18-1a2b3c4d5e6f-512-head-9f8e7d6c-128</c>; safe in index names.
     /// </summary>
+    /// <summary>
+    /// Whether the encoder makes region vectors beside the item's own (<c>Encoder__Regions</c>, issue 14); the index
+    /// is opened with it (<see cref="Indexing.IndexSchema.Regions"/>) and records it.
+    /// </summary>
+    public bool Regions { get; init; }
+
     public string Id => (Head is null
         ? $"{Backbone}-{Dimension}"
         : $"{Backbone}-{Head.InputDimension}-head-{Head.Sha256[..8]}-{Dimension}").ToLowerInvariant();

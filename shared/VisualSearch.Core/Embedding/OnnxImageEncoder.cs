@@ -232,7 +232,11 @@ public sealed partial class OnnxImageEncoder : IImageEncoder, IDisposable
             var dimension = descriptor == DescriptorMode.FeatureMap ? output.Dimensions[1] : output.Dimensions.Skip(1).Where(d => d > 0).Aggregate(1, (a, b) => a * b);
             var descriptorId = descriptor == DescriptorMode.FeatureMap ? DescriptorId(_options) : null;
             var head = LoadHead(new ModelInfo(_options.ModelName, sha256, dimension, Precision: precision, Descriptor: descriptorId));
-            var model = new ModelInfo(_options.ModelName, sha256, head?.OutputDimension ?? dimension, head?.Info, precision, descriptorId);
+            var model = new ModelInfo(_options.ModelName, sha256, head?.OutputDimension ?? dimension, head?.Info, precision, descriptorId)
+            {
+                // What EmbedFeatureMap makes: the index is opened with it and records it (issue 14, index side).
+                Regions = descriptor == DescriptorMode.FeatureMap && _options.Regions && head is null,
+            };
             if (descriptor != _options.Descriptor) Log.Int8RunsCentreCrop(_logger, _options.Descriptor, model.Id);
             _metrics.RecordModelLoad(sw.Elapsed.TotalMilliseconds);
             Log.ModelLoaded(_logger, model.Id, path, sw.Elapsed.TotalMilliseconds);

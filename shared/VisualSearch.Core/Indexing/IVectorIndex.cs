@@ -52,3 +52,17 @@ public sealed class IndexModelMismatchException(string indexModelId, string conf
 
     public string ConfiguredModelId { get; } = configuredModelId;
 }
+
+/// <summary>
+/// The index was made with region vectors on and the encoder has them off, or the other way round (issue 14):
+/// its items would not be comparable one to another (an item found by a region it has, another missed for one it lacks).
+/// </summary>
+public sealed class IndexRegionsMismatchException(bool indexRegions, bool configuredRegions, string location)
+    : InvalidOperationException(
+        $"The index at {location} was made with region vectors {(indexRegions ? "on" : "off")}, but the configured encoder has them {(configuredRegions ? "on" : "off")} (Encoder__Regions). " +
+        "An index never mixes items with and without regions: rebuild it with the new setting (vsearch reindex, or index into a new location) or set Encoder__Regions as it was made.")
+{
+    public bool IndexRegions { get; } = indexRegions;
+
+    public bool ConfiguredRegions { get; } = configuredRegions;
+}

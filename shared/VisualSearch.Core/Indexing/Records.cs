@@ -36,10 +36,22 @@ public sealed record ItemMetadata
 }
 
 /// <summary>A stored item: id, L2-normalised vector and metadata.</summary>
-public sealed record VectorRecord(string Id, float[] Vector, ItemMetadata Metadata);
+public sealed record VectorRecord(string Id, float[] Vector, ItemMetadata Metadata)
+{
+    /// <summary>
+    /// Extra vectors of regions of the item's image (issue 14), of the same model and dimension as <see cref="Vector"/>;
+    /// empty for an item with none. An index whose schema has <see cref="IndexSchema.Regions"/> off refuses them.
+    /// The item's score in a search is the best of its own vector and these.
+    /// </summary>
+    public IReadOnlyList<RegionVector> Regions { get; init; } = [];
+}
 
-/// <summary>One search result; <see cref="Score"/> is the cosine similarity (higher is closer).</summary>
-public sealed record SearchHit(string Id, float Score, ItemMetadata Metadata);
+/// <summary>One search result (an item, never one of its regions); <see cref="Score"/> is the cosine similarity (higher is closer).</summary>
+public sealed record SearchHit(string Id, float Score, ItemMetadata Metadata)
+{
+    /// <summary>The region whose vector gave <see cref="Score"/> (the best of the item's vectors); null when the item's own vector did.</summary>
+    public RegionBox? Region { get; init; }
+}
 
 /// <summary>A k-NN query against an index.</summary>
 /// <param name="K">Number of results wanted (at least 1).</param>
@@ -71,4 +83,12 @@ public sealed record VectorQuery(int K, float? MinScore = null, SearchFilter? Fi
 }
 
 /// <summary>The schema an index is opened for: vectors of one model.</summary>
-public sealed record IndexSchema(string ModelId, int Dimension);
+public sealed record IndexSchema(string ModelId, int Dimension)
+{
+    /// <summary>
+    /// Whether items carry region vectors (<see cref="VectorRecord.Regions"/>; the encoder's <c>Encoder__Regions</c>).
+    /// Recorded in the index when it is created: an index is opened only with the setting it was made with
+    /// (<see cref="IndexRegionsMismatchException"/>), so one never holds items of both kinds.
+    /// </summary>
+    public bool Regions { get; init; }
+}

@@ -22,7 +22,7 @@ public sealed class VectorIndexAccessor(IVectorIndex index, IImageEncoder encode
             if (!_ready)
             {
                 var model = encoder.Model;
-                await index.InitializeAsync(new IndexSchema(model.Id, model.Dimension), cancellationToken).ConfigureAwait(false);
+                await index.InitializeAsync(new IndexSchema(model.Id, model.Dimension) { Regions = model.Regions }, cancellationToken).ConfigureAwait(false);
                 _ready = true;
             }
         }

@@ -176,7 +176,11 @@ public sealed class IngestionService(
             IndexedAt = now,
             ModelId = modelId,
             Tags = CleanTags(request.Tags, request.Owner),
-        });
+        })
+        {
+            // The encoder's region vectors (issue 14), when it makes them: the item is found by its best vector.
+            Regions = embedding.Regions ?? [],
+        };
         var writeLock = WriteLock(request.Id);
         await writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try

@@ -163,6 +163,47 @@ try {
     assert.ok((await cardIds(page)).some((id) => id.endsWith('.png')));
   });
 
+  await run('the region that matched is outlined on the result thumbnail', async () => {
+    // The sample photos are indexed without regions (the encoder's regional vectors are issue 14's other half), so
+    // the next search's real answer is handed to the page with a region added to its first result that is not square
+    // (where the thumbnail's crop matters): what the API returns when a region of that item gave the score. The
+    // outline must sit where that region of the photo is drawn in the square thumbnail (object-fit: cover).
+    let region = null;
+    let size = null;
+    let target = null;
+    await page.route((url) => url.pathname === '/api/search', async (route) => {
+      const response = await route.fetch();
+      const body = await response.json();
+      const hit = body.results.find((r) => r.metadata.width !== r.metadata.height);
+      if (hit) {
+        target = hit.id;
+        size = { width: hit.metadata.width, height: hit.metadata.height };
+        region = { x: Math.round(size.width / 2), y: Math.round(size.height / 8), width: Math.round(size.width / 4), height: Math.round(size.height / 2) };
+        hit.region = region;
+      }
+      await route.fulfill({ response, json: body });
+    }, { times: 1 });
+    await searchAfter(page, () => setValue(page, '#k', '5'));
+    assert.ok(region && size.width > 0 && size.height > 0, 'the search went through the page and had a result that is not square');
+    const first = page.locator(`#grid > li[data-id="${target}"]`);
+    assert.equal(await cards(page).locator('.frame .region').count(), 1, 'only the result with a region is outlined');
+    const frame = await first.locator('.frame').boundingBox();
+    const outline = await first.locator('.frame .region').boundingBox();
+    const scale = frame.width * Math.max(1 / size.width, 1 / size.height);
+    const expected = {
+      x: frame.x + (frame.width - size.width * scale) / 2 + region.x * scale,
+      y: frame.y + (frame.height - size.height * scale) / 2 + region.y * scale,
+      width: region.width * scale,
+      height: region.height * scale,
+    };
+    for (const key of ['x', 'y', 'width', 'height']) {
+      assert.ok(Math.abs(outline[key] - expected[key]) <= 1.5, `outline ${key} ${outline[key]} where the region is drawn at ${expected[key]}`);
+    }
+    assert.ok(Math.abs(frame.width - frame.height) <= 1, `the thumbnail's frame is square: ${frame.width} x ${frame.height}`);
+    await searchAfter(page, () => setValue(page, '#k', '12'));
+    assert.equal(await cards(page).locator('.frame .region').count(), 0, 'a search without regions outlines nothing');
+  });
+
   await run('a bad parameter is explained in words', async () => {
     await searchAfter(page, () => setValue(page, '#min-score', '2'), { expectOk: false });
     const alert = page.getByRole('alert');

@@ -770,7 +770,16 @@ public sealed partial class FakeSearchService : HttpMessageHandler
             value.Add(result);
         }
 
-        return Json(HttpStatusCode.OK, new JsonObject { ["value"] = value });
+        var answer = new JsonObject();
+        // "count": true asks for the number of matching documents in @odata.count (whatever top and skip say).
+        if (request["count"] is { } count)
+        {
+            if (count.GetValueKind() is not (JsonValueKind.True or JsonValueKind.False)) throw new RestViolation("count must be true or false");
+            if ((bool)count) answer["@odata.count"] = matches.Count;
+        }
+
+        answer["value"] = value;
+        return Json(HttpStatusCode.OK, answer);
     }
 
     /// <summary>The documented score for cosine: 1 / (1 + (1 - cosine)).</summary>

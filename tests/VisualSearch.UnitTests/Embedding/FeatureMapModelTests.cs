@@ -111,6 +111,9 @@ public sealed class FeatureMapModelTests(EncoderFixture fixture)
         Assert.Null(without.Regions);
         Assert.Equal(encoder.Model.Id, plain.Model.Id);
         Assert.True(TensorPrimitives.CosineSimilarity(embedding.Vector, without.Vector) > 0.99999f);
+        // The same model id either way, so the model says whether it makes regions: the index records that (issue 14).
+        Assert.True(encoder.Model.Regions);
+        Assert.False(plain.Model.Regions);
     }
 
     [Fact]

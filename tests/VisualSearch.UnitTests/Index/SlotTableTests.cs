@@ -1,3 +1,4 @@
+using VisualSearch.Indexing;
 using VisualSearch.Index.Local;
 using static VisualSearch.UnitTests.Index.PartsFixture;
 
@@ -70,5 +71,46 @@ public sealed class SlotTableTests
         table.Set("a", Metadata("a"), 0);
         table.Set("b", Metadata("b"), 0);
         Assert.Throws<ArgumentException>(() => table.Renumber([0], [0], (_, _) => { }));
+    }
+
+    [Fact]
+    public void An_items_regions_take_the_slots_right_after_it_and_free_slots_go_to_items_without_regions()
+    {
+        var table = new SlotTable();
+        var freed = new List<int>();
+        table.Set("a", Metadata("a"), 0);
+        table.Set("b", Metadata("b"), 0);
+        Assert.Equal((2, true), table.Set("c", Metadata("c"), 10, [new(1, 2, 3, 4), new(5, 6, 7, 8)], [20, 30], freed));
+        Assert.Empty(freed);
+        Assert.Equal((3, 5, 5), (table.Count, table.VectorCount, table.Used));
+        Assert.Equal(["c", "c", "c"], new[] { 2, 3, 4 }.Select(table.IdAt));
+        Assert.Equal([2, 2, 2], new[] { 2, 3, 4 }.Select(table.ItemSlot));
+        Assert.Equal(2, table.RegionCountAt(2));
+        Assert.Null(table.BoxAt(2));
+        Assert.Equal(new RegionBox(5, 6, 7, 8), table.BoxAt(4));
+        Assert.Equal(30, table.OffsetAt(4));
+
+        // a gains a region: a new run at the end, its old slot freed; b without regions then reuses it.
+        Assert.Equal((5, true), table.Set("a", Metadata("a"), 0, [new(0, 0, 1, 1)], [40], freed));
+        Assert.Equal([0], freed);
+        Assert.Equal((0, true), table.Set("d", Metadata("d"), 0));
+
+        // Replacing c without regions frees all three of its slots; the next item without regions takes c's own first.
+        freed.Clear();
+        Assert.Equal((1, false), table.Set("b", Metadata("b"), 0, [], [], freed));
+        Assert.Empty(freed);
+        Assert.True(table.Remove("c", out var slot, freed));
+        Assert.Equal(2, slot);
+        Assert.Equal([4, 3, 2], freed);
+        Assert.Equal((2, true), table.Set("e", Metadata("e"), 0));
+        Assert.Equal((4, 5), (table.Count, table.VectorCount));
+
+        // Renumbering keeps each region after its item.
+        table.Renumber(table.LiveSlots(), new long[5], (_, _) => { });
+        Assert.Equal(["d", "b", "e", "a", "a"], Enumerable.Range(0, 5).Select(table.IdAt));
+        Assert.Equal(3, table.ItemSlot(4));
+        Assert.Equal(new RegionBox(0, 0, 1, 1), table.BoxAt(4));
+        Assert.True(table.TryGetSlot("a", out var a));
+        Assert.Equal(3, a);
     }
 }

@@ -19,7 +19,7 @@ using VisualSearch.Ingestion;
 namespace VisualSearch.Cli.Bench;
 
 /// <summary>
-/// <c>vsearch bench [--json] [--peer DIR] [--sizes 10000,100000,1000000] [--parts decode,ingest,percore,index,cold,real] [--quantization int8|float16|float32] [--connectivity M] [--ef N] [--ef-sweep N,N] [--build-threads N] [--images N] [--reps N] [--rounds N] [--queries N] [--dataset DIR] [--real-count N] [--real-minutes M] [--cache DIR|--no-cache] [--work DIR] [--keep]</c>:
+/// <c>vsearch bench [--json] [--peer DIR] [--sizes 10000,100000,1000000] [--parts decode,ingest,percore,index,cold,real,regions] [--quantization int8|float16|float32] [--region-items N] [--regions N] [--connectivity M] [--ef N] [--ef-sweep N,N] [--build-threads N] [--images N] [--reps N] [--rounds N] [--queries N] [--dataset DIR] [--real-count N] [--real-minutes M] [--cache DIR|--no-cache] [--work DIR] [--keep]</c>:
 /// decode + preprocess by input, embed and model load (int8 and float32), ingest with 1 and 2 workers, ingest like
 /// for like against the peer (whole processes, per core and on all cores: <see cref="PerCoreBench"/>), search by id / vector / image at each
 /// index size (exact and HNSW), recall, filtered search by the planner and by each path, build time, bytes per
@@ -45,7 +45,7 @@ public static class BenchCommand
         ArgumentNullException.ThrowIfNull(args);
         ArgumentNullException.ThrowIfNull(stdout);
         ArgumentNullException.ThrowIfNull(stderr);
-        args.RejectUnknown("json", "peer", "sizes", "images", "reps", "queries", "work", "keep", "parts", "verbose", "rounds", "quantization", "connectivity", "ef", "ef-sweep", "build-threads", "dataset", "real-count", "real-minutes", "cache", "no-cache");
+        args.RejectUnknown("json", "peer", "sizes", "images", "reps", "queries", "work", "keep", "parts", "verbose", "rounds", "quantization", "connectivity", "ef", "ef-sweep", "build-threads", "dataset", "real-count", "real-minutes", "cache", "no-cache", "region-items", "regions");
         var quantizationText = args.Get("quantization") ?? new Index.Local.LocalIndexOptions().AnnQuantization.ToString();
         if (!Enum.TryParse<Index.Local.AnnQuantization>(quantizationText, ignoreCase: true, out var quantization) || !Enum.IsDefined(quantization))
             throw new UsageException("--quantization takes int8, float16 or float32.");
@@ -65,6 +65,9 @@ public static class BenchCommand
         var parts = (args.Get("parts") ?? "decode,ingest,percore,index,cold").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).ToHashSet(StringComparer.Ordinal);
         var sizes = ParseList(args.Get("sizes") ?? "10000,100000,1000000", 100, 5_000_000, "--sizes takes index sizes from 100 to 5,000,000, comma-separated.");
         var ingestCount = args.GetInt("images", 24, 2, 10_000);
+        // The regional part (issue 14; --parts regions, not in the default set): items, and region vectors per item.
+        var regionItems = args.GetInt("region-items", 100_000, 100, 1_000_000);
+        var regionsPerItem = args.GetInt("regions", 12, 1, 64);
         var reps = args.GetInt("reps", 15, 3, 10_000);
         var queries = args.GetInt("queries", 200, 10, 100_000);
         var rounds = args.GetInt("rounds", 3, 1, 100);
@@ -224,6 +227,18 @@ public static class BenchCommand
                     var cache = args.Has("no-cache") ? null : args.Get("cache") ?? Evaluation.EmbeddingCache.DefaultDirectory();
                     var real = new RealEmbeddingBench(decoder, encoder1, quantization, connectivity, expansionSearch, buildThreads, log);
                     report.RealRecall = await real.RunAsync(dataset, Path.Combine(work, "real-index"), realCount, Math.Min(queries, realCount / 10), minutes > 0 ? TimeSpan.FromMinutes(minutes) : null, cache, cancellationToken).ConfigureAwait(false);
+                }, cancellationToken).ConfigureAwait(false);
+            }
+
+            // Regional mode (issue 14): several vectors per item at one size.
+            if (parts.Contains("regions"))
+            {
+                await SectionAsync(report, log, $"regions {regionItems} x {regionsPerItem}", async () =>
+                {
+                    var root = Path.Combine(work, $"regions-{regionItems}");
+                    var regional = new RegionIndexBench(encoder2.Model.Id, encoder2.Model.Dimension, quantization, connectivity, expansionSearch, log, buildThreads);
+                    report.RegionIndex.Add(await regional.RunAsync(root, regionItems, regionsPerItem, Math.Min(queries, regionItems), cancellationToken).ConfigureAwait(false));
+                    TryDelete(root);
                 }, cancellationToken).ConfigureAwait(false);
             }
 

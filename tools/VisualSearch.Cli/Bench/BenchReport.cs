@@ -33,6 +33,9 @@ internal sealed class BenchReport
 
     public List<IndexSizeResult> Index { get; } = [];
 
+    /// <summary>The embedded index with region vectors (issue 14; --parts regions).</summary>
+    public List<RegionIndexResult> RegionIndex { get; } = [];
+
     public List<ColdStartResult> ColdStart { get; } = [];
 
     /// <summary>Recall of the default graph on real embeddings (<c>--parts real</c>); null when the part did not run.</summary>

@@ -66,6 +66,13 @@ internal static class BenchTable
             Line(w, $"real embeddings: {real.Indexed:N0} augmented views of {real.Images:N0} images ({real.Dataset}; {real.Embedded:N0} embedded of {real.Requested + real.Queries:N0} wanted, {real.FromCache:N0} from the cache, {real.Refused} refused, {real.EmbedSeconds:F0} s{(real.BudgetRanOut ? "; the time budget ran out" : "")}); graph built in {real.GraphBuildSeconds:F1} s on {real.BuildThreads} thread(s)");
             Line(w, $"{"",10} recall@10 of the default graph vs exact, {real.Queries} held-out views: {real.RecallAt10:F4} (by vector p50/p99 {real.GraphByVector.P50:F2}/{real.GraphByVector.P99:F2} ms); synthetic in this run: {(synthetic.Length > 0 ? synthetic : "not run")}");
         }
+        foreach (var g in r.RegionIndex)
+        {
+            w.WriteLine();
+            Line(w, $"regional index: {g.Items:N0} items x (1 + {g.RegionsPerItem} regions) = {g.Vectors:N0} vectors; insert {g.InsertSeconds:F1} s; log {g.LogBytes / 1e6:F0} MB ({g.LogBytes / (double)g.Items:F0} B/item); graph build {g.GraphBuildSeconds:F1} s; open with snapshot + saved graph {g.OpenSeconds:F2} s");
+            Line(w, $"  memory: graph {g.GraphMemoryBytes / 1e6:F0} MB ({g.GraphMemoryBytes / (double)g.Items:F0} B/item), exact float32 copies {g.ExactMemoryBytes / 1e6:F0} MB; managed heap {g.ManagedBytesPerItem:F0} B/item");
+            Line(w, $"  exact by vector p50/p99 {g.ExactByVector.P50:F2}/{g.ExactByVector.P99:F2} ms; hnsw by vector {g.GraphByVector.P50:F2}/{g.GraphByVector.P99:F2} ms, by id {g.GraphById.P50:F2}/{g.GraphById.P99:F2} ms, by region (partial copy) {g.GraphByRegion.P50:F2}/{g.GraphByRegion.P99:F2} ms; hnsw recall@10 (items) {g.RecallAt10:F4}; partial-copy item first {g.RegionTop1:F4} ({g.Queries} queries)");
+        }
 
         w.WriteLine();
         foreach (var cs in r.ColdStart) Line(w, $"cold start, {cs.Command}, {cs.IndexRecords:N0} records: {cs.Milliseconds:F0} ms");

@@ -323,7 +323,7 @@ internal sealed class IndexBench(string modelId, int dimension, AnnQuantization 
         return new ModeResult(Latency.Of(byId), Latency.Of(byVector), Latency.Of(byImage), recall, stats.VectorMemoryBytes / (double)Math.Max(1, stats.Count), managedBytes);
     }
 
-    private static long ManagedBytes()
+    internal static long ManagedBytes()
     {
         GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
         GC.WaitForPendingFinalizers();
@@ -347,7 +347,7 @@ internal sealed class IndexBench(string modelId, int dimension, AnnQuantization 
             FilteredSearch = filteredSearch,
         }), NullLoggerFactory.Instance);
 
-    private static string Id(int i) => $"synthetic/{i:D7}.jpg";
+    internal static string Id(int i) => $"synthetic/{i:D7}.jpg";
 
     private static string[] Albums { get; } = ["holiday", "family", "work", "pets"];
 
