@@ -335,17 +335,20 @@ internal sealed class IndexBench(string modelId, int dimension, AnnQuantization 
 
     /// <summary>A catalog of the bench's indexes: no fsync per write (a bulk load), the graph settings under test.</summary>
     internal static LocalIndexCatalog Catalog(string root, int annThreshold, AnnQuantization quantization, int connectivity, int ef, int buildThreads, FilteredSearchMode filteredSearch = FilteredSearchMode.Auto) =>
-        new(Options.Create(new LocalIndexOptions
-        {
-            Path = root,
-            FlushToDisk = false,
-            AnnThreshold = annThreshold,
-            AnnQuantization = quantization,
-            AnnConnectivity = connectivity,
-            AnnExpansionSearch = ef,
-            AnnBuildThreads = buildThreads,
-            FilteredSearch = filteredSearch,
-        }), NullLoggerFactory.Instance);
+        new(Options.Create(BenchOptions(root, annThreshold, quantization, connectivity, ef, buildThreads, filteredSearch)), NullLoggerFactory.Instance);
+
+    /// <summary>The bench's index settings: no fsync per write (a bulk load), the graph settings under test.</summary>
+    internal static LocalIndexOptions BenchOptions(string root, int annThreshold, AnnQuantization quantization, int connectivity, int ef, int buildThreads, FilteredSearchMode filteredSearch = FilteredSearchMode.Auto) => new()
+    {
+        Path = root,
+        FlushToDisk = false,
+        AnnThreshold = annThreshold,
+        AnnQuantization = quantization,
+        AnnConnectivity = connectivity,
+        AnnExpansionSearch = ef,
+        AnnBuildThreads = buildThreads,
+        FilteredSearch = filteredSearch,
+    };
 
     internal static string Id(int i) => $"synthetic/{i:D7}.jpg";
 

@@ -176,16 +176,7 @@ internal sealed class RegionIndexBench(string modelId, int dimension, AnnQuantiz
     }
 
     private LocalVectorIndex Open(string root, int annThreshold) =>
-        new(Options.Create(new LocalIndexOptions
-        {
-            Path = root,
-            FlushToDisk = false,
-            AnnThreshold = annThreshold,
-            AnnQuantization = quantization,
-            AnnConnectivity = connectivity,
-            AnnExpansionSearch = expansionSearch,
-            AnnBuildThreads = buildThreads,
-        }), NullLogger<LocalVectorIndex>.Instance);
+        new(Options.Create(IndexBench.BenchOptions(root, annThreshold, quantization, connectivity, expansionSearch, buildThreads)), NullLogger<LocalVectorIndex>.Instance);
 
     private ItemMetadata Metadata(int i) => new()
     {
