@@ -11,11 +11,11 @@ public sealed class AlbumsFunctions(AlbumService albums)
 {
     [Function("GetAlbums")]
     public async Task<IActionResult> GetAlbums(
-        [HttpTrigger(AuthorizationLevel.Function, "get", Route = "albums")] HttpRequest request, CancellationToken cancellationToken) =>
+        [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "albums")] HttpRequest request, CancellationToken cancellationToken) =>
         new ResultActionResult(await AlbumsApi.ListAsync(request.HttpContext, albums, cancellationToken).ConfigureAwait(false));
 
     [Function("SetAlbumMembers")]
     public async Task<IActionResult> SetAlbumMembers(
-        [HttpTrigger(AuthorizationLevel.Function, "put", Route = "albums/{name}/members")] HttpRequest request, string name, CancellationToken cancellationToken) =>
+        [HttpTrigger(AuthorizationLevel.Anonymous, "put", Route = "albums/{name}/members")] HttpRequest request, string name, CancellationToken cancellationToken) =>
         new ResultActionResult(await AlbumsApi.SetMembersAsync(name, request, albums, cancellationToken).ConfigureAwait(false));
 }

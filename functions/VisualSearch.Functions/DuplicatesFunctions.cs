@@ -12,11 +12,11 @@ public sealed class DuplicatesFunctions(DuplicateService duplicates, SearchServi
 {
     [Function("GetDuplicates")]
     public async Task<IActionResult> GetDuplicates(
-        [HttpTrigger(AuthorizationLevel.Function, "get", Route = "duplicates")] HttpRequest request, CancellationToken cancellationToken) =>
+        [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "duplicates")] HttpRequest request, CancellationToken cancellationToken) =>
         new ResultActionResult(await DuplicatesApi.GetGroupsAsync(request, duplicates, search, cancellationToken).ConfigureAwait(false));
 
     [Function("DuplicateDecisions")]
     public async Task<IActionResult> DuplicateDecisions(
-        [HttpTrigger(AuthorizationLevel.Function, "post", Route = "duplicates/decisions")] HttpRequest request, CancellationToken cancellationToken) =>
+        [HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = "duplicates/decisions")] HttpRequest request, CancellationToken cancellationToken) =>
         new ResultActionResult(await DuplicatesApi.DecideAsync(request, duplicates, cancellationToken).ConfigureAwait(false));
 }

@@ -20,7 +20,8 @@ public static class FunctionsAppComposition
 {
     /// <summary>
     /// The whole worker: the ASP.NET Core HTTP integration, the cold-start middleware, 503 with Retry-After for
-    /// "try again later" failures (<see cref="ServiceUnavailableMiddleware"/>) and
+    /// "try again later" failures (<see cref="ServiceUnavailableMiddleware"/>), 401 before any person-facing function
+    /// runs without a validated principal (<see cref="SignedInCallerMiddleware"/>) and
     /// <see cref="AddVisualSearchFunctionServices"/>.
     /// </summary>
     public static FunctionsApplicationBuilder AddVisualSearchFunctions(this FunctionsApplicationBuilder builder)
@@ -29,6 +30,7 @@ public static class FunctionsAppComposition
         builder.ConfigureFunctionsWebApplication();
         builder.UseMiddleware<ColdStartMiddleware>();
         builder.UseMiddleware<ServiceUnavailableMiddleware>();
+        builder.UseMiddleware<SignedInCallerMiddleware>();
         builder.AddVisualSearchFunctionServices();
         return builder;
     }

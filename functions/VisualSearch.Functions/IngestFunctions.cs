@@ -22,7 +22,11 @@ public sealed class IngestFunctions(BlobIngestor ingestor, ILogger<IngestFunctio
         CancellationToken cancellationToken) =>
         ingestor.IngestAsync(blob, cancellationToken);
 
-    /// <summary>Event Grid webhook for Microsoft.Storage.BlobDeleted (and the validation handshake).</summary>
+    /// <summary>
+    /// Event Grid webhook for Microsoft.Storage.BlobDeleted (and the validation handshake). Machine to machine: the
+    /// function key (in the Event Grid subscription's URL, never in a person's app) is its authorization; App Service
+    /// authentication leaves this path to it (infra/modules/functionapp.bicep, excludedPaths).
+    /// </summary>
     [Function("BlobEvents")]
     public async Task<IActionResult> BlobEvents(
         [HttpTrigger(AuthorizationLevel.Function, "post", "options", Route = "events/blobs")] HttpRequest request,

@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Azure.Functions.Worker;
@@ -10,13 +11,14 @@ namespace VisualSearch.Functions;
 
 /// <summary>
 /// The search page and the item images it shows. The page is anonymous and lives at /api/app/ (host.json's
-/// routePrefix is "api"); open it as /api/app/?code=&lt;function key&gt; and it sends the key with its API calls,
-/// and with Auth__ClientId set it signs people in (MSAL.js) and sends their access token too.
+/// routePrefix is "api"); with Auth__ClientId set it signs people in (MSAL.js) and sends their access token with its
+/// API calls, which need a signed-in caller like any person's app (no function key).
 /// Uploading to the index is the local host's; here uploads go to the blob container.
 /// </summary>
 public sealed class PageFunctions(SearchService search, ItemImageService images, IngestionService ingestion, IOptions<PageSignInOptions> signIn)
 {
 
+    [AllowAnonymous]
     [Function("Page")]
     public IActionResult Page(
         [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "app/{*path}")] HttpRequest request, string? path)
@@ -30,17 +32,17 @@ public sealed class PageFunctions(SearchService search, ItemImageService images,
 
     [Function("GetImage")]
     public async Task<IActionResult> GetImage(
-        [HttpTrigger(AuthorizationLevel.Function, "get", Route = "images/{*id}")] HttpRequest request, string id, CancellationToken cancellationToken) =>
+        [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "images/{*id}")] HttpRequest request, string id, CancellationToken cancellationToken) =>
         new ResultActionResult(await ImagesApi.GetImageAsync(id, request, search, images, cancellationToken).ConfigureAwait(false));
 
     [Function("GetThumbnail")]
     public async Task<IActionResult> GetThumbnail(
-        [HttpTrigger(AuthorizationLevel.Function, "get", Route = "thumbnails/{*id}")] HttpRequest request, string id, CancellationToken cancellationToken) =>
+        [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "thumbnails/{*id}")] HttpRequest request, string id, CancellationToken cancellationToken) =>
         new ResultActionResult(await ImagesApi.GetThumbnailAsync(id, request, search, images, cancellationToken).ConfigureAwait(false));
 
     /// <summary>Deletes the caller's item: the blob, then the record (BlobDeleted then finds it gone).</summary>
     [Function("DeleteItem")]
     public async Task<IActionResult> DeleteItem(
-        [HttpTrigger(AuthorizationLevel.Function, "delete", Route = "items/{*id}")] HttpRequest request, string id, CancellationToken cancellationToken) =>
+        [HttpTrigger(AuthorizationLevel.Anonymous, "delete", Route = "items/{*id}")] HttpRequest request, string id, CancellationToken cancellationToken) =>
         new ResultActionResult(await ImagesApi.DeleteItemAsync(id, request.HttpContext, search, images, ingestion, cancellationToken).ConfigureAwait(false));
 }

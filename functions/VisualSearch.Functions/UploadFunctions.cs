@@ -17,11 +17,11 @@ public sealed class UploadFunctions(IUploadStore uploads, SearchService search, 
 {
     [Function("CreateUpload")]
     public async Task<IActionResult> CreateUpload(
-        [HttpTrigger(AuthorizationLevel.Function, "post", Route = "uploads")] HttpRequest request, CancellationToken cancellationToken) =>
+        [HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = "uploads")] HttpRequest request, CancellationToken cancellationToken) =>
         new ResultActionResult(await ClientUploadsApi.CreateAsync(request, uploads, imaging, cancellationToken).ConfigureAwait(false));
 
     [Function("GetUpload")]
     public async Task<IActionResult> GetUpload(
-        [HttpTrigger(AuthorizationLevel.Function, "get", Route = "uploads/{*id}")] HttpRequest request, string id, CancellationToken cancellationToken) =>
+        [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "uploads/{*id}")] HttpRequest request, string id, CancellationToken cancellationToken) =>
         new ResultActionResult(await ClientUploadsApi.GetStatusAsync(id, request.HttpContext, uploads, search, cancellationToken).ConfigureAwait(false));
 }

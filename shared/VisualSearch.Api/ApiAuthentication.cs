@@ -155,11 +155,22 @@ public static partial class ApiAuthenticationExtensions
 
             var tokenSent = result.Failure is not null || result.Succeeded;
             if (tokenSent) LogRefused(logger, result.Failure?.GetType().Name ?? "no usable oid or sub claim");
-            context.Response.Headers.WWWAuthenticate = tokenSent ? "Bearer error=\"invalid_token\"" : "Bearer";
-            await ApiHttp.Problem(StatusCodes.Status401Unauthorized, "Unauthorized",
-                    tokenSent ? "The bearer token was refused." : "Sign in: send an access token as Authorization: Bearer <token>.")
-                .ExecuteAsync(context).ConfigureAwait(false);
+            await ChallengeAsync(context, tokenSent).ConfigureAwait(false);
         });
+    }
+
+    /// <summary>
+    /// Answers 401 for a request without a signed-in caller, as RFC 6750 section 3.1 asks: <c>WWW-Authenticate: Bearer</c>
+    /// when no token was sent, <c>Bearer error="invalid_token"</c> when one was refused, and a problem body that says
+    /// nothing more about why. Both hosts refuse this way (the Functions host when no validated principal is there).
+    /// </summary>
+    public static Task ChallengeAsync(HttpContext context, bool tokenRefused)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        context.Response.Headers.WWWAuthenticate = tokenRefused ? "Bearer error=\"invalid_token\"" : "Bearer";
+        return ApiHttp.Problem(StatusCodes.Status401Unauthorized, "Unauthorized",
+                tokenRefused ? "The bearer token was refused." : "Sign in: send an access token as Authorization: Bearer <token>.")
+            .ExecuteAsync(context);
     }
 
     [LoggerMessage(600, LogLevel.Information, "Refused a bearer token: {Reason}")]

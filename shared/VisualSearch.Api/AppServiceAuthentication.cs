@@ -4,6 +4,7 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace VisualSearch.Api;
@@ -19,9 +20,11 @@ public interface ICallerResolver
 public sealed class AppServiceAuthOptions
 {
     /// <summary>
-    /// True where App Service authentication validates tokens in front of the app (infra/modules/functions.bicep sets
-    /// Auth__AppService): the caller is then the principal the platform passes, and a request without one is refused.
-    /// False (local func start, or before sign-in is deployed): the single user of today, protected by function keys.
+    /// True where App Service authentication validates tokens in front of the app (infra/main.bicep sets
+    /// Auth__AppService with the auth settings): the caller is then the principal the platform passes, and a request
+    /// without one is refused (401). False (the default; a deployment without App Service authentication, the GPU
+    /// container app, a local <c>func start</c>): no principal is trusted, so every person-facing function answers 401
+    /// and only the anonymous health probe, the page's files and the key-protected webhooks serve anyone.
     /// </summary>
     public bool AppService { get; set; }
 }
@@ -30,7 +33,8 @@ public sealed class AppServiceAuthOptions
 /// Reads the principal App Service authentication validated: the ClaimsPrincipal the ASP.NET Core integration
 /// gives, else the <c>X-MS-CLIENT-PRINCIPAL</c> header (base64 JSON: <c>auth_typ</c>, <c>claims</c> [{typ, val}],
 /// <c>name_typ</c>, <c>role_typ</c>). The platform removes that header from client requests and sets it only after
-/// validating a token, so it is trusted only when <see cref="AppServiceAuthOptions.AppService"/> says the platform is there.
+/// validating a token, so it is trusted only when <see cref="AppServiceAuthOptions.AppService"/> says the platform is there;
+/// otherwise there is no caller at all (never a single user who sees everything).
 /// </summary>
 public sealed class AppServiceCallerResolver(IOptions<AppServiceAuthOptions> options) : ICallerResolver
 {
@@ -42,7 +46,7 @@ public sealed class AppServiceCallerResolver(IOptions<AppServiceAuthOptions> opt
     public Caller? Resolve(HttpContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
-        if (!options.Value.AppService) return Caller.SingleUser;
+        if (!options.Value.AppService) return null;
         return Caller.FromPrincipal(context.User) ?? Caller.FromPrincipal(ReadPrincipal(context.Request.Headers[PrincipalHeader].ToString()));
     }
 
@@ -77,14 +81,37 @@ public sealed class AppServiceCallerResolver(IOptions<AppServiceAuthOptions> opt
     }
 }
 
-public static class AppServiceAuthenticationExtensions
+public static partial class AppServiceAuthenticationExtensions
 {
-    /// <summary>The Functions host's callers: App Service authentication's principal (Auth:AppService), else the single user.</summary>
+    /// <summary>
+    /// The Functions host's callers: App Service authentication's principal when Auth:AppService says the platform
+    /// validates tokens in front of the app, else none (person-facing functions then answer 401). Says at start which.
+    /// </summary>
     public static IHostApplicationBuilder AddVisualSearchAppServiceAuth(this IHostApplicationBuilder builder)
     {
         ArgumentNullException.ThrowIfNull(builder);
         builder.Services.AddOptions<AppServiceAuthOptions>().Bind(builder.Configuration.GetSection(AuthOptions.SectionName)).ValidateOnStart();
         builder.Services.AddSingleton<ICallerResolver, AppServiceCallerResolver>();
+        builder.Services.AddHostedService<AppServiceAuthStartupReport>();
         return builder;
+    }
+
+    /// <summary>Says at start whether people are served (App Service authentication in front) or refused.</summary>
+    private sealed partial class AppServiceAuthStartupReport(IOptions<AppServiceAuthOptions> options, ILogger<AppServiceAuthStartupReport> logger) : IHostedService
+    {
+        public Task StartAsync(CancellationToken cancellationToken)
+        {
+            if (options.Value.AppService) LogAppService(logger);
+            else LogNoAppService(logger);
+            return Task.CompletedTask;
+        }
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        [LoggerMessage(603, LogLevel.Information, "App Service authentication validates callers (Auth__AppService): each person sees their own records")]
+        private static partial void LogAppService(ILogger logger);
+
+        [LoggerMessage(604, LogLevel.Warning, "App Service authentication is not in front of this app (Auth__AppService is off): every person-facing function answers 401; only /api/health, the page's files and the key-protected webhooks serve requests")]
+        private static partial void LogNoAppService(ILogger logger);
     }
 }

@@ -24,7 +24,7 @@ public sealed record Caller
         IsAdmin = isAdmin;
     }
 
-    /// <summary>The local host without sign-in: one person on a loopback address, who sees every record (today's behaviour).</summary>
+    /// <summary>The local host without sign-in: one person on a loopback address, who sees every record (today's behaviour). Never on the Functions host.</summary>
     public static Caller SingleUser { get; } = new(null, isAdmin: true);
 
     /// <summary>The signed-in person's owner id; null only for <see cref="SingleUser"/>.</summary>
@@ -92,8 +92,9 @@ public sealed record Caller
 
     /// <summary>
     /// The caller of this request: the one the host's sign-in step set, else the one the registered
-    /// <see cref="ICallerResolver"/> finds (the Functions host). Throws when there is none: a host without a
-    /// sign-in step, or a principal missing where the platform should have put one, fails closed (500) instead of
+    /// <see cref="ICallerResolver"/> finds. Both hosts refuse a request without a caller (401) before a person-facing
+    /// handler runs (the local host's UseVisualSearchAuth, the Functions host's SignedInCallerMiddleware); if a handler
+    /// is still reached without one (a host wired without that step), this throws, so it fails closed (500) instead of
     /// showing every record.
     /// </summary>
     public static Caller Of(HttpContext context)

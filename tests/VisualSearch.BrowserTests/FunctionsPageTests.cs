@@ -103,7 +103,9 @@ public sealed class FunctionsPageTests : IAsyncLifetime
         var (status, type, body, headers) = await ExecuteAsync(thumbnail, await _functions.GetThumbnail(thumbnail, "chelsea.png", CancellationToken.None));
         Assert.Equal((200, "image/jpeg"), (status, type));
         Assert.True(body.Length > 500);
-        Assert.Equal("public, max-age=86400", headers.CacheControl.ToString());
+        // Every caller of the Functions host is a signed-in person: their photos are never kept in a shared cache.
+        Assert.Equal("private, max-age=86400", headers.CacheControl.ToString());
+        Assert.Equal("Authorization", headers.Vary.ToString());
         Assert.False(string.IsNullOrEmpty(headers.ETag.ToString()));
 
         var original = Request("/api/images/chelsea.png");
@@ -119,8 +121,10 @@ public sealed class FunctionsPageTests : IAsyncLifetime
         context.Request.Path = path;
         context.Request.QueryString = new QueryString(query);
         context.Response.Body = new MemoryStream();
-        // The caller as the Functions host finds it without App Service authentication (function keys only): the single user.
-        Caller.Set(context, new AppServiceCallerResolver(Options.Create(new AppServiceAuthOptions())).Resolve(context)!);
+        // The caller as the Functions host finds it behind App Service authentication (SignedInCallerMiddleware): the
+        // validated principal the platform passes, here the admin's (the sample photos have no owner).
+        context.Request.Headers[AppServicePrincipal.Header] = AppServicePrincipal.For(TestUser.Admin);
+        Caller.Set(context, new AppServiceCallerResolver(Options.Create(new AppServiceAuthOptions { AppService = true })).Resolve(context)!);
         return context.Request;
     }
 

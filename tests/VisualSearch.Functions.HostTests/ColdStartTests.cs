@@ -37,12 +37,12 @@ public sealed class ColdStartTests(WorkerFixture fixture) : IClassFixture<Worker
         await using var worker = await FunctionsHostHarness.StartAsync(WorkerFixture.Settings(AzuriteFixture.ConnectionString, indexPath));
         using var request = new HttpRequestMessage(HttpMethod.Post, "/api/search?k=1") { Content = new ByteArrayContent(query) };
         request.Content.Headers.ContentType = new MediaTypeHeaderValue("image/jpeg");
-        using var search = await worker.SendAsync(request);
+        using var search = await worker.SendAsync(request.SignedIn(TestUser.Admin));
         var answered = worker.SinceProcessStart;
         Assert.Equal($"images/{fixture.Prefix}/coffee.png", HttpInvocationAssertions.ResultIds(await search.JsonAsync())[0]);
 
         using var healthRequest = new HttpRequestMessage(HttpMethod.Get, "/api/health/details");
-        using var health = await worker.SendAsync(healthRequest);
+        using var health = await worker.SendAsync(healthRequest.SignedIn(TestUser.Admin));
         var body = await health.JsonAsync();
         Assert.Equal(count, body.GetProperty("count").GetInt64());
         var cold = body.GetProperty("coldStart");

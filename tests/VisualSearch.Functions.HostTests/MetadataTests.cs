@@ -5,29 +5,31 @@ namespace VisualSearch.Functions.HostTests;
 /// <summary>
 /// The published app starts as the host starts it, answers WorkerInitRequest, and indexes exactly these functions
 /// (worker indexing): a renamed route, a changed method or authorization level, or a lost function fails here.
+/// Person-facing functions are Anonymous to the host (no function key in a person's app; App Service authentication
+/// and SignedInCallerMiddleware check the caller); only the Event Grid webhook is key-protected (machine to machine).
 /// </summary>
 public sealed class MetadataTests(WorkerFixture fixture) : IClassFixture<WorkerFixture>
 {
-    // name, trigger, route (HTTP) or path (blob), methods, authorization level
-    public static readonly TheoryData<string, string, string, string, string?> Expected = new()
+    // name, trigger, route (HTTP) or path (blob), methods, authorization level, needs a signed-in person
+    public static readonly TheoryData<string, string, string, string, string?, bool> Expected = new()
     {
-        { "SearchByImage", "httpTrigger", "search", "POST", "Function" },
-        { "SearchById", "httpTrigger", "search", "GET", "Function" },
-        { "GetItem", "httpTrigger", "items/{*id}", "GET", "Function" },
-        { "DeleteItem", "httpTrigger", "items/{*id}", "DELETE", "Function" },
-        { "Health", "httpTrigger", "health", "GET", "Anonymous" },
-        { "HealthDetails", "httpTrigger", "health/details", "GET", "Function" },
-        { "CreateUpload", "httpTrigger", "uploads", "POST", "Function" },
-        { "GetUpload", "httpTrigger", "uploads/{*id}", "GET", "Function" },
-        { "Page", "httpTrigger", "app/{*path}", "GET", "Anonymous" },
-        { "GetImage", "httpTrigger", "images/{*id}", "GET", "Function" },
-        { "GetThumbnail", "httpTrigger", "thumbnails/{*id}", "GET", "Function" },
-        { "BlobEvents", "httpTrigger", "events/blobs", "POST,OPTIONS", "Function" },
-        { "GetDuplicates", "httpTrigger", "duplicates", "GET", "Function" },
-        { "DuplicateDecisions", "httpTrigger", "duplicates/decisions", "POST", "Function" },
-        { "GetAlbums", "httpTrigger", "albums", "GET", "Function" },
-        { "SetAlbumMembers", "httpTrigger", "albums/{name}/members", "PUT", "Function" },
-        { "IngestImage", "blobTrigger", "images/{name}", "", null },
+        { "SearchByImage", "httpTrigger", "search", "POST", "Anonymous", true },
+        { "SearchById", "httpTrigger", "search", "GET", "Anonymous", true },
+        { "GetItem", "httpTrigger", "items/{*id}", "GET", "Anonymous", true },
+        { "DeleteItem", "httpTrigger", "items/{*id}", "DELETE", "Anonymous", true },
+        { "Health", "httpTrigger", "health", "GET", "Anonymous", false },
+        { "HealthDetails", "httpTrigger", "health/details", "GET", "Anonymous", true },
+        { "CreateUpload", "httpTrigger", "uploads", "POST", "Anonymous", true },
+        { "GetUpload", "httpTrigger", "uploads/{*id}", "GET", "Anonymous", true },
+        { "Page", "httpTrigger", "app/{*path}", "GET", "Anonymous", false },
+        { "GetImage", "httpTrigger", "images/{*id}", "GET", "Anonymous", true },
+        { "GetThumbnail", "httpTrigger", "thumbnails/{*id}", "GET", "Anonymous", true },
+        { "BlobEvents", "httpTrigger", "events/blobs", "POST,OPTIONS", "Function", false },
+        { "GetDuplicates", "httpTrigger", "duplicates", "GET", "Anonymous", true },
+        { "DuplicateDecisions", "httpTrigger", "duplicates/decisions", "POST", "Anonymous", true },
+        { "GetAlbums", "httpTrigger", "albums", "GET", "Anonymous", true },
+        { "SetAlbumMembers", "httpTrigger", "albums/{name}/members", "PUT", "Anonymous", true },
+        { "IngestImage", "blobTrigger", "images/{name}", "", null, false },
     };
 
     [Fact]
@@ -48,9 +50,10 @@ public sealed class MetadataTests(WorkerFixture fixture) : IClassFixture<WorkerF
 
     [Theory]
     [MemberData(nameof(Expected))]
-    public void Each_function_has_its_trigger_route_methods_and_authorization_level(string name, string trigger, string route, string methods, string? authLevel)
+    public void Each_function_has_its_trigger_route_methods_and_authorization_level(string name, string trigger, string route, string methods, string? authLevel, bool person)
     {
         var function = fixture.Worker.Function(name);
+        Assert.Equal(person, FunctionAccess.NeedsSignedInCaller(name));
         Assert.Equal(trigger, function.Trigger.Type);
         Assert.Equal("In", function.Trigger.Direction);
         if (function.IsHttp)

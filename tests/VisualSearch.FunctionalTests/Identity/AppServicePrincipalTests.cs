@@ -20,13 +20,13 @@ namespace VisualSearch.FunctionalTests.Identity;
 /// The Functions classes, on the services the Functions app composes (FunctionsAppComposition.AddVisualSearchFunctionServices),
 /// behind App Service authentication: the caller is the principal the platform passes in
 /// X-MS-CLIENT-PRINCIPAL (Entra's long claim names), read into the same <see cref="Caller"/> as a local JWT; a
-/// request without one fails closed; with Auth:AppService off the header is never trusted.
+/// request without one has no caller; with Auth:AppService off the header is never trusted and no one is a caller.
+/// Called directly, a handler without a caller fails closed (throws); the real worker answers 401 before it runs
+/// (VisualSearch.Functions.HostTests, SignInTests).
 /// </summary>
 [Collection(AzuriteCollection.Name)]
 public sealed class AppServicePrincipalTests
 {
-    private const string ObjectIdClaim = "http://schemas.microsoft.com/identity/claims/objectidentifier";
-
     [Fact]
     public async Task Functions_scope_every_read_to_the_platforms_principal()
     {
@@ -90,15 +90,21 @@ public sealed class AppServicePrincipalTests
     }
 
     [Fact]
-    public async Task Without_App_Service_authentication_the_header_is_never_trusted()
+    public async Task Without_App_Service_authentication_the_header_is_never_trusted_and_no_one_is_a_caller()
     {
         await using var host = await FunctionServices.StartAsync(appService: false);
         await IngestAsync(host);
 
-        // The single user of a key-protected host (today's behaviour): a forged principal changes nothing.
-        var forged = await GetItemAsync(host, $"{TestUser.B.Owner}/retina.jpg", Principal(TestUser.A));
-        Assert.Equal(200, forged.Status);
-        Assert.Equal(TestUser.B.Owner, JsonDocument.Parse(forged.Body).RootElement.GetProperty("metadata").GetProperty("tags").GetProperty("owner").GetString());
+        // No single user who sees everything (a deployment without Easy Auth serves no one's photos): a forged
+        // principal, even the admin's, and no principal alike find no caller, and the handler fails closed.
+        var resolver = host.Services.GetRequiredService<ICallerResolver>();
+        foreach (var header in new[] { null, Principal(TestUser.A), Principal(TestUser.Admin) })
+        {
+            var context = host.NewContext("GET", $"/api/items/{TestUser.B.Owner}/retina.jpg");
+            if (header is not null) context.Request.Headers[AppServiceCallerResolver.PrincipalHeader] = header;
+            Assert.Null(resolver.Resolve(context));
+            await Assert.ThrowsAsync<InvalidOperationException>(() => GetItemAsync(host, $"{TestUser.B.Owner}/retina.jpg", header));
+        }
     }
 
     [Fact]
@@ -127,14 +133,7 @@ public sealed class AppServicePrincipalTests
     }
 
     /// <summary>X-MS-CLIENT-PRINCIPAL as App Service writes it for an Entra access token.</summary>
-    private static string Principal(TestUser user)
-    {
-        var claims = new List<object> { new { typ = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/nameidentifier", val = user.Subject }, new { typ = "name", val = user.Name } };
-        if (user.ObjectId is not null) claims.Add(new { typ = ObjectIdClaim, val = user.ObjectId });
-        claims.AddRange(user.Roles.Select(r => new { typ = "roles", val = r }));
-        var json = JsonSerializer.Serialize(new { auth_typ = "aad", claims, name_typ = "name", role_typ = "roles" });
-        return Convert.ToBase64String(Encoding.UTF8.GetBytes(json));
-    }
+    private static string Principal(TestUser user) => AppServicePrincipal.For(user);
 }
 
 /// <summary>The Functions app's services as Program.cs composes them, on a generic host, with SearchFunctions built from them.</summary>

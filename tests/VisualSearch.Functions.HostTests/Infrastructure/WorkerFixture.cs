@@ -18,6 +18,7 @@ public class WorkerFixture : IAsyncLifetime
 {
     private readonly AzuriteFixture _azurite = new();
     private readonly TempDirectory _index = new("vs-ht-index-");
+    private readonly System.Collections.Concurrent.ConcurrentBag<string> _ownedBlobs = [];
     private FunctionsHostHarness? _worker;
 
     public FunctionsHostHarness Worker => _worker ?? throw new InvalidOperationException("Not started.");
@@ -30,9 +31,14 @@ public class WorkerFixture : IAsyncLifetime
 
     public string IndexPath => _index.Path;
 
-    /// <summary>The worker's app settings over Azurite at <paramref name="connectionString"/> and the index at <paramref name="indexPath"/>.</summary>
+    /// <summary>
+    /// The worker's app settings over Azurite at <paramref name="connectionString"/> and the index at <paramref name="indexPath"/>,
+    /// deployed as on Azure with sign-in: App Service authentication in front (Auth:AppService), whose part the harness
+    /// plays by passing the validated principal (<see cref="AppServicePrincipal"/>).
+    /// </summary>
     public static Dictionary<string, string?> Settings(string connectionString, string indexPath) => new()
     {
+        ["Auth:AppService"] = "true",
         ["AzureWebJobsStorage"] = connectionString,
         ["ImagesStorage"] = connectionString, // the blob trigger's Connection
         ["BlobSource:ConnectionString"] = connectionString,
@@ -47,8 +53,13 @@ public class WorkerFixture : IAsyncLifetime
         await _azurite.InitializeAsync().ConfigureAwait(false);
         Images = _azurite.Service.GetBlobContainerClient("images");
         await Images.CreateIfNotExistsAsync().ConfigureAwait(false);
-        _worker = await FunctionsHostHarness.StartAsync(Settings(AzuriteFixture.ConnectionString, _index.Path)).ConfigureAwait(false);
+        var settings = Settings(AzuriteFixture.ConnectionString, _index.Path);
+        foreach (var (name, value) in AppSettings) settings[name] = value;
+        _worker = await FunctionsHostHarness.StartAsync(settings).ConfigureAwait(false);
     }
+
+    /// <summary>Settings of this fixture's worker over <see cref="Settings"/>.</summary>
+    protected virtual IReadOnlyDictionary<string, string?> AppSettings { get; } = new Dictionary<string, string?>();
 
     public virtual async Task DisposeAsync()
     {
@@ -57,6 +68,7 @@ public class WorkerFixture : IAsyncLifetime
             if (_worker is not null) await _worker.DisposeAsync().ConfigureAwait(false);
             await foreach (var blob in Images.GetBlobsAsync(BlobTraits.None, BlobStates.None, Prefix + "/", CancellationToken.None).ConfigureAwait(false))
                 await Images.DeleteBlobIfExistsAsync(blob.Name).ConfigureAwait(false);
+            foreach (var blobName in _ownedBlobs) await Images.DeleteBlobIfExistsAsync(blobName).ConfigureAwait(false);
         }
         finally
         {
@@ -65,10 +77,15 @@ public class WorkerFixture : IAsyncLifetime
         }
     }
 
-    /// <summary>Uploads <paramref name="bytes"/> as <c>images/&lt;prefix&gt;/&lt;name&gt;</c> and returns the blob name (without the container).</summary>
-    public async Task<string> UploadAsync(string name, byte[] bytes)
+    /// <summary>
+    /// Uploads <paramref name="bytes"/> as <c>images/&lt;prefix&gt;/&lt;name&gt;</c>, or with an <paramref name="owner"/> as a
+    /// signed-in person's upload <c>images/users/&lt;owner&gt;/&lt;prefix&gt;/&lt;name&gt;</c> (ingestion takes the owner from
+    /// that name), and returns the blob name (without the container). Deleted at the end.
+    /// </summary>
+    public async Task<string> UploadAsync(string name, byte[] bytes, string? owner = null)
     {
-        var blobName = $"{Prefix}/{name}";
+        var blobName = owner is null ? $"{Prefix}/{name}" : $"users/{owner}/{Prefix}/{name}";
+        if (owner is not null) _ownedBlobs.Add(blobName);
         await Images.GetBlobClient(blobName).UploadAsync(new BinaryData(bytes), overwrite: true).ConfigureAwait(false);
         return blobName;
     }
@@ -76,9 +93,18 @@ public class WorkerFixture : IAsyncLifetime
     /// <summary>IngestImage for a blob of <see cref="Images"/>, as the host runs it for an Event Grid BlobCreated.</summary>
     public Task<InvocationResponse> IngestAsync(string blobName) => Worker.InvokeBlobTriggerAsync("IngestImage", blobName);
 
-    public async Task<HttpInvocation> SendAsync(HttpMethod method, string url, byte[]? body = null, string? contentType = null)
+    /// <summary>
+    /// A request as the platform passes it on after App Service authentication validated the admin's token (the
+    /// fixtures' photos have no owner, so only the admin role sees them).
+    /// </summary>
+    public Task<HttpInvocation> SendAsync(HttpMethod method, string url, byte[]? body = null, string? contentType = null) =>
+        SendAsAsync(TestUser.Admin, method, url, body, contentType);
+
+    /// <summary>As <see cref="SendAsync"/>, signed in as <paramref name="user"/>, or with no principal at all when null.</summary>
+    public async Task<HttpInvocation> SendAsAsync(TestUser? user, HttpMethod method, string url, byte[]? body = null, string? contentType = null)
     {
         using var request = new HttpRequestMessage(method, url);
+        if (user is not null) request.SignedIn(user);
         if (body is not null)
         {
             request.Content = new ByteArrayContent(body);
