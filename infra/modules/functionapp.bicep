@@ -168,8 +168,15 @@ resource functionApp 'Microsoft.Web/sites@2024-11-01' = {
 
   // Sign-in (App Service authentication, "Easy Auth"): the platform validates the Entra access token of every
   // request before the code runs and answers 401 without one; the code reads the validated principal
-  // (X-MS-CLIENT-PRINCIPAL) and scopes every read to its owner. Excluded: the anonymous health probe, the page's
-  // static files, and the Event Grid webhooks (machine-to-machine, protected by their function/system keys).
+  // (X-MS-CLIENT-PRINCIPAL) and scopes every read to its owner. The person-facing functions are authLevel
+  // anonymous (no function key in a person's app), so this is what keeps strangers out, and the code refuses them
+  // again (401) when no principal arrives (SignedInCallerMiddleware; Auth__AppService below says the platform is here).
+  // Easy Auth covers the whole app, the Functions runtime's /runtime/webhooks/* included, so Event Grid's deliveries
+  // would get 401 too: the excluded paths are exact (a trailing /* would exclude a whole folder; none is used, so
+  // no person-facing route can slip in): the anonymous health probe (GET /api/health; /api/health/details is not
+  // excluded and needs the admin role), the page's static files, and the two Event Grid webhooks, which are
+  // machine-to-machine and protected by keys only Event Grid holds (/runtime/webhooks/blobs: the blobs_extension
+  // system key; /api/events/blobs: authLevel function, the default host key; event-subscriptions.bicep).
   resource auth 'config' = if (!empty(apiClientId)) {
     name: 'authsettingsV2'
     properties: {
