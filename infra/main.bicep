@@ -142,7 +142,7 @@ param principalId string = ''
 ])
 param principalType string = 'User'
 
-@description('Application (client) ID of the API\'s Entra app registration (docs/security.md). Set: App Service authentication validates every caller\'s token before the code runs. Empty: no sign-in (function keys only; not for people\'s apps).')
+@description('Application (client) ID of the API\'s Entra app registration (docs/security.md). Set: App Service authentication validates every caller\'s token before the code runs. Empty: no sign-in: every person-facing route answers 401 (no function key opens them); ingestion and the Event Grid webhooks still run.')
 param apiClientId string = ''
 
 @description('Audience the API\'s access tokens carry (its application ID URI). Empty: api://<apiClientId>.')

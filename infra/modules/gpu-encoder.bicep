@@ -61,7 +61,8 @@ var env = [
   for setting in items(union(appSettings, {
     Encoder__ExecutionProvider: 'Cuda'
     // No App Service authentication in front of this app: never trust an X-MS-CLIENT-PRINCIPAL header here
-    // (a client could forge it). Its HTTP routes stay behind function keys, for operators (docs/security.md).
+    // (a client could forge it): its person-facing HTTP routes answer 401 to everyone; it serves ingestion and the
+    // key-protected Event Grid webhooks (docs/security.md).
     Auth__AppService: 'false'
     // Nor does it serve the page to people: no page sign-in either.
     Auth__ClientId: ''

@@ -70,6 +70,11 @@ public sealed partial class RepositoryFilesTests
         Assert.Contains("/api/search", smoke, StringComparison.Ordinal);
         Assert.Contains("samples/queries/", smoke, StringComparison.Ordinal);
         Assert.True(File.Exists(Repo.PathOf("samples", "queries", System.Text.RegularExpressions.Regex.Match(smoke, @"samples/queries/(\S+\.jpg)").Groups[1].Value)), "The smoke test's sample photo is missing.");
+        // As a person's app: a bearer token, never a function key; a search without a token must be refused.
+        Assert.Contains("Authorization: Bearer", smoke, StringComparison.Ordinal);
+        Assert.DoesNotContain("x-functions-key", smoke, StringComparison.Ordinal);
+        Assert.DoesNotContain("functionKeys", smoke, StringComparison.Ordinal);
+        Assert.Contains("\"$status\" = 401", smoke, StringComparison.Ordinal);
         // OIDC: no long-lived credentials from secrets.
         Assert.DoesNotContain("AZURE_CREDENTIALS", text, StringComparison.Ordinal);
         Assert.DoesNotContain("publish-profile", text, StringComparison.Ordinal);

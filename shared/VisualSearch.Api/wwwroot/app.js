@@ -1,8 +1,8 @@
 // The visual search page: plain ES module, no dependencies, same-origin requests only.
 // API: POST /api/search (image body), GET /api/search?id=, GET /api/thumbnails/{id}, GET /api/images/{id},
 // GET /api/health/details, GET /api/duplicates, POST /api/duplicates/decisions, POST /api/images (local host only,
-// announced by config.json). Searches use cutoff=auto unless "Stop where scores fall away" is unticked. On the Functions host the page
-// is opened as /api/app/?code=<function key>, and the key goes with every API request.
+// announced by config.json). Searches use cutoff=auto unless "Stop where scores fall away" is unticked. A ?code= in the page's URL
+// goes with every API request (a key for a key-protected host; Azure's person routes take none: people sign in).
 // Sign-in: when config.json has "signIn" (the host's Auth__ClientId), the page loads MSAL.js from its own host
 // (msal-browser.min.js, bundled at build time from npm), signs people in with a redirect to the issuer (authorization
 // code + PKCE), and sends "Authorization: Bearer <access token>" on every API request; images and thumbnails are then
