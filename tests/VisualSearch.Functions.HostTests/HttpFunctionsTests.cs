@@ -14,12 +14,7 @@ public sealed class IndexedWorkerFixture : WorkerFixture
     public override async Task InitializeAsync()
     {
         await base.InitializeAsync();
-        foreach (var name in Indexed)
-        {
-            var response = await IngestAsync(await UploadAsync(name, Repo.PhotoBytes(name)));
-            if (response.Result.Status != StatusResult.Types.Status.Success)
-                throw new InvalidOperationException($"IngestImage failed for {name}: {response.Result.Exception?.Message}\n{Worker.Output()}");
-        }
+        foreach (var name in Indexed) await IngestOrThrowAsync(await UploadAsync(name, Repo.PhotoBytes(name)));
     }
 }
 

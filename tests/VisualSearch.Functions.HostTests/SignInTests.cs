@@ -1,7 +1,5 @@
 using System.Text;
-using VisualSearch.Functions.HostTests.Harness;
 using VisualSearch.Functions.HostTests.Infrastructure;
-using VisualSearch.Functions.HostTests.Rpc;
 
 namespace VisualSearch.Functions.HostTests;
 
@@ -18,9 +16,7 @@ public sealed class NoAppServiceWorkerFixture : WorkerFixture
     {
         await base.InitializeAsync();
         Blob = await UploadAsync("coffee.png", Repo.PhotoBytes("coffee.png"), TestUser.A.Owner);
-        var ingested = await IngestAsync(Blob);
-        if (ingested.Result.Status != StatusResult.Types.Status.Success)
-            throw new InvalidOperationException($"IngestImage failed: {ingested.Result.Exception?.Message}\n{Worker.Output()}");
+        await IngestOrThrowAsync(Blob);
     }
 }
 
@@ -44,9 +40,7 @@ public sealed class TwoOwnersWorkerFixture : WorkerFixture
     private async Task<string> IndexAsync(string name, TestUser owner)
     {
         var blob = await UploadAsync(name, Repo.PhotoBytes(name), owner.Owner);
-        var ingested = await IngestAsync(blob);
-        if (ingested.Result.Status != StatusResult.Types.Status.Success)
-            throw new InvalidOperationException($"IngestImage failed for {blob}: {ingested.Result.Exception?.Message}\n{Worker.Output()}");
+        await IngestOrThrowAsync(blob);
         return "images/" + blob;
     }
 }

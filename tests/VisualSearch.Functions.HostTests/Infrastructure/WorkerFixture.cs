@@ -93,6 +93,14 @@ public class WorkerFixture : IAsyncLifetime
     /// <summary>IngestImage for a blob of <see cref="Images"/>, as the host runs it for an Event Grid BlobCreated.</summary>
     public Task<InvocationResponse> IngestAsync(string blobName) => Worker.InvokeBlobTriggerAsync("IngestImage", blobName);
 
+    /// <summary><see cref="IngestAsync"/> for a fixture's own photos: a failure stops the fixture with the worker's output.</summary>
+    protected async Task IngestOrThrowAsync(string blobName)
+    {
+        var response = await IngestAsync(blobName).ConfigureAwait(false);
+        if (response.Result.Status != StatusResult.Types.Status.Success)
+            throw new InvalidOperationException($"IngestImage failed for {blobName}: {response.Result.Exception?.Message}\n{Worker.Output()}");
+    }
+
     /// <summary>
     /// A request as the platform passes it on after App Service authentication validated the admin's token (the
     /// fixtures' photos have no owner, so only the admin role sees them).
