@@ -1,5 +1,5 @@
-// What the browser specs share: Debian's chromium (/usr/bin/chromium) with a fresh profile, driven by playwright-core,
-// and named steps whose failure says which step failed.
+// What the signed-in browser specs share: Debian's chromium (/usr/bin/chromium) with a fresh profile, driven by
+// playwright-core, and named steps whose failure says which step failed.
 
 import { chromium } from 'playwright-core';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -30,15 +30,35 @@ export async function launchChromium(options = {}) {
   }
 }
 
-/** Runs named steps; current is the step that is running (or failed). */
-export function steps() {
-  const state = {
-    current: 'start',
-    async run(name, body) {
-      state.current = name;
-      console.log(`[${new Date().toISOString().slice(11, 23)}] step: ${name}`);
-      await body();
-    },
+/**
+ * Runs a spec's named steps in a fresh chromium (launchChromium's options): body gets the browser context and
+ * run(name, fn), which logs each step as it starts. Prints "all steps passed", or the step that failed with its error
+ * (exit code 1); the browser is closed and its profile deleted either way.
+ */
+export async function runSteps(options, body) {
+  let current = 'start';
+  const run = async (name, step) => {
+    current = name;
+    console.log(`[${new Date().toISOString().slice(11, 23)}] step: ${name}`);
+    await step();
   };
-  return state;
+  let browser;
+  try {
+    browser = await launchChromium(options);
+    await body({ context: browser.context, run });
+    console.log('all steps passed');
+  } catch (error) {
+    console.error(`FAILED at step "${current}": ${error?.stack ?? error}`);
+    process.exitCode = 1;
+  } finally {
+    await browser?.dispose();
+  }
+}
+
+/** The context's page, with a 60 s default timeout (other test assemblies share the cores); uncaught page errors go to pageErrors. */
+export async function firstPage(context, pageErrors) {
+  const page = context.pages()[0] ?? await context.newPage();
+  page.setDefaultTimeout(60_000);
+  page.on('pageerror', (error) => pageErrors.push(String(error)));
+  return page;
 }

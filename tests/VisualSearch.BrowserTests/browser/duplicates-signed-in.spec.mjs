@@ -6,7 +6,7 @@
 //   node duplicates-signed-in.spec.mjs <baseUrl> <token> <own-ids comma-separated> <others' ids comma-separated>
 
 import assert from 'node:assert/strict';
-import { launchChromium, steps } from './chromium.mjs';
+import { firstPage, runSteps } from './chromium.mjs';
 
 const [baseUrl, token, ownList, othersList] = process.argv.slice(2);
 if (!baseUrl || !token || !ownList || !othersList) {
@@ -19,23 +19,14 @@ const others = othersList.split(',');
 const origin = new URL(baseUrl).origin;
 const pageErrors = [];
 const refused = [];
-const progress = steps();
-const { run } = progress;
-let browser;
-let context;
-
-try {
-  browser = await launchChromium({
-    extraHTTPHeaders: { Authorization: `Bearer ${token}` },
-  });
-  ({ context } = browser);
+await runSteps({
+  extraHTTPHeaders: { Authorization: `Bearer ${token}` },
+}, async ({ context, run }) => {
   await context.route('**/*', (route) => {
     const url = route.request().url();
     return url.startsWith(origin) || url.startsWith('data:') || url.startsWith('blob:') ? route.continue() : route.abort();
   });
-  const page = context.pages()[0] ?? await context.newPage();
-  page.setDefaultTimeout(60_000);
-  page.on('pageerror', (error) => pageErrors.push(String(error)));
+  const page = await firstPage(context, pageErrors);
   page.on('response', (response) => {
     if (new URL(response.url()).pathname.startsWith('/api/') && response.status() === 401) refused.push(response.url());
   });
@@ -76,11 +67,4 @@ try {
     assert.deepEqual(refused, [], 'requests answered 401');
     assert.deepEqual(pageErrors, [], 'uncaught errors in the page');
   });
-
-  console.log('all steps passed');
-} catch (error) {
-  console.error(`FAILED at step "${progress.current}": ${error?.stack ?? error}`);
-  process.exitCode = 1;
-} finally {
-  await browser?.dispose();
-}
+});

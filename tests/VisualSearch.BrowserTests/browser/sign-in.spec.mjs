@@ -9,7 +9,7 @@
 //   node sign-in.spec.mjs <baseUrl> <issuerUrl> <query image> <own ids comma-separated> <others' ids comma-separated> <name>
 
 import assert from 'node:assert/strict';
-import { launchChromium, steps } from './chromium.mjs';
+import { firstPage, runSteps } from './chromium.mjs';
 
 const [baseUrl, issuerUrl, queryImage, ownList, othersList, name] = process.argv.slice(2);
 if (!baseUrl || !issuerUrl || !queryImage || !ownList || !othersList || !name) {
@@ -30,16 +30,9 @@ let accessToken = null;
 let refreshToken = null;
 let signedInPhase = false;
 let tamperSearch = false;
-const progress = steps();
-const { run } = progress;
-let browser;
-let context;
-
-try {
-  browser = await launchChromium({
-    ignoreHTTPSErrors: true, // the issuer's certificate is self-signed for this run
-  });
-  ({ context } = browser);
+await runSteps({
+  ignoreHTTPSErrors: true, // the issuer's certificate is self-signed for this run
+}, async ({ context, run }) => {
   await context.route('**/*', async (route) => {
     const request = route.request();
     const url = new URL(request.url());
@@ -62,9 +55,7 @@ try {
     }
     return route.continue();
   });
-  const page = context.pages()[0] ?? await context.newPage();
-  page.setDefaultTimeout(60_000);
-  page.on('pageerror', (error) => pageErrors.push(String(error)));
+  const page = await firstPage(context, pageErrors);
   const msalResponses = [];
   page.on('response', async (response) => {
     const url = new URL(response.url());
@@ -168,11 +159,4 @@ try {
     assert.deepEqual(escaped, [], 'requests outside 127.0.0.1');
     assert.deepEqual(pageErrors, [], 'uncaught errors in the page');
   });
-
-  console.log('all steps passed');
-} catch (error) {
-  console.error(`FAILED at step "${progress.current}": ${error?.stack ?? error}`);
-  process.exitCode = 1;
-} finally {
-  await browser?.dispose();
-}
+});
