@@ -61,6 +61,13 @@ public static class AzureSearchSchema
     public static IReadOnlyList<string> LookupFields(VectorLayout layout) =>
         [.. MetadataFields, layout.StoreOriginals ? Vector : VectorCopy];
 
+    /// <summary>
+    /// Whether the key field of an index is sortable: what listing its items in pages needs (<c>$orderby=key</c> with
+    /// <c>key gt</c> the last key seen). Indexes made before listing existed have an unsortable key, and the service
+    /// cannot make an existing field sortable.
+    /// </summary>
+    public static bool KeySortable(IndexDefinition index) => index?.Fields.FirstOrDefault(f => f.Key == true) is { } key && key.Sortable != false;
+
     /// <summary>Whether an existing index was made with regions on (it has the <see cref="IsRegion"/> field).</summary>
     public static bool HasRegions(IndexDefinition index) => index?.Fields.Any(f => f.Name == IsRegion) ?? false;
 
@@ -96,7 +103,8 @@ public static class AzureSearchSchema
             };
         var fields = new List<FieldDefinition>
         {
-            Field(Key, "Edm.String", key: true, filterable: true),
+            // Sortable so that a scan can page by key (orderby key plus "key gt last"); an existing index keeps what it has.
+            Field(Key, "Edm.String", key: true, filterable: true, sortable: existing is null || KeySortable(existing)),
             Field(ItemId, "Edm.String", filterable: regions),
             new()
             {

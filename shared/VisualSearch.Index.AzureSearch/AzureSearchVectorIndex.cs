@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Text.Json;
 using Azure;
 using Azure.Search.Documents;
@@ -6,6 +7,7 @@ using Azure.Search.Documents.Indexes.Models;
 using Azure.Search.Documents.Models;
 using Microsoft.Extensions.Logging;
 using VisualSearch.Indexing;
+using SearchFilter = VisualSearch.Indexing.SearchFilter;
 using VectorQuery = VisualSearch.Indexing.VectorQuery;
 
 namespace VisualSearch.Index.AzureSearch;
@@ -30,7 +32,7 @@ namespace VisualSearch.Index.AzureSearch;
 /// (the call fails; repeating it puts the item right).
 /// </para>
 /// </summary>
-public sealed partial class AzureSearchVectorIndex : IVectorIndex, IAsyncDisposable, IDisposable
+public sealed partial class AzureSearchVectorIndex : IVectorIndex, IVectorScan, IAsyncDisposable, IDisposable
 {
     public const string BackendKind = "azure-search";
 
@@ -45,6 +47,9 @@ public sealed partial class AzureSearchVectorIndex : IVectorIndex, IAsyncDisposa
 
     /// <summary>The most documents one search asks for (the service's page of results is at most 1,000).</summary>
     internal const int MaxSearchDocuments = 1000;
+
+    /// <summary>Documents one page of a scan asks for (the service's largest page of results).</summary>
+    internal const int ScanPage = 1000;
 
     /// <summary>The most region documents of one item read back or deleted.</summary>
     private const int MaxRegionsPerItem = 1000;
@@ -64,6 +69,7 @@ public sealed partial class AzureSearchVectorIndex : IVectorIndex, IAsyncDisposa
     private bool _flushing;
     private volatile IndexSchema? _schema;
     private VectorLayout? _layout;
+    private bool _keySortable;
 
     public AzureSearchVectorIndex(SearchIndexClient indexClient, IndexDefinitionClient definitions, string indexName, AzureSearchOptions options, ILogger logger)
     {
@@ -160,6 +166,7 @@ public sealed partial class AzureSearchVectorIndex : IVectorIndex, IAsyncDisposa
                 throw new IndexModelMismatchException(foreign, schema.ModelId, Location);
 
             _layout = layout;
+            _keySortable = existing is null || AzureSearchSchema.KeySortable(existing);
             _schema = schema;
         }
         finally
@@ -339,6 +346,60 @@ public sealed partial class AzureSearchVectorIndex : IVectorIndex, IAsyncDisposa
             }
 
             documents = Math.Min(MaxSearchDocuments, documents * 4);
+        }
+    }
+
+    /// <summary>
+    /// Every item <paramref name="filter"/> admits, with its metadata (no vector), in key order: pages of
+    /// <see cref="ScanPage"/> documents, <c>search=*</c> ordered by the key, each page continuing with
+    /// <c>key gt</c> the last key of the one before (not <c>$skip</c>, which stops at 100,000). With regions on, only
+    /// the items' own documents. An item written during the scan is listed if its key sorts after the page being
+    /// read; a deleted one is not listed once its page is read. An index made before listing existed (its key is not
+    /// sortable) cannot list, and says so.
+    /// </summary>
+    public async IAsyncEnumerable<IndexedItem> ScanAsync(SearchFilter? filter = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        var schema = RequireOpen();
+        if (!_keySortable)
+        {
+            throw new Duplicates.DuplicateGroupingNotSupportedException(BackendKind,
+                $"the Azure AI Search index '{IndexName}' was made before listing existed, and its key field is not sortable " +
+                "(the service cannot change that in place). A version built by this release (vsearch reindex into a new index) lists.");
+        }
+
+        var conditions = ODataFilter.Build(filter);
+        if (schema.Regions) conditions = conditions is null ? $"{AzureSearchSchema.IsRegion} eq false" : $"{conditions} and {AzureSearchSchema.IsRegion} eq false";
+        string? after = null;
+        var page = new List<IndexedItem>(ScanPage);
+        while (true)
+        {
+            var continuation = after is null ? null : $"{AzureSearchSchema.Key} gt {ODataFilter.Literal(after)}";
+            var options = new SearchOptions
+            {
+                Filter = conditions is null ? continuation : continuation is null ? conditions : $"{conditions} and {continuation}",
+                Size = ScanPage,
+                OrderBy = { $"{AzureSearchSchema.Key} asc" },
+            };
+            foreach (var field in AzureSearchSchema.MetadataFields) options.Select.Add(field);
+            page.Clear();
+            var received = 0;
+            try
+            {
+                var response = await _client.SearchAsync<AzureSearchDocument>("*", options, cancellationToken).ConfigureAwait(false);
+                await foreach (var result in response.Value.GetResultsAsync().ConfigureAwait(false))
+                {
+                    received++;
+                    after = result.Document.Key;
+                    if (!string.IsNullOrEmpty(result.Document.ItemId)) page.Add(new IndexedItem(result.Document.ItemId, result.Document.ToMetadata()));
+                }
+            }
+            catch (Exception ex) when (AzureSearchErrors.IsServiceFailure(ex, cancellationToken))
+            {
+                throw Wrap(ex, "scan");
+            }
+
+            foreach (var item in page) yield return item;
+            if (received < ScanPage) yield break;
         }
     }
 

@@ -50,9 +50,12 @@ public static class BenchDuplicatesCommand
             GC.Collect();
             var heapBefore = GC.GetTotalMemory(true);
             var allocatedBefore = GC.GetTotalAllocatedBytes(true);
+            var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
             var full = Stopwatch.StartNew();
             var page = await duplicates.GetGroupsAsync(new DuplicateQuery(Limit: 1), cancellationToken).ConfigureAwait(false);
             full.Stop();
+            var fullCpu = Process.GetCurrentProcess().TotalProcessorTime - cpuBefore;
+            var fullTimings = duplicates.LastTimings!;
             var allocated = GC.GetTotalAllocatedBytes(true) - allocatedBefore;
             var heapAfter = GC.GetTotalMemory(false);
 
@@ -72,6 +75,11 @@ public static class BenchDuplicatesCommand
                 groups = page.Total,
                 seedSeconds = Math.Round(seeding.Elapsed.TotalSeconds, 1),
                 fullGroupingSeconds = Math.Round(full.Elapsed.TotalSeconds, 2),
+                // CPU seconds of the whole process during the full grouping (all threads): what the load cannot inflate.
+                fullGroupingCpuSeconds = Math.Round(fullCpu.TotalSeconds, 1),
+                listSeconds = Math.Round(fullTimings.Scan.TotalSeconds, 2),
+                selfJoinSeconds = Math.Round(fullTimings.Join.TotalSeconds, 2),
+                unionFindSeconds = Math.Round(fullTimings.Group.TotalSeconds, 2),
                 incrementalGroupingSeconds = Math.Round(incremental.Elapsed.TotalSeconds, 2),
                 groupsAfterIncrement = after.Total,
                 managedHeapGrowthMb = Math.Round((heapAfter - heapBefore) / 1048576.0, 1),

@@ -40,6 +40,12 @@ public sealed record DuplicateQuery(float? MinScore = null, int Limit = Duplicat
     public const int MaxLimit = 500;
 }
 
+/// <summary>
+/// Where the last grouping's time went: listing the items, the self-join queries (<paramref name="Queried"/> of
+/// <paramref name="Items"/>), and union-find with the decisions. For logs and the bench, not for requests.
+/// </summary>
+public sealed record DuplicateGroupingTimings(int Items, int Queried, int Groups, TimeSpan Scan, TimeSpan Join, TimeSpan Group);
+
 /// <summary>A user's decision about items the grouping showed together.</summary>
 public enum DuplicateDecisionKind
 {

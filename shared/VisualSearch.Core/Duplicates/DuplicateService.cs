@@ -8,8 +8,12 @@ using VisualSearch.Ingestion;
 namespace VisualSearch.Duplicates;
 
 /// <summary>The index cannot list its items (<see cref="IVectorScan"/>), so it cannot be grouped.</summary>
-public sealed class DuplicateGroupingNotSupportedException(string indexKind)
-    : NotSupportedException($"The '{indexKind}' index cannot list its items, so duplicate groups are not available with it (use the embedded index).")
+/// <param name="indexKind">The backend's <see cref="IVectorIndex.Kind"/>.</param>
+/// <param name="reason">Why this index cannot list, and what would let it (null: the backend cannot list at all).</param>
+public sealed class DuplicateGroupingNotSupportedException(string indexKind, string? reason = null)
+    : NotSupportedException(reason is null
+        ? $"The '{indexKind}' index cannot list its items, so duplicate groups are not available with it."
+        : $"The '{indexKind}' index cannot list its items, so duplicate groups are not available with it: {reason}")
 {
     public string IndexKind { get; } = indexKind;
 }
@@ -36,6 +40,9 @@ public sealed partial class DuplicateService(
 
     /// <summary>The threshold used when a query names none.</summary>
     public float DefaultMinScore => options.Value.MinScore;
+
+    /// <summary>Where the last grouping's time went (null before the first).</summary>
+    public DuplicateGroupingTimings? LastTimings { get; private set; }
 
     /// <summary>A page of groups, largest first.</summary>
     public async Task<DuplicateGroupsPage> GetGroupsAsync(DuplicateQuery query, CancellationToken cancellationToken = default)
@@ -160,6 +167,7 @@ public sealed partial class DuplicateService(
         var items = new List<GroupingItem>();
         await foreach (var item in scan.ScanAsync(scope.Restrict(null), cancellationToken).ConfigureAwait(false))
             items.Add(new GroupingItem(item.Id, item.Metadata.ContentHash));
+        var scanned = Stopwatch.GetTimestamp();
 
         IReadOnlyCollection<DuplicatePair> pairs;
         int queried;
@@ -177,9 +185,14 @@ public sealed partial class DuplicateService(
             _gate.Release();
         }
 
+        var joined = Stopwatch.GetTimestamp();
         var separated = await decisions.GetSeparatedAsync(scope.Owner, cancellationToken).ConfigureAwait(false);
         var groups = DuplicateGrouping.Group(items, pairs, minScore, separated, options.Value.Linkage);
-        LogGrouped(logger, items.Count, queried, groups.Count, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+        var timings = new DuplicateGroupingTimings(items.Count, queried, groups.Count,
+            Stopwatch.GetElapsedTime(started, scanned), Stopwatch.GetElapsedTime(scanned, joined), Stopwatch.GetElapsedTime(joined));
+        LastTimings = timings;
+        LogGrouped(logger, items.Count, queried, groups.Count, Stopwatch.GetElapsedTime(started).TotalMilliseconds,
+            timings.Scan.TotalMilliseconds, timings.Join.TotalMilliseconds, timings.Group.TotalMilliseconds);
         return groups;
     }
 
@@ -216,8 +229,8 @@ public sealed partial class DuplicateService(
         }
     }
 
-    [LoggerMessage(1700, LogLevel.Information, "Grouped {Items} items ({Queried} queried in the self-join): {Groups} groups in {Milliseconds:F0} ms")]
-    private static partial void LogGrouped(ILogger logger, int items, int queried, int groups, double milliseconds);
+    [LoggerMessage(1700, LogLevel.Information, "Grouped {Items} items ({Queried} queried in the self-join): {Groups} groups in {Milliseconds:F0} ms (list {ScanMs:F0}, self-join {JoinMs:F0}, union-find {GroupMs:F0})")]
+    private static partial void LogGrouped(ILogger logger, int items, int queried, int groups, double milliseconds, double scanMs, double joinMs, double groupMs);
 
     [LoggerMessage(1701, LogLevel.Information, "Marked {A} and {B} not duplicates")]
     private static partial void LogSeparated(ILogger logger, string a, string b);

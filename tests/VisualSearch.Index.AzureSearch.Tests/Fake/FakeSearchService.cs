@@ -44,6 +44,15 @@ public sealed partial class FakeSearchService : HttpMessageHandler
     public const int MaxRequestBytes = 16 * 1024 * 1024;
     public const int MaxDimensions = 2048;
 
+    /// <summary>The largest skip a search takes (REST 2023-11-01).</summary>
+    public const int MaxSkip = 100_000;
+
+    /// <summary>The most results one search response holds; the rest come with @odata.nextLink and @search.nextPageParameters.</summary>
+    public const int MaxPageSize = 1000;
+
+    /// <summary>The most $orderby clauses.</summary>
+    public const int MaxOrderByClauses = 32;
+
     private static readonly HashSet<string> IndexProperties =
     [
         "name", "fields", "scoringProfiles", "defaultScoringProfile", "corsOptions", "suggesters", "analyzers", "tokenizers",
@@ -260,6 +269,9 @@ public sealed partial class FakeSearchService : HttpMessageHandler
 
     [GeneratedRegex("^[A-Za-z][A-Za-z0-9_]{0,127}$")]
     private static partial Regex FieldNamePattern();
+
+    [GeneratedRegex(@"^(?<f>search\.score\(\)|[A-Za-z][A-Za-z0-9_]*)(?:\s+(?<d>asc|desc))?$")]
+    private static partial Regex OrderByClause();
 
     private HttpResponseMessage ListIndexes()
     {
@@ -696,9 +708,14 @@ public sealed partial class FakeSearchService : HttpMessageHandler
         var top = (int?)request["top"] ?? 50;
         var skip = (int?)request["skip"] ?? 0;
         if (top < 0 || skip < 0) throw new RestViolation("top and skip must not be negative");
+        // REST 2023-11-01, Documents - Search Post, "skip": "This value cannot be greater than 100,000. If you need to
+        // scan documents in sequence, but cannot use skip due to this limitation, consider using orderby on a totally-
+        // ordered key and filter with a range query instead."
+        if (skip > MaxSkip) throw new RestViolation($"skip is {skip}; it cannot be greater than {MaxSkip:N0}");
         if (request["search"] is { } search && (string?)search is not (null or "*")) throw new RestViolation("this fake answers vector and filter queries only");
         var select = Select(fields, (string?)request["select"]);
         var filter = (string?)request["filter"] is { } f ? ParseFilter(f, fields) : null;
+        var orderBy = (string?)request["orderby"] is { } o ? ParseOrderBy(o, fields) : null;
 
         string? vectorField = null;
         float[]? vector = null;
@@ -758,12 +775,19 @@ public sealed partial class FakeSearchService : HttpMessageHandler
             }
             else
             {
-                matches = candidates.OrderBy(d => (string?)d[index.KeyName], StringComparer.Ordinal).Select(d => (d, 1.0)).ToList();
+                // search=* scores every document alike, and the order of equal scores is not documented: a scrambled
+                // (but repeatable) order here, so that a client relying on some implicit order fails its tests.
+                matches = candidates.OrderBy(d => Scramble((string?)d[index.KeyName])).Select(d => (d, 1.0)).ToList();
             }
         }
 
+        if (orderBy is not null) matches = Order(matches, orderBy);
+
+        // Server-side paging: at most 1,000 results a response; a top beyond that gets @odata.nextLink and
+        // @search.nextPageParameters, where and what to send for the rest (the same request with skip and top moved on).
+        var window = matches.Skip(skip).Take(top).ToList();
         var value = new JsonArray();
-        foreach (var (document, score) in matches.Skip(skip).Take(top))
+        foreach (var (document, score) in window.Take(MaxPageSize))
         {
             var result = new JsonObject { ["@search.score"] = score };
             foreach (var field in select) result[field] = document[field]?.DeepClone();
@@ -778,8 +802,82 @@ public sealed partial class FakeSearchService : HttpMessageHandler
             if ((bool)count) answer["@odata.count"] = matches.Count;
         }
 
+        if (window.Count > MaxPageSize)
+        {
+            var next = (JsonObject)request.DeepClone();
+            next["skip"] = skip + MaxPageSize;
+            next["top"] = top - MaxPageSize;
+            answer["@odata.nextLink"] = new Uri(Endpoint, $"/indexes('{name}')/docs/search.post.search?api-version={version}").ToString();
+            answer["@search.nextPageParameters"] = next;
+        }
+
         answer["value"] = value;
         return Json(HttpStatusCode.OK, answer);
+    }
+
+    /// <summary>
+    /// A $orderby as REST 2023-11-01 documents it: at most 32 comma-separated clauses, each a sortable field or
+    /// <c>search.score()</c>, optionally followed by <c>asc</c> (the default) or <c>desc</c>.
+    /// </summary>
+    private static List<(string? Field, bool Descending)> ParseOrderBy(string text, IReadOnlyDictionary<string, JsonObject> fields)
+    {
+        var clauses = new List<(string? Field, bool Descending)>();
+        foreach (var part in text.Split(','))
+        {
+            var m = OrderByClause().Match(part.Trim());
+            if (!m.Success) throw new RestViolation($"Invalid expression: '{part.Trim()}' is not a field name or search.score(), optionally followed by asc or desc.");
+            var name = m.Groups["f"].Value;
+            var descending = m.Groups["d"].Value == "desc";
+            if (name == "search.score()")
+            {
+                clauses.Add((null, descending));
+                continue;
+            }
+
+            if (!fields.TryGetValue(name, out var field)) throw new RestViolation($"Invalid expression: Could not find a property named '{name}' on type 'search.document'.");
+            if ((bool?)field["sortable"] != true) throw new RestViolation($"Invalid expression: The field '{name}' is not sortable.");
+            clauses.Add((name, descending));
+        }
+
+        if (clauses.Count > MaxOrderByClauses) throw new RestViolation($"$orderby has {clauses.Count} clauses; at most {MaxOrderByClauses} are allowed.");
+        return clauses;
+    }
+
+    /// <summary>Sorts by the clauses in turn; ties left in the order they came (by score, as the service breaks them).</summary>
+    private static List<(JsonObject Document, double Score)> Order(List<(JsonObject Document, double Score)> matches, List<(string? Field, bool Descending)> orderBy)
+    {
+        var sorted = matches.Select((m, i) => (Match: m, Position: i)).ToList();
+        sorted.Sort((x, y) =>
+        {
+            foreach (var (field, descending) in orderBy)
+            {
+                var c = field is null ? x.Match.Score.CompareTo(y.Match.Score) : CompareValues(x.Match.Document[field], y.Match.Document[field]);
+                if (c != 0) return descending ? -c : c;
+            }
+
+            return x.Position.CompareTo(y.Position);
+        });
+        return sorted.ConvertAll(s => s.Match);
+    }
+
+    /// <summary>Two stored values of one sortable field (null first); strings by ordinal.</summary>
+    private static int CompareValues(JsonNode? a, JsonNode? b)
+    {
+        if (a is null || b is null) return a is null ? b is null ? 0 : -1 : 1;
+        return a.GetValueKind() switch
+        {
+            JsonValueKind.String => string.CompareOrdinal((string?)a, (string?)b),
+            JsonValueKind.Number => ((double)a).CompareTo((double)b),
+            _ => ((bool)a).CompareTo((bool)b),
+        };
+    }
+
+    /// <summary>A repeatable position for a key that is not its sort order (FNV-1a of its characters).</summary>
+    private static uint Scramble(string? key)
+    {
+        var hash = 2166136261u;
+        foreach (var c in key ?? "") hash = (hash ^ c) * 16777619u;
+        return hash;
     }
 
     /// <summary>The documented score for cosine: 1 / (1 + (1 - cosine)).</summary>
