@@ -364,7 +364,8 @@ public sealed partial class AzureSearchVectorIndex : IVectorIndex, IVectorScan, 
         {
             throw new Duplicates.DuplicateGroupingNotSupportedException(BackendKind,
                 $"the Azure AI Search index '{IndexName}' was made before listing existed, and its key field is not sortable " +
-                "(the service cannot change that in place). A version built by this release (vsearch reindex into a new index) lists.");
+                "(the service cannot change that in place). An index built by this release lists: vsearch reindex builds one when the model " +
+                "or the vector storage changes; for the same ones, delete the index and run vsearch reindex.");
         }
 
         var conditions = ODataFilter.Build(filter);

@@ -8,8 +8,8 @@ public sealed partial class LocalVectorIndex : IVectorScan
     private const int ScanPage = 1024;
 
     /// <summary>
-    /// Lists live items a page of slots at a time under the read lock (never held across a yield), so writers
-    /// interleave; an item written during the scan may or may not be listed, a deleted one is skipped.
+    /// Lists live items (never their region vectors) a page of slots at a time under the read lock (never held across a
+    /// yield), so writers interleave; an item written during the scan may or may not be listed, a deleted one is skipped.
     /// </summary>
     public async IAsyncEnumerable<IndexedItem> ScanAsync(SearchFilter? filter = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
@@ -28,7 +28,8 @@ public sealed partial class LocalVectorIndex : IVectorScan
                 var end = Math.Min(used, start + ScanPage);
                 for (var slot = start; slot < end; slot++)
                 {
-                    if (_records.MetadataAt(slot) is not { } metadata || _records.IdAt(slot) is not { } id) continue;
+                    // An item by its own slot only: its region vectors' slots carry its id too.
+                    if (_records.IsRegion(slot) || _records.MetadataAt(slot) is not { } metadata || _records.IdAt(slot) is not { } id) continue;
                     if (scope is null || scope.Matches(metadata)) page.Add(new IndexedItem(id, metadata));
                 }
 
