@@ -1,5 +1,4 @@
 using System.Net;
-using System.Text;
 using System.Text.Json.Nodes;
 using VisualSearch.Index.AzureSearch.Tests.Fake;
 using VisualSearch.Indexing;
@@ -239,16 +238,8 @@ public sealed class AzureSearchCompressionTests
         return v.Select(x => x / norm).ToArray();
     }
 
-    private async Task<HttpResponseMessage> PutAsync(string name, string body, string version)
-    {
-        using var http = new HttpClient(_service, disposeHandler: false);
-        using var request = new HttpRequestMessage(HttpMethod.Put, new Uri(_service.Endpoint, $"/indexes('{name}')?api-version={version}"))
-        {
-            Content = new StringContent(body, Encoding.UTF8, "application/json"),
-        };
-        request.Headers.Add("api-key", _service.ApiKey);
-        return await http.SendAsync(request);
-    }
+    private Task<HttpResponseMessage> PutAsync(string name, string body, string version) =>
+        _service.SendRawAsync(HttpMethod.Put, $"/indexes('{name}')?api-version={version}", body);
 
     private async Task<JsonObject> GetAsync(HttpClient http, string name, string version)
     {

@@ -1,5 +1,4 @@
 using System.Net;
-using System.Text;
 using System.Text.Json.Nodes;
 using VisualSearch.Duplicates;
 using VisualSearch.Index.AzureSearch.Tests.Fake;
@@ -104,7 +103,7 @@ public sealed class AzureSearchScanTests
         var definition = other.Definition(earlier.IndexName)!;
         definition.Remove("@odata.etag");
         ((JsonArray)definition["fields"]!).OfType<JsonObject>().Single(f => (bool?)f["key"] == true)["sortable"] = false;
-        using (var created = await PutAsync(earlier.IndexName, definition.ToJsonString()))
+        using (var created = await _service.SendRawAsync(HttpMethod.Put, $"/indexes('{earlier.IndexName}')?api-version=2024-07-01", definition.ToJsonString()))
             Assert.Equal(HttpStatusCode.Created, created.StatusCode);
 
         // A query-time setting changes: the definition is updated in place, keeping the key as it is.
@@ -133,13 +132,7 @@ public sealed class AzureSearchScanTests
         var index = _service.Catalog("images").OpenVersion(Schema.ModelId);
         await index.InitializeAsync(Schema);
 
-        using var http = new HttpClient(_service, disposeHandler: false);
-        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(_service.Endpoint, $"/indexes('{index.IndexName}')/docs/search.post.search?api-version=2023-11-01"))
-        {
-            Content = new StringContent(body, Encoding.UTF8, "application/json"),
-        };
-        request.Headers.Add("api-key", _service.ApiKey);
-        using var response = await http.SendAsync(request);
+        using var response = await _service.SendRawAsync(HttpMethod.Post, $"/indexes('{index.IndexName}')/docs/search.post.search?api-version=2023-11-01", body);
 
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         Assert.Contains(message, Assert.Single(_service.Violations), StringComparison.Ordinal);
@@ -168,16 +161,5 @@ public sealed class AzureSearchScanTests
         Assert.Equal(1000, (int?)requests[1]["skip"]);
         Assert.Equal(200, (int?)requests[1]["top"]);
         Assert.Empty(_service.Violations);
-    }
-
-    private async Task<HttpResponseMessage> PutAsync(string name, string body)
-    {
-        using var http = new HttpClient(_service, disposeHandler: false);
-        using var request = new HttpRequestMessage(HttpMethod.Put, new Uri(_service.Endpoint, $"/indexes('{name}')?api-version=2024-07-01"))
-        {
-            Content = new StringContent(body, Encoding.UTF8, "application/json"),
-        };
-        request.Headers.Add("api-key", _service.ApiKey);
-        return await http.SendAsync(request);
     }
 }

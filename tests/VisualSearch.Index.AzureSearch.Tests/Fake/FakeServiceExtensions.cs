@@ -25,6 +25,17 @@ public static class FakeServiceExtensions
         new(Microsoft.Extensions.Options.Options.Create(service.Options(indexName, configure)), NullLoggerFactory.Instance,
             settings ?? new AzureSearchClientSettings { Transport = service.Transport() });
 
+    /// <summary>A request the backend does not send as it is (an earlier release's definition, a rule's edge), with the admin key.</summary>
+    public static async Task<HttpResponseMessage> SendRawAsync(this FakeSearchService service, HttpMethod method, string pathAndQuery, string? json = null)
+    {
+        ArgumentNullException.ThrowIfNull(service);
+        using var http = new HttpClient(service, disposeHandler: false);
+        using var request = new HttpRequestMessage(method, new Uri(service.Endpoint, pathAndQuery));
+        if (json is not null) request.Content = new StringContent(json, System.Text.Encoding.UTF8, "application/json");
+        request.Headers.Add("api-key", service.ApiKey);
+        return await http.SendAsync(request);
+    }
+
     /// <summary>Configuration keys for a host that uses this service (VectorIndex:Provider AzureSearch).</summary>
     public static Dictionary<string, string?> Settings(this FakeSearchService service, string indexName) => new()
     {
