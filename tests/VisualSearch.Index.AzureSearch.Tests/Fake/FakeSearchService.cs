@@ -31,10 +31,11 @@ public sealed record RecordedRequest(string Method, string Path, string Query, I
 /// <see cref="ValidateVectorSearch"/>); a 2023-11-01 GET shows an index without them. A request that breaks a
 /// rule gets the 4xx the service would send and is listed in <see cref="Violations"/>. Indexes live in memory;
 /// vector queries are exact cosine k-NN with the documented score 1 / (1 + (1 - cosine)) and the $filter subset
-/// of <see cref="FakeODataFilter"/>; <c>$orderby</c> on sortable fields (at most 32 clauses; without it, equal scores come in
-/// a scrambled order), <c>skip</c> up to 100,000, at most 1,000 results a response (a larger <c>top</c> gets
-/// <c>@odata.nextLink</c> and <c>@search.nextPageParameters</c>); on a field with scalar quantization the candidates are ranked by their int8
-/// copies (<see cref="QuantizedScores"/>) and, with <c>rerankWithOriginalVectors</c>, k x oversampling of them
+/// of <see cref="FakeODataFilter"/>; <c>$orderby</c> on sortable fields (at most 32 clauses; without it, equal
+/// scores come in a scrambled order), <c>skip</c> up to 100,000, at most 1,000 results a response (a larger
+/// <c>top</c> gets <c>@odata.nextLink</c> and <c>@search.nextPageParameters</c>); on a field with scalar
+/// quantization the candidates are ranked by their int8 copies (<see cref="QuantizedScores"/>) and, with
+/// <c>rerankWithOriginalVectors</c>, k x oversampling of them
 /// re-scored with the originals. Faults can be scripted: 429/503 with Retry-After, and documents refused one
 /// by one in a 207 multi-status answer.
 /// </summary>
