@@ -172,6 +172,17 @@ public sealed class EncoderOptions
     public float GemP { get; set; } = 3f;
 
     /// <summary>
+    /// For <see cref="DescriptorMode.FeatureMap"/>: pool only the cells of the map whose block of the image is not flat
+    /// (some channel varies by more than <see cref="FlatCellTolerance"/>): white margins, the white corners of a
+    /// circular detail and the black corners of a rotated canvas then do not count (all cells when every block is flat).
+    /// The model id says so (<c>-flat</c>). Regions are pooled whole either way.
+    /// </summary>
+    public bool MaskFlatCells { get; set; }
+
+    /// <summary>For <see cref="MaskFlatCells"/>: the largest spread of a channel (0-255) within a block that counts as flat (JPEG noise on white stays within it).</summary>
+    public const int FlatCellTolerance = 8;
+
+    /// <summary>
     /// For <see cref="DescriptorMode.FeatureMap"/>: also make a vector per region of the map (R-MAC-style grids, see
     /// <see cref="RegionGrid"/>), stored as extra vectors of the item so that a query showing a part of it can find it.
     /// The item's own vector (and so the model id) is the same either way.

@@ -136,6 +136,43 @@ public sealed class FeatureMapModelTests(EncoderFixture fixture)
     public void The_descriptor_id_names_the_pooling_and_the_sizes(PoolingMethod pooling, float p, int second, string expected) =>
         Assert.Equal(expected, OnnxImageEncoder.DescriptorId(new EncoderOptions { Pooling = pooling, GemP = p, SecondShorterSide = second }));
 
+    [Fact]
+    public void The_descriptor_id_says_when_flat_cells_are_masked() =>
+        Assert.Equal("map-gem2-s224-flat", OnnxImageEncoder.DescriptorId(new EncoderOptions { GemP = 2, ShorterSide = 224, MaxLongerSide = 448, MaskFlatCells = true }));
+
+    [Fact]
+    public void Masking_flat_cells_leaves_out_a_white_margin()
+    {
+        // The photo in the middle of a white canvas twice its width: with the mask its vector is nearer the photo's own.
+        var photo = SamplePhotos.Read("coffee.png");
+        using var decoded = SkiaSharp.SKBitmap.Decode(photo);
+        using var canvas = new SkiaSharp.SKBitmap(decoded.Width * 2, decoded.Height);
+        using (var draw = new SkiaSharp.SKCanvas(canvas))
+        {
+            draw.Clear(SkiaSharp.SKColors.White);
+            draw.DrawBitmap(decoded, decoded.Width / 2f, 0);
+        }
+
+        using var encoded = canvas.Encode(SkiaSharp.SKEncodedImageFormat.Png, 100);
+        var padded = encoded.ToArray();
+        float Similarity(bool mask)
+        {
+            var options = fixture.Options(EncoderPrecision.Float32);
+            options.Descriptor = DescriptorMode.FeatureMap;
+            options.ShorterSide = 224;
+            options.MaxLongerSide = 448;
+            options.MaskFlatCells = mask;
+            using var encoder = Create(options);
+            var own = encoder.Embed(fixture.Decoder.Prepare(photo, encoder.Input)).Vector;
+            var framed = encoder.Embed(fixture.Decoder.Prepare(padded, encoder.Input)).Vector;
+            return System.Numerics.Tensors.TensorPrimitives.Dot(own, framed);
+        }
+
+        var masked = Similarity(mask: true);
+        var unmasked = Similarity(mask: false);
+        Assert.True(masked > unmasked, $"masked {masked} <= unmasked {unmasked}");
+    }
+
     private OnnxImageEncoder Create(EncoderOptions options) =>
         new(Microsoft.Extensions.Options.Options.Create(options), NullLogger<OnnxImageEncoder>.Instance, fixture.Metrics);
 
