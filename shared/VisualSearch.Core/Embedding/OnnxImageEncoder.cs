@@ -163,7 +163,7 @@ public sealed partial class OnnxImageEncoder : IImageEncoder, IDisposable
         }
     }
 
-    /// <summary>The descriptor's part of the model id, e.g. <c>map-gem3-s224</c>, <c>map-avg-s288-max576</c>, <c>map-gem3-s224-s288</c>, <c>map-gem3-s224-flat</c>.</summary>
+    /// <summary>The descriptor's part of the model id, e.g. <c>map-gem3-s224</c>, <c>map-avg-s288</c>, <c>map-gem3-s224-s288</c>, <c>map-gem3-s224-flat</c>.</summary>
     public static string DescriptorId(EncoderOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
