@@ -130,7 +130,7 @@ public sealed class EncoderOptions
 
     /// <summary>
     /// How the vector is taken: <see cref="DescriptorMode.FeatureMap"/> or <see cref="DescriptorMode.CentreCrop"/>.
-    /// The model id says which (<c>resnet18-&lt;sha12&gt;-map-gem3-s288-512</c> against <c>resnet18-&lt;sha12&gt;-512</c>),
+    /// The model id says which (<c>resnet18-&lt;sha12&gt;-map-gem3-s224-512</c> against <c>resnet18-&lt;sha12&gt;-512</c>),
     /// so an index never mixes them; changing it needs <c>vsearch reindex</c>. Int8 always runs CentreCrop (the
     /// quantised graph keeps its pool and its 224 input) and says so in the log.
     /// </summary>
@@ -146,16 +146,19 @@ public sealed class EncoderOptions
     /// </summary>
     public const int MapStride = 32;
 
-    /// <summary>For <see cref="DescriptorMode.FeatureMap"/>: the whole image's shorter side in pixels (a multiple of <see cref="MapStride"/>).</summary>
+    /// <summary>
+    /// For <see cref="DescriptorMode.FeatureMap"/>: the whole image's shorter side in pixels (a multiple of <see cref="MapStride"/>).
+    /// 224: the best copy detector measured (docs/quality.md section 7; 288 finds fewer copies and costs more).
+    /// </summary>
     [Range(32, 1024)]
-    public int ShorterSide { get; set; } = 288;
+    public int ShorterSide { get; set; } = 224;
 
     /// <summary>
     /// For <see cref="DescriptorMode.FeatureMap"/>: the longer side's cap in pixels. A panorama is scaled down until its
     /// longer side fits (its shorter side then ends below <see cref="ShorterSide"/>): it bounds the work per image. A multiple of <see cref="MapStride"/>.
     /// </summary>
     [Range(32, 2048)]
-    public int MaxLongerSide { get; set; } = 576;
+    public int MaxLongerSide { get; set; } = 448;
 
     /// <summary>
     /// For <see cref="DescriptorMode.FeatureMap"/>: a second shorter side (0: none). The vector is then the mean of the
@@ -170,6 +173,17 @@ public sealed class EncoderOptions
     /// <summary>For <see cref="PoolingMethod.GeM"/>: the exponent p (1 is the average; 3 is the usual choice).</summary>
     [Range(1.0, 16.0)]
     public float GemP { get; set; } = 3f;
+
+    /// <summary>
+    /// For <see cref="DescriptorMode.FeatureMap"/>: pool only the cells of the map whose block of the image is not flat
+    /// (some channel varies by more than <see cref="FlatCellTolerance"/>): white margins, the white corners of a
+    /// circular detail and the black corners of a rotated canvas then do not count (all cells when every block is flat).
+    /// The model id says so (<c>-flat</c>). Regions are pooled whole either way.
+    /// </summary>
+    public bool MaskFlatCells { get; set; }
+
+    /// <summary>For <see cref="MaskFlatCells"/>: the largest spread of a channel (0-255) within a block that counts as flat (JPEG noise on white stays within it).</summary>
+    public const int FlatCellTolerance = 8;
 
     /// <summary>
     /// For <see cref="DescriptorMode.FeatureMap"/>: also make a vector per region of the map (R-MAC-style grids, see

@@ -27,37 +27,104 @@ public static class FeatureMapPooling
     /// <param name="p">GeM's exponent (ignored by the average).</param>
     public static void Pool(ReadOnlySpan<float> map, int channels, int height, int width, MapRect rect, PoolingMethod method, float p, Span<float> destination)
     {
+        Validate(map, channels, height, width, method, p, destination);
+        if (rect.X < 0 || rect.Y < 0 || rect.Width < 1 || rect.Height < 1 || rect.X + rect.Width > width || rect.Y + rect.Height > height)
+            throw new ArgumentOutOfRangeException(nameof(rect), rect, $"The rectangle is not within the {width} x {height} map.");
+        PoolCore(map, channels, height, width, rect, default, method, p, destination);
+    }
+
+    /// <summary>
+    /// Pools the cells of the whole map whose <paramref name="keep"/> entry (row-major, height x width) is true into
+    /// <paramref name="destination"/>; the whole map when none is.
+    /// </summary>
+    public static void PoolCells(ReadOnlySpan<float> map, int channels, int height, int width, ReadOnlySpan<bool> keep, PoolingMethod method, float p, Span<float> destination)
+    {
+        Validate(map, channels, height, width, method, p, destination);
+        if (keep.Length != height * width) throw new ArgumentException($"The mask has {keep.Length} cells; the map {height} x {width}.", nameof(keep));
+        PoolCore(map, channels, height, width, new MapRect(0, 0, width, height), keep.Contains(true) ? keep : default, method, p, destination);
+    }
+
+    private static void Validate(ReadOnlySpan<float> map, int channels, int height, int width, PoolingMethod method, float p, Span<float> destination)
+    {
         ArgumentOutOfRangeException.ThrowIfLessThan(channels, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(height, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(width, 1);
         if (map.Length != channels * height * width) throw new ArgumentException($"The map has {map.Length} values; {channels} x {height} x {width} expected.", nameof(map));
         if (destination.Length != channels) throw new ArgumentException($"The destination takes {destination.Length} values; the map has {channels} channels.", nameof(destination));
-        if (rect.X < 0 || rect.Y < 0 || rect.Width < 1 || rect.Height < 1 || rect.X + rect.Width > width || rect.Y + rect.Height > height)
-            throw new ArgumentOutOfRangeException(nameof(rect), rect, $"The rectangle is not within the {width} x {height} map.");
         if (method == PoolingMethod.GeM) ArgumentOutOfRangeException.ThrowIfLessThan(p, 1f);
+    }
 
+    /// <summary>The rectangle's cells, only those <paramref name="keep"/> marks when it is not empty.</summary>
+    private static void PoolCore(ReadOnlySpan<float> map, int channels, int height, int width, MapRect rect, ReadOnlySpan<bool> keep, PoolingMethod method, float p, Span<float> destination)
+    {
         var plane = height * width;
-        var cells = rect.Width * rect.Height;
+        var cells = 0;
+        for (var y = rect.Y; y < rect.Y + rect.Height; y++)
+            for (var x = rect.X; x < rect.X + rect.Width; x++)
+                if (keep.IsEmpty || keep[y * width + x]) cells++;
+
         for (var c = 0; c < channels; c++)
         {
             var channel = map.Slice(c * plane, plane);
             double sum = 0;
             for (var y = rect.Y; y < rect.Y + rect.Height; y++)
             {
-                var row = channel.Slice(y * width + rect.X, rect.Width);
-                if (method == PoolingMethod.Average)
+                for (var x = rect.X; x < rect.X + rect.Width; x++)
                 {
-                    foreach (var v in row) sum += v;
-                }
-                else
-                {
-                    foreach (var v in row) sum += Math.Pow(Math.Max(v, GemEpsilon), p);
+                    if (!keep.IsEmpty && !keep[y * width + x]) continue;
+                    var v = channel[y * width + x];
+                    sum += method == PoolingMethod.Average ? v : Math.Pow(Math.Max(v, GemEpsilon), p);
                 }
             }
 
             var mean = sum / cells;
             destination[c] = method == PoolingMethod.Average ? (float)mean : (float)Math.Pow(mean, 1.0 / p);
         }
+    }
+
+    /// <summary>
+    /// The cells of a <paramref name="mapWidth"/> x <paramref name="mapHeight"/> map (row-major) whose block of the image
+    /// (<paramref name="rgb"/>, the network's input, which the map spans) is not flat: true where some channel varies
+    /// by more than <paramref name="tolerance"/> within the block. A flat block (a white margin, the white corners of a
+    /// circular detail, the black corners of a rotated canvas) shows nothing of the picture.
+    /// </summary>
+    public static bool[] NonFlatCells(ReadOnlySpan<byte> rgb, int pixelWidth, int pixelHeight, int mapWidth, int mapHeight, int tolerance)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(pixelWidth, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(pixelHeight, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(mapWidth, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(mapHeight, 1);
+        ArgumentOutOfRangeException.ThrowIfNegative(tolerance);
+        if (rgb.Length != pixelWidth * pixelHeight * 3) throw new ArgumentException($"Expected {pixelWidth * pixelHeight * 3} RGB bytes.", nameof(rgb));
+        var keep = new bool[mapWidth * mapHeight];
+        Span<int> low = stackalloc int[3];
+        Span<int> high = stackalloc int[3];
+        for (var cy = 0; cy < mapHeight; cy++)
+        {
+            int y0 = cy * pixelHeight / mapHeight, y1 = Math.Max(y0 + 1, (cy + 1) * pixelHeight / mapHeight);
+            for (var cx = 0; cx < mapWidth; cx++)
+            {
+                int x0 = cx * pixelWidth / mapWidth, x1 = Math.Max(x0 + 1, (cx + 1) * pixelWidth / mapWidth);
+                low.Fill(255);
+                high.Fill(0);
+                for (var y = y0; y < y1 && y < pixelHeight; y++)
+                {
+                    for (var x = x0; x < x1 && x < pixelWidth; x++)
+                    {
+                        var i = (y * pixelWidth + x) * 3;
+                        for (var c = 0; c < 3; c++)
+                        {
+                            low[c] = Math.Min(low[c], rgb[i + c]);
+                            high[c] = Math.Max(high[c], rgb[i + c]);
+                        }
+                    }
+                }
+
+                keep[cy * mapWidth + cx] = high[0] - low[0] > tolerance || high[1] - low[1] > tolerance || high[2] - low[2] > tolerance;
+            }
+        }
+
+        return keep;
     }
 
     /// <summary>The whole map pooled.</summary>

@@ -8,14 +8,14 @@ namespace VisualSearch.Embedding;
 /// <param name="Precision">Int8: <paramref name="Sha256"/> is the int8 model's, and the id says int8.</param>
 /// <param name="Descriptor">
 /// How the vector is taken from the network when it is not the network's own output over a centre crop, e.g.
-/// <c>map-gem3-s288</c> (issue 14: the feature-map model, the whole image at shorter side 288, GeM p=3);
+/// <c>map-gem3-s224</c> (issue 14: the feature-map model, the whole image at shorter side 224, GeM p=3);
 /// <paramref name="Sha256"/> is then the feature-map model's. Null: the centre crop (ids as before).
 /// </param>
 public sealed record ModelInfo(string Name, string Sha256, int Dimension, HeadInfo? Head = null, EncoderPrecision Precision = EncoderPrecision.Float32, string? Descriptor = null)
 {
     /// <summary>
     /// Compact id stored with every vector, e.g. <c>resnet18-1a2b3c4d5e6f-512</c> (float32),
-    /// <c>resnet18-9a8b7c6d5e4f-int8-512</c> (int8), <c>resnet18-5e6f7a8b9c0d-map-gem3-s288-512</c> (the feature map), or with a head
+    /// <c>resnet18-9a8b7c6d5e4f-int8-512</c> (int8), <c>resnet18-5e6f7a8b9c0d-map-gem3-s224-512</c> (the feature map), or with a head
     /// <c>resnet18-1a2b3c4d5e6f-512-head-9f8e7d6c-128</c>; safe in index names.
     /// </summary>
     /// <summary>

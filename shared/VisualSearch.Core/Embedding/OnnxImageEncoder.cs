@@ -103,12 +103,12 @@ public sealed partial class OnnxImageEncoder : IImageEncoder, IDisposable
         cancellationToken.ThrowIfCancellationRequested();
         var loaded = _loaded.Value;
         var map = RunMap(loaded, image, cancellationToken);
-        var vector = FeatureMapPooling.PoolAll(map.Values, map.Channels, map.Height, map.Width, _options.Pooling, _options.GemP);
+        var vector = PoolWhole(map, image);
         if (_options.SecondShorterSide > 0)
         {
             var (w, h) = new ImageInput(_options.SecondShorterSide, WholeImage: true, _options.MaxLongerSide, EncoderOptions.MapStride).ScaledSize(image.PixelWidth, image.PixelHeight);
-            var second = RunMap(loaded, ImageDecoder.Rescale(image, w, h), cancellationToken);
-            var other = FeatureMapPooling.PoolAll(second.Values, second.Channels, second.Height, second.Width, _options.Pooling, _options.GemP);
+            var smaller = ImageDecoder.Rescale(image, w, h);
+            var other = PoolWhole(RunMap(loaded, smaller, cancellationToken), smaller);
             TensorPrimitives.Add(vector, other, vector);
             TensorPrimitives.Divide(vector, 2f, vector);
         }
@@ -117,6 +117,16 @@ public sealed partial class OnnxImageEncoder : IImageEncoder, IDisposable
         if (norm > 0 && float.IsFinite(norm)) TensorPrimitives.Divide(vector, norm, vector);
         if (loaded.Head is { } head) return head.Apply(vector);
         return new Embedding(vector, norm) { Regions = _options.Regions ? Regions(map, image) : null };
+    }
+
+    /// <summary>The whole map pooled; with <see cref="EncoderOptions.MaskFlatCells"/>, only the cells whose block of the image is not flat.</summary>
+    private float[] PoolWhole(FeatureMap map, PreparedImage image)
+    {
+        if (!_options.MaskFlatCells) return FeatureMapPooling.PoolAll(map.Values, map.Channels, map.Height, map.Width, _options.Pooling, _options.GemP);
+        var keep = FeatureMapPooling.NonFlatCells(image.Rgb, image.PixelWidth, image.PixelHeight, map.Width, map.Height, EncoderOptions.FlatCellTolerance);
+        var vector = new float[map.Channels];
+        FeatureMapPooling.PoolCells(map.Values, map.Channels, map.Height, map.Width, keep, _options.Pooling, _options.GemP, vector);
+        return vector;
     }
 
     /// <summary>One vector per region of the map (<see cref="RegionGrid"/>), pooled like the whole and L2-normalised, with its box in the original image.</summary>
@@ -153,7 +163,7 @@ public sealed partial class OnnxImageEncoder : IImageEncoder, IDisposable
         }
     }
 
-    /// <summary>The descriptor's part of the model id, e.g. <c>map-gem3-s288</c>, <c>map-avg-s224</c>, <c>map-gem3-s288-s224</c>.</summary>
+    /// <summary>The descriptor's part of the model id, e.g. <c>map-gem3-s224</c>, <c>map-avg-s288</c>, <c>map-gem3-s224-s288</c>, <c>map-gem3-s224-flat</c>.</summary>
     public static string DescriptorId(EncoderOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -163,6 +173,7 @@ public sealed partial class OnnxImageEncoder : IImageEncoder, IDisposable
         var id = $"map-{pool}-s{options.ShorterSide}";
         if (options.SecondShorterSide > 0) id += $"-s{options.SecondShorterSide}";
         if (options.MaxLongerSide != 2 * options.ShorterSide) id += $"-max{options.MaxLongerSide}";
+        if (options.MaskFlatCells) id += "-flat";
         return id;
     }
 

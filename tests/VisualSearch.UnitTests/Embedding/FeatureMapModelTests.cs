@@ -82,18 +82,18 @@ public sealed class FeatureMapModelTests(EncoderFixture fixture)
     {
         using var cache = new TempDirectory("vs-map-cache-");
         using var encoder = Create(new EncoderOptions { Descriptor = DescriptorMode.FeatureMap, Regions = true, Int8CachePath = cache.Path });
-        Assert.Equal(new ImageInput(288, WholeImage: true, 576, 32), encoder.Input);
+        Assert.Equal(new ImageInput(224, WholeImage: true, 448, 32), encoder.Input);
 
-        // A 640 x 480 photo is embedded whole at 384 x 288 (a 12 x 9 map).
+        // A 640 x 480 photo is embedded whole at 288 x 224 (a 9 x 7 map; 298.7 px rounded to the stride).
         var bytes = TestImages.Synthetic(3, 640, 480);
         var prepared = fixture.Decoder.Prepare(bytes, encoder.Input);
-        Assert.Equal((384, 288), (prepared.PixelWidth, prepared.PixelHeight));
+        Assert.Equal((288, 224), (prepared.PixelWidth, prepared.PixelHeight));
         var embedding = encoder.Embed(prepared);
 
-        Assert.Matches("^resnet18-[0-9a-f]{12}-map-gem3-s288-512$", encoder.Model.Id);
+        Assert.Matches("^resnet18-[0-9a-f]{12}-map-gem3-s224-512$", encoder.Model.Id);
         Assert.Equal(1f, TensorPrimitives.Norm(embedding.Vector), 1e-4f);
         var regions = Assert.IsAssignableFrom<IReadOnlyList<VisualSearch.Indexing.RegionVector>>(embedding.Regions);
-        Assert.Equal(RegionGrid.Compute(12, 9, 3).Count, regions.Count);
+        Assert.Equal(RegionGrid.Compute(9, 7, 3).Count, regions.Count);
         Assert.All(regions, r =>
         {
             Assert.Equal(512, r.Vector.Length);
@@ -130,11 +130,48 @@ public sealed class FeatureMapModelTests(EncoderFixture fixture)
     }
 
     [Theory]
-    [InlineData(PoolingMethod.Average, 3f, 0, "map-avg-s288")]
-    [InlineData(PoolingMethod.GeM, 3f, 0, "map-gem3-s288")]
-    [InlineData(PoolingMethod.GeM, 2.5f, 224, "map-gem2p5-s288-s224")]
+    [InlineData(PoolingMethod.Average, 3f, 0, "map-avg-s224")]
+    [InlineData(PoolingMethod.GeM, 3f, 0, "map-gem3-s224")]
+    [InlineData(PoolingMethod.GeM, 2.5f, 288, "map-gem2p5-s224-s288")]
     public void The_descriptor_id_names_the_pooling_and_the_sizes(PoolingMethod pooling, float p, int second, string expected) =>
         Assert.Equal(expected, OnnxImageEncoder.DescriptorId(new EncoderOptions { Pooling = pooling, GemP = p, SecondShorterSide = second }));
+
+    [Fact]
+    public void The_descriptor_id_says_when_flat_cells_are_masked() =>
+        Assert.Equal("map-gem2-s224-flat", OnnxImageEncoder.DescriptorId(new EncoderOptions { GemP = 2, ShorterSide = 224, MaxLongerSide = 448, MaskFlatCells = true }));
+
+    [Fact]
+    public void Masking_flat_cells_leaves_out_a_white_margin()
+    {
+        // The photo in the middle of a white canvas twice its width: with the mask its vector is nearer the photo's own.
+        var photo = SamplePhotos.Read("coffee.png");
+        using var decoded = SkiaSharp.SKBitmap.Decode(photo);
+        using var canvas = new SkiaSharp.SKBitmap(decoded.Width * 2, decoded.Height);
+        using (var draw = new SkiaSharp.SKCanvas(canvas))
+        {
+            draw.Clear(SkiaSharp.SKColors.White);
+            draw.DrawBitmap(decoded, decoded.Width / 2f, 0);
+        }
+
+        using var encoded = canvas.Encode(SkiaSharp.SKEncodedImageFormat.Png, 100);
+        var padded = encoded.ToArray();
+        float Similarity(bool mask)
+        {
+            var options = fixture.Options(EncoderPrecision.Float32);
+            options.Descriptor = DescriptorMode.FeatureMap;
+            options.ShorterSide = 224;
+            options.MaxLongerSide = 448;
+            options.MaskFlatCells = mask;
+            using var encoder = Create(options);
+            var own = encoder.Embed(fixture.Decoder.Prepare(photo, encoder.Input)).Vector;
+            var framed = encoder.Embed(fixture.Decoder.Prepare(padded, encoder.Input)).Vector;
+            return System.Numerics.Tensors.TensorPrimitives.Dot(own, framed);
+        }
+
+        var masked = Similarity(mask: true);
+        var unmasked = Similarity(mask: false);
+        Assert.True(masked > unmasked, $"masked {masked} <= unmasked {unmasked}");
+    }
 
     private OnnxImageEncoder Create(EncoderOptions options) =>
         new(Microsoft.Extensions.Options.Options.Create(options), NullLogger<OnnxImageEncoder>.Instance, fixture.Metrics);

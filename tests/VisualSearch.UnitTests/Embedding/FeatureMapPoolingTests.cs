@@ -47,6 +47,37 @@ public sealed class FeatureMapPoolingTests
     }
 
     [Fact]
+    public void Masked_pooling_uses_only_the_kept_cells_and_all_of_them_when_none_is_kept()
+    {
+        var destination = new float[2];
+        FeatureMapPooling.PoolCells(Map, 2, 2, 3, [false, true, false, false, false, true], PoolingMethod.Average, 1, destination);
+        Assert.Equal((1 + 5) / 2f, destination[0]);
+        FeatureMapPooling.PoolCells(Map, 2, 2, 3, [false, true, false, false, false, true], PoolingMethod.GeM, 3, destination);
+        Assert.Equal((float)Math.Cbrt((1 + 125) / 2.0), destination[0], 1e-5f);
+        Assert.Equal(2f, destination[1], 1e-5f);
+        FeatureMapPooling.PoolCells(Map, 2, 2, 3, new bool[6], PoolingMethod.Average, 1, destination);
+        Assert.Equal(FeatureMapPooling.PoolAll(Map, 2, 2, 3, PoolingMethod.Average, 1), destination.ToArray());
+        Assert.Throws<ArgumentException>(() => FeatureMapPooling.PoolCells(Map, 2, 2, 3, new bool[5], PoolingMethod.Average, 1, destination));
+    }
+
+    [Fact]
+    public void A_cell_is_flat_when_no_channel_of_its_block_varies_beyond_the_tolerance()
+    {
+        // 4 x 2 pixels over a 2 x 1 map: the left block white with JPEG-like noise of 3, the right block white and one red pixel.
+        byte[] rgb =
+        [
+            255, 255, 255, 252, 254, 255, 0, 0, 0, 0, 0, 0,
+            254, 255, 253, 255, 255, 255, 0, 0, 0, 0, 0, 0,
+        ];
+        for (var i = 6; i < 12; i++) rgb[i] = 255;
+        for (var i = 18; i < 24; i++) rgb[i] = 255;
+        rgb[21] = 255; rgb[22] = 0; rgb[23] = 0; // one red pixel in the right block
+        Assert.Equal([false, true], FeatureMapPooling.NonFlatCells(rgb, 4, 2, 2, 1, tolerance: 8));
+        Assert.Equal([true, true], FeatureMapPooling.NonFlatCells(rgb, 4, 2, 2, 1, tolerance: 2));
+        Assert.Throws<ArgumentException>(() => FeatureMapPooling.NonFlatCells(rgb, 4, 3, 2, 1, 8));
+    }
+
+    [Fact]
     public void Bad_arguments_are_refused()
     {
         var destination = new float[2];
