@@ -129,6 +129,13 @@ public sealed class EncoderOptions
     public int Int8CalibrationVariants { get; set; } = Quantization.CalibrationImages.DefaultVariantsPerPhoto;
 
     /// <summary>
+    /// For <see cref="EncoderPrecision.Int8"/>: correct each int8 convolution's bias for the mean shift rounding
+    /// leaves in its output channels, measured on the calibration images (default true; docs/quality.md section 6).
+    /// Part of the int8 model's cache key.
+    /// </summary>
+    public bool Int8BiasCorrection { get; set; } = true;
+
+    /// <summary>
     /// How the vector is taken: <see cref="DescriptorMode.FeatureMap"/> or <see cref="DescriptorMode.CentreCrop"/>.
     /// The model id says which (<c>resnet18-&lt;sha12&gt;-map-gem3-s288-512</c> against <c>resnet18-&lt;sha12&gt;-512</c>),
     /// so an index never mixes them; changing it needs <c>vsearch reindex</c>. Int8 always runs CentreCrop (the
