@@ -29,8 +29,8 @@ public enum ExecutionProvider
 public enum EncoderPrecision
 {
     /// <summary>
-    /// The float32 model as published: the default (the mixed int8 model still misses issue 13's Recall@1 bound on two
-    /// sub-sets, and its copy checks are not measured: docs/quality.md section 6a) and what the CUDA path runs.
+    /// The float32 model as published: the default (the int8 model, first convolution float and biases corrected, still
+    /// misses issue 13's Recall@1 bound on art4apps by one query: docs/quality.md section 6c) and what the CUDA path runs.
     /// </summary>
     Float32,
 
