@@ -237,7 +237,7 @@ public sealed class Int8QuantizerTests(EncoderFixture fixture)
         // output channel over the calibration images, int8 against float, before and after its bias is corrected.
         var unit = convs[0];
         var inputName = prepared.Graph.Input.Single().Name;
-        var floatMeans = BiasCorrection.ChannelMeans(prepared.Clone(), [unit.Node.Output[0]], inputName, tensors, 224)[0];
+        var floatMeans = BiasCorrection.ChannelMeans(prepared, [unit.Node.Output[0]], inputName, tensors, 224)[0];
         double Gap(IReadOnlyDictionary<string, float[]>? c)
         {
             var quantised = ModelProto.Parser.ParseFrom(Int8Quantizer.Quantize(prepared, ranges, floatUnits, c));

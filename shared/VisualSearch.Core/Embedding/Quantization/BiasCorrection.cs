@@ -1,4 +1,3 @@
-using Google.Protobuf;
 using Microsoft.ML.OnnxRuntime;
 using Onnx;
 
@@ -30,7 +29,7 @@ public static class BiasCorrection
         var inputName = prepared.Graph.Input.Single().Name;
 
         // the float graph's per-channel means of every int8 Conv's output (before its Relu), in one pass
-        var floatMeans = ChannelMeans(prepared.Clone(), convs.Select(c => c.Node.Output[0]).ToList(), inputName, inputs, inputSize);
+        var floatMeans = ChannelMeans(prepared, convs.Select(c => c.Node.Output[0]).ToList(), inputName, inputs, inputSize);
 
         var corrections = new Dictionary<string, float[]>(StringComparer.Ordinal);
         for (var i = 0; i < convs.Count; i++)
@@ -50,17 +49,10 @@ public static class BiasCorrection
     /// <summary>For each tensor (NCHW), the mean of every channel over all positions and all inputs, in double.</summary>
     public static double[][] ChannelMeans(ModelProto model, IReadOnlyList<string> tensors, string inputName, IReadOnlyList<float[]> inputs, int size)
     {
-        foreach (var name in tensors.Where(n => model.Graph.Output.All(o => o.Name != n)))
-        {
-            model.Graph.Output.Add(new ValueInfoProto
-            {
-                Name = name,
-                Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)TensorProto.Types.DataType.Float } },
-            });
-        }
-
-        using var options = new SessionOptions { IntraOpNumThreads = 1, InterOpNumThreads = 1, ExecutionMode = ExecutionMode.ORT_SEQUENTIAL };
-        using var session = new InferenceSession(model.ToByteArray(), options);
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(tensors);
+        ArgumentNullException.ThrowIfNull(inputs);
+        using var session = Calibration.OneThreadSession(model, tensors);
         using var runOptions = new RunOptions();
         var sums = new double[tensors.Count][];
         long positions = 0;

@@ -41,18 +41,7 @@ public static class Calibration
         if (inputs.Count == 0) throw new ArgumentException("Calibration needs at least one image.", nameof(inputs));
 
         var tensors = Int8Quantizer.CalibrationTensors(prepared);
-        var model = prepared.Clone();
-        foreach (var name in tensors.Where(n => model.Graph.Output.All(o => o.Name != n)))
-        {
-            model.Graph.Output.Add(new ValueInfoProto
-            {
-                Name = name,
-                Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)TensorProto.Types.DataType.Float } },
-            });
-        }
-
-        using var options = new SessionOptions { IntraOpNumThreads = 1, InterOpNumThreads = 1, ExecutionMode = ExecutionMode.ORT_SEQUENTIAL };
-        using var session = new InferenceSession(model.ToByteArray(), options);
+        using var session = OneThreadSession(prepared, tensors);
         var inputName = prepared.Graph.Input.Single().Name;
 
         var min = tensors.ToDictionary(t => t, _ => float.PositiveInfinity, StringComparer.Ordinal);
@@ -152,6 +141,26 @@ public static class Calibration
         }
 
         return new TensorRange((float)(min + bestLower * width), (float)(min + bestUpper * width));
+    }
+
+    /// <summary>
+    /// A session on one thread (so the same inputs give the same values) over a copy of <paramref name="model"/> that
+    /// also outputs the float <paramref name="tensors"/>.
+    /// </summary>
+    internal static InferenceSession OneThreadSession(ModelProto model, IEnumerable<string> tensors)
+    {
+        var copy = model.Clone();
+        foreach (var name in tensors.Where(n => copy.Graph.Output.All(o => o.Name != n)))
+        {
+            copy.Graph.Output.Add(new ValueInfoProto
+            {
+                Name = name,
+                Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)TensorProto.Types.DataType.Float } },
+            });
+        }
+
+        using var options = new SessionOptions { IntraOpNumThreads = 1, InterOpNumThreads = 1, ExecutionMode = ExecutionMode.ORT_SEQUENTIAL };
+        return new InferenceSession(copy.ToByteArray(), options);
     }
 
     /// <summary>Rounds away from zero to a float with 10 significant mantissa bits.</summary>
