@@ -12,10 +12,11 @@ using VisualSearch.Imaging;
 namespace VisualSearch.Cli;
 
 /// <summary>
-/// <c>vsearch quantize --sensitivity &lt;folder-or-manifest&gt; [--limit N] [--units]</c>: which layers int8 costs
+/// <c>vsearch quantize --sensitivity &lt;folder-or-manifest&gt; [--limit N] [--units] [--only SELECTORS]</c>: which layers int8 costs
 /// most. Calibrates once (the configured method and photos), then embeds a spread sample of the set with the float
 /// graph and with int8 models: all int8, the mixed choices of <see cref="Int8Quantizer.FloatUnits"/>, and with
-/// <c>--units</c> one backbone unit (Conv or Add with its Relu) left in float at a time. For each: mean and 1st-percentile cosine to float32, and the
+/// <c>--units</c> one backbone unit (Conv or Add with its Relu) left in float at a time; each mixed choice (or only the
+/// <c>--only</c> one) with and without bias correction. For each: mean and 1st-percentile cosine to float32, and the
 /// share of images whose nearest other image in the sample is the one float32 picks (what Recall@1 rests on).
 /// Also the share of the backbone's multiply-adds each unit holds, and for each model (float32 included) the median
 /// time of one inference on one thread and the session creation from its bytes: what keeping units float costs.
