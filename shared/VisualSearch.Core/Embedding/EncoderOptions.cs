@@ -30,7 +30,8 @@ public enum EncoderPrecision
 {
     /// <summary>
     /// The float32 model as published: the default (the int8 model, first convolution float and biases corrected, still
-    /// misses issue 13's Recall@1 bound on art4apps by one query: docs/quality.md section 6c) and what the CUDA path runs.
+    /// misses issue 13's Recall@1 bound on art4apps by one query and its copy-detection bound on two edits: docs/quality.md
+    /// section 6c) and what the CUDA path runs.
     /// </summary>
     Float32,
 

@@ -20,7 +20,7 @@ public sealed class Int8QuantizerTests(EncoderFixture fixture)
     [Fact]
     public void Int8_is_opt_in_with_the_first_conv_in_float_and_its_id_says_so()
     {
-        // Float32 stays the default: the int8 model still misses issue 13's Recall@1 bound on art4apps by one query (docs/quality.md section 6c).
+        // Float32 stays the default: the int8 model still misses issue 13's bounds (Recall@1 on art4apps, copy acc@1 on two edits: docs/quality.md section 6c).
         Assert.Equal(EncoderPrecision.Float32, new EncoderOptions().Precision);
         Assert.Equal("first-conv", new EncoderOptions().Int8KeepFloat);
         Assert.Same(fixture.Float32, fixture.Encoder);
