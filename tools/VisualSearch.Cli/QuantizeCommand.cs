@@ -16,11 +16,11 @@ namespace VisualSearch.Cli;
 /// </summary>
 public static class QuantizeCommand
 {
-    public const string Usage = "Usage: vsearch quantize [--out DIR] | vsearch quantize --sensitivity <folder-or-manifest> [--subset NAME] [--task T] [--limit 600] [--units]";
+    public const string Usage = "Usage: vsearch quantize [--out DIR] | vsearch quantize --sensitivity <folder-or-manifest> [--subset NAME] [--task T] [--limit 600] [--units] [--only SELECTORS]";
 
     public static Task<int> RunAsync(CliArgs args, TextWriter stdout, CancellationToken cancellationToken)
     {
-        args.RejectUnknown("out", "verbose", "sensitivity", "limit", "subset", "task", "units");
+        args.RejectUnknown("out", "verbose", "sensitivity", "limit", "subset", "task", "units", "only");
         if (args.Positionals.Count != (args.Has("sensitivity") ? 1 : 0)) throw new UsageException(Usage);
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = false, Args = [] });
         builder.AddVisualSearchEngine();

@@ -12,10 +12,11 @@ using VisualSearch.Imaging;
 namespace VisualSearch.Cli;
 
 /// <summary>
-/// <c>vsearch quantize --sensitivity &lt;folder-or-manifest&gt; [--limit N] [--units]</c>: which layers int8 costs
+/// <c>vsearch quantize --sensitivity &lt;folder-or-manifest&gt; [--limit N] [--units] [--only SELECTORS]</c>: which layers int8 costs
 /// most. Calibrates once (the configured method and photos), then embeds a spread sample of the set with the float
 /// graph and with int8 models: all int8, the mixed choices of <see cref="Int8Quantizer.FloatUnits"/>, and with
-/// <c>--units</c> one backbone unit (Conv or Add with its Relu) left in float at a time. For each: mean and 1st-percentile cosine to float32, and the
+/// <c>--units</c> one backbone unit (Conv or Add with its Relu) left in float at a time; each mixed choice (or only the
+/// <c>--only</c> one) with and without bias correction. For each: mean and 1st-percentile cosine to float32, and the
 /// share of images whose nearest other image in the sample is the one float32 picks (what Recall@1 rests on).
 /// Also the share of the backbone's multiply-adds each unit holds, and for each model (float32 included) the median
 /// time of one inference on one thread and the session creation from its bytes: what keeping units float costs.
@@ -33,7 +34,8 @@ internal static class QuantizeSensitivity
         var preprocessor = OnnxImageEncoder.CreatePreprocessor(options);
         var input = Int8ModelBuilder.InputFor(options, preprocessor);
         var prepared = Int8Quantizer.Prepare(File.ReadAllBytes(input.SourcePath));
-        var ranges = Int8ModelBuilder.Calibrate(input, prepared, decoder);
+        var calibration = Int8ModelBuilder.CalibrationTensors(input, decoder);
+        var ranges = Calibration.MeasureRanges(prepared, calibration, preprocessor.Size, input.RangeMethod);
         var tensors = sample.Select(i => preprocessor.Create(decoder.Prepare(File.ReadAllBytes(i.Path), preprocessor.Size).Rgb)).ToList();
         stdout.WriteLine($"{sample.Count} images (every {step}th of {items.Count}), {input.CalibrationFiles.Count} calibration photos x {1 + input.CalibrationVariants} views, {input.RangeMethod} ranges");
         foreach (var tensor in Int8Quantizer.CalibrationTensors(prepared).Take(3)) stdout.WriteLine($"range of {tensor}: {ranges[tensor]}");
@@ -44,19 +46,28 @@ internal static class QuantizeSensitivity
         var macs = MultiplyAdds(prepared, tensors[0], preprocessor.Size, options);
         var total = macs.Values.Sum();
 
-        var configs = new List<(string Name, IReadOnlyList<string> Float)> { ("all int8", []) };
-        foreach (var selector in new[] { "first-conv", "last-conv", "last-block", "first-conv,last-block", "first-conv,last-conv" })
-            configs.Add((selector, Int8Quantizer.FloatUnits(prepared, selector.Split(','))));
-        if (args.Has("units")) configs.AddRange(units.Where(u => u.OpType != "MaxPool").Select(u => ($"{u.OpType} {u.Name}", (IReadOnlyList<string>)[u.Name])));
+        // each structural choice with and without bias correction; with --units, one unit float at a time (no correction)
+        var configs = new List<(string Name, IReadOnlyList<string> Float, bool Correct)>();
+        string[] selectors = args.Get("only") is { } only ? [only] : ["", "first-conv", "last-conv", "last-block", "first-conv,last-block", "first-conv,last-conv"];
+        foreach (var selector in selectors)
+        {
+            var name = selector.Length == 0 ? "all int8" : selector;
+            var floatUnits = Int8Quantizer.FloatUnits(prepared, selector.Split(',', StringSplitOptions.RemoveEmptyEntries));
+            configs.Add((name, floatUnits, false));
+            configs.Add((name + " + bias correction", floatUnits, true));
+        }
+
+        if (args.Has("units")) configs.AddRange(units.Where(u => u.OpType != "MaxPool").Select(u => ($"{u.OpType} {u.Name}", (IReadOnlyList<string>)[u.Name], false)));
 
         stdout.WriteLine("| float units | MACs in float | mean cosine | p1 cosine | same nearest image | embed, 1 thread, p50 | session from bytes |");
         stdout.WriteLine("|---|---:|---:|---:|---:|---:|---:|");
         stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"| float32 (all) | 100 % | 1 | 1 | 100 % | {referenceTiming.EmbedMs:F2} ms | {referenceTiming.LoadMs:F0} ms |"));
-        foreach (var (name, floatUnits) in configs)
+        foreach (var (name, floatUnits, correct) in configs)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var (vectors, timing) = Embed(Int8Quantizer.Quantize(prepared, ranges, floatUnits), options, tensors, preprocessor.Size, cancellationToken);
+            var corrections = correct ? BiasCorrection.Measure(prepared, ranges, floatUnits, calibration, preprocessor.Size) : null;
+            var (vectors, timing) = Embed(Int8Quantizer.Quantize(prepared, ranges, floatUnits, corrections), options, tensors, preprocessor.Size, cancellationToken);
             var cosines = vectors.Select((v, i) => (double)TensorPrimitives.CosineSimilarity(v, reference[i])).Order().ToList();
             var nearest = Nearest(vectors);
             var same = nearest.Where((n, i) => n == referenceNeighbours[i]).Count() / (double)nearest.Length;

@@ -29,8 +29,9 @@ public enum ExecutionProvider
 public enum EncoderPrecision
 {
     /// <summary>
-    /// The float32 model as published: the default (the mixed int8 model still misses issue 13's Recall@1 bound on two
-    /// sub-sets, and its copy checks are not measured: docs/quality.md section 6a) and what the CUDA path runs.
+    /// The float32 model as published: the default (the int8 model, first convolution float and biases corrected, still
+    /// misses issue 13's Recall@1 bound on art4apps by one query and its copy-detection bound on two edits: docs/quality.md
+    /// section 6c) and what the CUDA path runs.
     /// </summary>
     Float32,
 
@@ -127,6 +128,13 @@ public sealed class EncoderOptions
     /// <summary>For <see cref="EncoderPrecision.Int8"/>: seeded augmented views of each calibration photo, besides the photo itself.</summary>
     [Range(0, 64)]
     public int Int8CalibrationVariants { get; set; } = Quantization.CalibrationImages.DefaultVariantsPerPhoto;
+
+    /// <summary>
+    /// For <see cref="EncoderPrecision.Int8"/>: correct each int8 convolution's bias for the mean shift rounding
+    /// leaves in its output channels, measured on the calibration images (default true; docs/quality.md section 6).
+    /// Part of the int8 model's cache key.
+    /// </summary>
+    public bool Int8BiasCorrection { get; set; } = true;
 
     /// <summary>
     /// How the vector is taken: <see cref="DescriptorMode.FeatureMap"/> or <see cref="DescriptorMode.CentreCrop"/>.

@@ -120,9 +120,19 @@ public sealed class ImageDecoder(IOptions<ImagingOptions> options) : IImageDecod
         }
     }
 
-    private DecodedImage DecodeWithSkia(ReadOnlySpan<byte> encoded, ImageFormat format, Func<SKSizeI, SKSizeI, bool>? covers)
+    private unsafe DecodedImage DecodeWithSkia(ReadOnlySpan<byte> encoded, ImageFormat format, Func<SKSizeI, SKSizeI, bool>? covers)
     {
-        using var data = SKData.CreateCopy(encoded);
+        // Skia reads the caller's bytes where they are (pinned until the pixels are decoded) instead of a copy of the
+        // file in native memory (2.7 MB for a 12 MP photo: a copy and its page faults per image).
+        fixed (byte* bytes = encoded)
+        {
+            using var data = SKData.Create((IntPtr)bytes, encoded.Length);
+            return DecodeWithSkia(data, encoded, format, covers);
+        }
+    }
+
+    private DecodedImage DecodeWithSkia(SKData data, ReadOnlySpan<byte> encoded, ImageFormat format, Func<SKSizeI, SKSizeI, bool>? covers)
+    {
         using var codec = SKCodec.Create(new SKMemoryStream(data), out var createResult);
         if (codec is null)
         {

@@ -16,6 +16,13 @@ public enum RangeMethod
     /// the rare largest activations are clipped so the rest keep more levels.
     /// </summary>
     Percentile,
+
+    /// <summary>
+    /// The range whose 8-bit quantisation has the least mean squared error over all values seen (the same histogram):
+    /// clipping error outside the range against rounding error (scale² / 12) inside it; exact zeros, which a range
+    /// holding 0 represents exactly, count as no error.
+    /// </summary>
+    Mse,
 }
 
 /// <summary>
@@ -34,18 +41,7 @@ public static class Calibration
         if (inputs.Count == 0) throw new ArgumentException("Calibration needs at least one image.", nameof(inputs));
 
         var tensors = Int8Quantizer.CalibrationTensors(prepared);
-        var model = prepared.Clone();
-        foreach (var name in tensors.Where(n => model.Graph.Output.All(o => o.Name != n)))
-        {
-            model.Graph.Output.Add(new ValueInfoProto
-            {
-                Name = name,
-                Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)TensorProto.Types.DataType.Float } },
-            });
-        }
-
-        using var options = new SessionOptions { IntraOpNumThreads = 1, InterOpNumThreads = 1, ExecutionMode = ExecutionMode.ORT_SEQUENTIAL };
-        using var session = new InferenceSession(model.ToByteArray(), options);
+        using var session = OneThreadSession(prepared, tensors);
         var inputName = prepared.Graph.Input.Single().Name;
 
         var min = tensors.ToDictionary(t => t, _ => float.PositiveInfinity, StringComparer.Ordinal);
@@ -60,34 +56,111 @@ public static class Calibration
         });
 
         var ranges = tensors.ToDictionary(t => t, t => new TensorRange(min[t], max[t]), StringComparer.Ordinal);
-        if (method == RangeMethod.Percentile)
+        if (method is RangeMethod.Percentile or RangeMethod.Mse)
         {
             var histograms = tensors.ToDictionary(t => t, _ => new long[Bins], StringComparer.Ordinal);
+            var zeros = tensors.ToDictionary(t => t, _ => 0L, StringComparer.Ordinal);
             Run(session, inputName, tensors, inputs, inputSize, (name, values) =>
             {
                 var h = histograms[name];
                 var lo = min[name];
                 var width = (max[name] - lo) / Bins;
                 if (!(width > 0)) return;
-                foreach (var v in values) h[Math.Clamp((int)((v - lo) / width), 0, Bins - 1)]++;
+                long z = 0;
+                foreach (var v in values)
+                {
+                    h[Math.Clamp((int)((v - lo) / width), 0, Bins - 1)]++;
+                    if (v == 0) z++;
+                }
+
+                zeros[name] += z;
             });
             foreach (var t in tensors)
             {
                 var h = histograms[t];
-                var total = h.Sum();
-                if (total == 0) continue;
-                var width = (max[t] - min[t]) / Bins;
-                var tail = (long)Math.Ceiling(total * PercentileTail);
-                int lower = 0, upper = Bins - 1;
-                for (long seen = 0; lower < Bins - 1 && (seen += h[lower]) < tail; lower++) { }
-                for (long seen = 0; upper > 0 && (seen += h[upper]) < tail; upper--) { }
-                ranges[t] = new TensorRange(min[t] + lower * width, min[t] + (upper + 1) * width);
+                if (h.Sum() == 0) continue;
+                ranges[t] = method == RangeMethod.Percentile ? PercentileRange(h, min[t], max[t]) : MseRange(h, zeros[t], min[t], max[t]);
             }
         }
 
         // Rounded outwards to 10 significant bits: a last-bit difference in a float kernel on another CPU then
         // (almost always) gives the same range, so the same model bytes.
         return ranges.ToDictionary(p => p.Key, p => new TensorRange(RoundOut(p.Value.Min), RoundOut(p.Value.Max)), StringComparer.Ordinal);
+    }
+
+    private static TensorRange PercentileRange(long[] h, float min, float max)
+    {
+        var width = (max - min) / Bins;
+        var tail = (long)Math.Ceiling(h.Sum() * PercentileTail);
+        int lower = 0, upper = Bins - 1;
+        for (long seen = 0; lower < Bins - 1 && (seen += h[lower]) < tail; lower++) { }
+        for (long seen = 0; upper > 0 && (seen += h[upper]) < tail; upper--) { }
+        return new TensorRange(min + lower * width, min + (upper + 1) * width);
+    }
+
+    /// <summary>
+    /// The range [L, H] (bin edges, holding 0) of a histogram <paramref name="h"/> of equal bins over [min, max] with the least squared error: Σ outside (distance to the range)² +
+    /// (values inside that are not exact zeros) x scale² / 12, with scale = (H − L) / 255. Bin centres stand for
+    /// their values; prefix sums make each candidate O(1). Lower edges are searched only for a tensor with negative values.
+    /// </summary>
+    public static TensorRange MseRange(long[] h, long zeros, float min, float max)
+    {
+        ArgumentNullException.ThrowIfNull(h);
+        var bins = h.Length;
+        double width = ((double)max - min) / bins;
+        var count = new double[bins + 1];
+        var sum = new double[bins + 1];
+        var squares = new double[bins + 1];
+        for (var i = 0; i < bins; i++)
+        {
+            var x = min + (i + 0.5) * width;
+            count[i + 1] = count[i] + h[i];
+            sum[i + 1] = sum[i] + h[i] * x;
+            squares[i + 1] = squares[i] + h[i] * x * x;
+        }
+
+        // the edge index at or below 0 (0 when every value is >= 0) and at or above 0
+        var zeroLow = min >= 0 ? 0 : Math.Clamp((int)Math.Floor(-min / width), 0, bins);
+        var zeroHigh = max <= 0 ? bins : Math.Clamp((int)Math.Ceiling(-min / width), 0, bins);
+        var best = double.PositiveInfinity;
+        int bestLower = 0, bestUpper = bins;
+        for (var lower = 0; lower <= zeroLow; lower++)
+        {
+            var l = Math.Min(0, min + lower * width);
+            // values below the lower edge: Σ (l − x)²
+            var below = l * l * count[lower] - 2 * l * sum[lower] + squares[lower];
+            for (var upper = Math.Max(zeroHigh, lower + 1); upper <= bins; upper++)
+            {
+                var u = Math.Max(0, min + upper * width);
+                var above = u * u * (count[bins] - count[upper]) - 2 * u * (sum[bins] - sum[upper]) + (squares[bins] - squares[upper]);
+                var scale = (u - l) / 255;
+                var inside = Math.Max(0, count[upper] - count[lower] - zeros);
+                var error = below + above + inside * scale * scale / 12;
+                if (error < best) (best, bestLower, bestUpper) = (error, lower, upper);
+            }
+        }
+
+        return new TensorRange((float)(min + bestLower * width), (float)(min + bestUpper * width));
+    }
+
+    /// <summary>
+    /// A session on one thread (so the same inputs give the same values) over a copy of <paramref name="model"/> that
+    /// also outputs the float <paramref name="tensors"/>.
+    /// </summary>
+    internal static InferenceSession OneThreadSession(ModelProto model, IEnumerable<string> tensors)
+    {
+        var copy = model.Clone();
+        foreach (var name in tensors.Where(n => copy.Graph.Output.All(o => o.Name != n)))
+        {
+            copy.Graph.Output.Add(new ValueInfoProto
+            {
+                Name = name,
+                Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)TensorProto.Types.DataType.Float } },
+            });
+        }
+
+        using var options = new SessionOptions { IntraOpNumThreads = 1, InterOpNumThreads = 1, ExecutionMode = ExecutionMode.ORT_SEQUENTIAL };
+        return new InferenceSession(copy.ToByteArray(), options);
     }
 
     /// <summary>Rounds away from zero to a float with 10 significant mantissa bits.</summary>

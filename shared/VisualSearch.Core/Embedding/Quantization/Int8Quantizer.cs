@@ -28,7 +28,7 @@ namespace VisualSearch.Embedding.Quantization;
 public static class Int8Quantizer
 {
     /// <summary>Changes whenever the produced graph would change for the same input; part of the cache key.</summary>
-    public const string Version = "int8-qdq-2";
+    public const string Version = "int8-qdq-3";
 
     private const int TargetOpset = 13;
     private const long TargetIrVersion = 7;
@@ -182,13 +182,19 @@ public static class Int8Quantizer
     /// Backbone units (<see cref="FloatUnits"/>) that run in float: their weights stay float32 and they read
     /// dequantised inputs; their output is quantised only where a quantised unit reads it. Empty: every unit is int8.
     /// </param>
+    /// <param name="biasCorrections">
+    /// Per int8 Conv (by unit name), one value per output channel added to its bias before the bias is rounded
+    /// (<see cref="BiasCorrection.Measure"/>). Null or missing: the folded bias as it is.
+    /// </param>
     /// <returns>The serialised model.</returns>
     /// <remarks>
     /// A quantised unit's output gets a QuantizeLinear only when some quantised unit reads it; otherwise (the last Add,
     /// read only by the pooling) the unit runs in float on its dequantised inputs, so the feature map the pooling
     /// averages is never rounded to 8 bits.
     /// </remarks>
-    public static byte[] Quantize(ModelProto prepared, IReadOnlyDictionary<string, TensorRange> ranges, IReadOnlyCollection<string>? floatUnits = null)
+    public static byte[] Quantize(
+        ModelProto prepared, IReadOnlyDictionary<string, TensorRange> ranges, IReadOnlyCollection<string>? floatUnits = null,
+        IReadOnlyDictionary<string, float[]>? biasCorrections = null)
     {
         ArgumentNullException.ThrowIfNull(prepared);
         ArgumentNullException.ThrowIfNull(ranges);
@@ -282,7 +288,8 @@ public static class Int8Quantizer
                 {
                     var xq = quantised[node.Input[0]];
                     rewritten.Input.Add(Dequantize(node.Input[0]));
-                    rewritten.Input.Add(QuantizeWeights(initializers[node.Input[1]], node.Input.Count > 2 ? initializers[node.Input[2]] : null, xq.Params.Scale, graph, out var biasName));
+                    var correction = biasCorrections?.GetValueOrDefault(unit.Name);
+                    rewritten.Input.Add(QuantizeWeights(initializers[node.Input[1]], node.Input.Count > 2 ? initializers[node.Input[2]] : null, correction, xq.Params.Scale, graph, out var biasName));
                     rewritten.Input.Add(biasName);
                     break;
                 }
@@ -340,8 +347,21 @@ public static class Int8Quantizer
         }
     }
 
+    /// <summary>
+    /// The tensor an int8 Conv of <paramref name="unit"/> writes in a graph <see cref="Quantize"/> made: its float output
+    /// before the QuantizeLinear (and before the Relu the zero point replaces).
+    /// </summary>
+    public static string ConvOutputInQuantisedGraph(ModelProto quantised, QuantUnit unit)
+    {
+        ArgumentNullException.ThrowIfNull(quantised);
+        ArgumentNullException.ThrowIfNull(unit);
+        string[] candidates = [$"{unit.Output}_float", unit.Node.Output[0]];
+        return quantised.Graph.Node.FirstOrDefault(n => n.OpType == unit.OpType && candidates.Contains(n.Output[0]))?.Output[0]
+            ?? throw new ArgumentException($"The quantised graph has no {unit.OpType} for the unit '{unit.Name}'.", nameof(unit));
+    }
+
     /// <summary>int8 per-output-channel symmetric weights and an int32 bias, with their DequantizeLinear nodes.</summary>
-    private static string QuantizeWeights(TensorProto weights, TensorProto? bias, float inputScale, GraphProto graph, out string biasOutput)
+    private static string QuantizeWeights(TensorProto weights, TensorProto? bias, float[]? correction, float inputScale, GraphProto graph, out string biasOutput)
     {
         var w = ReadFloats(weights);
         var channels = (int)weights.Dims[0];
@@ -369,6 +389,13 @@ public static class Int8Quantizer
         graph.Node.Add(Node("DequantizeLinear", $"{name}_DequantizeLinear", [wq.Name, $"{name}_scale", wzp.Name], [$"{name}_dequantized"], axis: 0));
 
         var b = bias is null ? new float[channels] : ReadFloats(bias);
+        if (correction is not null)
+        {
+            if (correction.Length != channels)
+                throw new ArgumentException($"The bias correction of '{name}' has {correction.Length} values for {channels} channels.", nameof(correction));
+            for (var c = 0; c < channels; c++) b[c] += correction[c];
+        }
+
         var biasName = bias?.Name ?? $"{name}_bias";
         var bq = new byte[channels * 4];
         var bScales = new float[channels];
