@@ -32,14 +32,16 @@ internal sealed class MetadataPool
             : metadata with { Source = source, ContentType = contentType, ModelId = modelId, Tags = tags };
     }
 
-    private string String(string value)
+    /// <summary>The shared instance of a value (itself the first time, and past <see cref="MaxEntries"/>).</summary>
+    public string String(string value)
     {
         if (_strings.TryGetValue(value, out var shared)) return shared;
         if (_strings.Count < MaxEntries) _strings[value] = value;
         return value;
     }
 
-    private IReadOnlyDictionary<string, string> Tags(IReadOnlyDictionary<string, string> tags)
+    /// <summary>The shared instance of a tag set (an equal one seen before, else this one).</summary>
+    public IReadOnlyDictionary<string, string> Tags(IReadOnlyDictionary<string, string> tags)
     {
         if (tags.Count == 0) return Empty;
         if (tags.Count > 8) return tags;

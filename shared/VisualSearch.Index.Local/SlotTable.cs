@@ -20,7 +20,11 @@ internal sealed class SlotTable
     private string?[] _ids = [];
     private long[] _offsets = [];
 
-    /// <summary>Per slot: the item's own slot (itself for an item's own vector).</summary>
+    /// <summary>
+    /// Per slot: the item's own slot (itself for an item's own vector). This and the two arrays below stay empty
+    /// until the first item with regions arrives (<see cref="EnsureRegionTables"/>): an index without regions
+    /// (the default) does not spend 24 B per record on them.
+    /// </summary>
     private int[] _owners = [];
 
     /// <summary>Per item slot: how many region slots follow it.</summary>
@@ -28,6 +32,9 @@ internal sealed class SlotTable
 
     /// <summary>Per region slot: its box (default for an item's own vector).</summary>
     private RegionBox[] _boxes = [];
+
+    /// <summary>Whether <see cref="_owners"/>, <see cref="_regionCounts"/> and <see cref="_boxes"/> are kept (some item has or had regions).</summary>
+    private bool _regionTables;
 
     /// <summary>Live items (records).</summary>
     public int Count => _slots.Count;
@@ -53,13 +60,13 @@ internal sealed class SlotTable
     public long OffsetAt(int slot) => _offsets[slot];
 
     /// <summary>The slot of the item's own vector for a live slot (itself unless it is a region's).</summary>
-    public int ItemSlot(int slot) => _owners[slot];
+    public int ItemSlot(int slot) => _regionTables ? _owners[slot] : slot;
 
     /// <summary>Whether a live slot holds a region's vector rather than an item's own.</summary>
-    public bool IsRegion(int slot) => _owners[slot] != slot;
+    public bool IsRegion(int slot) => _regionTables && _owners[slot] != slot;
 
     /// <summary>How many region slots follow an item's own slot.</summary>
-    public int RegionCountAt(int itemSlot) => _regionCounts[itemSlot];
+    public int RegionCountAt(int itemSlot) => _regionTables ? _regionCounts[itemSlot] : 0;
 
     /// <summary>The region a live slot holds; null for an item's own vector.</summary>
     public RegionBox? BoxAt(int slot) => IsRegion(slot) ? _boxes[slot] : null;
@@ -94,9 +101,10 @@ internal sealed class SlotTable
     {
         ArgumentNullException.ThrowIfNull(freed);
         if (boxes.Length != regionOffsets.Length) throw new ArgumentException($"{boxes.Length} regions but {regionOffsets.Length} offsets.", nameof(regionOffsets));
+        if (boxes.Length > 0) EnsureRegionTables();
         if (_slots.TryGetValue(id, out var slot))
         {
-            if (_regionCounts[slot] == 0 && boxes.Length == 0)
+            if (RegionCountAt(slot) == 0 && boxes.Length == 0)
             {
                 _metadata[slot] = metadata;
                 _offsets[slot] = vectorOffset;
@@ -119,7 +127,7 @@ internal sealed class SlotTable
         EnsureCapacity(slot + 1 + boxes.Length);
         _slots[id] = slot;
         Fill(slot, id, metadata, vectorOffset, slot, default);
-        _regionCounts[slot] = boxes.Length;
+        if (_regionTables) _regionCounts[slot] = boxes.Length;
         for (var i = 0; i < boxes.Length; i++) Fill(slot + 1 + i, id, metadata, regionOffsets[i], slot, boxes[i]);
         VectorCount += 1 + boxes.Length;
         return (slot, true);
@@ -163,11 +171,15 @@ internal sealed class SlotTable
             {
                 _ids[i] = _ids[old];
                 _metadata[i] = _metadata[old];
-                _owners[i] = i - (old - _owners[old]);
-                _regionCounts[i] = _regionCounts[old];
-                _boxes[i] = _boxes[old];
+                if (_regionTables)
+                {
+                    _owners[i] = i - (old - _owners[old]);
+                    _regionCounts[i] = _regionCounts[old];
+                    _boxes[i] = _boxes[old];
+                }
+
                 move(old, i);
-                if (_owners[i] == i) _slots[_ids[i]!] = i;
+                if (ItemSlot(i) == i) _slots[_ids[i]!] = i;
             }
 
             _offsets[i] = offsets[i];
@@ -202,9 +214,10 @@ internal sealed class SlotTable
         if (ids.Length < used || metadata.Length < used || offsets.Length < used || (boxes is not null && boxes.Length < used))
             throw new ArgumentException($"The snapshot's arrays are shorter than its {used} slots.", nameof(ids));
         var slots = new Dictionary<string, int>(used - freeSlots.Length, StringComparer.Ordinal);
-        var owners = new int[ids.Length];
-        var regionCounts = new int[ids.Length];
-        var regionBoxes = new RegionBox[ids.Length];
+        var regionTables = boxes is not null;
+        var owners = regionTables ? new int[ids.Length] : [];
+        var regionCounts = regionTables ? new int[ids.Length] : [];
+        var regionBoxes = regionTables ? new RegionBox[ids.Length] : [];
         var vectors = 0;
         for (var slot = 0; slot < used; slot++)
         {
@@ -214,6 +227,7 @@ internal sealed class SlotTable
             {
                 // A region: right after its item's slot or its item's previous region.
                 var item = slot > 0 && ids[slot - 1] is not null ? owners[slot - 1] : -1;
+                // (boxes is not null here, so the region tables are kept.)
                 if (item < 0 || ids[item] != id)
                     throw new InvalidDataException($"The snapshot's region slot {slot} ('{id}') does not follow its item.");
                 metadata[slot] = metadata[item];
@@ -223,7 +237,7 @@ internal sealed class SlotTable
                 continue;
             }
 
-            owners[slot] = slot;
+            if (regionTables) owners[slot] = slot;
             if (metadata[slot] is null || !slots.TryAdd(id, slot)) throw new InvalidDataException($"The snapshot's slot {slot} ('{id}') has no metadata or repeats an id.");
         }
 
@@ -236,6 +250,7 @@ internal sealed class SlotTable
         _owners = owners;
         _regionCounts = regionCounts;
         _boxes = regionBoxes;
+        _regionTables = regionTables;
         Used = used;
         VectorCount = vectors;
         _free.Clear();
@@ -247,16 +262,28 @@ internal sealed class SlotTable
         _ids[slot] = id;
         _metadata[slot] = metadata;
         _offsets[slot] = vectorOffset;
+        if (!_regionTables) return;
         _owners[slot] = owner;
         _boxes[slot] = box;
         _regionCounts[slot] = 0;
+    }
+
+    /// <summary>Starts keeping the region tables (the first item with regions): every slot so far is an item's own.</summary>
+    private void EnsureRegionTables()
+    {
+        if (_regionTables) return;
+        _owners = new int[_metadata.Length];
+        for (var i = 0; i < _owners.Length; i++) _owners[i] = i;
+        _regionCounts = new int[_metadata.Length];
+        _boxes = new RegionBox[_metadata.Length];
+        _regionTables = true;
     }
 
     /// <summary>Frees an item's slot and its regions' (pushed so that the item's own slot is taken first).</summary>
     private void Free(string id, int slot, List<int> freed)
     {
         _slots.Remove(id);
-        var regions = _regionCounts[slot];
+        var regions = RegionCountAt(slot);
         for (var s = slot + regions; s >= slot; s--)
         {
             _metadata[s] = null;
@@ -265,7 +292,7 @@ internal sealed class SlotTable
             freed.Add(s);
         }
 
-        _regionCounts[slot] = 0;
+        if (_regionTables) _regionCounts[slot] = 0;
         VectorCount -= 1 + regions;
     }
 
@@ -276,6 +303,7 @@ internal sealed class SlotTable
         Array.Resize(ref _metadata, capacity);
         Array.Resize(ref _ids, capacity);
         Array.Resize(ref _offsets, capacity);
+        if (!_regionTables) return;
         Array.Resize(ref _owners, capacity);
         Array.Resize(ref _regionCounts, capacity);
         Array.Resize(ref _boxes, capacity);

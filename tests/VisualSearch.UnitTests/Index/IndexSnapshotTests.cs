@@ -208,6 +208,62 @@ public sealed class IndexSnapshotTests : IDisposable
         await AssertHoldsAsync(reopened, Expected(upserts: 120, deleted: []));
     }
 
+    [Fact]
+    public void The_snapshot_codec_carries_every_field_of_the_metadata()
+    {
+        // A new field of ItemMetadata needs a place in MetadataCodec (and a new snapshot format), or a snapshot would drop it.
+        var fields = typeof(ItemMetadata).GetProperties().Where(p => p.CanWrite).Select(p => p.Name).Order(StringComparer.Ordinal);
+        Assert.Equal(fields, MetadataCodec.Fields.Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public async Task Every_metadata_field_survives_a_snapshot_and_repeated_values_are_shared_after_the_load()
+    {
+        var path = Path.Combine(_dir.Path, "fields");
+        var uploaded = new DateTimeOffset(2024, 5, 6, 7, 8, 9, TimeSpan.FromHours(2)).AddTicks(1234567);
+        ItemMetadata Full(int i) => new()
+        {
+            Source = i % 2 == 0 ? "photos" : "scans",
+            Name = $"r{i}.jpg",
+            ETag = i % 3 == 0 ? null : $"\"0x8D{i:X}\"",
+            ContentHash = $"{i:x64}",
+            Size = 3_000_000L + i,
+            ContentType = i % 2 == 0 ? "image/jpeg" : "image/png",
+            Width = 4032 + i,
+            Height = 3024 - i,
+            UploadedAt = uploaded.AddMinutes(i),
+            IndexedAt = new DateTimeOffset(2025, 1, 2, 3, 4, 5, TimeSpan.FromMinutes(-330)).AddSeconds(i),
+            ModelId = Schema.ModelId,
+            Tags = i % 4 == 3 ? new Dictionary<string, string>() : new Dictionary<string, string> { ["album"] = $"a{i % 2}", ["owner"] = "ü-1", ["z"] = "" },
+        };
+
+        using (var index = await OpenAsync(path, 0, new EventLog()))
+        {
+            for (var i = 0; i < 40; i++) await index.UpsertAsync(new VectorRecord($"r{i}", _vectors[i], Full(i)));
+        }
+
+        var log = new EventLog();
+        using var reopened = await OpenAsync(path, 0, log);
+        Assert.Contains(SnapshotLoaded, log.Events);
+        Assert.DoesNotContain(SnapshotIgnored, log.Events);
+        var loaded = new List<ItemMetadata>();
+        for (var i = 0; i < 40; i++)
+        {
+            var expected = Full(i);
+            var actual = (await reopened.GetAsync($"r{i}"))!.Metadata;
+            Assert.Equal(expected with { Tags = actual.Tags }, actual);
+            Assert.Equal(expected.UploadedAt.Offset, actual.UploadedAt.Offset);
+            Assert.Equal(expected.IndexedAt.Offset, actual.IndexedAt.Offset);
+            Assert.Equal(expected.Tags.OrderBy(t => t.Key), actual.Tags.OrderBy(t => t.Key));
+            loaded.Add(actual);
+        }
+
+        Assert.Same(loaded[0].Source, loaded[2].Source);
+        Assert.Same(loaded[1].ContentType, loaded[5].ContentType);
+        Assert.Same(loaded[0].Tags, loaded[4].Tags);
+        Assert.NotSame(loaded[0].Tags, loaded[1].Tags);
+    }
+
     private async Task ReadOnlyAsync(LocalVectorIndex index)
     {
         Assert.Equal(120, await index.CountAsync());
