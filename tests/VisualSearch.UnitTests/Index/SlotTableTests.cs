@@ -113,4 +113,31 @@ public sealed class SlotTableTests
         Assert.True(table.TryGetSlot("a", out var a));
         Assert.Equal(3, a);
     }
+
+    [Fact]
+    public void Regions_arriving_after_plain_records_keep_every_earlier_slot_an_item_of_its_own_through_a_renumbering()
+    {
+        // The region tables are kept only from the first item with regions: the slots filled before must read as items.
+        var table = new SlotTable();
+        for (var i = 0; i < 3; i++) table.Set($"p{i}", Metadata($"p{i}"), 10 * i);
+        Assert.All(Enumerable.Range(0, 3), s => Assert.Equal((s, false, 0), (table.ItemSlot(s), table.IsRegion(s), table.RegionCountAt(s))));
+
+        RegionBox[] boxes = [new(1, 2, 3, 4), new(5, 6, 7, 8)];
+        Assert.Equal((3, true), table.Set("r", Metadata("r"), 100, boxes, [110, 120], []));
+        Assert.Equal(6, table.VectorCount);
+        Assert.All(Enumerable.Range(0, 3), s => Assert.Equal((s, false, 0, (RegionBox?)null), (table.ItemSlot(s), table.IsRegion(s), table.RegionCountAt(s), table.BoxAt(s))));
+        Assert.Equal(2, table.RegionCountAt(3));
+        Assert.Equal((3, true, boxes[1]), (table.ItemSlot(5), table.IsRegion(5), table.BoxAt(5)));
+
+        Assert.True(table.Remove("p1", out _));
+        var moves = new List<(int, int)>();
+        table.Renumber(table.LiveSlots(), [0, 20, 100, 110, 120], (from, to) => moves.Add((from, to)));
+        Assert.Equal([(2, 1), (3, 2), (4, 3), (5, 4)], moves);
+        Assert.True(table.TryGetSlot("r", out var item));
+        Assert.Equal(2, item);
+        Assert.Equal((2, true, boxes[0]), (table.ItemSlot(3), table.IsRegion(3), table.BoxAt(3)));
+        Assert.Equal((1, false, 0), (table.ItemSlot(1), table.IsRegion(1), table.RegionCountAt(1)));
+        Assert.True(table.TryGetSlot("p2", out var p2));
+        Assert.Equal(1, p2);
+    }
 }
