@@ -354,7 +354,10 @@ internal sealed class IndexBench(string modelId, int dimension, AnnQuantization 
 
     private static string[] Albums { get; } = ["holiday", "family", "work", "pets"];
 
-    private ItemMetadata Metadata(int i) => new()
+    private ItemMetadata Metadata(int i) => SyntheticMetadata(i, modelId, Albums[i % Albums.Length], Start.AddMinutes(i));
+
+    /// <summary>A synthetic record's metadata (12 MP JPEG, its album tag); upload and index times only when given.</summary>
+    internal static ItemMetadata SyntheticMetadata(int i, string modelId, string album, DateTimeOffset at = default) => new()
     {
         Source = "synthetic",
         Name = $"{i:D7}.jpg",
@@ -363,10 +366,10 @@ internal sealed class IndexBench(string modelId, int dimension, AnnQuantization 
         Size = 3_000_000,
         Width = 4032,
         Height = 3024,
-        UploadedAt = Start.AddMinutes(i),
-        IndexedAt = Start.AddMinutes(i),
+        UploadedAt = at,
+        IndexedAt = at,
         ModelId = modelId,
-        Tags = new Dictionary<string, string> { ["album"] = Albums[i % Albums.Length] },
+        Tags = new Dictionary<string, string> { ["album"] = album },
     };
 
 }

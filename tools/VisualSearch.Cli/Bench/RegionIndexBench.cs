@@ -178,16 +178,5 @@ internal sealed class RegionIndexBench(string modelId, int dimension, AnnQuantiz
     private LocalVectorIndex Open(string root, int annThreshold) =>
         new(Options.Create(IndexBench.BenchOptions(root, annThreshold, quantization, connectivity, expansionSearch, buildThreads)), NullLogger<LocalVectorIndex>.Instance);
 
-    private ItemMetadata Metadata(int i) => new()
-    {
-        Source = "synthetic",
-        Name = $"{i:D7}.jpg",
-        ContentHash = i.ToString("x64", System.Globalization.CultureInfo.InvariantCulture),
-        ContentType = "image/jpeg",
-        Size = 3_000_000,
-        Width = 4032,
-        Height = 3024,
-        ModelId = modelId,
-        Tags = new Dictionary<string, string> { ["album"] = "holiday" },
-    };
+    private ItemMetadata Metadata(int i) => IndexBench.SyntheticMetadata(i, modelId, "holiday");
 }
