@@ -88,8 +88,9 @@ internal sealed class GraphLifecycle(string directory, HnswGraph graph, ILogger 
         var graph = HnswGraph.Create(settings);
         try
         {
-            var repaired = graph.AddMany(Array.ConvertAll(slots, s => (ulong)s), (i, destination) => vectorOfSlot(slots[i], destination), threads, cancellationToken);
-            if (repaired > 0) LocalIndexLog.GraphRepaired(logger, directory, repaired, slots.Length);
+            var stats = graph.AddMany(Array.ConvertAll(slots, s => (ulong)s), (i, destination) => vectorOfSlot(slots[i], destination), threads, cancellationToken);
+            if (stats.Repaired > 0) LocalIndexLog.GraphRepaired(logger, directory, stats.Repaired, slots.Length);
+            LocalIndexLog.GraphBuildParts(logger, directory, threads, stats.Insert.TotalSeconds, stats.InsertCpu.TotalSeconds, stats.CheckSummary, stats.Check.TotalSeconds, stats.CheckCpu.TotalSeconds);
         }
         catch
         {

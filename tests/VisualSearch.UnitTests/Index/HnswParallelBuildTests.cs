@@ -25,14 +25,28 @@ public sealed class HnswParallelBuildTests(Xunit.Abstractions.ITestOutputHelper 
 
         // More workers than this machine's cores, so inserts overlap whatever the scheduler does.
         var threadsSeen = new System.Collections.Concurrent.ConcurrentDictionary<int, bool>();
-        var repaired = graph.AddMany([.. Enumerable.Range(0, Count).Select(i => (ulong)i)], (i, destination) =>
+        var stats = graph.AddMany([.. Enumerable.Range(0, Count).Select(i => (ulong)i)], (i, destination) =>
         {
             threadsSeen[Environment.CurrentManagedThreadId] = true;
             vectors[i].CopyTo(destination);
         }, threads);
 
-        output.WriteLine($"{threads} thread(s), {quantization}: {repaired} of {Count} re-inserted after the parallel pass");
-        if (threads > 1) Assert.True(threadsSeen.Count > 1, $"the build ran on {threadsSeen.Count} thread");
+        output.WriteLine($"{threads} thread(s), {quantization}: {stats.Repaired} of {Count} re-inserted after the parallel pass; check searches {stats.CheckSummary}");
+        if (threads > 1)
+        {
+            Assert.True(threadsSeen.Count > 1, $"the build ran on {threadsSeen.Count} thread");
+            // Every vector is checked, first at the short candidate list (and a re-inserted one again in the next round);
+            // later stages only search again for what it missed.
+            Assert.Equal(HnswGraph.FirstCheckExpansion, stats.CheckSearches[0].Expansion);
+            Assert.InRange(stats.CheckSearches[0].Searches, Count, Count + stats.Repaired);
+            Assert.True(stats.CheckSearches.Skip(1).All(c => c.Searches < Count), stats.CheckSummary);
+        }
+        else
+        {
+            Assert.Empty(stats.CheckSearches);
+            Assert.Equal(0, stats.Repaired);
+        }
+
         Assert.Equal(Count, graph.Count);
         Assert.Empty(Unreachable(graph, vectors, 0, Count));
 
@@ -41,6 +55,28 @@ public sealed class HnswParallelBuildTests(Xunit.Abstractions.ITestOutputHelper 
         for (var i = 0; i < more.Length; i++) graph.Add((ulong)(Count + i), more[i]);
         Assert.Equal(Count + more.Length, graph.Count);
         Assert.Empty(Unreachable(graph, [.. vectors, .. more], 0, Count + more.Length));
+    }
+
+    [Fact]
+    public void A_check_that_starts_at_the_shortest_candidate_list_searches_again_for_what_it_missed_and_leaves_every_vector_reachable()
+    {
+        const int Count = 3000;
+        const int Dimension = 32;
+        var vectors = RandomUnits(Count, Dimension, seed: 23);
+        using var graph = HnswGraph.Create(new HnswSettings(Dimension, 16, 64, 128, AnnQuantization.Int8));
+
+        // A first search with 4 candidates misses many vectors that are reachable: they must be searched for again
+        // (at 32, then those still missed at the graph's 128), and only what the last stage misses is re-inserted.
+        var stats = graph.AddMany([.. Enumerable.Range(0, Count).Select(i => (ulong)i)], (i, destination) => vectors[i].CopyTo(destination), threads: 3, [4, 32]);
+
+        output.WriteLine($"check searches {stats.CheckSummary}; {stats.Repaired} re-inserted");
+        Assert.Equal(4, stats.CheckSearches[0].Expansion);
+        Assert.InRange(stats.CheckSearches[0].Searches, Count, Count + stats.Repaired);
+        Assert.Equal(32, stats.CheckSearches[1].Expansion);
+        Assert.InRange(stats.CheckSearches[1].Searches, 1, Count - 1);
+        Assert.True(stats.CheckSearches[1].Searches >= stats.Repaired, stats.CheckSummary);
+        Assert.True(stats.CheckSearches.Skip(2).All(c => c.Expansion == 128), stats.CheckSummary);
+        Assert.Empty(Unreachable(graph, vectors, 0, Count));
     }
 
     [Fact]
