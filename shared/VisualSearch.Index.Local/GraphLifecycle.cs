@@ -41,7 +41,7 @@ internal sealed class GraphLifecycle(string directory, HnswGraph graph, ILogger 
     /// <paramref name="records"/> and these settings; null (logged) when it is missing, stale or unreadable.
     /// Throws what USearch's native library throws when it cannot be loaded.
     /// </summary>
-    public static GraphLifecycle? TryLoad(string directory, HnswSettings settings, long logLength, SlotTable records, ILogger logger)
+    public static GraphLifecycle? TryLoad(string directory, HnswSettings settings, long logLength, SlotTable records, ILogger logger, PendingLoad? pending = null)
     {
         var sw = Stopwatch.StartNew();
         var metaPath = Path.Combine(directory, MetaFileName);
@@ -57,7 +57,7 @@ internal sealed class GraphLifecycle(string directory, HnswGraph graph, ILogger 
                 return null;
             }
 
-            var graph = HnswGraph.Load(graphPath, settings);
+            var graph = pending?.Take(settings) ?? HnswGraph.Load(graphPath, settings);
             if (graph.Count != records.VectorCount || records.LiveSlots().Any(slot => !graph.Contains((ulong)slot)))
             {
                 graph.Dispose();
@@ -73,6 +73,31 @@ internal sealed class GraphLifecycle(string directory, HnswGraph graph, ILogger 
             LocalIndexLog.GraphUnreadable(logger, directory, ex);
             return null;
         }
+    }
+
+    /// <summary>
+    /// Starts reading the saved graph file on another thread, before the records are known (an open reads the
+    /// snapshot meanwhile); null when there is no saved graph of these settings. Nothing is trusted yet:
+    /// <see cref="TryLoad"/> validates the graph as it does one it reads itself and takes it only then; the
+    /// caller disposes the pending load, which frees a graph nobody took.
+    /// </summary>
+    public static PendingLoad? StartLoad(string directory, HnswSettings settings)
+    {
+        var metaPath = Path.Combine(directory, MetaFileName);
+        var graphPath = Path.Combine(directory, GraphFileName);
+        try
+        {
+            if (!File.Exists(graphPath) || JsonSerializer.Deserialize<GraphMeta>(File.ReadAllBytes(metaPath), LogFormat.Json) is not { } meta
+                || meta.Format != MetaFormat || meta.Dimension != settings.Dimension || meta.Connectivity != settings.Connectivity || meta.Quantization != settings.Quantization)
+                return null;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or JsonException)
+        {
+            // TryLoad reads the description again and logs why it is not usable.
+            return null;
+        }
+
+        return new PendingLoad(settings, Task.Run(() => HnswGraph.Load(graphPath, settings)));
     }
 
     /// <summary>
@@ -253,6 +278,35 @@ internal sealed class GraphLifecycle(string directory, HnswGraph graph, ILogger 
         if (score < minScore) return true;
         top.Offer(best, score, id);
         return true;
+    }
+
+    /// <summary>A read of the saved graph file under way (<see cref="StartLoad"/>).</summary>
+    internal sealed class PendingLoad(HnswSettings settings, Task<HnswGraph> load) : IDisposable
+    {
+        private bool _taken;
+
+        /// <summary>The graph read (waiting for it; rethrows what the read threw), once; null when taken before or read with other settings.</summary>
+        public HnswGraph? Take(HnswSettings wanted)
+        {
+            if (_taken || wanted != settings) return null;
+            _taken = true;
+            return load.GetAwaiter().GetResult();
+        }
+
+        /// <summary>Waits for the read and frees the graph if nobody took it (a failed read's exception is dropped: nothing used it).</summary>
+        public void Dispose()
+        {
+            if (_taken) return;
+            _taken = true;
+            try
+            {
+                load.GetAwaiter().GetResult().Dispose();
+            }
+            catch (Exception ex) when (ex is IOException or InvalidDataException or InvalidOperationException or DllNotFoundException or EntryPointNotFoundException or BadImageFormatException)
+            {
+                // Not used: the open went on without it (a read of its own reports the same failure).
+            }
+        }
     }
 
     private sealed record GraphMeta(

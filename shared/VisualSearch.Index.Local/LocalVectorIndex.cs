@@ -338,9 +338,12 @@ public sealed partial class LocalVectorIndex : IVectorIndex, IDisposable
 
         // A valid snapshot gives the slots, ids, metadata and offsets up to its log length, and the graph saved
         // beside it at that length holds their vectors: then no vector is read and the log is replayed only past it.
+        // The saved graph file (most of an open's bytes) is read on another thread while the snapshot is decoded
+        // on this one; it is validated against the records as before, and freed if the open does not take it.
+        using var pendingGraph = _options.AnnThreshold > 0 && !_graphUnavailable ? GraphLifecycle.StartLoad(Directory, Settings) : null;
         var from = IndexSnapshot.TryLoad(Directory, schema, _records, _log!, _pool, _logger);
         _snapshotAt = from?.LogLength ?? -1;
-        if (from is { } position && UseGraph(_records.VectorCount)) LoadGraph(position.LogLength);
+        if (from is { } position && UseGraph(_records.VectorCount)) LoadGraph(position.LogLength, pendingGraph);
 
         _log!.Replay((entry, vectorOffset) =>
         {
@@ -360,7 +363,7 @@ public sealed partial class LocalVectorIndex : IVectorIndex, IDisposable
         // Nothing below writes unless the graph has to be built (then it and the snapshot are saved): a read-only
         // session (vsearch search, eval) leaves the files as they are while it is open; a compaction that is due
         // waits for the next write, and a missing or stale snapshot is saved when the index is closed.
-        if (_graph is null && UseGraph(_records.VectorCount)) EnableGraph(tryLoad: true, cancellationToken);
+        if (_graph is null && UseGraph(_records.VectorCount)) EnableGraph(tryLoad: true, cancellationToken, pendingGraph);
         if (_graph is null)
         {
             // Exact mode: the float32 copies are read from the log once, by offset, instead of kept from the
@@ -480,11 +483,11 @@ public sealed partial class LocalVectorIndex : IVectorIndex, IDisposable
     }
 
     /// <summary>Loads the graph saved at <paramref name="logLength"/> if it matches the records; keeps searching exactly where the native library is missing.</summary>
-    private void LoadGraph(long logLength)
+    private void LoadGraph(long logLength, GraphLifecycle.PendingLoad? pending)
     {
         try
         {
-            _graph = GraphLifecycle.TryLoad(Directory, Settings, logLength, _records, _logger);
+            _graph = GraphLifecycle.TryLoad(Directory, Settings, logLength, _records, _logger, pending);
         }
         catch (Exception ex) when (ex is DllNotFoundException or EntryPointNotFoundException or BadImageFormatException)
         {
@@ -520,13 +523,13 @@ public sealed partial class LocalVectorIndex : IVectorIndex, IDisposable
     /// Switches to graph search: loads the saved graph if it matches the log, or builds one from the vectors
     /// in memory (on every core) and saves it; then lets the float32 copies go (the log holds them).
     /// </summary>
-    private void EnableGraph(bool tryLoad, CancellationToken cancellationToken)
+    private void EnableGraph(bool tryLoad, CancellationToken cancellationToken, GraphLifecycle.PendingLoad? pending = null)
     {
         var settings = Settings;
         GraphLifecycle graph;
         try
         {
-            graph = (tryLoad ? GraphLifecycle.TryLoad(Directory, settings, _log!.Length, _records, _logger) : null)
+            graph = (tryLoad ? GraphLifecycle.TryLoad(Directory, settings, _log!.Length, _records, _logger, pending) : null)
                 ?? GraphLifecycle.Build(Directory, settings, _records.LiveSlots(), ReadVector, _options.AnnBuildThreads > 0 ? _options.AnnBuildThreads : Environment.ProcessorCount, _logger, cancellationToken);
         }
         catch (Exception ex) when (ex is DllNotFoundException or EntryPointNotFoundException or BadImageFormatException)

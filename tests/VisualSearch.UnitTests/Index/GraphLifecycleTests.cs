@@ -91,6 +91,47 @@ public sealed class GraphLifecycleTests : IDisposable
     }
 
     [Fact]
+    public void A_graph_read_ahead_of_the_records_is_validated_as_one_read_then_and_taken_once()
+    {
+        IReadOnlyList<SearchHit> before;
+        using (var graph = Build())
+        {
+            graph.Save(logLength: 500, count: _records.Count);
+            before = graph.Search(_vectors[7], new VectorQuery(5), _records, 4, ReadFromArray, default);
+        }
+
+        // Started before the records are known (as an open does beside the snapshot): a log length the saved copy was
+        // not made at is refused whatever was read ahead, and the same pending read then serves the matching one.
+        using (var pending = GraphLifecycle.StartLoad(_dir.Path, Settings))
+        {
+            Assert.NotNull(pending);
+            Assert.Null(GraphLifecycle.TryLoad(_dir.Path, Settings, 501, _records, NullLogger.Instance, pending));
+            using var loaded = GraphLifecycle.TryLoad(_dir.Path, Settings, 500, _records, NullLogger.Instance, pending);
+            Assert.NotNull(loaded);
+            Assert.Equal(before.Select(h => h.Id), loaded.Search(_vectors[7], new VectorQuery(5), _records, 4, ReadFromArray, default).Select(h => h.Id));
+            Assert.Null(pending.Take(Settings));
+        }
+
+        // Records that no longer match the saved copy: the graph read ahead is refused too (and freed by the pending read).
+        _records.Remove("r5", out _);
+        using (var pending = GraphLifecycle.StartLoad(_dir.Path, Settings))
+            Assert.Null(GraphLifecycle.TryLoad(_dir.Path, Settings, 500, _records, NullLogger.Instance, pending));
+
+        // Other settings, no saved copy, or an unreadable file: nothing is read ahead, or its failure is not thrown.
+        Assert.Null(GraphLifecycle.StartLoad(_dir.Path, Settings with { Connectivity = Settings.Connectivity + 1 }));
+        File.WriteAllBytes(Path.Combine(_dir.Path, GraphLifecycle.GraphFileName), new byte[100]);
+        using (var pending = GraphLifecycle.StartLoad(_dir.Path, Settings))
+        {
+            Assert.NotNull(pending);
+            Assert.Null(GraphLifecycle.TryLoad(_dir.Path, Settings, 500, _records, NullLogger.Instance, pending));
+        }
+
+        using (var pending = GraphLifecycle.StartLoad(_dir.Path, Settings)) Assert.NotNull(pending); // disposed untaken: its failed read is dropped
+        GraphLifecycle.DeleteSaved(_dir.Path);
+        Assert.Null(GraphLifecycle.StartLoad(_dir.Path, Settings));
+    }
+
+    [Fact]
     public void An_unreadable_saved_graph_is_refused_not_thrown()
     {
         using (var graph = Build()) graph.Save(logLength: 1, count: _records.Count);
