@@ -366,6 +366,7 @@ public sealed partial class LocalVectorIndex : IVectorIndex, IDisposable
         if (_graph is null && UseGraph(_records.VectorCount)) EnableGraph(tryLoad: true, cancellationToken, pendingGraph);
         if (_graph is null)
         {
+            pendingGraph?.Dispose();
             // Exact mode: the float32 copies are read from the log once, by offset, instead of kept from the
             // replay (which would hold them even when a saved graph then makes them unnecessary).
             var exact = new ExactScan(schema.Dimension);
@@ -529,8 +530,10 @@ public sealed partial class LocalVectorIndex : IVectorIndex, IDisposable
         GraphLifecycle graph;
         try
         {
-            graph = (tryLoad ? GraphLifecycle.TryLoad(Directory, settings, _log!.Length, _records, _logger, pending) : null)
-                ?? GraphLifecycle.Build(Directory, settings, _records.LiveSlots(), ReadVector, _options.AnnBuildThreads > 0 ? _options.AnnBuildThreads : Environment.ProcessorCount, _logger, cancellationToken);
+            var loaded = tryLoad ? GraphLifecycle.TryLoad(Directory, settings, _log!.Length, _records, _logger, pending) : null;
+            // A graph read ahead that does not match is freed before a new one is built beside it (at 1M, 724 MB).
+            pending?.Dispose();
+            graph = loaded ?? GraphLifecycle.Build(Directory, settings, _records.LiveSlots(), ReadVector, _options.AnnBuildThreads > 0 ? _options.AnnBuildThreads : Environment.ProcessorCount, _logger, cancellationToken);
         }
         catch (Exception ex) when (ex is DllNotFoundException or EntryPointNotFoundException or BadImageFormatException)
         {
