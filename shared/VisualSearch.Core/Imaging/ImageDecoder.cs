@@ -20,6 +20,20 @@ public interface IImageDecoder
         input.WholeImage
             ? throw new NotSupportedException($"{GetType().Name} prepares only centre crops.")
             : Prepare(encoded, input.Size);
+
+    /// <summary>
+    /// Several views of one image (<see cref="ImageView"/>, in the order given), decoded once where one decode serves
+    /// them all. The <see cref="ImageViewKind.Input"/> view is always the pixels <see cref="Prepare(ReadOnlySpan{byte}, ImageInput)"/>
+    /// gives. A decoder without view support prepares only Input and Mirror views.
+    /// </summary>
+    IReadOnlyList<PreparedImage> PrepareViews(ReadOnlySpan<byte> encoded, ImageInput input, IReadOnlyList<ImageView> views)
+    {
+        ArgumentNullException.ThrowIfNull(views);
+        if (views.Any(v => v.Kind is not (ImageViewKind.Input or ImageViewKind.Mirror)))
+            throw new NotSupportedException($"{GetType().Name} prepares only the input view and its mirror.");
+        var prepared = Prepare(encoded, input);
+        return [.. views.Select(v => v.Kind == ImageViewKind.Mirror ? ImageDecoder.Mirror(prepared) : prepared)];
+    }
 }
 
 /// <summary>What an encoder takes: a <see cref="Size"/> x Size centre crop, or the whole image with its shorter side
@@ -79,6 +93,48 @@ public sealed class ImageDecoder(IOptions<ImagingOptions> options) : IImageDecod
             return scaled.Width >= w && scaled.Height >= h;
         });
         return Render(decoded.Bitmap, decoded.Origin, decoded.Format, decoded.Width, decoded.Height, input);
+    }
+
+    public IReadOnlyList<PreparedImage> PrepareViews(ReadOnlySpan<byte> encoded, ImageInput input, IReadOnlyList<ImageView> views)
+    {
+        ArgumentNullException.ThrowIfNull(views);
+        if (views.Count == 0) throw new ArgumentException("At least one view.", nameof(views));
+        foreach (var view in views) view.Validate();
+        var results = new PreparedImage?[views.Count];
+        // The input view (and its mirror) from exactly the decode Prepare makes, so it is the pixels a search without views embeds.
+        if (views.Any(v => v.Kind is ImageViewKind.Input or ImageViewKind.Mirror))
+        {
+            var prepared = Prepare(encoded, input);
+            for (var i = 0; i < views.Count; i++)
+                if (views[i].Kind is ImageViewKind.Input or ImageViewKind.Mirror) results[i] = views[i].Kind == ImageViewKind.Mirror ? Mirror(prepared) : prepared;
+        }
+
+        // The other views from one decode that covers them all (a second decode of the file when the input view had one).
+        var rest = views.Where(v => v.Kind is ImageViewKind.Squash or ImageViewKind.Zoom).ToList();
+        if (rest.Count > 0)
+        {
+            using var decoded = Decode(encoded, (scaled, full) => rest.All(v => v.IsCoveredBy(input, (scaled.Width, scaled.Height), (full.Width, full.Height))));
+            for (var i = 0; i < views.Count; i++)
+                if (views[i].Kind is ImageViewKind.Squash or ImageViewKind.Zoom) results[i] = Render(decoded.Bitmap, decoded.Origin, decoded.Format, decoded.Width, decoded.Height, input, views[i]);
+        }
+
+        return [.. results.Select(r => r!)];
+    }
+
+    /// <summary>The image mirrored left to right (each row's pixels in reverse order).</summary>
+    public static PreparedImage Mirror(PreparedImage image)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        var rgb = new byte[image.Rgb.Length];
+        var row = image.PixelWidth * 3;
+        for (var y = 0; y < image.PixelHeight; y++)
+        {
+            var offset = y * row;
+            for (var x = 0; x < image.PixelWidth; x++)
+                image.Rgb.AsSpan(offset + x * 3, 3).CopyTo(rgb.AsSpan(offset + (image.PixelWidth - 1 - x) * 3, 3));
+        }
+
+        return new PreparedImage(rgb, image.PixelWidth, image.PixelHeight, image.Format, image.Width, image.Height);
     }
 
     internal void CheckDimensions(int width, int height)
@@ -209,24 +265,16 @@ public sealed class ImageDecoder(IOptions<ImagingOptions> options) : IImageDecod
         Render(source, origin, format, originalWidth, originalHeight, new ImageInput(size));
 
     /// <summary>Orients, scales (a centre crop of the shorter side, or the whole image to its scaled size), flattens on white.</summary>
-    internal static PreparedImage Render(SKBitmap source, SKEncodedOrigin origin, ImageFormat format, int originalWidth, int originalHeight, ImageInput input)
+    internal static PreparedImage Render(SKBitmap source, SKEncodedOrigin origin, ImageFormat format, int originalWidth, int originalHeight, ImageInput input) =>
+        Render(source, origin, format, originalWidth, originalHeight, input, ImageView.Input);
+
+    /// <summary>Orients, scales and crops as <paramref name="view"/>'s geometry says (<see cref="ImageView.Geometry"/>), flattens on white.</summary>
+    internal static PreparedImage Render(SKBitmap source, SKEncodedOrigin origin, ImageFormat format, int originalWidth, int originalHeight, ImageInput input, ImageView view)
     {
         var swap = origin is SKEncodedOrigin.LeftTop or SKEncodedOrigin.RightTop or SKEncodedOrigin.RightBottom or SKEncodedOrigin.LeftBottom;
         float w = source.Width, h = source.Height;
         var (uprightW, uprightH) = swap ? (h, w) : (w, h);
-        var (outW, outH) = input.ScaledSize((int)uprightW, (int)uprightH);
-        float scaleX, scaleY, cropX, cropY;
-        if (input.WholeImage)
-        {
-            (scaleX, scaleY, cropX, cropY) = (outW / uprightW, outH / uprightH, 0f, 0f);
-        }
-        else
-        {
-            scaleX = scaleY = input.Size / Math.Min(uprightW, uprightH);
-            cropX = (uprightW * scaleX - input.Size) / 2f;
-            cropY = (uprightH * scaleY - input.Size) / 2f;
-        }
-
+        var (outW, outH, scaleX, scaleY, cropX, cropY) = view.Geometry(input, uprightW, uprightH);
         var scale = Math.Min(scaleX, scaleY);
         var matrix = SKMatrix.CreateTranslation(-cropX, -cropY)
             .PreConcat(SKMatrix.CreateScale(scaleX, scaleY))
