@@ -18,7 +18,7 @@ public static partial class VisualSearchEngineExtensions
     /// <summary>
     /// Registers the engine: decoder, encoder (warmed up in the background at start), ingestion and search.
     /// An index backend is registered separately (e.g. AddLocalVectorIndex). Options are bound from the
-    /// "Imaging", "Encoder", "Duplicates" and "Albums" sections and validated at start.
+    /// "Imaging", "Encoder", "Search", "Duplicates" and "Albums" sections and validated at start.
     /// </summary>
     public static IHostApplicationBuilder AddVisualSearchEngine(this IHostApplicationBuilder builder)
     {
@@ -35,6 +35,12 @@ public static partial class VisualSearchEngineExtensions
             .Validate(o => o.MaxLongerSide >= o.ShorterSide && o.MaxLongerSide >= o.SecondShorterSide, "Encoder:MaxLongerSide must be at least Encoder:ShorterSide and Encoder:SecondShorterSide.")
             .Validate(o => !o.Regions || o.Descriptor == DescriptorMode.FeatureMap, "Encoder:Regions needs Encoder:Descriptor=FeatureMap (regions are pooled from the feature map).")
             .Validate(o => !o.Regions || string.IsNullOrWhiteSpace(o.HeadPath), "Encoder:Regions cannot be combined with Encoder:HeadPath (the head is trained on whole-image vectors).")
+            .ValidateOnStart();
+
+        services.AddOptions<SearchOptions>().Bind(builder.Configuration.GetSection(SearchOptions.SectionName)).ValidateDataAnnotations()
+            .Validate(o => QueryViewSet.TryParse(o.QueryViews, o.QueryZoom, out _, out _),
+                $"Search:QueryViews must name 1 to {SearchOptions.MaxQueryViews} distinct views of Input, Mirror, Squash and Zoom, comma-separated.")
+            .Validate(o => Enum.IsDefined(o.QueryViewCombination), "Search:QueryViewCombination is Mean or Best.")
             .ValidateOnStart();
 
         services.AddMetrics();

@@ -41,4 +41,7 @@ internal static partial class Log
 
     [LoggerMessage(20, LogLevel.Debug, "Search returned {Count} results in {Milliseconds:F1} ms")]
     public static partial void Searched(ILogger logger, int count, double milliseconds);
+
+    [LoggerMessage(1401, LogLevel.Debug, "The search embedded {Views} query views, combined by {Combination}")]
+    public static partial void SearchedWithViews(ILogger logger, int views, Search.QueryViewCombination combination);
 }

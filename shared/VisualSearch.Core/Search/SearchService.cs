@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using VisualSearch.Diagnostics;
 using VisualSearch.Embedding;
 using VisualSearch.Imaging;
@@ -48,16 +49,24 @@ public sealed record HealthReport(string Model, int Dimension, string IndexKind,
 /// <summary>Cold-start facts for /api/health.</summary>
 public sealed record ColdStartReport(string InstanceId, DateTimeOffset ProcessStart, double? ModelLoadMs, double? FirstInferenceMs, int Invocations);
 
-/// <summary>Nearest-neighbour queries by image bytes or by an indexed item.</summary>
+/// <summary>
+/// Nearest-neighbour queries by image bytes or by an indexed item. A search by image embeds the views of
+/// <see cref="SearchOptions.QueryViews"/> (default: the encoder's input alone) and combines them as
+/// <see cref="SearchOptions.QueryViewCombination"/> says; stored vectors are never affected.
+/// </summary>
 public sealed class SearchService(
     IImageDecoder decoder,
     IImageEncoder encoder,
     VectorIndexAccessor index,
     VisualSearchMetrics metrics,
     ILogger<SearchService> logger,
-    DecodeGate? decodeGate = null)
+    DecodeGate? decodeGate = null,
+    IOptions<SearchOptions>? options = null)
 {
-    private readonly DecodeGate _decodeGate = decodeGate ?? new DecodeGate(Microsoft.Extensions.Options.Options.Create(new ImagingOptions()));
+    private readonly DecodeGate _decodeGate = decodeGate ?? new DecodeGate(Options.Create(new ImagingOptions()));
+    private readonly SearchOptions _options = options?.Value ?? new SearchOptions();
+    // Parsed once (validated at start by AddVisualSearchEngine; a bad list throws here for a service made by hand).
+    private readonly IReadOnlyList<ImageView> _views = (options?.Value ?? new SearchOptions()).ParseViews();
 
     /// <summary>
     /// Neighbours of an image among the records <paramref name="scope"/> allows. Throws
@@ -70,17 +79,38 @@ public sealed class SearchService(
         using var activity = VisualSearchMetrics.ActivitySource.StartActivity("search.image");
         var started = Stopwatch.GetTimestamp();
         var vectors = await index.GetAsync(cancellationToken).ConfigureAwait(false);
-        Embedding.Embedding embedding;
+        var embeddings = new List<Embedding.Embedding>(_views.Count);
         using (await _decodeGate.EnterAsync(cancellationToken).ConfigureAwait(false))
         {
-            PreparedImage prepared;
-            using (metrics.Time("decode")) prepared = decoder.Prepare(image.Span, encoder.Input);
-            using (metrics.Time("embed")) embedding = encoder.Embed(prepared, cancellationToken);
+            IReadOnlyList<PreparedImage> prepared;
+            using (metrics.Time("decode"))
+                prepared = _views is [{ Kind: ImageViewKind.Input }] ? [decoder.Prepare(image.Span, encoder.Input)] : decoder.PrepareViews(image.Span, encoder.Input, _views);
+            using (metrics.Time("embed"))
+                foreach (var view in prepared) embeddings.Add(encoder.Embed(view, cancellationToken));
         }
 
-        metrics.ObserveEmbedding(encoder.Model.Id, embedding.Vector, embedding.RawNorm);
-        var hits = await QueryAsync(vectors, embedding.Vector, query, scope, null, cancellationToken).ConfigureAwait(false);
+        // Drift telemetry watches what items are embedded from: the input view when there is one.
+        var observed = embeddings[Math.Max(0, _views.ToList().FindIndex(v => v.Kind == ImageViewKind.Input))];
+        metrics.ObserveEmbedding(encoder.Model.Id, observed.Vector, observed.RawNorm);
+        IReadOnlyList<SearchHit> hits;
+        if (embeddings.Count == 1)
+        {
+            hits = await QueryAsync(vectors, embeddings[0].Vector, query, scope, null, cancellationToken).ConfigureAwait(false);
+        }
+        else if (_options.QueryViewCombination == QueryViewCombination.Mean)
+        {
+            hits = await QueryAsync(vectors, QueryViewSet.Mean([.. embeddings.Select(e => e.Vector)]), query, scope, null, cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            // One search per view, each through the index with the same query and the server's scope; merged by item.
+            var lists = new List<IReadOnlyList<SearchHit>>(embeddings.Count);
+            foreach (var e in embeddings) lists.Add(await IndexQueryAsync(vectors, e.Vector, query, scope, null, cancellationToken).ConfigureAwait(false));
+            hits = Cut(QueryViewSet.BestPerItem(lists, query.K), query);
+        }
+
         Log.Searched(logger, hits.Count, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+        if (embeddings.Count > 1) Log.SearchedWithViews(logger, embeddings.Count, _options.QueryViewCombination);
         return new SearchResponse(encoder.Model.Id, hits);
     }
 
@@ -120,11 +150,19 @@ public sealed class SearchService(
             metrics.EmbeddingHealth.Snapshot());
     }
 
-    private async Task<IReadOnlyList<SearchHit>> QueryAsync(IVectorIndex vectors, float[] vector, SearchQuery query, OwnerScope scope, string? excludeId, CancellationToken cancellationToken)
+    private async Task<IReadOnlyList<SearchHit>> QueryAsync(IVectorIndex vectors, float[] vector, SearchQuery query, OwnerScope scope, string? excludeId, CancellationToken cancellationToken) =>
+        Cut(await IndexQueryAsync(vectors, vector, query, scope, excludeId, cancellationToken).ConfigureAwait(false), query);
+
+    /// <summary>One index search, scoped by the server (<paramref name="scope"/>) and filtered as the query says.</summary>
+    private async Task<IReadOnlyList<SearchHit>> IndexQueryAsync(IVectorIndex vectors, float[] vector, SearchQuery query, OwnerScope scope, string? excludeId, CancellationToken cancellationToken)
     {
-        IReadOnlyList<SearchHit> hits;
         using (metrics.Time("index.query"))
-            hits = await vectors.SearchAsync(vector, query.ToVectorQuery(excludeId) with { Scope = scope }, cancellationToken).ConfigureAwait(false);
+            return await vectors.SearchAsync(vector, query.ToVectorQuery(excludeId) with { Scope = scope }, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The results, cut where the scores fall away when the query asks for <see cref="CutoffMode.Auto"/>.</summary>
+    private static IReadOnlyList<SearchHit> Cut(IReadOnlyList<SearchHit> hits, SearchQuery query)
+    {
         if (query.Cutoff != CutoffMode.Auto || hits.Count <= 1) return hits;
         var scores = hits.Select(h => h.Score).ToArray();
         return [.. hits.Take(ResultCutoff.Auto(scores))];

@@ -1,0 +1,135 @@
+using System.ComponentModel.DataAnnotations;
+using System.Numerics.Tensors;
+using VisualSearch.Imaging;
+using VisualSearch.Indexing;
+
+namespace VisualSearch.Search;
+
+/// <summary>How the vectors of a query's views become one answer (<see cref="SearchOptions.QueryViews"/>).</summary>
+public enum QueryViewCombination
+{
+    /// <summary>The mean of the views' vectors, L2-normalised: one index search.</summary>
+    Mean,
+
+    /// <summary>Each view searches the index; an item scores the best of its scores over the views (k per view, merged by item).</summary>
+    Best,
+}
+
+/// <summary>Search by image. Section "Search". Stored vectors never change with these: only the query's do.</summary>
+public sealed class SearchOptions
+{
+    public const string SectionName = "Search";
+
+    /// <summary>Most views one query may embed (each costs one inference).</summary>
+    public const int MaxQueryViews = 4;
+
+    /// <summary>
+    /// The views a search by image embeds, comma-separated (<see cref="QueryViewSet.Parse"/>): <c>Input</c> (what the
+    /// encoder takes, as stored items are embedded), <c>Mirror</c> (that mirrored), <c>Squash</c> (the whole image scaled
+    /// to the input square), <c>Zoom</c> (the centre square of <see cref="QueryZoom"/> of the shorter side). Default
+    /// <c>Input</c> alone: one inference, as before. Each view is one more inference per search by image.
+    /// </summary>
+    [Required]
+    public string QueryViews { get; set; } = "Input";
+
+    /// <summary>How several views are combined: <see cref="QueryViewCombination.Mean"/> (default) or <see cref="QueryViewCombination.Best"/>.</summary>
+    public QueryViewCombination QueryViewCombination { get; set; } = QueryViewCombination.Mean;
+
+    /// <summary>For the <c>Zoom</c> view: the share of the shorter side its centre square takes.</summary>
+    [Range(ImageView.MinZoom, 1.0)]
+    public double QueryZoom { get; set; } = ImageView.DefaultZoom;
+
+    /// <summary>The parsed <see cref="QueryViews"/> (throws <see cref="FormatException"/> when they do not parse; validated at start).</summary>
+    public IReadOnlyList<ImageView> ParseViews() => QueryViewSet.Parse(QueryViews, QueryZoom);
+}
+
+/// <summary>Query views: parsing, and the two ways of combining them.</summary>
+public static class QueryViewSet
+{
+    /// <summary>
+    /// Parses a comma-separated list of view names (case-insensitive: input, mirror, squash, zoom): at least one, at most
+    /// <see cref="SearchOptions.MaxQueryViews"/>, none twice. Throws <see cref="FormatException"/> saying what is wrong.
+    /// </summary>
+    public static IReadOnlyList<ImageView> Parse(string? text, double zoom = ImageView.DefaultZoom)
+    {
+        var names = (text ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (names.Length == 0) throw new FormatException("Name at least one query view (Input, Mirror, Squash, Zoom).");
+        if (names.Length > SearchOptions.MaxQueryViews) throw new FormatException($"At most {SearchOptions.MaxQueryViews} query views (each is one inference per search); got {names.Length}.");
+        var views = new List<ImageView>();
+        foreach (var name in names)
+        {
+            if (!Enum.TryParse<ImageViewKind>(name, ignoreCase: true, out var kind) || !Enum.IsDefined(kind) || int.TryParse(name, out _))
+                throw new FormatException($"Unknown query view '{name}': use Input, Mirror, Squash or Zoom.");
+            var view = new ImageView(kind, kind == ImageViewKind.Zoom ? zoom : ImageView.DefaultZoom);
+            try
+            {
+                view.Validate();
+            }
+            catch (ArgumentOutOfRangeException ex)
+            {
+                throw new FormatException(ex.Message, ex);
+            }
+
+            if (views.Any(v => v.Kind == kind)) throw new FormatException($"The query view '{name}' is named twice.");
+            views.Add(view);
+        }
+
+        return views;
+    }
+
+    /// <summary>True when <paramref name="text"/> parses (<see cref="Parse"/>); otherwise the reason.</summary>
+    public static bool TryParse(string? text, double zoom, out IReadOnlyList<ImageView> views, out string? error)
+    {
+        try
+        {
+            views = Parse(text, zoom);
+            error = null;
+            return true;
+        }
+        catch (FormatException ex)
+        {
+            views = [];
+            error = ex.Message;
+            return false;
+        }
+    }
+
+    /// <summary>The mean of L2-normalised vectors, L2-normalised (a zero mean stays zero).</summary>
+    public static float[] Mean(IReadOnlyList<float[]> vectors)
+    {
+        ArgumentNullException.ThrowIfNull(vectors);
+        if (vectors.Count == 0) throw new ArgumentException("At least one vector.", nameof(vectors));
+        var mean = new float[vectors[0].Length];
+        foreach (var v in vectors)
+        {
+            if (v.Length != mean.Length) throw new ArgumentException("The vectors differ in dimension.", nameof(vectors));
+            TensorPrimitives.Add(mean, v, mean);
+        }
+
+        var norm = TensorPrimitives.Norm(mean);
+        if (norm > 0 && float.IsFinite(norm)) TensorPrimitives.Divide(mean, norm, mean);
+        return mean;
+    }
+
+    /// <summary>
+    /// The hits of several searches merged by item: each item once, with its best-scoring hit (its region, if any, kept),
+    /// best first (ties by id), at most <paramref name="k"/>. Only items some search returned can appear, so the merge
+    /// never widens what the searches' scope and filter admitted. With each list an exact top-k of its view, the result
+    /// is the exact top-k by the best score over the views.
+    /// </summary>
+    public static IReadOnlyList<SearchHit> BestPerItem(IReadOnlyList<IReadOnlyList<SearchHit>> lists, int k)
+    {
+        ArgumentNullException.ThrowIfNull(lists);
+        ArgumentOutOfRangeException.ThrowIfLessThan(k, 1);
+        var best = new Dictionary<string, SearchHit>(StringComparer.Ordinal);
+        foreach (var list in lists)
+        {
+            foreach (var hit in list)
+            {
+                if (!best.TryGetValue(hit.Id, out var kept) || hit.Score > kept.Score) best[hit.Id] = hit;
+            }
+        }
+
+        return [.. best.Values.OrderByDescending(h => h.Score).ThenBy(h => h.Id, StringComparer.Ordinal).Take(k)];
+    }
+}
