@@ -9,13 +9,13 @@ namespace VisualSearch.Cli;
 /// </summary>
 public static class EvalCommand
 {
-    public const string Usage = "Usage: vsearch eval <folder-or-manifest> [--k 1,5,10] [--subset NAME] [--task T] [--classes all|train|test] [--head FILE] [--json] [--cache DIR | --no-cache] [--workers N]";
+    public const string Usage = "Usage: vsearch eval <folder-or-manifest> [--k 1,5,10] [--subset NAME] [--task T] [--classes all|train|test] [--head FILE] [--query-views LIST] [--view-combination mean|best] [--json] [--cache DIR | --no-cache] [--workers N]";
 
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { WriteIndented = true };
 
     public static Task<int> RunAsync(CliArgs args, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
     {
-        args.RejectUnknown("k", "subset", "task", "classes", "head", "json", "cache", "no-cache", "workers", "verbose");
+        args.RejectUnknown("k", "subset", "task", "classes", "head", "query-views", "view-combination", "json", "cache", "no-cache", "workers", "verbose");
         var ks = Quality.ParseKs(args.Get("k"));
         var set = Quality.LoadSet(args, Usage);
         var groups = set.Items.GroupBy(i => i.Subset, StringComparer.Ordinal)
@@ -30,12 +30,22 @@ public static class EvalCommand
 
         using var engine = QualityEngine.Create(args);
         var all = groups.SelectMany(g => g.Items).ToList();
-        var embedded = engine.Embed(all.Select(i => EmbeddingJob.ForFile(i.Path)).ToList(), "embedding", stderr, cancellationToken);
+        var jobs = all.Select(i => EmbeddingJob.ForFile(i.Path)).ToList();
+        var embedded = engine.Embed(jobs, "embedding", stderr, cancellationToken);
+        // With query views, each image queries with its views' vectors; the images searched keep their input vectors.
+        var queryVectors = engine.HasQueryViews ? engine.QueryVectors(jobs, embedded, "query views", stderr, cancellationToken) : null;
         var byPath = new Dictionary<string, Embedding.Embedding>(StringComparer.Ordinal);
         var itemVectors = new Dictionary<string, float[][]>(StringComparer.Ordinal);
+        var queryByPath = new Dictionary<string, float[][]>(StringComparer.Ordinal);
         for (var i = 0; i < all.Count; i++)
         {
             if (embedded.Results[i] is not { } e) continue;
+            if (queryVectors is not null)
+            {
+                if (queryVectors[i] is not { } q) continue;
+                queryByPath[all[i].Path] = q;
+            }
+
             byPath[all[i].Path] = engine.Project(e);
             if (engine.Regions) itemVectors[all[i].Path] = engine.ItemVectors(e);
         }
@@ -47,7 +57,8 @@ public static class EvalCommand
             var vectors = kept.Select(i => byPath[i.Path].Vector).ToList();
             var norms = kept.Select(i => byPath[i.Path].RawNorm).ToList();
             var report = CategoryEvaluator.Evaluate(vectors, kept.Select(i => i.Label).ToList(), ks, norms, cancellationToken,
-                engine.Regions ? [.. kept.Select(i => itemVectors[i.Path])] : null);
+                engine.Regions ? [.. kept.Select(i => itemVectors[i.Path])] : null,
+                queryVectors is null ? null : [.. kept.Select(i => queryByPath[i.Path])]);
             reports.Add(new SetReport(name, items.Count - kept.Count, report));
             // With regions, the set scored by the items' own vectors alone too (what the regions add, from one run).
             if (engine.Regions) reports.Add(new SetReport(name + " (own vectors only)", items.Count - kept.Count, CategoryEvaluator.Evaluate(vectors, kept.Select(i => i.Label).ToList(), ks, norms, cancellationToken)));
@@ -55,11 +66,12 @@ public static class EvalCommand
 
         if (args.Has("json"))
         {
-            stdout.WriteLine(JsonSerializer.Serialize(ToJson(engine.ModelId, args, ks, reports), Json));
+            stdout.WriteLine(JsonSerializer.Serialize(ToJson(engine, args, ks, reports), Json));
         }
         else
         {
             stdout.WriteLine($"model {engine.ModelId}" + (args.Get("classes") is { } c and not "all" ? $", classes: {c} half" : "") +
+                (engine.HasQueryViews ? $", query views {engine.QueryViewsLabel} (the images searched: their input vectors)" : "") +
                 (engine.Regions ? $", with regions ({itemVectors.Values.DefaultIfEmpty([]).Average(v => v.Length):F1} vectors per item; an item scores the best of its vectors, in memory)" : ""));
             foreach (var r in reports) WriteTable(stdout, r, ks);
         }
@@ -101,9 +113,11 @@ public static class EvalCommand
         string.Concat(m.PrecisionAtK.Select(v => $" {Quality.F(v),6}")) +
         $" {Quality.F(m.MapAtR),6} {Quality.F(m.Mrr),6}";
 
-    private static object ToJson(string model, CliArgs args, IReadOnlyList<int> ks, List<SetReport> reports) => new
+    private static object ToJson(QualityEngine engine, CliArgs args, IReadOnlyList<int> ks, List<SetReport> reports) => new
     {
-        model,
+        model = engine.ModelId,
+        queryViews = engine.QueryViews.Select(v => v.Name),
+        viewCombination = engine.ViewCombination.ToString(),
         head = args.Get("head"),
         classes = args.Get("classes") ?? "all",
         k = ks,

@@ -11,13 +11,13 @@ namespace VisualSearch.Cli;
 /// </summary>
 public static class EvalCopiesCommand
 {
-    public const string Usage = "Usage: vsearch eval-copies <refs-folder> [--distractors DIR] [--categories MANIFEST] [--seed N] [--limit N] [--head FILE] [--json] [--cache DIR | --no-cache] [--workers N]";
+    public const string Usage = "Usage: vsearch eval-copies <refs-folder> [--distractors DIR] [--categories MANIFEST] [--seed N] [--limit N] [--head FILE] [--query-views LIST] [--view-combination mean|best] [--json] [--cache DIR | --no-cache] [--workers N]";
 
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { WriteIndented = true };
 
     public static Task<int> RunAsync(CliArgs args, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
     {
-        args.RejectUnknown("distractors", "categories", "seed", "limit", "head", "json", "cache", "no-cache", "workers", "verbose");
+        args.RejectUnknown("distractors", "categories", "seed", "limit", "head", "query-views", "view-combination", "json", "cache", "no-cache", "workers", "verbose");
         if (args.Positionals.Count != 1) throw new UsageException(Usage);
         var seed = args.GetInt("seed", 1, 0, int.MaxValue);
         var refsRoot = Path.GetFullPath(args.Positionals[0]);
@@ -75,21 +75,33 @@ public static class EvalCopiesCommand
         }
 
         var queryEmbeddings = engine.Embed(jobs, "edited copies", stderr, cancellationToken);
+        // With query views, each copy searches with its views' vectors (their mean, or each for the best over them).
+        var viewVectors = engine.HasQueryViews ? engine.QueryVectors(jobs, queryEmbeddings, "edited copies", stderr, cancellationToken) : null;
         var queries = new List<CopyQuery>();
+        var inputQueries = new List<CopyQuery>();
         for (var q = 0; q < jobs.Count; q++)
-            if (queryEmbeddings.Results[q] is { } e) queries.Add(new CopyQuery(engine.Project(e).Vector, meta[q].Reference, meta[q].Edit));
+        {
+            if (queryEmbeddings.Results[q] is not { } e) continue;
+            var input = new CopyQuery(engine.Project(e).Vector, meta[q].Reference, meta[q].Edit);
+            inputQueries.Add(input);
+            if (viewVectors is null) queries.Add(input);
+            else if (viewVectors[q] is { } v) queries.Add(v.Length == 1 ? input with { Vector = v[0] } : input with { Views = v });
+        }
 
         var report = CopyDetectionEvaluator.Evaluate(indexed, usableRefs, queries, 0.9, cancellationToken);
         // With regions, the same items scored by their own vectors alone too: what the regions add, from one run.
         var ownOnly = engine.Regions ? CopyDetectionEvaluator.Evaluate([.. indexed.Select(v => v[0])], usableRefs, queries, 0.9, cancellationToken) : null;
         var categories = args.Get("categories") is { } manifest ? CategoryLists(engine, manifest, stderr, cancellationToken) : null;
         // The duplicate measurements are of whole-image copies (a detail is not a duplicate) and of the items' own vectors.
-        var duplicates = EvalDuplicates.Run([.. indexed.Select(v => v[0])], usableRefs, indexed.Count - usableRefs, [.. queries.Where(q => !CopyEdits.IsPartial(q.Edit))], categories, cancellationToken);
+        // Query views do not apply there: the copies are asked with (and grouped by) their input vectors, as stored items are.
+        var duplicates = EvalDuplicates.Run([.. indexed.Select(v => v[0])], usableRefs, indexed.Count - usableRefs, [.. inputQueries.Where(q => !CopyEdits.IsPartial(q.Edit))], categories, cancellationToken);
         if (args.Has("json"))
         {
             // The copy report's fields stay at the root (as before); the duplicate measurements sit beside them.
             var root = JsonSerializer.SerializeToNode(ToJson(engine.ModelId, seed, report), Json)!.AsObject();
             root["regions"] = engine.Regions;
+            root["queryViews"] = new System.Text.Json.Nodes.JsonArray([.. engine.QueryViews.Select(v => (System.Text.Json.Nodes.JsonNode?)v.Name)]);
+            root["viewCombination"] = engine.ViewCombination.ToString();
             if (ownOnly is not null) root["ownVectorsOnly"] = JsonSerializer.SerializeToNode(ToJson(engine.ModelId, seed, ownOnly), Json);
             root["vectorsPerItem"] = Quality.Round(VectorsPerItem(indexed), 2);
             root["duplicates"] = JsonSerializer.SerializeToNode(EvalDuplicates.ToJson(duplicates), Json);
@@ -98,7 +110,7 @@ public static class EvalCopiesCommand
         else
         {
             if (ownOnly is not null) WriteTable(stdout, engine.ModelId + " (the items' own vectors only)", seed, ownOnly);
-            WriteTable(stdout, engine.ModelId + (engine.Regions ? $" with regions ({VectorsPerItem(indexed):F1} vectors per item, scored in memory by the best of an item's vectors)" : ""), seed, report);
+            WriteTable(stdout, engine.ModelId + (engine.HasQueryViews ? $", query views {engine.QueryViewsLabel}" : "") + (engine.Regions ? $" with regions ({VectorsPerItem(indexed):F1} vectors per item, scored in memory by the best of an item's vectors)" : ""), seed, report);
             EvalDuplicates.WriteTable(stdout, duplicates);
         }
 

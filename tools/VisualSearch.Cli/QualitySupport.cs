@@ -4,6 +4,7 @@ using Microsoft.Extensions.Hosting;
 using VisualSearch.Embedding;
 using VisualSearch.Evaluation;
 using VisualSearch.Imaging;
+using VisualSearch.Search;
 
 namespace VisualSearch.Cli;
 
@@ -12,8 +13,10 @@ internal sealed class QualityEngine : IDisposable
 {
     private readonly IHost _host;
 
-    private QualityEngine(IHost host, ProjectionHead? head, string? cacheDirectory, int workers)
+    private QualityEngine(IHost host, ProjectionHead? head, string? cacheDirectory, int workers, IReadOnlyList<ImageView> queryViews, QueryViewCombination combination)
     {
+        QueryViews = queryViews;
+        ViewCombination = combination;
         _host = host;
         Decoder = host.Services.GetRequiredService<IImageDecoder>();
         Encoder = host.Services.GetRequiredService<IImageEncoder>();
@@ -35,6 +38,18 @@ internal sealed class QualityEngine : IDisposable
     /// memory, as a multi-vector index scores them (issue 14).
     /// </summary>
     public bool Regions { get; }
+
+    /// <summary>The views a query is embedded from (--query-views, else Search:QueryViews); items are always embedded from the input.</summary>
+    public IReadOnlyList<ImageView> QueryViews { get; }
+
+    /// <summary>How a query's views are combined (--view-combination, else Search:QueryViewCombination).</summary>
+    public QueryViewCombination ViewCombination { get; }
+
+    /// <summary>True when queries use views other than the input alone.</summary>
+    public bool HasQueryViews => QueryViews is not [{ Kind: ImageViewKind.Input }];
+
+    /// <summary>The views in words, for tables: e.g. <c>input+mirror, mean</c>.</summary>
+    public string QueryViewsLabel => string.Join('+', QueryViews.Select(v => v.Name)) + (QueryViews.Count > 1 ? ", " + ViewCombination.ToString().ToLowerInvariant() : "");
 
     public string? CacheDirectory { get; }
 
@@ -73,7 +88,13 @@ internal sealed class QualityEngine : IDisposable
             }
 
             var cache = args.Has("no-cache") ? null : args.Get("cache") ?? EmbeddingCache.DefaultDirectory();
-            return new QualityEngine(host, head, cache, workers);
+            var search = host.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<SearchOptions>>().Value;
+            if (!QueryViewSet.TryParse(args.Get("query-views") ?? search.QueryViews, search.QueryZoom, out var views, out var error))
+                throw new UsageException((args.Get("query-views") is null ? "Search:QueryViews: " : "--query-views: ") + error);
+            var combination = search.QueryViewCombination;
+            if (args.Get("view-combination") is { } c && (!Enum.TryParse(c, ignoreCase: true, out combination) || !Enum.IsDefined(combination) || int.TryParse(c, out _)))
+                throw new UsageException("--view-combination is mean (the views' mean vector) or best (each view searches; an item scores its best).");
+            return new QualityEngine(host, head, cache, workers, views, combination);
         }
         catch
         {
@@ -94,6 +115,28 @@ internal sealed class QualityEngine : IDisposable
             (embeddedNow > 0 ? $"; {embeddedNow} decoded and embedded in {clock.Elapsed.TotalSeconds:F1} s ({clock.Elapsed.TotalMilliseconds * Workers / embeddedNow:F0} ms per image per worker, {Workers} workers)" : ""));
         foreach (var f in result.Failures.Take(20)) stderr.WriteLine($"  refused {f.Name}: {f.Reason}");
         if (result.Failures.Count > 20) stderr.WriteLine($"  ... and {result.Failures.Count - 20} more");
+        return result;
+    }
+
+    /// <summary>
+    /// The vectors each query searches with: its views (<see cref="QueryViews"/>; the input view is
+    /// <paramref name="input"/>, the others are embedded here through the cache under keys that name the view),
+    /// projected, then combined (the mean as one vector, or every view's vector for <see cref="QueryViewCombination.Best"/>).
+    /// Null where the decoder refused a view.
+    /// </summary>
+    public float[][]?[] QueryVectors(IReadOnlyList<EmbeddingJob> jobs, BatchEmbedding input, string what, TextWriter stderr, CancellationToken cancellationToken)
+    {
+        var perView = QueryViews
+            .Select(v => v.Kind == ImageViewKind.Input ? input : Embed([.. jobs.Select(j => j.WithView(v))], $"{what} [{v.Name} view]", stderr, cancellationToken))
+            .ToList();
+        var result = new float[][]?[jobs.Count];
+        for (var i = 0; i < jobs.Count; i++)
+        {
+            if (perView.Any(b => b.Results[i] is null)) continue;
+            float[][] vectors = [.. perView.Select(b => Project(b.Results[i]!.Value).Vector)];
+            result[i] = vectors.Length > 1 && ViewCombination == QueryViewCombination.Mean ? [QueryViewSet.Mean(vectors)] : vectors;
+        }
+
         return result;
     }
 

@@ -8,6 +8,17 @@ public sealed record EmbeddingJob(string Key, Func<byte[]> Read, string Name)
 {
     /// <summary>A file on disk, keyed by its content (<see cref="EmbeddingCache.FileKey"/>).</summary>
     public static EmbeddingJob ForFile(string path) => new(EmbeddingCache.FileKey(path), () => File.ReadAllBytes(path), path);
+
+    /// <summary>
+    /// A query view to embed instead of the encoder's own input (search-side views, <see cref="ImageView"/>); null: the
+    /// input, as items are embedded.
+    /// </summary>
+    public ImageView? View { get; init; }
+
+    /// <summary>This job's view <paramref name="view"/>: the key names the view (the input view keeps this job's key).</summary>
+    public EmbeddingJob WithView(ImageView view) => view.Kind == ImageViewKind.Input
+        ? this with { View = null }
+        : this with { Key = $"{Key}#view={view.Name};v=1", Name = $"{Name} [{view.Name}]", View = view };
 }
 
 /// <summary>A job that gave no embedding, and why.</summary>
@@ -55,7 +66,7 @@ public static class BatchEmbedder
             {
                 try
                 {
-                    var prepared = decoder.Prepare(job.Read(), encoder.Input);
+                    var prepared = job.View is { } view ? decoder.PrepareViews(job.Read(), encoder.Input, [view])[0] : decoder.Prepare(job.Read(), encoder.Input);
                     var embedding = encoder.Embed(prepared, cancellationToken);
                     results[i] = embedding;
                     cache?.Add(job.Key, embedding);

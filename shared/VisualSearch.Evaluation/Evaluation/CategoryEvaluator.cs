@@ -29,14 +29,21 @@ public static class CategoryEvaluator
     /// Optional: every item's vectors (its own and its regions'), as a multi-vector index holds them. A query (an
     /// item's own vector) then scores each other item by the best of that item's vectors.
     /// </param>
+    /// <param name="queryVectors">
+    /// Optional: the vectors each item queries with instead of its own (query-side views: their mean as one vector, or
+    /// every view's vector for a multi-query); another item then scores the best over them. The items searched keep
+    /// <paramref name="vectors"/> (and <paramref name="itemVectors"/>).
+    /// </param>
     public static CategoryReport Evaluate(
         IReadOnlyList<float[]> vectors,
         IReadOnlyList<string> labels,
         IReadOnlyList<int>? ks = null,
         IReadOnlyList<float>? rawNorms = null,
         CancellationToken cancellationToken = default,
-        IReadOnlyList<float[][]>? itemVectors = null)
+        IReadOnlyList<float[][]>? itemVectors = null,
+        IReadOnlyList<float[][]>? queryVectors = null)
     {
+        if (queryVectors is not null && queryVectors.Count != vectors?.Count) throw new ArgumentException("One set of query vectors per vector.", nameof(queryVectors));
         if (itemVectors is not null && itemVectors.Count != vectors?.Count) throw new ArgumentException("One set of item vectors per vector.", nameof(itemVectors));
         ArgumentNullException.ThrowIfNull(vectors);
         ArgumentNullException.ThrowIfNull(labels);
@@ -57,7 +64,9 @@ public static class CategoryEvaluator
             {
                 if (j == q) continue;
                 order[p] = j;
-                similarity[p] = itemVectors is null ? TensorPrimitives.Dot(vectors[q], vectors[j]) : CopyDetectionEvaluator.BestOf(vectors[q], itemVectors[j]);
+                similarity[p] = queryVectors is not null
+                    ? (itemVectors is null ? CopyDetectionEvaluator.BestOf(vectors[j], queryVectors[q]) : CopyDetectionEvaluator.BestOver(queryVectors[q], itemVectors[j]))
+                    : itemVectors is null ? TensorPrimitives.Dot(vectors[q], vectors[j]) : CopyDetectionEvaluator.BestOf(vectors[q], itemVectors[j]);
                 p++;
             }
 

@@ -3,7 +3,20 @@ using System.Numerics.Tensors;
 namespace VisualSearch.Evaluation;
 
 /// <summary>An edited copy used as a query, with the index of the reference it was made from.</summary>
-public sealed record CopyQuery(float[] Vector, int Reference, CopyEdit Edit);
+public sealed record CopyQuery(float[] Vector, int Reference, CopyEdit Edit)
+{
+    /// <summary>
+    /// Several query vectors (the views of a multi-query, <c>Search:QueryViewCombination=Best</c>): an item then scores
+    /// the best over them; null: <see cref="Vector"/> alone.
+    /// </summary>
+    public IReadOnlyList<float[]>? Views { get; init; }
+
+    /// <summary>The query's similarity to an item (the best over the item's vectors, and over <see cref="Views"/> when set).</summary>
+    public float Similarity(float[][] item)
+    {
+        return Views is null ? CopyDetectionEvaluator.BestOf(Vector, item) : CopyDetectionEvaluator.BestOver(Views, item);
+    }
+}
 
 /// <summary>Copy-detection scores of a group of queries (one edit kind, or all).</summary>
 /// <param name="Name">The edit's short name, or "overall".</param>
@@ -69,7 +82,7 @@ public static class CopyDetectionEvaluator
             var query = queries[q];
             if ((uint)query.Reference >= (uint)references) throw new ArgumentException($"Query {q} names reference {query.Reference} of {references}.", nameof(queries));
             var similarity = new float[indexed.Count];
-            for (var j = 0; j < indexed.Count; j++) similarity[j] = BestOf(query.Vector, indexed[j]);
+            for (var j = 0; j < indexed.Count; j++) similarity[j] = query.Similarity(indexed[j]);
             var ranked = CategoryEvaluator.Rank(similarity);
             var rank = Array.IndexOf(ranked, query.Reference);
             var top = ranked.Take(CandidatesPerQuery).Select(j => new Pair(similarity[j], j == query.Reference)).ToArray();
@@ -89,6 +102,15 @@ public static class CopyDetectionEvaluator
         ArgumentNullException.ThrowIfNull(vectors);
         var best = float.NegativeInfinity;
         foreach (var v in vectors) best = Math.Max(best, TensorPrimitives.Dot(query, v));
+        return best;
+    }
+
+    /// <summary>The best similarity of any of several query vectors to any of an item's vectors (a multi-query over a multi-vector item).</summary>
+    public static float BestOver(IReadOnlyList<float[]> queries, float[][] vectors)
+    {
+        ArgumentNullException.ThrowIfNull(queries);
+        var best = float.NegativeInfinity;
+        foreach (var query in queries) best = Math.Max(best, BestOf(query, vectors));
         return best;
     }
 
