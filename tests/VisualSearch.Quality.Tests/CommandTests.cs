@@ -136,6 +136,32 @@ public sealed class CommandTests
     }
 
     [Fact]
+    public async Task QueryViewsAreEmbeddedOnceThroughTheCacheAndNamedInTheReport()
+    {
+        using var dir = new TempDirectory();
+        var refs = TinySets.WriteReferences(Path.Combine(dir.Path, "refs"), 3);
+        var cache = Path.Combine(dir.Path, "cache");
+
+        var (code, stdout, stderr) = await RunAsync(EvalCopiesCommand.RunAsync, refs, "--json", "--cache", cache, "--query-views", "Input,Mirror", "--view-combination", "best");
+        Assert.True(code == 0, stderr);
+        using var json = JsonDocument.Parse(stdout);
+        Assert.Equal(["input", "mirror"], json.RootElement.GetProperty("queryViews").EnumerateArray().Select(v => v.GetString()));
+        Assert.Equal("Best", json.RootElement.GetProperty("viewCombination").GetString());
+        Assert.Contains("edited copies [mirror view]: 27 images, 0 from the cache", stderr);
+        Assert.True(json.RootElement.GetProperty("overall").GetProperty("accuracyAt1").GetDouble() >= 0.6, stdout);
+
+        // The other combination reads every view from the cache; the references stay their input vectors.
+        var (meanCode, meanTable, meanErr) = await RunAsync(EvalCopiesCommand.RunAsync, refs, "--cache", cache, "--query-views", "input,mirror", "--view-combination", "mean");
+        Assert.True(meanCode == 0, meanErr);
+        Assert.Contains("edited copies [mirror view]: 27 images, 27 from the cache", meanErr);
+        Assert.Contains("references and distractors: 3 images, 3 from the cache", meanErr);
+        Assert.Contains("query views input+mirror, mean", meanTable);
+
+        await Assert.ThrowsAsync<UsageException>(() => RunAsync(EvalCopiesCommand.RunAsync, refs, "--no-cache", "--query-views", "Input,Sideways"));
+        await Assert.ThrowsAsync<UsageException>(() => RunAsync(EvalCopiesCommand.RunAsync, refs, "--no-cache", "--query-views", "Input,Mirror", "--view-combination", "max"));
+    }
+
+    [Fact]
     public async Task AHeadForAnotherBackboneIsRefused()
     {
         using var dir = new TempDirectory();

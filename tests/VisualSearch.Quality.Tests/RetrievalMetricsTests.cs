@@ -180,6 +180,27 @@ public sealed class RetrievalMetricsTests
     }
 
     [Fact]
+    public void QueryViewsScoreTheBestOverTheViewsWhileTheItemsSearchedKeepTheirOwnVectors()
+    {
+        // Item 0 (class a, 0 degrees) queries with two views, one at 92 degrees: it now finds item 2 (class b, 90) first.
+        float[][] own = [Unit(0), Unit(10), Unit(90), Unit(95)];
+        string[] labels = ["a", "a", "b", "b"];
+        var views = CategoryEvaluator.Evaluate(own, labels, [1], queryVectors: [[Unit(0), Unit(92)], [Unit(10)], [Unit(90)], [Unit(95)]]);
+        Assert.Equal(0.75, views.Overall.RecallAtK[0]);
+        Assert.Equal(0.5, views.PerClass[0].Metrics.RecallAtK[0], 12); // class a: item 1 still finds item 0
+        // Item 2 (90) finds item 3 (95) first: item 0 is searched by its own vector (0), not by its view at 92 (which would win).
+        Assert.Equal(1.0, views.PerClass[1].Metrics.RecallAtK[0], 12);
+
+        // A copy at 60 degrees of reference 0 (0) lands nearer reference 1 (90); a second view at -5 finds reference 0.
+        float[][] indexed = [Unit(0), Unit(90)];
+        var alone = CopyDetectionEvaluator.Evaluate(indexed, 2, [new CopyQuery(Unit(60), 0, CopyEdit.Combined)]);
+        var best = CopyDetectionEvaluator.Evaluate(indexed, 2, [new CopyQuery(Unit(60), 0, CopyEdit.Combined) { Views = [Unit(60), Unit(-5)] }]);
+        Assert.Equal(0.0, alone.Overall.AccuracyAt1);
+        Assert.Equal(1.0, best.Overall.AccuracyAt1);
+        Assert.Equal(MathF.Cos(5 * MathF.PI / 180), best.Overall.MeanTrueSimilarity, 5);
+    }
+
+    [Fact]
     public void CopyDetectionPerEdit()
     {
         // Two references on the axes; a crop query near ref 0 (found), an overlay query of ref 0 that lands nearer ref 1.
