@@ -145,6 +145,33 @@ public sealed class BuildingBlocksTests
     }
 
     [Fact]
+    public void CacheLeavesOutAnEntryWhoseVectorIsNoEmbedding()
+    {
+        using var dir = new TempDirectory();
+        using (var cache = EmbeddingCache.Open(dir.Path, "m-1", 3))
+        {
+            cache.Add("a", new Embedding.Embedding([1, 0, 0], 2));
+            cache.Add("b", new Embedding.Embedding([0, 1, 0], 3));
+            cache.Add("c", new Embedding.Embedding([0, 0, 1], 4));
+        }
+
+        // Garbage in b's vector (a float of 1e30 where its 1 was): the entry is skipped, the ones around it stay.
+        var segment = Assert.Single(Directory.GetFiles(dir.Path, "m-1.*.seg"));
+        var bytes = File.ReadAllBytes(segment);
+        var one = BitConverter.GetBytes(1f);
+        var at = bytes.AsSpan().IndexOf([.. BitConverter.GetBytes(3f), .. BitConverter.GetBytes(0f), .. one]) + 8;
+        BitConverter.GetBytes(1e30f).CopyTo(bytes, at);
+        File.WriteAllBytes(segment, bytes);
+        using var reopened = EmbeddingCache.Open(dir.Path, "m-1", 3);
+        Assert.Equal(2, reopened.Count);
+        Assert.False(reopened.TryGet("b", out _));
+        Assert.True(reopened.TryGet("a", out var a));
+        Assert.Equal([1f, 0f, 0f], a.Vector);
+        Assert.True(reopened.TryGet("c", out var c));
+        Assert.Equal([0f, 0f, 1f], c.Vector);
+    }
+
+    [Fact]
     public void CacheTakesWritersSideBySideAndMergesTheirSegments()
     {
         using var dir = new TempDirectory();

@@ -257,6 +257,20 @@ public sealed class EmbeddingCache : IDisposable
         return vector;
     }
 
+    /// <summary>
+    /// A finite, non-negative raw norm and a vector of finite length below <see cref="MaxVectorLength"/> (an encoder's
+    /// vectors are normalised; garbage bytes read as floats are not).
+    /// </summary>
+    private static bool IsEmbedding(float rawNorm, float[] vector)
+    {
+        if (!float.IsFinite(rawNorm) || rawNorm < 0) return false;
+        var length = System.Numerics.Tensors.TensorPrimitives.Norm(vector);
+        return float.IsFinite(length) && length < MaxVectorLength;
+    }
+
+    /// <summary>Longer than this, a cached vector is taken for garbage (the corrupt entry met had a length of 9e38).</summary>
+    private const float MaxVectorLength = 1e6f;
+
     /// <summary>Reads one file's entries; an entry cut short ends the file (the torn tail of an old appended main file).</summary>
     private void Load(string path)
     {
@@ -300,7 +314,9 @@ public sealed class EmbeddingCache : IDisposable
                 end += 4 + count * regionBytes;
             }
 
-            _entries[key] = new Embedding.Embedding(vector, norm) { Regions = regions };
+            // An entry whose numbers cannot be an embedding is left out and embedded again: one such entry in a shared main
+            // file once put a query at a similarity of -5e33 to its reference.
+            if (IsEmbedding(norm, vector)) _entries[key] = new Embedding.Embedding(vector, norm) { Regions = regions };
             position = end;
         }
     }
