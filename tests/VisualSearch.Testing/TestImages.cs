@@ -86,6 +86,25 @@ public static class TestImages
         return Encode(bitmap, format, quality);
     }
 
+    /// <summary>A PNG of <paramref name="background"/> with filled, axis-aligned rectangles drawn over it in order
+    /// (geometry tests: which pixels a crop, view or scale keeps).</summary>
+    public static byte[] Rectangles(int width, int height, SKColor background, params (SKRect Rect, SKColor Colour)[] rectangles)
+    {
+        using var bitmap = new SKBitmap(new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Premul));
+        using (var canvas = new SKCanvas(bitmap))
+        {
+            canvas.Clear(background);
+            using var paint = new SKPaint();
+            foreach (var (rect, colour) in rectangles)
+            {
+                paint.Color = colour;
+                canvas.DrawRect(rect, paint);
+            }
+        }
+
+        return Encode(bitmap, ImageFormat.Png);
+    }
+
     public static byte[] Encode(SKBitmap bitmap, ImageFormat format, int quality = 90)
     {
         switch (format)

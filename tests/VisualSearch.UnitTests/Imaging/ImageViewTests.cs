@@ -66,15 +66,7 @@ public sealed class ImageViewTests
     public void Zoom_takes_the_centre_square_of_its_share_of_the_shorter_side()
     {
         // 400 x 400 white with a centred 200 x 200 black square: zoom 0.5 is the black square alone.
-        using var bitmap = new SKBitmap(new SKImageInfo(400, 400, SKColorType.Rgba8888, SKAlphaType.Premul));
-        using (var canvas = new SKCanvas(bitmap))
-        {
-            canvas.Clear(SKColors.White);
-            using var black = new SKPaint { Color = SKColors.Black };
-            canvas.DrawRect(100, 100, 200, 200, black);
-        }
-
-        var png = TestImages.Encode(bitmap, ImageFormat.Png);
+        var png = TestImages.Rectangles(400, 400, SKColors.White, (SKRect.Create(100, 100, 200, 200), SKColors.Black));
         var views = _decoder.PrepareViews(png, new ImageInput(224), [ImageView.Input, new ImageView(ImageViewKind.Zoom, 0.5), new ImageView(ImageViewKind.Zoom, 0.75)]);
         // Input: the black square is the middle half of each side (112 of 224 px).
         Assert.InRange(CountColumnsAt(views[0], 112, p => p.R < 64), 110, 114);
@@ -133,20 +125,8 @@ public sealed class ImageViewTests
         Assert.Equal(ImageRejectionReason.Truncated, ex.Reason);
     }
 
-    private static byte[] Bands(int width, int height, int band)
-    {
-        using var bitmap = new SKBitmap(new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Premul));
-        using (var canvas = new SKCanvas(bitmap))
-        {
-            canvas.Clear(SKColors.Blue);
-            using var red = new SKPaint { Color = SKColors.Red };
-            using var green = new SKPaint { Color = new SKColor(0, 255, 0) };
-            canvas.DrawRect(0, 0, band, height, red);
-            canvas.DrawRect(width - band, 0, band, height, green);
-        }
-
-        return TestImages.Encode(bitmap, ImageFormat.Png);
-    }
+    private static byte[] Bands(int width, int height, int band) => TestImages.Rectangles(width, height, SKColors.Blue,
+        (SKRect.Create(0, 0, band, height), SKColors.Red), (SKRect.Create(width - band, 0, band, height), new SKColor(0, 255, 0)));
 
     private static bool IsRed((byte R, byte G, byte B) p) => p.R > 128 && p.G < 128 && p.B < 128;
 

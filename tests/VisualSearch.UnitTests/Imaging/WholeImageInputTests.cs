@@ -32,15 +32,7 @@ public sealed class WholeImageInputTests
     public void The_decoder_keeps_the_whole_image_where_the_crop_cut_its_sides()
     {
         // Left quarter red, the rest blue: the 224 centre crop of 640 x 480 starts at x = 37 of 299, inside the red.
-        using var bitmap = new SKBitmap(new SKImageInfo(640, 480, SKColorType.Rgba8888, SKAlphaType.Premul));
-        using (var canvas = new SKCanvas(bitmap))
-        {
-            canvas.Clear(SKColors.Blue);
-            using var red = new SKPaint { Color = SKColors.Red };
-            canvas.DrawRect(0, 0, 160, 480, red);
-        }
-
-        var png = TestImages.Encode(bitmap, ImageFormat.Png);
+        var png = TestImages.Rectangles(640, 480, SKColors.Blue, (SKRect.Create(0, 0, 160, 480), SKColors.Red));
         var whole = _decoder.Prepare(png, new ImageInput(288, WholeImage: true, MaxLongerSide: 576, SideMultiple: 32));
         Assert.Equal((384, 288, 288), (whole.PixelWidth, whole.PixelHeight, whole.Size));
         Assert.Equal((640, 480), (whole.Width, whole.Height));
