@@ -46,7 +46,7 @@ internal sealed class QualityEngine : IDisposable
     public QueryViewCombination ViewCombination { get; }
 
     /// <summary>True when queries use views other than the input alone.</summary>
-    public bool HasQueryViews => QueryViews is not [{ Kind: ImageViewKind.Input }];
+    public bool HasQueryViews => !QueryViewSet.IsInputOnly(QueryViews);
 
     /// <summary>The views in words, for tables: e.g. <c>input+mirror, mean</c>.</summary>
     public string QueryViewsLabel => string.Join('+', QueryViews.Select(v => v.Name)) + (QueryViews.Count > 1 ? ", " + ViewCombination.ToString().ToLowerInvariant() : "");

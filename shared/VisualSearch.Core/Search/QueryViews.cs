@@ -77,6 +77,17 @@ public static class QueryViewSet
         return views;
     }
 
+    /// <summary>Whether <paramref name="views"/> is the encoder's input alone (a search as without views: one inference, one search).</summary>
+    public static bool IsInputOnly(IReadOnlyList<ImageView> views) => views is [{ Kind: ImageViewKind.Input }];
+
+    /// <summary>The position of the <see cref="ImageViewKind.Input"/> view in <paramref name="views"/>; 0 (the first) when there is none.</summary>
+    public static int InputIndex(IReadOnlyList<ImageView> views)
+    {
+        for (var i = 0; i < views.Count; i++)
+            if (views[i].Kind == ImageViewKind.Input) return i;
+        return 0;
+    }
+
     /// <summary>True when <paramref name="text"/> parses (<see cref="Parse"/>); otherwise the reason.</summary>
     public static bool TryParse(string? text, double zoom, out IReadOnlyList<ImageView> views, out string? error)
     {

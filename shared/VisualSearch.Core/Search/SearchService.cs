@@ -84,13 +84,13 @@ public sealed class SearchService(
         {
             IReadOnlyList<PreparedImage> prepared;
             using (metrics.Time("decode"))
-                prepared = _views is [{ Kind: ImageViewKind.Input }] ? [decoder.Prepare(image.Span, encoder.Input)] : decoder.PrepareViews(image.Span, encoder.Input, _views);
+                prepared = QueryViewSet.IsInputOnly(_views) ? [decoder.Prepare(image.Span, encoder.Input)] : decoder.PrepareViews(image.Span, encoder.Input, _views);
             using (metrics.Time("embed"))
                 foreach (var view in prepared) embeddings.Add(encoder.Embed(view, cancellationToken));
         }
 
         // Drift telemetry watches what items are embedded from: the input view when there is one.
-        var observed = embeddings[Math.Max(0, _views.ToList().FindIndex(v => v.Kind == ImageViewKind.Input))];
+        var observed = embeddings[QueryViewSet.InputIndex(_views)];
         metrics.ObserveEmbedding(encoder.Model.Id, observed.Vector, observed.RawNorm);
         IReadOnlyList<SearchHit> hits;
         if (embeddings.Count == 1)

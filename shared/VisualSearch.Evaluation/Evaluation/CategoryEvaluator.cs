@@ -64,9 +64,7 @@ public static class CategoryEvaluator
             {
                 if (j == q) continue;
                 order[p] = j;
-                similarity[p] = queryVectors is not null
-                    ? (itemVectors is null ? CopyDetectionEvaluator.BestOf(vectors[j], queryVectors[q]) : CopyDetectionEvaluator.BestOver(queryVectors[q], itemVectors[j]))
-                    : itemVectors is null ? TensorPrimitives.Dot(vectors[q], vectors[j]) : CopyDetectionEvaluator.BestOf(vectors[q], itemVectors[j]);
+                similarity[p] = Similarity(q, j);
                 p++;
             }
 
@@ -75,6 +73,15 @@ public static class CategoryEvaluator
             for (var r = 0; r < ranked.Length; r++) relevant[r] = string.Equals(labels[order[ranked[r]]], labels[q], StringComparison.Ordinal);
             scores[q] = RetrievalMetrics.Score(relevant, relevantCount, ks);
         });
+
+        // Query q against item j: the best over q's query vectors (its own vector without views) and j's vectors (its own without regions).
+        float Similarity(int q, int j) => (queryVectors, itemVectors) switch
+        {
+            (null, null) => TensorPrimitives.Dot(vectors[q], vectors[j]),
+            (null, { } items) => CopyDetectionEvaluator.BestOf(vectors[q], items[j]),
+            ({ } views, null) => CopyDetectionEvaluator.BestOf(vectors[j], views[q]),
+            ({ } views, { } items) => CopyDetectionEvaluator.BestOver(views[q], items[j]),
+        };
 
         var scored = Enumerable.Range(0, n).Where(i => scores[i] is not null).ToList();
         var perClass = classSizes.Keys.Order(StringComparer.Ordinal)
