@@ -102,10 +102,11 @@ internal sealed class GraphLifecycle(string directory, HnswGraph graph, ILogger 
 
     /// <summary>
     /// A new graph of the <paramref name="slots"/> with their vectors, added from <paramref name="threads"/>
-    /// threads (<paramref name="vectorOfSlot"/> is called from all of them at once). Not saved yet.
+    /// threads (<paramref name="vectorOfSlot"/> is called from all of them at once) and checked by <paramref name="check"/>
+    /// (<see cref="HnswGraph.EnsureReachable"/>). Not saved yet.
     /// Throws what USearch's native library throws when it cannot be loaded.
     /// </summary>
-    public static GraphLifecycle Build(string directory, HnswSettings settings, int[] slots, SlotVectorReader vectorOfSlot, int threads, ILogger logger, CancellationToken cancellationToken)
+    public static GraphLifecycle Build(string directory, HnswSettings settings, int[] slots, SlotVectorReader vectorOfSlot, int threads, AnnBuildCheck check, ILogger logger, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(slots);
         ArgumentNullException.ThrowIfNull(vectorOfSlot);
@@ -113,7 +114,8 @@ internal sealed class GraphLifecycle(string directory, HnswGraph graph, ILogger 
         var graph = HnswGraph.Create(settings);
         try
         {
-            var stats = graph.AddMany(Array.ConvertAll(slots, s => (ulong)s), (i, destination) => vectorOfSlot(slots[i], destination), threads, cancellationToken);
+            var stats = graph.AddMany(Array.ConvertAll(slots, s => (ulong)s), (i, destination) => vectorOfSlot(slots[i], destination), threads, check, cancellationToken);
+            if (stats.Fallback is not null) LocalIndexLog.GraphLinkCheckFellBack(logger, directory, stats.Fallback);
             if (stats.Repaired > 0) LocalIndexLog.GraphRepaired(logger, directory, stats.Repaired, slots.Length);
             LocalIndexLog.GraphBuildParts(logger, directory, threads, stats.Insert.TotalSeconds, stats.InsertCpu.TotalSeconds, stats.CheckSummary, stats.Check.TotalSeconds, stats.CheckCpu.TotalSeconds);
         }

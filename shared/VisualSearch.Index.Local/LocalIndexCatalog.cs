@@ -139,6 +139,7 @@ public sealed partial class LocalIndexCatalog
             AnnOverfetch = _options.AnnOverfetch,
             AnnQuantization = _options.AnnQuantization,
             AnnBuildThreads = _options.AnnBuildThreads,
+            AnnBuildCheck = _options.AnnBuildCheck,
             FilteredSearch = _options.FilteredSearch,
         }),
         _loggerFactory.CreateLogger<LocalVectorIndex>());

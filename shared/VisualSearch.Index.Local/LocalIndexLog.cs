@@ -50,6 +50,9 @@ internal static partial class LocalIndexLog
     [LoggerMessage(113, LogLevel.Information, "Index {Directory}: re-inserted {Count} of {Total} vectors the parallel graph build had left unreachable")]
     public static partial void GraphRepaired(ILogger logger, string directory, int count, int total);
 
-    [LoggerMessage(114, LogLevel.Information, "Index {Directory}: graph build on {Threads} thread(s): inserts {InsertSeconds:F1} s ({InsertCpuSeconds:F1} CPU s), reachability check (searches at each expansion: {CheckSearches}) and re-inserts {CheckSeconds:F1} s ({CheckCpuSeconds:F1} CPU s)")]
-    public static partial void GraphBuildParts(ILogger logger, string directory, int threads, double insertSeconds, double insertCpuSeconds, string checkSearches, double checkSeconds, double checkCpuSeconds);
+    [LoggerMessage(114, LogLevel.Information, "Index {Directory}: graph build on {Threads} thread(s): inserts {InsertSeconds:F1} s ({InsertCpuSeconds:F1} CPU s), reachability check ({Check}) and re-inserts {CheckSeconds:F1} s ({CheckCpuSeconds:F1} CPU s)")]
+    public static partial void GraphBuildParts(ILogger logger, string directory, int threads, double insertSeconds, double insertCpuSeconds, string check, double checkSeconds, double checkCpuSeconds);
+
+    [LoggerMessage(115, LogLevel.Warning, "Index {Directory}: the graph's links could not be checked ({Reason}); every vector was searched for instead")]
+    public static partial void GraphLinkCheckFellBack(ILogger logger, string directory, string reason);
 }

@@ -78,6 +78,27 @@ public sealed class LocalIndexOptions
     /// candidates the graph finds, its memory and its speed (docs/performance.md).
     /// </summary>
     public AnnQuantization AnnQuantization { get; set; } = AnnQuantization.Int8;
+
+    /// <summary>
+    /// How a build on several threads makes sure every vector can be reached: Links (default) reads the graph's links
+    /// and re-inserts what no link path from the entry node reaches; Search searches for every vector (the check
+    /// before issue 21's fifth run: at 1M it cost as much as the inserts). Links falls back to Search by itself
+    /// when USearch's serialised layout is not the one it reads (logged).
+    /// </summary>
+    public AnnBuildCheck AnnBuildCheck { get; set; } = AnnBuildCheck.Links;
+}
+
+/// <summary>How a parallel graph build of a <see cref="LocalVectorIndex"/> makes sure every vector can be reached.</summary>
+public enum AnnBuildCheck
+{
+    /// <summary>
+    /// Serialise the graph (USearch's own format), walk its links from the entry node over every level and re-insert,
+    /// on one thread, the vectors no link path reaches or no bottom-level link leads to; repeated until none is lost.
+    /// </summary>
+    Links,
+
+    /// <summary>Search for every vector (16 candidates, the misses again at the add expansion, then at the graph's own) and re-insert what is not found.</summary>
+    Search,
 }
 
 /// <summary>How the HNSW graph of a <see cref="LocalVectorIndex"/> stores its vectors.</summary>

@@ -533,7 +533,7 @@ public sealed partial class LocalVectorIndex : IVectorIndex, IDisposable
             var loaded = tryLoad ? GraphLifecycle.TryLoad(Directory, settings, _log!.Length, _records, _logger, pending) : null;
             // A graph read ahead that does not match is freed before a new one is built beside it (at 1M, 724 MB).
             pending?.Dispose();
-            graph = loaded ?? GraphLifecycle.Build(Directory, settings, _records.LiveSlots(), ReadVector, _options.AnnBuildThreads > 0 ? _options.AnnBuildThreads : Environment.ProcessorCount, _logger, cancellationToken);
+            graph = loaded ?? GraphLifecycle.Build(Directory, settings, _records.LiveSlots(), ReadVector, _options.AnnBuildThreads > 0 ? _options.AnnBuildThreads : Environment.ProcessorCount, _options.AnnBuildCheck, _logger, cancellationToken);
         }
         catch (Exception ex) when (ex is DllNotFoundException or EntryPointNotFoundException or BadImageFormatException)
         {

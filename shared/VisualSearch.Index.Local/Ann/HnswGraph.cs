@@ -10,17 +10,44 @@ namespace VisualSearch.Index.Local.Ann;
 /// <param name="Quantization">How the graph stores its vectors.</param>
 internal sealed record HnswSettings(int Dimension, int Connectivity, int ExpansionAdd, int ExpansionSearch, AnnQuantization Quantization);
 
-/// <summary>What a build by <see cref="HnswGraph.AddMany"/> did and where its time went.</summary>
+/// <summary>One reading of the graph's links by the link check.</summary>
+/// <param name="NotReached">Present nodes no link path from the entry node reaches.</param>
+/// <param name="NoBottomLinkIn">Present nodes reached only through upper levels (no bottom-level link from a reached node leads to them).</param>
+/// <param name="Read">Wall time to serialise, parse and walk the graph.</param>
+internal sealed record LinkCheckRound(int NotReached, int NoBottomLinkIn, TimeSpan Read)
+{
+    public int Lost => NotReached + NoBottomLinkIn;
+}
+
+/// <summary>What a build by <see cref="HnswGraph.AddMany(IReadOnlyList{ulong}, Action{int, Span{float}}, int, AnnBuildCheck, CancellationToken)"/> did and where its time went.</summary>
 /// <param name="Repaired">Vectors removed and inserted again on one thread because the check did not find them.</param>
 /// <param name="Insert">Wall time of the (parallel) insert pass.</param>
 /// <param name="InsertCpu">The process's CPU time during the insert pass (all threads).</param>
 /// <param name="Check">Wall time of the reachability checks and re-inserts (zero for a one-thread build).</param>
 /// <param name="CheckCpu">The process's CPU time during the checks and re-inserts.</param>
-/// <param name="CheckSearches">Searches of the reachability check per candidate list (expansion, searches), smallest first.</param>
-internal sealed record HnswBuildStats(int Repaired, TimeSpan Insert, TimeSpan InsertCpu, TimeSpan Check, TimeSpan CheckCpu, IReadOnlyList<(int Expansion, int Searches)> CheckSearches)
+/// <param name="CheckSearches">Searches of the search check per candidate list (expansion, searches), smallest first; empty when the links sufficed.</param>
+/// <param name="LinkRounds">Readings of the links by the link check, one per round (the last finds nothing lost, unless it fell back).</param>
+/// <param name="Fallback">Why the link check gave way to the search check; null when it did not.</param>
+internal sealed record HnswBuildStats(int Repaired, TimeSpan Insert, TimeSpan InsertCpu, TimeSpan Check, TimeSpan CheckCpu, IReadOnlyList<(int Expansion, int Searches)> CheckSearches,
+    IReadOnlyList<LinkCheckRound> LinkRounds, string? Fallback = null)
 {
-    /// <summary>The check's searches for the log: "200000 at 16, 38038 at 64, 618 at 256".</summary>
-    public string CheckSummary => CheckSearches.Count == 0 ? "none" : string.Join(", ", CheckSearches.Select(c => $"{c.Searches} at {c.Expansion}"));
+    /// <summary>
+    /// The check for the log: "links: 812 not reached, 40 reached only from above (0.9 s); 0 (0.9 s)" and/or
+    /// "searches: 200000 at 16, 38038 at 64, 618 at 256".
+    /// </summary>
+    public string CheckSummary
+    {
+        get
+        {
+            var parts = new List<string>();
+            if (LinkRounds.Count > 0)
+                parts.Add("links: " + string.Join("; ", LinkRounds.Select(r => r.Lost == 0 ? $"0 lost ({r.Read.TotalSeconds:F1} s)"
+                    : $"{r.NotReached} not reached, {r.NoBottomLinkIn} reached only from above ({r.Read.TotalSeconds:F1} s)")));
+            if (Fallback is not null) parts.Add($"fell back: {Fallback}");
+            if (CheckSearches.Count > 0) parts.Add("searches: " + string.Join(", ", CheckSearches.Select(c => $"{c.Searches} at {c.Expansion}")));
+            return parts.Count == 0 ? "none" : string.Join("; then ", parts);
+        }
+    }
 }
 
 /// <summary>
@@ -152,7 +179,7 @@ internal sealed class HnswGraph : IDisposable
     /// <summary>
     /// Adds many vectors from <paramref name="threads"/> threads at once, then makes sure each is reachable;
     /// returns how many had to be inserted again and the time of each part. <paramref name="vectorAt"/> copies the i-th vector into a
-    /// buffer of the calling thread; it is called from several threads at a time, and twice per vector.
+    /// buffer of the calling thread; it is called from several threads at a time, and again for a vector inserted again.
     /// <para>
     /// USearch's C API takes no thread id: each <c>usearch_add</c> takes a free per-thread context (the vector
     /// cast buffer, the candidate queues, the visited set) from a pool sized by the reservation, and a
@@ -162,34 +189,34 @@ internal sealed class HnswGraph : IDisposable
     /// counts (the single-vector <see cref="Add"/> does both, so it is never called from the workers).
     /// </para>
     /// <para>
-    /// Even so, concurrent inserts can leave a few vectors unreachable (measured: 1-3 of 4,000 random vectors,
-    /// none with one thread). Each insert links the new node to the neighbours its search found, in a graph that
-    /// lacks the nodes being inserted beside it, and each neighbour then prunes its own list to the best M; when
-    /// every neighbour prunes the new node away again, no link leads to it. So after the parallel pass every
-    /// vector is searched for (in parallel: searches are safe beside each other), first with a short candidate list
-    /// (<see cref="FirstCheckExpansion"/>; at the graph's search expansion the check cost more than the inserts),
-    /// those not found again at the add expansion and then at the graph's own, and each one that does not find
-    /// itself among its nearest even then (an identical vector under another key counts as found) is removed and
-    /// inserted again on one thread, into the complete graph, as an incremental insert is; checked again, up
-    /// to <see cref="RepairRounds"/> rounds.
+    /// Even so, concurrent inserts can leave vectors unreachable (measured: 1-3 of 4,000 random vectors). Each insert
+    /// links the new node to the neighbours its search found, in a graph that lacks the nodes being inserted beside it,
+    /// and each neighbour then prunes its own list to the best M; when every neighbour prunes the new node away again,
+    /// no link leads to it. So after the parallel pass the check (<paramref name="check"/>) finds such vectors and
+    /// inserts them again on one thread, into the complete graph, as an incremental insert is
+    /// (<see cref="EnsureReachable"/>).
     /// </para>
     /// </summary>
+    public HnswBuildStats AddMany(IReadOnlyList<ulong> keys, Action<int, Span<float>> vectorAt, int threads, AnnBuildCheck check, CancellationToken cancellationToken = default)
+        => AddMany(keys, vectorAt, threads, check, [FirstCheckExpansion, Settings.ExpansionAdd], cancellationToken);
+
+    /// <summary>The default build: the link check.</summary>
     public HnswBuildStats AddMany(IReadOnlyList<ulong> keys, Action<int, Span<float>> vectorAt, int threads, CancellationToken cancellationToken = default)
-        => AddMany(keys, vectorAt, threads, [FirstCheckExpansion, Settings.ExpansionAdd], cancellationToken);
+        => AddMany(keys, vectorAt, threads, AnnBuildCheck.Links, cancellationToken);
 
     /// <summary>
-    /// <see cref="AddMany(IReadOnlyList{ulong}, Action{int, Span{float}}, int, CancellationToken)"/> with the check's
-    /// first candidate lists given (tests and measurements); the graph's own search expansion is always the last.
+    /// A build checked by searching, with the search check's first candidate lists given (tests and measurements);
+    /// the graph's own search expansion is always the last.
     /// </summary>
     internal HnswBuildStats AddMany(IReadOnlyList<ulong> keys, Action<int, Span<float>> vectorAt, int threads, IReadOnlyList<int> checkExpansions, CancellationToken cancellationToken = default)
+        => AddMany(keys, vectorAt, threads, AnnBuildCheck.Search, checkExpansions, cancellationToken);
+
+    private HnswBuildStats AddMany(IReadOnlyList<ulong> keys, Action<int, Span<float>> vectorAt, int threads, AnnBuildCheck check, IReadOnlyList<int> checkExpansions, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(keys);
         ArgumentNullException.ThrowIfNull(vectorAt);
-        ArgumentNullException.ThrowIfNull(checkExpansions);
-        int[] stages = [.. checkExpansions.Append(Settings.ExpansionSearch).Select(e => Math.Clamp(e, ReachabilityCandidates, Settings.ExpansionSearch)).Distinct().Order()];
         threads = Math.Clamp(threads, 1, Math.Max(1, keys.Count));
         Reserve(Count + keys.Count, threads);
-        var int8 = Settings.Quantization == AnnQuantization.Int8;
         var wall = System.Diagnostics.Stopwatch.StartNew();
         var cpu = Environment.CpuUsage.TotalTime;
         ForEachInParallel(keys.Count, threads, cancellationToken, (i, buffer, scaled) =>
@@ -199,8 +226,83 @@ internal sealed class HnswGraph : IDisposable
         });
         var insert = wall.Elapsed;
         var insertCpu = Environment.CpuUsage.TotalTime - cpu;
-        if (threads == 1) return new HnswBuildStats(0, insert, insertCpu, TimeSpan.Zero, TimeSpan.Zero, []);
+        if (threads == 1) return new HnswBuildStats(0, insert, insertCpu, TimeSpan.Zero, TimeSpan.Zero, [], []);
+        return EnsureReachable(keys, vectorAt, threads, check, checkExpansions, cancellationToken) with { Insert = insert, InsertCpu = insertCpu };
+    }
 
+    /// <summary>
+    /// Finds the vectors of <paramref name="keys"/> a search could not find and inserts them again on one thread, by
+    /// <paramref name="check"/>; returns the check's part of the stats (no insert pass). Nothing else may use the graph meanwhile.
+    /// <para>
+    /// <see cref="AnnBuildCheck.Links"/>: the graph is serialised (USearch's own format, <see cref="UsearchGraphImage"/>) and
+    /// its links walked from the entry node over every level; the present vectors the walk does not reach, or reaches
+    /// with no bottom-level link leading to them, are inserted again, and the links read again, up to
+    /// <see cref="RepairRounds"/> rounds. Reachable by the links is necessary, not sufficient, for a search to find a
+    /// vector (a greedy search may stop short of one it could reach); recall@10 measures the rest. If the layout is not
+    /// the one the reader knows, or vectors are still lost after the last round, the search check runs instead.
+    /// </para>
+    /// <para>
+    /// <see cref="AnnBuildCheck.Search"/>: every vector is searched for (in parallel: searches are safe beside each other),
+    /// first with a short candidate list (<paramref name="checkExpansions"/>, <see cref="FirstCheckExpansion"/> by default),
+    /// those not found again with the next and then with the graph's own, and each one that does not find itself among
+    /// its nearest even then (an identical vector under another key counts as found) is inserted again and checked
+    /// again, up to <see cref="RepairRounds"/> rounds. At 1M clustered vectors it cost as much CPU as the inserts.
+    /// </para>
+    /// </summary>
+    internal HnswBuildStats EnsureReachable(IReadOnlyList<ulong> keys, Action<int, Span<float>> vectorAt, int threads, AnnBuildCheck check, IReadOnlyList<int> checkExpansions, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(keys);
+        ArgumentNullException.ThrowIfNull(vectorAt);
+        ArgumentNullException.ThrowIfNull(checkExpansions);
+        var wall = System.Diagnostics.Stopwatch.StartNew();
+        var cpu = Environment.CpuUsage.TotalTime;
+        var repaired = 0;
+        var rounds = new List<LinkCheckRound>();
+        string? fallback = null;
+        if (check == AnnBuildCheck.Links)
+        {
+            Dictionary<ulong, int>? indexOf = null;
+            try
+            {
+                for (var round = 0; ; round++)
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                    var read = System.Diagnostics.Stopwatch.StartNew();
+                    var (lostKeys, notReached, noBottomLinkIn) = ReadLinks(image =>
+                    {
+                        var slots = image.Unreachable(out var notReached, out var noBottomLinkIn);
+                        return (slots.ConvertAll(image.KeyAt), notReached, noBottomLinkIn);
+                    });
+                    rounds.Add(new LinkCheckRound(notReached, noBottomLinkIn, read.Elapsed));
+                    if (lostKeys.Count == 0) break;
+                    if (round == RepairRounds)
+                    {
+                        fallback = $"{lostKeys.Count} vectors still unreachable after {RepairRounds} rounds of re-inserts";
+                        break;
+                    }
+
+                    indexOf ??= keys.Select((key, i) => (key, i)).ToDictionary(p => p.key, p => p.i);
+                    // A vector this call did not add has no vector to insert again: left as it was.
+                    repaired += ReinsertOneByOne([.. lostKeys.Where(indexOf.ContainsKey).Select(k => indexOf[k]).Order()], keys, vectorAt, cancellationToken);
+                }
+            }
+            catch (InvalidDataException ex)
+            {
+                fallback = ex.Message;
+            }
+
+            if (fallback is null)
+                return new HnswBuildStats(repaired, TimeSpan.Zero, TimeSpan.Zero, wall.Elapsed, Environment.CpuUsage.TotalTime - cpu, [], rounds);
+        }
+
+        var (searches, searchRepaired) = SearchCheck(keys, vectorAt, threads, checkExpansions, cancellationToken);
+        return new HnswBuildStats(repaired + searchRepaired, TimeSpan.Zero, TimeSpan.Zero, wall.Elapsed, Environment.CpuUsage.TotalTime - cpu, searches, rounds, fallback);
+    }
+
+    /// <summary>The staged search check of <see cref="EnsureReachable"/>; returns the searches per expansion and how many were inserted again.</summary>
+    private (List<(int Expansion, int Searches)> Searches, int Repaired) SearchCheck(IReadOnlyList<ulong> keys, Action<int, Span<float>> vectorAt, int threads, IReadOnlyList<int> checkExpansions, CancellationToken cancellationToken)
+    {
+        int[] stages = [.. checkExpansions.Append(Settings.ExpansionSearch).Select(e => Math.Clamp(e, ReachabilityCandidates, Settings.ExpansionSearch)).Distinct().Order()];
         var repaired = 0;
         var searches = new int[stages.Length];
         IReadOnlyList<int> check = [.. Enumerable.Range(0, keys.Count)];
@@ -226,16 +328,7 @@ internal sealed class HnswGraph : IDisposable
                 }
 
                 // Not found even at the graph's own expansion: inserted again, on one thread, into the complete graph.
-                var vector = new float[Settings.Dimension];
-                foreach (var i in missed)
-                {
-                    cancellationToken.ThrowIfCancellationRequested();
-                    vectorAt(i, vector);
-                    Remove(keys[i]);
-                    Add(keys[i], vector);
-                }
-
-                repaired += missed.Count;
+                repaired += ReinsertOneByOne(missed, keys, vectorAt, cancellationToken);
                 check = missed;
             }
         }
@@ -244,44 +337,120 @@ internal sealed class HnswGraph : IDisposable
             SetExpansionSearch(Settings.ExpansionSearch);
         }
 
-        return new HnswBuildStats(repaired, insert, insertCpu, wall.Elapsed - insert, Environment.CpuUsage.TotalTime - cpu - insertCpu,
-            [.. stages.Zip(searches).Where(s => s.Second > 0)]);
+        return ([.. stages.Zip(searches).Where(s => s.Second > 0)], repaired);
+    }
 
-        // Dedicated threads, not Parallel.For: the pool may run every item on the first worker before it starts a
-        // second (seen on an idle machine with 4,000 small vectors), and a long CPU-bound build should not hold
-        // the pool's threads that the host's requests need.
-        void ForEachInParallel(int count, int workers, CancellationToken ct, Action<int, float[], sbyte[]> body)
+    /// <summary>Removes and adds again, on this thread, the vectors at <paramref name="indices"/> of <paramref name="keys"/>; returns how many.</summary>
+    private int ReinsertOneByOne(IReadOnlyList<int> indices, IReadOnlyList<ulong> keys, Action<int, Span<float>> vectorAt, CancellationToken cancellationToken)
+    {
+        var vector = new float[Settings.Dimension];
+        foreach (var i in indices)
         {
-            var next = -1;
-            Exception? failure = null;
-            var pool = new Thread[workers];
-            for (var w = 0; w < workers; w++)
+            cancellationToken.ThrowIfCancellationRequested();
+            vectorAt(i, vector);
+            Remove(keys[i]);
+            Add(keys[i], vector);
+        }
+
+        return indices.Count;
+    }
+
+    /// <summary>
+    /// Serialises the graph into native memory (USearch's own format, as <see cref="Save"/> writes it: at 1M int8
+    /// vectors 724 MB, freed on return) and hands <paramref name="read"/> its parsed links; throws
+    /// <see cref="InvalidDataException"/> when the layout is not the one <see cref="UsearchGraphImage"/> reads.
+    /// </summary>
+    internal unsafe T ReadLinks<T>(Func<UsearchGraphImage, T> read)
+    {
+        var length = UsearchNative.SerializedLength(Handle, out var error);
+        UsearchNative.Check(error, "serialized length");
+        var buffer = (byte*)System.Runtime.InteropServices.NativeMemory.Alloc(length);
+        try
+        {
+            UsearchNative.SaveBuffer(Handle, buffer, length, out error);
+            UsearchNative.Check(error, "save to memory");
+            return read(UsearchGraphImage.Parse(buffer, (long)length, Settings));
+        }
+        finally
+        {
+            System.Runtime.InteropServices.NativeMemory.Free(buffer);
+        }
+    }
+
+    /// <summary>The graph serialised into an array (tests: small graphs only).</summary>
+    internal unsafe byte[] Serialize()
+    {
+        var length = UsearchNative.SerializedLength(Handle, out var error);
+        UsearchNative.Check(error, "serialized length");
+        var bytes = new byte[checked((int)length)];
+        fixed (byte* p = bytes)
+        {
+            UsearchNative.SaveBuffer(Handle, p, length, out error);
+            UsearchNative.Check(error, "save to memory");
+        }
+
+        return bytes;
+    }
+
+    /// <summary>A graph read from bytes <see cref="Serialize"/> made (copied); the settings must be those it was built with.</summary>
+    internal static unsafe HnswGraph Deserialize(ReadOnlySpan<byte> bytes, HnswSettings settings)
+    {
+        var graph = Create(settings);
+        try
+        {
+            fixed (byte* p = bytes)
             {
-                pool[w] = new Thread(() =>
-                {
-                    try
-                    {
-                        var buffer = new float[Settings.Dimension];
-                        var scaled = int8 ? new sbyte[Settings.Dimension] : [];
-                        int i;
-                        while (Volatile.Read(ref failure) is null && (i = Interlocked.Increment(ref next)) < count)
-                        {
-                            if ((i & 1023) == 0) ct.ThrowIfCancellationRequested();
-                            body(i, buffer, scaled);
-                        }
-                    }
-                    catch (Exception ex)
-                    {
-                        Interlocked.CompareExchange(ref failure, ex, null);
-                    }
-                })
-                { IsBackground = true, Name = "vsearch-graph-build" };
-                pool[w].Start();
+                UsearchNative.LoadBuffer(graph._handle, p, (nuint)bytes.Length, out var error);
+                UsearchNative.Check(error, "load from memory");
             }
 
-            foreach (var thread in pool) thread.Join();
-            if (failure is not null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
+            UsearchNative.ChangeExpansionSearch(graph._handle, (nuint)settings.ExpansionSearch, out var expansionError);
+            UsearchNative.Check(expansionError, "expansion");
+            SetThreads(graph._handle);
+            return graph;
         }
+        catch
+        {
+            graph.Dispose();
+            throw;
+        }
+    }
+
+    // Dedicated threads, not Parallel.For: the pool may run every item on the first worker before it starts a
+    // second (seen on an idle machine with 4,000 small vectors), and a long CPU-bound build should not hold
+    // the pool's threads that the host's requests need.
+    private void ForEachInParallel(int count, int workers, CancellationToken ct, Action<int, float[], sbyte[]> body)
+    {
+        var int8 = Settings.Quantization == AnnQuantization.Int8;
+        var next = -1;
+        Exception? failure = null;
+        var pool = new Thread[workers];
+        for (var w = 0; w < workers; w++)
+        {
+            pool[w] = new Thread(() =>
+            {
+                try
+                {
+                    var buffer = new float[Settings.Dimension];
+                    var scaled = int8 ? new sbyte[Settings.Dimension] : [];
+                    int i;
+                    while (Volatile.Read(ref failure) is null && (i = Interlocked.Increment(ref next)) < count)
+                    {
+                        if ((i & 1023) == 0) ct.ThrowIfCancellationRequested();
+                        body(i, buffer, scaled);
+                    }
+                }
+                catch (Exception ex)
+                {
+                    Interlocked.CompareExchange(ref failure, ex, null);
+                }
+            })
+            { IsBackground = true, Name = "vsearch-graph-build" };
+            pool[w].Start();
+        }
+
+        foreach (var thread in pool) thread.Join();
+        if (failure is not null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
     }
 
     /// <summary>Whether a search for <paramref name="vector"/> finds <paramref name="key"/> (or only identical vectors ahead of it).</summary>

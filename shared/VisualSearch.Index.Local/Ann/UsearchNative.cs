@@ -83,6 +83,17 @@ internal static partial class UsearchNative
     [LibraryImport(Library, EntryPoint = "usearch_search")]
     public static unsafe partial nuint Search(IntPtr index, void* query, int queryKind, nuint count, ulong* keys, float* distances, out IntPtr error);
 
+    [LibraryImport(Library, EntryPoint = "usearch_serialized_length")]
+    public static partial nuint SerializedLength(IntPtr index, out IntPtr error);
+
+    /// <summary>Writes the index as <see cref="Save"/> would (vectors, head, graph) into <paramref name="length"/> bytes at <paramref name="buffer"/>.</summary>
+    [LibraryImport(Library, EntryPoint = "usearch_save_buffer")]
+    public static unsafe partial void SaveBuffer(IntPtr index, void* buffer, nuint length, out IntPtr error);
+
+    /// <summary>Reads an index written by <see cref="SaveBuffer"/> (copied: the buffer may be freed afterwards).</summary>
+    [LibraryImport(Library, EntryPoint = "usearch_load_buffer")]
+    public static unsafe partial void LoadBuffer(IntPtr index, void* buffer, nuint length, out IntPtr error);
+
     /// <summary>Throws when the call reported an error (a static message owned by the library).</summary>
     public static void Check(IntPtr error, string operation)
     {

@@ -189,7 +189,7 @@ public sealed class GraphLifecycleTests : IDisposable
     }
 
     private GraphLifecycle Build() =>
-        GraphLifecycle.Build(_dir.Path, Settings, _records.LiveSlots(), (slot, destination) => _exact.Row(slot).Span.CopyTo(destination), threads: 2, NullLogger.Instance, default);
+        GraphLifecycle.Build(_dir.Path, Settings, _records.LiveSlots(), (slot, destination) => _exact.Row(slot).Span.CopyTo(destination), threads: 2, AnnBuildCheck.Links, NullLogger.Instance, default);
 
     private void ReadFromArray(int slot, Span<float> destination) => _bySlot[slot].CopyTo(destination);
 

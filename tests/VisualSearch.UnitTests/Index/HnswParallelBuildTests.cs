@@ -12,11 +12,13 @@ namespace VisualSearch.UnitTests.Index;
 public sealed class HnswParallelBuildTests(Xunit.Abstractions.ITestOutputHelper output)
 {
     [Theory]
-    [InlineData(AnnQuantization.Int8, 1)]
-    [InlineData(AnnQuantization.Int8, 2)]
-    [InlineData(AnnQuantization.Int8, 4)]
-    [InlineData(AnnQuantization.Float16, 3)]
-    public void Every_vector_of_a_parallel_build_is_its_own_nearest_neighbour(AnnQuantization quantization, int threads)
+    [InlineData(AnnQuantization.Int8, 1, AnnBuildCheck.Links)]
+    [InlineData(AnnQuantization.Int8, 2, AnnBuildCheck.Links)]
+    [InlineData(AnnQuantization.Int8, 4, AnnBuildCheck.Links)]
+    [InlineData(AnnQuantization.Float16, 3, AnnBuildCheck.Links)]
+    [InlineData(AnnQuantization.Int8, 2, AnnBuildCheck.Search)]
+    [InlineData(AnnQuantization.Float16, 3, AnnBuildCheck.Search)]
+    public void Every_vector_of_a_parallel_build_is_its_own_nearest_neighbour(AnnQuantization quantization, int threads, AnnBuildCheck check)
     {
         const int Count = 4000;
         const int Dimension = 32;
@@ -29,22 +31,34 @@ public sealed class HnswParallelBuildTests(Xunit.Abstractions.ITestOutputHelper 
         {
             threadsSeen[Environment.CurrentManagedThreadId] = true;
             vectors[i].CopyTo(destination);
-        }, threads);
+        }, threads, check);
 
-        output.WriteLine($"{threads} thread(s), {quantization}: {stats.Repaired} of {Count} re-inserted after the parallel pass; check searches {stats.CheckSummary}");
-        if (threads > 1)
+        output.WriteLine($"{threads} thread(s), {quantization}, {check}: {stats.Repaired} of {Count} re-inserted after the parallel pass; check {stats.CheckSummary}");
+        if (threads == 1)
+        {
+            Assert.Empty(stats.CheckSearches);
+            Assert.Empty(stats.LinkRounds);
+            Assert.Equal(0, stats.Repaired);
+        }
+        else if (check == AnnBuildCheck.Links)
+        {
+            Assert.True(threadsSeen.Count > 1, $"the build ran on {threadsSeen.Count} thread");
+            // The links are read until a reading finds nothing lost; each earlier one re-inserted what it found; no search.
+            Assert.Null(stats.Fallback);
+            Assert.Empty(stats.CheckSearches);
+            Assert.Equal(0, stats.LinkRounds[^1].Lost);
+            Assert.All(stats.LinkRounds.SkipLast(1), r => Assert.True(r.Lost > 0));
+            Assert.Equal(stats.LinkRounds.Sum(r => r.Lost), stats.Repaired);
+        }
+        else
         {
             Assert.True(threadsSeen.Count > 1, $"the build ran on {threadsSeen.Count} thread");
             // Every vector is checked, first at the short candidate list (and a re-inserted one again in the next round);
             // later stages only search again for what it missed.
+            Assert.Empty(stats.LinkRounds);
             Assert.Equal(HnswGraph.FirstCheckExpansion, stats.CheckSearches[0].Expansion);
             Assert.InRange(stats.CheckSearches[0].Searches, Count, Count + stats.Repaired);
             Assert.True(stats.CheckSearches.Skip(1).All(c => c.Searches < Count), stats.CheckSummary);
-        }
-        else
-        {
-            Assert.Empty(stats.CheckSearches);
-            Assert.Equal(0, stats.Repaired);
         }
 
         Assert.Equal(Count, graph.Count);
