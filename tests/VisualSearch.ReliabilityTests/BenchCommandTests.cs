@@ -49,6 +49,11 @@ public sealed class BenchCommandTests
         Assert.InRange(graphRecall, 0.9, 1.0);
         Assert.Equal(2048, index.GetProperty("exact").GetProperty("vectorBytesPerRecord").GetDouble());
         Assert.True(index.GetProperty("logBytes").GetInt64() > 1000 * 2048);
+        // The graph was built on every core and checked by its links (the default); the index's own lines say how.
+        Assert.Equal("Links", index.GetProperty("buildCheck").GetString());
+        var buildLog = index.GetProperty("buildLog").EnumerateArray().Select(l => l.GetString()!).ToList();
+        Assert.Contains(buildLog, l => l.Contains("inserts", StringComparison.Ordinal)
+            && l.Contains(Environment.ProcessorCount > 1 ? "reachability check (links: " : "reachability check (none)", StringComparison.Ordinal));
         var sweep = Assert.Single(index.GetProperty("sweep").EnumerateArray());
         Assert.Equal(16, sweep.GetProperty("expansionSearch").GetInt32());
         Assert.InRange(sweep.GetProperty("recallAt10").GetDouble(), 0.0, 1.0);

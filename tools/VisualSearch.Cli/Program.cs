@@ -11,7 +11,7 @@ const string Usage = """
       vsearch duplicates [--index DIR] [--min-score S] [--json]
       vsearch serve [--index DIR] [--urls URL] [--no-watch]
       vsearch upload <folder> [--container NAME]
-      vsearch bench [--json] [--peer bench/peer] [--sizes 10000,100000,1000000] [--parts decode,ingest,percore,index,cold,real] [--quantization int8|float16|float32] [--connectivity M] [--ef N] [--ef-sweep N,N] [--build-threads N] [--dataset DIR] [--real-count 50000] [--real-minutes M] [--cache DIR | --no-cache] [--keep]
+      vsearch bench [--json] [--peer bench/peer] [--sizes 10000,100000,1000000] [--parts decode,ingest,percore,index,cold,real] [--quantization int8|float16|float32] [--connectivity M] [--ef N] [--ef-sweep N,N] [--build-threads N] [--build-check links|search] [--dataset DIR] [--real-count 50000] [--real-minutes M] [--cache DIR | --no-cache] [--keep]
       vsearch bench-duplicates [--count 100000] [--workers N] [--json]
       vsearch loadtest [--url http://127.0.0.1:7071] [--duration 10s] [--concurrency 1,4,16] [--mode id|image|both] [--key KEY] [--json]
       vsearch reindex (--from-folder DIR | --from-container [--container NAME]) [--index DIR] [--workers N] [--resume] [--prune]

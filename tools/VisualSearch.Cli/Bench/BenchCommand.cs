@@ -19,7 +19,7 @@ using VisualSearch.Ingestion;
 namespace VisualSearch.Cli.Bench;
 
 /// <summary>
-/// <c>vsearch bench [--json] [--peer DIR] [--sizes 10000,100000,1000000] [--parts decode,ingest,percore,index,cold,real,regions] [--quantization int8|float16|float32] [--region-items N] [--regions N] [--connectivity M] [--ef N] [--ef-sweep N,N] [--build-threads N] [--images N] [--reps N] [--rounds N] [--queries N] [--dataset DIR] [--real-count N] [--real-minutes M] [--cache DIR|--no-cache] [--work DIR] [--keep]</c>:
+/// <c>vsearch bench [--json] [--peer DIR] [--sizes 10000,100000,1000000] [--parts decode,ingest,percore,index,cold,real,regions] [--quantization int8|float16|float32] [--region-items N] [--regions N] [--connectivity M] [--ef N] [--ef-sweep N,N] [--build-threads N] [--build-check links|search] [--images N] [--reps N] [--rounds N] [--queries N] [--dataset DIR] [--real-count N] [--real-minutes M] [--cache DIR|--no-cache] [--work DIR] [--keep]</c>:
 /// decode + preprocess by input, embed and model load (int8 and float32), ingest with 1 and 2 workers, ingest like
 /// for like against the peer (whole processes, per core and on all cores: <see cref="PerCoreBench"/>), search by id / vector / image at each
 /// index size (exact and HNSW), recall, filtered search by the planner and by each path, build time, bytes per
@@ -45,7 +45,7 @@ public static class BenchCommand
         ArgumentNullException.ThrowIfNull(args);
         ArgumentNullException.ThrowIfNull(stdout);
         ArgumentNullException.ThrowIfNull(stderr);
-        args.RejectUnknown("json", "peer", "sizes", "images", "reps", "queries", "work", "keep", "parts", "verbose", "rounds", "quantization", "connectivity", "ef", "ef-sweep", "build-threads", "dataset", "real-count", "real-minutes", "cache", "no-cache", "region-items", "regions");
+        args.RejectUnknown("json", "peer", "sizes", "images", "reps", "queries", "work", "keep", "parts", "verbose", "rounds", "quantization", "connectivity", "ef", "ef-sweep", "build-threads", "build-check", "dataset", "real-count", "real-minutes", "cache", "no-cache", "region-items", "regions");
         var quantizationText = args.Get("quantization") ?? new Index.Local.LocalIndexOptions().AnnQuantization.ToString();
         if (!Enum.TryParse<Index.Local.AnnQuantization>(quantizationText, ignoreCase: true, out var quantization) || !Enum.IsDefined(quantization))
             throw new UsageException("--quantization takes int8, float16 or float32.");
@@ -55,6 +55,10 @@ public static class BenchCommand
         var sweep = ParseList(args.Get("ef-sweep") ?? "", 8, 4096, "--ef-sweep takes search expansions from 8 to 4096, comma-separated.");
         // 0: every core (the default of LocalIndex:AnnBuildThreads); 1 gives the single-threaded build to compare with.
         var buildThreads = args.GetInt("build-threads", defaults.AnnBuildThreads, 0, 256);
+        // How the index part's parallel build checks reachability (LocalIndex:AnnBuildCheck): links (the default) or search.
+        var buildCheckText = args.Get("build-check") ?? defaults.AnnBuildCheck.ToString();
+        if (!Enum.TryParse<Index.Local.AnnBuildCheck>(buildCheckText, ignoreCase: true, out var buildCheck) || !Enum.IsDefined(buildCheck))
+            throw new UsageException("--build-check takes links or search.");
         // The vsearch processes of the cold-start part open the bench's index with the graph settings it was built with.
         var coldStart = new ColdStartBench(new Dictionary<string, string>
         {
@@ -200,7 +204,7 @@ public static class BenchCommand
             // Index sizes.
             var query2mp = await File.ReadAllBytesAsync(Path.Combine(imagesDir, "jpeg-2mp.jpg"), cancellationToken).ConfigureAwait(false);
             var bench = new IndexBench(encoder2.Model.Id, encoder2.Model.Dimension, quantization, connectivity, expansionSearch, sweep, () => encoder2.Embed(decoder.Prepare(query2mp, InputSize)).Vector, log, buildThreads,
-                new NewProcesses(coldStart, Path.Combine(imagesDir, "jpeg-2mp.jpg"), query2mp));
+                new NewProcesses(coldStart, Path.Combine(imagesDir, "jpeg-2mp.jpg"), query2mp), buildCheck);
             string? largestRoot = null;
             int largestSize = 0;
             foreach (var size in parts.Contains("index") ? sizes : [])

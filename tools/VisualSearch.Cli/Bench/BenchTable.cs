@@ -44,7 +44,8 @@ internal static class BenchTable
         {
             Row(w, i.Count, "exact" + (i.DefaultMode == "exact" ? "*" : ""), i.Exact);
             Row(w, i.Count, "hnsw" + (i.DefaultMode == "hnsw" ? "*" : ""), i.Graph);
-            Line(w, $"{"",10} graph: {i.Quantization} vectors, M {i.Connectivity}, ef {i.ExpansionSearch}; insert {i.InsertSeconds:F1} s; graph build {i.GraphBuildSeconds:F1} s on {i.BuildThreads} thread(s); open: exact {i.ExactOpenSeconds:F1} s, with snapshot + saved graph {i.GraphLoadOpenSeconds:F2} s, with saved graph and the whole log replayed {i.GraphReplayOpenSeconds:F1} s; log {i.LogBytes / (double)i.Count:F0} B/record");
+            Line(w, $"{"",10} graph: {i.Quantization} vectors, M {i.Connectivity}, ef {i.ExpansionSearch}; insert {i.InsertSeconds:F1} s; graph build {i.GraphBuildSeconds:F1} s on {i.BuildThreads} thread(s) (check: {i.BuildCheck}); open: exact {i.ExactOpenSeconds:F1} s, with snapshot + saved graph {i.GraphLoadOpenSeconds:F2} s, with saved graph and the whole log replayed {i.GraphReplayOpenSeconds:F1} s; log {i.LogBytes / (double)i.Count:F0} B/record");
+            foreach (var line in i.BuildLog) Line(w, $"{"",10} build: {line}");
             foreach (var f in i.Filtered)
             {
                 Line(w, $"{"",10} filter admitting {f.Selectivity,4:P0}: exact mode p50/p99 {f.Exact.P50:F2}/{f.Exact.P99:F2} ms; graph mode, planner chose {f.Chosen} (estimated {f.EstimatedShare:P1}): p50/p99 {f.Graph.P50:F2}/{f.Graph.P99:F2} ms, recall@10 {f.RecallAt10:F4}");

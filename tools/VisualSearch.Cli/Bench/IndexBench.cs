@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Numerics.Tensors;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using VisualSearch.Index.Local;
@@ -25,7 +26,14 @@ internal sealed record IndexSizeResult(
     int BuildThreads,
     double GraphReplayOpenSeconds,
     IReadOnlyList<FilteredResult> Filtered,
-    NewProcessResult? NewProcess = null);
+    NewProcessResult? NewProcess = null)
+{
+    /// <summary>How the parallel build checked reachability (LocalIndex:AnnBuildCheck).</summary>
+    public string BuildCheck { get; init; } = "";
+
+    /// <summary>The index's own lines about the build: its parts' wall and CPU time, the check's counts, re-inserts.</summary>
+    public IReadOnlyList<string> BuildLog { get; init; } = [];
+}
 
 /// <summary>
 /// Search by vector with a filter that admits <see cref="Selectivity"/> of the records (uploadedAt before a
@@ -87,7 +95,7 @@ internal sealed record NewProcesses(ColdStartBench Bench, string ImagePath, byte
 /// Fills indexes of synthetic clustered unit vectors (the real model's id and dimension, so vsearch can open
 /// them) and measures the exact scan and the HNSW graph on the same records and queries.
 /// </summary>
-internal sealed class IndexBench(string modelId, int dimension, AnnQuantization quantization, int connectivity, int expansionSearch, IReadOnlyList<int> sweep, Func<ReadOnlyMemory<float>> embedQueryImage, TextWriter log, int buildThreads = 0, NewProcesses? processes = null)
+internal sealed class IndexBench(string modelId, int dimension, AnnQuantization quantization, int connectivity, int expansionSearch, IReadOnlyList<int> sweep, Func<ReadOnlyMemory<float>> embedQueryImage, TextWriter log, int buildThreads = 0, NewProcesses? processes = null, AnnBuildCheck buildCheck = AnnBuildCheck.Links)
 {
     private long? _basePeak;
 
@@ -141,7 +149,8 @@ internal sealed class IndexBench(string modelId, int dimension, AnnQuantization 
         var exactOpen = sw.Elapsed.TotalSeconds;
 
         // Graph: the same directory opened with graph search on; the graph is built from the log and saved.
-        var graphCatalog = Catalog(root, annThreshold: 1);
+        var buildLog = new GraphBuildLog(log);
+        var graphCatalog = Catalog(root, annThreshold: 1, loggers: buildLog);
         await log.WriteLineAsync($"index {count:N0}: building the graph").ConfigureAwait(false);
         managedBefore = ManagedBytes();
         sw.Restart();
@@ -226,7 +235,11 @@ internal sealed class IndexBench(string modelId, int dimension, AnnQuantization 
         var logBytes = new FileInfo(Path.Combine(exactCatalog.VersionDirectory(modelId), "records.log")).Length;
         var defaultMode = count >= new LocalIndexOptions().AnnThreshold ? "hnsw" : "exact";
         return new IndexSizeResult(count, defaultMode, quantization.ToString(), insertSeconds, exact, graph, build, loadOpen, exactOpen, logBytes, connectivity, expansionSearch, points,
-            buildThreads > 0 ? buildThreads : Environment.ProcessorCount, replayOpen, filtered, newProcess);
+            buildThreads > 0 ? buildThreads : Environment.ProcessorCount, replayOpen, filtered, newProcess)
+        {
+            BuildCheck = buildCheck.ToString(),
+            BuildLog = buildLog.Lines,
+        };
     }
 
     /// <summary>The peak resident memory of vsearch serve answering one search on an empty index of the same model.</summary>
@@ -330,8 +343,12 @@ internal sealed class IndexBench(string modelId, int dimension, AnnQuantization 
         return GC.GetTotalMemory(forceFullCollection: true);
     }
 
-    private LocalIndexCatalog Catalog(string root, int annThreshold, int? ef = null, FilteredSearchMode filteredSearch = FilteredSearchMode.Auto) =>
-        Catalog(root, annThreshold, quantization, connectivity, ef ?? expansionSearch, buildThreads, filteredSearch);
+    private LocalIndexCatalog Catalog(string root, int annThreshold, int? ef = null, FilteredSearchMode filteredSearch = FilteredSearchMode.Auto, ILoggerFactory? loggers = null)
+    {
+        var options = BenchOptions(root, annThreshold, quantization, connectivity, ef ?? expansionSearch, buildThreads, filteredSearch);
+        options.AnnBuildCheck = buildCheck;
+        return new(Options.Create(options), loggers ?? NullLoggerFactory.Instance);
+    }
 
     /// <summary>A catalog of the bench's indexes: no fsync per write (a bulk load), the graph settings under test.</summary>
     internal static LocalIndexCatalog Catalog(string root, int annThreshold, AnnQuantization quantization, int connectivity, int ef, int buildThreads, FilteredSearchMode filteredSearch = FilteredSearchMode.Auto) =>
