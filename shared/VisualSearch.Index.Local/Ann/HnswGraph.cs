@@ -122,19 +122,34 @@ internal sealed class HnswGraph : IDisposable
     }
 
     /// <summary>Loads a graph saved by <see cref="Save"/>; the settings must be those it was built with.</summary>
-    public static HnswGraph Load(string path, HnswSettings settings)
+    public static HnswGraph Load(string path, HnswSettings settings) => LoadFrom(settings, path, handle =>
+    {
+        UsearchNative.Load(handle, path, out var error);
+        UsearchNative.Check(error, "load");
+    });
+
+    /// <summary>A graph read from bytes <see cref="Serialize"/> made (copied); the settings must be those it was built with.</summary>
+    internal static unsafe HnswGraph Deserialize(byte[] bytes, HnswSettings settings) => LoadFrom(settings, "the buffer", handle =>
+    {
+        fixed (byte* p = bytes)
+        {
+            UsearchNative.LoadBuffer(handle, p, (nuint)bytes.Length, out var error);
+            UsearchNative.Check(error, "load from memory");
+        }
+    });
+
+    private static HnswGraph LoadFrom(HnswSettings settings, string source, Action<IntPtr> load)
     {
         var graph = Create(settings);
         try
         {
-            UsearchNative.Load(graph._handle, path, out var error);
-            UsearchNative.Check(error, "load");
+            load(graph._handle);
             // The search expansion is not part of the file; the thread contexts are reset by a load.
-            UsearchNative.ChangeExpansionSearch(graph._handle, (nuint)settings.ExpansionSearch, out error);
+            UsearchNative.ChangeExpansionSearch(graph._handle, (nuint)settings.ExpansionSearch, out var error);
             UsearchNative.Check(error, "expansion");
             SetThreads(graph._handle);
             if ((int)UsearchNative.Dimensions(graph._handle, out error) != settings.Dimension)
-                throw new InvalidDataException($"The graph at {path} is not of dimension {settings.Dimension}.");
+                throw new InvalidDataException($"The graph at {source} is not of dimension {settings.Dimension}.");
             return graph;
         }
         catch
@@ -362,13 +377,11 @@ internal sealed class HnswGraph : IDisposable
     /// </summary>
     internal unsafe T ReadLinks<T>(Func<UsearchGraphImage, T> read)
     {
-        var length = UsearchNative.SerializedLength(Handle, out var error);
-        UsearchNative.Check(error, "serialized length");
+        var length = SerializedLength();
         var buffer = (byte*)System.Runtime.InteropServices.NativeMemory.Alloc(length);
         try
         {
-            UsearchNative.SaveBuffer(Handle, buffer, length, out error);
-            UsearchNative.Check(error, "save to memory");
+            SaveTo(buffer, length);
             return read(UsearchGraphImage.Parse(buffer, (long)length, Settings));
         }
         finally
@@ -380,40 +393,23 @@ internal sealed class HnswGraph : IDisposable
     /// <summary>The graph serialised into an array (tests: small graphs only).</summary>
     internal unsafe byte[] Serialize()
     {
-        var length = UsearchNative.SerializedLength(Handle, out var error);
-        UsearchNative.Check(error, "serialized length");
+        var length = SerializedLength();
         var bytes = new byte[checked((int)length)];
-        fixed (byte* p = bytes)
-        {
-            UsearchNative.SaveBuffer(Handle, p, length, out error);
-            UsearchNative.Check(error, "save to memory");
-        }
-
+        fixed (byte* p = bytes) SaveTo(p, length);
         return bytes;
     }
 
-    /// <summary>A graph read from bytes <see cref="Serialize"/> made (copied); the settings must be those it was built with.</summary>
-    internal static unsafe HnswGraph Deserialize(ReadOnlySpan<byte> bytes, HnswSettings settings)
+    private nuint SerializedLength()
     {
-        var graph = Create(settings);
-        try
-        {
-            fixed (byte* p = bytes)
-            {
-                UsearchNative.LoadBuffer(graph._handle, p, (nuint)bytes.Length, out var error);
-                UsearchNative.Check(error, "load from memory");
-            }
+        var length = UsearchNative.SerializedLength(Handle, out var error);
+        UsearchNative.Check(error, "serialized length");
+        return length;
+    }
 
-            UsearchNative.ChangeExpansionSearch(graph._handle, (nuint)settings.ExpansionSearch, out var expansionError);
-            UsearchNative.Check(expansionError, "expansion");
-            SetThreads(graph._handle);
-            return graph;
-        }
-        catch
-        {
-            graph.Dispose();
-            throw;
-        }
+    private unsafe void SaveTo(byte* buffer, nuint length)
+    {
+        UsearchNative.SaveBuffer(Handle, buffer, length, out var error);
+        UsearchNative.Check(error, "save to memory");
     }
 
     // Dedicated threads, not Parallel.For: the pool may run every item on the first worker before it starts a
