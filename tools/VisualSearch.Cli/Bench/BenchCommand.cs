@@ -240,7 +240,21 @@ public static class BenchCommand
                 await SectionAsync(report, log, $"regions {regionItems} x {regionsPerItem}", async () =>
                 {
                     var root = Path.Combine(work, $"regions-{regionItems}");
-                    var regional = new RegionIndexBench(encoder2.Model.Id, encoder2.Model.Dimension, quantization, connectivity, expansionSearch, log, buildThreads);
+                    // The encoder that makes regions (the feature map, float32): its model id names the index, so that
+                    // new vsearch processes started with the same settings open it.
+                    var regionalSettings = new Dictionary<string, string>
+                    {
+                        ["Encoder__Descriptor"] = nameof(DescriptorMode.FeatureMap),
+                        ["Encoder__Regions"] = "true",
+                        ["Encoder__Precision"] = nameof(EncoderPrecision.Float32),
+                    };
+                    using var regionalEncoder = new OnnxImageEncoder(
+                        Options.Create(new EncoderOptions { Descriptor = DescriptorMode.FeatureMap, Regions = true, Precision = EncoderPrecision.Float32, IntraOpThreads = 2 }),
+                        NullLogger<OnnxImageEncoder>.Instance, metrics);
+                    var model = regionalEncoder.Model;
+                    if (!model.Regions) throw new InvalidOperationException($"The encoder for the regional part ({model.Id}) makes no regions.");
+                    var regionalProcesses = new NewProcesses(coldStart.With(regionalSettings), Path.Combine(imagesDir, "jpeg-2mp.jpg"), query2mp);
+                    var regional = new RegionIndexBench(model.Id, model.Dimension, quantization, connectivity, expansionSearch, log, buildThreads, regionalProcesses);
                     report.RegionIndex.Add(await regional.RunAsync(root, regionItems, regionsPerItem, Math.Min(queries, regionItems), cancellationToken).ConfigureAwait(false));
                     TryDelete(root);
                 }, cancellationToken).ConfigureAwait(false);

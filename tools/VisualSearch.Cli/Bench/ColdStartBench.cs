@@ -12,6 +12,14 @@ namespace VisualSearch.Cli.Bench;
 /// </summary>
 internal sealed class ColdStartBench(IReadOnlyDictionary<string, string> settings)
 {
+    /// <summary>The same, with <paramref name="more"/> settings added (or replacing ones of the same name).</summary>
+    public ColdStartBench With(IReadOnlyDictionary<string, string> more)
+    {
+        var merged = new Dictionary<string, string>(settings, StringComparer.Ordinal);
+        foreach (var (k, v) in more) merged[k] = v;
+        return new ColdStartBench(merged);
+    }
+
     /// <summary>Milliseconds from process start to the first line of its answer on stdout (the process then closes the index and exits).</summary>
     public async Task<double> SearchAsync(string indexRoot, string image, CancellationToken cancellationToken)
     {

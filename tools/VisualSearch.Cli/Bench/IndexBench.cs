@@ -215,7 +215,7 @@ internal sealed class IndexBench(string modelId, int dimension, AnnQuantization 
         NewProcessResult? newProcess = null;
         if (processes is not null)
         {
-            _basePeak ??= await BasePeakAsync(Path.Combine(root, "..", $"empty-index-{Environment.ProcessId}"), schema, cancellationToken).ConfigureAwait(false);
+            _basePeak ??= await EmptyIndexPeakAsync(Path.Combine(root, "..", $"empty-index-{Environment.ProcessId}"), modelId, schema, processes, cancellationToken).ConfigureAwait(false);
             var search = await processes.Bench.SearchAsync(root, processes.ImagePath, cancellationToken).ConfigureAwait(false);
             var (serve, peak) = await processes.Bench.ServeWithPeakAsync(root, processes.Image, cancellationToken).ConfigureAwait(false);
             newProcess = new NewProcessResult(search, serve, peak, _basePeak.Value);
@@ -242,16 +242,16 @@ internal sealed class IndexBench(string modelId, int dimension, AnnQuantization 
         };
     }
 
-    /// <summary>The peak resident memory of vsearch serve answering one search on an empty index of the same model.</summary>
-    private async Task<long> BasePeakAsync(string root, IndexSchema schema, CancellationToken cancellationToken)
+    /// <summary>The peak resident memory of vsearch serve (as <paramref name="processes"/> start it) answering one search on an empty index of the same model and schema.</summary>
+    internal static async Task<long> EmptyIndexPeakAsync(string root, string modelId, IndexSchema schema, NewProcesses processes, CancellationToken cancellationToken)
     {
         root = Path.GetFullPath(root);
         try
         {
-            var catalog = Catalog(root, annThreshold: 1);
+            var catalog = new LocalIndexCatalog(Options.Create(new LocalIndexOptions { Path = root, FlushToDisk = false }), NullLoggerFactory.Instance);
             using (var index = catalog.OpenVersion(modelId)) await index.InitializeAsync(schema, cancellationToken).ConfigureAwait(false);
             catalog.SwitchTo(modelId);
-            var (_, peak) = await processes!.Bench.ServeWithPeakAsync(root, processes.Image, cancellationToken).ConfigureAwait(false);
+            var (_, peak) = await processes.Bench.ServeWithPeakAsync(root, processes.Image, cancellationToken).ConfigureAwait(false);
             return peak;
         }
         finally

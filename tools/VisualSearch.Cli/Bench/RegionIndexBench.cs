@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using VisualSearch.Index.Local;
@@ -39,14 +40,35 @@ internal sealed record RegionIndexResult(
     Latency GraphByRegion,
     double RecallAt10,
     double RegionTop1,
-    int Queries);
+    int Queries)
+{
+    /// <summary>records.snapshot on disk (written at the close after the graph build): what a new process reads instead of replaying the log.</summary>
+    public long SnapshotBytes { get; init; }
+
+    /// <summary>The saved graph on disk (ann.usearch and ann.json).</summary>
+    public long GraphFileBytes { get; init; }
+
+    /// <summary>Threads the graph build used (LocalIndex:AnnBuildThreads, 0 being every core).</summary>
+    public int BuildThreads { get; init; }
+
+    /// <summary>How the parallel build checked reachability (LocalIndex:AnnBuildCheck).</summary>
+    public string BuildCheck { get; init; } = "";
+
+    /// <summary>The index's own lines about the build: its parts' wall and CPU time (inserts, check), re-inserts.</summary>
+    public IReadOnlyList<string> BuildLog { get; init; } = [];
+
+    /// <summary>New vsearch search / serve processes on the saved regional index (regions on); serve's peak resident memory against an empty regional index.</summary>
+    public NewProcessResult? NewProcess { get; init; }
+}
 
 /// <summary>
 /// Fills one index with synthetic items (the clustered vectors of <see cref="IndexBench"/>, the real model's id and
 /// dimension): each item's own vector and its regions' are vectors of random clusters, so an item's regions are as
 /// unlike each other as different images are (the hard case: every region competes with every other vector).
 /// </summary>
-internal sealed class RegionIndexBench(string modelId, int dimension, AnnQuantization quantization, int connectivity, int expansionSearch, TextWriter log, int buildThreads = 0)
+/// <param name="processes">When given, new <c>vsearch search</c> and <c>vsearch serve</c> processes (started with regions on, so with
+/// <paramref name="modelId"/> as their model's id) open the saved index: first answers and serve's peak resident memory.</param>
+internal sealed class RegionIndexBench(string modelId, int dimension, AnnQuantization quantization, int connectivity, int expansionSearch, TextWriter log, int buildThreads = 0, NewProcesses? processes = null)
 {
     /// <summary>Exact queries scan every vector (about 0.1 s each at a million): fewer of them.</summary>
     private const int ExactQueries = 50;
@@ -72,7 +94,8 @@ internal sealed class RegionIndexBench(string modelId, int dimension, AnnQuantiz
         long exactMemory;
         var exactTop = new List<string[]>();
         var exactMs = new List<double>();
-        using (var index = Open(root, annThreshold: 0))
+        var exactCatalog = Catalog(root, annThreshold: 0);
+        using (var index = exactCatalog.OpenVersion(modelId))
         {
             await index.InitializeAsync(schema, cancellationToken).ConfigureAwait(false);
             for (var i = 0; i < items; i++)
@@ -82,6 +105,7 @@ internal sealed class RegionIndexBench(string modelId, int dimension, AnnQuantiz
             }
 
             insertSeconds = sw.Elapsed.TotalSeconds;
+            exactCatalog.SwitchTo(modelId);
             exactMemory = index.Statistics.VectorMemoryBytes;
             await log.WriteLineAsync($"regions {items:N0} x (1 + {regionsPerItem}): inserted {all:N0} vectors in {insertSeconds:F1} s; exact queries").ConfigureAwait(false);
             foreach (var q in queryVectors.Take(ExactQueries))
@@ -93,10 +117,13 @@ internal sealed class RegionIndexBench(string modelId, int dimension, AnnQuantiz
             }
         }
 
-        var logBytes = new FileInfo(Path.Combine(root, "records.log")).Length;
+        var directory = exactCatalog.VersionDirectory(modelId);
+        var logBytes = new FileInfo(Path.Combine(directory, "records.log")).Length;
 
         // Graph: the same directory opened with graph search on (the default from 50,000 vectors): built from the log and saved.
         await log.WriteLineAsync($"regions {items:N0}: building the graph of {all:N0} vectors").ConfigureAwait(false);
+        var buildLog = new GraphBuildLog(log);
+        var graphCatalog = Catalog(root, annThreshold: 1, buildLog);
         var managedBefore = IndexBench.ManagedBytes();
         sw.Restart();
         double build;
@@ -107,7 +134,7 @@ internal sealed class RegionIndexBench(string modelId, int dimension, AnnQuantiz
         var byRegion = new List<double>();
         var found = 0;
         var regionFirst = 0;
-        using (var index = Open(root, annThreshold: 1))
+        using (var index = graphCatalog.OpenVersion(modelId))
         {
             await index.InitializeAsync(schema, cancellationToken).ConfigureAwait(false);
             build = sw.Elapsed.TotalSeconds;
@@ -144,18 +171,47 @@ internal sealed class RegionIndexBench(string modelId, int dimension, AnnQuantiz
         }
 
         // Reopen with the snapshot and the saved graph: what a new process does.
+        var snapshotBytes = FileLength(directory, "records.snapshot");
+        var graphFileBytes = FileLength(directory, "ann.usearch") + FileLength(directory, "ann.json");
         sw.Restart();
-        using (var index = Open(root, annThreshold: 1))
+        using (var index = graphCatalog.OpenVersion(modelId))
         {
             await index.InitializeAsync(schema, cancellationToken).ConfigureAwait(false);
             if (index.Statistics.Mode != "hnsw") throw new InvalidOperationException("The reopened regional index is not in graph mode.");
         }
 
         var open = sw.Elapsed.TotalSeconds;
+
+        // New processes, as a user's would start on this index: their first answers, and serve's peak resident memory
+        // against the same serve on an empty regional index (the difference is what the items cost).
+        NewProcessResult? newProcess = null;
+        if (processes is not null)
+        {
+            var basePeak = await IndexBench.EmptyIndexPeakAsync(Path.Combine(root, "..", $"empty-regional-index-{Environment.ProcessId}"), modelId, schema, processes, cancellationToken).ConfigureAwait(false);
+            var search = await processes.Bench.SearchAsync(root, processes.ImagePath, cancellationToken).ConfigureAwait(false);
+            var (serve, peak) = await processes.Bench.ServeWithPeakAsync(root, processes.Image, cancellationToken).ConfigureAwait(false);
+            newProcess = new NewProcessResult(search, serve, peak, basePeak);
+            await log.WriteLineAsync($"regions {items:N0}: new vsearch search answered in {search:F0} ms, serve in {serve:F0} ms; serve peak RSS {peak / 1e6:F0} MB (empty regional index: {basePeak / 1e6:F0} MB)").ConfigureAwait(false);
+        }
+
         var recall = found / (double)Math.Max(1, exactTop.Sum(t => t.Length));
         await log.WriteLineAsync($"regions {items:N0}: recall@10 {recall:F4}, partial-copy top-1 {regionFirst / (double)queries:F4}; reopened in {open:F2} s").ConfigureAwait(false);
         return new RegionIndexResult(items, regionsPerItem, all, insertSeconds, logBytes, build, open, graphMemory, exactMemory, managedPerItem,
-            Latency.Of(exactMs), Latency.Of(byVector), Latency.Of(byId), Latency.Of(byRegion), recall, regionFirst / (double)queries, queries);
+            Latency.Of(exactMs), Latency.Of(byVector), Latency.Of(byId), Latency.Of(byRegion), recall, regionFirst / (double)queries, queries)
+        {
+            SnapshotBytes = snapshotBytes,
+            GraphFileBytes = graphFileBytes,
+            BuildThreads = buildThreads > 0 ? buildThreads : Environment.ProcessorCount,
+            BuildCheck = new LocalIndexOptions().AnnBuildCheck.ToString(),
+            BuildLog = buildLog.Lines,
+            NewProcess = newProcess,
+        };
+    }
+
+    private static long FileLength(string directory, string name)
+    {
+        var file = new FileInfo(Path.Combine(directory, name));
+        return file.Exists ? file.Length : 0;
     }
 
     private static int VectorIndex(int item, int vector, int regionsPerItem) => item * (1 + regionsPerItem) + vector;
@@ -175,8 +231,8 @@ internal sealed class RegionIndexBench(string modelId, int dimension, AnnQuantiz
         return v;
     }
 
-    private LocalVectorIndex Open(string root, int annThreshold) =>
-        new(Options.Create(IndexBench.BenchOptions(root, annThreshold, quantization, connectivity, expansionSearch, buildThreads)), NullLogger<LocalVectorIndex>.Instance);
+    private LocalIndexCatalog Catalog(string root, int annThreshold, ILoggerFactory? loggers = null) =>
+        new(Options.Create(IndexBench.BenchOptions(root, annThreshold, quantization, connectivity, expansionSearch, buildThreads)), loggers ?? NullLoggerFactory.Instance);
 
     private ItemMetadata Metadata(int i) => IndexBench.SyntheticMetadata(i, modelId, "holiday");
 }
