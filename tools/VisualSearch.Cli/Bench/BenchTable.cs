@@ -75,6 +75,8 @@ internal static class BenchTable
             Line(w, $"  on disk: log {g.LogBytes / 1e6:F0} MB ({g.LogBytes / (double)g.Items:F0} B/item), snapshot {g.SnapshotBytes / 1e6:F1} MB ({g.SnapshotBytes / (double)g.Items:F0} B/item), saved graph {g.GraphFileBytes / 1e6:F0} MB ({g.GraphFileBytes / (double)g.Items:F0} B/item)");
             Line(w, $"  memory: graph {g.GraphMemoryBytes / 1e6:F0} MB ({g.GraphMemoryBytes / (double)g.Items:F0} B/item), exact float32 copies {g.ExactMemoryBytes / 1e6:F0} MB; managed heap {g.ManagedBytesPerItem:F0} B/item");
             Line(w, $"  exact by vector p50/p99 {g.ExactByVector.P50:F2}/{g.ExactByVector.P99:F2} ms; hnsw by vector {g.GraphByVector.P50:F2}/{g.GraphByVector.P99:F2} ms, by id {g.GraphById.P50:F2}/{g.GraphById.P99:F2} ms, by region (partial copy) {g.GraphByRegion.P50:F2}/{g.GraphByRegion.P99:F2} ms; hnsw recall@10 (items) {g.RecallAt10:F4}; partial-copy item first {g.RegionTop1:F4} ({g.Queries} queries)");
+            if (g.ExactByRegion is { } er)
+                Line(w, $"  exact by region (partial copy, first {Math.Min(g.Queries, RegionIndexBench.ExactQueries)} queries) p50/p99 {er.P50:F2}/{er.P99:F2} ms; partial-copy item first {g.ExactRegionTop1:F4}");
             if (g.NewProcess is { } np)
                 Line(w, $"  new process (regions on): vsearch search answered in {np.SearchFirstAnswerMs:F0} ms, vsearch serve in {np.ServeFirstAnswerMs:F0} ms; serve peak resident memory (VmHWM) {np.ServePeakBytes / 1e6:F0} MB - {np.BasePeakBytes / 1e6:F0} MB on an empty regional index = {np.PeakBytesPerRecord(g.Items):F0} B/item");
         }
