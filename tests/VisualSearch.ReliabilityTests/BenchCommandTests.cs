@@ -101,6 +101,51 @@ public sealed class BenchCommandTests
     }
 
     [Fact]
+    public async Task The_regional_part_reports_disk_memory_build_and_new_processes_of_an_index_with_regions()
+    {
+        using var temp = new TempDirectory("vs-bench-regions-");
+        var work = Path.Combine(temp.Path, "work");
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+
+        var exitCode = await BenchCommand.RunAsync(
+            CliArgs.Parse(["--parts", "regions", "--region-items", "300", "--regions", "3", "--queries", "20", "--images", "2", "--reps", "3",
+                "--work", work, "--json"], "json", "keep", "verbose"),
+            stdout, stderr, CancellationToken.None);
+
+        Assert.True(exitCode == 0, stderr.ToString());
+        using var report = JsonDocument.Parse(stdout.ToString());
+        Assert.Empty(report.RootElement.GetProperty("errors").EnumerateArray());
+        var regional = Assert.Single(report.RootElement.GetProperty("regionIndex").EnumerateArray());
+        Assert.Equal(300, regional.GetProperty("items").GetInt32());
+        Assert.Equal(1200, regional.GetProperty("vectors").GetInt64());
+
+        // On disk: every vector's float32 in the log, and the snapshot and the saved graph a new process reads.
+        Assert.True(regional.GetProperty("logBytes").GetInt64() > 1200 * 2048);
+        Assert.True(regional.GetProperty("snapshotBytes").GetInt64() > 0);
+        Assert.True(regional.GetProperty("graphFileBytes").GetInt64() > 0);
+
+        // The build: its threads, its check (the default, links) and the index's own lines on where the time went.
+        Assert.Equal(Environment.ProcessorCount, regional.GetProperty("buildThreads").GetInt32());
+        Assert.Equal("Links", regional.GetProperty("buildCheck").GetString());
+        Assert.Contains(regional.GetProperty("buildLog").EnumerateArray(), l => l.GetString()!.Contains("inserts", StringComparison.Ordinal));
+
+        // Items are found: the graph's top 10 items against the exact scan's, and a partial copy's item first.
+        Assert.InRange(regional.GetProperty("recallAt10").GetDouble(), 0.9, 1.0);
+        Assert.InRange(regional.GetProperty("regionTop1").GetDouble(), 0.9, 1.0);
+        Assert.Equal(1.0, regional.GetProperty("exactRegionTop1").GetDouble());
+        Assert.True(regional.GetProperty("exactByRegion").GetProperty("p50").GetDouble() > 0);
+
+        // New processes started with regions on open the saved index (its directory is the regional model's id) and answer.
+        var process = regional.GetProperty("newProcess");
+        Assert.True(process.GetProperty("searchFirstAnswerMs").GetDouble() > 0);
+        Assert.True(process.GetProperty("serveFirstAnswerMs").GetDouble() > 0);
+        Assert.True(process.GetProperty("servePeakBytes").GetInt64() > 50_000_000);
+        Assert.True(process.GetProperty("basePeakBytes").GetInt64() > 50_000_000);
+        Assert.False(Directory.Exists(work), "the bench deletes its work folder unless --keep");
+    }
+
+    [Fact]
     public async Task The_real_embedding_part_embeds_augmented_views_once_through_the_cache_and_measures_recall()
     {
         using var temp = new TempDirectory("vs-bench-real-");
