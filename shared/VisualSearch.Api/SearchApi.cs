@@ -17,11 +17,12 @@ namespace VisualSearch.Api;
 /// </summary>
 public static class SearchApi
 {
-    /// <summary>POST /api/search?k=&amp;minScore=&amp;filter=&amp;cutoff= with the image as the body.</summary>
+    /// <summary>POST /api/search?k=&amp;minScore=&amp;filter=&amp;cutoff=&amp;space= with the image as the body.</summary>
     public static async Task<IResult> SearchByImageAsync(HttpRequest request, SearchService search, IOptions<ImagingOptions> imaging, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
-        if (!TryParseQuery(request.Query, out var query, out var problem)) return problem;
+        ArgumentNullException.ThrowIfNull(search);
+        if (!TryParseQuery(request.Query, search.HasCopySpace, out var query, out var problem)) return problem;
         if (!ApiHttp.IsAcceptableContentType(request.ContentType))
             return ApiHttp.Problem(StatusCodes.Status415UnsupportedMediaType, "Unsupported media type", $"Send the image bytes with an image/* or application/octet-stream Content-Type, not '{request.ContentType}'.");
 
@@ -39,15 +40,16 @@ public static class SearchApi
         }
     }
 
-    /// <summary>GET /api/search?id=&amp;k=&amp;minScore=&amp;filter=&amp;cutoff=: neighbours of an indexed item.</summary>
+    /// <summary>GET /api/search?id=&amp;k=&amp;minScore=&amp;filter=&amp;cutoff=&amp;space=: neighbours of an indexed item.</summary>
     public static async Task<IResult> SearchByIdAsync(HttpRequest request, SearchService search, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(search);
         var id = request.Query["id"].ToString();
         if (string.IsNullOrEmpty(id))
             return ApiHttp.Problem(StatusCodes.Status400BadRequest, "Missing id", "GET /api/search needs ?id= of an indexed item; to search by image, POST the image.");
         if (!ItemIds.IsValid(id, out var idError)) return ApiHttp.Problem(StatusCodes.Status400BadRequest, "Invalid id", idError);
-        if (!TryParseQuery(request.Query, out var query, out var problem)) return problem;
+        if (!TryParseQuery(request.Query, search.HasCopySpace, out var query, out var problem)) return problem;
 
         var response = await search.SearchByIdAsync(id, query, await Caller.ReadScopeAsync(request.HttpContext, cancellationToken).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
         return response is null
@@ -87,11 +89,12 @@ public static class SearchApi
         ArgumentNullException.ThrowIfNull(search);
         var health = await search.GetHealthAsync(cancellationToken).ConfigureAwait(false);
         return detailed
-            ? Results.Ok(new HealthDto("ok", health.Model, health.Dimension, health.IndexKind, health.Count, health.ColdStart, health.Embeddings))
+            ? Results.Ok(new HealthDto("ok", health.Model, health.Dimension, health.IndexKind, health.Count, health.ColdStart, health.Embeddings, health.Copies))
             : Results.Ok(new HealthStatusDto("ok"));
     }
 
-    internal static bool TryParseQuery(IQueryCollection q, out SearchQuery query, out IResult problem)
+    /// <param name="hasCopySpace">Whether the host has a copy space: <c>space=copies</c> is refused (400) without one.</param>
+    internal static bool TryParseQuery(IQueryCollection q, bool hasCopySpace, out SearchQuery query, out IResult problem)
     {
         query = null!;
         problem = null!;
@@ -141,12 +144,35 @@ public static class SearchApi
                 return false;
         }
 
-        query = new SearchQuery(k, minScore, filter, cutoff);
+        SearchSpace? space;
+        switch (q["space"].ToString())
+        {
+            case "":
+                space = null;
+                break;
+            case "category":
+                space = SearchSpace.Category;
+                break;
+            case "copies" when hasCopySpace:
+                space = SearchSpace.Copies;
+                break;
+            case "copies":
+                problem = ApiHttp.Problem(StatusCodes.Status400BadRequest, "No copy space",
+                    "This host has no copy space (Encoder__CopyDescriptor is None): search with space=category, or leave space out.");
+                return false;
+            default:
+                problem = ApiHttp.Problem(StatusCodes.Status400BadRequest, "Invalid space",
+                    "space is category (pictures like this one) or copies (copies of this one); left out, cutoff=auto searches the copies when the host has a copy space.");
+                return false;
+        }
+
+        query = new SearchQuery(k, minScore, filter, cutoff) { Space = space };
         return true;
     }
 
     private static SearchResultsDto ToDto(SearchResponse response) =>
-        new(response.Model, response.Results.Select(h => new SearchResultDto(h.Id, MathF.Round(h.Score, 6), h.Metadata, h.Region)).ToList());
+        new(response.Model, response.Results.Select(h => new SearchResultDto(h.Id, MathF.Round(h.Score, 6), h.Metadata, h.Region)).ToList(),
+            response.Space == SearchSpace.Copies ? "copies" : "category");
 }
 
 /// <summary>
@@ -159,11 +185,21 @@ public sealed record SearchResultDto(
     ItemMetadata Metadata,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] RegionBox? Region = null);
 
-public sealed record SearchResultsDto(string Model, IReadOnlyList<SearchResultDto> Results);
+/// <summary>The results, the model that made the query vector and the space searched (<c>category</c> or <c>copies</c>, issue 14).</summary>
+public sealed record SearchResultsDto(string Model, IReadOnlyList<SearchResultDto> Results, string Space = "category");
 
 public sealed record ItemDto(string Id, ItemMetadata Metadata);
 
 /// <summary>What anonymous callers of /api/health learn.</summary>
 public sealed record HealthStatusDto(string Status);
 
-public sealed record HealthDto(string Status, string Model, int Dimension, string Index, long Count, ColdStartReport ColdStart, VisualSearch.Diagnostics.EmbeddingHealthSnapshot? Embeddings);
+/// <summary>The health details; <see cref="Copies"/> (the copy space's model and count, issue 14) only on a host with a copy space.</summary>
+public sealed record HealthDto(
+    string Status,
+    string Model,
+    int Dimension,
+    string Index,
+    long Count,
+    ColdStartReport ColdStart,
+    VisualSearch.Diagnostics.EmbeddingHealthSnapshot? Embeddings,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] CopySpaceReport? Copies = null);

@@ -35,6 +35,8 @@ public static partial class VisualSearchEngineExtensions
             .Validate(o => o.MaxLongerSide >= o.ShorterSide && o.MaxLongerSide >= o.SecondShorterSide, "Encoder:MaxLongerSide must be at least Encoder:ShorterSide and Encoder:SecondShorterSide.")
             .Validate(o => !o.Regions || o.Descriptor == DescriptorMode.FeatureMap, "Encoder:Regions needs Encoder:Descriptor=FeatureMap (regions are pooled from the feature map).")
             .Validate(o => !o.Regions || string.IsNullOrWhiteSpace(o.HeadPath), "Encoder:Regions cannot be combined with Encoder:HeadPath (the head is trained on whole-image vectors).")
+            .Validate(o => o.CopyDescriptor == CopyDescriptorMode.None || o.Descriptor == DescriptorMode.CentreCrop,
+                "Encoder:CopyDescriptor=FeatureMap needs Encoder:Descriptor=CentreCrop (the copy space holds the feature-map vectors beside the centre-crop ones).")
             .ValidateOnStart();
 
         services.AddOptions<SearchOptions>().Bind(builder.Configuration.GetSection(SearchOptions.SectionName)).ValidateDataAnnotations()
@@ -52,6 +54,8 @@ public static partial class VisualSearchEngineExtensions
         services.TryAddSingleton<DecodeGate>();
         services.TryAddSingleton<IImageEncoder, OnnxImageEncoder>();
         services.TryAddSingleton<VectorIndexAccessor>();
+        // The copy space (issue 14's dual design) only when configured: every service takes it as optional.
+        if (CopySpace.IsConfigured(builder.Configuration)) services.TryAddSingleton(CopySpace.Create);
         services.TryAddSingleton<IngestionService>();
         services.TryAddSingleton<SearchService>();
         Duplicates.DuplicateRegistration.Add(builder);
@@ -60,8 +64,8 @@ public static partial class VisualSearchEngineExtensions
         return builder;
     }
 
-    /// <summary>Loads the model and runs one inference in the background, so start-up is not delayed.</summary>
-    private sealed partial class EncoderWarmUp(IImageEncoder encoder, VectorIndexAccessor index, IOptions<EncoderOptions> options, ILogger<EncoderWarmUp> logger) : BackgroundService
+    /// <summary>Loads the model (and the copy space's) and runs one inference in the background, so start-up is not delayed.</summary>
+    private sealed partial class EncoderWarmUp(IImageEncoder encoder, VectorIndexAccessor index, IOptions<EncoderOptions> options, ILogger<EncoderWarmUp> logger, CopySpace? copies = null) : BackgroundService
     {
         protected override async Task ExecuteAsync(CancellationToken stoppingToken)
         {
@@ -70,6 +74,11 @@ public static partial class VisualSearchEngineExtensions
             {
                 await encoder.WarmUpAsync(stoppingToken).ConfigureAwait(false);
                 await index.GetAsync(stoppingToken).ConfigureAwait(false);
+                if (copies is not null)
+                {
+                    await copies.Encoder.WarmUpAsync(stoppingToken).ConfigureAwait(false);
+                    await copies.Index.GetAsync(stoppingToken).ConfigureAwait(false);
+                }
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {

@@ -7,7 +7,7 @@ const string Usage = """
 
     Usage:
       vsearch index <folder> [--index DIR] [--workers N] [--owner ID]
-      vsearch search <image> [--index DIR] [--k N] [--min-score S] [--cutoff auto] [--filter EXPR] [--json]
+      vsearch search <image> [--index DIR] [--k N] [--min-score S] [--cutoff auto] [--space category|copies] [--filter EXPR] [--json]
       vsearch duplicates [--index DIR] [--min-score S] [--json]
       vsearch serve [--index DIR] [--urls URL] [--no-watch]
       vsearch upload <folder> [--container NAME]

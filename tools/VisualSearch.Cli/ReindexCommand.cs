@@ -134,6 +134,15 @@ public static class ReindexCommand
         var count = await index.CountAsync(cancellationToken).ConfigureAwait(false);
         await stdout.WriteLineAsync(
             $"Indexed {tally.Indexed}, unchanged {tally.Unchanged}, rejected {tally.Rejected.Count} of {tally.Total} images in {sw.Elapsed.TotalSeconds:F1} s; the index holds {count}.").ConfigureAwait(false);
+        // The copy space (issue 14) is filled by the same ingest; it is not behind the pointer, so it is never switched.
+        var copies = services.GetService<CopySpace>();
+        string? copyVersion = null;
+        if (copies is not null)
+        {
+            copyVersion = catalog.VersionName(copies.Encoder.Model.Id);
+            var copyCount = await (await copies.Index.GetAsync(cancellationToken).ConfigureAwait(false)).CountAsync(cancellationToken).ConfigureAwait(false);
+            await stdout.WriteLineAsync($"The copy space {catalog.Describe(copyVersion)} (model {copies.Encoder.Model.Id}) holds {copyCount}.").ConfigureAwait(false);
+        }
         foreach (var r in tally.Rejected.OrderBy(r => r.Id, StringComparer.Ordinal))
             await stdout.WriteLineAsync($"  rejected {r.Id}: {r.Reason?.ToString() ?? "InvalidId"}: {r.Detail}").ConfigureAwait(false);
 
@@ -156,7 +165,7 @@ public static class ReindexCommand
             $"Switched: model {model.Id} is current; hosts configured with it use {catalog.Describe(target)}. " +
             "Running hosts keep their index until restarted with the new model.").ConfigureAwait(false);
 
-        foreach (var version in (await catalog.ListVersionsAsync(cancellationToken).ConfigureAwait(false)).Where(v => v != target))
+        foreach (var version in (await catalog.ListVersionsAsync(cancellationToken).ConfigureAwait(false)).Where(v => v != target && v != copyVersion))
         {
             if (!args.Has("prune"))
             {

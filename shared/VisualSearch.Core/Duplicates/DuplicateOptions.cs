@@ -15,6 +15,13 @@ public sealed class DuplicateOptions
     public float MinScore { get; set; } = 0.82f;
 
     /// <summary>
+    /// The same threshold for groups made in the copy space (issue 14's dual design, <c>Encoder:CopyDescriptor=FeatureMap</c>):
+    /// the feature-map descriptor's open-set threshold at 95% precision on the dev copy set (docs/quality.md section 7a).
+    /// </summary>
+    [Range(-1.0, 1.0)]
+    public float CopyMinScore { get; set; } = 0.83f;
+
+    /// <summary>
     /// Share of each group's items that must have a pair into the other group before two groups join through a
     /// near pair (0 = single linkage: one pair joins them). Keeps one bridge item from chaining unrelated copies.
     /// </summary>

@@ -25,6 +25,7 @@ public sealed class DuplicateGroupingNotSupportedException(string indexKind, str
 /// threshold than the pairs were found at starts over. Every grouping applies the not-duplicates decisions.
 /// Every call takes an <see cref="OwnerScope"/> set by the server: both sides of every pair lie inside it, decisions
 /// name only items inside it (others answer as unknown ids), are stored with its owner and apply to its groups.
+/// With a <see cref="CopySpace"/> (issue 14's dual design) the groups are made in it, at <see cref="DuplicateOptions.CopyMinScore"/>.
 /// </summary>
 public sealed partial class DuplicateService(
     VectorIndexAccessor index,
@@ -32,14 +33,18 @@ public sealed partial class DuplicateService(
     IEnumerable<IImageStore> stores,
     DuplicateDecisionStore decisions,
     IOptions<DuplicateOptions> options,
-    ILogger<DuplicateService> logger)
+    ILogger<DuplicateService> logger,
+    CopySpace? copies = null)
 {
+    // The vectors pairs are found in: the copy space's when there is one.
+    private readonly VectorIndexAccessor _index = copies?.Index ?? index;
+    private readonly bool _inCopySpace = copies is not null;
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly Dictionary<string, JoinState> _states = new(StringComparer.Ordinal);
     private readonly IImageStore[] _stores = [.. stores];
 
-    /// <summary>The threshold used when a query names none.</summary>
-    public float DefaultMinScore => options.Value.MinScore;
+    /// <summary>The threshold used when a query names none: the copy space's own when the groups are made there.</summary>
+    public float DefaultMinScore => _inCopySpace ? options.Value.CopyMinScore : options.Value.MinScore;
 
     /// <summary>Where the last grouping's time went (null before the first).</summary>
     public DuplicateGroupingTimings? LastTimings { get; private set; }
@@ -51,7 +56,7 @@ public sealed partial class DuplicateService(
         ArgumentOutOfRangeException.ThrowIfLessThan(query.Limit, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(query.Limit, DuplicateQuery.MaxLimit);
         ArgumentOutOfRangeException.ThrowIfNegative(query.Offset);
-        var minScore = query.MinScore ?? options.Value.MinScore;
+        var minScore = query.MinScore ?? DefaultMinScore;
         if (!float.IsFinite(minScore) || minScore < -1 || minScore > 1)
             throw new ArgumentOutOfRangeException(nameof(query), minScore, "minScore is a cosine similarity between -1 and 1.");
 
@@ -72,7 +77,7 @@ public sealed partial class DuplicateService(
         ItemIds.Validate(b);
         if (a == b) throw new ArgumentException("A not-duplicates decision names two different items.", nameof(b));
         scope ??= OwnerScope.Everyone;
-        var vectors = await index.GetAsync(cancellationToken).ConfigureAwait(false);
+        var vectors = await _index.GetAsync(cancellationToken).ConfigureAwait(false);
         if (!await AllVisibleAsync(vectors, [a, b], scope, cancellationToken).ConfigureAwait(false)) return null;
         var added = await decisions.SeparateAsync(a, b, scope.Owner, cancellationToken).ConfigureAwait(false);
         LogSeparated(logger, a, b);
@@ -92,13 +97,13 @@ public sealed partial class DuplicateService(
         ArgumentNullException.ThrowIfNull(others);
         foreach (var other in others) ItemIds.Validate(other);
         scope ??= OwnerScope.Everyone;
-        var vectors = await index.GetAsync(cancellationToken).ConfigureAwait(false);
+        var vectors = await _index.GetAsync(cancellationToken).ConfigureAwait(false);
         var distinct = others.Where(o => o != keep).Distinct(StringComparer.Ordinal).ToList();
         if (!await AllVisibleAsync(vectors, [keep, .. distinct], scope, cancellationToken).ConfigureAwait(false)) return null;
         await decisions.KeepAsync(keep, distinct, scope.Owner, cancellationToken).ConfigureAwait(false);
         if (!deleteOthers) return new KeepOutcome(keep, [.. distinct.Select(id => new RemovedItem(id, false, false))]);
 
-        var groups = await GroupAllAsync(options.Value.MinScore, scope, cancellationToken).ConfigureAwait(false);
+        var groups = await GroupAllAsync(DefaultMinScore, scope, cancellationToken).ConfigureAwait(false);
         var group = groups.FirstOrDefault(g => g.Items.Contains(keep, StringComparer.Ordinal));
         var results = new List<RemovedItem>(distinct.Count);
         foreach (var id in distinct)
@@ -161,7 +166,7 @@ public sealed partial class DuplicateService(
     private async Task<IReadOnlyList<DuplicateGroup>> GroupAllAsync(float minScore, OwnerScope? scope, CancellationToken cancellationToken)
     {
         scope ??= OwnerScope.Everyone;
-        var vectors = await index.GetAsync(cancellationToken).ConfigureAwait(false);
+        var vectors = await _index.GetAsync(cancellationToken).ConfigureAwait(false);
         if (vectors is not IVectorScan scan) throw new DuplicateGroupingNotSupportedException(vectors.Kind);
         var started = Stopwatch.GetTimestamp();
         var items = new List<GroupingItem>();
@@ -176,7 +181,7 @@ public sealed partial class DuplicateService(
         {
             var key = scope.Owner ?? "";
             if (!_states.TryGetValue(key, out var state) || state.Floor > minScore)
-                _states[key] = state = new JoinState(Math.Min(minScore, options.Value.MinScore));
+                _states[key] = state = new JoinState(Math.Min(minScore, DefaultMinScore));
             queried = await state.UpdateAsync(vectors, items, options.Value, scope, cancellationToken).ConfigureAwait(false);
             pairs = [.. state.Pairs.Values];
         }

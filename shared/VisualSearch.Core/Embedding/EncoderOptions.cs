@@ -63,6 +63,23 @@ public enum DescriptorMode
     FeatureMap,
 }
 
+/// <summary>
+/// The second vector an item may carry for copy search (issue 14's dual design): none, or the feature-map descriptor
+/// stored in a copy space beside the category vector (<see cref="Indexing.CopySpace"/>).
+/// </summary>
+public enum CopyDescriptorMode
+{
+    /// <summary>No copy space: one vector per item, copy search and duplicates use the category vectors (as before).</summary>
+    None,
+
+    /// <summary>
+    /// A <see cref="DescriptorMode.FeatureMap"/> vector (with this section's FeatureMap settings: sizes, pooling,
+    /// <see cref="EncoderOptions.MaskFlatCells"/>) stored in a second index version of its own model id, read by copy search,
+    /// duplicates and <c>cutoff=auto</c>.
+    /// </summary>
+    FeatureMap,
+}
+
 /// <summary>The image encoder. Section "Encoder". The defaults are the bundled ResNet18.</summary>
 public sealed class EncoderOptions
 {
@@ -143,6 +160,31 @@ public sealed class EncoderOptions
     /// quantised graph keeps its pool and its 224 input) and says so in the log.
     /// </summary>
     public DescriptorMode Descriptor { get; set; } = DescriptorMode.CentreCrop;
+
+    /// <summary>
+    /// The copy space (issue 14's dual design, docs/quality.md section 7d): <see cref="CopyDescriptorMode.FeatureMap"/> embeds every
+    /// item a second time, whole image and GeM with this section's FeatureMap settings, into a second index version of that
+    /// model's id, which copy search (<c>space=copies</c>), duplicates and <c>cutoff=auto</c> read; the category vector
+    /// (<see cref="Descriptor"/>, which must stay <see cref="DescriptorMode.CentreCrop"/>) is unchanged. About 2.1x the
+    /// embedding per ingest and 2 KiB more per item. Switching it on needs <c>vsearch reindex</c> to fill the copy space.
+    /// </summary>
+    public CopyDescriptorMode CopyDescriptor { get; set; } = CopyDescriptorMode.None;
+
+    /// <summary>
+    /// The options of the copy space's encoder: these, with the feature-map descriptor, float32 (the int8 graph keeps
+    /// its pool), no head and no regions. Null when <see cref="CopyDescriptor"/> is None.
+    /// </summary>
+    public EncoderOptions? ForCopies()
+    {
+        if (CopyDescriptor == CopyDescriptorMode.None) return null;
+        var copy = (EncoderOptions)MemberwiseClone();
+        copy.CopyDescriptor = CopyDescriptorMode.None;
+        copy.Descriptor = DescriptorMode.FeatureMap;
+        copy.Precision = EncoderPrecision.Float32;
+        copy.HeadPath = null;
+        copy.Regions = false;
+        return copy;
+    }
 
     /// <summary>For <see cref="DescriptorMode.FeatureMap"/>: the last convolutional activation, before the network's pool.</summary>
     [Required]

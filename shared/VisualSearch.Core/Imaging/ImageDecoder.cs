@@ -22,6 +22,19 @@ public interface IImageDecoder
             : Prepare(encoded, input.Size);
 
     /// <summary>
+    /// The inputs of several encoders (issue 14's category and copy encoders), in the order given. The first is always
+    /// the pixels <see cref="Prepare(ReadOnlySpan{byte}, ImageInput)"/> gives; the others come from the same decode when
+    /// it covers them (a second decode otherwise). A decoder without that support prepares each on its own.
+    /// </summary>
+    IReadOnlyList<PreparedImage> PrepareInputs(ReadOnlySpan<byte> encoded, IReadOnlyList<ImageInput> inputs)
+    {
+        ArgumentNullException.ThrowIfNull(inputs);
+        var prepared = new PreparedImage[inputs.Count];
+        for (var i = 0; i < inputs.Count; i++) prepared[i] = Prepare(encoded, inputs[i]);
+        return prepared;
+    }
+
+    /// <summary>
     /// Several views of one image (<see cref="ImageView"/>, in the order given), decoded once where one decode serves
     /// them all. The <see cref="ImageViewKind.Input"/> view is always the pixels <see cref="Prepare(ReadOnlySpan{byte}, ImageInput)"/>
     /// gives. A decoder without view support prepares only Input and Mirror views.
@@ -78,7 +91,7 @@ public sealed class ImageDecoder(IOptions<ImagingOptions> options) : IImageDecod
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(size, 1);
         // Smallest decode size whose shorter side still covers the target (JPEG: DCT scaling; WebP: libwebp's scaler).
-        using var decoded = Decode(encoded, (scaled, _) => Math.Min(scaled.Width, scaled.Height) >= size);
+        using var decoded = Decode(encoded, (scaled, full) => Covers(new ImageInput(size), scaled, full));
         return Render(decoded.Bitmap, decoded.Origin, decoded.Format, decoded.Width, decoded.Height, size);
     }
 
@@ -87,12 +100,37 @@ public sealed class ImageDecoder(IOptions<ImagingOptions> options) : IImageDecod
         if (!input.WholeImage) return Prepare(encoded, input.Size);
         ArgumentOutOfRangeException.ThrowIfLessThan(input.Size, 1);
         // The smallest decode that still covers the scaled whole image (the longer side's cap can make it smaller than Size).
-        using var decoded = Decode(encoded, (scaled, full) =>
-        {
-            var (w, h) = input.ScaledSize(full.Width, full.Height);
-            return scaled.Width >= w && scaled.Height >= h;
-        });
+        using var decoded = Decode(encoded, (scaled, full) => Covers(input, scaled, full));
         return Render(decoded.Bitmap, decoded.Origin, decoded.Format, decoded.Width, decoded.Height, input);
+    }
+
+    public IReadOnlyList<PreparedImage> PrepareInputs(ReadOnlySpan<byte> encoded, IReadOnlyList<ImageInput> inputs)
+    {
+        ArgumentNullException.ThrowIfNull(inputs);
+        if (inputs.Count == 0) throw new ArgumentException("At least one input.", nameof(inputs));
+        foreach (var input in inputs) ArgumentOutOfRangeException.ThrowIfLessThan(input.Size, 1, nameof(inputs));
+        var results = new PreparedImage[inputs.Count];
+        // The first input from exactly the decode Prepare makes for it; the others from that decode when it covers them.
+        using (var decoded = Decode(encoded, (scaled, full) => Covers(inputs[0], scaled, full)))
+        {
+            var full = new SKSizeI(decoded.Width, decoded.Height);
+            var size = new SKSizeI(decoded.Bitmap.Width, decoded.Bitmap.Height);
+            // A sampled WebP decode counts for half its size, as when it was chosen (the scaler's coarse sampling).
+            if (decoded.Format == ImageFormat.WebP && size != full) size = new SKSizeI(size.Width / 2, size.Height / 2);
+            for (var i = 0; i < inputs.Count; i++)
+                if (i == 0 || Covers(inputs[i], size, full)) results[i] = Render(decoded.Bitmap, decoded.Origin, decoded.Format, decoded.Width, decoded.Height, inputs[i]);
+        }
+
+        for (var i = 1; i < inputs.Count; i++) results[i] ??= Prepare(encoded, inputs[i]);
+        return results;
+    }
+
+    /// <summary>Whether a decode of <paramref name="scaled"/> pixels (of an image of <paramref name="full"/>) has enough for <paramref name="input"/>.</summary>
+    private static bool Covers(ImageInput input, SKSizeI scaled, SKSizeI full)
+    {
+        if (!input.WholeImage) return Math.Min(scaled.Width, scaled.Height) >= input.Size;
+        var (w, h) = input.ScaledSize(full.Width, full.Height);
+        return scaled.Width >= w && scaled.Height >= h;
     }
 
     public IReadOnlyList<PreparedImage> PrepareViews(ReadOnlySpan<byte> encoded, ImageInput input, IReadOnlyList<ImageView> views)

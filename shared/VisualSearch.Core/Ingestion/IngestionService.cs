@@ -59,7 +59,11 @@ public sealed record IngestResult(string Id, IngestOutcome Outcome, ImageRejecti
 
 /// <summary>
 /// Decodes, embeds and upserts images; idempotent: the key derives from the source, and an unchanged
-/// source (same ETag, or same content hash, and same model) is skipped.
+/// source (same ETag, or same content hash, and same model) is skipped. With a <see cref="CopySpace"/> (issue 14's
+/// dual design) one decode feeds both encoders and the item is written to the copy space first, then to the category
+/// index: an item counts as unchanged only when both hold it, so a failure between the two writes is repaired by the
+/// next ingest of the source; a removal deletes the copy first, so a failure leaves the item findable by category
+/// only until the retry, never by copy search alone.
 /// </summary>
 public sealed class IngestionService(
     IImageDecoder decoder,
@@ -69,7 +73,8 @@ public sealed class IngestionService(
     VisualSearchMetrics metrics,
     TimeProvider time,
     ILogger<IngestionService> logger,
-    DecodeGate? decodeGate = null)
+    DecodeGate? decodeGate = null,
+    CopySpace? copies = null)
 {
     private readonly DecodeGate _decodeGate = decodeGate ?? new DecodeGate(imagingOptions);
 
@@ -95,6 +100,10 @@ public sealed class IngestionService(
         if (request.Owner is not null) OwnerIds.Validate(request.Owner);
         // A record of another owner (vsearch index --owner over an older index) is written again, never skipped.
         if (existing is not null && OwnerIds.OwnerOf(existing.Metadata) != request.Owner) existing = null;
+        // The copy space must hold the same content too (a space switched on later, or a write that failed between the two).
+        var copyVectors = copies is null ? null : await copies.Index.GetAsync(cancellationToken).ConfigureAwait(false);
+        if (existing is not null && copyVectors is not null && !await HoldsCopyAsync(copyVectors, request.Id, existing.Metadata.ContentHash, request.Owner, cancellationToken).ConfigureAwait(false))
+            existing = null;
         if (existing is not null && existing.Metadata.ModelId == modelId && request.ETag is not null && existing.Metadata.ETag == request.ETag)
             return Unchanged(request.Id);
 
@@ -130,6 +139,9 @@ public sealed class IngestionService(
                     if (current is not null && current.Metadata.ContentHash == hash && OwnerIds.OwnerOf(current.Metadata) == request.Owner && !IsStale(request, current))
                     {
                         var refreshed = current.Metadata with { ETag = request.ETag, UploadedAt = request.UploadedAt ?? current.Metadata.UploadedAt };
+                        // The copy's metadata follows (filters on uploadedAt read it there too), before the record that says the work is done.
+                        if (copyVectors is not null && await copyVectors.GetAsync(request.Id, cancellationToken).ConfigureAwait(false) is { } copy)
+                            await copyVectors.UpsertAsync(copy with { Metadata = refreshed with { ModelId = copy.Metadata.ModelId } }, cancellationToken).ConfigureAwait(false);
                         await vectors.UpsertAsync(current with { Metadata = refreshed }, cancellationToken).ConfigureAwait(false);
                     }
                 }
@@ -144,12 +156,25 @@ public sealed class IngestionService(
 
         PreparedImage prepared;
         Embedding.Embedding embedding;
+        Embedding.Embedding? copyEmbedding = null;
         using (await _decodeGate.EnterAsync(cancellationToken).ConfigureAwait(false))
         {
+            PreparedImage? preparedCopy = null;
             try
             {
                 using (metrics.Time("decode"))
-                    prepared = decoder.Prepare(bytes, encoder.Input);
+                {
+                    if (copies is null)
+                    {
+                        prepared = decoder.Prepare(bytes, encoder.Input);
+                    }
+                    else
+                    {
+                        // One decode for both inputs where it covers them: the category input exactly as without a copy space.
+                        var inputs = decoder.PrepareInputs(bytes, [encoder.Input, copies.Encoder.Input]);
+                        (prepared, preparedCopy) = (inputs[0], inputs[1]);
+                    }
+                }
             }
             catch (ImageRejectedException ex)
             {
@@ -157,6 +182,8 @@ public sealed class IngestionService(
             }
 
             using (metrics.Time("embed")) embedding = encoder.Embed(prepared, cancellationToken);
+            if (preparedCopy is not null)
+                using (metrics.Time("embed.copy")) copyEmbedding = copies!.Encoder.Embed(preparedCopy, cancellationToken);
         }
 
         metrics.ObserveEmbedding(modelId, embedding.Vector, embedding.RawNorm);
@@ -195,7 +222,12 @@ public sealed class IngestionService(
             }
 
             using (metrics.Time("index.write"))
+            {
+                // The copy first: the category record is what marks the item done (see the class comment).
+                if (copyVectors is not null && copyEmbedding is { } c)
+                    await copyVectors.UpsertAsync(CopyRecord(record, c, copies!.Encoder.Model.Id), cancellationToken).ConfigureAwait(false);
                 await vectors.UpsertAsync(record, cancellationToken).ConfigureAwait(false);
+            }
         }
         finally
         {
@@ -249,7 +281,10 @@ public sealed class IngestionService(
             }
 
             if (!await sourceIsGone(cancellationToken).ConfigureAwait(false)) return false;
-            var found = await vectors.DeleteAsync(id, cancellationToken).ConfigureAwait(false);
+            // The copy first: a failure in between leaves the item in the category index, where a repeated removal finds it.
+            var copyFound = copies is not null
+                && await (await copies.Index.GetAsync(cancellationToken).ConfigureAwait(false)).DeleteAsync(id, cancellationToken).ConfigureAwait(false);
+            var found = await vectors.DeleteAsync(id, cancellationToken).ConfigureAwait(false) | copyFound;
             Log.Removed(logger, id, found);
             return found;
         }
@@ -258,6 +293,17 @@ public sealed class IngestionService(
             gate.Release();
         }
     }
+
+    /// <summary>The copy space holds <paramref name="id"/> with this content, owner and its own model.</summary>
+    private async Task<bool> HoldsCopyAsync(IVectorIndex copyVectors, string id, string contentHash, string? owner, CancellationToken cancellationToken)
+    {
+        var copy = await copyVectors.GetAsync(id, cancellationToken).ConfigureAwait(false);
+        return copy is not null && copy.Metadata.ModelId == copies!.Encoder.Model.Id && copy.Metadata.ContentHash == contentHash && OwnerIds.OwnerOf(copy.Metadata) == owner;
+    }
+
+    /// <summary>The item's record in the copy space: the same id and metadata (so scopes and filters apply alike), the copy model's vector.</summary>
+    private static VectorRecord CopyRecord(VectorRecord record, Embedding.Embedding copy, string copyModelId) =>
+        new(record.Id, copy.Vector, record.Metadata with { ModelId = copyModelId });
 
     /// <summary>The stored record is of a newer version than the request (only when the request's times order versions).</summary>
     private static bool IsStale(IngestRequest request, VectorRecord stored) =>

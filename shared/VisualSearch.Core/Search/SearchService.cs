@@ -9,6 +9,16 @@ using VisualSearch.Ingestion;
 
 namespace VisualSearch.Search;
 
+/// <summary>Which vectors a search compares (issue 14's dual design).</summary>
+public enum SearchSpace
+{
+    /// <summary>The category vectors (the encoder's descriptor): "pictures like this one".</summary>
+    Category,
+
+    /// <summary>The copy space's vectors (<see cref="CopySpace"/>): "is this a copy of something I hold?".</summary>
+    Copies,
+}
+
 /// <summary>
 /// Query parameters, validated on construction: k and minScore by the index's own query type
 /// (<see cref="VectorQuery"/>), plus the service's cap of <see cref="MaxK"/> results.
@@ -36,15 +46,36 @@ public sealed record SearchQuery
     /// <summary>With <see cref="CutoffMode.Auto"/> the list stops where the scores fall away (<see cref="ResultCutoff"/>); k stays the upper bound.</summary>
     public CutoffMode Cutoff { get; }
 
+    /// <summary>
+    /// The space searched; null: the copy space for <see cref="CutoffMode.Auto"/> (a cut made for copies) when the host has
+    /// one, the category space otherwise. <see cref="SearchSpace.Copies"/> on a host without a copy space is refused.
+    /// </summary>
+    public SearchSpace? Space { get; init; }
+
     /// <summary>The index query, excluding one item (search by id) or none.</summary>
     public VectorQuery ToVectorQuery(string? excludeId) => _vector with { ExcludeId = excludeId };
 }
 
 /// <summary>Results, best first, with the model that made the query vector.</summary>
-public sealed record SearchResponse(string Model, IReadOnlyList<SearchHit> Results);
+public sealed record SearchResponse(string Model, IReadOnlyList<SearchHit> Results)
+{
+    /// <summary>The space that answered.</summary>
+    public SearchSpace Space { get; init; }
+}
 
 /// <summary>What /api/health reports.</summary>
-public sealed record HealthReport(string Model, int Dimension, string IndexKind, long Count, ColdStartReport ColdStart, EmbeddingHealthSnapshot? Embeddings);
+public sealed record HealthReport(string Model, int Dimension, string IndexKind, long Count, ColdStartReport ColdStart, EmbeddingHealthSnapshot? Embeddings)
+{
+    /// <summary>The copy space's model and item count (issue 14), or null without a copy space.</summary>
+    public CopySpaceReport? Copies { get; init; }
+}
+
+/// <summary>The copy space in /api/health: its model and how many items it holds (the category count once it is filled).</summary>
+public sealed record CopySpaceReport(string Model, long Count);
+
+/// <summary><see cref="SearchSpace.Copies"/> was asked of a host without a copy space (Encoder:CopyDescriptor None).</summary>
+public sealed class CopySpaceUnavailableException()
+    : InvalidOperationException("This host has no copy space (Encoder:CopyDescriptor is None): search the category space, or configure Encoder:CopyDescriptor=FeatureMap and run vsearch reindex.");
 
 /// <summary>Cold-start facts for /api/health.</summary>
 public sealed record ColdStartReport(string InstanceId, DateTimeOffset ProcessStart, double? ModelLoadMs, double? FirstInferenceMs, int Invocations);
@@ -61,7 +92,8 @@ public sealed class SearchService(
     VisualSearchMetrics metrics,
     ILogger<SearchService> logger,
     DecodeGate? decodeGate = null,
-    IOptions<SearchOptions>? options = null)
+    IOptions<SearchOptions>? options = null,
+    CopySpace? copies = null)
 {
     private readonly DecodeGate _decodeGate = decodeGate ?? new DecodeGate(Options.Create(new ImagingOptions()));
     private readonly SearchOptions _options = options?.Value ?? new SearchOptions();
@@ -78,20 +110,21 @@ public sealed class SearchService(
         ArgumentNullException.ThrowIfNull(scope);
         using var activity = VisualSearchMetrics.ActivitySource.StartActivity("search.image");
         var started = Stopwatch.GetTimestamp();
-        var vectors = await index.GetAsync(cancellationToken).ConfigureAwait(false);
+        var (space, spaceEncoder, accessor) = Resolve(query);
+        var vectors = await accessor.GetAsync(cancellationToken).ConfigureAwait(false);
         var embeddings = new List<Embedding.Embedding>(_views.Count);
         using (await _decodeGate.EnterAsync(cancellationToken).ConfigureAwait(false))
         {
             IReadOnlyList<PreparedImage> prepared;
             using (metrics.Time("decode"))
-                prepared = QueryViewSet.IsInputOnly(_views) ? [decoder.Prepare(image.Span, encoder.Input)] : decoder.PrepareViews(image.Span, encoder.Input, _views);
+                prepared = QueryViewSet.IsInputOnly(_views) ? [decoder.Prepare(image.Span, spaceEncoder.Input)] : decoder.PrepareViews(image.Span, spaceEncoder.Input, _views);
             using (metrics.Time("embed"))
-                foreach (var view in prepared) embeddings.Add(encoder.Embed(view, cancellationToken));
+                foreach (var view in prepared) embeddings.Add(spaceEncoder.Embed(view, cancellationToken));
         }
 
         // Drift telemetry watches what items are embedded from: the input view when there is one.
         var observed = embeddings[QueryViewSet.InputIndex(_views)];
-        metrics.ObserveEmbedding(encoder.Model.Id, observed.Vector, observed.RawNorm);
+        if (space == SearchSpace.Category) metrics.ObserveEmbedding(encoder.Model.Id, observed.Vector, observed.RawNorm);
         IReadOnlyList<SearchHit> hits;
         if (embeddings.Count == 1)
         {
@@ -111,8 +144,11 @@ public sealed class SearchService(
 
         Log.Searched(logger, hits.Count, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         if (embeddings.Count > 1) Log.SearchedWithViews(logger, embeddings.Count, _options.QueryViewCombination);
-        return new SearchResponse(encoder.Model.Id, hits);
+        return new SearchResponse(spaceEncoder.Model.Id, hits) { Space = space };
     }
+
+    /// <summary>Whether this host has a copy space (<see cref="SearchSpace.Copies"/> can be searched).</summary>
+    public bool HasCopySpace => copies is not null;
 
     /// <summary>
     /// Neighbours of an indexed item (itself excluded) among the records <paramref name="scope"/> allows, or null if
@@ -124,11 +160,13 @@ public sealed class SearchService(
         ArgumentNullException.ThrowIfNull(query);
         ArgumentNullException.ThrowIfNull(scope);
         using var activity = VisualSearchMetrics.ActivitySource.StartActivity("search.id");
-        var vectors = await index.GetAsync(cancellationToken).ConfigureAwait(false);
+        var (space, spaceEncoder, accessor) = Resolve(query);
+        var vectors = await accessor.GetAsync(cancellationToken).ConfigureAwait(false);
+        // The item's own vector in the space searched (an item the copy space does not hold yet reads as unknown there).
         var item = await vectors.GetAsync(id, scope, cancellationToken).ConfigureAwait(false);
         if (item is null) return null;
         var hits = await QueryAsync(vectors, item.Vector, query, scope, id, cancellationToken).ConfigureAwait(false);
-        return new SearchResponse(encoder.Model.Id, hits);
+        return new SearchResponse(spaceEncoder.Model.Id, hits) { Space = space };
     }
 
     /// <summary>The stored metadata of an item, or null if it is unknown or outside <paramref name="scope"/> (the two read alike).</summary>
@@ -145,9 +183,24 @@ public sealed class SearchService(
         var vectors = await index.GetAsync(cancellationToken).ConfigureAwait(false);
         var count = await vectors.CountAsync(cancellationToken).ConfigureAwait(false);
         var cold = metrics.ColdStart;
+        CopySpaceReport? copyReport = null;
+        if (copies is not null)
+        {
+            var copyVectors = await copies.Index.GetAsync(cancellationToken).ConfigureAwait(false);
+            copyReport = new CopySpaceReport(copies.Encoder.Model.Id, await copyVectors.CountAsync(cancellationToken).ConfigureAwait(false));
+        }
+
         return new HealthReport(encoder.Model.Id, encoder.Model.Dimension, vectors.Kind, count,
             new ColdStartReport(cold.InstanceId, cold.ProcessStart, cold.ModelLoadMilliseconds, cold.FirstInferenceMilliseconds, cold.Invocations),
-            metrics.EmbeddingHealth.Snapshot());
+            metrics.EmbeddingHealth.Snapshot()) { Copies = copyReport };
+    }
+
+    /// <summary>The space a query searches, with its encoder and index (see <see cref="SearchQuery.Space"/>).</summary>
+    private (SearchSpace Space, IImageEncoder Encoder, VectorIndexAccessor Index) Resolve(SearchQuery query)
+    {
+        var space = query.Space ?? (query.Cutoff == CutoffMode.Auto && copies is not null ? SearchSpace.Copies : SearchSpace.Category);
+        if (space == SearchSpace.Category) return (space, encoder, index);
+        return copies is null ? throw new CopySpaceUnavailableException() : (space, copies.Encoder, copies.Index);
     }
 
     private async Task<IReadOnlyList<SearchHit>> QueryAsync(IVectorIndex vectors, float[] vector, SearchQuery query, OwnerScope scope, string? excludeId, CancellationToken cancellationToken) =>

@@ -1,0 +1,288 @@
+using System.Text.Json;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using VisualSearch.Duplicates;
+using VisualSearch.Embedding;
+using VisualSearch.Imaging;
+using VisualSearch.Index.Local;
+using VisualSearch.Indexing;
+using VisualSearch.Ingestion;
+using VisualSearch.Search;
+using VisualSearch.Testing;
+using VisualSearch.UnitTests.Fixtures;
+
+namespace VisualSearch.UnitTests.Indexing;
+
+/// <summary>
+/// Issue 14's dual design through the real decoder, the real ResNet18 (centre crop for categories, the feature map for
+/// copies) and the embedded index's catalog: one ingest writes both spaces, a removal empties both, a failure in either
+/// is repaired by the next ingest, copy search reads the copy space under the same owner scope, and the composition
+/// registers the copy space only when it is configured.
+/// </summary>
+[Collection(EncoderCollection.Name)]
+public sealed class CopySpaceTests(EncoderFixture fixture) : IDisposable
+{
+    private readonly TempDirectory _dir = new();
+    private readonly TempDirectory _modelCache = new("vs-map-cache-");
+    private readonly byte[] _photo = TestImages.Photo(seed: 31, width: 400, height: 300, ImageFormat.Jpeg);
+    private readonly byte[] _other = TestImages.Photo(seed: 77, width: 300, height: 400, ImageFormat.Png);
+    private readonly List<IDisposable> _owned = [];
+
+    public void Dispose()
+    {
+        foreach (var owned in Enumerable.Reverse(_owned)) owned.Dispose();
+        _modelCache.Dispose();
+        _dir.Dispose();
+    }
+
+    [Fact]
+    public async Task One_ingest_writes_both_spaces_with_the_same_metadata_and_each_models_vector()
+    {
+        var engine = Compose();
+        Assert.Equal(IngestOutcome.Indexed, (await engine.IngestAsync("alice/photo.jpg", _photo, "alice")).Outcome);
+
+        var category = await (await engine.Category.GetAsync()).GetAsync("alice/photo.jpg");
+        var copy = await (await engine.Copies.Index.GetAsync()).GetAsync("alice/photo.jpg");
+        Assert.NotNull(category);
+        Assert.NotNull(copy);
+        Assert.Equal(fixture.Encoder.Model.Id, category.Metadata.ModelId);
+        Assert.Contains("-map-gem3-s224-", copy.Metadata.ModelId, StringComparison.Ordinal);
+        Assert.Equal(JsonSerializer.Serialize(category.Metadata with { ModelId = copy.Metadata.ModelId }), JsonSerializer.Serialize(copy.Metadata));
+
+        // Each vector is what its own encoder makes of the image on its own (one decode feeds both).
+        var alone = fixture.Encoder.Embed(fixture.Decoder.Prepare(_photo, fixture.Encoder.Input)).Vector;
+        Assert.Equal(1f, EncoderFixture.Cosine(alone, category.Vector), 1e-5f);
+        var copyAlone = engine.Copies.Encoder.Embed(fixture.Decoder.Prepare(_photo, engine.Copies.Encoder.Input)).Vector;
+        Assert.True(EncoderFixture.Cosine(copyAlone, copy.Vector) > 0.999f);
+
+        // Two versions in the catalog, each named by its model; the pointer names the category model.
+        Assert.Equal([category.Metadata.ModelId, copy.Metadata.ModelId], (await engine.Catalog.ListVersionsAsync()).OrderBy(v => v == copy.Metadata.ModelId));
+        Assert.Equal(category.Metadata.ModelId, (await engine.Catalog.GetCurrentAsync())!.ModelId);
+
+        // The same source again is unchanged in both.
+        Assert.Equal(IngestOutcome.Unchanged, (await engine.IngestAsync("alice/photo.jpg", _photo, "alice")).Outcome);
+    }
+
+    [Fact]
+    public async Task Copy_search_reads_the_copy_space_and_never_returns_another_owners_item()
+    {
+        var engine = Compose();
+        await engine.IngestAsync("alice/photo.jpg", _photo, "alice");
+        await engine.IngestAsync("alice/other.png", _other, "alice");
+        await engine.IngestAsync("bob/photo.jpg", _photo, "bob");
+        var edited = TestImages.EditedCopy(_photo);
+        var alice = OwnerScope.Of("alice");
+
+        var copies = await engine.Search.SearchByImageAsync(edited, new SearchQuery(k: 10) { Space = SearchSpace.Copies }, alice);
+        Assert.Equal(SearchSpace.Copies, copies.Space);
+        Assert.Equal(engine.Copies.Encoder.Model.Id, copies.Model);
+        Assert.Equal(["alice/photo.jpg", "alice/other.png"], copies.Results.Select(h => h.Id));
+        var stored = (await (await engine.Copies.Index.GetAsync()).GetAsync("alice/photo.jpg"))!.Vector;
+        var query = engine.Copies.Encoder.Embed(fixture.Decoder.Prepare(edited, engine.Copies.Encoder.Input)).Vector;
+        Assert.Equal(EncoderFixture.Cosine(query, stored), copies.Results[0].Score, 1e-4f);
+
+        // The category space answers with the centre crop's model; cutoff=auto without a space goes to the copies.
+        var category = await engine.Search.SearchByImageAsync(edited, new SearchQuery(k: 10), alice);
+        Assert.Equal((SearchSpace.Category, fixture.Encoder.Model.Id), (category.Space, category.Model));
+        Assert.DoesNotContain(category.Results, h => h.Id.StartsWith("bob/", StringComparison.Ordinal));
+        var auto = await engine.Search.SearchByImageAsync(edited, new SearchQuery(k: 10, cutoff: CutoffMode.Auto), alice);
+        Assert.Equal(SearchSpace.Copies, auto.Space);
+        Assert.Equal("alice/photo.jpg", auto.Results[0].Id);
+
+        // By id: alice's own item finds her other one, never bob's identical photo; bob's id reads as unknown to her.
+        var byId = await engine.Search.SearchByIdAsync("alice/photo.jpg", new SearchQuery(k: 10) { Space = SearchSpace.Copies }, alice);
+        Assert.Equal(["alice/other.png"], byId!.Results.Select(h => h.Id));
+        Assert.Null(await engine.Search.SearchByIdAsync("bob/photo.jpg", new SearchQuery(k: 10) { Space = SearchSpace.Copies }, alice));
+        var bobs = await engine.Search.SearchByImageAsync(edited, new SearchQuery(k: 10) { Space = SearchSpace.Copies }, OwnerScope.Of("bob"));
+        Assert.Equal(["bob/photo.jpg"], bobs.Results.Select(h => h.Id));
+
+        // k and the filter apply in the copy space as in the category space.
+        var one = await engine.Search.SearchByImageAsync(edited, new SearchQuery(k: 1) { Space = SearchSpace.Copies }, alice);
+        Assert.Equal(["alice/photo.jpg"], one.Results.Select(h => h.Id));
+        var png = await engine.Search.SearchByImageAsync(edited, new SearchQuery(k: 10, filter: SearchFilter.Parse("contentType eq 'image/png'")) { Space = SearchSpace.Copies }, alice);
+        Assert.Equal(["alice/other.png"], png.Results.Select(h => h.Id));
+    }
+
+    [Fact]
+    public async Task A_failed_copy_write_leaves_the_item_to_be_written_again_and_the_retry_fills_both()
+    {
+        var engine = Compose(flakyCopies: true);
+        engine.Flaky!.FailUpserts = true;
+        await Assert.ThrowsAsync<IOException>(() => engine.IngestAsync("alice/photo.jpg", _photo, "alice"));
+        Assert.Null(await (await engine.Category.GetAsync()).GetAsync("alice/photo.jpg"));
+
+        engine.Flaky.FailUpserts = false;
+        Assert.Equal(IngestOutcome.Indexed, (await engine.IngestAsync("alice/photo.jpg", _photo, "alice")).Outcome);
+        Assert.NotNull(await (await engine.Category.GetAsync()).GetAsync("alice/photo.jpg"));
+        Assert.NotNull(await (await engine.Copies.Index.GetAsync()).GetAsync("alice/photo.jpg"));
+    }
+
+    [Fact]
+    public async Task A_copy_space_switched_on_later_is_filled_by_the_next_ingest_of_each_source()
+    {
+        var catalog = Catalog();
+        var categoryIndex = Own(new VersionedVectorIndex(catalog));
+        var category = new VectorIndexAccessor(categoryIndex, fixture.Encoder);
+        var before = Ingestion(category, copies: null);
+        Assert.Equal(IngestOutcome.Indexed, (await before.IngestAsync(Request("alice/photo.jpg", "alice"), new MemoryStream(_photo))).Outcome);
+
+        var copies = CopySpaceOver(catalog);
+        var after = Ingestion(category, copies);
+        Assert.Equal(IngestOutcome.Indexed, (await after.IngestAsync(Request("alice/photo.jpg", "alice"), new MemoryStream(_photo))).Outcome);
+        Assert.NotNull(await (await copies.Index.GetAsync()).GetAsync("alice/photo.jpg"));
+        Assert.Equal(IngestOutcome.Unchanged, (await after.IngestAsync(Request("alice/photo.jpg", "alice"), new MemoryStream(_photo))).Outcome);
+    }
+
+    [Fact]
+    public async Task A_removal_deletes_both_and_one_that_failed_halfway_is_finished_by_the_next()
+    {
+        var engine = Compose(flakyCopies: true);
+        await engine.IngestAsync("alice/photo.jpg", _photo, "alice");
+        await engine.IngestAsync("alice/other.png", _other, "alice");
+
+        Assert.True(await engine.Ingestion.RemoveAsync("alice/photo.jpg"));
+        Assert.Null(await (await engine.Category.GetAsync()).GetAsync("alice/photo.jpg"));
+        Assert.Null(await (await engine.Copies.Index.GetAsync()).GetAsync("alice/photo.jpg"));
+
+        // The copy delete fails: nothing is removed from the category index, and a repeated removal removes both.
+        engine.Flaky!.FailDeletes = true;
+        await Assert.ThrowsAsync<IOException>(() => engine.Ingestion.RemoveAsync("alice/other.png"));
+        Assert.NotNull(await (await engine.Category.GetAsync()).GetAsync("alice/other.png"));
+        engine.Flaky.FailDeletes = false;
+        Assert.True(await engine.Ingestion.RemoveAsync("alice/other.png"));
+        Assert.Equal(0, await (await engine.Category.GetAsync()).CountAsync());
+        Assert.Equal(0, await (await engine.Copies.Index.GetAsync()).CountAsync());
+    }
+
+    [Fact]
+    public async Task Copy_search_without_a_copy_space_is_refused()
+    {
+        var category = new VectorIndexAccessor(Own(new VersionedVectorIndex(Catalog())), fixture.Encoder);
+        var search = new SearchService(fixture.Decoder, fixture.Encoder, category, fixture.Metrics, NullLogger<SearchService>.Instance);
+        Assert.False(search.HasCopySpace);
+        await Assert.ThrowsAsync<CopySpaceUnavailableException>(() => search.SearchByImageAsync(_photo, new SearchQuery() { Space = SearchSpace.Copies }, OwnerScope.Everyone));
+        // cutoff=auto without a copy space stays in the category space.
+        var auto = await search.SearchByImageAsync(_photo, new SearchQuery(cutoff: CutoffMode.Auto), OwnerScope.Everyone);
+        Assert.Equal(SearchSpace.Category, auto.Space);
+    }
+
+    [Fact]
+    public async Task The_engine_registers_the_copy_space_only_when_configured_and_duplicates_use_it()
+    {
+        using (var plain = BuildHost(new() { }))
+        {
+            Assert.Null(plain.Services.GetService<CopySpace>());
+            Assert.False(plain.Services.GetRequiredService<SearchService>().HasCopySpace);
+            Assert.Equal(0.82f, plain.Services.GetRequiredService<DuplicateService>().DefaultMinScore);
+        }
+
+        using (var dual = BuildHost(new() { ["Encoder:CopyDescriptor"] = "FeatureMap", ["Encoder:MaskFlatCells"] = "true" }))
+        {
+            var copies = dual.Services.GetRequiredService<CopySpace>();
+            Assert.EndsWith("-map-gem3-s224-flat-512", copies.Encoder.Model.Id, StringComparison.Ordinal);
+            Assert.True(dual.Services.GetRequiredService<SearchService>().HasCopySpace);
+            Assert.Equal(0.83f, dual.Services.GetRequiredService<DuplicateService>().DefaultMinScore);
+            // The category encoder is unchanged by the copy settings.
+            Assert.Equal(fixture.Encoder.Model.Id, dual.Services.GetRequiredService<IImageEncoder>().Model.Id);
+        }
+
+        // Two feature-map descriptors would be one model in two spaces: refused at start, naming the setting.
+        using var both = BuildHost(new() { ["Encoder:CopyDescriptor"] = "FeatureMap", ["Encoder:Descriptor"] = "FeatureMap" });
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => both.StartAsync());
+        Assert.Contains("Encoder:CopyDescriptor", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void PrepareInputs_gives_the_first_input_exactly_as_Prepare_and_the_second_as_its_own_input()
+    {
+        var copyInput = new ImageInput(224, WholeImage: true, 448, EncoderOptions.MapStride);
+        foreach (var bytes in new[] { _photo, _other })
+        {
+            var both = fixture.Decoder.PrepareInputs(bytes, [fixture.Encoder.Input, copyInput]);
+            var crop = fixture.Decoder.Prepare(bytes, fixture.Encoder.Input);
+            var whole = fixture.Decoder.Prepare(bytes, copyInput);
+            Assert.Equal(crop.Rgb, both[0].Rgb);
+            Assert.Equal((whole.PixelWidth, whole.PixelHeight), (both[1].PixelWidth, both[1].PixelHeight));
+            Assert.True(TestImages.MeanAbsDiff(whole.Rgb, both[1].Rgb) < 2.0, "the whole image from the shared decode");
+        }
+    }
+
+    private IHost BuildHost(Dictionary<string, string?> settings)
+    {
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        settings["Encoder:WarmUpOnStart"] = "false";
+        settings["Encoder:Int8CachePath"] = _modelCache.Path;
+        settings["LocalIndex:Path"] = Path.Combine(_dir.Path, "host-" + Guid.NewGuid().ToString("N"));
+        builder.Configuration.AddInMemoryCollection(settings);
+        builder.AddVisualSearchEngine();
+        builder.AddLocalVectorIndex();
+        return builder.Build();
+    }
+
+    private LocalIndexCatalog Catalog() =>
+        new(Options.Create(new LocalIndexOptions { Path = Path.Combine(_dir.Path, "index"), FlushToDisk = false }), NullLoggerFactory.Instance);
+
+    private T Own<T>(T disposable) where T : IDisposable
+    {
+        _owned.Add(disposable);
+        return disposable;
+    }
+
+    private CopySpace CopySpaceOver(IVectorIndexCatalog catalog, Func<IVectorIndex, IVectorIndex>? wrap = null)
+    {
+        var options = new EncoderOptions { CopyDescriptor = CopyDescriptorMode.FeatureMap, Int8CachePath = _modelCache.Path }.ForCopies()!;
+        var encoder = Own(new OnnxImageEncoder(Options.Create(options), NullLogger<OnnxImageEncoder>.Instance, fixture.Metrics));
+        IVectorIndex index = Own(new VersionedVectorIndex(catalog, followCurrent: false));
+        return new CopySpace(encoder, new VectorIndexAccessor(wrap?.Invoke(index) ?? index, encoder));
+    }
+
+    private IngestionService Ingestion(VectorIndexAccessor category, CopySpace? copies) =>
+        new(fixture.Decoder, fixture.Encoder, category, Options.Create(new ImagingOptions()), fixture.Metrics, TimeProvider.System,
+            NullLogger<IngestionService>.Instance, copies: copies);
+
+    private Engine Compose(bool flakyCopies = false)
+    {
+        var catalog = Catalog();
+        var category = new VectorIndexAccessor(Own(new VersionedVectorIndex(catalog)), fixture.Encoder);
+        FlakyIndex? flaky = null;
+        var copies = CopySpaceOver(catalog, flakyCopies ? inner => flaky = new FlakyIndex(inner) : null);
+        var search = new SearchService(fixture.Decoder, fixture.Encoder, category, fixture.Metrics, NullLogger<SearchService>.Instance, copies: copies);
+        return new Engine(catalog, category, copies, Ingestion(category, copies), search, flaky);
+    }
+
+    private static IngestRequest Request(string id, string owner) => EngineHarness.Request(id) with { Owner = owner };
+
+    private sealed record Engine(IVectorIndexCatalog Catalog, VectorIndexAccessor Category, CopySpace Copies, IngestionService Ingestion, SearchService Search, FlakyIndex? Flaky)
+    {
+        public Task<IngestResult> IngestAsync(string id, byte[] bytes, string owner) =>
+            Ingestion.IngestAsync(Request(id, owner), new MemoryStream(bytes, writable: false));
+    }
+
+    /// <summary>An index whose writes fail on demand, as a backend that is down would.</summary>
+    private sealed class FlakyIndex(IVectorIndex inner) : IVectorIndex
+    {
+        public bool FailUpserts { get; set; }
+
+        public bool FailDeletes { get; set; }
+
+        public string Kind => inner.Kind;
+
+        public Task InitializeAsync(IndexSchema schema, CancellationToken cancellationToken = default) => inner.InitializeAsync(schema, cancellationToken);
+
+        public Task UpsertAsync(VectorRecord record, CancellationToken cancellationToken = default) =>
+            FailUpserts ? throw new IOException("The copy index is down.") : inner.UpsertAsync(record, cancellationToken);
+
+        public Task<bool> DeleteAsync(string id, CancellationToken cancellationToken = default) =>
+            FailDeletes ? throw new IOException("The copy index is down.") : inner.DeleteAsync(id, cancellationToken);
+
+        public Task<VectorRecord?> GetAsync(string id, CancellationToken cancellationToken = default) => inner.GetAsync(id, cancellationToken);
+
+        public Task<IReadOnlyList<SearchHit>> SearchAsync(ReadOnlyMemory<float> vector, VectorQuery query, CancellationToken cancellationToken = default) =>
+            inner.SearchAsync(vector, query, cancellationToken);
+
+        public Task<long> CountAsync(CancellationToken cancellationToken = default) => inner.CountAsync(cancellationToken);
+    }
+}
