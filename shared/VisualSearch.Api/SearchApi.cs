@@ -32,7 +32,7 @@ public static class SearchApi
         try
         {
             var response = await search.SearchByImageAsync(body.Bytes, query, await Caller.ReadScopeAsync(request.HttpContext, cancellationToken).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
-            return Results.Ok(ToDto(response));
+            return Results.Ok(ToDto(response, search.HasCopySpace));
         }
         catch (ImageRejectedException ex)
         {
@@ -54,7 +54,7 @@ public static class SearchApi
         var response = await search.SearchByIdAsync(id, query, await Caller.ReadScopeAsync(request.HttpContext, cancellationToken).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
         return response is null
             ? ApiHttp.Problem(StatusCodes.Status404NotFound, "Unknown id", $"No item '{id}' is indexed.")
-            : Results.Ok(ToDto(response));
+            : Results.Ok(ToDto(response, search.HasCopySpace));
     }
 
     /// <summary>GET /api/items/{id}: the stored metadata; 404 for an unknown id and for another owner's, alike.</summary>
@@ -170,9 +170,10 @@ public static class SearchApi
         return true;
     }
 
-    private static SearchResultsDto ToDto(SearchResponse response) =>
+    /// <summary>The response; it names the space only on a host with a copy space (elsewhere the answer is as before issue 14's dual design).</summary>
+    private static SearchResultsDto ToDto(SearchResponse response, bool hasCopySpace) =>
         new(response.Model, response.Results.Select(h => new SearchResultDto(h.Id, MathF.Round(h.Score, 6), h.Metadata, h.Region)).ToList(),
-            response.Space == SearchSpace.Copies ? "copies" : "category");
+            !hasCopySpace ? null : response.Space == SearchSpace.Copies ? "copies" : "category");
 }
 
 /// <summary>
@@ -185,8 +186,14 @@ public sealed record SearchResultDto(
     ItemMetadata Metadata,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] RegionBox? Region = null);
 
-/// <summary>The results, the model that made the query vector and the space searched (<c>category</c> or <c>copies</c>, issue 14).</summary>
-public sealed record SearchResultsDto(string Model, IReadOnlyList<SearchResultDto> Results, string Space = "category");
+/// <summary>
+/// The results and the model that made the query vector; on a host with a copy space (issue 14), the space searched
+/// (<c>category</c> or <c>copies</c>).
+/// </summary>
+public sealed record SearchResultsDto(
+    string Model,
+    IReadOnlyList<SearchResultDto> Results,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Space = null);
 
 public sealed record ItemDto(string Id, ItemMetadata Metadata);
 

@@ -157,6 +157,9 @@ public sealed class ApiTests(ApiHostFixture fixture) : IClassFixture<ApiHostFixt
     [InlineData("cutoff=bogus")]
     [InlineData("cutoff=Auto")]
     [InlineData("cutoff=1")]
+    [InlineData("space=bogus")]
+    [InlineData("space=Copies")]
+    [InlineData("space=copies")] // this host has no copy space (Encoder__CopyDescriptor None)
     public async Task BadQueryParameters_Are400Problems(string query)
     {
         var edited = TestImages.EditedCopy(Repo.PhotoBytes("chelsea.png"));

@@ -6,7 +6,9 @@ using VisualSearch.Embedding;
 using VisualSearch.Hosting;
 using VisualSearch.Index.AzureSearch.Tests.Fake;
 using VisualSearch.Indexing;
+using VisualSearch.Ingestion;
 using VisualSearch.Search;
+using VisualSearch.Testing;
 
 namespace VisualSearch.Index.AzureSearch.Tests;
 
@@ -233,6 +235,66 @@ public sealed class ReindexCommandTests : IDisposable
         Assert.NotNull(hits);
         Assert.Equal(3, hits.Results.Count);
         Assert.Equal(int8, hits.Model);
+    }
+
+    [Theory]
+    [InlineData(VectorIndexOptions.Local)]
+    [InlineData(VectorIndexOptions.AzureSearch)]
+    public async Task Reindex_fills_the_copy_space_beside_the_category_index_and_copy_search_keeps_owners_apart(string provider)
+    {
+        Assert.Equal(0, (await ReindexAsync(provider, ModelA)).Code);
+
+        // The copy space switched on: the current model's reindex embeds every image again, into both.
+        var dual = new Dictionary<string, string?> { ["Encoder:CopyDescriptor"] = "FeatureMap" };
+        var filled = await ReindexAsync(provider, ModelA, settings: dual);
+        Assert.True(filled.Code == 0, filled.Output + filled.Error);
+        Assert.Contains("is already current", filled.Output, StringComparison.Ordinal);
+        Assert.Contains("Indexed 8, unchanged 0", filled.Output, StringComparison.Ordinal);
+        Assert.Matches(@"The copy space .* \(model resnet18-[0-9a-f]{12}-map-gem3-s224-512\) holds 8\.", filled.Output);
+        var again = await ReindexAsync(provider, ModelA, settings: dual);
+        Assert.Contains("Indexed 0, unchanged 8", again.Output, StringComparison.Ordinal);
+
+        // A new model with --prune: both spaces are built for it; the old category and copy versions go, the new copy version stays.
+        var moved = await ReindexAsync(provider, ModelB, "--prune", settings: dual);
+        Assert.True(moved.Code == 0, moved.Output + moved.Error);
+        Assert.Contains("Switched: model resnet18-v2-", moved.Output, StringComparison.Ordinal);
+        using var host = await StartHostAsync(provider, ModelB, dual);
+        var copies = host.Services.GetRequiredService<CopySpace>();
+        var catalog = host.Services.GetRequiredService<IVectorIndexCatalog>();
+        var current = (await catalog.GetCurrentAsync())!;
+        Assert.Equal(
+            new[] { current.Name, catalog.VersionName(copies.Encoder.Model.Id) }.Order(StringComparer.Ordinal),
+            (await catalog.ListVersionsAsync()).Order(StringComparer.Ordinal));
+        var search = host.Services.GetRequiredService<SearchService>();
+        var health = await search.GetHealthAsync();
+        Assert.Equal((8L, copies.Encoder.Model.Id, 8L), (health.Count, health.Copies?.Model, health.Copies?.Count));
+
+        // Two users upload the same photo: each one's copy search finds only their own.
+        var ingestion = host.Services.GetRequiredService<IngestionService>();
+        var photo = await File.ReadAllBytesAsync(Path.Combine(Photos, "chelsea.png"));
+        foreach (var owner in new[] { "alice", "bob" })
+        {
+            var request = new IngestRequest { Id = $"users/{owner}/cat.png", Source = "file", Name = $"users/{owner}/cat.png", Owner = owner };
+            Assert.Equal(IngestOutcome.Indexed, (await ingestion.IngestAsync(request, new MemoryStream(photo))).Outcome);
+        }
+
+        var query = new SearchQuery(5) { Space = SearchSpace.Copies };
+        var alice = await search.SearchByImageAsync(TestImages.EditedCopy(photo), query, OwnerScope.Of("alice"));
+        Assert.Equal((SearchSpace.Copies, copies.Encoder.Model.Id), (alice.Space, alice.Model));
+        Assert.Equal(["users/alice/cat.png"], alice.Results.Select(h => h.Id));
+        var everyone = await search.SearchByImageAsync(TestImages.EditedCopy(photo), query, OwnerScope.Everyone);
+        Assert.Equal("chelsea.png", everyone.Results[0].Id);
+        Assert.Null(await search.SearchByIdAsync("users/bob/cat.png", query, OwnerScope.Of("alice")));
+
+        // A removal empties both spaces.
+        Assert.True(await ingestion.RemoveAsync("users/bob/cat.png"));
+        Assert.Null(await (await copies.Index.GetAsync()).GetAsync("users/bob/cat.png"));
+        Assert.Null(await (await host.Services.GetRequiredService<VectorIndexAccessor>().GetAsync()).GetAsync("users/bob/cat.png"));
+        if (provider == VectorIndexOptions.AzureSearch)
+        {
+            Assert.Contains(_service.IndexNames, n => n.Contains("-map-gem3-s224-512", StringComparison.Ordinal));
+            Assert.Empty(_service.Violations);
+        }
     }
 
     private async Task<(int Code, string Output, string Error)> ReindexAsync(string provider, string modelName, string? extra = null, string? source = null, Dictionary<string, string?>? settings = null)
