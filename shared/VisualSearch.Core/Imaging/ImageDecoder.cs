@@ -22,9 +22,10 @@ public interface IImageDecoder
             : Prepare(encoded, input.Size);
 
     /// <summary>
-    /// The inputs of several encoders (issue 14's category and copy encoders), in the order given. The first is always
-    /// the pixels <see cref="Prepare(ReadOnlySpan{byte}, ImageInput)"/> gives; the others come from the same decode when
-    /// it covers them (a second decode otherwise). A decoder without that support prepares each on its own.
+    /// The inputs of several encoders (issue 14's category and copy encoders), in the order given, each exactly the pixels
+    /// <see cref="Prepare(ReadOnlySpan{byte}, ImageInput)"/> gives it: from one decode where that is the decode each
+    /// input's own Prepare would make (the common case), from another decode otherwise. A decoder without that support
+    /// prepares each on its own.
     /// </summary>
     IReadOnlyList<PreparedImage> PrepareInputs(ReadOnlySpan<byte> encoded, IReadOnlyList<ImageInput> inputs)
     {
@@ -109,20 +110,26 @@ public sealed class ImageDecoder(IOptions<ImagingOptions> options) : IImageDecod
         ArgumentNullException.ThrowIfNull(inputs);
         if (inputs.Count == 0) throw new ArgumentException("At least one input.", nameof(inputs));
         foreach (var input in inputs) ArgumentOutOfRangeException.ThrowIfLessThan(input.Size, 1, nameof(inputs));
-        var results = new PreparedImage[inputs.Count];
-        // The first input from exactly the decode Prepare makes for it; the others from that decode when it covers them.
-        using (var decoded = Decode(encoded, (scaled, full) => Covers(inputs[0], scaled, full)))
+        var results = new PreparedImage?[inputs.Count];
+        // The decode Prepare makes for the first input. While its scale is chosen (smallest first), note the scale each
+        // other input would choose on its own: where that is the same scale, this decode gives it exactly Prepare's pixels.
+        var own = new SKSizeI?[inputs.Count];
+        SKSizeI? chosen = null;
+        using (var decoded = Decode(encoded, (scaled, full) =>
         {
-            var full = new SKSizeI(decoded.Width, decoded.Height);
-            var size = new SKSizeI(decoded.Bitmap.Width, decoded.Bitmap.Height);
-            // A sampled WebP decode counts for half its size, as when it was chosen (the scaler's coarse sampling).
-            if (decoded.Format == ImageFormat.WebP && size != full) size = new SKSizeI(size.Width / 2, size.Height / 2);
+            for (var i = 1; i < inputs.Count; i++) own[i] ??= Covers(inputs[i], scaled, full) ? scaled : null;
+            if (!Covers(inputs[0], scaled, full)) return false;
+            chosen = scaled;
+            return true;
+        }))
+        {
             for (var i = 0; i < inputs.Count; i++)
-                if (i == 0 || Covers(inputs[i], size, full)) results[i] = Render(decoded.Bitmap, decoded.Origin, decoded.Format, decoded.Width, decoded.Height, inputs[i]);
+                if (i == 0 || own[i] == chosen) results[i] = Render(decoded.Bitmap, decoded.Origin, decoded.Format, decoded.Width, decoded.Height, inputs[i]);
         }
 
+        // An input whose own decode is another scale (rare: a panorama's capped whole image) is decoded again.
         for (var i = 1; i < inputs.Count; i++) results[i] ??= Prepare(encoded, inputs[i]);
-        return results;
+        return [.. results.Select(r => r!)];
     }
 
     /// <summary>Whether a decode of <paramref name="scaled"/> pixels (of an image of <paramref name="full"/>) has enough for <paramref name="input"/>.</summary>

@@ -170,7 +170,7 @@ public sealed class IngestionService(
                     }
                     else
                     {
-                        // One decode for both inputs where it covers them: the category input exactly as without a copy space.
+                        // One decode for both inputs where it serves both: each exactly the pixels it would get alone.
                         var inputs = decoder.PrepareInputs(bytes, [encoder.Input, copies.Encoder.Input]);
                         (prepared, preparedCopy) = (inputs[0], inputs[1]);
                     }
