@@ -179,6 +179,7 @@ public sealed class EncoderOptions
         if (CopyDescriptor == CopyDescriptorMode.None) return null;
         var copy = (EncoderOptions)MemberwiseClone();
         copy.CopyDescriptor = CopyDescriptorMode.None;
+        copy.AllowSpinning = false; // it takes turns with the category session (EffectiveAllowSpinning)
         copy.Descriptor = DescriptorMode.FeatureMap;
         copy.Precision = EncoderPrecision.Float32;
         copy.HeadPath = null;
@@ -262,6 +263,13 @@ public sealed class EncoderOptions
     /// decode of the next image on the same machine (docs/performance.md).
     /// </summary>
     public bool AllowSpinning { get; set; } = true;
+
+    /// <summary>
+    /// Whether the session spins: <see cref="AllowSpinning"/>, except with a copy space (<see cref="CopyDescriptor"/>), where
+    /// two sessions take turns on every ingest and one's spinning threads would hold the cores the other needs
+    /// (measured: 417 photos ingested in 51 s spinning against 34 s not, docs/quality.md section 7d).
+    /// </summary>
+    public bool EffectiveAllowSpinning => AllowSpinning && CopyDescriptor == CopyDescriptorMode.None;
 
     /// <summary>
     /// Where inference runs: Cpu (default), or Cuda on an NVIDIA GPU. Cuda needs the app built with

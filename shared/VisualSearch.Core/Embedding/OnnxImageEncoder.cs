@@ -214,7 +214,7 @@ public sealed partial class OnnxImageEncoder : IImageEncoder, IDisposable
             InterOpNumThreads = 1,
             ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
         };
-        sessionOptions.AddSessionConfigEntry("session.intra_op.allow_spinning", _options.AllowSpinning ? "1" : "0");
+        sessionOptions.AddSessionConfigEntry("session.intra_op.allow_spinning", _options.EffectiveAllowSpinning ? "1" : "0");
         if (_options.ExecutionProvider == ExecutionProvider.Cuda)
         {
             try

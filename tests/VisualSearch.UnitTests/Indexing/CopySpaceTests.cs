@@ -196,6 +196,26 @@ public sealed class CopySpaceTests(EncoderFixture fixture) : IDisposable
     }
 
     [Fact]
+    public void The_copy_encoder_is_a_float32_feature_map_without_head_regions_or_spinning()
+    {
+        Assert.Null(new EncoderOptions().ForCopies());
+        Assert.True(new EncoderOptions().EffectiveAllowSpinning);
+        var category = new EncoderOptions
+        {
+            CopyDescriptor = CopyDescriptorMode.FeatureMap, Precision = EncoderPrecision.Int8, HeadPath = "head.bin",
+            MaskFlatCells = true, ShorterSide = 288, MaxLongerSide = 576,
+        };
+        var copy = category.ForCopies()!;
+        Assert.Equal((DescriptorMode.FeatureMap, EncoderPrecision.Float32, CopyDescriptorMode.None), (copy.Descriptor, copy.Precision, copy.CopyDescriptor));
+        Assert.Equal(((string?)null, false, true, 288, 576), (copy.HeadPath, copy.Regions, copy.MaskFlatCells, copy.ShorterSide, copy.MaxLongerSide));
+        // The two sessions take turns on every ingest: neither spins (docs/quality.md section 7d has the cost of spinning).
+        Assert.False(copy.EffectiveAllowSpinning);
+        Assert.False(category.EffectiveAllowSpinning);
+        // The category options are left as they were.
+        Assert.Equal((DescriptorMode.CentreCrop, EncoderPrecision.Int8, "head.bin"), (category.Descriptor, category.Precision, category.HeadPath));
+    }
+
+    [Fact]
     public void PrepareInputs_gives_each_input_exactly_the_pixels_Prepare_gives_it()
     {
         var copyInput = new ImageInput(224, WholeImage: true, 448, EncoderOptions.MapStride);
