@@ -299,7 +299,7 @@ async function runSearch() {
     }
     const body = await response.json();
     if (mine !== sequence) return;
-    render(body.results);
+    render(body.results, body.space);
     setState('done');
   } catch (error) {
     if (error.name === 'AbortError') return;
@@ -335,7 +335,8 @@ function regionOutline(hit) {
   return box;
 }
 
-function render(results) {
+// space: 'copies' when a host with a copy space (issue 14) answered from it (cutoff=auto there), else absent or 'category'.
+function render(results, space) {
   el.grid.replaceChildren();
   if (!results) {
     el.summary.textContent = '';
@@ -343,7 +344,9 @@ function render(results) {
   }
   const subject = query.kind === 'id' ? query.id : 'your image';
   el.summary.textContent = results.length
-    ? `${results.length} nearest ${results.length === 1 ? 'image' : 'images'} to ${subject}, best first. Click one to search by it.`
+    ? (space === 'copies'
+      ? `${results.length} likely ${results.length === 1 ? 'copy' : 'copies'} of ${subject} (copy search), best first. Click one to search by it.`
+      : `${results.length} nearest ${results.length === 1 ? 'image' : 'images'} to ${subject}, best first. Click one to search by it.`)
     : 'No indexed image passes the minimum score and filters.';
   const items = results.map((hit, rank) => {
     const li = document.createElement('li');
