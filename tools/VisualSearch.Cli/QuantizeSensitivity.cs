@@ -16,7 +16,8 @@ namespace VisualSearch.Cli;
 /// most. Calibrates once (the configured method and photos), then embeds a spread sample of the set with the float
 /// graph and with int8 models: all int8, the mixed choices of <see cref="Int8Quantizer.FloatUnits"/>, and with
 /// <c>--units</c> one backbone unit (Conv or Add with its Relu) left in float at a time; each mixed choice (or only the
-/// <c>--only</c> one) with and without bias correction. For each: mean and 1st-percentile cosine to float32, and the
+/// <c>--only</c> one) with and without bias correction, and with Encoder:Int8CompensatedRounding set, both again with those
+/// Convs' weights rounded by <see cref="CompensatedRounding"/>. For each: mean and 1st-percentile cosine to float32, and the
 /// share of images whose nearest other image in the sample is the one float32 picks (what Recall@1 rests on).
 /// Also the share of the backbone's multiply-adds each unit holds, and for each model (float32 included) the median
 /// time of one inference on one thread and the session creation from its bytes: what keeping units float costs.
@@ -46,28 +47,35 @@ internal static class QuantizeSensitivity
         var macs = MultiplyAdds(prepared, tensors[0], preprocessor.Size, options);
         var total = macs.Values.Sum();
 
-        // each structural choice with and without bias correction; with --units, one unit float at a time (no correction)
-        var configs = new List<(string Name, IReadOnlyList<string> Float, bool Correct)>();
+        // each structural choice with and without bias correction, and with Encoder:Int8CompensatedRounding set, both again
+        // with those Convs' weights compensated; with --units, one unit float at a time (no correction, nearest rounding)
+        var configs = new List<(string Name, IReadOnlyList<string> Float, bool Correct, IReadOnlyDictionary<string, RoundedWeights>? Rounded)>();
         string[] selectors = args.Get("only") is { } only ? [only] : ["", "first-conv", "last-conv", "last-block", "first-conv,last-block", "first-conv,last-conv"];
+        var pixels = Int8ModelBuilder.PixelsFor(input); // an int8 first Conv on exact pixels (Encoder:Int8ExactPixels)
+        if (pixels is not null) stdout.WriteLine("an int8 first Conv runs on the exact pixels (Encoder:Int8ExactPixels)");
+        var compensation = input.CompensatedRounding is { Count: > 0 } c ? $" + compensated rounding ({string.Join(',', c)})" : null;
         foreach (var selector in selectors)
         {
             var name = selector.Length == 0 ? "all int8" : selector;
             var floatUnits = Int8Quantizer.FloatUnits(prepared, selector.Split(',', StringSplitOptions.RemoveEmptyEntries));
-            configs.Add((name, floatUnits, false));
-            configs.Add((name + " + bias correction", floatUnits, true));
+            configs.Add((name, floatUnits, false, null));
+            configs.Add((name + " + bias correction", floatUnits, true, null));
+            if (compensation is null || Int8ModelBuilder.CompensatedWeights(input, prepared, floatUnits, calibration) is not { } rounded) continue;
+            configs.Add((name + compensation, floatUnits, false, rounded));
+            configs.Add((name + compensation + " + bias correction", floatUnits, true, rounded));
         }
 
-        if (args.Has("units")) configs.AddRange(units.Where(u => u.OpType != "MaxPool").Select(u => ($"{u.OpType} {u.Name}", (IReadOnlyList<string>)[u.Name], false)));
+        if (args.Has("units")) configs.AddRange(units.Where(u => u.OpType != "MaxPool").Select(u => ($"{u.OpType} {u.Name}", (IReadOnlyList<string>)[u.Name], false, (IReadOnlyDictionary<string, RoundedWeights>?)null)));
 
         stdout.WriteLine("| float units | MACs in float | mean cosine | p1 cosine | same nearest image | embed, 1 thread, p50 | session from bytes |");
         stdout.WriteLine("|---|---:|---:|---:|---:|---:|---:|");
         stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"| float32 (all) | 100 % | 1 | 1 | 100 % | {referenceTiming.EmbedMs:F2} ms | {referenceTiming.LoadMs:F0} ms |"));
-        foreach (var (name, floatUnits, correct) in configs)
+        foreach (var (name, floatUnits, correct, rounded) in configs)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var corrections = correct ? BiasCorrection.Measure(prepared, ranges, floatUnits, calibration, preprocessor.Size) : null;
-            var (vectors, timing) = Embed(Int8Quantizer.Quantize(prepared, ranges, floatUnits, corrections), options, tensors, preprocessor.Size, cancellationToken);
+            var corrections = correct ? BiasCorrection.Measure(prepared, ranges, floatUnits, calibration, preprocessor.Size, rounded, pixels) : null;
+            var (vectors, timing) = Embed(Int8Quantizer.Quantize(prepared, ranges, floatUnits, corrections, rounded, pixels), options, tensors, preprocessor.Size, cancellationToken);
             var cosines = vectors.Select((v, i) => (double)TensorPrimitives.CosineSimilarity(v, reference[i])).Order().ToList();
             var nearest = Nearest(vectors);
             var same = nearest.Where((n, i) => n == referenceNeighbours[i]).Count() / (double)nearest.Length;

@@ -154,6 +154,22 @@ public sealed class EncoderOptions
     public bool Int8BiasCorrection { get; set; } = true;
 
     /// <summary>
+    /// For <see cref="EncoderPrecision.Int8"/>: the int8 convolutions whose weights are rounded with error compensation
+    /// (<see cref="Quantization.CompensatedRounding"/>: GPTQ-style, under the calibration images' input second moments)
+    /// instead of each to its nearest level; the same selectors as <see cref="Int8KeepFloat"/> (<c>first-conv</c>,
+    /// <c>last-conv</c>, <c>last-block</c>, node names), empty: none. Part of the int8 model's cache key.
+    /// </summary>
+    public string Int8CompensatedRounding { get; set; } = "";
+
+    /// <summary>
+    /// For <see cref="EncoderPrecision.Int8"/> with the first convolution in int8 (not in <see cref="Int8KeepFloat"/>) and
+    /// <see cref="PreprocessingMode.MeanImageBgr"/>: run it on the exact 8-bit pixels (the mean image added back inside the
+    /// graph, ConvInteger, the mean image's convolution added after it) instead of the input quantised per tensor
+    /// (default true; docs/quality.md section 6e). Part of the int8 model's cache key.
+    /// </summary>
+    public bool Int8ExactPixels { get; set; } = true;
+
+    /// <summary>
     /// How the vector is taken: <see cref="DescriptorMode.FeatureMap"/> or <see cref="DescriptorMode.CentreCrop"/>.
     /// The model id says which (<c>resnet18-&lt;sha12&gt;-map-gem3-s224-512</c> against <c>resnet18-&lt;sha12&gt;-512</c>),
     /// so an index never mixes them; changing it needs <c>vsearch reindex</c>. Int8 always runs CentreCrop (the

@@ -33,6 +33,9 @@ public sealed class Preprocessor
         }
     }
 
+    /// <summary>For <see cref="PreprocessingMode.MeanImageBgr"/>: the per-pixel mean image (3 x S x S, planes B, G, R) that <see cref="Fill"/> subtracts; otherwise null.</summary>
+    public IReadOnlyList<float>? MeanImage => _meanImage;
+
     /// <summary>For <see cref="PreprocessingMode.MeanImageBgr"/>: the mean image's mean per plane (B, G, R), what a whole image of any size is centred with.</summary>
     public IReadOnlyList<float>? ChannelMean => _channelMean;
 

@@ -122,18 +122,43 @@ public sealed class Int8QuantizerTests(EncoderFixture fixture)
     }
 
     [Fact]
-    public void Every_layer_in_int8_is_still_available_and_fuses_all_22_convs()
+    public void Every_layer_in_int8_runs_the_first_conv_on_exact_pixels_and_fuses_the_other_21()
     {
         var input = fixture.Int8BuildInput() with { KeepFloat = [] };
+        Assert.True(input.ExactPixels);
         using var temp = new TempDirectory("vs-int8-all-");
         var path = Path.Combine(temp.Path, "all.onnx");
         File.WriteAllBytes(path, Int8ModelBuilder.Build(input, fixture.Decoder));
 
         var ops = OptimizedOps(path);
-        Assert.Equal(22, ops.GetValueOrDefault("QLinearConv"));
+        Assert.Equal(21, ops.GetValueOrDefault("QLinearConv"));
+        Assert.Equal(1, ops.GetValueOrDefault("ConvInteger"));
         Assert.Equal(8, ops.GetValueOrDefault("QLinearAdd"));
         Assert.False(ops.ContainsKey("Conv"), "A Conv was left in float.");
         Assert.NotEqual(Int8ModelBuilder.Key(input), Int8ModelBuilder.Key(fixture.Int8BuildInput()));
+
+        // The graph: the input plus the mean image, rounded with scale 1 and zero point 0 (the 8-bit pixels exactly),
+        // read by a ConvInteger with int8 weights and the first Conv's uneven pads; then its scales and the offset map.
+        var graph = ModelProto.Parser.ParseFrom(File.ReadAllBytes(path)).Graph;
+        var initializers = graph.Initializer.ToDictionary(t => t.Name);
+        var conv = Assert.Single(graph.Node, n => n.OpType == "ConvInteger");
+        Assert.Equal([3L, 3, 2, 2], conv.Attribute.Single(a => a.Name == "pads").Ints);
+        Assert.Equal((int)TensorProto.Types.DataType.Int8, initializers[conv.Input[1]].DataType);
+        var pixels = Producer(graph, conv.Input[0]);
+        Assert.Equal("QuantizeLinear", pixels.OpType);
+        Assert.Equal(1f, BitConverter.ToSingle(initializers[pixels.Input[1]].RawData.Span));
+        Assert.Equal(0, initializers[pixels.Input[2]].RawData[0]);
+        var addMean = Producer(graph, pixels.Input[0]);
+        Assert.Equal("Add", addMean.OpType);
+        Assert.Equal(graph.Input.Single().Name, addMean.Input[0]);
+        Assert.Equal([1L, 3, 224, 224], initializers[addMean.Input[1]].Dims);
+        Assert.Equal([1L, 64, 112, 112], graph.Initializer.Single(t => t.Name.EndsWith("_offset", StringComparison.Ordinal)).Dims);
+
+        // Int8ExactPixels=false: the per-tensor input as before, and all 22 Convs fused.
+        var perTensor = input with { ExactPixels = false, BiasCorrection = false };
+        Assert.NotEqual(Int8ModelBuilder.Key(input), Int8ModelBuilder.Key(perTensor with { BiasCorrection = true }));
+        File.WriteAllBytes(path, Int8ModelBuilder.Build(perTensor, fixture.Decoder));
+        Assert.Equal(22, OptimizedOps(path).GetValueOrDefault("QLinearConv"));
     }
 
     [Fact]
@@ -252,6 +277,106 @@ public sealed class Int8QuantizerTests(EncoderFixture fixture)
     }
 
     [Fact]
+    public void Compensated_rounding_lowers_the_output_error_under_the_inputs_second_moments()
+    {
+        // Inputs with one strong shared direction (a patch's mean, as on flat image regions) plus small independent
+        // parts; 8 channels of 27 weights. The output error of a channel is Δwᵀ H Δw.
+        const int k = 27, channels = 8, samples = 2000;
+        var random = new Random(13);
+        var h = new double[k * k];
+        var x = new double[k];
+        for (var s = 0; s < samples; s++)
+        {
+            var common = 100 * (random.NextDouble() - 0.5);
+            for (var i = 0; i < k; i++) x[i] = common + 5 * (random.NextDouble() - 0.5);
+            for (var i = 0; i < k; i++)
+            for (var j = i; j < k; j++) h[i * k + j] += x[i] * x[j] / samples;
+        }
+
+        var weights = Enumerable.Range(0, channels * k).Select(_ => (float)(random.NextDouble() - 0.5)).ToArray();
+        var rounded = CompensatedRounding.Round(weights, channels, h);
+
+        Assert.Equal(weights.Length, rounded.Values.Length);
+        Assert.All(rounded.Values, v => Assert.InRange(v, (sbyte)-127, (sbyte)127));
+        double nearestError = 0, compensatedError = 0;
+        for (var c = 0; c < channels; c++)
+        {
+            var scale = weights.Skip(c * k).Take(k).Max(Math.Abs) / 127f;
+            Assert.Equal(scale, rounded.Scales[c]);
+            var nearest = Enumerable.Range(0, k).Select(i => weights[c * k + i] - Math.Round(weights[c * k + i] / scale, MidpointRounding.ToEven) * scale).ToArray();
+            var compensated = Enumerable.Range(0, k).Select(i => weights[c * k + i] - (double)rounded.Values[c * k + i] * scale).ToArray();
+            nearestError += Quadratic(nearest);
+            compensatedError += Quadratic(compensated);
+            // each weight moves by less than a few levels: compensation spreads the error, it does not rewrite the channel
+            Assert.All(compensated, d => Assert.InRange(Math.Abs(d), 0, 4 * scale));
+        }
+
+        Assert.True(compensatedError < nearestError / 2, $"output error: nearest {nearestError:G4}, compensated {compensatedError:G4}");
+        Assert.Equal(rounded.Values, CompensatedRounding.Round(weights, channels, h).Values);
+
+        double Quadratic(double[] d)
+        {
+            double sum = 0;
+            for (var i = 0; i < k; i++)
+            for (var j = 0; j < k; j++) sum += d[i] * d[j] * h[Math.Min(i, j) * k + Math.Max(i, j)];
+            return sum;
+        }
+    }
+
+    [Fact]
+    public void Compensated_rounding_and_exact_pixels_bring_the_first_convs_int8_output_close_to_float()
+    {
+        var input = fixture.Int8BuildInput() with { KeepFloat = [], CompensatedRounding = ["first-conv"] };
+        var prepared = Int8Quantizer.Prepare(File.ReadAllBytes(FloatModelPath));
+        var tensors = Int8ModelBuilder.CalibrationTensors(input, fixture.Decoder);
+        var ranges = Calibration.MeasureRanges(prepared, tensors, 224, input.RangeMethod);
+        var rounded = Int8ModelBuilder.CompensatedWeights(input, prepared, [], tensors);
+        var first = Int8Quantizer.Backbone(prepared)[0];
+        Assert.Equal([first.Name], rounded!.Keys);
+        Assert.Null(Int8ModelBuilder.CompensatedWeights(input, prepared, [first.Name], tensors)); // a float first Conv has nothing to round
+
+        // the first Conv's output (before its Relu) in the int8 graph against the float graph, over the calibration images
+        var inputName = prepared.Graph.Input.Single().Name;
+        using var reference = SessionWithOutput(prepared, first.Node.Output[0]);
+        double Error(IReadOnlyDictionary<string, RoundedWeights>? weights, PixelInput? exact)
+        {
+            var quantised = ModelProto.Parser.ParseFrom(Int8Quantizer.Quantize(prepared, ranges, [], null, weights, exact));
+            var tensor = Int8Quantizer.ConvOutputInQuantisedGraph(quantised, first);
+            using var session = SessionWithOutput(quantised, tensor);
+            double error = 0;
+            foreach (var image in tensors.Take(12))
+            {
+                using var value = OrtValue.CreateTensorValueFromMemory(image, [1, 3, 224, 224]);
+                using var expected = reference.Run(new RunOptions(), [inputName], [value], [first.Node.Output[0]]);
+                using var actual = session.Run(new RunOptions(), [inputName], [value], [tensor]);
+                var e = expected[0].GetTensorDataAsSpan<float>();
+                var a = actual[0].GetTensorDataAsSpan<float>();
+                for (var i = 0; i < e.Length; i++) error += (a[i] - e[i]) * (double)(a[i] - e[i]);
+            }
+
+            return error;
+        }
+
+        var nearestError = Error(null, null);
+        var compensatedError = Error(rounded, null);
+        Assert.True(compensatedError < nearestError * 0.8, $"first Conv output error: nearest {nearestError:G4}, compensated {compensatedError:G4}");
+        // on the exact pixels what is left is the weights' rounding: far below the input's per-tensor rounding
+        var pixels = Int8ModelBuilder.PixelsFor(input);
+        Assert.NotNull(pixels);
+        var exactError = Error(rounded, pixels);
+        Assert.True(exactError < compensatedError / 4, $"first Conv output error, compensated weights: input rounded {compensatedError:G4}, exact pixels {exactError:G4}");
+
+        using var temp = new TempDirectory("vs-int8-compensated-");
+        var path = Path.Combine(temp.Path, "compensated.onnx");
+        File.WriteAllBytes(path, Int8ModelBuilder.Build(input with { BiasCorrection = false }, fixture.Decoder)); // (bias correction: 22 more passes, tested above)
+        var ops = OptimizedOps(path);
+        Assert.Equal(21, ops.GetValueOrDefault("QLinearConv"));
+        Assert.Equal(1, ops.GetValueOrDefault("ConvInteger"));
+        Assert.NotEqual(Int8ModelBuilder.Key(input), Int8ModelBuilder.Key(input with { CompensatedRounding = [] }));
+        Assert.Equal(Int8ModelBuilder.Key(input with { CompensatedRounding = [] }), Int8ModelBuilder.Key(input with { CompensatedRounding = null }));
+    }
+
+    [Fact]
     public void The_mse_range_clips_a_rare_outlier_and_keeps_an_even_spread()
     {
         // 4,096 bins over [0, 1], 1,000 values in each: the range stays (almost) whole.
@@ -317,6 +442,18 @@ public sealed class Int8QuantizerTests(EncoderFixture fixture)
         Assert.True(a >= 12.3456789f);
         Assert.True(Calibration.RoundOut(-12.3456789f) <= -12.3456789f);
         Assert.Equal(0f, Calibration.RoundOut(0f));
+    }
+
+    /// <summary>A session over a copy of the model that also outputs the float tensor.</summary>
+    private static InferenceSession SessionWithOutput(ModelProto model, string tensor)
+    {
+        var copy = model.Clone();
+        copy.Graph.Output.Add(new ValueInfoProto
+        {
+            Name = tensor,
+            Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)TensorProto.Types.DataType.Float } },
+        });
+        return new InferenceSession(copy.ToByteArrayCompat());
     }
 
     private static NodeProto Producer(GraphProto graph, string tensor) => graph.Node.Single(n => n.Output.Contains(tensor));

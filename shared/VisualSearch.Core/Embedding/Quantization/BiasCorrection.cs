@@ -14,9 +14,13 @@ namespace VisualSearch.Embedding.Quantization;
 /// </summary>
 public static class BiasCorrection
 {
-    /// <summary>The correction of every int8 Conv (by unit name): one value per output channel, added to its bias.</summary>
+    /// <summary>
+    /// The correction of every int8 Conv (by unit name): one value per output channel, added to its bias; measured on the
+    /// int8 graph with <paramref name="roundedWeights"/> and <paramref name="pixels"/> where given (<see cref="Int8Quantizer.Quantize"/>).
+    /// </summary>
     public static IReadOnlyDictionary<string, float[]> Measure(
-        ModelProto prepared, IReadOnlyDictionary<string, TensorRange> ranges, IReadOnlyCollection<string> floatUnits, IReadOnlyList<float[]> inputs, int inputSize)
+        ModelProto prepared, IReadOnlyDictionary<string, TensorRange> ranges, IReadOnlyCollection<string> floatUnits, IReadOnlyList<float[]> inputs, int inputSize,
+        IReadOnlyDictionary<string, RoundedWeights>? roundedWeights = null, PixelInput? pixels = null)
     {
         ArgumentNullException.ThrowIfNull(prepared);
         ArgumentNullException.ThrowIfNull(ranges);
@@ -35,7 +39,7 @@ public static class BiasCorrection
         for (var i = 0; i < convs.Count; i++)
         {
             var unit = convs[i];
-            var quantised = ModelProto.Parser.ParseFrom(Int8Quantizer.Quantize(prepared, ranges, floatUnits, corrections));
+            var quantised = ModelProto.Parser.ParseFrom(Int8Quantizer.Quantize(prepared, ranges, floatUnits, corrections, roundedWeights, pixels));
             var output = Int8Quantizer.ConvOutputInQuantisedGraph(quantised, unit);
             var quantisedMeans = ChannelMeans(quantised, [output], inputName, inputs, inputSize)[0];
             var correction = new float[quantisedMeans.Length];

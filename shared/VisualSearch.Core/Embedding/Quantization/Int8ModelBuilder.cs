@@ -13,9 +13,12 @@ namespace VisualSearch.Embedding.Quantization;
 /// <param name="KeepFloat">The backbone layers that stay float (<see cref="Int8Quantizer.FloatUnits"/> selectors).</param>
 /// <param name="CalibrationVariants">Augmented views per calibration photo.</param>
 /// <param name="BiasCorrection">Whether each int8 Conv's bias is corrected for the mean shift of its output (<see cref="Quantization.BiasCorrection"/>).</param>
+/// <param name="ExactPixels">Whether an int8 first Conv runs on the exact pixels (<see cref="PixelInput"/>; MeanImageBgr preprocessing only).</param>
+/// <param name="CompensatedRounding">The int8 Convs (selectors as <paramref name="KeepFloat"/>) whose weights <see cref="Quantization.CompensatedRounding"/> rounds; null or empty: none.</param>
 public sealed record Int8BuildInput(
     string SourcePath, string SourceSha256, IReadOnlyList<string> CalibrationFiles, Preprocessor Preprocessor, RangeMethod RangeMethod,
-    IReadOnlyList<string> KeepFloat, int CalibrationVariants = CalibrationImages.DefaultVariantsPerPhoto, bool BiasCorrection = true);
+    IReadOnlyList<string> KeepFloat, int CalibrationVariants = CalibrationImages.DefaultVariantsPerPhoto, bool BiasCorrection = true,
+    IReadOnlyList<string>? CompensatedRounding = null, bool ExactPixels = true);
 
 /// <summary>
 /// Builds the int8 model from the float one, or finds it already built. Built files are named by a key over
@@ -32,9 +35,10 @@ public static class Int8ModelBuilder
         ArgumentNullException.ThrowIfNull(options);
         var source = EncoderOptions.Resolve(options.ModelPath);
         var keepFloat = options.Int8KeepFloat.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        var compensated = options.Int8CompensatedRounding.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
         return new Int8BuildInput(
             source, Sha256Of(source), CalibrationImages.Files(EncoderOptions.Resolve(options.CalibrationImagesPath)), preprocessor,
-            options.Int8RangeMethod, keepFloat, options.Int8CalibrationVariants, options.Int8BiasCorrection);
+            options.Int8RangeMethod, keepFloat, options.Int8CalibrationVariants, options.Int8BiasCorrection, compensated, options.Int8ExactPixels);
     }
 
     /// <summary>
@@ -51,14 +55,8 @@ public static class Int8ModelBuilder
         return [Path.GetDirectoryName(EncoderOptions.Resolve(options.ModelPath))!, cache];
     }
 
-    /// <summary>Hex SHA-256 of a file.</summary>
-    public static string Sha256Of(string path)
-    {
-        // 1 MB reads: the encoder hashes the 64 MB float model (and the int8 one) at every start, and with the default
-        // 4 KB buffer that was 19,000 read calls (strace of vsearch index).
-        using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1 << 20);
-        return Convert.ToHexStringLower(SHA256.HashData(file));
-    }
+    /// <summary>Hex SHA-256 of a file, remembered across processes while its size and time stay the same (<see cref="FileHashCache"/>).</summary>
+    public static string Sha256Of(string path) => FileHashCache.Sha256Of(path, FileHashCache.DefaultDirectory);
 
     /// <summary>The file name the int8 model of this input has: <c>{name}-int8-{key}.onnx</c>.</summary>
     public static string FileName(string modelName, Int8BuildInput input) => $"{modelName}-int8-{Key(input)}.onnx";
@@ -69,10 +67,13 @@ public static class Int8ModelBuilder
         ArgumentNullException.ThrowIfNull(input);
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         hash.AppendData(Encoding.UTF8.GetBytes($"{Int8Quantizer.Version}\n{input.SourceSha256}\n{input.Preprocessor.Mode}\n{input.Preprocessor.Size}\n{input.RangeMethod}\n{CalibrationImages.DefaultSeed}\n{input.CalibrationVariants}\nfloat:{string.Join(',', input.KeepFloat)}\nbias:{input.BiasCorrection}\n"));
+        // only when set, so the keys (and model ids) of models built before the setting existed stay the same
+        if (input.CompensatedRounding is { Count: > 0 } compensated) hash.AppendData(Encoding.UTF8.GetBytes($"compensated:{string.Join(',', compensated)}\n"));
+        if (PixelsFor(input) is not null && !input.KeepFloat.Contains("first-conv")) hash.AppendData("pixels:exact\n"u8);
         foreach (var file in input.CalibrationFiles)
         {
             hash.AppendData(Encoding.UTF8.GetBytes(Path.GetFileName(file) + "\n"));
-            hash.AppendData(SHA256.HashData(File.ReadAllBytes(file)));
+            hash.AppendData(Convert.FromHexString(Sha256Of(file)));
         }
 
         return Convert.ToHexStringLower(hash.GetHashAndReset())[..24];
@@ -87,8 +88,32 @@ public static class Int8ModelBuilder
         var tensors = CalibrationTensors(input, decoder);
         var ranges = Calibration.MeasureRanges(prepared, tensors, input.Preprocessor.Size, input.RangeMethod);
         var floatUnits = Int8Quantizer.FloatUnits(prepared, input.KeepFloat);
-        var corrections = input.BiasCorrection ? BiasCorrection.Measure(prepared, ranges, floatUnits, tensors, input.Preprocessor.Size) : null;
-        return Int8Quantizer.Quantize(prepared, ranges, floatUnits, corrections);
+        var rounded = CompensatedWeights(input, prepared, floatUnits, tensors);
+        var pixels = PixelsFor(input);
+        var corrections = input.BiasCorrection ? BiasCorrection.Measure(prepared, ranges, floatUnits, tensors, input.Preprocessor.Size, rounded, pixels) : null;
+        return Int8Quantizer.Quantize(prepared, ranges, floatUnits, corrections, rounded, pixels);
+    }
+
+    /// <summary>The mean image an int8 first Conv adds back to run on exact pixels; null unless <see cref="Int8BuildInput.ExactPixels"/> with MeanImageBgr preprocessing.</summary>
+    public static PixelInput? PixelsFor(Int8BuildInput input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        return input.ExactPixels && input.Preprocessor.MeanImage is { } mean
+            ? new PixelInput([.. mean], input.Preprocessor.Size, input.Preprocessor.Size)
+            : null;
+    }
+
+    /// <summary>
+    /// The compensated int8 weights of the Convs <see cref="Int8BuildInput.CompensatedRounding"/> selects that are not in
+    /// <paramref name="floatUnits"/>; null when it selects none.
+    /// </summary>
+    public static IReadOnlyDictionary<string, RoundedWeights>? CompensatedWeights(Int8BuildInput input, Onnx.ModelProto prepared, IReadOnlyCollection<string> floatUnits, IReadOnlyList<float[]> calibration)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        ArgumentNullException.ThrowIfNull(floatUnits);
+        if (input.CompensatedRounding is not { Count: > 0 } selectors) return null;
+        var units = Int8Quantizer.FloatUnits(prepared, selectors).Except(floatUnits).ToList();
+        return units.Count == 0 ? null : CompensatedRounding.Measure(prepared, units, calibration, input.Preprocessor.Size);
     }
 
     /// <summary>The activation ranges of the prepared graph, measured on the calibration images.</summary>

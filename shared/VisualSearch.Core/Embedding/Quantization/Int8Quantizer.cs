@@ -138,7 +138,7 @@ public static class Int8Quantizer
     /// <summary>
     /// The names of the backbone units the <paramref name="selectors"/> keep in float (mixed precision), in graph
     /// order. A selector is <c>first-conv</c> (the Conv that reads the graph input), <c>last-block</c> (the units
-    /// after the last-but-one Add: the last residual block, its Add included), <c>last-conv</c>, or a node name.
+    /// after the last-but-one Add: the last residual block, its Add included), <c>last-conv</c>, <c>all</c> (every unit), or a node name.
     /// </summary>
     public static IReadOnlyList<string> FloatUnits(ModelProto prepared, IEnumerable<string> selectors)
     {
@@ -153,6 +153,9 @@ public static class Int8Quantizer
                 case "first-conv":
                     chosen.UnionWith(units.Where(u => u.OpType == "Conv" && u.Inputs[0] == input).Select(u => u.Name));
                     break;
+                case "all":
+                    chosen.UnionWith(units.Select(u => u.Name));
+                    break;
                 case "last-conv":
                     if (units.LastOrDefault(u => u.OpType == "Conv") is { } last) chosen.Add(last.Name);
                     break;
@@ -166,7 +169,7 @@ public static class Int8Quantizer
 
                 default:
                     if (!units.Any(u => u.Name == selector))
-                        throw new ArgumentException($"'{selector}' is neither first-conv, last-conv, last-block nor the name of a Conv, Add or MaxPool of the backbone (Encoder:Int8KeepFloat).", nameof(selectors));
+                        throw new ArgumentException($"'{selector}' is neither first-conv, last-conv, last-block, all nor the name of a Conv, Add or MaxPool of the backbone (Encoder:Int8KeepFloat, Encoder:Int8CompensatedRounding).", nameof(selectors));
                     chosen.Add(selector);
                     break;
             }
@@ -186,6 +189,15 @@ public static class Int8Quantizer
     /// Per int8 Conv (by unit name), one value per output channel added to its bias before the bias is rounded
     /// (<see cref="BiasCorrection.Measure"/>). Null or missing: the folded bias as it is.
     /// </param>
+    /// <param name="roundedWeights">
+    /// Per int8 Conv (by unit name), weights already rounded to int8 (<see cref="CompensatedRounding.Measure"/>). Null or
+    /// missing: each weight rounded to its nearest level.
+    /// </param>
+    /// <param name="pixels">
+    /// The mean image the graph input has had subtracted (<see cref="PixelInput"/>): an int8 Conv that reads the graph
+    /// input then runs on the exact 8-bit pixels (ConvInteger) with the mean image's convolution added after it.
+    /// Null: the graph input is quantised per tensor like any activation.
+    /// </param>
     /// <returns>The serialised model.</returns>
     /// <remarks>
     /// A quantised unit's output gets a QuantizeLinear only when some quantised unit reads it; otherwise (the last Add,
@@ -194,7 +206,8 @@ public static class Int8Quantizer
     /// </remarks>
     public static byte[] Quantize(
         ModelProto prepared, IReadOnlyDictionary<string, TensorRange> ranges, IReadOnlyCollection<string>? floatUnits = null,
-        IReadOnlyDictionary<string, float[]>? biasCorrections = null)
+        IReadOnlyDictionary<string, float[]>? biasCorrections = null, IReadOnlyDictionary<string, RoundedWeights>? roundedWeights = null,
+        PixelInput? pixels = null)
     {
         ArgumentNullException.ThrowIfNull(prepared);
         ArgumentNullException.ThrowIfNull(ranges);
@@ -209,7 +222,11 @@ public static class Int8Quantizer
         var absorbed = units.Where(u => u.Relu is not null).Select(u => u.Relu!).ToHashSet((IEqualityComparer<NodeProto>)ReferenceEqualityComparer.Instance);
         var intUnits = units.Where(u => !keepFloat.Contains(u.Name)).ToList();
         // tensors that some int8 unit reads, so they need a quantised form
-        var readQuantised = intUnits.SelectMany(u => u.Inputs).ToHashSet(StringComparer.Ordinal);
+        var inputName = source.Input.Single().Name;
+        var pixelUnits = pixels is null
+            ? []
+            : intUnits.Where(u => u.OpType == "Conv" && u.Inputs[0] == inputName).Select(u => u.Name).ToHashSet(StringComparer.Ordinal);
+        var readQuantised = intUnits.Where(u => !pixelUnits.Contains(u.Name)).SelectMany(u => u.Inputs).ToHashSet(StringComparer.Ordinal);
 
         var graph = new GraphProto { Name = source.Name, DocString = source.DocString };
         graph.Input.Add(source.Input);
@@ -257,7 +274,6 @@ public static class Int8Quantizer
             return QuantParams.FromRange(afterRelu ? Math.Max(0, range.Min) : range.Min, range.Max, afterRelu);
         }
 
-        var inputName = source.Input.Single().Name;
         if (readQuantised.Contains(inputName)) QuantizeOutput(inputName, inputName, RangeOf(inputName, afterRelu: false));
 
         foreach (var node in source.Node)
@@ -280,6 +296,22 @@ public static class Int8Quantizer
                 continue;
             }
 
+            if (pixelUnits.Contains(unit.Name))
+            {
+                var pixelOutput = EmitPixelConv(unit, biasCorrections?.GetValueOrDefault(unit.Name), roundedWeights?.GetValueOrDefault(unit.Name));
+                if (readQuantised.Contains(unit.Output) && !IsGraphOutput(source, unit.Output))
+                {
+                    QuantizeOutput(pixelOutput, unit.Output, RangeOf(unit.Output, afterRelu: unit.Relu is not null));
+                }
+                else
+                {
+                    graph.Node.Add(Node(unit.Relu is null ? "Identity" : "Relu", $"{unit.Name}_output", [pixelOutput], [unit.Output]));
+                    floats.Add(unit.Output);
+                }
+
+                continue;
+            }
+
             var rewritten = node.Clone();
             rewritten.Input.Clear();
             switch (node.OpType)
@@ -289,7 +321,8 @@ public static class Int8Quantizer
                     var xq = quantised[node.Input[0]];
                     rewritten.Input.Add(Dequantize(node.Input[0]));
                     var correction = biasCorrections?.GetValueOrDefault(unit.Name);
-                    rewritten.Input.Add(QuantizeWeights(initializers[node.Input[1]], node.Input.Count > 2 ? initializers[node.Input[2]] : null, correction, xq.Params.Scale, graph, out var biasName));
+                    var rounded = roundedWeights?.GetValueOrDefault(unit.Name);
+                    rewritten.Input.Add(QuantizeWeights(initializers[node.Input[1]], node.Input.Count > 2 ? initializers[node.Input[2]] : null, correction, rounded, xq.Params.Scale, graph, out var biasName));
                     rewritten.Input.Add(biasName);
                     break;
                 }
@@ -334,6 +367,64 @@ public static class Int8Quantizer
         model.Graph = graph;
         return model.ToByteArray();
 
+        // x − m → (x − m) + m, rounded with scale 1: the 8-bit pixels exactly. ConvInteger on them (int32, exact), then per
+        // output channel its weight scale, plus a constant map: the bias minus the mean image's convolution with the same
+        // int8 weights (zero padding for both, so conv(x) − conv(m) = conv(x − m) at the borders too).
+        string EmitPixelConv(QuantUnit unit, float[]? correction, RoundedWeights? rounded)
+        {
+            var node = unit.Node;
+            var weightsTensor = initializers[node.Input[1]];
+            var weights = rounded ?? Nearest(ReadFloats(weightsTensor), (int)weightsTensor.Dims[0]);
+            var geometry = ConvGeometry.Of(node, weightsTensor);
+            var channels = geometry.OutputChannels;
+            if (pixels!.Mean.Length != geometry.InputChannels * pixels.Height * pixels.Width)
+                throw new ArgumentException($"The mean image has {pixels.Mean.Length} values for {geometry.InputChannels} x {pixels.Height} x {pixels.Width} pixels.", nameof(pixels));
+            var bias = node.Input.Count > 2 ? ReadFloats(initializers[node.Input[2]]) : new float[channels];
+            if (correction is not null)
+                for (var c = 0; c < channels; c++) bias[c] += correction[c];
+            var (outHeight, outWidth) = geometry.OutputSize(pixels.Height, pixels.Width);
+            var meanConv = geometry.ConvolveConstant(pixels.Mean, pixels.Height, pixels.Width, weights);
+            var offset = new float[meanConv.Length];
+            for (var i = 0; i < offset.Length; i++) offset[i] = (float)(bias[i / (outHeight * outWidth)] - meanConv[i]);
+
+            var mean = FloatVector($"{inputName}_pixel_mean", pixels.Mean);
+            mean.Dims.Clear();
+            mean.Dims.Add([1, geometry.InputChannels, pixels.Height, pixels.Width]);
+            graph.Initializer.Add(mean);
+            graph.Node.Add(Node("Add", $"{inputName}_add_mean", [inputName, mean.Name], [$"{inputName}_pixels_float"]));
+            graph.Initializer.Add(FloatScalar($"{inputName}_pixels_scale", 1f));
+            graph.Initializer.Add(new TensorProto { Name = $"{inputName}_pixels_zero_point", DataType = (int)TensorProto.Types.DataType.Uint8, RawData = ByteString.CopyFrom(0) });
+            graph.Node.Add(Node("QuantizeLinear", $"{inputName}_pixels_QuantizeLinear", [$"{inputName}_pixels_float", $"{inputName}_pixels_scale", $"{inputName}_pixels_zero_point"], [$"{inputName}_pixels"]));
+
+            var name = weightsTensor.Name;
+            var wq = new TensorProto { Name = $"{name}_quantized", DataType = (int)TensorProto.Types.DataType.Int8, RawData = ByteString.CopyFrom(weights.Values.Select(v => unchecked((byte)v)).ToArray()) };
+            wq.Dims.Add(weightsTensor.Dims);
+            graph.Initializer.Add(wq);
+            graph.Initializer.Add(new TensorProto { Name = $"{name}_zero_point", DataType = (int)TensorProto.Types.DataType.Int8, RawData = ByteString.CopyFrom(0) });
+            var conv = node.Clone();
+            conv.OpType = "ConvInteger";
+            conv.Name = $"{unit.Name}_integer";
+            conv.Input.Clear();
+            conv.Input.Add([$"{inputName}_pixels", wq.Name, $"{inputName}_pixels_zero_point", $"{name}_zero_point"]);
+            conv.Output.Clear();
+            conv.Output.Add($"{unit.Output}_int32");
+            graph.Node.Add(conv);
+            var cast = Node("Cast", $"{unit.Name}_cast", [$"{unit.Output}_int32"], [$"{unit.Output}_int32_float"]);
+            cast.Attribute.Add(new AttributeProto { Name = "to", Type = AttributeProto.Types.AttributeType.Int, I = (int)TensorProto.Types.DataType.Float });
+            graph.Node.Add(cast);
+            var scales = FloatVector($"{name}_scale", weights.Scales);
+            scales.Dims.Clear();
+            scales.Dims.Add([channels, 1, 1]);
+            graph.Initializer.Add(scales);
+            graph.Node.Add(Node("Mul", $"{unit.Name}_scale", [$"{unit.Output}_int32_float", scales.Name], [$"{unit.Output}_scaled"]));
+            var offsetTensor = FloatVector($"{unit.Output}_offset", offset);
+            offsetTensor.Dims.Clear();
+            offsetTensor.Dims.Add([1, channels, outHeight, outWidth]);
+            graph.Initializer.Add(offsetTensor);
+            graph.Node.Add(Node("Add", $"{unit.Name}_offset", [$"{unit.Output}_scaled", offsetTensor.Name], [$"{unit.Output}_float"]));
+            return $"{unit.Output}_float";
+        }
+
         void EmitFloat(QuantUnit unit)
         {
             var copy = unit.Node.Clone();
@@ -356,27 +447,27 @@ public static class Int8Quantizer
         ArgumentNullException.ThrowIfNull(quantised);
         ArgumentNullException.ThrowIfNull(unit);
         string[] candidates = [$"{unit.Output}_float", unit.Node.Output[0]];
-        return quantised.Graph.Node.FirstOrDefault(n => n.OpType == unit.OpType && candidates.Contains(n.Output[0]))?.Output[0]
+        // the Conv itself, or for a Conv on exact pixels (PixelInput) the Add of its offset map
+        return quantised.Graph.Node.FirstOrDefault(n => candidates.Contains(n.Output[0]) && (n.OpType == unit.OpType || (unit.OpType == "Conv" && n.OpType == "Add" && n.Output[0] == candidates[0])))?.Output[0]
             ?? throw new ArgumentException($"The quantised graph has no {unit.OpType} for the unit '{unit.Name}'.", nameof(unit));
     }
 
-    /// <summary>int8 per-output-channel symmetric weights and an int32 bias, with their DequantizeLinear nodes.</summary>
-    private static string QuantizeWeights(TensorProto weights, TensorProto? bias, float[]? correction, float inputScale, GraphProto graph, out string biasOutput)
+    /// <summary>
+    /// int8 per-output-channel symmetric weights (each rounded to its nearest level, or <paramref name="rounded"/>) and an
+    /// int32 bias, with their DequantizeLinear nodes.
+    /// </summary>
+    private static string QuantizeWeights(TensorProto weights, TensorProto? bias, float[]? correction, RoundedWeights? rounded, float inputScale, GraphProto graph, out string biasOutput)
     {
         var w = ReadFloats(weights);
         var channels = (int)weights.Dims[0];
         var perChannel = w.Length / channels;
         var scales = new float[channels];
         var q = new byte[w.Length];
-        for (var c = 0; c < channels; c++)
-        {
-            var max = 0f;
-            for (var i = 0; i < perChannel; i++) max = Math.Max(max, Math.Abs(w[c * perChannel + i]));
-            var scale = max > 0 ? max / 127f : 1f;
-            scales[c] = scale;
-            for (var i = 0; i < perChannel; i++)
-                q[c * perChannel + i] = unchecked((byte)(sbyte)Math.Clamp(MathF.Round(w[c * perChannel + i] / scale, MidpointRounding.ToEven), -127f, 127f));
-        }
+        rounded ??= Nearest(w, channels);
+        if (rounded.Values.Length != w.Length || rounded.Scales.Length != channels)
+            throw new ArgumentException($"The rounded weights of '{weights.Name}' do not match its {channels} x {perChannel} weights.", nameof(rounded));
+        rounded.Scales.CopyTo(scales, 0);
+        for (var i = 0; i < q.Length; i++) q[i] = unchecked((byte)rounded.Values[i]);
 
         var name = weights.Name;
         var wq = new TensorProto { Name = $"{name}_quantized", DataType = (int)TensorProto.Types.DataType.Int8, RawData = ByteString.CopyFrom(q) };
@@ -416,6 +507,25 @@ public static class Int8Quantizer
         biasOutput = $"{biasName}_dequantized";
         graph.Node.Add(Node("DequantizeLinear", $"{biasName}_DequantizeLinear", [bqt.Name, $"{biasName}_scale", bzp.Name], [biasOutput], axis: 0));
         return $"{name}_dequantized";
+    }
+
+    /// <summary>int8 symmetric weights per output channel, each rounded to its nearest level (scale = largest |w| / 127).</summary>
+    internal static RoundedWeights Nearest(float[] w, int channels)
+    {
+        var perChannel = w.Length / channels;
+        var scales = new float[channels];
+        var q = new sbyte[w.Length];
+        for (var c = 0; c < channels; c++)
+        {
+            var max = 0f;
+            for (var i = 0; i < perChannel; i++) max = Math.Max(max, Math.Abs(w[c * perChannel + i]));
+            var scale = max > 0 ? max / 127f : 1f;
+            scales[c] = scale;
+            for (var i = 0; i < perChannel; i++)
+                q[c * perChannel + i] = (sbyte)Math.Clamp(MathF.Round(w[c * perChannel + i] / scale, MidpointRounding.ToEven), -127f, 127f);
+        }
+
+        return new RoundedWeights(q, scales);
     }
 
     /// <summary>W' = W·γ/√(σ²+ε) per output channel; b' = β + (b − μ)·γ/√(σ²+ε). In double, then float.</summary>
@@ -557,3 +667,9 @@ public readonly record struct QuantParams(float Scale, byte ZeroPoint)
         return new QuantParams(scale, zeroPoint);
     }
 }
+
+/// <summary>
+/// The per-pixel mean image the model's input has had subtracted (C x Height x Width, planes in the input's order): the
+/// int8 model adds it back and runs its first convolution on the exact 8-bit pixels (<see cref="Int8Quantizer.Quantize"/>).
+/// </summary>
+public sealed record PixelInput(float[] Mean, int Height, int Width);
