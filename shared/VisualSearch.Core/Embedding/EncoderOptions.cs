@@ -157,7 +157,8 @@ public sealed class EncoderOptions
     /// For <see cref="EncoderPrecision.Int8"/>: the int8 convolutions whose weights are rounded with error compensation
     /// (<see cref="Quantization.CompensatedRounding"/>: GPTQ-style, under the calibration images' input second moments)
     /// instead of each to its nearest level; the same selectors as <see cref="Int8KeepFloat"/> (<c>first-conv</c>,
-    /// <c>last-conv</c>, <c>last-block</c>, node names), empty: none. Part of the int8 model's cache key.
+    /// <c>last-conv</c>, <c>last-block</c>, <c>all</c>, node names; Convs with patches longer than
+    /// <see cref="Quantization.CompensatedRounding.MaxPatchLength"/> keep nearest rounding), empty: none. Part of the int8 model's cache key.
     /// </summary>
     public string Int8CompensatedRounding { get; set; } = "";
 
