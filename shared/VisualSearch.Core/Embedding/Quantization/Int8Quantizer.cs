@@ -383,7 +383,7 @@ public static class Int8Quantizer
             if (correction is not null)
                 for (var c = 0; c < channels; c++) bias[c] += correction[c];
             var (outHeight, outWidth) = geometry.OutputSize(pixels.Height, pixels.Width);
-            var meanConv = geometry.ConvolveConstant(pixels.Mean, pixels.Height, pixels.Width, weights);
+            var meanConv = pixels.MeanConvolution(geometry, weights);
             var offset = new float[meanConv.Length];
             for (var i = 0; i < offset.Length; i++) offset[i] = (float)(bias[i / (outHeight * outWidth)] - meanConv[i]);
 
@@ -672,4 +672,20 @@ public readonly record struct QuantParams(float Scale, byte ZeroPoint)
 /// The per-pixel mean image the model's input has had subtracted (C x Height x Width, planes in the input's order): the
 /// int8 model adds it back and runs its first convolution on the exact 8-bit pixels (<see cref="Int8Quantizer.Quantize"/>).
 /// </summary>
-public sealed record PixelInput(float[] Mean, int Height, int Width);
+public sealed record PixelInput(float[] Mean, int Height, int Width)
+{
+    private Tuple<RoundedWeights, double[]>? _last; // one reference, so a reader on another thread sees a whole pair
+
+    /// <summary>
+    /// The mean image's convolution with these int8 weights, kept for the next call with equal weights (bias correction
+    /// quantises the graph once per int8 Conv, 22 times, with the same first-Conv weights).
+    /// </summary>
+    internal double[] MeanConvolution(ConvGeometry geometry, RoundedWeights weights)
+    {
+        if (_last is { } last && last.Item1.Values.AsSpan().SequenceEqual(weights.Values) && last.Item1.Scales.AsSpan().SequenceEqual(weights.Scales))
+            return last.Item2;
+        var result = geometry.ConvolveConstant(Mean, Height, Width, weights);
+        _last = Tuple.Create(weights, result);
+        return result;
+    }
+}
