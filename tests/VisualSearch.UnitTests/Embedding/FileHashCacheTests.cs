@@ -61,5 +61,32 @@ public sealed class FileHashCacheTests
         Assert.Throws<FileNotFoundException>(() => FileHashCache.Sha256Of(Path.Combine(temp.Path, "missing.onnx"), cache));
     }
 
+    [Fact]
+    public void A_cache_folder_others_can_write_is_not_trusted_and_the_default_is_the_users_own()
+    {
+        using var temp = new TempDirectory("vs-hashes-");
+        var cache = Path.Combine(temp.Path, "cache");
+        var file = Path.Combine(temp.Path, "model.onnx");
+        File.WriteAllBytes(file, [4, 5, 6]);
+        FileHashCache.Sha256Of(file, cache);
+        var entry = Assert.Single(Directory.GetFiles(cache));
+        var lines = File.ReadAllLines(entry);
+        File.WriteAllLines(entry, [lines[0][..^64] + new string('b', 64), lines[1]]);
+        Assert.Equal(new string('b', 64), FileHashCache.Sha256Of(file, cache)); // a private folder's entry answers (the first test pins this)
+
+        if (!OperatingSystem.IsWindows())
+        {
+            // Writable by others (as a folder someone else made in a shared place would be): its entries are ignored.
+            File.SetUnixFileMode(cache, File.GetUnixFileMode(cache) | UnixFileMode.OtherWrite | UnixFileMode.GroupWrite);
+            Assert.Equal(Expected(file), FileHashCache.Sha256Of(file, cache));
+            Assert.Equal(new string('b', 64), File.ReadAllLines(entry)[0].Split(' ')[2]); // and nothing is written there either
+        }
+
+        // The default is the user's cache folder, never the shared temporary one.
+        var defaultDirectory = FileHashCache.DefaultDirectory;
+        if (defaultDirectory is not null)
+            Assert.False(Path.GetFullPath(defaultDirectory).StartsWith(Path.GetFullPath(Path.GetTempPath()), StringComparison.Ordinal), defaultDirectory);
+    }
+
     private static string Expected(string path) => Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(path)));
 }

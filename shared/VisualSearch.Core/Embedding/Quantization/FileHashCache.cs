@@ -11,7 +11,8 @@ namespace VisualSearch.Embedding.Quantization;
 /// <c>vsearch index</c> process on one core (issue 13), the same every time for files that never change.
 /// </summary>
 /// <remarks>
-/// One small text file per hashed path in <c>visualsearch-models/sha256</c> of the temporary folder: size, last-write
+/// One small text file per hashed path in <see cref="DefaultDirectory"/> (the user's own cache folder, never the shared
+/// temporary one: an entry names the hash a model id is made of): size, last-write
 /// ticks (UTC) and the hex hash. A file whose size or time differs is hashed again and its entry rewritten (a temporary
 /// file renamed into place, so a reader sees the old entry or the new one). The cache is only a shortcut: an entry
 /// that cannot be read, parsed or written is ignored and the file is hashed as before. It trusts the file system's
@@ -20,8 +21,12 @@ namespace VisualSearch.Embedding.Quantization;
 /// </remarks>
 public static class FileHashCache
 {
-    /// <summary>Where entries go unless told otherwise.</summary>
-    public static string DefaultDirectory { get; } = Path.Combine(Path.GetTempPath(), "visualsearch-models", "sha256");
+    /// <summary>
+    /// Where entries go unless told otherwise: <c>$XDG_CACHE_HOME/visualsearch/sha256</c>, else <c>~/.cache/visualsearch/sha256</c>
+    /// (on Windows the local application data folder); null (no cache, every file hashed) when the process has no home.
+    /// Not the temporary folder: another local user could place entries there, and an entry is trusted as the file's hash.
+    /// </summary>
+    public static string? DefaultDirectory { get; } = UserCacheDirectory();
 
     /// <summary>Hex SHA-256 (lower case) of the file, from the cache when its size and last-write time match.</summary>
     /// <param name="path">The file.</param>
@@ -34,6 +39,7 @@ public static class FileHashCache
         if (!info.Exists) throw new FileNotFoundException($"'{full}' does not exist.", full);
         var stamp = string.Create(CultureInfo.InvariantCulture, $"{info.Length} {info.LastWriteTimeUtc.Ticks}");
         var entry = string.IsNullOrEmpty(cacheDirectory) ? null : Path.Combine(cacheDirectory, EntryName(full));
+        if (entry is not null && !IsPrivate(cacheDirectory!)) entry = null;
         if (entry is not null && TryRead(entry, full, stamp) is { } cached) return cached;
 
         var hash = Hash(full);
@@ -47,6 +53,34 @@ public static class FileHashCache
     {
         using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1 << 20);
         return Convert.ToHexStringLower(SHA256.HashData(file));
+    }
+
+    private static string? UserCacheDirectory()
+    {
+        var xdg = Environment.GetEnvironmentVariable("XDG_CACHE_HOME");
+        if (!string.IsNullOrEmpty(xdg) && Path.IsPathFullyQualified(xdg)) return Path.Combine(xdg, "visualsearch", "sha256");
+        var baseDir = OperatingSystem.IsWindows()
+            ? Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData)
+            : Environment.GetFolderPath(Environment.SpecialFolder.UserProfile) is { Length: > 0 } home ? Path.Combine(home, ".cache") : "";
+        return string.IsNullOrEmpty(baseDir) ? null : Path.Combine(baseDir, "visualsearch", "sha256");
+    }
+
+    /// <summary>
+    /// On Unix, a cache folder that exists must not be writable by group or others (entries there could be placed by
+    /// someone else); a missing one is created by this process with its default mode. Windows folders keep their ACLs.
+    /// </summary>
+    private static bool IsPrivate(string directory)
+    {
+        if (OperatingSystem.IsWindows()) return true;
+        try
+        {
+            if (!Directory.Exists(directory)) return true;
+            return (File.GetUnixFileMode(directory) & (UnixFileMode.GroupWrite | UnixFileMode.OtherWrite)) == 0;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
     }
 
     private static string EntryName(string fullPath) =>
