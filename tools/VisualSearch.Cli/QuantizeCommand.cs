@@ -22,7 +22,7 @@ public static class QuantizeCommand
     {
         args.RejectUnknown("out", "verbose", "sensitivity", "limit", "subset", "task", "units", "only");
         if (args.Positionals.Count != (args.Has("sensitivity") ? 1 : 0)) throw new UsageException(Usage);
-        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = false, Args = [] });
+        var builder = EngineHost.CreateBuilder();
         builder.AddVisualSearchEngine();
         using var host = builder.Build();
         var options = host.Services.GetRequiredService<IOptions<EncoderOptions>>().Value;

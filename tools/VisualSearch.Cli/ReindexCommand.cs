@@ -66,7 +66,7 @@ public static class ReindexCommand
 
     private static IHost Build(CliArgs args, int workers, bool fromContainer, Action<IHostApplicationBuilder>? configure)
     {
-        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = [] });
+        var builder = EngineHost.CreateBuilder();
         var extra = new Dictionary<string, string?> { ["Encoder:WarmUpOnStart"] = "false" };
         if (workers > 1 && Environment.GetEnvironmentVariable("Encoder__IntraOpThreads") is null) extra["Encoder:IntraOpThreads"] = "1";
         if (fromContainer)
