@@ -30,6 +30,9 @@ public static partial class VisualSearchEngineExtensions
                 "Encoder:Preprocessing MeanImageBgr needs Encoder:MeanImageModelPath.")
             .Validate(o => File.Exists(EncoderOptions.Resolve(o.ModelPath)), "Encoder:ModelPath does not name an existing file.")
             .Validate(o => string.IsNullOrWhiteSpace(o.HeadPath) || File.Exists(EncoderOptions.Resolve(o.HeadPath)), "Encoder:HeadPath does not name an existing file.")
+            .Validate(o => string.IsNullOrWhiteSpace(o.CopyHeadPath) || o.CopyDescriptor != CopyDescriptorMode.None,
+                "Encoder:CopyHeadPath needs Encoder:CopyDescriptor=FeatureMap (the head applies to the copy space's vectors).")
+            .Validate(o => string.IsNullOrWhiteSpace(o.CopyHeadPath) || File.Exists(EncoderOptions.Resolve(o.CopyHeadPath)), "Encoder:CopyHeadPath does not name an existing file.")
             .Validate(o => o.ShorterSide % EncoderOptions.MapStride == 0 && o.SecondShorterSide % EncoderOptions.MapStride == 0 && o.MaxLongerSide % EncoderOptions.MapStride == 0,
                 "Encoder:ShorterSide, SecondShorterSide and MaxLongerSide must be multiples of 32 (the network's stride).")
             .Validate(o => o.MaxLongerSide >= o.ShorterSide && o.MaxLongerSide >= o.SecondShorterSide, "Encoder:MaxLongerSide must be at least Encoder:ShorterSide and Encoder:SecondShorterSide.")

@@ -188,8 +188,21 @@ public sealed class EncoderOptions
     public CopyDescriptorMode CopyDescriptor { get; set; } = CopyDescriptorMode.None;
 
     /// <summary>
+    /// For <see cref="CopyDescriptor"/>: a projection head applied to the copy vector only (the category vector keeps
+    /// <see cref="HeadPath"/>), e.g. a PCA-whitening written by <c>vsearch train --whiten --epochs 0</c> on the copy
+    /// descriptor's vectors of a gallery (docs/quality.md section 7f). It must be trained on the copy encoder's backbone
+    /// (its model id, <c>...-map-gem3-s224-flat-512</c>); the copy model id then names it (<c>...-512-head-&lt;sha8&gt;-512</c>),
+    /// so setting or changing it needs <c>vsearch reindex</c>. Unset: the copy vectors as they are.
+    /// </summary>
+    public string? CopyHeadPath { get; set; }
+
+    /// <summary>The setting <see cref="HeadPath"/> came from, for error messages: Encoder:CopyHeadPath in the copy encoder's options.</summary>
+    internal string HeadSetting { get; private set; } = $"{SectionName}:{nameof(HeadPath)}";
+
+    /// <summary>
     /// The options of the copy space's encoder: these, with the feature-map descriptor, float32 (the int8 graph keeps
-    /// its pool), no head and no regions. Null when <see cref="CopyDescriptor"/> is None.
+    /// its pool), the copy head (<see cref="CopyHeadPath"/>, not <see cref="HeadPath"/>) and no regions. Null when
+    /// <see cref="CopyDescriptor"/> is None.
     /// </summary>
     public EncoderOptions? ForCopies()
     {
@@ -199,7 +212,9 @@ public sealed class EncoderOptions
         copy.AllowSpinning = false; // it takes turns with the category session (EffectiveAllowSpinning)
         copy.Descriptor = DescriptorMode.FeatureMap;
         copy.Precision = EncoderPrecision.Float32;
-        copy.HeadPath = null;
+        copy.HeadPath = CopyHeadPath;
+        copy.HeadSetting = $"{SectionName}:{nameof(CopyHeadPath)}";
+        copy.CopyHeadPath = null;
         copy.Regions = false;
         return copy;
     }

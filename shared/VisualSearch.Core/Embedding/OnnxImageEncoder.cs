@@ -313,11 +313,11 @@ public sealed partial class OnnxImageEncoder : IImageEncoder, IDisposable
         if (string.IsNullOrWhiteSpace(_options.HeadPath)) return null;
         var path = EncoderOptions.Resolve(_options.HeadPath);
         if (!File.Exists(path))
-            throw new FileNotFoundException($"The projection head was not found at '{path}' (Encoder:HeadPath).", path);
+            throw new FileNotFoundException($"The projection head was not found at '{path}' ({_options.HeadSetting}).", path);
         var head = ProjectionHead.Load(path);
         if (head.InputDimension != backbone.Dimension || !string.Equals(head.BackboneModelId, backbone.Id, StringComparison.Ordinal))
             throw new InvalidOperationException(
-                $"The projection head '{path}' was trained on '{head.BackboneModelId}' ({head.InputDimension}-d), not on the configured encoder '{backbone.Id}'. Train a head for this encoder (vsearch train) or unset Encoder:HeadPath.");
+                $"The projection head '{path}' was trained on '{head.BackboneModelId}' ({head.InputDimension}-d), not on the configured encoder '{backbone.Id}'. Train a head for this encoder (vsearch train) or unset {_options.HeadSetting}.");
         return head;
     }
 

@@ -216,6 +216,62 @@ public sealed class CopySpaceTests(EncoderFixture fixture) : IDisposable
     }
 
     [Fact]
+    public async Task A_copy_head_applies_to_the_copy_vector_only_and_is_named_in_the_copy_model_id()
+    {
+        // The copy backbone's id, then a head trained on it: a PCA-whitening's form (centre, then scale each axis).
+        var plain = CopyEncoder(new EncoderOptions { CopyDescriptor = CopyDescriptorMode.FeatureMap });
+        var backbone = plain.Model;
+        var random = new Random(3);
+        var mean = Enumerable.Range(0, backbone.Dimension).Select(_ => (float)(random.NextDouble() * 0.05)).ToArray();
+        var weights = new float[backbone.Dimension * backbone.Dimension];
+        for (var i = 0; i < backbone.Dimension; i++) weights[i * backbone.Dimension + i] = 0.5f + (float)random.NextDouble();
+        var head = new ProjectionHead(backbone.Id, mean, weights, backbone.Dimension);
+        var headPath = Path.Combine(_dir.Path, "copy.head");
+        head.Save(headPath);
+
+        var options = new EncoderOptions { CopyDescriptor = CopyDescriptorMode.FeatureMap, CopyHeadPath = headPath };
+        Assert.Equal((null, headPath, null), (options.HeadPath, options.ForCopies()!.HeadPath, options.ForCopies()!.CopyHeadPath));
+        var whitened = CopyEncoder(options);
+        Assert.Equal($"{backbone.Id}-head-{head.Sha256[..8]}-{backbone.Dimension}", whitened.Model.Id);
+
+        // The copy vector is the head applied to the plain copy vector; the category vector is the category encoder's.
+        var engine = Compose(copyHeadPath: headPath);
+        await engine.IngestAsync("alice/photo.jpg", _photo, "alice");
+        var copy = await (await engine.Copies.Index.GetAsync()).GetAsync("alice/photo.jpg");
+        var category = await (await engine.Category.GetAsync()).GetAsync("alice/photo.jpg");
+        Assert.Equal(whitened.Model.Id, copy!.Metadata.ModelId);
+        var expected = head.Apply(plain.Embed(fixture.Decoder.Prepare(_photo, plain.Input)).Vector).Vector;
+        Assert.Equal(1f, EncoderFixture.Cosine(expected, copy.Vector), 1e-5f);
+        Assert.True(EncoderFixture.Cosine(plain.Embed(fixture.Decoder.Prepare(_photo, plain.Input)).Vector, copy.Vector) < 0.999f);
+        Assert.Equal(fixture.Encoder.Model.Id, category!.Metadata.ModelId);
+        Assert.Equal(1f, EncoderFixture.Cosine(fixture.Encoder.Embed(fixture.Decoder.Prepare(_photo, fixture.Encoder.Input)).Vector, category.Vector), 1e-5f);
+
+        // A head trained on another backbone (here the category encoder's) is refused, naming the copy setting.
+        var wrongPath = Path.Combine(_dir.Path, "category.head");
+        new ProjectionHead(fixture.Encoder.Model.Id, new float[512], new float[512 * 8], 8).Save(wrongPath);
+        var wrong = CopyEncoder(new EncoderOptions { CopyDescriptor = CopyDescriptorMode.FeatureMap, CopyHeadPath = wrongPath });
+        var error = Assert.Throws<InvalidOperationException>(() => wrong.Model);
+        Assert.Contains("Encoder:CopyHeadPath", error.Message, StringComparison.Ordinal);
+        Assert.Contains(backbone.Id, error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_missing_copy_head_or_one_without_a_copy_space_is_refused_at_start()
+    {
+        using (var missing = BuildHost(new() { ["Encoder:CopyDescriptor"] = "FeatureMap", ["Encoder:CopyHeadPath"] = Path.Combine(_dir.Path, "no-such.head") }))
+        {
+            var error = await Assert.ThrowsAsync<OptionsValidationException>(() => missing.StartAsync());
+            Assert.Contains("Encoder:CopyHeadPath does not name an existing file", error.Message, StringComparison.Ordinal);
+        }
+
+        var headPath = Path.Combine(_dir.Path, "any.head");
+        new ProjectionHead("resnet18-000000000000-map-gem3-s224-512", new float[512], new float[512 * 2], 2).Save(headPath);
+        using var alone = BuildHost(new() { ["Encoder:CopyHeadPath"] = headPath });
+        var withoutSpace = await Assert.ThrowsAsync<OptionsValidationException>(() => alone.StartAsync());
+        Assert.Contains("Encoder:CopyHeadPath needs Encoder:CopyDescriptor=FeatureMap", withoutSpace.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void PrepareInputs_gives_each_input_exactly_the_pixels_Prepare_gives_it()
     {
         var copyInput = new ImageInput(224, WholeImage: true, 448, EncoderOptions.MapStride);
@@ -255,10 +311,16 @@ public sealed class CopySpaceTests(EncoderFixture fixture) : IDisposable
         return disposable;
     }
 
-    private CopySpace CopySpaceOver(IVectorIndexCatalog catalog, Func<IVectorIndex, IVectorIndex>? wrap = null)
+    /// <summary>The copy space's encoder of these (category) options, its model cache the test's own.</summary>
+    private OnnxImageEncoder CopyEncoder(EncoderOptions options)
     {
-        var options = new EncoderOptions { CopyDescriptor = CopyDescriptorMode.FeatureMap, Int8CachePath = _modelCache.Path }.ForCopies()!;
-        var encoder = Own(new OnnxImageEncoder(Options.Create(options), NullLogger<OnnxImageEncoder>.Instance, fixture.Metrics));
+        options.Int8CachePath = _modelCache.Path;
+        return Own(new OnnxImageEncoder(Options.Create(options.ForCopies()!), NullLogger<OnnxImageEncoder>.Instance, fixture.Metrics));
+    }
+
+    private CopySpace CopySpaceOver(IVectorIndexCatalog catalog, Func<IVectorIndex, IVectorIndex>? wrap = null, string? copyHeadPath = null)
+    {
+        var encoder = CopyEncoder(new EncoderOptions { CopyDescriptor = CopyDescriptorMode.FeatureMap, CopyHeadPath = copyHeadPath });
         IVectorIndex index = Own(new VersionedVectorIndex(catalog, followCurrent: false));
         return new CopySpace(encoder, new VectorIndexAccessor(wrap?.Invoke(index) ?? index, encoder));
     }
@@ -267,12 +329,12 @@ public sealed class CopySpaceTests(EncoderFixture fixture) : IDisposable
         new(fixture.Decoder, fixture.Encoder, category, Options.Create(new ImagingOptions()), fixture.Metrics, TimeProvider.System,
             NullLogger<IngestionService>.Instance, copies: copies);
 
-    private Engine Compose(bool flakyCopies = false)
+    private Engine Compose(bool flakyCopies = false, string? copyHeadPath = null)
     {
         var catalog = Catalog();
         var category = new VectorIndexAccessor(Own(new VersionedVectorIndex(catalog)), fixture.Encoder);
         FlakyIndex? flaky = null;
-        var copies = CopySpaceOver(catalog, flakyCopies ? inner => flaky = new FlakyIndex(inner) : null);
+        var copies = CopySpaceOver(catalog, flakyCopies ? inner => flaky = new FlakyIndex(inner) : null, copyHeadPath);
         var search = new SearchService(fixture.Decoder, fixture.Encoder, category, fixture.Metrics, NullLogger<SearchService>.Instance, copies: copies);
         return new Engine(catalog, category, copies, Ingestion(category, copies), search, flaky);
     }
