@@ -68,7 +68,7 @@ public static class TrainCommand
             progress,
             cancellationToken);
         result.Head.Save(output);
-        var modelId = new Embedding.ModelInfo(engine.Encoder.Model.Name, engine.Encoder.Model.Sha256, result.Head.OutputDimension, result.Head.Info).Id;
+        var modelId = (engine.Encoder.Model with { Dimension = result.Head.OutputDimension, Head = result.Head.Info }).Id;
 
         var rows = new List<(string Split, string Model, CategoryReport Report)>();
         foreach (var (split, part) in new[] { ("train classes", train), ("held-out classes", heldOut) })
