@@ -158,9 +158,25 @@ public sealed class EncoderOptions
     /// (<see cref="Quantization.CompensatedRounding"/>: GPTQ-style, under the calibration images' input second moments)
     /// instead of each to its nearest level; the same selectors as <see cref="Int8KeepFloat"/> (<c>first-conv</c>,
     /// <c>last-conv</c>, <c>last-block</c>, <c>all</c>, node names; Convs with patches longer than
-    /// <see cref="Quantization.CompensatedRounding.MaxPatchLength"/> keep nearest rounding), empty: none. Part of the int8 model's cache key.
+    /// <see cref="Int8CompensatedMaxPatch"/> keep nearest rounding), empty: none. Part of the int8 model's cache key.
     /// </summary>
     public string Int8CompensatedRounding { get; set; } = "";
+
+    /// <summary>
+    /// For <see cref="EncoderPrecision.Int8"/> with <see cref="Int8CompensatedRounding"/>: the longest patch (input channels x
+    /// kernel area) a compensated Conv may have. Default 1,152 (ResNet18's layers up to layer2); 4,608 takes layer3 and
+    /// layer4 too, at a build cost of tens of CPU seconds (docs/quality.md section 6f). Part of the int8 model's cache key.
+    /// </summary>
+    [Range(1, 65_536)]
+    public int Int8CompensatedMaxPatch { get; set; } = Quantization.CompensatedRounding.DefaultMaxPatchLength;
+
+    /// <summary>
+    /// For <see cref="EncoderPrecision.Int8"/>: seeded views of each calibration photo degraded the way copies are (shrunk
+    /// to a small size and enlarged again, or JPEG at quality 10-30), besides the photo and its augmented views; they enter
+    /// the activation ranges, the compensated rounding and the bias correction. Default 0. Part of the int8 model's cache key.
+    /// </summary>
+    [Range(0, 64)]
+    public int Int8CalibrationDegradedViews { get; set; }
 
     /// <summary>
     /// For <see cref="EncoderPrecision.Int8"/> with the first convolution in int8 (not in <see cref="Int8KeepFloat"/>) and

@@ -377,6 +377,178 @@ public sealed class Int8QuantizerTests(EncoderFixture fixture)
     }
 
     [Fact]
+    public void Compensated_rounding_matches_the_textbook_factorisation_at_every_block_edge()
+    {
+        // 45 inputs (not a multiple of the 4 lanes or the 16-row blocks) and 20 channels (one full group of 16 and a
+        // part): the blocked, reversed factorisation gives the integers of GPTQ written out directly (H⁻¹ by Gauss-Jordan,
+        // then its upper Cholesky factor, then one weight at a time).
+        const int k = 45, channels = 20;
+        var (h, weights) = Synthetic(k, channels, samples: 400, seed: 5);
+        var rounded = CompensatedRounding.Round(weights, channels, h);
+        Assert.Equal(TextbookGptq(weights, channels, h), rounded.Values);
+    }
+
+    [Fact]
+    public void Compensated_rounding_of_a_patch_longer_than_the_default_cap_lowers_the_output_error_and_repeats_its_bytes()
+    {
+        const int k = CompensatedRounding.DefaultMaxPatchLength + 61, channels = 6;
+        var (h, weights) = Synthetic(k, channels, samples: 500, seed: 17);
+        var rounded = CompensatedRounding.Round(weights, channels, h);
+
+        double nearestError = 0, compensatedError = 0;
+        for (var c = 0; c < channels; c++)
+        {
+            var scale = rounded.Scales[c];
+            var nearest = new double[k];
+            var compensated = new double[k];
+            for (var i = 0; i < k; i++)
+            {
+                nearest[i] = weights[c * k + i] - Math.Round(weights[c * k + i] / scale, MidpointRounding.ToEven) * scale;
+                compensated[i] = weights[c * k + i] - (double)rounded.Values[c * k + i] * scale;
+            }
+
+            nearestError += Quadratic(nearest, h, k);
+            compensatedError += Quadratic(compensated, h, k);
+        }
+
+        Assert.True(compensatedError < nearestError / 2, $"output error over {k} inputs: nearest {nearestError:G4}, compensated {compensatedError:G4}");
+        var again = CompensatedRounding.Round(weights, channels, (double[])h.Clone());
+        Assert.Equal(rounded.Values, again.Values);
+        Assert.Equal(rounded.Scales, again.Scales);
+    }
+
+    [Fact]
+    public void The_patch_cap_decides_whether_a_layer3_conv_is_compensated()
+    {
+        var prepared = Int8Quantizer.Prepare(File.ReadAllBytes(FloatModelPath));
+        var initializers = prepared.Graph.Initializer.ToDictionary(t => t.Name);
+        long Patch(QuantUnit u) => initializers[u.Node.Input[1]].Dims.Skip(1).Aggregate(1L, (a, d) => a * d);
+        var deep = Int8Quantizer.Backbone(prepared).First(u => u.OpType == "Conv" && Patch(u) == 2304);
+        var tensors = Int8ModelBuilder.CalibrationTensors(fixture.Int8BuildInput(), fixture.Decoder).Take(3).ToList();
+
+        Assert.Empty(CompensatedRounding.Measure(prepared, [deep.Name], tensors, 224));
+        var rounded = CompensatedRounding.Measure(prepared, [deep.Name], tensors, 224, maxPatchLength: 4608);
+        var weights = Assert.Single(rounded).Value;
+        var tensor = initializers[deep.Node.Input[1]];
+        var floats = tensor.RawData.Length > 0 ? System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(tensor.RawData.Span).ToArray() : [.. tensor.FloatData];
+        Assert.Equal(floats.Length, weights.Values.Length);
+        // compensated, not nearest: some weights move off their nearest level, none by more than a few levels
+        var channels = weights.Scales.Length;
+        var moved = 0;
+        for (var i = 0; i < floats.Length; i++)
+        {
+            var level = floats[i] / weights.Scales[i / (floats.Length / channels)];
+            var offset = Math.Abs(weights.Values[i] - level);
+            Assert.InRange(offset, 0, 8);
+            if (offset > 0.5 + 1e-4) moved++;
+        }
+
+        Assert.InRange(moved, floats.Length / 100, floats.Length);
+        Assert.Equal(weights.Values, CompensatedRounding.Measure(prepared, [deep.Name], tensors, 224, maxPatchLength: 4608)[deep.Name].Values);
+    }
+
+    [Fact]
+    public void Degraded_calibration_views_are_added_after_the_others_and_repeat_their_pixels()
+    {
+        var files = fixture.Int8BuildInput().CalibrationFiles.Take(2).ToList();
+        var plain = CalibrationImages.Create(files, fixture.Decoder, 224, variantsPerPhoto: 1);
+        var degraded = CalibrationImages.Create(files, fixture.Decoder, 224, variantsPerPhoto: 1, degradedPerPhoto: 2);
+
+        Assert.Equal(4, plain.Count);
+        Assert.Equal(8, degraded.Count);
+        // per photo: the photo, its augmented view (both as without degraded views), then two degraded views
+        Assert.Equal(plain[0], degraded[0]);
+        Assert.Equal(plain[1], degraded[1]);
+        Assert.Equal(plain[2], degraded[4]);
+        Assert.Equal(plain[3], degraded[5]);
+        Assert.All(degraded, image => Assert.Equal(224 * 224 * 3, image.Length));
+        Assert.NotEqual(degraded[0], degraded[2]);
+        Assert.NotEqual(degraded[2], degraded[3]);
+        Assert.Equal(degraded, CalibrationImages.Create(files, fixture.Decoder, 224, variantsPerPhoto: 1, degradedPerPhoto: 2));
+
+        var input = fixture.Int8BuildInput();
+        Assert.NotEqual(Int8ModelBuilder.Key(input), Int8ModelBuilder.Key(input with { DegradedViews = 2 }));
+        Assert.NotEqual(Int8ModelBuilder.Key(input), Int8ModelBuilder.Key(input with { CompensatedMaxPatch = 4608 }));
+    }
+
+    /// <summary>Second moments of inputs with one strong shared direction plus small independent parts, and random weights.</summary>
+    private static (double[] H, float[] Weights) Synthetic(int k, int channels, int samples, int seed)
+    {
+        var random = new Random(seed);
+        var h = new double[k * k];
+        var x = new double[k];
+        for (var s = 0; s < samples; s++)
+        {
+            var common = 100 * (random.NextDouble() - 0.5);
+            for (var i = 0; i < k; i++) x[i] = common + 5 * (random.NextDouble() - 0.5);
+            for (var i = 0; i < k; i++)
+            for (var j = i; j < k; j++) h[i * k + j] += x[i] * x[j] / samples;
+        }
+
+        return (h, Enumerable.Range(0, channels * k).Select(_ => (float)(random.NextDouble() - 0.5)).ToArray());
+    }
+
+    private static double Quadratic(double[] d, double[] h, int k)
+    {
+        double sum = 0;
+        for (var i = 0; i < k; i++)
+        for (var j = 0; j < k; j++) sum += d[i] * d[j] * h[Math.Min(i, j) * k + Math.Max(i, j)];
+        return sum;
+    }
+
+    /// <summary>GPTQ as the papers write it, in plain loops: act order, 1% damping, U = chol(H⁻¹)ᵀ, one weight at a time.</summary>
+    private static sbyte[] TextbookGptq(float[] weights, int channels, double[] upper)
+    {
+        var k = weights.Length / channels;
+        var diagonal = Enumerable.Range(0, k).Select(i => upper[i * k + i]).ToArray();
+        var damping = CompensatedRounding.Damping * diagonal.Where(d => d > 0).Average();
+        var order = Enumerable.Range(0, k).OrderByDescending(i => diagonal[i]).ThenBy(i => i).ToArray();
+        var h = new double[k, k];
+        for (var a = 0; a < k; a++)
+        for (var b = 0; b < k; b++) h[a, b] = upper[Math.Min(order[a], order[b]) * k + Math.Max(order[a], order[b])] + (a == b ? damping : 0);
+
+        // H⁻¹ by Gauss-Jordan, then its Cholesky factor L (H⁻¹ = L Lᵀ), U = Lᵀ
+        var inverse = new double[k, k];
+        for (var i = 0; i < k; i++) inverse[i, i] = 1;
+        for (var col = 0; col < k; col++)
+        {
+            var pivot = h[col, col];
+            for (var j = 0; j < k; j++) { h[col, j] /= pivot; inverse[col, j] /= pivot; }
+            for (var row = 0; row < k; row++)
+            {
+                if (row == col) continue;
+                var f = h[row, col];
+                for (var j = 0; j < k; j++) { h[row, j] -= f * h[col, j]; inverse[row, j] -= f * inverse[col, j]; }
+            }
+        }
+
+        var l = new double[k, k];
+        for (var i = 0; i < k; i++)
+        for (var j = 0; j <= i; j++)
+        {
+            var s = inverse[i, j];
+            for (var m = 0; m < j; m++) s -= l[i, m] * l[j, m];
+            l[i, j] = i == j ? Math.Sqrt(s) : s / l[j, j];
+        }
+
+        var values = new sbyte[weights.Length];
+        for (var c = 0; c < channels; c++)
+        {
+            var scale = weights.Skip(c * k).Take(k).Max(Math.Abs) / 127f;
+            var w = Enumerable.Range(0, k).Select(a => (double)weights[c * k + order[a]]).ToArray();
+            for (var a = 0; a < k; a++)
+            {
+                var q = Math.Clamp(Math.Round(w[a] / scale, MidpointRounding.ToEven), -127, 127);
+                values[c * k + order[a]] = (sbyte)q;
+                var error = (w[a] - q * scale) / l[a, a];
+                for (var b = a + 1; b < k; b++) w[b] -= error * l[b, a];
+            }
+        }
+
+        return values;
+    }
+
+    [Fact]
     public void The_mse_range_clips_a_rare_outlier_and_keeps_an_even_spread()
     {
         // 4,096 bins over [0, 1], 1,000 values in each: the range stays (almost) whole.

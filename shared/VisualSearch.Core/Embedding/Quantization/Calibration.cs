@@ -1,6 +1,7 @@
 using Google.Protobuf;
 using Microsoft.ML.OnnxRuntime;
 using Onnx;
+using SkiaSharp;
 using VisualSearch.Imaging;
 
 namespace VisualSearch.Embedding.Quantization;
@@ -190,7 +191,8 @@ public static class Calibration
 /// The calibration images: each photo as the encoder sees it (shorter side resized, centre crop), and seeded
 /// augmentations of it (a random crop of the photo at twice the input size, resampled, sometimes mirrored,
 /// with brightness, contrast and saturation changes). Pure C# arithmetic after the decode, so the same photos
-/// and seed give the same pixels.
+/// and seed give the same pixels. Optionally also views degraded the way copies are (<see cref="Degrade"/>), which go
+/// through libjpeg-turbo (the pinned SkiaSharp build) as the copies themselves do.
 /// </summary>
 public static class CalibrationImages
 {
@@ -213,22 +215,68 @@ public static class CalibrationImages
     }
 
     /// <summary>The RGB images (size x size x 3) to calibrate on.</summary>
-    public static IReadOnlyList<byte[]> Create(IReadOnlyList<string> files, IImageDecoder decoder, int size, int variantsPerPhoto = DefaultVariantsPerPhoto, int seed = DefaultSeed)
+    /// <param name="degradedPerPhoto">Views of each photo degraded as copies are (<see cref="Degrade"/>), after its augmented views.</param>
+    public static IReadOnlyList<byte[]> Create(
+        IReadOnlyList<string> files, IImageDecoder decoder, int size, int variantsPerPhoto = DefaultVariantsPerPhoto, int seed = DefaultSeed, int degradedPerPhoto = 0)
     {
         ArgumentNullException.ThrowIfNull(files);
         ArgumentNullException.ThrowIfNull(decoder);
+        ArgumentOutOfRangeException.ThrowIfNegative(degradedPerPhoto);
         var random = new Random(seed);
+        var degradedRandom = new Random(seed + 1); // a stream of its own: the other views stay what they were
         var images = new List<byte[]>();
         foreach (var file in files)
         {
             var bytes = File.ReadAllBytes(file);
             images.Add(decoder.Prepare(bytes, size).Rgb);
-            if (variantsPerPhoto == 0) continue;
-            var large = decoder.Prepare(bytes, size * 2);
-            for (var v = 0; v < variantsPerPhoto; v++) images.Add(Augment(large.Rgb, large.Size, size, random));
+            if (variantsPerPhoto > 0)
+            {
+                var large = decoder.Prepare(bytes, size * 2);
+                for (var v = 0; v < variantsPerPhoto; v++) images.Add(Augment(large.Rgb, large.Size, size, random));
+            }
+
+            for (var v = 0; v < degradedPerPhoto; v++) images.Add(Degrade(bytes, decoder, size, degradedRandom));
         }
 
         return images;
+    }
+
+    /// <summary>
+    /// A view of a photo as a degraded copy reaches the encoder: the photo at an intermediate size, saved as JPEG, and
+    /// prepared from those bytes. One of three, drawn from <paramref name="random"/>: shrunk to 1/8-1/2 of the input size
+    /// (JPEG 95), as a quarter-size copy of a small image is enlarged again (eval-copies' <c>downscale25</c>); at 1-2 times
+    /// the input size, JPEG quality 10-30 (<c>jpeg10</c>); or both halfway, 1/4-1 times the size at quality 20-40
+    /// (<c>combined</c>).
+    /// </summary>
+    public static byte[] Degrade(byte[] photo, IImageDecoder decoder, int size, Random random)
+    {
+        ArgumentNullException.ThrowIfNull(decoder);
+        ArgumentNullException.ThrowIfNull(random);
+        var (side, quality) = random.Next(3) switch
+        {
+            0 => (random.Next(size / 8, size / 2 + 1), 95),
+            1 => (random.Next(size, size * 2 + 1), random.Next(10, 31)),
+            _ => (random.Next(size / 4, size + 1), random.Next(20, 41)),
+        };
+        var intermediate = decoder.Prepare(photo, side);
+        return decoder.Prepare(EncodeJpeg(intermediate.Rgb, intermediate.Size, quality), size).Rgb;
+    }
+
+    private static byte[] EncodeJpeg(byte[] rgb, int size, int quality)
+    {
+        var rgba = new byte[size * size * 4];
+        for (var i = 0; i < size * size; i++)
+        {
+            rgba[i * 4] = rgb[i * 3];
+            rgba[i * 4 + 1] = rgb[i * 3 + 1];
+            rgba[i * 4 + 2] = rgb[i * 3 + 2];
+            rgba[i * 4 + 3] = 255;
+        }
+
+        var info = new SKImageInfo(size, size, SKColorType.Rgba8888, SKAlphaType.Opaque);
+        using var image = SKImage.FromPixelCopy(info, rgba) ?? throw new InvalidOperationException("Could not wrap the calibration view's pixels.");
+        using var jpeg = image.Encode(SKEncodedImageFormat.Jpeg, quality) ?? throw new InvalidOperationException("JPEG encoding failed.");
+        return jpeg.ToArray();
     }
 
     private static byte[] Augment(byte[] source, int sourceSize, int size, Random random)

@@ -1,3 +1,4 @@
+using System.Runtime.Intrinsics;
 using Microsoft.ML.OnnxRuntime;
 using Onnx;
 
@@ -30,26 +31,44 @@ public static class CompensatedRounding
     /// <summary>Added to H's diagonal, as a share of its mean diagonal, so it inverts stably.</summary>
     public const double Damping = 0.01;
 
-    /// <summary>H is summed over every n-th output row and column (a 1/n² sample of the patches; neighbours overlap anyway).</summary>
+    /// <summary>
+    /// H is summed over every n-th output row and column (a 1/n² sample of the patches; neighbours overlap anyway) for
+    /// Convs with patches up to <see cref="DefaultMaxPatchLength"/>; longer patches (the deep layers, whose outputs are
+    /// 14 x 14 and 7 x 7) take every output position, so H has as many patches as the images give.
+    /// </summary>
     public const int PositionStep = 2;
 
     /// <summary>
-    /// Convs with longer patches (input channels x kernel area) are left to nearest rounding: H grows as its square and
-    /// its factorisation as its cube (ResNet18: the first Conv 147, layer1 576, layer2 1,152, layer3 2,304, layer4 4,608),
-    /// and the deeper layers have too few patches per image for a stable H.
+    /// By default, Convs with longer patches (input channels x kernel area) are left to nearest rounding (ResNet18: the
+    /// first Conv 147, layer1 576, layer2 1,152, layer3 2,304, layer4 4,608): <c>Encoder:Int8CompensatedMaxPatch</c>
+    /// raises it. H grows as the square of the length and its factorisation as the cube (4,608: 170 MB and seconds).
     /// </summary>
-    public const int MaxPatchLength = 1152;
+    public const int DefaultMaxPatchLength = 1152;
+
+    /// <summary>Patches summed into H together: each row of H is then walked once per block rather than once per patch.</summary>
+    internal const int PatchBlock = 32;
+
+    /// <summary>Output channels rounded together: each row of the factor is then read once per group rather than once per channel.</summary>
+    private const int ChannelGroup = 16;
+
+    /// <summary>Rows of the factorisation and of the triangular inverse finished together (each earlier row read once per block).</summary>
+    private const int RowBlock = 16;
+
+    /// <summary>The output-position step H is sampled with for a patch of this length (<see cref="PositionStep"/>).</summary>
+    public static int PositionStepFor(int patchLength) => patchLength <= DefaultMaxPatchLength ? PositionStep : 1;
 
     /// <summary>
     /// The compensated int8 weights of every Conv among <paramref name="units"/> (unit names of
-    /// <see cref="Int8Quantizer.Backbone"/>; other units, and Convs with patches longer than <see cref="MaxPatchLength"/>,
+    /// <see cref="Int8Quantizer.Backbone"/>; other units, and Convs with patches longer than <paramref name="maxPatchLength"/>,
     /// are left out), from its float inputs on <paramref name="inputs"/>.
     /// </summary>
-    public static IReadOnlyDictionary<string, RoundedWeights> Measure(ModelProto prepared, IReadOnlyCollection<string> units, IReadOnlyList<float[]> inputs, int inputSize)
+    public static IReadOnlyDictionary<string, RoundedWeights> Measure(
+        ModelProto prepared, IReadOnlyCollection<string> units, IReadOnlyList<float[]> inputs, int inputSize, int maxPatchLength = DefaultMaxPatchLength)
     {
         ArgumentNullException.ThrowIfNull(prepared);
         ArgumentNullException.ThrowIfNull(units);
         ArgumentNullException.ThrowIfNull(inputs);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxPatchLength, 1);
         var convs = Int8Quantizer.Backbone(prepared).Where(u => u.OpType == "Conv" && units.Contains(u.Name)).ToList();
         var result = new Dictionary<string, RoundedWeights>(StringComparer.Ordinal);
         if (convs.Count == 0) return result;
@@ -58,7 +77,7 @@ public static class CompensatedRounding
         var graphInput = prepared.Graph.Input.Single().Name;
         var initializers = prepared.Graph.Initializer.ToDictionary(t => t.Name, StringComparer.Ordinal);
         var geometry = convs.ToDictionary(u => u.Name, u => ConvGeometry.Of(u.Node, initializers[u.Node.Input[1]]), StringComparer.Ordinal);
-        convs = convs.Where(u => geometry[u.Name].PatchLength <= MaxPatchLength).ToList();
+        convs = convs.Where(u => geometry[u.Name].PatchLength <= maxPatchLength).ToList();
         if (convs.Count == 0) return result;
         var moments = convs.ToDictionary(u => u.Name, u => new double[geometry[u.Name].PatchLength * geometry[u.Name].PatchLength], StringComparer.Ordinal);
         var counts = convs.ToDictionary(u => u.Name, _ => 0L, StringComparer.Ordinal);
@@ -94,6 +113,7 @@ public static class CompensatedRounding
         {
             var g = geometry[conv.Name];
             var h = moments[conv.Name];
+            moments.Remove(conv.Name); // each H (up to 170 MB) is let go once its Conv is rounded
             var n = Math.Max(1, counts[conv.Name]);
             for (var i = 0; i < h.Length; i++) h[i] /= n;
             result[conv.Name] = Round(Int8Quantizer.ReadFloats(initializers[conv.Node.Input[1]]), g.OutputChannels, h);
@@ -106,6 +126,14 @@ public static class CompensatedRounding
     /// Rounds <paramref name="weights"/> (<paramref name="channels"/> rows of K) to int8 with error compensation under
     /// the K x K second-moment matrix <paramref name="secondMoments"/> (upper triangle read; row major).
     /// </summary>
+    /// <remarks>
+    /// The factor GPTQ needs is the upper Cholesky factor U of H⁻¹ (H⁻¹ = Uᵀ U) with the columns in rounding order. With
+    /// J the order reversal, J H J = L Lᵀ gives H⁻¹ = (J L⁻¹ J)ᵀ (J L⁻¹ J), so U = J L⁻¹ J: one Cholesky factorisation and
+    /// one triangular inverse (K³/3 multiply-adds), done on the reversed matrix, and the weights kept reversed so every
+    /// update reads a row of L⁻¹ forwards. Inner loops run on fixed-width vectors of four doubles: the dot products of the
+    /// factorisation sum in four lanes and then across them in a fixed order, and no multiply-add is fused, so the result
+    /// is the same on every machine.
+    /// </remarks>
     public static RoundedWeights Round(float[] weights, int channels, double[] secondMoments)
     {
         ArgumentNullException.ThrowIfNull(weights);
@@ -115,101 +143,151 @@ public static class CompensatedRounding
         if (k * channels != weights.Length || secondMoments.Length != k * k)
             throw new ArgumentException($"{weights.Length} weights in {channels} channels do not match a {Math.Sqrt(secondMoments.Length)}-square second-moment matrix.", nameof(secondMoments));
 
-        // symmetric copy; a dead input (never non-zero) gets a unit diagonal, so its weights are simply rounded
+        // symmetric copy in reversed rounding order; a dead input (never non-zero) gets a unit diagonal, so its weights are simply rounded
         var diagonal = new double[k];
         for (var i = 0; i < k; i++) diagonal[i] = secondMoments[i * k + i];
         var meanDiagonal = diagonal.Where(d => d > 0).DefaultIfEmpty(1).Average();
         var order = Enumerable.Range(0, k).OrderByDescending(i => diagonal[i]).ThenBy(i => i).ToArray();
-        var h = new double[k * k];
+        var reversed = new int[k]; // reversed[r]: the weight rounded at step k - 1 - r
+        for (var r = 0; r < k; r++) reversed[r] = order[k - 1 - r];
+        var factor = new double[k * k];
         for (var a = 0; a < k; a++)
-        for (var b = 0; b < k; b++)
+        for (var b = 0; b <= a; b++)
         {
-            int i = order[a], j = order[b];
-            h[a * k + b] = i <= j ? secondMoments[i * k + j] : secondMoments[j * k + i];
+            int i = reversed[a], j = reversed[b];
+            factor[a * k + b] = i <= j ? secondMoments[i * k + j] : secondMoments[j * k + i];
         }
 
         for (var a = 0; a < k; a++)
-            h[a * k + a] = (h[a * k + a] > 0 ? h[a * k + a] : 1) + Damping * meanDiagonal;
+            factor[a * k + a] = (factor[a * k + a] > 0 ? factor[a * k + a] : 1) + Damping * meanDiagonal;
 
-        var u = UpperCholeskyOfInverse(h, k);
+        CholeskyInPlace(factor, k);
+        InvertLowerInPlace(factor, k);
+
         var values = new sbyte[weights.Length];
         var scales = new float[channels];
-        var w = new double[k];
-        for (var c = 0; c < channels; c++)
+        for (var first = 0; first < channels; first += ChannelGroup)
         {
-            var max = 0f;
-            for (var i = 0; i < k; i++) max = Math.Max(max, Math.Abs(weights[c * k + i]));
-            var scale = max > 0 ? max / 127f : 1f;
-            scales[c] = scale;
-            for (var a = 0; a < k; a++) w[a] = weights[c * k + order[a]];
-            for (var a = 0; a < k; a++)
+            var count = Math.Min(ChannelGroup, channels - first);
+            var w = new double[count * k]; // reversed: w[g * k + r] is weight reversed[r] of channel first + g
+            for (var g = 0; g < count; g++)
             {
-                var q = Math.Clamp(Math.Round(w[a] / scale, MidpointRounding.ToEven), -127, 127);
-                values[c * k + order[a]] = (sbyte)q;
-                var error = (w[a] - q * scale) / u[a * k + a];
-                for (var b = a + 1; b < k; b++) w[b] -= error * u[a * k + b];
+                var c = first + g;
+                var max = 0f;
+                for (var i = 0; i < k; i++) max = Math.Max(max, Math.Abs(weights[c * k + i]));
+                scales[c] = max > 0 ? max / 127f : 1f;
+                for (var r = 0; r < k; r++) w[g * k + r] = weights[c * k + reversed[r]];
+            }
+
+            for (var r = k - 1; r >= 0; r--)
+            {
+                var row = factor.AsSpan(r * k, r);
+                var pivot = factor[r * k + r];
+                for (var g = 0; g < count; g++)
+                {
+                    var c = first + g;
+                    var scale = scales[c];
+                    var q = Math.Clamp(Math.Round(w[g * k + r] / scale, MidpointRounding.ToEven), -127, 127);
+                    values[c * k + reversed[r]] = (sbyte)q;
+                    var error = (w[g * k + r] - q * scale) / pivot;
+                    SubtractScaled(w.AsSpan(g * k, r), error, row);
+                }
             }
         }
 
         return new RoundedWeights(values, scales);
     }
 
-    /// <summary>U upper triangular with H⁻¹ = Uᵀ U, through the Cholesky factor of H (H symmetric positive definite, row major).</summary>
-    private static double[] UpperCholeskyOfInverse(double[] h, int k)
+    /// <summary>
+    /// Overwrites the lower triangle of <paramref name="a"/> (symmetric positive definite, row major) with its Cholesky
+    /// factor L (A = L Lᵀ). Rows are finished <see cref="RowBlock"/> at a time, so each earlier row is read from memory
+    /// once per block; every entry is the same dot product as row by row.
+    /// </summary>
+    private static void CholeskyInPlace(double[] a, int k)
     {
-        var l = Cholesky(h, k);
-        // L⁻¹ (lower), by forward substitution column by column
-        var inverse = new double[k * k];
-        for (var j = 0; j < k; j++)
+        for (var i0 = 0; i0 < k; i0 += RowBlock)
         {
-            inverse[j * k + j] = 1 / l[j * k + j];
-            for (var i = j + 1; i < k; i++)
+            var i1 = Math.Min(k, i0 + RowBlock);
+            for (var j = 0; j < i1; j++)
             {
-                double s = 0;
-                for (var m = j; m < i; m++) s += l[i * k + m] * inverse[m * k + j];
-                inverse[i * k + j] = -s / l[i * k + i];
+                var rowJ = a.AsSpan(j * k, j);
+                for (var i = Math.Max(i0, j); i < i1; i++)
+                {
+                    var s = a[i * k + j] - Dot(a.AsSpan(i * k, j), rowJ);
+                    if (i == j)
+                    {
+                        if (!(s > 0)) throw new InvalidOperationException("The calibration inputs' second-moment matrix is not positive definite.");
+                        a[i * k + i] = Math.Sqrt(s);
+                    }
+                    else
+                    {
+                        a[i * k + j] = s / a[j * k + j];
+                    }
+                }
             }
         }
-
-        // H⁻¹ = L⁻ᵀ L⁻¹
-        var hInverse = new double[k * k];
-        for (var i = 0; i < k; i++)
-        for (var j = 0; j <= i; j++)
-        {
-            double s = 0;
-            for (var m = i; m < k; m++) s += inverse[m * k + i] * inverse[m * k + j];
-            hInverse[i * k + j] = s;
-            hInverse[j * k + i] = s;
-        }
-
-        var l2 = Cholesky(hInverse, k);
-        var upper = new double[k * k];
-        for (var i = 0; i < k; i++)
-        for (var j = 0; j <= i; j++) upper[j * k + i] = l2[i * k + j];
-        return upper;
     }
 
-    /// <summary>The lower Cholesky factor of a symmetric positive definite matrix (row major).</summary>
-    private static double[] Cholesky(double[] a, int k)
+    /// <summary>
+    /// Overwrites the lower triangular <paramref name="l"/> (row major) with L⁻¹: row i of L⁻¹ is (eᵢ − Σ_{m&lt;i} L[i,m] L⁻¹[m,·]) / L[i,i],
+    /// so it needs only the rows before it. <see cref="RowBlock"/> rows at a time, each earlier row read once per block.
+    /// </summary>
+    private static void InvertLowerInPlace(double[] l, int k)
     {
-        var l = new double[k * k];
-        for (var i = 0; i < k; i++)
-        for (var j = 0; j <= i; j++)
+        var sums = new double[RowBlock * k];
+        for (var i0 = 0; i0 < k; i0 += RowBlock)
         {
-            var s = a[i * k + j];
-            for (var m = 0; m < j; m++) s -= l[i * k + m] * l[j * k + m];
-            if (i == j)
+            var i1 = Math.Min(k, i0 + RowBlock);
+            Array.Clear(sums);
+            for (var m = 0; m < i1; m++)
             {
-                if (!(s > 0)) throw new InvalidOperationException("The calibration inputs' second-moment matrix is not positive definite.");
-                l[i * k + i] = Math.Sqrt(s);
+                if (m >= i0)
+                {
+                    // every earlier row is in this row's sum: row m of L⁻¹ is done
+                    var pivot = l[m * k + m];
+                    var sum = sums.AsSpan((m - i0) * k, m);
+                    for (var j = 0; j < m; j++) l[m * k + j] = -sum[j] / pivot;
+                    l[m * k + m] = 1 / pivot;
+                }
+
+                var rowM = l.AsSpan(m * k, m + 1);
+                for (var i = Math.Max(i0, m + 1); i < i1; i++)
+                {
+                    var lim = l[i * k + m];
+                    if (lim != 0) SubtractScaled(sums.AsSpan((i - i0) * k, m + 1), -lim, rowM);
+                }
             }
-            else
+        }
+    }
+
+    /// <summary>target[i] -= factor x source[i]: a product and a subtraction, each rounded (no fused multiply-add), so lanes or not gives the same bits.</summary>
+    internal static void SubtractScaled(Span<double> target, double factor, ReadOnlySpan<double> source)
+    {
+        var i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var f = Vector256.Create(factor);
+            for (; i <= target.Length - Vector256<double>.Count; i += Vector256<double>.Count)
             {
-                l[i * k + j] = s / l[j * k + j];
+                var t = Vector256.Create<double>(target[i..]);
+                var product = f * Vector256.Create<double>(source[i..]);
+                (t - product).CopyTo(target[i..]);
             }
         }
 
-        return l;
+        for (; i < target.Length; i++) target[i] -= factor * source[i];
+    }
+
+    /// <summary>Σ a[i] b[i], summed in four lanes (i mod 4) and then across them in a fixed order: the same value whether or not the vectors are hardware.</summary>
+    private static double Dot(ReadOnlySpan<double> a, ReadOnlySpan<double> b)
+    {
+        var lanes = Vector256<double>.Zero;
+        var i = 0;
+        for (; i <= a.Length - Vector256<double>.Count; i += Vector256<double>.Count)
+            lanes += Vector256.Create<double>(a[i..]) * Vector256.Create<double>(b[i..]);
+        var sum = (lanes.GetElement(0) + lanes.GetElement(1)) + (lanes.GetElement(2) + lanes.GetElement(3));
+        for (; i < a.Length; i++) sum += a[i] * b[i];
+        return sum;
     }
 }
 
@@ -274,20 +352,28 @@ internal sealed record ConvGeometry(int OutputChannels, int InputChannels, int K
             (int)strides[0], (int)strides[1], (int)pads[0], (int)pads[1], (int)pads[2], (int)pads[3]);
     }
 
-    /// <summary>Adds x xᵀ (upper triangle) of every sampled patch of one image (C x height x width) to <paramref name="moments"/>; returns the number of patches.</summary>
+    /// <summary>
+    /// Adds x xᵀ (upper triangle) of every sampled patch of one image (C x height x width) to <paramref name="moments"/>
+    /// (positions every <see cref="CompensatedRounding.PositionStepFor"/>-th row and column); returns the number of patches.
+    /// Patches are gathered <see cref="CompensatedRounding.PatchBlock"/> at a time and each row of H is then walked once for the block; each entry still
+    /// adds its patches' products in patch order, and a zero input adds nothing (a row is skipped, a zero product changes no
+    /// sum), so the result is that of adding patch by patch.
+    /// </summary>
     public long AddSecondMoments(float[] data, int height, int width, double[] moments)
     {
         if (data.Length != InputChannels * height * width)
             throw new InvalidOperationException($"The Conv's input has {data.Length} values, not {InputChannels} x {height} x {width}.");
         var (outHeight, outWidth) = OutputSize(height, width);
         var k = PatchLength;
-        var patch = new double[k];
-        var nonZero = new int[k];
+        var step = CompensatedRounding.PositionStepFor(k);
+        const int block = CompensatedRounding.PatchBlock;
+        var patches = new double[block * k];
+        var filled = 0;
         long count = 0;
-        for (var oy = 0; oy < outHeight; oy += CompensatedRounding.PositionStep)
-        for (var ox = 0; ox < outWidth; ox += CompensatedRounding.PositionStep)
+        for (var oy = 0; oy < outHeight; oy += step)
+        for (var ox = 0; ox < outWidth; ox += step)
         {
-            var n = 0;
+            var patch = patches.AsSpan(filled * k, k);
             for (var c = 0; c < InputChannels; c++)
             for (var ky = 0; ky < KernelHeight; ky++)
             {
@@ -295,25 +381,32 @@ internal sealed record ConvGeometry(int OutputChannels, int InputChannels, int K
                 for (var kx = 0; kx < KernelWidth; kx++)
                 {
                     var ix = ox * StrideX - PadLeft + kx;
-                    var v = iy >= 0 && iy < height && ix >= 0 && ix < width ? data[(c * height + iy) * width + ix] : 0f;
-                    var index = (c * KernelHeight + ky) * KernelWidth + kx;
-                    patch[index] = v;
-                    if (v != 0) nonZero[n++] = index;
+                    patch[(c * KernelHeight + ky) * KernelWidth + kx] = iy >= 0 && iy < height && ix >= 0 && ix < width ? data[(c * height + iy) * width + ix] : 0f;
                 }
             }
 
-            // indices in nonZero ascend, so i <= j below: the upper triangle
-            for (var a = 0; a < n; a++)
-            {
-                var i = nonZero[a];
-                var pi = patch[i];
-                var row = i * k;
-                for (var b = a; b < n; b++) moments[row + nonZero[b]] += pi * patch[nonZero[b]];
-            }
-
             count++;
+            if (++filled == block)
+            {
+                AddBlock(patches, filled, k, moments);
+                filled = 0;
+            }
         }
 
+        if (filled > 0) AddBlock(patches, filled, k, moments);
         return count;
+    }
+
+    private static void AddBlock(double[] patches, int filled, int k, double[] moments)
+    {
+        for (var i = 0; i < k; i++)
+        {
+            var row = moments.AsSpan(i * k + i, k - i);
+            for (var p = 0; p < filled; p++)
+            {
+                var xi = patches[p * k + i];
+                if (xi != 0) CompensatedRounding.SubtractScaled(row, -xi, patches.AsSpan(p * k + i, k - i));
+            }
+        }
     }
 }

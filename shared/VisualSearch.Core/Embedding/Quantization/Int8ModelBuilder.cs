@@ -15,10 +15,13 @@ namespace VisualSearch.Embedding.Quantization;
 /// <param name="BiasCorrection">Whether each int8 Conv's bias is corrected for the mean shift of its output (<see cref="Quantization.BiasCorrection"/>).</param>
 /// <param name="ExactPixels">Whether an int8 first Conv runs on the exact pixels (<see cref="PixelInput"/>; MeanImageBgr preprocessing only).</param>
 /// <param name="CompensatedRounding">The int8 Convs (selectors as <paramref name="KeepFloat"/>) whose weights <see cref="Quantization.CompensatedRounding"/> rounds; null or empty: none.</param>
+/// <param name="CompensatedMaxPatch">The longest patch a compensated Conv may have (<see cref="Quantization.CompensatedRounding.Measure"/>).</param>
+/// <param name="DegradedViews">Copy-like degraded views per calibration photo (<see cref="CalibrationImages.Create"/>).</param>
 public sealed record Int8BuildInput(
     string SourcePath, string SourceSha256, IReadOnlyList<string> CalibrationFiles, Preprocessor Preprocessor, RangeMethod RangeMethod,
     IReadOnlyList<string> KeepFloat, int CalibrationVariants = CalibrationImages.DefaultVariantsPerPhoto, bool BiasCorrection = true,
-    IReadOnlyList<string>? CompensatedRounding = null, bool ExactPixels = true);
+    IReadOnlyList<string>? CompensatedRounding = null, bool ExactPixels = true,
+    int CompensatedMaxPatch = Quantization.CompensatedRounding.DefaultMaxPatchLength, int DegradedViews = 0);
 
 /// <summary>
 /// Builds the int8 model from the float one, or finds it already built. Built files are named by a key over
@@ -38,7 +41,8 @@ public static class Int8ModelBuilder
         var compensated = options.Int8CompensatedRounding.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
         return new Int8BuildInput(
             source, Sha256Of(source), CalibrationImages.Files(EncoderOptions.Resolve(options.CalibrationImagesPath)), preprocessor,
-            options.Int8RangeMethod, keepFloat, options.Int8CalibrationVariants, options.Int8BiasCorrection, compensated, options.Int8ExactPixels);
+            options.Int8RangeMethod, keepFloat, options.Int8CalibrationVariants, options.Int8BiasCorrection, compensated, options.Int8ExactPixels,
+            options.Int8CompensatedMaxPatch, options.Int8CalibrationDegradedViews);
     }
 
     /// <summary>
@@ -69,6 +73,8 @@ public static class Int8ModelBuilder
         hash.AppendData(Encoding.UTF8.GetBytes($"{Int8Quantizer.Version}\n{input.SourceSha256}\n{input.Preprocessor.Mode}\n{input.Preprocessor.Size}\n{input.RangeMethod}\n{CalibrationImages.DefaultSeed}\n{input.CalibrationVariants}\nfloat:{string.Join(',', input.KeepFloat)}\nbias:{input.BiasCorrection}\n"));
         // only when set, so the keys (and model ids) of models built before the setting existed stay the same
         if (input.CompensatedRounding is { Count: > 0 } compensated) hash.AppendData(Encoding.UTF8.GetBytes($"compensated:{string.Join(',', compensated)}\n"));
+        if (input.CompensatedMaxPatch != Quantization.CompensatedRounding.DefaultMaxPatchLength) hash.AppendData(Encoding.UTF8.GetBytes($"compensated-max-patch:{input.CompensatedMaxPatch}\n"));
+        if (input.DegradedViews > 0) hash.AppendData(Encoding.UTF8.GetBytes($"degraded:{input.DegradedViews}\n"));
         if (PixelsFor(input) is not null && !input.KeepFloat.Contains("first-conv")) hash.AppendData("pixels:exact\n"u8);
         foreach (var file in input.CalibrationFiles)
         {
@@ -113,7 +119,7 @@ public static class Int8ModelBuilder
         ArgumentNullException.ThrowIfNull(floatUnits);
         if (input.CompensatedRounding is not { Count: > 0 } selectors) return null;
         var units = Int8Quantizer.FloatUnits(prepared, selectors).Except(floatUnits).ToList();
-        return units.Count == 0 ? null : CompensatedRounding.Measure(prepared, units, calibration, input.Preprocessor.Size);
+        return units.Count == 0 ? null : CompensatedRounding.Measure(prepared, units, calibration, input.Preprocessor.Size, input.CompensatedMaxPatch);
     }
 
     /// <summary>The activation ranges of the prepared graph, measured on the calibration images.</summary>
@@ -129,7 +135,7 @@ public static class Int8ModelBuilder
     {
         ArgumentNullException.ThrowIfNull(input);
         ArgumentNullException.ThrowIfNull(decoder);
-        var images = CalibrationImages.Create(input.CalibrationFiles, decoder, input.Preprocessor.Size, input.CalibrationVariants);
+        var images = CalibrationImages.Create(input.CalibrationFiles, decoder, input.Preprocessor.Size, input.CalibrationVariants, degradedPerPhoto: input.DegradedViews);
         return images.Select(rgb => input.Preprocessor.Create(rgb)).ToList();
     }
 
