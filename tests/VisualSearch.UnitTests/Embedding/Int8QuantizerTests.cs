@@ -281,19 +281,8 @@ public sealed class Int8QuantizerTests(EncoderFixture fixture)
     {
         // Inputs with one strong shared direction (a patch's mean, as on flat image regions) plus small independent
         // parts; 8 channels of 27 weights. The output error of a channel is Δwᵀ H Δw.
-        const int k = 27, channels = 8, samples = 2000;
-        var random = new Random(13);
-        var h = new double[k * k];
-        var x = new double[k];
-        for (var s = 0; s < samples; s++)
-        {
-            var common = 100 * (random.NextDouble() - 0.5);
-            for (var i = 0; i < k; i++) x[i] = common + 5 * (random.NextDouble() - 0.5);
-            for (var i = 0; i < k; i++)
-            for (var j = i; j < k; j++) h[i * k + j] += x[i] * x[j] / samples;
-        }
-
-        var weights = Enumerable.Range(0, channels * k).Select(_ => (float)(random.NextDouble() - 0.5)).ToArray();
+        const int k = 27, channels = 8;
+        var (h, weights) = Synthetic(k, channels, samples: 2000, seed: 13);
         var rounded = CompensatedRounding.Round(weights, channels, h);
 
         Assert.Equal(weights.Length, rounded.Values.Length);
@@ -305,22 +294,14 @@ public sealed class Int8QuantizerTests(EncoderFixture fixture)
             Assert.Equal(scale, rounded.Scales[c]);
             var nearest = Enumerable.Range(0, k).Select(i => weights[c * k + i] - Math.Round(weights[c * k + i] / scale, MidpointRounding.ToEven) * scale).ToArray();
             var compensated = Enumerable.Range(0, k).Select(i => weights[c * k + i] - (double)rounded.Values[c * k + i] * scale).ToArray();
-            nearestError += Quadratic(nearest);
-            compensatedError += Quadratic(compensated);
+            nearestError += Quadratic(nearest, h, k);
+            compensatedError += Quadratic(compensated, h, k);
             // each weight moves by less than a few levels: compensation spreads the error, it does not rewrite the channel
             Assert.All(compensated, d => Assert.InRange(Math.Abs(d), 0, 4 * scale));
         }
 
         Assert.True(compensatedError < nearestError / 2, $"output error: nearest {nearestError:G4}, compensated {compensatedError:G4}");
         Assert.Equal(rounded.Values, CompensatedRounding.Round(weights, channels, h).Values);
-
-        double Quadratic(double[] d)
-        {
-            double sum = 0;
-            for (var i = 0; i < k; i++)
-            for (var j = 0; j < k; j++) sum += d[i] * d[j] * h[Math.Min(i, j) * k + Math.Max(i, j)];
-            return sum;
-        }
     }
 
     [Fact]
