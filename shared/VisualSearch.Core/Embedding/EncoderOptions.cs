@@ -172,7 +172,7 @@ public sealed class EncoderOptions
 
     /// <summary>
     /// For <see cref="EncoderPrecision.Int8"/>: seeded views of each calibration photo degraded the way copies are (shrunk
-    /// to a small size and enlarged again, or JPEG at quality 10-30), besides the photo and its augmented views; they enter
+    /// to a small size and enlarged again, or JPEG at quality 10-40), besides the photo and its augmented views; they enter
     /// the activation ranges, the compensated rounding and the bias correction. Default 0. Part of the int8 model's cache key.
     /// </summary>
     [Range(0, 64)]

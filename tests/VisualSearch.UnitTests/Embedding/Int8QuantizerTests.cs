@@ -449,7 +449,9 @@ public sealed class Int8QuantizerTests(EncoderFixture fixture)
 
         var input = fixture.Int8BuildInput();
         Assert.NotEqual(Int8ModelBuilder.Key(input), Int8ModelBuilder.Key(input with { DegradedViews = 2 }));
-        Assert.NotEqual(Int8ModelBuilder.Key(input), Int8ModelBuilder.Key(input with { CompensatedMaxPatch = 4608 }));
+        var compensated = input with { CompensatedRounding = ["all"] };
+        Assert.NotEqual(Int8ModelBuilder.Key(compensated), Int8ModelBuilder.Key(compensated with { CompensatedMaxPatch = 4608 }));
+        Assert.Equal(Int8ModelBuilder.Key(input), Int8ModelBuilder.Key(input with { CompensatedMaxPatch = 4608 })); // nothing compensated: the same model
     }
 
     /// <summary>Second moments of inputs with one strong shared direction plus small independent parts, and random weights.</summary>

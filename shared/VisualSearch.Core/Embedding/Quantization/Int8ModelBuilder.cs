@@ -72,8 +72,12 @@ public static class Int8ModelBuilder
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         hash.AppendData(Encoding.UTF8.GetBytes($"{Int8Quantizer.Version}\n{input.SourceSha256}\n{input.Preprocessor.Mode}\n{input.Preprocessor.Size}\n{input.RangeMethod}\n{CalibrationImages.DefaultSeed}\n{input.CalibrationVariants}\nfloat:{string.Join(',', input.KeepFloat)}\nbias:{input.BiasCorrection}\n"));
         // only when set, so the keys (and model ids) of models built before the setting existed stay the same
-        if (input.CompensatedRounding is { Count: > 0 } compensated) hash.AppendData(Encoding.UTF8.GetBytes($"compensated:{string.Join(',', compensated)}\n"));
-        if (input.CompensatedMaxPatch != Quantization.CompensatedRounding.DefaultMaxPatchLength) hash.AppendData(Encoding.UTF8.GetBytes($"compensated-max-patch:{input.CompensatedMaxPatch}\n"));
+        if (input.CompensatedRounding is { Count: > 0 } compensated)
+        {
+            hash.AppendData(Encoding.UTF8.GetBytes($"compensated:{string.Join(',', compensated)}\n"));
+            if (input.CompensatedMaxPatch != Quantization.CompensatedRounding.DefaultMaxPatchLength) hash.AppendData(Encoding.UTF8.GetBytes($"compensated-max-patch:{input.CompensatedMaxPatch}\n"));
+        }
+
         if (input.DegradedViews > 0) hash.AppendData(Encoding.UTF8.GetBytes($"degraded:{input.DegradedViews}\n"));
         if (PixelsFor(input) is not null && !input.KeepFloat.Contains("first-conv")) hash.AppendData("pixels:exact\n"u8);
         foreach (var file in input.CalibrationFiles)
