@@ -40,7 +40,7 @@ public static class EvalCopiesCommand
 
         using var engine = QualityEngine.Create(args);
         var indexedFiles = references.Concat(distractors).ToList();
-        var indexedEmbeddings = engine.Embed(indexedFiles.Select(EmbeddingJob.ForFile).ToList(), "references and distractors", stderr, cancellationToken);
+        var indexedEmbeddings = engine.Embed(indexedFiles.Select(EmbeddingJob.ForFile).ToList(), "references and distractors", stderr, cancellationToken, storedItems: true);
 
         // References the decoder refused cannot be found; they make no queries either.
         var refIndex = new List<int>();

@@ -20,7 +20,9 @@ internal sealed class QualityEngine : IDisposable
         _host = host;
         Decoder = host.Services.GetRequiredService<IImageDecoder>();
         Encoder = host.Services.GetRequiredService<IImageEncoder>();
-        Regions = host.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<EncoderOptions>>().Value is { Regions: true } o && o.EffectiveDescriptor == DescriptorMode.FeatureMap;
+        var options = host.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<EncoderOptions>>().Value;
+        DetailRegions = Encoder.RegionInput is not null;
+        Regions = (options.Regions && options.EffectiveDescriptor == DescriptorMode.FeatureMap) || DetailRegions;
         Head = head;
         CacheDirectory = cacheDirectory;
         Workers = workers;
@@ -38,6 +40,12 @@ internal sealed class QualityEngine : IDisposable
     /// memory, as a multi-vector index scores them (issue 14).
     /// </summary>
     public bool Regions { get; }
+
+    /// <summary>
+    /// The encoder makes detail regions (Encoder:DetailRegionSide): stored items (<see cref="Embed"/> with storedItems) get
+    /// them from a second, larger inference; queries do not.
+    /// </summary>
+    public bool DetailRegions { get; }
 
     /// <summary>The views a query is embedded from (--query-views, else Search:QueryViews); items are always embedded from the input.</summary>
     public IReadOnlyList<ImageView> QueryViews { get; }
@@ -104,12 +112,16 @@ internal sealed class QualityEngine : IDisposable
     }
 
     /// <summary>Embeds with the encoder (through the cache), with progress on stderr; failures are listed there too.</summary>
-    public BatchEmbedding Embed(IReadOnlyList<EmbeddingJob> jobs, string what, TextWriter stderr, CancellationToken cancellationToken)
+    /// <param name="storedItems">The jobs are stored items (they get the detail regions, when the encoder makes them), not queries.</param>
+    public BatchEmbedding Embed(IReadOnlyList<EmbeddingJob> jobs, string what, TextWriter stderr, CancellationToken cancellationToken, bool storedItems = false)
     {
-        using var cache = CacheDirectory is null ? null : EmbeddingCache.Open(CacheDirectory, Encoder.Model.Id, Encoder.Model.Dimension, Regions);
+        // Queries (and items without detail regions) are the vectors of the model without them: one cache serves every region geometry.
+        var withDetail = storedItems && DetailRegions;
+        var model = withDetail ? Encoder.Model : Encoder.Model.WithoutDetailRegions;
+        using var cache = CacheDirectory is null ? null : EmbeddingCache.Open(CacheDirectory, model.Id, model.Dimension, withDetail || (Regions && !DetailRegions));
         var progress = new ProgressLine(stderr, what, jobs.Count);
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        var result = BatchEmbedder.Embed(Decoder, Encoder, jobs, cache, Workers, progress, cancellationToken);
+        var result = BatchEmbedder.Embed(Decoder, Encoder, jobs, cache, Workers, progress, cancellationToken, storedItems);
         var embeddedNow = jobs.Count - result.FromCache - result.Failures.Count;
         progress.Finish($"{what}: {jobs.Count} images, {result.FromCache} from the cache, {result.Failures.Count} refused" +
             (embeddedNow > 0 ? $"; {embeddedNow} decoded and embedded in {clock.Elapsed.TotalSeconds:F1} s ({clock.Elapsed.TotalMilliseconds * Workers / embeddedNow:F0} ms per image per worker, {Workers} workers)" : ""));

@@ -217,7 +217,8 @@ public sealed class EncoderOptions
 
     /// <summary>
     /// The options of the copy space's encoder: these, with the feature-map descriptor, float32 (the int8 graph keeps
-    /// its pool), the copy head (<see cref="CopyHeadPath"/>, not <see cref="HeadPath"/>) and no regions. Null when
+    /// its pool), the copy head (<see cref="CopyHeadPath"/>, not <see cref="HeadPath"/>) and no R-MAC regions (the detail
+    /// regions of <see cref="DetailRegionSide"/> are kept: they are made for the copy space). Null when
     /// <see cref="CopyDescriptor"/> is None.
     /// </summary>
     public EncoderOptions? ForCopies()
@@ -294,6 +295,38 @@ public sealed class EncoderOptions
     /// <summary>For <see cref="Regions"/>: how many region sizes (1 to 3), from half the shorter side down to a fifth.</summary>
     [Range(1, 3)]
     public int RegionScales { get; set; } = 3;
+
+    /// <summary>
+    /// For <see cref="DescriptorMode.FeatureMap"/> (and so for the copy space, <see cref="CopyDescriptor"/>): the shorter side in
+    /// pixels of a second inference of the whole image whose map gives <b>detail regions</b> (0: none; a multiple of
+    /// <see cref="MapStride"/>, e.g. 672). A query showing a detail of 3-10% of a stored image is embedded at the query size,
+    /// so its features are at 3-6x the scale of the item's own map, where the detail is one or two cells; at this larger
+    /// size the detail spans <see cref="DetailRegionCells"/> cells and a window of the map matches it (docs/quality.md
+    /// section 7e). The windows are stored as region vectors of the item (an item scores the best of its vectors); queries
+    /// are embedded as before. The longer side is capped in the same proportion as <see cref="MaxLongerSide"/>. The model
+    /// id says how the regions were made (<c>-dr672c4-6n60</c>), so an index never mixes them. Costs one inference of about
+    /// (DetailRegionSide / ShorterSide)^2 the work per stored item, and up to <see cref="DetailRegionLimit"/> vectors more.
+    /// </summary>
+    [Range(0, 2048)]
+    public int DetailRegionSide { get; set; }
+
+    /// <summary>For <see cref="DetailRegionSide"/>: the square windows' sides in cells of that map, comma-separated (each slid at half its side).</summary>
+    [Required, RegularExpression(@"^\s*\d{1,2}(\s*,\s*\d{1,2})*\s*$")]
+    public string DetailRegionCells { get; set; } = "4,6";
+
+    /// <summary>For <see cref="DetailRegionSide"/>: the most detail regions per item (the windows' strides grow until they fit).</summary>
+    [Range(1, 1000)]
+    public int DetailRegionLimit { get; set; } = 60;
+
+    /// <summary>The parsed <see cref="DetailRegionCells"/>: distinct sides of at least one cell, in the order given (anything else left out).</summary>
+    public IReadOnlyList<int> DetailRegionWindows =>
+        [.. DetailRegionCells.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(c => int.TryParse(c, System.Globalization.CultureInfo.InvariantCulture, out var cells) ? cells : 0).Where(c => c >= 1).Distinct()];
+
+    /// <summary>The input of the detail-region inference, or null when <see cref="DetailRegionSide"/> is 0.</summary>
+    public Imaging.ImageInput? DetailRegionInput => DetailRegionSide <= 0 ? null
+        : new Imaging.ImageInput(DetailRegionSide, WholeImage: true,
+            Math.Max(DetailRegionSide, (int)Math.Round((double)MaxLongerSide * DetailRegionSide / ShorterSide / MapStride) * MapStride), MapStride);
 
     /// <summary>The descriptor that actually runs: CentreCrop with Int8, otherwise <see cref="Descriptor"/>.</summary>
     public DescriptorMode EffectiveDescriptor => EffectivePrecision == EncoderPrecision.Int8 ? DescriptorMode.CentreCrop : Descriptor;

@@ -44,6 +44,21 @@ public static class FeatureMapPooling
         PoolCore(map, channels, height, width, new MapRect(0, 0, width, height), keep.Contains(true) ? keep : default, method, p, destination);
     }
 
+    /// <summary>
+    /// Pools the cells of <paramref name="rect"/> whose <paramref name="keep"/> entry (row-major over the whole map) is true;
+    /// all of the rectangle's cells when none of them is.
+    /// </summary>
+    public static void PoolCells(ReadOnlySpan<float> map, int channels, int height, int width, MapRect rect, ReadOnlySpan<bool> keep, PoolingMethod method, float p, Span<float> destination)
+    {
+        Validate(map, channels, height, width, method, p, destination);
+        if (keep.Length != height * width) throw new ArgumentException($"The mask has {keep.Length} cells; the map {height} x {width}.", nameof(keep));
+        if (rect.X < 0 || rect.Y < 0 || rect.Width < 1 || rect.Height < 1 || rect.X + rect.Width > width || rect.Y + rect.Height > height)
+            throw new ArgumentOutOfRangeException(nameof(rect), rect, $"The rectangle is not within the {width} x {height} map.");
+        var any = false;
+        for (var y = rect.Y; y < rect.Y + rect.Height && !any; y++) any = keep.Slice(y * width + rect.X, rect.Width).Contains(true);
+        PoolCore(map, channels, height, width, rect, any ? keep : default, method, p, destination);
+    }
+
     private static void Validate(ReadOnlySpan<float> map, int channels, int height, int width, PoolingMethod method, float p, Span<float> destination)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(channels, 1);
@@ -210,6 +225,73 @@ public static class RegionGrid
         if (side >= length) return [0];
         var span = length - side;
         var steps = (int)Math.Ceiling(span / (side * (1 - overlap)) - 1e-9);
+        var positions = new List<int>();
+        for (var i = 0; i <= steps; i++)
+        {
+            var position = (int)Math.Round((double)i * span / steps, MidpointRounding.AwayFromZero);
+            if (positions.Count == 0 || positions[^1] != position) positions.Add(position);
+        }
+
+        return positions;
+    }
+}
+
+/// <summary>
+/// The detail regions of issue 14 (<see cref="EncoderOptions.DetailRegionSide"/>): square windows of given sides (in cells)
+/// slid over a map of the whole image at a larger size, each at half its side, the first and last touching the borders,
+/// so that a detail of 3-10% of the image, shown alone as a query, meets a window of about its own size and place. When
+/// the windows would be more than the limit, each side's share of it is kept by sliding its windows further apart.
+/// </summary>
+public static class DetailRegionGrid
+{
+    /// <summary>
+    /// The windows of a <paramref name="mapWidth"/> x <paramref name="mapHeight"/> map, by side (in the order given, each
+    /// clamped to the map's shorter side, duplicates once), then row, then column; at most <paramref name="limit"/> in all.
+    /// </summary>
+    public static IReadOnlyList<MapRect> Compute(int mapWidth, int mapHeight, IReadOnlyList<int> sides, int limit)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(mapWidth, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(mapHeight, 1);
+        ArgumentNullException.ThrowIfNull(sides);
+        ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
+        var distinct = sides.Select(s => s >= 1 ? Math.Min(s, Math.Min(mapWidth, mapHeight)) : throw new ArgumentOutOfRangeException(nameof(sides), s, "A window has at least one cell."))
+            .Distinct().ToList();
+        var regions = new List<MapRect>();
+        for (var i = 0; i < distinct.Count; i++)
+        {
+            if (regions.Count >= limit) break;
+            // Each side gets an equal share of what the sides before it left.
+            var budget = Math.Max(1, (limit - regions.Count) / (distinct.Count - i));
+            var side = distinct[i];
+            var step = Math.Max(1.0, side / 2.0);
+            List<int> xs, ys;
+            while (true)
+            {
+                xs = Positions(mapWidth, side, step);
+                ys = Positions(mapHeight, side, step);
+                if (xs.Count * ys.Count <= budget) break;
+                step *= 1.1;
+                if (step > 2 * Math.Max(mapWidth, mapHeight))
+                {
+                    // A budget of fewer windows than the corners: one, in the middle.
+                    (xs, ys) = ([(mapWidth - side) / 2], [(mapHeight - side) / 2]);
+                    break;
+                }
+            }
+
+            foreach (var y in ys)
+                foreach (var x in xs) regions.Add(new MapRect(x, y, side, side));
+        }
+
+        return regions;
+    }
+
+    /// <summary>Start cells along one axis: evenly spread from 0 to length - side, steps of at most <paramref name="step"/>.</summary>
+    private static List<int> Positions(int length, int side, double step)
+    {
+        var span = length - side;
+        if (span <= 0) return [0];
+        var steps = Math.Max(1, (int)Math.Ceiling(span / step - 1e-9));
         var positions = new List<int>();
         for (var i = 0; i <= steps; i++)
         {

@@ -24,13 +24,24 @@ public sealed record ModelInfo(string Name, string Sha256, int Dimension, HeadIn
     /// </summary>
     public bool Regions { get; init; }
 
+    /// <summary>
+    /// How detail regions are made (<c>Encoder__DetailRegionSide</c>, issue 14), e.g. <c>dr672c4-6n60</c>, or null for none.
+    /// Part of the id (an index never mixes region geometries); the item's own vector and a query's are the same as without
+    /// it (<see cref="WithoutDetailRegions"/> names those).
+    /// </summary>
+    public string? DetailRegions { get; init; }
+
+    /// <summary>The model of the vectors a query gets (and an item's own vector): this one without its detail regions.</summary>
+    public ModelInfo WithoutDetailRegions => DetailRegions is null ? this : this with { DetailRegions = null, Regions = false };
+
     public string Id => (Head is null
         ? $"{Backbone}-{Dimension}"
         : $"{Backbone}-{Head.InputDimension}-head-{Head.Sha256[..8]}-{Dimension}").ToLowerInvariant();
 
     private string Backbone => Precision == EncoderPrecision.Int8 ? $"{Name}-{Sha256[..12]}-int8"
         : Descriptor is null ? $"{Name}-{Sha256[..12]}"
-        : $"{Name}-{Sha256[..12]}-{Descriptor}";
+        : DetailRegions is null ? $"{Name}-{Sha256[..12]}-{Descriptor}"
+        : $"{Name}-{Sha256[..12]}-{Descriptor}-{DetailRegions}";
 }
 
 /// <summary>Identity of a projection head: the SHA-256 of its file and the backbone dimension it takes.</summary>

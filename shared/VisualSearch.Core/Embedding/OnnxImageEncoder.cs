@@ -30,6 +30,16 @@ public interface IImageEncoder
 
     Embedding Embed(PreparedImage image, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// What the decoder must also produce for a stored item's detail regions (issue 14, <see cref="EncoderOptions.DetailRegionSide"/>):
+    /// the whole image at a larger size; null when the encoder makes none. Queries never need it.
+    /// </summary>
+    ImageInput? RegionInput => null;
+
+    /// <summary>The detail regions of a stored item, from its <see cref="RegionInput"/> pixels (boxes in the original's pixels).</summary>
+    IReadOnlyList<Indexing.RegionVector> EmbedRegions(PreparedImage image, CancellationToken cancellationToken = default) =>
+        throw new NotSupportedException($"{GetType().Name} makes no detail regions.");
+
     /// <summary>Loads the model and runs one inference, so the first real request pays neither.</summary>
     Task WarmUpAsync(CancellationToken cancellationToken = default);
 }
@@ -59,6 +69,39 @@ public sealed partial class OnnxImageEncoder : IImageEncoder, IDisposable
     public ImageInput Input => _options.EffectiveDescriptor == DescriptorMode.FeatureMap
         ? new ImageInput(_options.ShorterSide, WholeImage: true, _options.MaxLongerSide, EncoderOptions.MapStride)
         : new ImageInput(_options.InputSize);
+
+    public ImageInput? RegionInput => _options.EffectiveDescriptor == DescriptorMode.FeatureMap ? _options.DetailRegionInput : null;
+
+    /// <summary>
+    /// The detail regions (<see cref="EncoderOptions.DetailRegionSide"/>): the whole image at the larger size through the
+    /// map model, each window of <see cref="DetailRegionGrid"/> pooled like the whole (the flat-cell mask too, when on) and
+    /// L2-normalised, with its box in the original's pixels.
+    /// </summary>
+    public IReadOnlyList<Indexing.RegionVector> EmbedRegions(PreparedImage image, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        if (RegionInput is not { } input) throw new InvalidOperationException("Encoder:DetailRegionSide is 0 (or the descriptor is not FeatureMap): there are no detail regions to make.");
+        if (image.Size > input.Size || Math.Max(image.PixelWidth, image.PixelHeight) > input.MaxLongerSide)
+            throw new ArgumentException(
+                $"The image is {image.PixelWidth}x{image.PixelHeight}px; detail regions take whole images of shorter side {input.Size}px, longer side at most {input.MaxLongerSide}px.", nameof(image));
+        cancellationToken.ThrowIfCancellationRequested();
+        var map = RunMap(_loaded.Value, image, cancellationToken);
+        var keep = _options.MaskFlatCells
+            ? FeatureMapPooling.NonFlatCells(image.Rgb, image.PixelWidth, image.PixelHeight, map.Width, map.Height, EncoderOptions.FlatCellTolerance)
+            : null;
+        var regions = new List<Indexing.RegionVector>();
+        foreach (var rect in DetailRegionGrid.Compute(map.Width, map.Height, _options.DetailRegionWindows, _options.DetailRegionLimit))
+        {
+            var vector = new float[map.Channels];
+            if (keep is null) FeatureMapPooling.Pool(map.Values, map.Channels, map.Height, map.Width, rect, _options.Pooling, _options.GemP, vector);
+            else FeatureMapPooling.PoolCells(map.Values, map.Channels, map.Height, map.Width, rect, keep, _options.Pooling, _options.GemP, vector);
+            var norm = TensorPrimitives.Norm(vector);
+            if (norm > 0 && float.IsFinite(norm)) TensorPrimitives.Divide(vector, norm, vector);
+            regions.Add(new Indexing.RegionVector(vector, RegionGrid.ToImageBox(rect, map.Width, map.Height, image.Width, image.Height)));
+        }
+
+        return regions;
+    }
 
     public Embedding Embed(PreparedImage image, CancellationToken cancellationToken = default)
     {
@@ -163,6 +206,15 @@ public sealed partial class OnnxImageEncoder : IImageEncoder, IDisposable
         }
     }
 
+    /// <summary>The detail regions' part of the model id, e.g. <c>dr672c4-6n60</c>, or null when there are none.</summary>
+    public static string? DetailRegionsId(EncoderOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (options.DetailRegionInput is not { } input) return null;
+        var id = $"dr{input.Size}c{string.Join('-', options.DetailRegionWindows)}n{options.DetailRegionLimit}";
+        return input.MaxLongerSide == 2 * input.Size ? id : id + $"max{input.MaxLongerSide}";
+    }
+
     /// <summary>The descriptor's part of the model id, e.g. <c>map-gem3-s224</c>, <c>map-avg-s288</c>, <c>map-gem3-s224-s288</c>, <c>map-gem3-s224-flat</c>.</summary>
     public static string DescriptorId(EncoderOptions options)
     {
@@ -246,7 +298,8 @@ public sealed partial class OnnxImageEncoder : IImageEncoder, IDisposable
             var model = new ModelInfo(_options.ModelName, sha256, head?.OutputDimension ?? dimension, head?.Info, precision, descriptorId)
             {
                 // What EmbedFeatureMap makes: the index is opened with it and records it (issue 14, index side).
-                Regions = descriptor == DescriptorMode.FeatureMap && _options.Regions && head is null,
+                Regions = descriptor == DescriptorMode.FeatureMap && (_options.Regions || _options.DetailRegionSide > 0) && head is null,
+                DetailRegions = descriptor == DescriptorMode.FeatureMap && head is null ? DetailRegionsId(_options) : null,
             };
             if (descriptor != _options.Descriptor) Log.Int8RunsCentreCrop(_logger, _options.Descriptor, model.Id);
             _metrics.RecordModelLoad(sw.Elapsed.TotalMilliseconds);

@@ -160,19 +160,27 @@ public sealed class IngestionService(
         using (await _decodeGate.EnterAsync(cancellationToken).ConfigureAwait(false))
         {
             PreparedImage? preparedCopy = null;
+            PreparedImage? preparedRegions = null;
+            // The detail regions' larger whole image (issue 14): the copy encoder's when there is a copy space, else this encoder's.
+            var regionEncoder = copies?.Encoder ?? encoder;
             try
             {
                 using (metrics.Time("decode"))
                 {
-                    if (copies is null)
+                    if (copies is null && regionEncoder.RegionInput is null)
                     {
                         prepared = decoder.Prepare(bytes, encoder.Input);
                     }
                     else
                     {
-                        // One decode for both inputs where it serves both: each exactly the pixels it would get alone.
-                        var inputs = decoder.PrepareInputs(bytes, [encoder.Input, copies.Encoder.Input]);
-                        (prepared, preparedCopy) = (inputs[0], inputs[1]);
+                        // One decode for every input where it serves them: each exactly the pixels it would get alone.
+                        List<ImageInput> wanted = [encoder.Input];
+                        if (copies is not null) wanted.Add(copies.Encoder.Input);
+                        if (regionEncoder.RegionInput is { } regionInput) wanted.Add(regionInput);
+                        var inputs = decoder.PrepareInputs(bytes, wanted);
+                        prepared = inputs[0];
+                        if (copies is not null) preparedCopy = inputs[1];
+                        if (regionEncoder.RegionInput is not null) preparedRegions = inputs[^1];
                     }
                 }
             }
@@ -184,6 +192,15 @@ public sealed class IngestionService(
             using (metrics.Time("embed")) embedding = encoder.Embed(prepared, cancellationToken);
             if (preparedCopy is not null)
                 using (metrics.Time("embed.copy")) copyEmbedding = copies!.Encoder.Embed(preparedCopy, cancellationToken);
+            if (preparedRegions is not null)
+            {
+                using (metrics.Time("embed.regions"))
+                {
+                    var regions = regionEncoder.EmbedRegions(preparedRegions, cancellationToken);
+                    if (copyEmbedding is { } c) copyEmbedding = c with { Regions = regions };
+                    else embedding = embedding with { Regions = regions };
+                }
+            }
         }
 
         metrics.ObserveEmbedding(modelId, embedding.Vector, embedding.RawNorm);
@@ -303,7 +320,7 @@ public sealed class IngestionService(
 
     /// <summary>The item's record in the copy space: the same id and metadata (so scopes and filters apply alike), the copy model's vector.</summary>
     private static VectorRecord CopyRecord(VectorRecord record, Embedding.Embedding copy, string copyModelId) =>
-        new(record.Id, copy.Vector, record.Metadata with { ModelId = copyModelId });
+        new(record.Id, copy.Vector, record.Metadata with { ModelId = copyModelId }) { Regions = copy.Regions ?? [] };
 
     /// <summary>The stored record is of a newer version than the request (only when the request's times order versions).</summary>
     private static bool IsStale(IngestRequest request, VectorRecord stored) =>

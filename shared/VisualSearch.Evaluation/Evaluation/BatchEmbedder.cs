@@ -34,6 +34,10 @@ public sealed record BatchEmbedding(IReadOnlyList<Embedding.Embedding?> Results,
 public static class BatchEmbedder
 {
     /// <param name="progress">Told the number of jobs done so far, from worker threads.</param>
+    /// <param name="storedItems">
+    /// The jobs are stored items, not queries: with an encoder that makes detail regions (<see cref="IImageEncoder.RegionInput"/>)
+    /// each gets them, as ingestion gives them (the cache is then the encoder's model id; for queries, the id without them).
+    /// </param>
     public static BatchEmbedding Embed(
         IImageDecoder decoder,
         IImageEncoder encoder,
@@ -41,14 +45,17 @@ public static class BatchEmbedder
         EmbeddingCache? cache,
         int workers,
         IProgress<int>? progress = null,
-        CancellationToken cancellationToken = default)
+        CancellationToken cancellationToken = default,
+        bool storedItems = false)
     {
         ArgumentNullException.ThrowIfNull(decoder);
         ArgumentNullException.ThrowIfNull(encoder);
         ArgumentNullException.ThrowIfNull(jobs);
         ArgumentOutOfRangeException.ThrowIfLessThan(workers, 1);
-        if (cache is not null && cache.ModelId != encoder.Model.Id)
-            throw new ArgumentException($"The cache holds {cache.ModelId}; the encoder is {encoder.Model.Id}.", nameof(cache));
+        var regionInput = storedItems ? encoder.RegionInput : null;
+        var model = regionInput is null ? encoder.Model.WithoutDetailRegions : encoder.Model;
+        if (cache is not null && cache.ModelId != model.Id)
+            throw new ArgumentException($"The cache holds {cache.ModelId}; the encoder's vectors here are {model.Id}.", nameof(cache));
 
         var results = new Embedding.Embedding?[jobs.Count];
         var failures = new System.Collections.Concurrent.ConcurrentBag<EmbeddingFailure>();
@@ -66,8 +73,18 @@ public static class BatchEmbedder
             {
                 try
                 {
-                    var prepared = job.View is { } view ? decoder.PrepareViews(job.Read(), encoder.Input, [view])[0] : decoder.Prepare(job.Read(), encoder.Input);
-                    var embedding = encoder.Embed(prepared, cancellationToken);
+                    Embedding.Embedding embedding;
+                    if (regionInput is { } ri && job.View is null)
+                    {
+                        var inputs = decoder.PrepareInputs(job.Read(), [encoder.Input, ri]);
+                        embedding = encoder.Embed(inputs[0], cancellationToken) with { Regions = encoder.EmbedRegions(inputs[1], cancellationToken) };
+                    }
+                    else
+                    {
+                        var prepared = job.View is { } view ? decoder.PrepareViews(job.Read(), encoder.Input, [view])[0] : decoder.Prepare(job.Read(), encoder.Input);
+                        embedding = encoder.Embed(prepared, cancellationToken);
+                    }
+
                     results[i] = embedding;
                     cache?.Add(job.Key, embedding);
                 }

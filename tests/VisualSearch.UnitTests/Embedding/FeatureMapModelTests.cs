@@ -117,6 +117,65 @@ public sealed class FeatureMapModelTests(EncoderFixture fixture)
     }
 
     [Fact]
+    public void Detail_regions_come_from_a_larger_map_with_boxes_in_the_originals_pixels_and_say_so_in_the_model_id()
+    {
+        using var cache = new TempDirectory("vs-map-cache-");
+        using var encoder = Create(new EncoderOptions { Descriptor = DescriptorMode.FeatureMap, DetailRegionSide = 448, DetailRegionCells = "4,6", DetailRegionLimit = 40, MaskFlatCells = true, Int8CachePath = cache.Path });
+        using var plain = Create(new EncoderOptions { Descriptor = DescriptorMode.FeatureMap, MaskFlatCells = true, Int8CachePath = cache.Path });
+        Assert.Equal(new ImageInput(448, WholeImage: true, 896, 32), encoder.RegionInput);
+        Assert.Null(plain.RegionInput);
+        Assert.Equal(plain.Input, encoder.Input);
+
+        // A 640 x 480 photo: its detail regions come from a 608 x 448 whole image (a 19 x 14 map).
+        var bytes = TestImages.Photo(seed: 12, width: 640, height: 480, ImageFormat.Jpeg);
+        var large = fixture.Decoder.Prepare(bytes, encoder.RegionInput!.Value);
+        Assert.Equal((608, 448), (large.PixelWidth, large.PixelHeight));
+        var regions = encoder.EmbedRegions(large);
+        var windows = DetailRegionGrid.Compute(19, 14, [4, 6], 40);
+        Assert.Equal(windows.Count, regions.Count);
+        Assert.InRange(regions.Count, 2, 40);
+        for (var i = 0; i < regions.Count; i++)
+        {
+            Assert.Equal(512, regions[i].Vector.Length);
+            Assert.Equal(1f, TensorPrimitives.Norm(regions[i].Vector), 1e-4f);
+            Assert.Equal(RegionGrid.ToImageBox(windows[i], 19, 14, 640, 480), regions[i].Box);
+        }
+
+        Assert.Contains(regions, r => r.Box is { X: 0, Y: 0 });
+        Assert.Contains(regions, r => r.Box.X + r.Box.Width == 640 && r.Box.Y + r.Box.Height == 480);
+
+        // The item's own vector and a query's are the plain descriptor's; the model id adds how the regions were made.
+        var small = fixture.Decoder.Prepare(bytes, encoder.Input);
+        var own = encoder.Embed(small);
+        Assert.Null(own.Regions);
+        Assert.Equal(plain.Embed(small).Vector, own.Vector);
+        Assert.Equal(plain.Model.Id.Replace("-512", "-dr448c4-6n40-512", StringComparison.Ordinal), encoder.Model.Id);
+        Assert.Equal(plain.Model.Id, encoder.Model.WithoutDetailRegions.Id);
+        Assert.True(encoder.Model.Regions);
+        Assert.False(encoder.Model.WithoutDetailRegions.Regions);
+
+        // A detail of the photo (a sixth of its area, shown alone as a query) is closer to some region than to the whole.
+        using var decoded = SkiaSharp.SKBitmap.Decode(bytes);
+        using var detail = new SkiaSharp.SKBitmap();
+        Assert.True(decoded.ExtractSubset(detail, new SkiaSharp.SKRectI(380, 200, 640, 460)));
+        var query = encoder.Embed(fixture.Decoder.Prepare(TestImages.Encode(detail, ImageFormat.Png), encoder.Input)).Vector;
+        var best = regions.MaxBy(r => TensorPrimitives.Dot(query, r.Vector))!;
+        Assert.True(TensorPrimitives.Dot(query, best.Vector) > TensorPrimitives.Dot(query, own.Vector));
+
+        // Too large an input is refused; an encoder without detail regions makes none.
+        Assert.Throws<ArgumentException>(() => encoder.EmbedRegions(fixture.Decoder.Prepare(bytes, new ImageInput(640, WholeImage: true, 1280, 32))));
+        Assert.Throws<InvalidOperationException>(() => plain.EmbedRegions(large));
+    }
+
+    [Fact]
+    public void The_detail_regions_id_names_the_size_the_windows_the_limit_and_an_uneven_cap()
+    {
+        Assert.Null(OnnxImageEncoder.DetailRegionsId(new EncoderOptions()));
+        Assert.Equal("dr672c4-6n60", OnnxImageEncoder.DetailRegionsId(new EncoderOptions { DetailRegionSide = 672 }));
+        Assert.Equal("dr896c6n30max1280", OnnxImageEncoder.DetailRegionsId(new EncoderOptions { DetailRegionSide = 896, DetailRegionCells = " 6, 6 ", DetailRegionLimit = 30, MaxLongerSide = 320 }));
+    }
+
+    [Fact]
     public void Int8_keeps_the_centre_crop_descriptor_and_its_id()
     {
         var options = fixture.Options(EncoderPrecision.Int8);

@@ -133,4 +133,63 @@ public sealed class FeatureMapPoolingTests
         var box = RegionGrid.ToImageBox(new MapRect(8, 8, 1, 1), 9, 9, 5, 5);
         Assert.True(box.X + box.Width <= 5 && box.Y + box.Height <= 5 && box.Width >= 1 && box.Height >= 1, $"{box}");
     }
+
+    [Fact]
+    public void A_masked_region_pools_its_kept_cells_and_all_of_them_when_none_is_kept()
+    {
+        var destination = new float[2];
+        bool[] keep = [true, false, false, false, false, true];
+        // The right 2 x 2: of its cells only 5 is kept.
+        FeatureMapPooling.PoolCells(Map, 2, 2, 3, new MapRect(1, 0, 2, 2), keep, PoolingMethod.Average, 1, destination);
+        Assert.Equal(5f, destination[0]);
+        // The middle column keeps none of its cells: both are pooled.
+        FeatureMapPooling.PoolCells(Map, 2, 2, 3, new MapRect(1, 0, 1, 2), keep, PoolingMethod.Average, 1, destination);
+        Assert.Equal((1 + 4) / 2f, destination[0]);
+        Assert.Equal(2f, destination[1]);
+        Assert.Throws<ArgumentOutOfRangeException>(() => FeatureMapPooling.PoolCells(Map, 2, 2, 3, new MapRect(2, 0, 2, 2), keep, PoolingMethod.Average, 1, destination));
+        Assert.Throws<ArgumentException>(() => FeatureMapPooling.PoolCells(Map, 2, 2, 3, new MapRect(0, 0, 1, 1), new bool[5], PoolingMethod.Average, 1, destination));
+    }
+
+    [Fact]
+    public void Detail_windows_slide_at_half_their_side_from_border_to_border()
+    {
+        var windows = DetailRegionGrid.Compute(12, 12, [4], limit: 100);
+        int[] starts = [0, 2, 4, 6, 8];
+        Assert.Equal([.. from y in starts from x in starts select new MapRect(x, y, 4, 4)], windows);
+
+        // Two sides, in the order given; an odd side slides at half of it, rounded evenly over the span.
+        var two = DetailRegionGrid.Compute(10, 7, [4, 5], limit: 100);
+        Assert.Equal([.. from y in new[] { 0, 2, 3 } from x in new[] { 0, 2, 4, 6 } select new MapRect(x, y, 4, 4)], two.Take(12));
+        Assert.Equal([.. from y in new[] { 0, 2 } from x in new[] { 0, 3, 5 } select new MapRect(x, y, 5, 5)], two.Skip(12));
+    }
+
+    [Theory]
+    [InlineData(21, 28, 60)] // a 4:3 photo at 672
+    [InlineData(42, 21, 60)] // a 2:1 panorama at 672 (its longer side capped at 1,344)
+    [InlineData(21, 28, 7)]
+    [InlineData(28, 28, 1)]
+    public void Detail_windows_stay_within_the_limit_and_the_map_and_still_reach_every_border(int width, int height, int limit)
+    {
+        var windows = DetailRegionGrid.Compute(width, height, [4, 6], limit);
+        Assert.InRange(windows.Count, 1, limit);
+        Assert.All(windows, w => Assert.True(w.X >= 0 && w.Y >= 0 && w.X + w.Width <= width && w.Y + w.Height <= height, $"{w} leaves the map"));
+        foreach (var side in windows.GroupBy(w => w.Width).Where(g => g.Count() > 1))
+        {
+            // Each side's windows still run from border to border (the stride grows, the span does not shrink).
+            Assert.Equal(0, side.Min(w => w.X));
+            Assert.Equal(width, side.Max(w => w.X + w.Width));
+            Assert.Equal(0, side.Min(w => w.Y));
+            Assert.Equal(height, side.Max(w => w.Y + w.Height));
+        }
+
+        if (limit >= 60) Assert.Equal([4, 6], windows.Select(w => w.Width).Distinct());
+    }
+
+    [Fact]
+    public void Detail_windows_larger_than_the_map_are_clamped_and_counted_once()
+    {
+        Assert.Equal([new MapRect(0, 0, 5, 5), new MapRect(2, 0, 5, 5), new MapRect(3, 0, 5, 5)], DetailRegionGrid.Compute(8, 5, [6, 5], limit: 10));
+        Assert.Throws<ArgumentOutOfRangeException>(() => DetailRegionGrid.Compute(8, 5, [0], limit: 10));
+        Assert.Throws<ArgumentOutOfRangeException>(() => DetailRegionGrid.Compute(8, 5, [2], limit: 0));
+    }
 }

@@ -158,6 +158,52 @@ public sealed class CopySpaceTests(EncoderFixture fixture) : IDisposable
     }
 
     [Fact]
+    public async Task Detail_regions_live_in_the_copy_space_only_and_a_detail_finds_its_owners_item_with_the_box()
+    {
+        var engine = Compose(detailRegionSide: 448);
+        await engine.IngestAsync("alice/photo.jpg", _photo, "alice");
+        await engine.IngestAsync("alice/other.png", _other, "alice");
+        await engine.IngestAsync("bob/photo.jpg", _photo, "bob");
+
+        // The category record is as without them; the copy record carries the regions its encoder makes of the larger image.
+        var category = (await (await engine.Category.GetAsync()).GetAsync("alice/photo.jpg"))!;
+        var copy = (await (await engine.Copies.Index.GetAsync()).GetAsync("alice/photo.jpg"))!;
+        Assert.Empty(category.Regions);
+        Assert.Equal(fixture.Encoder.Model.Id, category.Metadata.ModelId);
+        Assert.Contains("-map-gem3-s224-dr448c4-6n60-512", copy.Metadata.ModelId, StringComparison.Ordinal);
+        var copies = engine.Copies.Encoder;
+        var expected = copies.EmbedRegions(fixture.Decoder.Prepare(_photo, copies.RegionInput!.Value));
+        Assert.Equal(expected.Select(r => r.Box), copy.Regions.Select(r => r.Box));
+        Assert.All(expected.Zip(copy.Regions), pair => Assert.Equal(1f, EncoderFixture.Cosine(pair.First.Vector, pair.Second.Vector), 1e-5f));
+        Assert.InRange(copy.Regions.Count, 2, 60);
+        Assert.All(copy.Regions, r => Assert.True(r.Box.X >= 0 && r.Box.Y >= 0 && r.Box.X + r.Box.Width <= 400 && r.Box.Y + r.Box.Height <= 300, $"{r.Box}"));
+        var copyAlone = copies.Embed(fixture.Decoder.Prepare(_photo, copies.Input)).Vector;
+        Assert.Equal(1f, EncoderFixture.Cosine(copyAlone, copy.Vector), 1e-5f);
+
+        // A detail (the lower right quarter) searched among copies: alice's photo first, by a region (its box in the
+        // photo's pixels), never bob's identical one; the category space has no regions to match it with.
+        using var decoded = SkiaSharp.SKBitmap.Decode(_photo);
+        using var cut = new SkiaSharp.SKBitmap();
+        Assert.True(decoded.ExtractSubset(cut, new SkiaSharp.SKRectI(200, 150, 400, 300)));
+        var detail = TestImages.Encode(cut, ImageFormat.Png);
+        var alice = OwnerScope.Of("alice");
+        var hits = await engine.Search.SearchByImageAsync(detail, new SearchQuery(k: 10) { Space = SearchSpace.Copies }, alice);
+        Assert.Equal(["alice/photo.jpg", "alice/other.png"], hits.Results.Select(h => h.Id));
+        var box = Assert.NotNull(hits.Results[0].Region);
+        Assert.Contains(box, copy.Regions.Select(r => r.Box));
+        var query = copies.Embed(fixture.Decoder.Prepare(detail, copies.Input)).Vector;
+        Assert.Equal(copy.Regions.Max(r => EncoderFixture.Cosine(query, r.Vector)), hits.Results[0].Score, 1e-4f);
+        var inCategory = await engine.Search.SearchByImageAsync(detail, new SearchQuery(k: 10), alice);
+        Assert.All(inCategory.Results, h => Assert.Null(h.Region));
+
+        // A removal takes the item and its regions out of both spaces.
+        Assert.True(await engine.Ingestion.RemoveAsync("alice/photo.jpg"));
+        Assert.Null(await (await engine.Copies.Index.GetAsync()).GetAsync("alice/photo.jpg"));
+        var after = await engine.Search.SearchByImageAsync(detail, new SearchQuery(k: 10) { Space = SearchSpace.Copies }, alice);
+        Assert.Equal(["alice/other.png"], after.Results.Select(h => h.Id));
+    }
+
+    [Fact]
     public async Task Copy_search_without_a_copy_space_is_refused()
     {
         var category = new VectorIndexAccessor(Own(new VersionedVectorIndex(Catalog())), fixture.Encoder);
@@ -195,6 +241,35 @@ public sealed class CopySpaceTests(EncoderFixture fixture) : IDisposable
         Assert.Contains("Encoder:CopyDescriptor", error.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(null, "None", "672", "4,6")] // no feature map anywhere
+    [InlineData("FeatureMap", "None", "600", "4,6")] // not a multiple of the stride
+    [InlineData("CentreCrop", "FeatureMap", "224", "4,6")] // not above the shorter side
+    [InlineData("CentreCrop", "FeatureMap", "672", "0")] // no window
+    [InlineData("CentreCrop", "FeatureMap", "672", "four")]
+    public async Task Detail_region_settings_that_cannot_work_are_refused_at_start(string? descriptor, string copyDescriptor, string side, string cells)
+    {
+        using var host = BuildHost(new()
+        {
+            ["Encoder:Descriptor"] = descriptor, ["Encoder:CopyDescriptor"] = copyDescriptor,
+            ["Encoder:DetailRegionSide"] = side, ["Encoder:DetailRegionCells"] = cells,
+        });
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync());
+        Assert.Contains("DetailRegion", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Detail_regions_in_the_copy_space_leave_the_category_encoder_as_it_was()
+    {
+        using var host = BuildHost(new() { ["Encoder:CopyDescriptor"] = "FeatureMap", ["Encoder:DetailRegionSide"] = "672" });
+        var copies = host.Services.GetRequiredService<CopySpace>();
+        Assert.EndsWith("-map-gem3-s224-dr672c4-6n60-512", copies.Encoder.Model.Id, StringComparison.Ordinal);
+        Assert.Equal(new ImageInput(672, WholeImage: true, 1344, 32), copies.Encoder.RegionInput);
+        var category = host.Services.GetRequiredService<IImageEncoder>();
+        Assert.Equal(fixture.Encoder.Model.Id, category.Model.Id);
+        Assert.Null(category.RegionInput);
+    }
+
     [Fact]
     public void The_copy_encoder_is_a_float32_feature_map_without_head_regions_or_spinning()
     {
@@ -208,6 +283,8 @@ public sealed class CopySpaceTests(EncoderFixture fixture) : IDisposable
         var copy = category.ForCopies()!;
         Assert.Equal((DescriptorMode.FeatureMap, EncoderPrecision.Float32, CopyDescriptorMode.None), (copy.Descriptor, copy.Precision, copy.CopyDescriptor));
         Assert.Equal(((string?)null, false, true, 288, 576), (copy.HeadPath, copy.Regions, copy.MaskFlatCells, copy.ShorterSide, copy.MaxLongerSide));
+        // The detail regions are made for the copy space: they stay (the category encoder, a centre crop, makes none).
+        Assert.Equal(672, new EncoderOptions { CopyDescriptor = CopyDescriptorMode.FeatureMap, DetailRegionSide = 672 }.ForCopies()!.DetailRegionSide);
         // The two sessions take turns on every ingest: neither spins (docs/quality.md section 7d has the cost of spinning).
         Assert.False(copy.EffectiveAllowSpinning);
         Assert.False(category.EffectiveAllowSpinning);
@@ -318,9 +395,9 @@ public sealed class CopySpaceTests(EncoderFixture fixture) : IDisposable
         return Own(new OnnxImageEncoder(Options.Create(options.ForCopies()!), NullLogger<OnnxImageEncoder>.Instance, fixture.Metrics));
     }
 
-    private CopySpace CopySpaceOver(IVectorIndexCatalog catalog, Func<IVectorIndex, IVectorIndex>? wrap = null, string? copyHeadPath = null)
+    private CopySpace CopySpaceOver(IVectorIndexCatalog catalog, Func<IVectorIndex, IVectorIndex>? wrap = null, string? copyHeadPath = null, int detailRegionSide = 0)
     {
-        var encoder = CopyEncoder(new EncoderOptions { CopyDescriptor = CopyDescriptorMode.FeatureMap, CopyHeadPath = copyHeadPath });
+        var encoder = CopyEncoder(new EncoderOptions { CopyDescriptor = CopyDescriptorMode.FeatureMap, CopyHeadPath = copyHeadPath, DetailRegionSide = detailRegionSide });
         IVectorIndex index = Own(new VersionedVectorIndex(catalog, followCurrent: false));
         return new CopySpace(encoder, new VectorIndexAccessor(wrap?.Invoke(index) ?? index, encoder));
     }
@@ -329,12 +406,12 @@ public sealed class CopySpaceTests(EncoderFixture fixture) : IDisposable
         new(fixture.Decoder, fixture.Encoder, category, Options.Create(new ImagingOptions()), fixture.Metrics, TimeProvider.System,
             NullLogger<IngestionService>.Instance, copies: copies);
 
-    private Engine Compose(bool flakyCopies = false, string? copyHeadPath = null)
+    private Engine Compose(bool flakyCopies = false, string? copyHeadPath = null, int detailRegionSide = 0)
     {
         var catalog = Catalog();
         var category = new VectorIndexAccessor(Own(new VersionedVectorIndex(catalog)), fixture.Encoder);
         FlakyIndex? flaky = null;
-        var copies = CopySpaceOver(catalog, flakyCopies ? inner => flaky = new FlakyIndex(inner) : null, copyHeadPath);
+        var copies = CopySpaceOver(catalog, flakyCopies ? inner => flaky = new FlakyIndex(inner) : null, copyHeadPath, detailRegionSide);
         var search = new SearchService(fixture.Decoder, fixture.Encoder, category, fixture.Metrics, NullLogger<SearchService>.Instance, copies: copies);
         return new Engine(catalog, category, copies, Ingestion(category, copies), search, flaky);
     }
