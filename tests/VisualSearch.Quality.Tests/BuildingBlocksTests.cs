@@ -1,6 +1,12 @@
+using System.Diagnostics.Metrics;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
 using SkiaSharp;
+using VisualSearch.Diagnostics;
 using VisualSearch.Embedding;
 using VisualSearch.Evaluation;
+using VisualSearch.Imaging;
 using VisualSearch.Indexing;
 using VisualSearch.Training;
 
@@ -333,5 +339,40 @@ public sealed class BuildingBlocksTests
 
         Assert.NotEqual(CopyEdits.Apply(bytes, CopyEdit.Overlay, 1, "ref00.png"), CopyEdits.Apply(bytes, CopyEdit.Overlay, 2, "ref00.png"));
         Assert.True(CopyEdits.Apply(bytes, CopyEdit.Jpeg10, 1, "k").Length < CopyEdits.Apply(bytes, CopyEdit.ColourShift, 1, "k").Length);
+    }
+
+    [Fact]
+    public void StoredItemsGetTheirDetailRegionsQueriesDoNotAndEachHasItsOwnCache()
+    {
+        using var dir = new TempDirectory();
+        using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        var metrics = new VisualSearchMetrics(services.GetRequiredService<IMeterFactory>());
+        var decoder = new ImageDecoder(Options.Create(new ImagingOptions()));
+        var options = new EncoderOptions { Descriptor = DescriptorMode.FeatureMap, DetailRegionSide = 448, Int8CachePath = dir.Path };
+        using var encoder = new OnnxImageEncoder(Options.Create(options), NullLogger<OnnxImageEncoder>.Instance, metrics);
+        var refs = TinySets.WriteReferences(Path.Combine(dir.Path, "refs"), 2);
+        var jobs = Directory.GetFiles(refs).Order(StringComparer.Ordinal).Select(EmbeddingJob.ForFile).ToList();
+        var cacheDirectory = Path.Combine(dir.Path, "cache");
+
+        // 320 x 240 references: their regions come from a 608 x 448 image (a 19 x 14 map), windows of 4 cells.
+        BatchEmbedding items;
+        using (var cache = EmbeddingCache.Open(cacheDirectory, encoder.Model.Id, 512, regions: true))
+            items = BatchEmbedder.Embed(decoder, encoder, jobs, cache, workers: 1, storedItems: true);
+        Assert.All(items.Results, e => Assert.Equal(DetailRegionGrid.Compute(19, 14, [4], 60).Count, e!.Value.Regions!.Count));
+
+        BatchEmbedding queries;
+        using (var cache = EmbeddingCache.Open(cacheDirectory, encoder.Model.WithoutDetailRegions.Id, 512))
+            queries = BatchEmbedder.Embed(decoder, encoder, jobs, cache, workers: 1);
+        Assert.All(queries.Results, e => Assert.Null(e!.Value.Regions));
+        for (var i = 0; i < jobs.Count; i++) Assert.Equal(items.Results[i]!.Value.Vector, queries.Results[i]!.Value.Vector);
+
+        // A second run reads both caches; a cache of the other kind is refused.
+        using (var cache = EmbeddingCache.Open(cacheDirectory, encoder.Model.Id, 512, regions: true))
+        {
+            var again = BatchEmbedder.Embed(decoder, encoder, jobs, cache, workers: 1, storedItems: true);
+            Assert.Equal(2, again.FromCache);
+            Assert.Equal(items.Results[0]!.Value.Regions!.Select(r => r.Box), again.Results[0]!.Value.Regions!.Select(r => r.Box));
+            Assert.Throws<ArgumentException>(() => BatchEmbedder.Embed(decoder, encoder, jobs, cache, workers: 1));
+        }
     }
 }

@@ -220,6 +220,20 @@ public sealed class RetrievalMetricsTests
         Assert.Equal(0.5, report.Overall.RecallAtThreshold, 12);
     }
 
+    [Fact]
+    public void TheOpenSetOverMultiVectorItemsScoresEachItemByItsBestVector()
+    {
+        // Ref 0 at 0 degrees; ref 1 at 90 with a region at 8: a copy of ref 0 at 4 degrees now meets a wrong item as close
+        // as its own (cos 4 degrees both ways), so the wrong item passes the thresholds the copy passes.
+        CopyQuery[] queries = [new(Unit(4), 0, CopyEdit.Crop50), new(Unit(88), 1, CopyEdit.Crop50)];
+        var own = DuplicateEvaluator.OpenSet([Unit(0), Unit(90)], 2, queries, 0.95);
+        var regions = DuplicateEvaluator.OpenSet([[Unit(0)], [Unit(90), Unit(8)]], 2, queries, 0.95);
+        Assert.Equal(1.0, own.Curve.First(p => p.Threshold >= 0.99f).Precision);
+        Assert.True(regions.Curve.First(p => p.Threshold >= 0.99f).Precision < 1.0);
+        // Items of one vector score as the single-vector form does.
+        Assert.Equal(own.Curve, DuplicateEvaluator.OpenSet([[Unit(0)], [Unit(90)]], 2, queries, 0.95).Curve);
+    }
+
     private static float[] Unit(double degrees)
     {
         var a = degrees * Math.PI / 180;

@@ -92,9 +92,11 @@ public static class EvalCopiesCommand
         // With regions, the same items scored by their own vectors alone too: what the regions add, from one run.
         var ownOnly = engine.Regions ? CopyDetectionEvaluator.Evaluate([.. indexed.Select(v => v[0])], usableRefs, queries, 0.9, cancellationToken) : null;
         var categories = args.Get("categories") is { } manifest ? CategoryLists(engine, manifest, stderr, cancellationToken) : null;
-        // The duplicate measurements are of whole-image copies (a detail is not a duplicate) and of the items' own vectors.
+        // The duplicate measurements are of whole-image copies (a detail is not a duplicate); the groups of the items' own
+        // vectors, the open set with detail regions of the items as the index holds them (their regions can answer a copy).
         // Query views do not apply there: the copies are asked with (and grouped by) their input vectors, as stored items are.
-        var duplicates = EvalDuplicates.Run([.. indexed.Select(v => v[0])], usableRefs, indexed.Count - usableRefs, [.. inputQueries.Where(q => !CopyEdits.IsPartial(q.Edit))], categories, cancellationToken);
+        var duplicates = EvalDuplicates.Run([.. indexed.Select(v => v[0])], usableRefs, indexed.Count - usableRefs, [.. inputQueries.Where(q => !CopyEdits.IsPartial(q.Edit))], categories, cancellationToken,
+            engine.DetailRegions ? indexed : null);
         if (args.Has("json"))
         {
             // The copy report's fields stay at the root (as before); the duplicate measurements sit beside them.

@@ -22,9 +22,13 @@ internal static class EvalDuplicates
         int distractors,
         IReadOnlyList<CopyQuery> queries,
         IReadOnlyList<RankedList>? categories,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken,
+        IReadOnlyList<float[][]>? itemVectors = null)
     {
-        var openSet = DuplicateEvaluator.OpenSet(indexed, references, queries, TargetPrecision, cancellationToken);
+        // With regions the open set is asked of the items as the index holds them (an item scores the best of its vectors).
+        var openSet = itemVectors is null
+            ? DuplicateEvaluator.OpenSet(indexed, references, queries, TargetPrecision, cancellationToken)
+            : DuplicateEvaluator.OpenSet(itemVectors, references, queries, TargetPrecision, cancellationToken);
 
         // One library: every reference, every copy and the distractors; a copy's set is its reference.
         var vectors = new List<float[]>(indexed);

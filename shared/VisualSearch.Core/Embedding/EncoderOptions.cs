@@ -304,15 +304,15 @@ public sealed class EncoderOptions
     /// size the detail spans <see cref="DetailRegionCells"/> cells and a window of the map matches it (docs/quality.md
     /// section 7e). The windows are stored as region vectors of the item (an item scores the best of its vectors); queries
     /// are embedded as before. The longer side is capped in the same proportion as <see cref="MaxLongerSide"/>. The model
-    /// id says how the regions were made (<c>-dr672c4-6n60</c>), so an index never mixes them. Costs one inference of about
+    /// id says how the regions were made (<c>-dr672c4n60</c>), so an index never mixes them. Costs one inference of about
     /// (DetailRegionSide / ShorterSide)^2 the work per stored item, and up to <see cref="DetailRegionLimit"/> vectors more.
     /// </summary>
     [Range(0, 2048)]
     public int DetailRegionSide { get; set; }
 
-    /// <summary>For <see cref="DetailRegionSide"/>: the square windows' sides in cells of that map, comma-separated (each slid at half its side).</summary>
+    /// <summary>For <see cref="DetailRegionSide"/>: the square windows' sides in cells of that map, comma-separated (each slid at half its side); 4 at 672 measured best (docs/quality.md section 7e).</summary>
     [Required, RegularExpression(@"^\s*\d{1,2}(\s*,\s*\d{1,2})*\s*$")]
-    public string DetailRegionCells { get; set; } = "4,6";
+    public string DetailRegionCells { get; set; } = "4";
 
     /// <summary>For <see cref="DetailRegionSide"/>: the most detail regions per item (the windows' strides grow until they fit).</summary>
     [Range(1, 1000)]

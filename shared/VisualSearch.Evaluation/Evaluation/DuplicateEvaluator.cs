@@ -50,6 +50,13 @@ public static class DuplicateEvaluator
     public static OpenSetReport OpenSet(IReadOnlyList<float[]> indexed, int references, IReadOnlyList<CopyQuery> queries, double targetPrecision, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(indexed);
+        return OpenSet([.. indexed.Select(v => new[] { v })], references, queries, targetPrecision, cancellationToken);
+    }
+
+    /// <summary>The same over items of several vectors (an item's own and its regions', issue 14): an item scores the best of them.</summary>
+    public static OpenSetReport OpenSet(IReadOnlyList<float[][]> indexed, int references, IReadOnlyList<CopyQuery> queries, double targetPrecision, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(indexed);
         ArgumentNullException.ThrowIfNull(queries);
         var trueScore = new float[queries.Count];
         var bestWrong = new float[queries.Count];
@@ -60,7 +67,8 @@ public static class DuplicateEvaluator
             var wrong = float.NegativeInfinity;
             for (var j = 0; j < indexed.Count; j++)
             {
-                var s = TensorPrimitives.Dot(query.Vector, indexed[j]);
+                var s = float.NegativeInfinity;
+                foreach (var vector in indexed[j]) s = Math.Max(s, TensorPrimitives.Dot(query.Vector, vector));
                 if (j == query.Reference) trueScore[q] = s;
                 else if (s > wrong) wrong = s;
             }
