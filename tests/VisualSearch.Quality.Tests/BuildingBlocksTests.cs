@@ -354,11 +354,11 @@ public sealed class BuildingBlocksTests
         var jobs = Directory.GetFiles(refs).Order(StringComparer.Ordinal).Select(EmbeddingJob.ForFile).ToList();
         var cacheDirectory = Path.Combine(dir.Path, "cache");
 
-        // 320 x 240 references: their regions come from a 608 x 448 image (a 19 x 14 map), windows of 4 cells.
+        // 320 x 240 references: their regions come from a 608 x 448 image (a 19 x 14 map), windows of 3 and 4 cells (the default).
         BatchEmbedding items;
         using (var cache = EmbeddingCache.Open(cacheDirectory, encoder.Model.Id, 512, regions: true))
             items = BatchEmbedder.Embed(decoder, encoder, jobs, cache, workers: 1, storedItems: true);
-        Assert.All(items.Results, e => Assert.Equal(DetailRegionGrid.Compute(19, 14, [4], 60).Count, e!.Value.Regions!.Count));
+        Assert.All(items.Results, e => Assert.Equal(DetailRegionGrid.Compute(19, 14, [3, 4], 60).Count, e!.Value.Regions!.Count));
 
         BatchEmbedding queries;
         using (var cache = EmbeddingCache.Open(cacheDirectory, encoder.Model.WithoutDetailRegions.Id, 512))

@@ -299,20 +299,20 @@ public sealed class EncoderOptions
     /// <summary>
     /// For <see cref="DescriptorMode.FeatureMap"/> (and so for the copy space, <see cref="CopyDescriptor"/>): the shorter side in
     /// pixels of a second inference of the whole image whose map gives <b>detail regions</b> (0: none; a multiple of
-    /// <see cref="MapStride"/>, e.g. 672). A query showing a detail of 3-10% of a stored image is embedded at the query size,
+    /// <see cref="MapStride"/>, e.g. 448). A query showing a detail of 3-10% of a stored image is embedded at the query size,
     /// so its features are at 3-6x the scale of the item's own map, where the detail is one or two cells; at this larger
     /// size the detail spans <see cref="DetailRegionCells"/> cells and a window of the map matches it (docs/quality.md
     /// section 7e). The windows are stored as region vectors of the item (an item scores the best of its vectors); queries
     /// are embedded as before. The longer side is capped in the same proportion as <see cref="MaxLongerSide"/>. The model
-    /// id says how the regions were made (<c>-dr672c4n60</c>), so an index never mixes them. Costs one inference of about
+    /// id says how the regions were made (<c>-dr448c3-4n60</c>), so an index never mixes them. Costs one inference of about
     /// (DetailRegionSide / ShorterSide)^2 the work per stored item, and up to <see cref="DetailRegionLimit"/> vectors more.
     /// </summary>
     [Range(0, 2048)]
     public int DetailRegionSide { get; set; }
 
-    /// <summary>For <see cref="DetailRegionSide"/>: the square windows' sides in cells of that map, comma-separated (each slid at half its side); 4 at 672 measured best (docs/quality.md section 7e).</summary>
+    /// <summary>For <see cref="DetailRegionSide"/>: the square windows' sides in cells of that map, comma-separated (each slid at half its side); 3 and 4 at 448 measured the best trade (docs/quality.md section 7e).</summary>
     [Required, RegularExpression(@"^\s*\d{1,2}(\s*,\s*\d{1,2})*\s*$")]
-    public string DetailRegionCells { get; set; } = "4";
+    public string DetailRegionCells { get; set; } = "3,4";
 
     /// <summary>For <see cref="DetailRegionSide"/>: the most detail regions per item (the windows' strides grow until they fit).</summary>
     [Range(1, 1000)]

@@ -25,7 +25,7 @@ public sealed record ModelInfo(string Name, string Sha256, int Dimension, HeadIn
     public bool Regions { get; init; }
 
     /// <summary>
-    /// How detail regions are made (<c>Encoder__DetailRegionSide</c>, issue 14), e.g. <c>dr672c4n60</c>, or null for none.
+    /// How detail regions are made (<c>Encoder__DetailRegionSide</c>, issue 14), e.g. <c>dr448c3-4n60</c>, or null for none.
     /// Part of the id (an index never mixes region geometries); the item's own vector and a query's are the same as without
     /// it (<see cref="WithoutDetailRegions"/> names those).
     /// </summary>

@@ -206,7 +206,7 @@ public sealed partial class OnnxImageEncoder : IImageEncoder, IDisposable
         }
     }
 
-    /// <summary>The detail regions' part of the model id, e.g. <c>dr672c4n60</c>, or null when there are none.</summary>
+    /// <summary>The detail regions' part of the model id, e.g. <c>dr448c3-4n60</c>, or null when there are none.</summary>
     public static string? DetailRegionsId(EncoderOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);

@@ -171,7 +171,7 @@ public sealed class FeatureMapModelTests(EncoderFixture fixture)
     public void The_detail_regions_id_names_the_size_the_windows_the_limit_and_an_uneven_cap()
     {
         Assert.Null(OnnxImageEncoder.DetailRegionsId(new EncoderOptions()));
-        Assert.Equal("dr672c4n60", OnnxImageEncoder.DetailRegionsId(new EncoderOptions { DetailRegionSide = 672 }));
+        Assert.Equal("dr672c3-4n60", OnnxImageEncoder.DetailRegionsId(new EncoderOptions { DetailRegionSide = 672 }));
         Assert.Equal("dr896c6n30max1280", OnnxImageEncoder.DetailRegionsId(new EncoderOptions { DetailRegionSide = 896, DetailRegionCells = " 6, 6 ", DetailRegionLimit = 30, MaxLongerSide = 320 }));
     }
 

@@ -170,7 +170,7 @@ public sealed class CopySpaceTests(EncoderFixture fixture) : IDisposable
         var copy = (await (await engine.Copies.Index.GetAsync()).GetAsync("alice/photo.jpg"))!;
         Assert.Empty(category.Regions);
         Assert.Equal(fixture.Encoder.Model.Id, category.Metadata.ModelId);
-        Assert.Contains("-map-gem3-s224-dr448c4n60-512", copy.Metadata.ModelId, StringComparison.Ordinal);
+        Assert.Contains("-map-gem3-s224-dr448c3-4n60-512", copy.Metadata.ModelId, StringComparison.Ordinal);
         var copies = engine.Copies.Encoder;
         var expected = copies.EmbedRegions(fixture.Decoder.Prepare(_photo, copies.RegionInput!.Value));
         Assert.Equal(expected.Select(r => r.Box), copy.Regions.Select(r => r.Box));
@@ -263,7 +263,7 @@ public sealed class CopySpaceTests(EncoderFixture fixture) : IDisposable
     {
         using var host = BuildHost(new() { ["Encoder:CopyDescriptor"] = "FeatureMap", ["Encoder:DetailRegionSide"] = "672" });
         var copies = host.Services.GetRequiredService<CopySpace>();
-        Assert.EndsWith("-map-gem3-s224-dr672c4n60-512", copies.Encoder.Model.Id, StringComparison.Ordinal);
+        Assert.EndsWith("-map-gem3-s224-dr672c3-4n60-512", copies.Encoder.Model.Id, StringComparison.Ordinal);
         Assert.Equal(new ImageInput(672, WholeImage: true, 1344, 32), copies.Encoder.RegionInput);
         var category = host.Services.GetRequiredService<IImageEncoder>();
         Assert.Equal(fixture.Encoder.Model.Id, category.Model.Id);
