@@ -40,9 +40,10 @@ public static partial class VisualSearchEngineExtensions
             .Validate(o => !o.Regions || string.IsNullOrWhiteSpace(o.HeadPath), "Encoder:Regions cannot be combined with Encoder:HeadPath (the head is trained on whole-image vectors).")
             .Validate(o => o.DetailRegionSide == 0 || ((o.Descriptor == DescriptorMode.FeatureMap || o.CopyDescriptor == CopyDescriptorMode.FeatureMap)
                     && o.DetailRegionSide % EncoderOptions.MapStride == 0 && o.DetailRegionSide > o.ShorterSide && !o.Regions && string.IsNullOrWhiteSpace(o.HeadPath)
-                    && o.DetailRegionWindows.Count > 0),
+                    && string.IsNullOrWhiteSpace(o.CopyHeadPath) && o.DetailRegionWindows.Count > 0),
                 "Encoder:DetailRegionSide needs Encoder:Descriptor=FeatureMap or Encoder:CopyDescriptor=FeatureMap, a multiple of 32 above Encoder:ShorterSide, " +
-                "Encoder:DetailRegionCells of at least one cell, and neither Encoder:Regions nor Encoder:HeadPath.")
+                "Encoder:DetailRegionCells of at least one cell, and none of Encoder:Regions, Encoder:HeadPath or Encoder:CopyHeadPath " +
+                "(a head is trained on whole-image vectors; the regions would not be comparable with the whitened queries).")
             .Validate(o => o.CopyDescriptor == CopyDescriptorMode.None || o.Descriptor == DescriptorMode.CentreCrop,
                 "Encoder:CopyDescriptor=FeatureMap needs Encoder:Descriptor=CentreCrop (the copy space holds the feature-map vectors beside the centre-crop ones).")
             .ValidateOnStart();

@@ -259,6 +259,20 @@ public sealed class CopySpaceTests(EncoderFixture fixture) : IDisposable
     }
 
     [Fact]
+    public async Task Detail_regions_with_a_copy_head_are_refused_at_start()
+    {
+        // The head exists (any file passes the existence check), so the refusal is the combination's.
+        using var host = BuildHost(new()
+        {
+            ["Encoder:CopyDescriptor"] = "FeatureMap", ["Encoder:DetailRegionSide"] = "448",
+            ["Encoder:CopyHeadPath"] = typeof(CopySpaceTests).Assembly.Location,
+        });
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync());
+        Assert.Contains("Encoder:CopyHeadPath", error.Message, StringComparison.Ordinal);
+        Assert.Contains("DetailRegion", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Detail_regions_in_the_copy_space_leave_the_category_encoder_as_it_was()
     {
         using var host = BuildHost(new() { ["Encoder:CopyDescriptor"] = "FeatureMap", ["Encoder:DetailRegionSide"] = "672" });
