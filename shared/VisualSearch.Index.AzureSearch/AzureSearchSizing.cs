@@ -11,15 +11,30 @@ public sealed record SearchTier(string Name, long StorageBytes, long VectorBytes
 /// <summary>One tier's answer: the partitions that hold the index (null: it does not fit) and what that costs.</summary>
 public sealed record TierFit(SearchTier Tier, int? Partitions, int Replicas, double? MonthlyPrice);
 
-/// <summary>Bytes one item takes, and the totals for the whole library with one index version.</summary>
+/// <summary>One index's share of the estimate: the vectors each item has there, the bytes it takes, and the totals.</summary>
+public sealed record SpaceSize(int VectorsPerItem, int Dimension, double VectorBytesPerItem, double StorageBytesPerItem, long VectorBytes, long StorageBytes);
+
+/// <summary>
+/// Bytes one item takes, and the totals for the whole library with one index version. The per-item figures and totals
+/// are the category space's; with a copy space (<see cref="Copy"/>) the tiers are fitted to both indexes together.
+/// </summary>
 /// <param name="VectorBytesPerItem">Vector index quota per item: the vectors as indexed (int8 or float32) plus the HNSW links, with the deleted-document allowance.</param>
 /// <param name="StorageBytesPerItem">Storage per item: the vector index, the full-precision originals kept for re-scoring, the retrievable copy or our compact copy, and the metadata.</param>
 public sealed record SizingLayout(VectorLayout Layout, double VectorBytesPerItem, double StorageBytesPerItem, long VectorBytes, long StorageBytes, IReadOnlyList<TierFit> Tiers)
 {
-    /// <summary>The cheapest tier that holds one version.</summary>
+    /// <summary>The copy space (<c>Encoder__CopyDescriptor=FeatureMap</c>): a second index on the same service; null without one.</summary>
+    public SpaceSize? Copy { get; init; }
+
+    /// <summary>Vector quota of every index on the service, one version each.</summary>
+    public long TotalVectorBytes => VectorBytes + (Copy?.VectorBytes ?? 0);
+
+    /// <summary>Storage of every index on the service, one version each.</summary>
+    public long TotalStorageBytes => StorageBytes + (Copy?.StorageBytes ?? 0);
+
+    /// <summary>The cheapest tier that holds one version (of both spaces, with a copy space).</summary>
     public TierFit? Cheapest => Tiers.Where(t => t.MonthlyPrice is not null).MinBy(t => t.MonthlyPrice);
 
-    /// <summary>The cheapest tier that holds two versions side by side, as during <c>vsearch reindex</c>.</summary>
+    /// <summary>The cheapest tier that holds two versions side by side (of both spaces, with a copy space), as during <c>vsearch reindex</c>.</summary>
     public TierFit? CheapestForReindex { get; init; }
 }
 
@@ -84,25 +99,49 @@ public static class AzureSearchSizing
 
     /// <summary>The estimate for each vector storage this backend can create.</summary>
     /// <param name="legacyQuotas">Use <see cref="LegacyTiers"/> (a service created before the 2024 increase).</param>
-    public static IReadOnlyList<SizingLayout> Estimate(long items, int regions = 0, int dimension = 512, int replicas = 2, int hnswM = 4, bool legacyQuotas = false)
+    /// <param name="copyRegions">With a value, a copy space beside the category space: a second index on the same service
+    /// holding every item again, one vector plus this many detail-region vectors each (0 without detail regions).</param>
+    /// <param name="copyDimension">The copy space's vector dimension (0: <paramref name="dimension"/>).</param>
+    public static IReadOnlyList<SizingLayout> Estimate(long items, int regions = 0, int dimension = 512, int replicas = 2, int hnswM = 4, bool legacyQuotas = false,
+        int? copyRegions = null, int copyDimension = 0)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(items, 1);
         ArgumentOutOfRangeException.ThrowIfNegative(regions);
         ArgumentOutOfRangeException.ThrowIfLessThan(dimension, 2);
         ArgumentOutOfRangeException.ThrowIfLessThan(replicas, 1);
+        if (copyRegions is { } r) ArgumentOutOfRangeException.ThrowIfNegative(r, nameof(copyRegions));
+        ArgumentOutOfRangeException.ThrowIfNegative(copyDimension);
         VectorLayout[] layouts =
         [
             new(AzureSearchVectorCompression.None, true),
             new(AzureSearchVectorCompression.ScalarInt8, true),
             new(AzureSearchVectorCompression.ScalarInt8, false),
         ];
-        return layouts.Select(layout => Estimate(layout, items, regions, dimension, replicas, hnswM, legacyQuotas ? LegacyTiers : Tiers)).ToList();
+        return layouts.Select(layout => Estimate(layout, items, regions, dimension, replicas, hnswM, legacyQuotas ? LegacyTiers : Tiers, copyRegions, copyDimension)).ToList();
     }
 
-    public static SizingLayout Estimate(VectorLayout layout, long items, int regions, int dimension, int replicas, int hnswM, IReadOnlyList<SearchTier> tiers)
+    /// <param name="copyRegions">With a value, a copy space of <paramref name="copyDimension"/>-d vectors (0: <paramref name="dimension"/>) on the same service, this many detail regions per item.</param>
+    public static SizingLayout Estimate(VectorLayout layout, long items, int regions, int dimension, int replicas, int hnswM, IReadOnlyList<SearchTier> tiers,
+        int? copyRegions = null, int copyDimension = 0)
     {
         ArgumentNullException.ThrowIfNull(tiers);
         ArgumentNullException.ThrowIfNull(layout);
+        var category = Space(layout, items, regions, dimension, hnswM);
+        // The copy space is the same backend's second index: the same storage and document shape, its own vectors.
+        var copy = copyRegions is { } r ? Space(layout, items, r, copyDimension == 0 ? dimension : copyDimension, hnswM) : null;
+        long vectorBytes = category.VectorBytes + (copy?.VectorBytes ?? 0), storageBytes = category.StorageBytes + (copy?.StorageBytes ?? 0);
+        var fits = tiers.Select(t => Fit(t, vectorBytes, storageBytes, replicas)).ToList();
+        var twice = tiers.Select(t => Fit(t, 2 * vectorBytes, 2 * storageBytes, replicas)).Where(t => t.MonthlyPrice is not null).MinBy(t => t.MonthlyPrice);
+        return new SizingLayout(layout, category.VectorBytesPerItem, category.StorageBytesPerItem, category.VectorBytes, category.StorageBytes, fits)
+        {
+            Copy = copy, CheapestForReindex = twice,
+        };
+    }
+
+    private static SpaceSize Space(VectorLayout layout, long items, int regions, int dimension, int hnswM)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(regions);
+        ArgumentOutOfRangeException.ThrowIfLessThan(dimension, 2);
         var vectors = 1 + regions;
         var compressed = layout.Compression == AzureSearchVectorCompression.ScalarInt8;
         var indexed = (compressed ? 1.0 : 4.0) * dimension + HnswBytesPerVector(hnswM);
@@ -115,9 +154,7 @@ public static class AzureSearchSizing
             + MetadataBytes + regions * RegionDocumentBytes;
         var vectorBytes = (long)Math.Ceiling(vectorPerItem * items);
         var storageBytes = (long)Math.Ceiling(storagePerItem * items);
-        var fits = tiers.Select(t => Fit(t, vectorBytes, storageBytes, replicas)).ToList();
-        var twice = tiers.Select(t => Fit(t, 2 * vectorBytes, 2 * storageBytes, replicas)).Where(t => t.MonthlyPrice is not null).MinBy(t => t.MonthlyPrice);
-        return new SizingLayout(layout, vectorPerItem, storagePerItem, vectorBytes, storageBytes, fits) { CheapestForReindex = twice };
+        return new SpaceSize(vectors, dimension, vectorPerItem, storagePerItem, vectorBytes, storageBytes);
     }
 
     private static TierFit Fit(SearchTier tier, long vectorBytes, long storageBytes, int replicas)

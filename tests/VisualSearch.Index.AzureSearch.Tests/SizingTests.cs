@@ -75,4 +75,84 @@ public sealed class SizingTests
 
         await Assert.ThrowsAsync<UsageException>(() => SizingCommand.RunAsync(CliArgs.Parse(["--regions", "2"], "json"), TextWriter.Null, CancellationToken.None));
     }
+
+    [Fact]
+    public void A_copy_space_doubles_the_vectors_per_item_and_detail_regions_add_their_own()
+    {
+        var alone = AzureSearchSizing.Estimate(1000)[2];
+        var copies = AzureSearchSizing.Estimate(1000, copyRegions: 0)[2];
+        var regions = AzureSearchSizing.Estimate(1000, copyRegions: 59)[2];
+
+        Assert.Null(alone.Copy);
+        Assert.Equal(alone.TotalVectorBytes, alone.VectorBytes);
+        // The category space is unchanged; the copy space holds every item again, the same bytes without regions.
+        Assert.Equal(alone.VectorBytesPerItem, copies.VectorBytesPerItem, 0.01);
+        Assert.Equal(1, copies.Copy!.VectorsPerItem);
+        Assert.Equal(alone.VectorBytesPerItem, copies.Copy.VectorBytesPerItem, 0.01);
+        Assert.Equal(alone.StorageBytesPerItem, copies.Copy.StorageBytesPerItem, 0.01);
+        Assert.Equal(2 * alone.VectorBytes, copies.TotalVectorBytes);
+        Assert.Equal(2 * alone.StorageBytes, copies.TotalStorageBytes);
+        // R detail regions: 1 + R vectors in the copy space, each with its own document.
+        Assert.Equal(60, regions.Copy!.VectorsPerItem);
+        Assert.Equal(60 * alone.VectorBytesPerItem, regions.Copy.VectorBytesPerItem, 0.01);
+        Assert.Equal(alone.StorageBytesPerItem + 59 * (alone.VectorBytesPerItem + 2048 + AzureSearchSizing.RegionDocumentBytes), regions.Copy.StorageBytesPerItem, 0.01);
+        Assert.Equal(alone.VectorBytes + regions.Copy.VectorBytes, regions.TotalVectorBytes);
+        // A copy space of another dimension.
+        Assert.Equal(128, AzureSearchSizing.Estimate(1000, copyRegions: 0, copyDimension: 128)[2].Copy!.Dimension);
+        Assert.Throws<ArgumentOutOfRangeException>(() => AzureSearchSizing.Estimate(1000, copyRegions: -1));
+    }
+
+    [Fact]
+    public void The_tiers_are_fitted_to_both_spaces()
+    {
+        // 2M photos, int8 without originals: 10.1 GB of disk fits one Basic partition (15 GB); the copy space doubles it
+        // to 20.2 GB, two partitions; a reindex holds two versions of both (40.4 GB), three.
+        var alone = AzureSearchSizing.Estimate(2_000_000)[2];
+        var copies = AzureSearchSizing.Estimate(2_000_000, copyRegions: 0)[2];
+        Assert.Equal(("Basic", 1), (alone.Cheapest!.Tier.Name, alone.Cheapest.Partitions!.Value));
+        Assert.Equal(("Basic", 2), (copies.Cheapest!.Tier.Name, copies.Cheapest.Partitions!.Value));
+        Assert.Equal(("Basic", 2), (alone.CheapestForReindex!.Tier.Name, alone.CheapestForReindex.Partitions!.Value));
+        Assert.Equal(("Basic", 3), (copies.CheapestForReindex!.Tier.Name, copies.CheapestForReindex.Partitions!.Value));
+
+        // 1M photos with 59 detail regions each (the measured 58.6 at 448): 36.8 GB of vectors, past Basic's 15 GB;
+        // two S1 partitions (or one S2, the same price), and three S1 partitions during a reindex.
+        var regions = AzureSearchSizing.Estimate(1_000_000, copyRegions: 59)[2];
+        Assert.Equal(36.8, regions.TotalVectorBytes / (double)AzureSearchSizing.GB, 0.1);
+        Assert.Null(regions.Tiers.Single(t => t.Tier.Name == "Basic").Partitions);
+        Assert.Equal(245.28 * 2 * 2, regions.Cheapest!.MonthlyPrice!.Value, 0.01);
+        Assert.Equal(("S1", 3), (regions.CheapestForReindex!.Tier.Name, regions.CheapestForReindex.Partitions!.Value));
+    }
+
+    [Fact]
+    public async Task The_command_prints_both_spaces_and_refuses_bad_copy_values()
+    {
+        using var text = new StringWriter();
+        Assert.Equal(0, await SizingCommand.RunAsync(CliArgs.Parse(["--items", "1000000", "--copy-regions", "59"], "json", "legacy-quotas", "copy-space"), text, CancellationToken.None));
+        Assert.Contains("two indexes on one service", text.ToString(), StringComparison.Ordinal);
+        Assert.Contains("59 detail region vector(s)", text.ToString(), StringComparison.Ordinal);
+        Assert.Contains("copies", text.ToString(), StringComparison.Ordinal);
+
+        using var json = new StringWriter();
+        Assert.Equal(0, await SizingCommand.RunAsync(CliArgs.Parse(["--items", "100000", "--copy-space", "--json"], "json", "legacy-quotas", "copy-space"), json, CancellationToken.None));
+        using var document = JsonDocument.Parse(json.ToString());
+        Assert.Equal(0, document.RootElement.GetProperty("copyRegions").GetInt32());
+        var layout = document.RootElement.GetProperty("layouts")[2];
+        Assert.Equal(1, layout.GetProperty("copySpace").GetProperty("vectorsPerItem").GetInt32());
+        Assert.Equal(2 * layout.GetProperty("VectorBytes").GetInt64(), layout.GetProperty("totalVectorBytes").GetInt64());
+
+        // Without the copy options the JSON has none of its fields.
+        using var plain = new StringWriter();
+        Assert.Equal(0, await SizingCommand.RunAsync(CliArgs.Parse(["--items", "100000", "--json"], "json", "legacy-quotas", "copy-space"), plain, CancellationToken.None));
+        Assert.DoesNotContain("copy", plain.ToString(), StringComparison.OrdinalIgnoreCase);
+
+        foreach (var bad in new[] { "-1", "1001", "x" })
+        {
+            var e = await Assert.ThrowsAsync<UsageException>(() => SizingCommand.RunAsync(
+                CliArgs.Parse(["--items", "1000", "--copy-regions", bad], "json", "copy-space"), TextWriter.Null, CancellationToken.None));
+            Assert.Contains("--copy-regions", e.Message, StringComparison.Ordinal);
+        }
+
+        await Assert.ThrowsAsync<UsageException>(() => SizingCommand.RunAsync(
+            CliArgs.Parse(["--items", "1000", "--copy-dimension", "1"], "json", "copy-space"), TextWriter.Null, CancellationToken.None));
+    }
 }
