@@ -354,20 +354,26 @@ public sealed class ImageDecoder(IOptions<ImagingOptions> options) : IImageDecod
         ArgumentOutOfRangeException.ThrowIfLessThan(width, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(height, 1);
         using var source = new SKBitmap(new SKImageInfo(image.PixelWidth, image.PixelHeight, SKColorType.Rgba8888, SKAlphaType.Opaque));
-        var pixels = source.GetPixelSpan();
-        for (int i = 0, j = 0; j < image.Rgb.Length; i += 4, j += 3)
-        {
-            pixels[i] = image.Rgb[j];
-            pixels[i + 1] = image.Rgb[j + 1];
-            pixels[i + 2] = image.Rgb[j + 2];
-            pixels[i + 3] = 255;
-        }
+        RgbToRgba(image.Rgb, source.GetPixelSpan());
 
         using var scaled = source.Resize(new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Opaque), new SKSamplingOptions(SKFilterMode.Linear, SKMipmapMode.Linear))
             ?? throw new InvalidOperationException("Skia could not resize the image.");
         var rgb = new byte[width * height * 3];
         RgbaToRgb(scaled.GetPixelSpan(), rgb);
         return new PreparedImage(rgb, width, height, image.Format, image.Width, image.Height);
+    }
+
+    /// <summary>Adds an opaque alpha byte to every RGB pixel.</summary>
+    public static void RgbToRgba(ReadOnlySpan<byte> rgb, Span<byte> rgba)
+    {
+        if (rgba.Length / 4 != rgb.Length / 3) throw new ArgumentException("The RGBA buffer does not hold as many pixels as the RGB one.", nameof(rgba));
+        for (int i = 0, j = 0; j < rgb.Length; i += 4, j += 3)
+        {
+            rgba[i] = rgb[j];
+            rgba[i + 1] = rgb[j + 1];
+            rgba[i + 2] = rgb[j + 2];
+            rgba[i + 3] = 255;
+        }
     }
 
     /// <summary>Drops the alpha byte of every RGBA pixel.</summary>

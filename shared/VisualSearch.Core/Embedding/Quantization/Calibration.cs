@@ -265,13 +265,7 @@ public static class CalibrationImages
     private static byte[] EncodeJpeg(byte[] rgb, int size, int quality)
     {
         var rgba = new byte[size * size * 4];
-        for (var i = 0; i < size * size; i++)
-        {
-            rgba[i * 4] = rgb[i * 3];
-            rgba[i * 4 + 1] = rgb[i * 3 + 1];
-            rgba[i * 4 + 2] = rgb[i * 3 + 2];
-            rgba[i * 4 + 3] = 255;
-        }
+        ImageDecoder.RgbToRgba(rgb, rgba);
 
         var info = new SKImageInfo(size, size, SKColorType.Rgba8888, SKAlphaType.Opaque);
         using var image = SKImage.FromPixelCopy(info, rgba) ?? throw new InvalidOperationException("Could not wrap the calibration view's pixels.");
