@@ -52,22 +52,22 @@ public sealed class Int8QuantizerTests(EncoderFixture fixture)
         Assert.Equal(1, ops["MaxPool"]);
         Assert.Equal(1, ops["AveragePool"]);
         Assert.False(ops.ContainsKey("BatchNormalization"));
-        // Relu is absorbed into the zero point of every int8 output; the two left are float: after the float first
-        // Conv, and after the last Add, whose output only the pooling reads.
-        Assert.Equal(2, ops["Relu"]);
-        // One QuantizeLinear per Conv and MaxPool output and per Add but the last; none for the graph input, which
-        // only the float first Conv reads.
-        Assert.Equal(22 + 8 + 1, ops["QuantizeLinear"]);
+        // Relu is absorbed into the zero point of every int8 output; the three left are float: after the float first
+        // Conv, after the MaxPool that pools its output in float, and after the last Add, whose output only the pooling reads.
+        Assert.Equal(3, ops["Relu"]);
+        // One QuantizeLinear per int8 Conv and the MaxPool's output and per Add but the last; none for the graph input,
+        // which only the float first Conv reads, nor for the first Conv's output, which only the MaxPool reads.
+        Assert.Equal(21 + 8 + 1, ops["QuantizeLinear"]);
         Assert.DoesNotContain(graph.Node, n => n.OpType == "QuantizeLinear" && n.Input[0] == input);
         Assert.DoesNotContain(graph.Input, i => initializers.ContainsKey(i.Name));
 
-        // The first Conv: the float input, float32 weights (BatchNormalization folded in), its output quantised for the MaxPool.
+        // The first Conv: the float input, float32 weights (BatchNormalization folded in), its output read in float by the MaxPool.
         var first = Assert.Single(graph.Node, n => n.OpType == "Conv" && n.Input[0] == input);
         Assert.Equal((int)TensorProto.Types.DataType.Float, initializers[first.Input[1]].DataType);
         Assert.Equal(64 * 3 * 7 * 7, initializers[first.Input[1]].RawData.Length / 4);
         var firstRelu = Assert.Single(graph.Node, n => n.Input.Contains(first.Output[0]));
         Assert.Equal("Relu", firstRelu.OpType);
-        Assert.Equal("QuantizeLinear", Assert.Single(graph.Node, n => n.Input.Contains(firstRelu.Output[0])).OpType);
+        Assert.Equal("MaxPool", Assert.Single(graph.Node, n => n.Input.Contains(firstRelu.Output[0])).OpType);
         // No other float weights: the other float initializers are scales (one per channel at most) and that one bias.
         Assert.DoesNotContain(graph.Initializer, t => t.DataType == (int)TensorProto.Types.DataType.Float && t.Name != first.Input[1] && t.Dims.Aggregate(1L, (a, b) => a * b) > 512);
 
@@ -91,9 +91,10 @@ public sealed class Int8QuantizerTests(EncoderFixture fixture)
             Assert.Equal((int)TensorProto.Types.DataType.Uint8, initializers[output.Input[2]].DataType);
         }
 
-        // The output of every Conv or Add that a Relu followed has zero point 0: the clip at 0 is the Relu.
+        // The output of every Conv or Add that a Relu followed has zero point 0: the clip at 0 is the Relu (17: the
+        // first Conv's output is not rounded, the MaxPool's after it is, checked below).
         var relus = ModelProto.Parser.ParseFrom(File.ReadAllBytes(FloatModelPath)).Graph.Node.Where(n => n.OpType == "Relu").Select(n => n.Output[0]).ToList();
-        Assert.Equal(18, relus.Count(r => graph.Node.Any(n => n.OpType == "QuantizeLinear" && n.Output[0] == $"{r}_quantized")));
+        Assert.Equal(17, relus.Count(r => graph.Node.Any(n => n.OpType == "QuantizeLinear" && n.Output[0] == $"{r}_quantized")));
         Assert.All(graph.Node.Where(n => n.OpType == "QuantizeLinear" && relus.Any(r => n.Output[0] == $"{r}_quantized")),
             q => Assert.Equal(0, initializers[q.Input[2]].RawData[0]));
 
@@ -102,12 +103,50 @@ public sealed class Int8QuantizerTests(EncoderFixture fixture)
         Assert.Equal("Relu", Producer(graph, pool.Input[0]).OpType);
         Assert.Equal("Add", Producer(graph, Producer(graph, pool.Input[0]).Input[0]).OpType);
 
-        // MaxPool keeps its input's scale and zero point, so it runs on uint8.
+        // MaxPool pools the float Conv's output in float, then a Relu and the rounding to uint8 (zero point 0).
         var maxPool = graph.Node.Single(n => n.OpType == "MaxPool");
-        var poolIn = Producer(graph, maxPool.Input[0]);
-        var poolOut = Assert.Single(graph.Node, n => n.Input.Contains(maxPool.Output[0]));
-        Assert.Equal(initializers[poolIn.Input[1]].RawData, initializers[poolOut.Input[1]].RawData);
-        Assert.Equal(initializers[poolIn.Input[2]].RawData, initializers[poolOut.Input[2]].RawData);
+        Assert.Same(firstRelu, Producer(graph, maxPool.Input[0]));
+        var poolRelu = Assert.Single(graph.Node, n => n.Input.Contains(maxPool.Output[0]));
+        Assert.Equal("Relu", poolRelu.OpType);
+        var poolOut = Assert.Single(graph.Node, n => n.Input.Contains(poolRelu.Output[0]));
+        Assert.Equal("QuantizeLinear", poolOut.OpType);
+        Assert.Equal(0, initializers[poolOut.Input[2]].RawData[0]);
+    }
+
+    [Fact]
+    public void A_max_pool_after_a_float_conv_pools_in_float_and_gives_the_uint8_pools_outputs_bit_for_bit()
+    {
+        // The form before: the float Conv's output rounded to uint8 (the MaxPool's scale and zero point), MaxPool on uint8.
+        var model = ModelProto.Parser.ParseFrom(File.ReadAllBytes(fixture.Int8ModelPath));
+        var graph = model.Graph;
+        var maxPool = graph.Node.Single(n => n.OpType == "MaxPool");
+        var poolRelu = graph.Node.Single(n => n.Input.Contains(maxPool.Output[0]));
+        var poolOut = graph.Node.Single(n => n.Input.Contains(poolRelu.Output[0]));
+        var before = model.Clone();
+        var g = before.Graph;
+        var pool = g.Node.Single(n => n.OpType == "MaxPool");
+        var at = g.Node.IndexOf(pool);
+        g.Node.Insert(at, new NodeProto { OpType = "QuantizeLinear", Name = "before_q", Input = { pool.Input[0], poolOut.Input[1], poolOut.Input[2] }, Output = { "before_q" } });
+        g.Node.Insert(at + 1, new NodeProto { OpType = "DequantizeLinear", Name = "before_dq", Input = { "before_q", poolOut.Input[1], poolOut.Input[2] }, Output = { "before_dq" } });
+        pool.Input[0] = "before_dq";
+        g.Node.Remove(g.Node.Single(n => n.Name == poolRelu.Name));
+        g.Node.Single(n => n.Name == poolOut.Name).Input[0] = pool.Output[0];
+        var beforeBytes = before.ToByteArrayCompat();
+
+        // ONNX Runtime, with the encoder's settings: the form before runs the MaxPool on the rounded uint8 tensor, this one in float.
+        Assert.Equal("QuantizeLinear", MaxPoolInputInOptimizedGraph(beforeBytes));
+        Assert.NotEqual("QuantizeLinear", MaxPoolInputInOptimizedGraph(File.ReadAllBytes(fixture.Int8ModelPath)));
+
+        // Max commutes with the Relu and the rounding: the same outputs, bit for bit, on the bundled photos and the edited queries.
+        var afterBytes = File.ReadAllBytes(fixture.Int8ModelPath);
+        var preprocessor = OnnxImageEncoder.CreatePreprocessor(fixture.Options(EncoderPrecision.Int8));
+        var queries = Directory.EnumerateFiles(Path.Combine(AppContext.BaseDirectory, "fixtures", "queries")).Order(StringComparer.Ordinal);
+        foreach (var path in SamplePhotos.All.Select(SamplePhotos.PathOf).Concat(queries))
+        {
+            var tensor = new float[preprocessor.TensorLength];
+            preprocessor.Fill(fixture.Decoder.Prepare(File.ReadAllBytes(path), 224).Rgb, tensor);
+            Assert.Equal(Run(beforeBytes, tensor), Run(afterBytes, tensor));
+        }
     }
 
     [Fact]
@@ -612,6 +651,23 @@ public sealed class Int8QuantizerTests(EncoderFixture fixture)
     }
 
     private static NodeProto Producer(GraphProto graph, string tensor) => graph.Node.Single(n => n.Output.Contains(tensor));
+
+    /// <summary>The op that makes the MaxPool's input once ORT has optimised the graph with the encoder's session settings.</summary>
+    private static string MaxPoolInputInOptimizedGraph(byte[] model)
+    {
+        using var temp = new TempDirectory("vs-int8-");
+        var optimized = Path.Combine(temp.Path, "optimized.onnx");
+        using (var options = OnnxImageEncoder.CreateSessionOptions(new EncoderOptions { IntraOpThreads = 1 }))
+        {
+            options.OptimizedModelFilePath = optimized;
+            using (new InferenceSession(model, options))
+            {
+            }
+        }
+
+        var graph = ModelProto.Parser.ParseFrom(File.ReadAllBytes(optimized)).Graph;
+        return Producer(graph, graph.Node.Single(n => n.OpType == "MaxPool").Input[0]).OpType;
+    }
 
     private static Dictionary<string, int> OptimizedOps(string modelPath)
     {

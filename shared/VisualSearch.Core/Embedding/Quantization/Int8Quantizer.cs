@@ -20,6 +20,13 @@ namespace VisualSearch.Embedding.Quantization;
 /// point 0, which clips at 0 exactly as the Relu did. Other tensors are asymmetric (zero point from the range).</item>
 /// <item>MaxPool keeps its input's scale and zero point (so it runs on uint8); the graph input is quantised by a
 /// QuantizeLinear; the final AveragePool and the graph output stay float.</item>
+/// <item>A MaxPool that reads a float unit's output after its Relu (the float first Conv, or the exact-pixel one) runs in
+/// float before the rounding instead: MaxPool, a Relu, then the QuantizeLinear with the same scale and zero point. Max
+/// commutes with any non-decreasing map (the Relu, the rounding, the clip to 0-255), so the uint8 tensor after it is the
+/// same bit for bit; ORT's uint8 MaxPool outside the channels-last path is a scalar loop (3.4 ms of a 15 ms embed,
+/// docs/performance.md, seventh session) where the float one runs in its vectorised NCHWc kernel (0.15 ms). The Relu
+/// keeps ORT's QDQ propagation from moving the QuantizeLinear back in front of the MaxPool; ORT then drops it into the
+/// QuantizeLinear (zero point 0 clips at 0 already).</item>
 /// <item>Per-channel QDQ needs opset 13: once BatchNormalization is folded, the remaining ops of an opset 7-12
 /// export mean the same at 13, so the opset is set directly. Weights stay initializers (never graph inputs),
 /// so ORT folds their DequantizeLinear at load. Attributes (the uneven pads of a CNTK export) are kept as they are.</item>
@@ -28,7 +35,7 @@ namespace VisualSearch.Embedding.Quantization;
 public static class Int8Quantizer
 {
     /// <summary>Changes whenever the produced graph would change for the same input; part of the cache key.</summary>
-    public const string Version = "int8-qdq-3";
+    public const string Version = "int8-qdq-4";
 
     private const int TargetOpset = 13;
     private const long TargetIrVersion = 7;
@@ -226,7 +233,12 @@ public static class Int8Quantizer
         var pixelUnits = pixels is null
             ? []
             : intUnits.Where(u => u.OpType == "Conv" && u.Inputs[0] == inputName).Select(u => u.Name).ToHashSet(StringComparer.Ordinal);
-        var readQuantised = intUnits.Where(u => !pixelUnits.Contains(u.Name)).SelectMany(u => u.Inputs).ToHashSet(StringComparer.Ordinal);
+        // MaxPools whose input is a float unit's (or the exact-pixel Conv's) output after its Relu: they pool in float (remarks)
+        var producers = units.ToDictionary(u => u.Output, u => u, StringComparer.Ordinal);
+        var floatPools = intUnits
+            .Where(u => u.OpType == "MaxPool" && producers.TryGetValue(u.Inputs[0], out var p) && p.Relu is not null && (keepFloat.Contains(p.Name) || pixelUnits.Contains(p.Name)))
+            .Select(u => u.Name).ToHashSet(StringComparer.Ordinal);
+        var readQuantised = intUnits.Where(u => !pixelUnits.Contains(u.Name) && !floatPools.Contains(u.Name)).SelectMany(u => u.Inputs).ToHashSet(StringComparer.Ordinal);
 
         var graph = new GraphProto { Name = source.Name, DocString = source.DocString };
         graph.Input.Add(source.Input);
@@ -330,6 +342,19 @@ public static class Int8Quantizer
                 case "Add":
                     foreach (var input in node.Input) rewritten.Input.Add(Dequantize(input));
                     break;
+
+                case "MaxPool" when floatPools.Contains(unit.Name):
+                {
+                    // the scale and zero point the float unit's output had before (zero point 0: after its Relu)
+                    var p = RangeOf(node.Input[0], afterRelu: true);
+                    rewritten.Input.Add(node.Input[0]);
+                    rewritten.Output.Clear();
+                    rewritten.Output.Add($"{unit.Output}_pooled");
+                    graph.Node.Add(rewritten);
+                    graph.Node.Add(Node("Relu", $"{unit.Name}_relu", [$"{unit.Output}_pooled"], [$"{unit.Output}_float"]));
+                    QuantizeOutput($"{unit.Output}_float", unit.Output, p);
+                    continue;
+                }
 
                 default: // MaxPool: the input's scale and zero point, so ORT runs it on uint8
                 {
