@@ -3,6 +3,7 @@ using System.Numerics.Tensors;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
 using VisualSearch.Diagnostics;
 using VisualSearch.Embedding.Quantization;
 using VisualSearch.Imaging;
@@ -64,6 +65,9 @@ public sealed partial class OnnxImageEncoder : IImageEncoder, IDisposable
 
     public ModelInfo Model => _loaded.Value.Model;
 
+    /// <summary>The ONNX file the session runs (the int8 or feature-map model derived from the configured one, when that is what runs); loads the model.</summary>
+    public string ModelFile => _loaded.Value.ModelFile;
+
     public int InputSize => _options.EffectiveDescriptor == DescriptorMode.FeatureMap ? _options.ShorterSide : _options.InputSize;
 
     public ImageInput Input => _options.EffectiveDescriptor == DescriptorMode.FeatureMap
@@ -112,12 +116,13 @@ public sealed partial class OnnxImageEncoder : IImageEncoder, IDisposable
         cancellationToken.ThrowIfCancellationRequested();
 
         var loaded = _loaded.Value;
-        var input = new float[loaded.Preprocessor.TensorLength];
-        loaded.Preprocessor.Fill(image.Rgb, input);
+        // The input tensor in native memory: a managed one is a 600 KB large-object allocation per image, whose gen2
+        // collections (Server GC, on every core) cost the 2-thread embed 2-4 ms (docs/performance.md, seventh session).
+        using var inputValue = OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, TensorElementType.Float, [1, 3, _options.InputSize, _options.InputSize]);
+        loaded.Preprocessor.Fill(image.Rgb, inputValue.GetTensorMutableDataAsSpan<float>());
 
         using var runOptions = new RunOptions();
         using var registration = cancellationToken.Register(static s => ((RunOptions)s!).Terminate = true, runOptions);
-        using var inputValue = OrtValue.CreateTensorValueFromMemory(input, [1, 3, _options.InputSize, _options.InputSize]);
         float[] vector;
         try
         {
@@ -259,14 +264,7 @@ public sealed partial class OnnxImageEncoder : IImageEncoder, IDisposable
         var outputName = descriptor == DescriptorMode.FeatureMap ? _options.FeatureMapTensor : _options.OutputName;
         var sha256 = Int8ModelBuilder.Sha256Of(path);
 
-        var sessionOptions = new SessionOptions
-        {
-            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
-            IntraOpNumThreads = _options.IntraOpThreads > 0 ? _options.IntraOpThreads : Math.Min(Environment.ProcessorCount, 4),
-            InterOpNumThreads = 1,
-            ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
-        };
-        sessionOptions.AddSessionConfigEntry("session.intra_op.allow_spinning", _options.EffectiveAllowSpinning ? "1" : "0");
+        var sessionOptions = CreateSessionOptions(_options);
         if (_options.ExecutionProvider == ExecutionProvider.Cuda)
         {
             try
@@ -304,13 +302,32 @@ public sealed partial class OnnxImageEncoder : IImageEncoder, IDisposable
             if (descriptor != _options.Descriptor) Log.Int8RunsCentreCrop(_logger, _options.Descriptor, model.Id);
             _metrics.RecordModelLoad(sw.Elapsed.TotalMilliseconds);
             Log.ModelLoaded(_logger, model.Id, path, sw.Elapsed.TotalMilliseconds);
-            return new Loaded(session, preprocessor, model, head);
+            return new Loaded(session, preprocessor, model, head, path);
         }
         catch
         {
             session.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// The CPU session settings of these options (the CUDA provider is added by the encoder): every graph optimisation,
+    /// <see cref="EncoderOptions.IntraOpThreads"/> threads, sequential, spinning as <see cref="EncoderOptions.EffectiveAllowSpinning"/>.
+    /// The bench runs the model alone with the same settings (docs/performance.md).
+    /// </summary>
+    public static SessionOptions CreateSessionOptions(EncoderOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var sessionOptions = new SessionOptions
+        {
+            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
+            IntraOpNumThreads = options.IntraOpThreads > 0 ? options.IntraOpThreads : Math.Min(Environment.ProcessorCount, 4),
+            InterOpNumThreads = 1,
+            ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
+        };
+        sessionOptions.AddSessionConfigEntry("session.intra_op.allow_spinning", options.EffectiveAllowSpinning ? "1" : "0");
+        return sessionOptions;
     }
 
     /// <summary>The preprocessing of these options (for MeanImageBgr, with the mean image read from its graph).</summary>
@@ -377,5 +394,5 @@ public sealed partial class OnnxImageEncoder : IImageEncoder, IDisposable
     /// <summary>One image's feature map: Channels planes of Height x Width.</summary>
     private sealed record FeatureMap(float[] Values, int Channels, int Height, int Width);
 
-    private sealed record Loaded(InferenceSession Session, Preprocessor Preprocessor, ModelInfo Model, ProjectionHead? Head);
+    private sealed record Loaded(InferenceSession Session, Preprocessor Preprocessor, ModelInfo Model, ProjectionHead? Head, string ModelFile);
 }
