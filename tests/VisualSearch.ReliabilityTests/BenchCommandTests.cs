@@ -1,6 +1,8 @@
 using System.Text.Json;
+using Microsoft.Extensions.Configuration;
 using VisualSearch.Cli;
 using VisualSearch.Cli.Bench;
+using VisualSearch.Embedding;
 
 namespace VisualSearch.ReliabilityTests;
 
@@ -91,6 +93,9 @@ public sealed class BenchCommandTests
         // ingest part did not run, so its targets are not measured.
         Assert.Equal(["Float32", "Int8"], root.GetProperty("modelLoad").EnumerateArray().Select(l => l.GetProperty("precision").GetString()).Order(StringComparer.Ordinal));
         Assert.Equal(4, root.GetProperty("embed").GetArrayLength());
+        // Each embed row also has the model alone: the same file and session settings run on the same tensor.
+        Assert.All(root.GetProperty("embed").EnumerateArray(), e => Assert.True(e.GetProperty("modelAloneP50Ms").GetDouble() > 0));
+        Assert.Contains("(the model alone ", targets.Single(t => t.GetProperty("target").GetString()!.StartsWith("embed, int8", StringComparison.Ordinal)).GetProperty("measured").GetString(), StringComparison.Ordinal);
         foreach (var prefix in new[] { "embed, int8", "model load, int8" })
             Assert.NotEqual(JsonValueKind.Null, targets.Single(t => t.GetProperty("target").GetString()!.StartsWith(prefix, StringComparison.Ordinal)).GetProperty("met").ValueKind);
         Assert.All(targets.Where(t => t.GetProperty("target").GetString()!.StartsWith("ingest", StringComparison.Ordinal)),
@@ -98,6 +103,27 @@ public sealed class BenchCommandTests
         Assert.Equal(JsonValueKind.Null, root.GetProperty("perCore").ValueKind);
 
         Assert.False(Directory.Exists(work), "the bench deletes its work folder unless --keep");
+    }
+
+    [Fact]
+    public void The_embed_rows_run_the_configured_encoder_with_their_own_threads_and_precision()
+    {
+        // An int8 variant set the way vsearch index reads it (Encoder__* variables) is the model the embed rows measure.
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Encoder:Int8KeepFloat"] = "",
+            ["Encoder:Int8CompensatedRounding"] = "all",
+            ["Encoder:IntraOpThreads"] = "4",
+            ["Encoder:Precision"] = "Float32",
+        }).Build();
+
+        var settings = BenchCommand.EncoderSettings(configuration, 1, EncoderPrecision.Int8);
+
+        Assert.Equal("", settings.Int8KeepFloat);
+        Assert.Equal("all", settings.Int8CompensatedRounding);
+        Assert.Equal(1, settings.IntraOpThreads);
+        Assert.Equal(EncoderPrecision.Int8, settings.Precision);
+        Assert.Equal("first-conv", BenchCommand.EncoderSettings(new ConfigurationBuilder().Build(), 2, EncoderPrecision.Int8).Int8KeepFloat);
     }
 
     [Fact]

@@ -5,10 +5,12 @@ using System.Globalization;
 using System.Numerics.Tensors;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
+using Microsoft.ML.OnnxRuntime;
 using VisualSearch.Diagnostics;
 using VisualSearch.Embedding;
 using VisualSearch.Embedding.Quantization;
@@ -116,9 +118,11 @@ public static class BenchCommand
             await log.WriteLineAsync("decode done").ConfigureAwait(false);
 
             // Embed: 2 inference threads (one image at a time) and 1 (one per parallel worker), float32 (the default) and int8.
-            var defaultPrecision = new EncoderOptions().Precision;
-            using var encoder2 = Encoder(2, defaultPrecision, metrics);
-            using var encoder1 = Encoder(1, defaultPrecision, metrics);
+            // The encoder settings vsearch index would read (appsettings.json, Encoder__* variables), so a variant set there is what every row measures.
+            var configuration = EngineHost.CreateBuilder().Configuration;
+            var defaultPrecision = Configured(configuration).Precision;
+            using var encoder2 = Encoder(configuration, 2, defaultPrecision, metrics);
+            using var encoder1 = Encoder(configuration, 1, defaultPrecision, metrics);
             var prepared = decoder.Prepare(photo12, InputSize);
             encoder2.Embed(prepared);
             encoder1.Embed(prepared);
@@ -130,7 +134,7 @@ public static class BenchCommand
                     // Model load: a new session from the file (the int8 one already built), median of three.
                     var loads = Enumerable.Range(0, 3).Select(round =>
                     {
-                        using var fresh = Encoder(1, precision, metrics);
+                        using var fresh = Encoder(configuration, 1, precision, metrics);
                         var t = Stopwatch.GetTimestamp();
                         GC.KeepAlive(fresh.Model);
                         return Stopwatch.GetElapsedTime(t).TotalMilliseconds;
@@ -138,9 +142,10 @@ public static class BenchCommand
                     report.ModelLoad.Add(new ModelLoadResult(precision.ToString(), Latency.Of(loads).P50));
                     foreach (var threads in new[] { 2, 1 })
                     {
-                        using var encoder = precision == defaultPrecision ? null : Encoder(threads, precision, metrics);
+                        using var encoder = precision == defaultPrecision ? null : Encoder(configuration, threads, precision, metrics);
                         var e = encoder ?? (threads == 2 ? encoder2 : encoder1);
-                        report.Embed.Add(new EmbedResult(threads, Repeat(reps, () => e.Embed(prepared)).P50, precision.ToString()));
+                        var embed = Repeat(reps, () => e.Embed(prepared)).P50;
+                        report.Embed.Add(new EmbedResult(threads, embed, precision.ToString(), ModelAlone(e.ModelFile, EncoderSettings(configuration, threads, precision), prepared, reps)));
                     }
                 }
             }
@@ -195,7 +200,7 @@ public static class BenchCommand
             {
                 await SectionAsync(report, log, "ingest like for like", async () =>
                 {
-                    var options = new EncoderOptions();
+                    var options = Configured(configuration);
                     var int8Model = Int8ModelBuilder.GetOrBuild(options.ModelName, Int8ModelBuilder.InputFor(options, OnnxImageEncoder.CreatePreprocessor(options)), decoder, Int8ModelBuilder.SearchDirectories(options), out _);
                     report.PerCore = await PerCoreBench.RunAsync(args.Get("peer") is { } p ? Path.GetFullPath(p) : null, Path.Combine(imagesDir, "ingest"), work, int8Model, rounds, log, cancellationToken).ConfigureAwait(false);
                 }, cancellationToken).ConfigureAwait(false);
@@ -321,8 +326,51 @@ public static class BenchCommand
         }
     }
 
-    private static OnnxImageEncoder Encoder(int threads, EncoderPrecision precision, VisualSearchMetrics metrics) =>
-        new(Options.Create(new EncoderOptions { IntraOpThreads = threads, Precision = precision }), NullLogger<OnnxImageEncoder>.Instance, metrics);
+    /// <summary>
+    /// The settings of one embed or model-load row: the Encoder section of <paramref name="configuration"/> (the bench reads
+    /// the one vsearch index reads: appsettings.json and Encoder__* environment variables, so an int8 variant set there
+    /// is the model every row and the peer's int8 file measure), with the row's intra-op threads and precision.
+    /// </summary>
+    public static EncoderOptions EncoderSettings(IConfiguration configuration, int threads, EncoderPrecision precision)
+    {
+        var options = Configured(configuration);
+        options.IntraOpThreads = threads;
+        options.Precision = precision;
+        return options;
+    }
+
+    private static EncoderOptions Configured(IConfiguration configuration)
+    {
+        var options = new EncoderOptions();
+        configuration.GetSection(EncoderOptions.SectionName).Bind(options);
+        return options;
+    }
+
+    private static OnnxImageEncoder Encoder(IConfiguration configuration, int threads, EncoderPrecision precision, VisualSearchMetrics metrics) =>
+        new(Options.Create(EncoderSettings(configuration, threads, precision)), NullLogger<OnnxImageEncoder>.Instance, metrics);
+
+    /// <summary>
+    /// The model alone, p50 ms: a plain session with the encoder's settings on the file it runs, fed the same 224 x 224
+    /// tensor (the photo preprocessed once) each time. The embed timed beside it adds what <see cref="OnnxImageEncoder.Embed"/>
+    /// does around the run: the tensor's allocation and preprocessing, the cancellation hook, the output's copy and its L2
+    /// normalisation.
+    /// </summary>
+    private static double ModelAlone(string modelFile, EncoderOptions settings, PreparedImage prepared, int reps)
+    {
+        var preprocessor = OnnxImageEncoder.CreatePreprocessor(settings);
+        var tensor = new float[preprocessor.TensorLength];
+        preprocessor.Fill(prepared.Rgb, tensor);
+        using var sessionOptions = OnnxImageEncoder.CreateSessionOptions(settings);
+        using var session = new InferenceSession(modelFile, sessionOptions);
+        using var input = OrtValue.CreateTensorValueFromMemory(tensor, [1, 3, preprocessor.Size, preprocessor.Size]);
+        using var runOptions = new RunOptions();
+        string[] inputNames = [settings.InputName], outputNames = [settings.OutputName];
+        OrtValue[] inputs = [input];
+        return Repeat(reps, () =>
+        {
+            using var outputs = session.Run(runOptions, inputNames, inputs, outputNames);
+        }).P50;
+    }
 
     private static Latency Repeat(int reps, Action action)
     {

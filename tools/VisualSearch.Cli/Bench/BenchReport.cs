@@ -49,7 +49,12 @@ internal sealed class BenchReport
 
 internal sealed record DecodeResult(string Input, int Width, int Height, long Bytes, double P50Ms, double P99Ms);
 
-internal sealed record EmbedResult(int IntraOpThreads, double P50Ms, string Precision = "Int8");
+/// <summary>
+/// One embed row: <see cref="P50Ms"/> is <c>OnnxImageEncoder.Embed</c> on a decoded photo (preprocessing, the session run,
+/// the output's normalisation); <see cref="ModelAloneP50Ms"/> the same model file and session settings run alone on the
+/// same tensor.
+/// </summary>
+internal sealed record EmbedResult(int IntraOpThreads, double P50Ms, string Precision = "Int8", double? ModelAloneP50Ms = null);
 
 internal sealed record ModelLoadResult(string Precision, double P50Ms);
 

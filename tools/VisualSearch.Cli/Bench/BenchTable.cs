@@ -17,7 +17,7 @@ internal static class BenchTable
             Line(w, $"jpeg-12mp.jpg by stage (p50 ms): codec {st.CodecMs:F1}, entropy + IDCT + colour at {st.DecodedWidth}x{st.DecodedHeight} {st.DecodeAtScaleMs:F1}, resize + crop {st.ResizeCropMs:F1}, RGBA to RGB {st.RgbaToRgbMs:F1}, mean subtraction {st.PreprocessMs:F1}");
         if (r.ScaledDecodeCosine is { } c) Line(w, $"scaled vs full-size decode, embedding cosine: min {c.Min:F4}, mean {c.Mean:F4} ({c.Images} photos)");
         w.WriteLine();
-        foreach (var e in r.Embed) Line(w, $"embed (ResNet18 {e.Precision}, IntraOpNumThreads {e.IntraOpThreads}): {e.P50Ms:F1} ms p50");
+        foreach (var e in r.Embed) Line(w, $"embed (ResNet18 {e.Precision}, IntraOpNumThreads {e.IntraOpThreads}): {e.P50Ms:F1} ms p50{(e.ModelAloneP50Ms is { } alone ? " (the model alone: " + alone.ToString("F1", CultureInfo.InvariantCulture) + " ms)" : "")}");
         foreach (var l in r.ModelLoad) Line(w, $"model load (ResNet18 {l.Precision}, session from file): {l.P50Ms:F0} ms p50");
         foreach (var i in r.Ingest) Line(w, $"ingest, {i.Workers} worker(s) x {i.IntraOpThreadsPerWorker} inference thread(s): {i.ImagesPerSecond:F1} images/s ({i.Images} 12 MP JPEGs, read + hash + decode + embed + fsynced upsert)");
         if (r.Peer is { } p)
