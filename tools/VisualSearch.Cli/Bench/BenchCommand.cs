@@ -145,7 +145,10 @@ public static class BenchCommand
                         using var encoder = precision == defaultPrecision ? null : Encoder(configuration, threads, precision, metrics);
                         var e = encoder ?? (threads == 2 ? encoder2 : encoder1);
                         var embed = Repeat(reps, () => e.Embed(prepared)).P50;
-                        report.Embed.Add(new EmbedResult(threads, embed, precision.ToString(), ModelAlone(e.ModelFile, EncoderSettings(configuration, threads, precision), prepared, reps)));
+                        var settings = EncoderSettings(configuration, threads, precision);
+                        // the model alone takes the centre crop's tensor (a FeatureMap descriptor set for float32 runs whole images)
+                        var alone = settings.EffectiveDescriptor == DescriptorMode.CentreCrop ? ModelAlone(e.ModelFile, settings, prepared, reps) : (double?)null;
+                        report.Embed.Add(new EmbedResult(threads, embed, precision.ToString(), alone));
                     }
                 }
             }
