@@ -279,6 +279,7 @@ public sealed partial class AzureSearchVectorIndex : IVectorIndex, IVectorScan, 
     /// <summary>
     /// The k best items, best first. With regions, items are collapsed from their documents: an item's first
     /// document in the service's order is its best vector (own or a region's), and later ones are skipped.
+    /// <see cref="VectorQuery.Vectors"/> Own or Regions adds <c>isRegion eq false</c> or <c>true</c> to the filter.
     /// </summary>
     public async Task<IReadOnlyList<SearchHit>> SearchAsync(ReadOnlyMemory<float> vector, VectorQuery query, CancellationToken cancellationToken = default)
     {
@@ -287,18 +288,26 @@ public sealed partial class AzureSearchVectorIndex : IVectorIndex, IVectorScan, 
         if (vector.Length != schema.Dimension)
             throw new ArgumentException($"The query vector has {vector.Length} dimensions; the index holds {schema.Dimension}.", nameof(vector));
 
+        // Without regions every document is an item's own: Own is All, and no region can answer.
+        if (!schema.Regions && query.Vectors == VectorSelection.Regions) return [];
+
         // The server's owner scope and the caller's filter (ODataFilter.ForQuery): region documents carry the item's
-        // metadata, so both hold for them as for the item's own.
+        // metadata, so both hold for them as for the item's own. The vectors asked for are a condition on isRegion
+        // (filterable in every index made with regions), so Own needs no over-fetch: one document per item.
         var exclude = query.ExcludeId;
         var minScore = query.MinScore ?? float.NegativeInfinity;
-        var documents = schema.Regions ? Math.Min(MaxSearchDocuments, Math.Max(query.K, query.K * RegionOverfetch)) : query.K;
+        var collapse = schema.Regions && query.Vectors != VectorSelection.Own;
+        var documents = collapse ? Math.Min(MaxSearchDocuments, Math.Max(query.K, query.K * RegionOverfetch)) : query.K;
+        var kind = !schema.Regions || query.Vectors == VectorSelection.All ? null
+            : $"{AzureSearchSchema.IsRegion} eq {(query.Vectors == VectorSelection.Regions ? "true" : "false")}";
         while (true)
         {
+            var conditions = schema.Regions
+                ? ODataFilter.ForQuery(query, excludeItemId: exclude)
+                : ODataFilter.ForQuery(query, exclude is null ? null : DocumentKeys.Encode(exclude));
             var options = new SearchOptions
             {
-                Filter = schema.Regions
-                    ? ODataFilter.ForQuery(query, excludeItemId: exclude)
-                    : ODataFilter.ForQuery(query, exclude is null ? null : DocumentKeys.Encode(exclude)),
+                Filter = kind is null ? conditions : conditions is null ? kind : $"{conditions} and {kind}",
                 Size = documents,
                 VectorSearch = new VectorSearchOptions
                 {

@@ -39,8 +39,8 @@ internal sealed class ExactScan
 
     /// <summary>
     /// The k best live items of <paramref name="records"/> that pass the query's filter, exclusion and minimum
-    /// score, best first; every live vector is scored and an item scores the best of its own and its regions'
-    /// (which follow its slot), so each item is offered once.
+    /// score, best first; every live vector the query's <see cref="VectorQuery.Vectors"/> selects is scored and an item
+    /// scores the best of those (its own and its regions', which follow its slot), so each item is offered once.
     /// </summary>
     public IReadOnlyList<SearchHit> Search(ReadOnlySpan<float> q, VectorQuery query, SlotTable records, CancellationToken cancellationToken)
     {
@@ -57,14 +57,16 @@ internal sealed class ExactScan
             if ((slot & 4095) == 0) cancellationToken.ThrowIfCancellationRequested();
             if (records.IsRegion(slot) || slot == excluded) continue;
             if (conditioned && !query.Admits(metadata)) continue;
-            var (best, score) = (slot, TensorPrimitives.Dot(q, _vectors.AsSpan(slot * dim, dim)));
-            for (var region = slot + 1; region <= slot + records.RegionCountAt(slot); region++)
+            var (first, last) = records.VectorsOf(slot, query.Vectors);
+            var (best, score) = (-1, float.NegativeInfinity);
+            for (var vector = first; vector <= last; vector++)
             {
-                var regionScore = TensorPrimitives.Dot(q, _vectors.AsSpan(region * dim, dim));
-                if (regionScore > score) (best, score) = (region, regionScore);
+                var vectorScore = TensorPrimitives.Dot(q, _vectors.AsSpan(vector * dim, dim));
+                if (vectorScore > score) (best, score) = (vector, vectorScore);
             }
 
-            if (score < minScore) continue;
+            // No vector of the kind asked for (regions of an item without any), or below the minimum.
+            if (best < 0 || score < minScore) continue;
             top.Offer(best, score, records.IdAt(slot)!);
         }
 

@@ -61,17 +61,23 @@ public static class FilterPlanner
     /// the live records of <paramref name="used"/> slots, whose metadata <paramref name="metadataAt"/> gives (null for
     /// a free slot).
     /// </summary>
-    public static SearchPlan Plan(Func<ItemMetadata, bool>? admits, int used, int liveCount, Func<int, ItemMetadata?> metadataAt, int k, int overfetch, int maxCandidates, FilteredSearchMode mode = FilteredSearchMode.Auto)
+    /// <param name="vectorShare">
+    /// The share of the graph's vectors of the kind the query scores (<see cref="VectorQuery.Vectors"/>: an item's own
+    /// vectors are 1 in 60 of an index with detail regions), which thins the candidates like a filter does; 1 for all.
+    /// </param>
+    public static SearchPlan Plan(Func<ItemMetadata, bool>? admits, int used, int liveCount, Func<int, ItemMetadata?> metadataAt, int k, int overfetch, int maxCandidates, FilteredSearchMode mode = FilteredSearchMode.Auto, double vectorShare = 1.0)
     {
         ArgumentNullException.ThrowIfNull(metadataAt);
         ArgumentOutOfRangeException.ThrowIfLessThan(k, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(overfetch, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(maxCandidates, 1);
         var rescore = k * overfetch;
-        if (admits is null)
+        ArgumentOutOfRangeException.ThrowIfNegative(vectorShare);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(vectorShare, 1.0);
+        if (admits is null && vectorShare >= 1.0)
             return new SearchPlan(SearchPath.Graph, 1.0, liveCount, Math.Min(Math.Max(liveCount, 1), Math.Max(rescore, k + 1)));
 
-        var share = EstimateShare(admits, used, metadataAt);
+        var share = (admits is null ? 1.0 : EstimateShare(admits, used, metadataAt)) * vectorShare;
         var matches = (long)Math.Round(share * liveCount);
         var needed = share > 0 ? Math.Ceiling(Margin * rescore / share) : double.PositiveInfinity;
         var exact = mode switch

@@ -220,7 +220,9 @@ internal sealed class GraphLifecycle(string directory, HnswGraph graph, ILogger 
             for (var i = 0; i < found && scored < rescore; i++)
             {
                 if (1f - distances[i] < minScore - 0.01f) break;
-                if ((uint)keys[i] >= (uint)records.Used || records.MetadataAt((int)keys[i]) is null || !seen.Add(records.ItemSlot((int)keys[i]))) continue;
+                // A vector of a kind the query does not score (a region for Own, an item's own for Regions) names no candidate.
+                if ((uint)keys[i] >= (uint)records.Used || records.MetadataAt((int)keys[i]) is null || !records.Selects((int)keys[i], query.Vectors)
+                    || !seen.Add(records.ItemSlot((int)keys[i]))) continue;
                 if (Consider(records.ItemSlot((int)keys[i]), q, query, conditioned, minScore, records, readVector, buffer, top)) scored++;
             }
 
@@ -260,7 +262,7 @@ internal sealed class GraphLifecycle(string directory, HnswGraph graph, ILogger 
 
     /// <summary>
     /// Scores one live item (by its own slot) that passes the filter and exclusion exactly, by the best of its
-    /// vectors; false when it was skipped unread.
+    /// vectors the query selects (<see cref="VectorQuery.Vectors"/>); false when it was skipped unread (or has none of them).
     /// </summary>
     private static bool Consider(int slot, ReadOnlySpan<float> q, VectorQuery query, bool conditioned, float minScore, SlotTable records, SlotVectorReader readVector, float[] buffer, TopResults top)
     {
@@ -269,8 +271,10 @@ internal sealed class GraphLifecycle(string directory, HnswGraph graph, ILogger 
         var id = records.IdAt(slot)!;
         if (query.ExcludeId is not null && id == query.ExcludeId) return false;
         if (conditioned && !query.Admits(metadata)) return false;
-        var (best, score) = (slot, float.NegativeInfinity);
-        for (var vector = slot; vector <= slot + records.RegionCountAt(slot); vector++)
+        var (first, last) = records.VectorsOf(slot, query.Vectors);
+        if (last < first) return false;
+        var (best, score) = (first, float.NegativeInfinity);
+        for (var vector = first; vector <= last; vector++)
         {
             readVector(vector, buffer);
             var vectorScore = TensorPrimitives.Dot(q, buffer);

@@ -513,7 +513,16 @@ public sealed partial class LocalVectorIndex : IVectorIndex, IDisposable
     }
 
     private SearchPlan Plan(VectorQuery query) => FilterPlanner.Plan(
-        query.HasConditions ? query.Admits : null, _records.Used, _records.Count, _records.MetadataAt, query.K, _options.AnnOverfetch, GraphLifecycle.MaxCandidates, _options.FilteredSearch);
+        query.HasConditions ? query.Admits : null, _records.Used, _records.Count, _records.MetadataAt, query.K, _options.AnnOverfetch, GraphLifecycle.MaxCandidates, _options.FilteredSearch,
+        VectorShare(query.Vectors));
+
+    /// <summary>The share of the live vectors of the kind <paramref name="selection"/> scores (items' own, or regions').</summary>
+    private double VectorShare(VectorSelection selection)
+    {
+        var (vectors, items) = ((double)_records.VectorCount, (double)_records.Count);
+        if (vectors <= 0 || selection == VectorSelection.All) return 1.0;
+        return Math.Clamp((selection == VectorSelection.Own ? items : vectors - items) / vectors, 0.0, 1.0);
+    }
 
     private HnswSettings Settings => new(_schema!.Dimension, _options.AnnConnectivity, _options.AnnExpansionAdd, _options.AnnExpansionSearch, _options.AnnQuantization);
 

@@ -68,6 +68,22 @@ internal sealed class SlotTable
     /// <summary>How many region slots follow an item's own slot.</summary>
     public int RegionCountAt(int itemSlot) => _regionTables ? _regionCounts[itemSlot] : 0;
 
+    /// <summary>The slots of an item's vectors that <paramref name="selection"/> scores, First to Last (none when Last is below First).</summary>
+    public (int First, int Last) VectorsOf(int itemSlot, VectorSelection selection) => selection switch
+    {
+        VectorSelection.Own => (itemSlot, itemSlot),
+        VectorSelection.Regions => (itemSlot + 1, itemSlot + RegionCountAt(itemSlot)),
+        _ => (itemSlot, itemSlot + RegionCountAt(itemSlot)),
+    };
+
+    /// <summary>Whether a live slot holds a vector of the kind <paramref name="selection"/> scores (an item's own, or a region's).</summary>
+    public bool Selects(int slot, VectorSelection selection) => selection switch
+    {
+        VectorSelection.Own => !IsRegion(slot),
+        VectorSelection.Regions => IsRegion(slot),
+        _ => true,
+    };
+
     /// <summary>The region a live slot holds; null for an item's own vector.</summary>
     public RegionBox? BoxAt(int slot) => IsRegion(slot) ? _boxes[slot] : null;
 

@@ -72,6 +72,48 @@ public sealed class AzureSearchRegionTests
     }
 
     [Fact]
+    public async Task Own_and_Regions_searches_filter_on_the_region_flag_and_Own_asks_one_document_per_item()
+    {
+        var index = await OpenAsync();
+        await index.UpsertAsync(WithRegions("a", 2, album: "trip"));
+        await index.UpsertAsync(WithRegions("b", 0, album: "trip"));
+        var query = new VectorQuery(3, Filter: Indexing.SearchFilter.Parse("album eq 'trip'")) { Scope = OwnerScope.Of("ann", [new SharedAlbum("bob", "trip")]) };
+
+        await index.SearchAsync(new float[] { 1, 0, 0, 0 }, query with { Vectors = VectorSelection.Own });
+        var own = _service.Requests.Last(r => r.Operation == "search").Json!;
+        await index.SearchAsync(new float[] { 1, 0, 0, 0 }, query with { Vectors = VectorSelection.Regions });
+        var regions = _service.Requests.Last(r => r.Operation == "search").Json!;
+        await index.SearchAsync(new float[] { 1, 0, 0, 0 }, query);
+        var all = _service.Requests.Last(r => r.Operation == "search").Json!;
+
+        // The scope and the client's filter as for every search, and the kind of vector as one more condition.
+        Assert.Equal("(owner eq 'ann' or (owner eq 'bob' and album eq 'trip')) and album eq 'trip' and isRegion eq false", (string)own["filter"]!);
+        Assert.Equal("(owner eq 'ann' or (owner eq 'bob' and album eq 'trip')) and album eq 'trip' and isRegion eq true", (string)regions["filter"]!);
+        Assert.Equal("(owner eq 'ann' or (owner eq 'bob' and album eq 'trip')) and album eq 'trip'", (string)all["filter"]!);
+        // Own documents are one per item: k of them; regions are collapsed from an over-fetch, as all vectors are.
+        Assert.Equal(3, (int)own["top"]!);
+        Assert.Equal(3 * AzureSearchVectorIndex.RegionOverfetch, (int)regions["top"]!);
+        Assert.Empty(_service.Violations);
+    }
+
+    [Fact]
+    public async Task A_Regions_search_of_an_index_without_regions_asks_the_service_nothing()
+    {
+        var index = new VersionedVectorIndex(_service.Catalog("plain"));
+        await index.InitializeAsync(Schema with { Regions = false });
+        await index.UpsertAsync(AzureSearchBackendTests.Record("a", [1, 0, 0, 0]));
+        var searches = _service.Requests.Count(r => r.Operation == "search");
+
+        Assert.Empty(await index.SearchAsync(new float[] { 1, 0, 0, 0 }, new VectorQuery(5) { Vectors = VectorSelection.Regions }));
+        Assert.Equal(searches, _service.Requests.Count(r => r.Operation == "search"));
+        var own = await index.SearchAsync(new float[] { 1, 0, 0, 0 }, new VectorQuery(5) { Vectors = VectorSelection.Own });
+        Assert.Equal("a", Assert.Single(own).Id);
+        // No region flag in an index made without regions: the Own search sends no condition on it.
+        Assert.Null(_service.Requests.Last(r => r.Operation == "search").Json!["filter"]);
+        Assert.Empty(_service.Violations);
+    }
+
+    [Fact]
     public void Region_keys_are_the_items_key_and_a_number_that_no_items_key_can_be()
     {
         var key = DocumentKeys.Encode("x/y.png");

@@ -63,6 +63,12 @@ public sealed record VectorQuery(int K, float? MinScore = null, SearchFilter? Fi
     /// <summary>Whose records may be returned (set by the server, never the client); default <see cref="OwnerScope.Everyone"/>.</summary>
     public OwnerScope Scope { get; init; } = OwnerScope.Everyone;
 
+    /// <summary>
+    /// Which of an item's vectors are scored (issue 14's whole-first copy search): all of them (default; the item scores
+    /// the best of its own and its regions'), its own alone, or its regions alone (an item without regions is then no hit).
+    /// </summary>
+    public VectorSelection Vectors { get; init => field = Enum.IsDefined(value) ? value : throw new ArgumentOutOfRangeException(nameof(Vectors), value, "Vectors is All, Own or Regions."); }
+
     /// <summary>True when a record must pass a condition: a scope other than everyone's, or a client filter.</summary>
     public bool HasConditions => Scope.Owner is not null || Filter is { IsEmpty: false };
 
@@ -80,6 +86,24 @@ public sealed record VectorQuery(int K, float? MinScore = null, SearchFilter? Fi
     private static float? CheckMinScore(float? minScore) => minScore is not { } s || (float.IsFinite(s) && s >= -1 && s <= 1)
         ? minScore
         : throw new ArgumentOutOfRangeException(nameof(MinScore), minScore, "minScore is a cosine similarity between -1 and 1.");
+}
+
+/// <summary>
+/// Which of an item's vectors a search scores (<see cref="VectorQuery.Vectors"/>). Every backend stores an item's own
+/// vector and its region vectors apart (the embedded index by slot, Azure AI Search by the isRegion field), so each
+/// selection is exact: no migration, and in an index without regions <see cref="Own"/> is <see cref="All"/> and
+/// <see cref="Regions"/> finds nothing.
+/// </summary>
+public enum VectorSelection
+{
+    /// <summary>Every vector: an item scores the best of its own and its regions' (<see cref="SearchHit.Region"/> set when a region gave it).</summary>
+    All,
+
+    /// <summary>The item's own (whole-image) vector only; <see cref="SearchHit.Region"/> is always null.</summary>
+    Own,
+
+    /// <summary>The item's region vectors only: it scores the best of them, with that region's box; an item without regions is not returned.</summary>
+    Regions,
 }
 
 /// <summary>The schema an index is opened for: vectors of one model.</summary>
