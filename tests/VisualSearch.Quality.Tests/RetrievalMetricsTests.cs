@@ -234,6 +234,43 @@ public sealed class RetrievalMetricsTests
         Assert.Equal(own.Curve, DuplicateEvaluator.OpenSet([[Unit(0)], [Unit(90)]], 2, queries, 0.95).Curve);
     }
 
+    [Fact]
+    public void WholeFirstAsksTheRegionsOnlyWhenNoOwnVectorReachesTheThreshold()
+    {
+        // Ref 0 at 0 degrees; ref 1 at 90 with a region at 6. A whole copy of ref 0 at 4 degrees meets ref 1's region
+        // closer (2 degrees) than its own reference; a detail of ref 1 at 7 degrees is 1 degree from that region.
+        float[][][] indexed = [[Unit(0)], [Unit(90), Unit(6)]];
+        CopyQuery[] queries = [new(Unit(4), 0, CopyEdit.Crop50), new(Unit(7), 1, CopyEdit.PartialSquare)];
+        var threshold = (float)Math.Cos(5.5 * Math.PI / 180);
+
+        var all = CopyDetectionEvaluator.Evaluate(indexed, 2, queries);
+        var wholeFirst = CopyDetectionEvaluator.Evaluate(indexed, 2, queries, regionFallbackBelow: threshold);
+
+        // Every vector: the copy is lost to the region, the detail found by it.
+        Assert.Equal(0.0, all.PerEdit.Single(e => e.Name == CopyEdits.Name(CopyEdit.Crop50)).AccuracyAt1);
+        Assert.Equal(1.0, all.PerEdit.Single(e => e.Name == CopyEdits.Name(CopyEdit.PartialSquare)).AccuracyAt1);
+        // Whole-first: the copy's own match (cos 4 degrees) is above the threshold, so the regions are not asked; the
+        // detail's best own score (cos 7 degrees) is below it, so it falls through to the region.
+        Assert.Equal(1.0, wholeFirst.PerEdit.Single(e => e.Name == CopyEdits.Name(CopyEdit.Crop50)).AccuracyAt1);
+        Assert.Equal(1.0, wholeFirst.PerEdit.Single(e => e.Name == CopyEdits.Name(CopyEdit.PartialSquare)).AccuracyAt1);
+        Assert.Equal((float)Math.Cos(4 * Math.PI / 180), wholeFirst.Overall.MeanTrueSimilarity, 5);
+    }
+
+    [Fact]
+    public void TheOpenSetWholeFirstScoresTheReferenceByItsOwnVectorWhenThatIsAboveTheThreshold()
+    {
+        // Ref 0 at 0 degrees with a region at 8; a copy at 10 degrees. Every vector: the reference scores cos 2 degrees
+        // (its region); whole-first (threshold cos 12 degrees): its own vector is above it, so cos 10 degrees.
+        CopyQuery[] queries = [new(Unit(10), 0, CopyEdit.Crop50)];
+        float[][][] indexed = [[Unit(0), Unit(8)], [Unit(90)]];
+        var all = DuplicateEvaluator.OpenSet(indexed, 2, queries, 0.95);
+        var wholeFirst = DuplicateEvaluator.OpenSet(indexed, 2, queries, 0.95, regionFallbackBelow: (float)Math.Cos(12 * Math.PI / 180));
+
+        Assert.Equal(1.0, all.Curve.Single(p => p.Threshold == 0.99f).Recall);
+        Assert.Equal(0.0, wholeFirst.Curve.Single(p => p.Threshold == 0.99f).Recall);
+        Assert.Equal(1.0, wholeFirst.Curve.Single(p => p.Threshold == 0.98f).Recall);
+    }
+
     private static float[] Unit(double degrees)
     {
         var a = degrees * Math.PI / 180;

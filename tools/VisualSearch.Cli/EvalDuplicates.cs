@@ -23,12 +23,14 @@ internal static class EvalDuplicates
         IReadOnlyList<CopyQuery> queries,
         IReadOnlyList<RankedList>? categories,
         CancellationToken cancellationToken,
-        IReadOnlyList<float[][]>? itemVectors = null)
+        IReadOnlyList<float[][]>? itemVectors = null,
+        float? regionFallbackBelow = null)
     {
-        // With regions the open set is asked of the items as the index holds them (an item scores the best of its vectors).
+        // With regions the open set is asked of the items as the index holds them, as the search scores them (an item the
+        // best of its vectors; whole-first with regionFallbackBelow).
         var openSet = itemVectors is null
             ? DuplicateEvaluator.OpenSet(indexed, references, queries, TargetPrecision, cancellationToken)
-            : DuplicateEvaluator.OpenSet(itemVectors, references, queries, TargetPrecision, cancellationToken);
+            : DuplicateEvaluator.OpenSet(itemVectors, references, queries, TargetPrecision, cancellationToken, regionFallbackBelow);
 
         // One library: every reference, every copy and the distractors; a copy's set is its reference.
         var vectors = new List<float[]>(indexed);

@@ -23,6 +23,10 @@ internal sealed class QualityEngine : IDisposable
         var options = host.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<EncoderOptions>>().Value;
         DetailRegions = Encoder.RegionInput is not null;
         Regions = (options.Regions && options.EffectiveDescriptor == DescriptorMode.FeatureMap) || DetailRegions;
+        RegionFallbackBelow = DetailRegions
+            ? host.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<SearchOptions>>().Value.RegionFallbackBelow
+              ?? host.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<Duplicates.DuplicateOptions>>().Value.CopyMinScore
+            : null;
         Head = head;
         CacheDirectory = cacheDirectory;
         Workers = workers;
@@ -46,6 +50,13 @@ internal sealed class QualityEngine : IDisposable
     /// them from a second, larger inference; queries do not.
     /// </summary>
     public bool DetailRegions { get; }
+
+    /// <summary>
+    /// With detail regions, the whole-first threshold the product's search uses (<see cref="SearchOptions.RegionFallbackBelow"/>,
+    /// else Duplicates:CopyMinScore): the items' regions count for a query only when no item's own vector scores this much.
+    /// Null without detail regions.
+    /// </summary>
+    public float? RegionFallbackBelow { get; }
 
     /// <summary>The views a query is embedded from (--query-views, else Search:QueryViews); items are always embedded from the input.</summary>
     public IReadOnlyList<ImageView> QueryViews { get; }

@@ -44,4 +44,7 @@ internal static partial class Log
 
     [LoggerMessage(1401, LogLevel.Debug, "The search embedded {Views} query views, combined by {Combination}")]
     public static partial void SearchedWithViews(ILogger logger, int views, Search.QueryViewCombination combination);
+
+    [LoggerMessage(1402, LogLevel.Debug, "The best whole-image score {BestOwn:F3} is below {Threshold:F3}: asked the detail regions ({Hits} items)")]
+    public static partial void AskedRegions(ILogger logger, float bestOwn, float threshold, int hits);
 }

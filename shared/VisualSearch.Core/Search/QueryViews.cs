@@ -39,6 +39,18 @@ public sealed class SearchOptions
     [Range(ImageView.MinZoom, 1.0)]
     public double QueryZoom { get; set; } = ImageView.DefaultZoom;
 
+    /// <summary>
+    /// Whole-first search over items with detail regions (issue 14, <c>Encoder:DetailRegionSide</c>; docs/quality.md 7h):
+    /// a search asks the items' own (whole-image) vectors first, and their detail regions only when the best whole-image
+    /// score is below this cosine; then each item counts once with its best score (and the region's box when a region
+    /// gave it). So a whole-image copy is answered as without regions, and a detail falls through to them. Null (the
+    /// default): the copy threshold, <c>Duplicates:CopyMinScore</c> (0.83; it follows that setting when a copy head
+    /// changes the scale). 1: the regions are always asked (an item scores the best of all its vectors, 7e's rule);
+    /// -1: only when no item is in scope. Spaces without detail regions search as before.
+    /// </summary>
+    [Range(-1.0, 1.0)]
+    public float? RegionFallbackBelow { get; set; }
+
     /// <summary>The parsed <see cref="QueryViews"/> (throws <see cref="FormatException"/> when they do not parse; validated at start).</summary>
     public IReadOnlyList<ImageView> ParseViews() => QueryViewSet.Parse(QueryViews, QueryZoom);
 }

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using VisualSearch.Diagnostics;
+using VisualSearch.Duplicates;
 using VisualSearch.Embedding;
 using VisualSearch.Imaging;
 using VisualSearch.Indexing;
@@ -93,12 +94,16 @@ public sealed class SearchService(
     ILogger<SearchService> logger,
     DecodeGate? decodeGate = null,
     IOptions<SearchOptions>? options = null,
-    CopySpace? copies = null)
+    CopySpace? copies = null,
+    IOptions<DuplicateOptions>? duplicates = null)
 {
     private readonly DecodeGate _decodeGate = decodeGate ?? new DecodeGate(Options.Create(new ImagingOptions()));
     private readonly SearchOptions _options = options?.Value ?? new SearchOptions();
     // Parsed once (validated at start by AddVisualSearchEngine; a bad list throws here for a service made by hand).
     private readonly IReadOnlyList<ImageView> _views = (options?.Value ?? new SearchOptions()).ParseViews();
+
+    /// <summary>Below this best whole-image score a space with detail regions asks them (<see cref="SearchOptions.RegionFallbackBelow"/>; default the copy threshold).</summary>
+    private readonly float _regionFallbackBelow = options?.Value.RegionFallbackBelow ?? (duplicates?.Value ?? new DuplicateOptions()).CopyMinScore;
 
     /// <summary>
     /// Neighbours of an image among the records <paramref name="scope"/> allows. Throws
@@ -125,22 +130,12 @@ public sealed class SearchService(
         // Drift telemetry watches what items are embedded from: the input view when there is one.
         var observed = embeddings[QueryViewSet.InputIndex(_views)];
         if (space == SearchSpace.Category) metrics.ObserveEmbedding(encoder.Model.Id, observed.Vector, observed.RawNorm);
-        IReadOnlyList<SearchHit> hits;
-        if (embeddings.Count == 1)
-        {
-            hits = await QueryAsync(vectors, embeddings[0].Vector, query, scope, null, cancellationToken).ConfigureAwait(false);
-        }
-        else if (_options.QueryViewCombination == QueryViewCombination.Mean)
-        {
-            hits = await QueryAsync(vectors, QueryViewSet.Mean([.. embeddings.Select(e => e.Vector)]), query, scope, null, cancellationToken).ConfigureAwait(false);
-        }
-        else
-        {
-            // One search per view, each through the index with the same query and the server's scope; merged by item.
-            var lists = new List<IReadOnlyList<SearchHit>>(embeddings.Count);
-            foreach (var e in embeddings) lists.Add(await IndexQueryAsync(vectors, e.Vector, query, scope, null, cancellationToken).ConfigureAwait(false));
-            hits = Cut(QueryViewSet.BestPerItem(lists, query.K), query);
-        }
+        // One query vector, or with Best one per view (each searches through the index with the same query and the
+        // server's scope; merged by item).
+        float[][] queryVectors = embeddings.Count == 1 ? [embeddings[0].Vector]
+            : _options.QueryViewCombination == QueryViewCombination.Mean ? [QueryViewSet.Mean([.. embeddings.Select(e => e.Vector)])]
+            : [.. embeddings.Select(e => e.Vector)];
+        var hits = Cut(await SpaceQueryAsync(vectors, spaceEncoder, queryVectors, query, scope, null, cancellationToken).ConfigureAwait(false), query);
 
         Log.Searched(logger, hits.Count, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         if (embeddings.Count > 1) Log.SearchedWithViews(logger, embeddings.Count, _options.QueryViewCombination);
@@ -165,7 +160,7 @@ public sealed class SearchService(
         // The item's own vector in the space searched (an item the copy space does not hold yet reads as unknown there).
         var item = await vectors.GetAsync(id, scope, cancellationToken).ConfigureAwait(false);
         if (item is null) return null;
-        var hits = await QueryAsync(vectors, item.Vector, query, scope, id, cancellationToken).ConfigureAwait(false);
+        var hits = Cut(await SpaceQueryAsync(vectors, spaceEncoder, [item.Vector], query, scope, id, cancellationToken).ConfigureAwait(false), query);
         return new SearchResponse(spaceEncoder.Model.Id, hits) { Space = space };
     }
 
@@ -203,14 +198,41 @@ public sealed class SearchService(
         return copies is null ? throw new CopySpaceUnavailableException() : (space, copies.Encoder, copies.Index);
     }
 
-    private async Task<IReadOnlyList<SearchHit>> QueryAsync(IVectorIndex vectors, float[] vector, SearchQuery query, OwnerScope scope, string? excludeId, CancellationToken cancellationToken) =>
-        Cut(await IndexQueryAsync(vectors, vector, query, scope, excludeId, cancellationToken).ConfigureAwait(false), query);
-
-    /// <summary>One index search, scoped by the server (<paramref name="scope"/>) and filtered as the query says.</summary>
-    private async Task<IReadOnlyList<SearchHit>> IndexQueryAsync(IVectorIndex vectors, float[] vector, SearchQuery query, OwnerScope scope, string? excludeId, CancellationToken cancellationToken)
+    /// <summary>
+    /// The items of a space nearest to the query's vector(s), uncut: one index search per vector, merged by item. In a
+    /// space whose items carry detail regions the search is whole-first (<see cref="SearchOptions.RegionFallbackBelow"/>):
+    /// the items' own vectors first, and their regions only when the best own score is below the threshold; then the
+    /// two merged by item (the exact top k of the best of all its vectors, since each list is an exact top k).
+    /// </summary>
+    private async Task<IReadOnlyList<SearchHit>> SpaceQueryAsync(IVectorIndex vectors, IImageEncoder spaceEncoder, float[][] queryVectors, SearchQuery query, OwnerScope scope, string? excludeId, CancellationToken cancellationToken)
     {
-        using (metrics.Time("index.query"))
-            return await vectors.SearchAsync(vector, query.ToVectorQuery(excludeId) with { Scope = scope }, cancellationToken).ConfigureAwait(false);
+        var vectorQuery = query.ToVectorQuery(excludeId) with { Scope = scope };
+        if (spaceEncoder.Model.DetailRegions is null)
+            return await IndexQueriesAsync(vectors, queryVectors, vectorQuery, cancellationToken).ConfigureAwait(false);
+
+        // Own vectors down to the threshold even when minScore is above it, so the decision sees the best own score.
+        var threshold = _regionFallbackBelow;
+        var own = await IndexQueriesAsync(vectors, queryVectors,
+            vectorQuery with { Vectors = VectorSelection.Own, MinScore = vectorQuery.MinScore is { } m ? Math.Min(m, threshold) : null }, cancellationToken).ConfigureAwait(false);
+        var kept = vectorQuery.MinScore is { } min ? [.. own.Where(h => h.Score >= min)] : own;
+        var bestOwn = own.Count > 0 ? own[0].Score : float.NegativeInfinity;
+        if (!WholeFirst.AsksRegions(bestOwn, threshold)) return kept;
+        var regions = await IndexQueriesAsync(vectors, queryVectors, vectorQuery with { Vectors = VectorSelection.Regions }, cancellationToken).ConfigureAwait(false);
+        Log.AskedRegions(logger, bestOwn, threshold, regions.Count);
+        return QueryViewSet.BestPerItem([kept, regions], query.K);
+    }
+
+    /// <summary>One index search per query vector (each scoped by the server and filtered as the query says), merged by item.</summary>
+    private async Task<IReadOnlyList<SearchHit>> IndexQueriesAsync(IVectorIndex vectors, float[][] queryVectors, VectorQuery vectorQuery, CancellationToken cancellationToken)
+    {
+        var lists = new List<IReadOnlyList<SearchHit>>(queryVectors.Length);
+        foreach (var vector in queryVectors)
+        {
+            using (metrics.Time("index.query"))
+                lists.Add(await vectors.SearchAsync(vector, vectorQuery, cancellationToken).ConfigureAwait(false));
+        }
+
+        return lists.Count == 1 ? lists[0] : QueryViewSet.BestPerItem(lists, vectorQuery.K);
     }
 
     /// <summary>The results, cut where the scores fall away when the query asks for <see cref="CutoffMode.Auto"/>.</summary>

@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using VisualSearch.Search;
 
 namespace VisualSearch.Evaluation;
 
@@ -15,6 +16,48 @@ public sealed record CopyQuery(float[] Vector, int Reference, CopyEdit Edit)
     public float Similarity(float[][] item)
     {
         return Views is null ? CopyDetectionEvaluator.BestOf(Vector, item) : CopyDetectionEvaluator.BestOver(Views, item);
+    }
+
+    /// <summary>The query's similarity to an item's own vector (the first), the best over <see cref="Views"/> when set.</summary>
+    public float OwnSimilarity(float[][] item)
+    {
+        ArgumentNullException.ThrowIfNull(item);
+        return Views is null ? TensorPrimitives.Dot(Vector, item[0]) : CopyDetectionEvaluator.BestOver(Views, [item[0]]);
+    }
+
+    /// <summary>
+    /// The query's similarity to every item as a whole-first search scores them (<see cref="WholeFirst"/>): by their own
+    /// vectors when one of <paramref name="candidates"/> scores at least <paramref name="regionFallbackBelow"/>, else by the
+    /// best of all their vectors; null <paramref name="regionFallbackBelow"/>: always the best of all (every vector asked).
+    /// Items outside <paramref name="candidates"/> (the indexes left out of a search) keep NaN.
+    /// </summary>
+    public float[] Similarities(IReadOnlyList<float[][]> indexed, float? regionFallbackBelow, Func<int, bool>? candidates = null)
+    {
+        ArgumentNullException.ThrowIfNull(indexed);
+        var similarity = new float[indexed.Count];
+        if (regionFallbackBelow is not { } threshold)
+        {
+            for (var j = 0; j < indexed.Count; j++) similarity[j] = candidates is null || candidates(j) ? Similarity(indexed[j]) : float.NaN;
+            return similarity;
+        }
+
+        var bestOwn = float.NegativeInfinity;
+        for (var j = 0; j < indexed.Count; j++)
+        {
+            if (candidates is not null && !candidates(j))
+            {
+                similarity[j] = float.NaN;
+                continue;
+            }
+
+            similarity[j] = OwnSimilarity(indexed[j]);
+            bestOwn = Math.Max(bestOwn, similarity[j]);
+        }
+
+        if (!WholeFirst.AsksRegions(bestOwn, threshold)) return similarity;
+        for (var j = 0; j < indexed.Count; j++)
+            if (candidates is null || candidates(j)) similarity[j] = Similarity(indexed[j]);
+        return similarity;
     }
 }
 
@@ -68,7 +111,11 @@ public static class CopyDetectionEvaluator
     /// As <see cref="Evaluate(IReadOnlyList{float[]}, int, IReadOnlyList{CopyQuery}, double, CancellationToken)"/>, with
     /// several vectors per indexed item (its own and its regions' ones): an item scores the best of its vectors.
     /// </summary>
-    public static CopyReport Evaluate(IReadOnlyList<float[][]> indexed, int references, IReadOnlyList<CopyQuery> queries, double targetPrecision = 0.9, CancellationToken cancellationToken = default)
+    /// <param name="regionFallbackBelow">
+    /// Whole-first (<see cref="WholeFirst"/>): the items' regions count for a query only when no item's own vector scores
+    /// this much; null: an item always scores the best of all its vectors.
+    /// </param>
+    public static CopyReport Evaluate(IReadOnlyList<float[][]> indexed, int references, IReadOnlyList<CopyQuery> queries, double targetPrecision = 0.9, CancellationToken cancellationToken = default, float? regionFallbackBelow = null)
     {
         ArgumentNullException.ThrowIfNull(indexed);
         ArgumentNullException.ThrowIfNull(queries);
@@ -81,8 +128,7 @@ public static class CopyDetectionEvaluator
         {
             var query = queries[q];
             if ((uint)query.Reference >= (uint)references) throw new ArgumentException($"Query {q} names reference {query.Reference} of {references}.", nameof(queries));
-            var similarity = new float[indexed.Count];
-            for (var j = 0; j < indexed.Count; j++) similarity[j] = query.Similarity(indexed[j]);
+            var similarity = query.Similarities(indexed, regionFallbackBelow);
             var ranked = CategoryEvaluator.Rank(similarity);
             var rank = Array.IndexOf(ranked, query.Reference);
             var top = ranked.Take(CandidatesPerQuery).Select(j => new Pair(similarity[j], j == query.Reference)).ToArray();

@@ -53,8 +53,12 @@ public static class DuplicateEvaluator
         return OpenSet([.. indexed.Select(v => new[] { v })], references, queries, targetPrecision, cancellationToken);
     }
 
-    /// <summary>The same over items of several vectors (an item's own and its regions', issue 14): an item scores the best of them.</summary>
-    public static OpenSetReport OpenSet(IReadOnlyList<float[][]> indexed, int references, IReadOnlyList<CopyQuery> queries, double targetPrecision, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// The same over items of several vectors (an item's own and its regions', issue 14): an item scores the best of them,
+    /// or with <paramref name="regionFallbackBelow"/> as a whole-first search scores it (<see cref="WholeFirst"/>; the rule
+    /// applied to each of the two searches, with the reference and without it).
+    /// </summary>
+    public static OpenSetReport OpenSet(IReadOnlyList<float[][]> indexed, int references, IReadOnlyList<CopyQuery> queries, double targetPrecision, CancellationToken cancellationToken = default, float? regionFallbackBelow = null)
     {
         ArgumentNullException.ThrowIfNull(indexed);
         ArgumentNullException.ThrowIfNull(queries);
@@ -64,15 +68,13 @@ public static class DuplicateEvaluator
         {
             var query = queries[q];
             if ((uint)query.Reference >= (uint)references) throw new ArgumentException($"Query {q} names reference {query.Reference} of {references}.", nameof(queries));
+            // Asked with the reference in the index (its score), then without it (the best of the others).
+            var with = query.Similarities(indexed, regionFallbackBelow);
+            trueScore[q] = with[query.Reference];
+            var without = regionFallbackBelow is null ? with : query.Similarities(indexed, regionFallbackBelow, j => j != query.Reference);
             var wrong = float.NegativeInfinity;
             for (var j = 0; j < indexed.Count; j++)
-            {
-                var s = float.NegativeInfinity;
-                foreach (var vector in indexed[j]) s = Math.Max(s, TensorPrimitives.Dot(query.Vector, vector));
-                if (j == query.Reference) trueScore[q] = s;
-                else if (s > wrong) wrong = s;
-            }
-
+                if (j != query.Reference && without[j] > wrong) wrong = without[j];
             bestWrong[q] = wrong;
         });
 
