@@ -102,7 +102,9 @@ internal sealed class QualityEngine : IDisposable
                     throw new UsageException($"--head: {ex.Message}");
                 }
 
-                if (head.BackboneModelId != engine.Model.Id)
+                // With detail regions the head is one of the model without them (the whole-image vectors it was trained on);
+                // eval-copies then applies it to the regions too, to measure what a head over detail regions would give (7h).
+                if (head.BackboneModelId != engine.Model.Id && head.BackboneModelId != engine.Model.WithoutDetailRegions.Id)
                     throw new UsageException($"--head: {headPath} was trained on {head.BackboneModelId}, not on the configured encoder {engine.Model.Id}.");
             }
 
@@ -163,9 +165,12 @@ internal sealed class QualityEngine : IDisposable
         return result;
     }
 
-    /// <summary>An indexed item's vectors as a multi-vector index holds them: its own (projected), then its regions' ones.</summary>
+    /// <summary>
+    /// An indexed item's vectors as a multi-vector index holds them: its own (projected), then its regions' ones (detail
+    /// regions through --head too, which the product refuses today: measurement only, docs/quality.md 7h).
+    /// </summary>
     public float[][] ItemVectors(Embedding.Embedding embedding) =>
-        [Project(embedding).Vector, .. (embedding.Regions ?? []).Select(r => r.Vector)];
+        [Project(embedding).Vector, .. (embedding.Regions ?? []).Select(r => Head is not null && DetailRegions ? Head.Apply(r.Vector).Vector : r.Vector)];
 
     /// <summary>The vector as it is compared: the encoder's, or through --head.</summary>
     public Embedding.Embedding Project(Embedding.Embedding embedding) => Head is null ? embedding : Head.Apply(embedding.Vector);
