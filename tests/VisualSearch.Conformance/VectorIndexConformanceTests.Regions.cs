@@ -68,16 +68,22 @@ public abstract partial class VectorIndexConformanceTests
         Assert.Equal(3, await index.CountAsync());
     }
 
-    [Fact]
-    public async Task An_item_with_many_close_regions_does_not_crowd_others_out_of_k()
+    /// <summary>p: own vector orthogonal to the query and 40 regions, every one closer to it than q (0.8) and r (0.6), which have none.</summary>
+    protected async Task<IVectorIndex> IndexWithManyCloseRegionsAsync()
     {
         var index = await NewRegionIndexAsync();
-        // 40 regions of p, every one closer to the query than q and r: a backend that fetches a fixed number of
-        // vectors and collapses them would see only p.
         var regions = Enumerable.Range(0, 40).Select(i => (Unit(1, 0, 0, 0.01f * i), new RegionBox(i, i, 10, 10))).ToArray();
         await index.UpsertAsync(WithRegions(Record("p", Unit(0, 1, 0, 0)), regions));
         await index.UpsertAsync(Record("q", Unit(0.8f, 0.6f, 0, 0)));
         await index.UpsertAsync(Record("r", Unit(0.6f, 0, 0.8f, 0)));
+        return index;
+    }
+
+    [Fact]
+    public async Task An_item_with_many_close_regions_does_not_crowd_others_out_of_k()
+    {
+        // A backend that fetches a fixed number of vectors and collapses them would see only p.
+        var index = await IndexWithManyCloseRegionsAsync();
 
         var hits = await index.SearchAsync(Query, new VectorQuery(2));
 

@@ -79,13 +79,9 @@ public abstract partial class VectorIndexConformanceTests
     [Fact]
     public async Task Own_is_not_crowded_out_by_an_items_many_close_regions()
     {
-        var index = await NewRegionIndexAsync();
-        // 40 regions of p closer to the query than any own vector: an Own search that fetched vectors without asking
+        // p's 40 regions are closer to the query than any own vector: an Own search that fetched vectors without asking
         // for own ones would find p's regions only.
-        var regions = Enumerable.Range(0, 40).Select(i => (Unit(1, 0, 0, 0.01f * i), new RegionBox(i, i, 10, 10))).ToArray();
-        await index.UpsertAsync(WithRegions(Record("p", Unit(0, 1, 0, 0)), regions));
-        await index.UpsertAsync(Record("q", Unit(0.8f, 0.6f, 0, 0)));
-        await index.UpsertAsync(Record("r", Unit(0.6f, 0, 0.8f, 0)));
+        var index = await IndexWithManyCloseRegionsAsync();
 
         var hits = await index.SearchAsync(Query, new VectorQuery(2) { Vectors = VectorSelection.Own });
 

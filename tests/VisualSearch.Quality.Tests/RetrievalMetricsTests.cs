@@ -254,6 +254,11 @@ public sealed class RetrievalMetricsTests
         Assert.Equal(1.0, wholeFirst.PerEdit.Single(e => e.Name == CopyEdits.Name(CopyEdit.Crop50)).AccuracyAt1);
         Assert.Equal(1.0, wholeFirst.PerEdit.Single(e => e.Name == CopyEdits.Name(CopyEdit.PartialSquare)).AccuracyAt1);
         Assert.Equal((float)Math.Cos(4 * Math.PI / 180), wholeFirst.Overall.MeanTrueSimilarity, 5);
+        // The detail's region (cos 1 degree) beats the best own score (cos 7 degrees) by 0.0073: not by a margin of 0.01.
+        var margin = CopyDetectionEvaluator.Evaluate(indexed, 2, queries, regionFallbackBelow: threshold, regionMargin: 0.01f);
+        Assert.Equal(0.0, margin.PerEdit.Single(e => e.Name == CopyEdits.Name(CopyEdit.PartialSquare)).AccuracyAt1);
+        Assert.Equal(1.0, CopyDetectionEvaluator.Evaluate(indexed, 2, queries, regionFallbackBelow: threshold, regionMargin: 0.005f)
+            .PerEdit.Single(e => e.Name == CopyEdits.Name(CopyEdit.PartialSquare)).AccuracyAt1);
     }
 
     [Fact]

@@ -89,7 +89,7 @@ public static class EvalCopiesCommand
         }
 
         // As the product's search scores them: with detail regions whole-first (engine.RegionFallbackBelow), else the best of an item's vectors.
-        var report = CopyDetectionEvaluator.Evaluate(indexed, usableRefs, queries, 0.9, cancellationToken, engine.RegionFallbackBelow);
+        var report = CopyDetectionEvaluator.Evaluate(indexed, usableRefs, queries, 0.9, cancellationToken, engine.RegionFallbackBelow, engine.RegionMargin);
         // With regions, the same items scored by their own vectors alone too, and (whole-first) by the best of all their
         // vectors for every query: what the regions add, and what asking them first would cost, from one run.
         var ownOnly = engine.Regions ? CopyDetectionEvaluator.Evaluate([.. indexed.Select(v => v[0])], usableRefs, queries, 0.9, cancellationToken) : null;
@@ -99,7 +99,7 @@ public static class EvalCopiesCommand
         // vectors, the open set with detail regions of the items as the index holds them (their regions can answer a copy).
         // Query views do not apply there: the copies are asked with (and grouped by) their input vectors, as stored items are.
         var duplicates = EvalDuplicates.Run([.. indexed.Select(v => v[0])], usableRefs, indexed.Count - usableRefs, [.. inputQueries.Where(q => !CopyEdits.IsPartial(q.Edit))], categories, cancellationToken,
-            engine.DetailRegions ? indexed : null, engine.RegionFallbackBelow);
+            engine.DetailRegions ? indexed : null, engine.RegionFallbackBelow, engine.RegionMargin);
         if (args.Has("json"))
         {
             // The copy report's fields stay at the root (as before); the duplicate measurements sit beside them.
@@ -107,7 +107,12 @@ public static class EvalCopiesCommand
             root["regions"] = engine.Regions;
             root["queryViews"] = new System.Text.Json.Nodes.JsonArray([.. engine.QueryViews.Select(v => (System.Text.Json.Nodes.JsonNode?)v.Name)]);
             root["viewCombination"] = engine.ViewCombination.ToString();
-            if (engine.RegionFallbackBelow is { } below) root["regionFallbackBelow"] = Quality.Round(below);
+            if (engine.RegionFallbackBelow is { } below)
+            {
+                root["regionFallbackBelow"] = Quality.Round(below);
+                root["regionMargin"] = Quality.Round(engine.RegionMargin);
+            }
+
             if (ownOnly is not null) root["ownVectorsOnly"] = JsonSerializer.SerializeToNode(ToJson(engine.ModelId, seed, ownOnly), Json);
             if (allVectors is not null) root["allVectors"] = JsonSerializer.SerializeToNode(ToJson(engine.ModelId, seed, allVectors), Json);
             root["vectorsPerItem"] = Quality.Round(VectorsPerItem(indexed), 2);
@@ -119,7 +124,7 @@ public static class EvalCopiesCommand
             if (ownOnly is not null) WriteTable(stdout, engine.ModelId + " (the items' own vectors only)", seed, ownOnly);
             if (allVectors is not null) WriteTable(stdout, engine.ModelId + $" (the best of all of an item's {VectorsPerItem(indexed):F1} vectors, for every query)", seed, allVectors);
             WriteTable(stdout, engine.ModelId + (engine.HasQueryViews ? $", query views {engine.QueryViewsLabel}" : "") + (engine.Regions ? $" with regions ({VectorsPerItem(indexed):F1} vectors per item, scored in memory by the best of an item's vectors"
-                + (engine.RegionFallbackBelow is { } t ? $", whole-first: regions only when no own vector scores {t.ToString("F3", CultureInfo.InvariantCulture)}" : "") + ")" : ""), seed, report);
+                + (engine.RegionFallbackBelow is { } t ? $", whole-first: regions only when no own vector scores {t.ToString("F3", CultureInfo.InvariantCulture)}, counted when {engine.RegionMargin.ToString("F3", CultureInfo.InvariantCulture)} above the best own" : "") + ")" : ""), seed, report);
             EvalDuplicates.WriteTable(stdout, duplicates);
         }
 

@@ -27,6 +27,7 @@ internal sealed class QualityEngine : IDisposable
             ? host.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<SearchOptions>>().Value.RegionFallbackBelow
               ?? host.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<Duplicates.DuplicateOptions>>().Value.CopyMinScore
             : null;
+        RegionMargin = DetailRegions ? host.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<SearchOptions>>().Value.RegionMargin : 0;
         Head = head;
         CacheDirectory = cacheDirectory;
         Workers = workers;
@@ -57,6 +58,9 @@ internal sealed class QualityEngine : IDisposable
     /// Null without detail regions.
     /// </summary>
     public float? RegionFallbackBelow { get; }
+
+    /// <summary>With detail regions, <see cref="SearchOptions.RegionMargin"/>: a region counts when it beats the best own score by this much.</summary>
+    public float RegionMargin { get; }
 
     /// <summary>The views a query is embedded from (--query-views, else Search:QueryViews); items are always embedded from the input.</summary>
     public IReadOnlyList<ImageView> QueryViews { get; }

@@ -51,6 +51,16 @@ public sealed class SearchOptions
     [Range(-1.0, 1.0)]
     public float? RegionFallbackBelow { get; set; }
 
+    /// <summary>
+    /// With <see cref="RegionFallbackBelow"/>: once the regions are asked, a region's score counts only when it beats the
+    /// best whole-image score of the search by at least this much (0: every region counts). A copy that lost detail (a
+    /// quarter-size JPEG) scores low against its own item, and some window of another item can beat that by a hair; a
+    /// detail's window beats every whole image by far. 0.05, measured with the copy defaults (docs/quality.md 7h), keeps
+    /// the whole-image copies of a copy space without regions and most of the details the regions find.
+    /// </summary>
+    [Range(0.0, 1.0)]
+    public float RegionMargin { get; set; } = 0.05f;
+
     /// <summary>The parsed <see cref="QueryViews"/> (throws <see cref="FormatException"/> when they do not parse; validated at start).</summary>
     public IReadOnlyList<ImageView> ParseViews() => QueryViewSet.Parse(QueryViews, QueryZoom);
 }

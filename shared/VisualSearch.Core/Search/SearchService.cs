@@ -201,8 +201,9 @@ public sealed class SearchService(
     /// <summary>
     /// The items of a space nearest to the query's vector(s), uncut: one index search per vector, merged by item. In a
     /// space whose items carry detail regions the search is whole-first (<see cref="SearchOptions.RegionFallbackBelow"/>):
-    /// the items' own vectors first, and their regions only when the best own score is below the threshold; then the
-    /// two merged by item (the exact top k of the best of all its vectors, since each list is an exact top k).
+    /// the items' own vectors first, and their regions only when the best own score is below the threshold (those that beat
+    /// it by <see cref="SearchOptions.RegionMargin"/>); then the two merged by item (the exact top k of the best of all its
+    /// counted vectors, since each list is an exact top k).
     /// </summary>
     private async Task<IReadOnlyList<SearchHit>> SpaceQueryAsync(IVectorIndex vectors, IImageEncoder spaceEncoder, float[][] queryVectors, SearchQuery query, OwnerScope scope, string? excludeId, CancellationToken cancellationToken)
     {
@@ -218,8 +219,9 @@ public sealed class SearchService(
         var bestOwn = own.Count > 0 ? own[0].Score : float.NegativeInfinity;
         if (!WholeFirst.AsksRegions(bestOwn, threshold)) return kept;
         var regions = await IndexQueriesAsync(vectors, queryVectors, vectorQuery with { Vectors = VectorSelection.Regions }, cancellationToken).ConfigureAwait(false);
-        Log.AskedRegions(logger, bestOwn, threshold, regions.Count);
-        return QueryViewSet.BestPerItem([kept, regions], query.K);
+        var counted = _options.RegionMargin > 0 ? [.. regions.Where(h => WholeFirst.RegionCounts(h.Score, bestOwn, _options.RegionMargin))] : regions;
+        Log.AskedRegions(logger, bestOwn, threshold, counted.Count);
+        return QueryViewSet.BestPerItem([kept, counted], query.K);
     }
 
     /// <summary>One index search per query vector (each scoped by the server and filtered as the query says), merged by item.</summary>

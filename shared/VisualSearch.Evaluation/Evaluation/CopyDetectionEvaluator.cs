@@ -31,7 +31,8 @@ public sealed record CopyQuery(float[] Vector, int Reference, CopyEdit Edit)
     /// best of all their vectors; null <paramref name="regionFallbackBelow"/>: always the best of all (every vector asked).
     /// Items outside <paramref name="candidates"/> (the indexes left out of a search) keep NaN.
     /// </summary>
-    public float[] Similarities(IReadOnlyList<float[][]> indexed, float? regionFallbackBelow, Func<int, bool>? candidates = null)
+    /// <param name="regionMargin">Whole-first only: a region counts when it beats the best own score by this much (<see cref="WholeFirst.RegionCounts"/>).</param>
+    public float[] Similarities(IReadOnlyList<float[][]> indexed, float? regionFallbackBelow, Func<int, bool>? candidates = null, float regionMargin = 0)
     {
         ArgumentNullException.ThrowIfNull(indexed);
         var similarity = new float[indexed.Count];
@@ -56,7 +57,12 @@ public sealed record CopyQuery(float[] Vector, int Reference, CopyEdit Edit)
 
         if (!WholeFirst.AsksRegions(bestOwn, threshold)) return similarity;
         for (var j = 0; j < indexed.Count; j++)
-            if (candidates is null || candidates(j)) similarity[j] = Similarity(indexed[j]);
+        {
+            if (candidates is not null && !candidates(j)) continue;
+            var all = Similarity(indexed[j]);
+            if (all > similarity[j] && WholeFirst.RegionCounts(all, bestOwn, regionMargin)) similarity[j] = all;
+        }
+
         return similarity;
     }
 }
@@ -115,7 +121,8 @@ public static class CopyDetectionEvaluator
     /// Whole-first (<see cref="WholeFirst"/>): the items' regions count for a query only when no item's own vector scores
     /// this much; null: an item always scores the best of all its vectors.
     /// </param>
-    public static CopyReport Evaluate(IReadOnlyList<float[][]> indexed, int references, IReadOnlyList<CopyQuery> queries, double targetPrecision = 0.9, CancellationToken cancellationToken = default, float? regionFallbackBelow = null)
+    /// <param name="regionMargin">Whole-first only: a region counts when it beats the best own score by this much.</param>
+    public static CopyReport Evaluate(IReadOnlyList<float[][]> indexed, int references, IReadOnlyList<CopyQuery> queries, double targetPrecision = 0.9, CancellationToken cancellationToken = default, float? regionFallbackBelow = null, float regionMargin = 0)
     {
         ArgumentNullException.ThrowIfNull(indexed);
         ArgumentNullException.ThrowIfNull(queries);
@@ -128,7 +135,7 @@ public static class CopyDetectionEvaluator
         {
             var query = queries[q];
             if ((uint)query.Reference >= (uint)references) throw new ArgumentException($"Query {q} names reference {query.Reference} of {references}.", nameof(queries));
-            var similarity = query.Similarities(indexed, regionFallbackBelow);
+            var similarity = query.Similarities(indexed, regionFallbackBelow, regionMargin: regionMargin);
             var ranked = CategoryEvaluator.Rank(similarity);
             var rank = Array.IndexOf(ranked, query.Reference);
             var top = ranked.Take(CandidatesPerQuery).Select(j => new Pair(similarity[j], j == query.Reference)).ToArray();

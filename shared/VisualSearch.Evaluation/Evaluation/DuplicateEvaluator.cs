@@ -58,7 +58,7 @@ public static class DuplicateEvaluator
     /// or with <paramref name="regionFallbackBelow"/> as a whole-first search scores it (<see cref="WholeFirst"/>; the rule
     /// applied to each of the two searches, with the reference and without it).
     /// </summary>
-    public static OpenSetReport OpenSet(IReadOnlyList<float[][]> indexed, int references, IReadOnlyList<CopyQuery> queries, double targetPrecision, CancellationToken cancellationToken = default, float? regionFallbackBelow = null)
+    public static OpenSetReport OpenSet(IReadOnlyList<float[][]> indexed, int references, IReadOnlyList<CopyQuery> queries, double targetPrecision, CancellationToken cancellationToken = default, float? regionFallbackBelow = null, float regionMargin = 0)
     {
         ArgumentNullException.ThrowIfNull(indexed);
         ArgumentNullException.ThrowIfNull(queries);
@@ -69,9 +69,9 @@ public static class DuplicateEvaluator
             var query = queries[q];
             if ((uint)query.Reference >= (uint)references) throw new ArgumentException($"Query {q} names reference {query.Reference} of {references}.", nameof(queries));
             // Asked with the reference in the index (its score), then without it (the best of the others).
-            var with = query.Similarities(indexed, regionFallbackBelow);
+            var with = query.Similarities(indexed, regionFallbackBelow, regionMargin: regionMargin);
             trueScore[q] = with[query.Reference];
-            var without = regionFallbackBelow is null ? with : query.Similarities(indexed, regionFallbackBelow, j => j != query.Reference);
+            var without = regionFallbackBelow is null ? with : query.Similarities(indexed, regionFallbackBelow, j => j != query.Reference, regionMargin);
             var wrong = float.NegativeInfinity;
             for (var j = 0; j < indexed.Count; j++)
                 if (j != query.Reference && without[j] > wrong) wrong = without[j];

@@ -36,12 +36,10 @@ public sealed class WholeFirstSearchTests(EncoderFixture fixture) : IDisposable
     public async Task Above_the_threshold_the_items_own_vectors_answer_and_no_region_outranks_them()
     {
         // "other" holds the query itself as a detail region (cosine 1); "whole" and "other" are found by their own vectors.
-        var (search, copies) = Create(regionFallbackBelow: null);
-        await UpsertAsync(copies, "whole", _whole);
-        await UpsertAsync(copies, "other", _other, regionOf: _detail);
+        var copies = await TwoItemsAsync();
         var (toWhole, toOther) = (Cosine(_detail, _whole), Cosine(_detail, _other));
         var threshold = Math.Min(toWhole, toOther) - 0.01f;
-        (search, _) = Create(threshold, copies);
+        var (search, _) = Create(threshold, copies);
 
         var hits = (await search.SearchByImageAsync(_detail, new SearchQuery(k: 5) { Space = SearchSpace.Copies }, OwnerScope.Everyone)).Results;
 
@@ -54,9 +52,7 @@ public sealed class WholeFirstSearchTests(EncoderFixture fixture) : IDisposable
     [Fact]
     public async Task Below_the_threshold_the_regions_are_asked_and_merged_by_item()
     {
-        var (_, copies) = Create(regionFallbackBelow: null);
-        await UpsertAsync(copies, "whole", _whole);
-        await UpsertAsync(copies, "other", _other, regionOf: _detail);
+        var copies = await TwoItemsAsync();
         var toWhole = Cosine(_detail, _whole);
         // Above every own score: the detail falls through to the regions.
         var (search, _) = Create(Math.Max(toWhole, Cosine(_detail, _other)) + 0.001f, copies);
@@ -77,11 +73,28 @@ public sealed class WholeFirstSearchTests(EncoderFixture fixture) : IDisposable
     }
 
     [Fact]
+    public async Task Once_the_regions_are_asked_a_region_counts_only_when_it_beats_the_best_own_score_by_the_margin()
+    {
+        var copies = await TwoItemsAsync();
+        var bestOwn = Math.Max(Cosine(_detail, _whole), Cosine(_detail, _other));
+        var query = new SearchQuery(k: 5) { Space = SearchSpace.Copies };
+        // The region scores 1: it counts with a margin below 1 - bestOwn, and not with one above.
+        var (counts, _) = Create(1f, copies, regionMargin: (1 - bestOwn) / 2);
+        var (ignored, _) = Create(1f, copies, regionMargin: 1 - bestOwn + 0.01f);
+
+        var withRegion = (await counts.SearchByImageAsync(_detail, query, OwnerScope.Everyone)).Results;
+        var withoutRegion = (await ignored.SearchByImageAsync(_detail, query, OwnerScope.Everyone)).Results;
+
+        Assert.Equal("other", withRegion[0].Id);
+        Assert.Equal(DetailBox, withRegion[0].Region);
+        Assert.All(withoutRegion, h => Assert.Null(h.Region));
+        Assert.Equal(bestOwn, withoutRegion[0].Score, 1e-4f);
+    }
+
+    [Fact]
     public async Task A_minScore_above_the_threshold_still_sees_the_best_own_score_so_regions_are_not_asked()
     {
-        var (_, copies) = Create(regionFallbackBelow: null);
-        await UpsertAsync(copies, "whole", _whole);
-        await UpsertAsync(copies, "other", _other, regionOf: _detail);
+        var copies = await TwoItemsAsync();
         var toWhole = Cosine(_detail, _whole);
         var toOther = Cosine(_detail, _other);
         // The best own score is at the threshold (so the regions are not asked) but below minScore: nothing is returned,
@@ -122,9 +135,7 @@ public sealed class WholeFirstSearchTests(EncoderFixture fixture) : IDisposable
     {
         // The same items with regions, in a space whose encoder declares no detail regions (Encoder:Regions, 7b): the
         // threshold does not apply (-1 would never ask the regions) and an item scores the best of all its vectors.
-        var (_, copies) = Create(regionFallbackBelow: null, detailRegions: false);
-        await UpsertAsync(copies, "whole", _whole);
-        await UpsertAsync(copies, "other", _other, regionOf: _detail);
+        var copies = await TwoItemsAsync(detailRegions: false);
         var (search, _) = Create(-1f, copies);
 
         var hits = (await search.SearchByImageAsync(_detail, new SearchQuery(k: 5) { Space = SearchSpace.Copies }, OwnerScope.Everyone)).Results;
@@ -137,6 +148,7 @@ public sealed class WholeFirstSearchTests(EncoderFixture fixture) : IDisposable
     public void The_threshold_defaults_to_the_copy_threshold_and_is_validated()
     {
         Assert.Null(new SearchOptions().RegionFallbackBelow);
+        Assert.Equal(0.05f, new SearchOptions().RegionMargin);
         Assert.Equal(0.83f, new DuplicateOptions().CopyMinScore);
         var results = new List<System.ComponentModel.DataAnnotations.ValidationResult>();
         var bad = new SearchOptions { RegionFallbackBelow = 1.5f };
@@ -153,10 +165,14 @@ public sealed class WholeFirstSearchTests(EncoderFixture fixture) : IDisposable
         Assert.True(WholeFirst.AsksRegions(float.NegativeInfinity, -1f));
         Assert.False(WholeFirst.AsksRegions(-1f, -1f));
         Assert.True(WholeFirst.AsksRegions(0.999f, 1f));
+        Assert.True(WholeFirst.RegionCounts(0.80f, 0.75f, 0.05f));
+        Assert.False(WholeFirst.RegionCounts(0.79f, 0.75f, 0.05f));
+        Assert.True(WholeFirst.RegionCounts(0.70f, 0.75f, 0f));
     }
 
     /// <summary>A search service whose copy space is a local index with detail regions (a new one, or <paramref name="copies"/>).</summary>
-    private (SearchService Search, CopySpace Copies) Create(float? regionFallbackBelow, CopySpace? copies = null, bool detailRegions = true)
+    /// <param name="regionMargin">0 unless a test is about the margin: every region that scores counts.</param>
+    private (SearchService Search, CopySpace Copies) Create(float? regionFallbackBelow, CopySpace? copies = null, bool detailRegions = true, float regionMargin = 0)
     {
         if (copies is null)
         {
@@ -166,8 +182,17 @@ public sealed class WholeFirstSearchTests(EncoderFixture fixture) : IDisposable
 
         var categoryIndex = NewIndex();
         var search = new SearchService(fixture.Decoder, fixture.Encoder, new VectorIndexAccessor(categoryIndex, fixture.Encoder), fixture.Metrics, NullLogger<SearchService>.Instance,
-            options: Options.Create(new SearchOptions { RegionFallbackBelow = regionFallbackBelow }), copies: copies);
+            options: Options.Create(new SearchOptions { RegionFallbackBelow = regionFallbackBelow, RegionMargin = regionMargin }), copies: copies);
         return (search, copies);
+    }
+
+    /// <summary>A copy space holding "whole" (its own vector only) and "other" (its own, and the detail's embedding as its region).</summary>
+    private async Task<CopySpace> TwoItemsAsync(bool detailRegions = true)
+    {
+        var (_, copies) = Create(regionFallbackBelow: null, detailRegions: detailRegions);
+        await UpsertAsync(copies, "whole", _whole);
+        await UpsertAsync(copies, "other", _other, regionOf: _detail);
+        return copies;
     }
 
     private LocalVectorIndex NewIndex()
