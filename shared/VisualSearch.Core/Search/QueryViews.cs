@@ -45,8 +45,9 @@ public sealed class SearchOptions
     /// score is below this cosine; then each item counts once with its best score (and the region's box when a region
     /// gave it). So a whole-image copy is answered as without regions, and a detail falls through to them. Null (the
     /// default): the copy threshold, <c>Duplicates:CopyMinScore</c> (0.83; it follows that setting when a copy head
-    /// changes the scale). 1: the regions are always asked (an item scores the best of all its vectors, 7e's rule);
-    /// -1: only when no item is in scope. Spaces without detail regions search as before.
+    /// changes the scale). 1: the regions are asked unless an item's own vector is the query's (with
+    /// <see cref="RegionMargin"/> 0 that is 7e's rule, an item scoring the best of all its vectors); -1: only when no item
+    /// is in scope. Spaces without detail regions search as before.
     /// </summary>
     [Range(-1.0, 1.0)]
     public float? RegionFallbackBelow { get; set; }
