@@ -160,7 +160,8 @@ public sealed class CopySpaceTests(EncoderFixture fixture) : IDisposable
     [Fact]
     public async Task Detail_regions_live_in_the_copy_space_only_and_a_detail_finds_its_owners_item_with_the_box()
     {
-        var engine = Compose(detailRegionSide: 448);
+        // Every region counted (whole-first off: regions always asked, no margin), so the detail's region answers.
+        var engine = Compose(detailRegionSide: 448, searchOptions: new SearchOptions { RegionFallbackBelow = 1f, RegionMargin = 0f });
         await engine.IngestAsync("alice/photo.jpg", _photo, "alice");
         await engine.IngestAsync("alice/other.png", _other, "alice");
         await engine.IngestAsync("bob/photo.jpg", _photo, "bob");
@@ -195,6 +196,16 @@ public sealed class CopySpaceTests(EncoderFixture fixture) : IDisposable
         Assert.Equal(copy.Regions.Max(r => EncoderFixture.Cosine(query, r.Vector)), hits.Results[0].Score, 1e-4f);
         var inCategory = await engine.Search.SearchByImageAsync(detail, new SearchQuery(k: 10), alice);
         Assert.All(inCategory.Results, h => Assert.Null(h.Region));
+        // With the defaults (whole-first, docs/quality.md 7h) the same photo comes first, by its region only when that
+        // beats the best whole-image score by the margin; bob's never.
+        var wholeFirst = new SearchService(fixture.Decoder, fixture.Encoder, engine.Category, fixture.Metrics, NullLogger<SearchService>.Instance, copies: engine.Copies);
+        var byDefault = await wholeFirst.SearchByImageAsync(detail, new SearchQuery(k: 10) { Space = SearchSpace.Copies }, alice);
+        Assert.Equal(["alice/photo.jpg", "alice/other.png"], byDefault.Results.Select(h => h.Id));
+        var other = (await (await engine.Copies.Index.GetAsync()).GetAsync("alice/other.png"))!;
+        var bestOwn = Math.Max(EncoderFixture.Cosine(query, copy.Vector), EncoderFixture.Cosine(query, other.Vector));
+        var regionCounts = bestOwn < new DuplicateOptions().CopyMinScore && hits.Results[0].Score >= bestOwn + new SearchOptions().RegionMargin;
+        Assert.Equal(regionCounts ? box : null, byDefault.Results[0].Region);
+        Assert.Equal(regionCounts ? hits.Results[0].Score : EncoderFixture.Cosine(query, copy.Vector), byDefault.Results[0].Score, 1e-4f);
 
         // A removal takes the item and its regions out of both spaces.
         Assert.True(await engine.Ingestion.RemoveAsync("alice/photo.jpg"));
@@ -420,13 +431,14 @@ public sealed class CopySpaceTests(EncoderFixture fixture) : IDisposable
         new(fixture.Decoder, fixture.Encoder, category, Options.Create(new ImagingOptions()), fixture.Metrics, TimeProvider.System,
             NullLogger<IngestionService>.Instance, copies: copies);
 
-    private Engine Compose(bool flakyCopies = false, string? copyHeadPath = null, int detailRegionSide = 0)
+    private Engine Compose(bool flakyCopies = false, string? copyHeadPath = null, int detailRegionSide = 0, SearchOptions? searchOptions = null)
     {
         var catalog = Catalog();
         var category = new VectorIndexAccessor(Own(new VersionedVectorIndex(catalog)), fixture.Encoder);
         FlakyIndex? flaky = null;
         var copies = CopySpaceOver(catalog, flakyCopies ? inner => flaky = new FlakyIndex(inner) : null, copyHeadPath, detailRegionSide);
-        var search = new SearchService(fixture.Decoder, fixture.Encoder, category, fixture.Metrics, NullLogger<SearchService>.Instance, copies: copies);
+        var search = new SearchService(fixture.Decoder, fixture.Encoder, category, fixture.Metrics, NullLogger<SearchService>.Instance,
+            options: searchOptions is null ? null : Options.Create(searchOptions), copies: copies);
         return new Engine(catalog, category, copies, Ingestion(category, copies), search, flaky);
     }
 
