@@ -155,14 +155,20 @@ public abstract partial class VectorIndexConformanceTests
         Assert.Equal(["q", "r"], (await index.SearchAsync(Query, new VectorQuery(10, ExcludeId: "p"))).Select(h => h.Id));
     }
 
-    [Fact]
-    public async Task An_owner_scope_applies_to_an_items_regions()
+    /// <summary>bob/1 is the query's best match, but only by a region (BoxA); ann/1 by its own vector (0.8), ann/2 by a region (BoxB, 0.6).</summary>
+    protected async Task<IVectorIndex> IndexOfTwoOwnersWithRegionsAsync()
     {
         var index = await NewRegionIndexAsync();
-        // bob's item is the query's best match, but only by a region; ann's items by their own vectors.
         await index.UpsertAsync(WithRegions(Record("bob/1", Unit(0, 0, 0, 1), owner: "bob"), (Unit(1, 0, 0, 0), BoxA)));
         await index.UpsertAsync(Record("ann/1", Unit(0.8f, 0.6f, 0, 0), owner: "ann"));
         await index.UpsertAsync(WithRegions(Record("ann/2", Unit(0, 1, 0, 0), owner: "ann"), (Unit(0.6f, 0, 0.8f, 0), BoxB)));
+        return index;
+    }
+
+    [Fact]
+    public async Task An_owner_scope_applies_to_an_items_regions()
+    {
+        var index = await IndexOfTwoOwnersWithRegionsAsync();
 
         var ann = await index.SearchAsync(Query, new VectorQuery(10) { Scope = OwnerScope.Of("ann") });
         Assert.Equal(["ann/1", "ann/2"], ann.Select(h => h.Id));

@@ -61,11 +61,8 @@ public abstract partial class VectorIndexConformanceTests
     [Fact]
     public async Task An_owner_scope_applies_to_own_and_region_searches_alike()
     {
-        var index = await NewRegionIndexAsync();
         // bob's item matches the query by a region only; ann's by her own vectors and a weaker region.
-        await index.UpsertAsync(WithRegions(Record("bob/1", Unit(0, 0, 0, 1), owner: "bob"), (Unit(1, 0, 0, 0), BoxA)));
-        await index.UpsertAsync(Record("ann/1", Unit(0.8f, 0.6f, 0, 0), owner: "ann"));
-        await index.UpsertAsync(WithRegions(Record("ann/2", Unit(0, 1, 0, 0), owner: "ann"), (Unit(0.6f, 0, 0.8f, 0), BoxB)));
+        var index = await IndexOfTwoOwnersWithRegionsAsync();
 
         var annRegions = await index.SearchAsync(Query, new VectorQuery(10) { Scope = OwnerScope.Of("ann"), Vectors = VectorSelection.Regions });
         Assert.Equal("ann/2", Assert.Single(annRegions).Id);
