@@ -46,6 +46,9 @@ public static partial class VisualSearchEngineExtensions
                 "(a head is trained on whole-image vectors; the regions would not be comparable with the whitened queries).")
             .Validate(o => o.CopyDescriptor == CopyDescriptorMode.None || o.Descriptor == DescriptorMode.CentreCrop,
                 "Encoder:CopyDescriptor=FeatureMap needs Encoder:Descriptor=CentreCrop (the copy space holds the feature-map vectors beside the centre-crop ones).")
+            .Validate(o => Enum.IsDefined(o.QueryPrecision), "Encoder:QueryPrecision is Same or Float32.")
+            .Validate(o => o.ForQueries() is null || string.IsNullOrWhiteSpace(o.HeadPath),
+                "Encoder:QueryPrecision=Float32 with Encoder:Precision=Int8 cannot be combined with Encoder:HeadPath (the head is trained on the int8 model's vectors, not on float32 queries).")
             .ValidateOnStart();
 
         services.AddOptions<SearchOptions>().Bind(builder.Configuration.GetSection(SearchOptions.SectionName)).ValidateDataAnnotations()
@@ -65,6 +68,8 @@ public static partial class VisualSearchEngineExtensions
         services.TryAddSingleton<VectorIndexAccessor>();
         // The copy space (issue 14's dual design) only when configured: every service takes it as optional.
         if (CopySpace.IsConfigured(builder.Configuration)) services.TryAddSingleton(CopySpace.Create);
+        // Float32 queries against int8 items only when configured (Encoder:QueryPrecision): the search service takes it as optional.
+        if (QueryEncoder.IsConfigured(builder.Configuration)) services.TryAddSingleton(QueryEncoder.Create);
         services.TryAddSingleton<IngestionService>();
         services.TryAddSingleton<SearchService>();
         Duplicates.DuplicateRegistration.Add(builder);

@@ -9,13 +9,13 @@ namespace VisualSearch.Cli;
 /// </summary>
 public static class EvalCommand
 {
-    public const string Usage = "Usage: vsearch eval <folder-or-manifest> [--k 1,5,10] [--subset NAME] [--task T] [--classes all|train|test] [--head FILE] [--query-views LIST] [--view-combination mean|best] [--json] [--cache DIR | --no-cache] [--workers N]";
+    public const string Usage = "Usage: vsearch eval <folder-or-manifest> [--k 1,5,10] [--subset NAME] [--task T] [--classes all|train|test] [--head FILE] [--query-views LIST] [--view-combination mean|best] [--query-precision Same|Float32] [--json] [--cache DIR | --no-cache] [--workers N]";
 
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { WriteIndented = true };
 
     public static Task<int> RunAsync(CliArgs args, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
     {
-        args.RejectUnknown("k", "subset", "task", "classes", "head", "query-views", "view-combination", "json", "cache", "no-cache", "workers", "verbose");
+        args.RejectUnknown("k", "subset", "task", "classes", "head", "query-views", "view-combination", "query-precision", "json", "cache", "no-cache", "workers", "verbose");
         var ks = Quality.ParseKs(args.Get("k"));
         var set = Quality.LoadSet(args, Usage);
         var groups = set.Items.GroupBy(i => i.Subset, StringComparer.Ordinal)
@@ -33,7 +33,11 @@ public static class EvalCommand
         var jobs = all.Select(i => EmbeddingJob.ForFile(i.Path)).ToList();
         var embedded = engine.Embed(jobs, "embedding", stderr, cancellationToken);
         // With query views, each image queries with its views' vectors; the images searched keep their input vectors.
-        var queryVectors = engine.HasQueryViews ? engine.QueryVectors(jobs, embedded, "query views", stderr, cancellationToken) : null;
+        // With a query encoder of its own (--query-precision), each image queries with its vector from that encoder.
+        var queryInput = engine.QueryEncoder is null ? embedded : engine.EmbedQueries(jobs, "queries", stderr, cancellationToken);
+        var queryVectors = engine.HasQueryViews ? engine.QueryVectors(jobs, queryInput, "query views", stderr, cancellationToken)
+            : engine.QueryEncoder is null ? null
+            : queryInput.Results.Select(r => r is { } q ? new[] { engine.Project(q).Vector } : null).ToArray();
         var byPath = new Dictionary<string, Embedding.Embedding>(StringComparer.Ordinal);
         var itemVectors = new Dictionary<string, float[][]>(StringComparer.Ordinal);
         var queryByPath = new Dictionary<string, float[][]>(StringComparer.Ordinal);
@@ -70,7 +74,7 @@ public static class EvalCommand
         }
         else
         {
-            stdout.WriteLine($"model {engine.ModelId}" + (args.Get("classes") is { } c and not "all" ? $", classes: {c} half" : "") +
+            stdout.WriteLine($"model {engine.ModelId}" + engine.QueryModelLabel + (args.Get("classes") is { } c and not "all" ? $", classes: {c} half" : "") +
                 (engine.HasQueryViews ? $", query views {engine.QueryViewsLabel} (the images searched: their input vectors)" : "") +
                 (engine.Regions ? $", with regions ({itemVectors.Values.DefaultIfEmpty([]).Average(v => v.Length):F1} vectors per item; an item scores the best of its vectors, in memory)" : ""));
             foreach (var r in reports) WriteTable(stdout, r, ks);
@@ -116,6 +120,7 @@ public static class EvalCommand
     private static object ToJson(QualityEngine engine, CliArgs args, IReadOnlyList<int> ks, List<SetReport> reports) => new
     {
         model = engine.ModelId,
+        queryModel = (engine.QueryEncoder?.Model ?? engine.Encoder.Model).Id,
         queryViews = engine.QueryViews.Select(v => v.Name),
         viewCombination = engine.ViewCombination.ToString(),
         head = args.Get("head"),

@@ -11,13 +11,13 @@ namespace VisualSearch.Cli;
 /// </summary>
 public static class EvalCopiesCommand
 {
-    public const string Usage = "Usage: vsearch eval-copies <refs-folder> [--distractors DIR] [--categories MANIFEST] [--seed N] [--limit N] [--head FILE] [--query-views LIST] [--view-combination mean|best] [--json] [--cache DIR | --no-cache] [--workers N]";
+    public const string Usage = "Usage: vsearch eval-copies <refs-folder> [--distractors DIR] [--categories MANIFEST] [--seed N] [--limit N] [--head FILE] [--query-views LIST] [--view-combination mean|best] [--query-precision Same|Float32] [--json] [--cache DIR | --no-cache] [--workers N]";
 
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { WriteIndented = true };
 
     public static Task<int> RunAsync(CliArgs args, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
     {
-        args.RejectUnknown("distractors", "categories", "seed", "limit", "head", "query-views", "view-combination", "json", "cache", "no-cache", "workers", "verbose");
+        args.RejectUnknown("distractors", "categories", "seed", "limit", "head", "query-views", "view-combination", "query-precision", "json", "cache", "no-cache", "workers", "verbose");
         if (args.Positionals.Count != 1) throw new UsageException(Usage);
         var seed = args.GetInt("seed", 1, 0, int.MaxValue);
         var refsRoot = Path.GetFullPath(args.Positionals[0]);
@@ -74,7 +74,7 @@ public static class EvalCopiesCommand
             }
         }
 
-        var queryEmbeddings = engine.Embed(jobs, "edited copies", stderr, cancellationToken);
+        var queryEmbeddings = engine.EmbedQueries(jobs, "edited copies", stderr, cancellationToken);
         // With query views, each copy searches with its views' vectors (their mean, or each for the best over them).
         var viewVectors = engine.HasQueryViews ? engine.QueryVectors(jobs, queryEmbeddings, "edited copies", stderr, cancellationToken) : null;
         var queries = new List<CopyQuery>();
@@ -105,6 +105,7 @@ public static class EvalCopiesCommand
             // The copy report's fields stay at the root (as before); the duplicate measurements sit beside them.
             var root = JsonSerializer.SerializeToNode(ToJson(engine.ModelId, seed, report), Json)!.AsObject();
             root["regions"] = engine.Regions;
+            root["queryModel"] = (engine.QueryEncoder?.Model ?? engine.Encoder.Model).Id;
             root["queryViews"] = new System.Text.Json.Nodes.JsonArray([.. engine.QueryViews.Select(v => (System.Text.Json.Nodes.JsonNode?)v.Name)]);
             root["viewCombination"] = engine.ViewCombination.ToString();
             if (engine.RegionFallbackBelow is { } below)
@@ -123,7 +124,7 @@ public static class EvalCopiesCommand
         {
             if (ownOnly is not null) WriteTable(stdout, engine.ModelId + " (the items' own vectors only)", seed, ownOnly);
             if (allVectors is not null) WriteTable(stdout, engine.ModelId + $" (the best of all of an item's {VectorsPerItem(indexed):F1} vectors, for every query)", seed, allVectors);
-            WriteTable(stdout, engine.ModelId + (engine.HasQueryViews ? $", query views {engine.QueryViewsLabel}" : "") + (engine.Regions ? $" with regions ({VectorsPerItem(indexed):F1} vectors per item, scored in memory by the best of an item's vectors"
+            WriteTable(stdout, engine.ModelId + engine.QueryModelLabel + (engine.HasQueryViews ? $", query views {engine.QueryViewsLabel}" : "") + (engine.Regions ? $" with regions ({VectorsPerItem(indexed):F1} vectors per item, scored in memory by the best of an item's vectors"
                 + (engine.RegionFallbackBelow is { } t ? $", whole-first: regions only when no own vector scores {t.ToString("F3", CultureInfo.InvariantCulture)}, counted when {engine.RegionMargin.ToString("F3", CultureInfo.InvariantCulture)} above the best own" : "") + ")" : ""), seed, report);
             EvalDuplicates.WriteTable(stdout, duplicates);
         }

@@ -16,6 +16,7 @@ internal sealed class QualityEngine : IDisposable
     private QualityEngine(IHost host, ProjectionHead? head, string? cacheDirectory, int workers, IReadOnlyList<ImageView> queryViews, QueryViewCombination combination)
     {
         QueryViews = queryViews;
+        QueryEncoder = host.Services.GetService<QueryEncoder>()?.Encoder;
         ViewCombination = combination;
         _host = host;
         Decoder = host.Services.GetRequiredService<IImageDecoder>();
@@ -36,6 +37,16 @@ internal sealed class QualityEngine : IDisposable
     public IImageDecoder Decoder { get; }
 
     public IImageEncoder Encoder { get; }
+
+    /// <summary>
+    /// The encoder queries are embedded with when it is not <see cref="Encoder"/> (Encoder:QueryPrecision or --query-precision
+    /// Float32 with an int8 encoder: float32 queries against int8 items, as a search host embeds them, docs/quality.md
+    /// section 6g); null when queries use <see cref="Encoder"/>.
+    /// </summary>
+    public IImageEncoder? QueryEncoder { get; }
+
+    /// <summary>For tables: the query model when it differs from the items' one, else empty.</summary>
+    public string QueryModelLabel => QueryEncoder is null ? "" : $", queries embedded by {QueryEncoder.Model.Id}";
 
     /// <summary>A head given with --head, applied to the encoder's vectors in C# (the same code the encoder runs when Encoder:HeadPath is set).</summary>
     public ProjectionHead? Head { get; }
@@ -87,6 +98,13 @@ internal sealed class QualityEngine : IDisposable
         var workers = args.GetInt("workers", Math.Min(2, Environment.ProcessorCount), 1, 64);
         var extra = new Dictionary<string, string?> { ["Encoder:WarmUpOnStart"] = "false" };
         if (settings is not null) foreach (var (k, v) in settings) extra[k] = v;
+        if (args.Get("query-precision") is { } queryPrecision)
+        {
+            if (!Enum.TryParse<QueryPrecision>(queryPrecision, ignoreCase: true, out var parsed) || !Enum.IsDefined(parsed) || int.TryParse(queryPrecision, out _))
+                throw new UsageException("--query-precision is Same (queries embedded as the items are) or Float32 (float32 queries, e.g. against int8 items).");
+            extra[$"{EncoderOptions.SectionName}:{nameof(EncoderOptions.QueryPrecision)}"] = parsed.ToString();
+        }
+
         if (workers > 1 && Environment.GetEnvironmentVariable("Encoder__IntraOpThreads") is null) extra["Encoder:IntraOpThreads"] = "1";
         var host = EngineHost.Build(args, extra);
         try
@@ -130,15 +148,22 @@ internal sealed class QualityEngine : IDisposable
 
     /// <summary>Embeds with the encoder (through the cache), with progress on stderr; failures are listed there too.</summary>
     /// <param name="storedItems">The jobs are stored items (they get the detail regions, when the encoder makes them), not queries.</param>
-    public BatchEmbedding Embed(IReadOnlyList<EmbeddingJob> jobs, string what, TextWriter stderr, CancellationToken cancellationToken, bool storedItems = false)
+    public BatchEmbedding Embed(IReadOnlyList<EmbeddingJob> jobs, string what, TextWriter stderr, CancellationToken cancellationToken, bool storedItems = false) =>
+        Embed(Encoder, jobs, what, stderr, cancellationToken, storedItems);
+
+    /// <summary>Embeds queries: with <see cref="QueryEncoder"/> when there is one, else as <see cref="Embed(IReadOnlyList{EmbeddingJob}, string, TextWriter, CancellationToken, bool)"/>.</summary>
+    public BatchEmbedding EmbedQueries(IReadOnlyList<EmbeddingJob> jobs, string what, TextWriter stderr, CancellationToken cancellationToken) =>
+        Embed(QueryEncoder ?? Encoder, jobs, what, stderr, cancellationToken, storedItems: false);
+
+    private BatchEmbedding Embed(IImageEncoder encoder, IReadOnlyList<EmbeddingJob> jobs, string what, TextWriter stderr, CancellationToken cancellationToken, bool storedItems)
     {
         // Queries (and items without detail regions) are the vectors of the model without them: one cache serves every region geometry.
         var withDetail = storedItems && DetailRegions;
-        var model = withDetail ? Encoder.Model : Encoder.Model.WithoutDetailRegions;
+        var model = withDetail ? encoder.Model : encoder.Model.WithoutDetailRegions;
         using var cache = CacheDirectory is null ? null : EmbeddingCache.Open(CacheDirectory, model.Id, model.Dimension, withDetail || (Regions && !DetailRegions));
         var progress = new ProgressLine(stderr, what, jobs.Count);
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        var result = BatchEmbedder.Embed(Decoder, Encoder, jobs, cache, Workers, progress, cancellationToken, storedItems);
+        var result = BatchEmbedder.Embed(Decoder, encoder, jobs, cache, Workers, progress, cancellationToken, storedItems);
         var embeddedNow = jobs.Count - result.FromCache - result.Failures.Count;
         progress.Finish($"{what}: {jobs.Count} images, {result.FromCache} from the cache, {result.Failures.Count} refused" +
             (embeddedNow > 0 ? $"; {embeddedNow} decoded and embedded in {clock.Elapsed.TotalSeconds:F1} s ({clock.Elapsed.TotalMilliseconds * Workers / embeddedNow:F0} ms per image per worker, {Workers} workers)" : ""));
@@ -156,7 +181,7 @@ internal sealed class QualityEngine : IDisposable
     public float[][]?[] QueryVectors(IReadOnlyList<EmbeddingJob> jobs, BatchEmbedding input, string what, TextWriter stderr, CancellationToken cancellationToken)
     {
         var perView = QueryViews
-            .Select(v => v.Kind == ImageViewKind.Input ? input : Embed([.. jobs.Select(j => j.WithView(v))], $"{what} [{v.Name} view]", stderr, cancellationToken))
+            .Select(v => v.Kind == ImageViewKind.Input ? input : EmbedQueries([.. jobs.Select(j => j.WithView(v))], $"{what} [{v.Name} view]", stderr, cancellationToken))
             .ToList();
         var result = new float[][]?[jobs.Count];
         for (var i = 0; i < jobs.Count; i++)

@@ -45,6 +45,19 @@ public enum EncoderPrecision
     Int8,
 }
 
+/// <summary>The numbers a search's query image is embedded with, against the stored items' <see cref="EncoderPrecision"/>.</summary>
+public enum QueryPrecision
+{
+    /// <summary>As the stored items are (<see cref="EncoderOptions.Precision"/>).</summary>
+    Same,
+
+    /// <summary>
+    /// Float32, whatever the items are: with <see cref="EncoderPrecision.Int8"/> the bulk of the work (ingest) runs int8 and
+    /// the one query of a search runs the float model (docs/quality.md section 6g).
+    /// </summary>
+    Float32,
+}
+
 /// <summary>How the vector is taken from the network (issue 14; docs/quality.md has the measurements).</summary>
 public enum DescriptorMode
 {
@@ -120,6 +133,34 @@ public sealed class EncoderOptions
     /// mixes them; changing it (or the int8 settings below) needs <c>vsearch reindex</c>. The CUDA path always runs Float32.
     /// </summary>
     public EncoderPrecision Precision { get; set; } = EncoderPrecision.Float32;
+
+    /// <summary>
+    /// What a search by image embeds its query with: <see cref="QueryPrecision.Same"/> (default) as the stored items are, or
+    /// <see cref="QueryPrecision.Float32"/>: with <see cref="EncoderPrecision.Int8"/> the items (ingest, the bulk of the
+    /// work) stay int8 and the one query of a search runs the float model, loaded on the first search (docs/quality.md
+    /// section 6g). Stored vectors and the model id do not change (an index still holds one model's vectors); a search by
+    /// an indexed item uses its stored vector. Nothing changes with Float32 items or on CUDA (already float32).
+    /// </summary>
+    public QueryPrecision QueryPrecision { get; set; } = QueryPrecision.Same;
+
+    /// <summary>
+    /// The options of the encoder a search's query is embedded with when it is not the items' encoder
+    /// (<see cref="QueryPrecision.Float32"/> with int8 items): these, float32, the centre crop the int8 model computes, no
+    /// copy space. Null when queries are embedded by the items' encoder.
+    /// </summary>
+    public EncoderOptions? ForQueries()
+    {
+        if (QueryPrecision != QueryPrecision.Float32 || EffectivePrecision != EncoderPrecision.Int8) return null;
+        var query = (EncoderOptions)MemberwiseClone();
+        query.Precision = EncoderPrecision.Float32;
+        query.QueryPrecision = QueryPrecision.Same;
+        query.Descriptor = EffectiveDescriptor;
+        query.CopyDescriptor = CopyDescriptorMode.None;
+        query.Regions = false;
+        query.DetailRegionSide = 0;
+        query.AllowSpinning = false; // one inference per search, beside the item encoder's session
+        return query;
+    }
 
     /// <summary>For <see cref="EncoderPrecision.Int8"/>: the photos calibration runs on (the repository's samples/photos, copied at build).</summary>
     public string CalibrationImagesPath { get; set; } = "models/calibration";

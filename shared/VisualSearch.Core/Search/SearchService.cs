@@ -95,7 +95,8 @@ public sealed class SearchService(
     DecodeGate? decodeGate = null,
     IOptions<SearchOptions>? options = null,
     CopySpace? copies = null,
-    IOptions<DuplicateOptions>? duplicates = null)
+    IOptions<DuplicateOptions>? duplicates = null,
+    QueryEncoder? queryEncoder = null)
 {
     private readonly DecodeGate _decodeGate = decodeGate ?? new DecodeGate(Options.Create(new ImagingOptions()));
     private readonly SearchOptions _options = options?.Value ?? new SearchOptions();
@@ -117,19 +118,23 @@ public sealed class SearchService(
         var started = Stopwatch.GetTimestamp();
         var (space, spaceEncoder, accessor) = Resolve(query);
         var vectors = await accessor.GetAsync(cancellationToken).ConfigureAwait(false);
+        // The category space's query runs the query encoder when there is one (Encoder:QueryPrecision=Float32 against int8
+        // items: same input, the stored model's index); the answer names the stored model either way.
+        var queryModel = space == SearchSpace.Category && queryEncoder is not null ? queryEncoder.Encoder : spaceEncoder;
         var embeddings = new List<Embedding.Embedding>(_views.Count);
         using (await _decodeGate.EnterAsync(cancellationToken).ConfigureAwait(false))
         {
             IReadOnlyList<PreparedImage> prepared;
             using (metrics.Time("decode"))
-                prepared = QueryViewSet.IsInputOnly(_views) ? [decoder.Prepare(image.Span, spaceEncoder.Input)] : decoder.PrepareViews(image.Span, spaceEncoder.Input, _views);
+                prepared = QueryViewSet.IsInputOnly(_views) ? [decoder.Prepare(image.Span, queryModel.Input)] : decoder.PrepareViews(image.Span, queryModel.Input, _views);
             using (metrics.Time("embed"))
-                foreach (var view in prepared) embeddings.Add(spaceEncoder.Embed(view, cancellationToken));
+                foreach (var view in prepared) embeddings.Add(queryModel.Embed(view, cancellationToken));
         }
 
-        // Drift telemetry watches what items are embedded from: the input view when there is one.
+        // Drift telemetry watches what items are embedded from: the input view when there is one (the item model's
+        // vectors only: a float32 query against int8 items is not counted in the int8 model's statistics).
         var observed = embeddings[QueryViewSet.InputIndex(_views)];
-        if (space == SearchSpace.Category) metrics.ObserveEmbedding(encoder.Model.Id, observed.Vector, observed.RawNorm);
+        if (space == SearchSpace.Category && ReferenceEquals(queryModel, encoder)) metrics.ObserveEmbedding(encoder.Model.Id, observed.Vector, observed.RawNorm);
         // One query vector, or with Best one per view (each searches through the index with the same query and the
         // server's scope; merged by item).
         float[][] queryVectors = embeddings.Count == 1 ? [embeddings[0].Vector]
