@@ -124,6 +124,8 @@ internal sealed class QualityEngine : IDisposable
                     throw new UsageException($"--head: {ex.Message}");
                 }
 
+                if (host.Services.GetService<QueryEncoder>() is not null)
+                    throw new UsageException("--head cannot be combined with float32 queries (--query-precision, Encoder:QueryPrecision): the head is trained on the int8 encoder's vectors.");
                 // With detail regions the head is one of the model without them (the whole-image vectors it was trained on);
                 // eval-copies then applies it to the regions too, to measure what a head over detail regions would give (7h).
                 if (head.BackboneModelId != engine.Model.Id && head.BackboneModelId != engine.Model.WithoutDetailRegions.Id)

@@ -84,7 +84,8 @@ public sealed record ColdStartReport(string InstanceId, DateTimeOffset ProcessSt
 /// <summary>
 /// Nearest-neighbour queries by image bytes or by an indexed item. A search by image embeds the views of
 /// <see cref="SearchOptions.QueryViews"/> (default: the encoder's input alone) and combines them as
-/// <see cref="SearchOptions.QueryViewCombination"/> says; stored vectors are never affected.
+/// <see cref="SearchOptions.QueryViewCombination"/> says, with the <see cref="QueryEncoder"/> when one is configured
+/// (float32 queries against int8 items, <see cref="EncoderOptions.QueryPrecision"/>); stored vectors are never affected.
 /// </summary>
 public sealed class SearchService(
     IImageDecoder decoder,
@@ -120,21 +121,21 @@ public sealed class SearchService(
         var vectors = await accessor.GetAsync(cancellationToken).ConfigureAwait(false);
         // The category space's query runs the query encoder when there is one (Encoder:QueryPrecision=Float32 against int8
         // items: same input, the stored model's index); the answer names the stored model either way.
-        var queryModel = space == SearchSpace.Category && queryEncoder is not null ? queryEncoder.Encoder : spaceEncoder;
+        var queryEmbedder = space == SearchSpace.Category && queryEncoder is not null ? queryEncoder.Encoder : spaceEncoder;
         var embeddings = new List<Embedding.Embedding>(_views.Count);
         using (await _decodeGate.EnterAsync(cancellationToken).ConfigureAwait(false))
         {
             IReadOnlyList<PreparedImage> prepared;
             using (metrics.Time("decode"))
-                prepared = QueryViewSet.IsInputOnly(_views) ? [decoder.Prepare(image.Span, queryModel.Input)] : decoder.PrepareViews(image.Span, queryModel.Input, _views);
+                prepared = QueryViewSet.IsInputOnly(_views) ? [decoder.Prepare(image.Span, queryEmbedder.Input)] : decoder.PrepareViews(image.Span, queryEmbedder.Input, _views);
             using (metrics.Time("embed"))
-                foreach (var view in prepared) embeddings.Add(queryModel.Embed(view, cancellationToken));
+                foreach (var view in prepared) embeddings.Add(queryEmbedder.Embed(view, cancellationToken));
         }
 
         // Drift telemetry watches what items are embedded from: the input view when there is one (the item model's
         // vectors only: a float32 query against int8 items is not counted in the int8 model's statistics).
         var observed = embeddings[QueryViewSet.InputIndex(_views)];
-        if (space == SearchSpace.Category && ReferenceEquals(queryModel, encoder)) metrics.ObserveEmbedding(encoder.Model.Id, observed.Vector, observed.RawNorm);
+        if (space == SearchSpace.Category && ReferenceEquals(queryEmbedder, encoder)) metrics.ObserveEmbedding(encoder.Model.Id, observed.Vector, observed.RawNorm);
         // One query vector, or with Best one per view (each searches through the index with the same query and the
         // server's scope; merged by item).
         float[][] queryVectors = embeddings.Count == 1 ? [embeddings[0].Vector]
