@@ -162,6 +162,26 @@ public sealed class CommandTests
     }
 
     [Fact]
+    public async Task QueryPrecisionIsNamedInTheReportAndABadOneIsRefused()
+    {
+        using var dir = new TempDirectory();
+        var set = TinySets.WriteClassFolders(Path.Combine(dir.Path, "shapes"), 2, 2);
+
+        // Float32 queries against float32 items are the items' own encoder: nothing changes, the report says so.
+        var (code, stdout, stderr) = await RunAsync(EvalCommand.RunAsync, set, "--json", "--no-cache", "--query-precision", "float32");
+        Assert.True(code == 0, stderr);
+        using var json = JsonDocument.Parse(stdout);
+        Assert.Equal(json.RootElement.GetProperty("model").GetString(), json.RootElement.GetProperty("queryModel").GetString());
+        Assert.DoesNotContain("queries:", stderr);
+
+        foreach (var bad in new[] { "Float16", "1" })
+        {
+            var ex = await Assert.ThrowsAsync<UsageException>(() => RunAsync(EvalCopiesCommand.RunAsync, set, "--no-cache", "--query-precision", bad));
+            Assert.Contains("--query-precision is Same", ex.Message);
+        }
+    }
+
+    [Fact]
     public async Task AHeadForAnotherBackboneIsRefused()
     {
         using var dir = new TempDirectory();
