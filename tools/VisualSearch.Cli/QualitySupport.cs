@@ -153,19 +153,23 @@ internal sealed class QualityEngine : IDisposable
     public BatchEmbedding Embed(IReadOnlyList<EmbeddingJob> jobs, string what, TextWriter stderr, CancellationToken cancellationToken, bool storedItems = false) =>
         Embed(Encoder, jobs, what, stderr, cancellationToken, storedItems);
 
-    /// <summary>Embeds queries: with <see cref="QueryEncoder"/> when there is one, else as <see cref="Embed(IReadOnlyList{EmbeddingJob}, string, TextWriter, CancellationToken, bool)"/>.</summary>
+    /// <summary>
+    /// Embeds queries as a search embeds them (<see cref="IImageEncoder.EmbedQuery"/>, under the model's <see cref="ModelInfo.QueryId"/>):
+    /// with <see cref="QueryEncoder"/> when there is one, else with the encoder.
+    /// </summary>
     public BatchEmbedding EmbedQueries(IReadOnlyList<EmbeddingJob> jobs, string what, TextWriter stderr, CancellationToken cancellationToken) =>
-        Embed(QueryEncoder ?? Encoder, jobs, what, stderr, cancellationToken, storedItems: false);
+        Embed(QueryEncoder ?? Encoder, jobs, what, stderr, cancellationToken, storedItems: false, queries: true);
 
-    private BatchEmbedding Embed(IImageEncoder encoder, IReadOnlyList<EmbeddingJob> jobs, string what, TextWriter stderr, CancellationToken cancellationToken, bool storedItems)
+    private BatchEmbedding Embed(IImageEncoder encoder, IReadOnlyList<EmbeddingJob> jobs, string what, TextWriter stderr, CancellationToken cancellationToken, bool storedItems, bool queries = false)
     {
         // Queries (and items without detail regions) are the vectors of the model without them: one cache serves every region geometry.
         var withDetail = storedItems && DetailRegions;
         var model = withDetail ? encoder.Model : encoder.Model.WithoutDetailRegions;
-        using var cache = CacheDirectory is null ? null : EmbeddingCache.Open(CacheDirectory, model.Id, model.Dimension, withDetail || (Regions && !DetailRegions));
+        var cacheId = queries ? encoder.Model.QueryId : model.Id;
+        using var cache = CacheDirectory is null ? null : EmbeddingCache.Open(CacheDirectory, cacheId, model.Dimension, withDetail || (Regions && !DetailRegions));
         var progress = new ProgressLine(stderr, what, jobs.Count);
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        var result = BatchEmbedder.Embed(Decoder, encoder, jobs, cache, Workers, progress, cancellationToken, storedItems);
+        var result = BatchEmbedder.Embed(Decoder, encoder, jobs, cache, Workers, progress, cancellationToken, storedItems, queries);
         var embeddedNow = jobs.Count - result.FromCache - result.Failures.Count;
         progress.Finish($"{what}: {jobs.Count} images, {result.FromCache} from the cache, {result.Failures.Count} refused" +
             (embeddedNow > 0 ? $"; {embeddedNow} decoded and embedded in {clock.Elapsed.TotalSeconds:F1} s ({clock.Elapsed.TotalMilliseconds * Workers / embeddedNow:F0} ms per image per worker, {Workers} workers)" : ""));

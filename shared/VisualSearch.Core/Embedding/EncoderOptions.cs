@@ -327,6 +327,14 @@ public sealed class EncoderOptions
     public const int FlatCellTolerance = 8;
 
     /// <summary>
+    /// For <see cref="DescriptorMode.FeatureMap"/> (and so for the copy space): what a <b>query's</b> flat background does
+    /// (<see cref="QueryBackgroundMode"/>; the white corners of a detail cut through a circle, letterbox bars). Queries only:
+    /// stored vectors, and so the model id, are the same whatever it says, and it can be switched either way on a live
+    /// index. Default None (docs/quality.md section 7g has the measurements).
+    /// </summary>
+    public QueryBackgroundMode QueryBackground { get; set; } = QueryBackgroundMode.None;
+
+    /// <summary>
     /// For <see cref="DescriptorMode.FeatureMap"/>: also make a vector per region of the map (R-MAC-style grids, see
     /// <see cref="RegionGrid"/>), stored as extra vectors of the item so that a query showing a part of it can find it.
     /// The item's own vector (and so the model id) is the same either way.

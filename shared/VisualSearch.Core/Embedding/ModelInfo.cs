@@ -34,6 +34,15 @@ public sealed record ModelInfo(string Name, string Sha256, int Dimension, HeadIn
     /// <summary>The model of the vectors a query gets (and an item's own vector): this one without its detail regions.</summary>
     public ModelInfo WithoutDetailRegions => DetailRegions is null ? this : this with { DetailRegions = null, Regions = false };
 
+    /// <summary>
+    /// How a query's vector is made differently from a stored item's own vector (issue 14, <see cref="EncoderOptions.QueryBackground"/>),
+    /// e.g. <c>bgfill</c>, or null when it is made the same way. Not part of <see cref="Id"/>: the index holds the same vectors either way.
+    /// </summary>
+    public string? QueryPath { get; init; }
+
+    /// <summary>What a query's vectors are, for caches of them: the id without detail regions, with <c>-q&lt;QueryPath&gt;</c> when queries are made differently.</summary>
+    public string QueryId => QueryPath is null ? WithoutDetailRegions.Id : $"{WithoutDetailRegions.Id}-q{QueryPath}";
+
     public string Id => (Head is null
         ? $"{Backbone}-{Dimension}"
         : $"{Backbone}-{Head.InputDimension}-head-{Head.Sha256[..8]}-{Dimension}").ToLowerInvariant();

@@ -32,6 +32,12 @@ public interface IImageEncoder
     Embedding Embed(PreparedImage image, CancellationToken cancellationToken = default);
 
     /// <summary>
+    /// A search's query vector: <see cref="Embed"/>, unless the encoder treats a query's flat background apart
+    /// (<see cref="EncoderOptions.QueryBackground"/>; <see cref="ModelInfo.QueryPath"/> then says how). Stored items use <see cref="Embed"/>.
+    /// </summary>
+    Embedding EmbedQuery(PreparedImage image, CancellationToken cancellationToken = default) => Embed(image, cancellationToken);
+
+    /// <summary>
     /// What the decoder must also produce for a stored item's detail regions (issue 14, <see cref="EncoderOptions.DetailRegionSide"/>):
     /// the whole image at a larger size; null when the encoder makes none. Queries never need it.
     /// </summary>
@@ -107,10 +113,19 @@ public sealed partial class OnnxImageEncoder : IImageEncoder, IDisposable
         return regions;
     }
 
+    public Embedding EmbedQuery(PreparedImage image, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        return QueryBackgroundActive ? EmbedFeatureMap(image, cancellationToken, query: true) : Embed(image, cancellationToken);
+    }
+
+    /// <summary>Whether queries treat their flat background apart: <see cref="EncoderOptions.QueryBackground"/> set, on the feature map.</summary>
+    private bool QueryBackgroundActive => _options.QueryBackground != QueryBackgroundMode.None && _options.EffectiveDescriptor == DescriptorMode.FeatureMap;
+
     public Embedding Embed(PreparedImage image, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(image);
-        if (_options.EffectiveDescriptor == DescriptorMode.FeatureMap) return EmbedFeatureMap(image, cancellationToken);
+        if (_options.EffectiveDescriptor == DescriptorMode.FeatureMap) return EmbedFeatureMap(image, cancellationToken, query: false);
         if (image.Size != _options.InputSize || image.PixelWidth != image.PixelHeight)
             throw new ArgumentException($"The image is {image.Size}px; the model takes {_options.InputSize}px.", nameof(image));
         cancellationToken.ThrowIfCancellationRequested();
@@ -142,21 +157,24 @@ public sealed partial class OnnxImageEncoder : IImageEncoder, IDisposable
     /// <summary>
     /// The feature-map descriptor: the whole image through the map model, pooled (<see cref="FeatureMapPooling"/>),
     /// with a second size averaged in when configured, and the regions' vectors when <see cref="EncoderOptions.Regions"/> is on.
+    /// A <paramref name="query"/> with <see cref="EncoderOptions.QueryBackground"/> has its flat background filled and/or left out of the pool.
     /// </summary>
-    private Embedding EmbedFeatureMap(PreparedImage image, CancellationToken cancellationToken)
+    private Embedding EmbedFeatureMap(PreparedImage image, CancellationToken cancellationToken, bool query)
     {
         if (image.Size > _options.ShorterSide || Math.Max(image.PixelWidth, image.PixelHeight) > _options.MaxLongerSide)
             throw new ArgumentException(
                 $"The image is {image.PixelWidth}x{image.PixelHeight}px; the encoder takes whole images of shorter side {_options.ShorterSide}px, longer side at most {_options.MaxLongerSide}px.", nameof(image));
         cancellationToken.ThrowIfCancellationRequested();
         var loaded = _loaded.Value;
-        var map = RunMap(loaded, image, cancellationToken);
-        var vector = PoolWhole(map, image);
+        var background = query && QueryBackgroundActive ? Background(image) : null;
+        var map = RunMap(loaded, image, cancellationToken, background);
+        var vector = PoolWhole(map, image, background);
         if (_options.SecondShorterSide > 0)
         {
             var (w, h) = new ImageInput(_options.SecondShorterSide, WholeImage: true, _options.MaxLongerSide, EncoderOptions.MapStride).ScaledSize(image.PixelWidth, image.PixelHeight);
             var smaller = ImageDecoder.Rescale(image, w, h);
-            var other = PoolWhole(RunMap(loaded, smaller, cancellationToken), smaller);
+            var smallerBackground = background is null ? null : Background(smaller);
+            var other = PoolWhole(RunMap(loaded, smaller, cancellationToken, smallerBackground), smaller, smallerBackground);
             TensorPrimitives.Add(vector, other, vector);
             TensorPrimitives.Divide(vector, 2f, vector);
         }
@@ -167,11 +185,32 @@ public sealed partial class OnnxImageEncoder : IImageEncoder, IDisposable
         return new Embedding(vector, norm) { Regions = _options.Regions ? Regions(map, image) : null };
     }
 
-    /// <summary>The whole map pooled; with <see cref="EncoderOptions.MaskFlatCells"/>, only the cells whose block of the image is not flat.</summary>
-    private float[] PoolWhole(FeatureMap map, PreparedImage image)
+    /// <summary>A query's flat background (<see cref="BorderBackground"/>), or null when it has none.</summary>
+    private static bool[]? Background(PreparedImage image)
     {
-        if (!_options.MaskFlatCells) return FeatureMapPooling.PoolAll(map.Values, map.Channels, map.Height, map.Width, _options.Pooling, _options.GemP);
-        var keep = FeatureMapPooling.NonFlatCells(image.Rgb, image.PixelWidth, image.PixelHeight, map.Width, map.Height, EncoderOptions.FlatCellTolerance);
+        var mask = BorderBackground.Detect(image.Rgb, image.PixelWidth, image.PixelHeight);
+        return mask.AsSpan().Contains(true) ? mask : null;
+    }
+
+    /// <summary>
+    /// The whole map pooled; with <see cref="EncoderOptions.MaskFlatCells"/>, only the cells whose block of the image is not flat;
+    /// with a query's <paramref name="background"/> and <see cref="QueryBackgroundMode.Pool"/>, only the cells mostly not background too.
+    /// </summary>
+    private float[] PoolWhole(FeatureMap map, PreparedImage image, bool[]? background = null)
+    {
+        var picture = background is not null && _options.QueryBackground is QueryBackgroundMode.Pool or QueryBackgroundMode.FillAndPool
+            ? BorderBackground.KeptCells(background, image.PixelWidth, image.PixelHeight, map.Width, map.Height)
+            : null;
+        if (!_options.MaskFlatCells && picture is null) return FeatureMapPooling.PoolAll(map.Values, map.Channels, map.Height, map.Width, _options.Pooling, _options.GemP);
+        var keep = _options.MaskFlatCells ? FeatureMapPooling.NonFlatCells(image.Rgb, image.PixelWidth, image.PixelHeight, map.Width, map.Height, EncoderOptions.FlatCellTolerance) : picture!;
+        if (picture is not null && _options.MaskFlatCells)
+        {
+            // Both masks: the cells either keeps; the picture's cells alone when the flat-cell mask leaves none of them.
+            var both = new bool[keep.Length];
+            for (var i = 0; i < both.Length; i++) both[i] = keep[i] && picture[i];
+            keep = both.AsSpan().Contains(true) ? both : picture;
+        }
+
         var vector = new float[map.Channels];
         FeatureMapPooling.PoolCells(map.Values, map.Channels, map.Height, map.Width, keep, _options.Pooling, _options.GemP, vector);
         return vector;
@@ -193,9 +232,15 @@ public sealed partial class OnnxImageEncoder : IImageEncoder, IDisposable
         return regions;
     }
 
-    private FeatureMap RunMap(Loaded loaded, PreparedImage image, CancellationToken cancellationToken)
+    /// <param name="background">
+    /// A query's flat background: with <see cref="QueryBackgroundMode.Fill"/> its pixels enter the network as the mean pixel
+    /// (zero in every plane after the mean subtraction).
+    /// </param>
+    private FeatureMap RunMap(Loaded loaded, PreparedImage image, CancellationToken cancellationToken, bool[]? background = null)
     {
         var input = loaded.Preprocessor.CreateWhole(image.Rgb, image.PixelWidth, image.PixelHeight);
+        if (background is not null && _options.QueryBackground is QueryBackgroundMode.Fill or QueryBackgroundMode.FillAndPool)
+            Preprocessor.ZeroPixels(input, background);
         using var runOptions = new RunOptions();
         using var registration = cancellationToken.Register(static s => ((RunOptions)s!).Terminate = true, runOptions);
         using var inputValue = OrtValue.CreateTensorValueFromMemory(input, [1, 3, image.PixelHeight, image.PixelWidth]);
@@ -210,6 +255,15 @@ public sealed partial class OnnxImageEncoder : IImageEncoder, IDisposable
             throw new OperationCanceledException(cancellationToken);
         }
     }
+
+    /// <summary>How queries are made (<see cref="ModelInfo.QueryPath"/>) with a <see cref="EncoderOptions.QueryBackground"/>: <c>bgfill</c>, <c>bgpool</c>, <c>bgfillpool</c>.</summary>
+    public static string QueryPathId(QueryBackgroundMode mode) => mode switch
+    {
+        QueryBackgroundMode.Fill => "bgfill",
+        QueryBackgroundMode.Pool => "bgpool",
+        QueryBackgroundMode.FillAndPool => "bgfillpool",
+        _ => throw new ArgumentOutOfRangeException(nameof(mode), mode, "No query path for None."),
+    };
 
     /// <summary>The detail regions' part of the model id, e.g. <c>dr448c3-4n60</c>, or null when there are none.</summary>
     public static string? DetailRegionsId(EncoderOptions options)
@@ -295,6 +349,7 @@ public sealed partial class OnnxImageEncoder : IImageEncoder, IDisposable
             var head = LoadHead(new ModelInfo(_options.ModelName, sha256, dimension, Precision: precision, Descriptor: descriptorId));
             var model = new ModelInfo(_options.ModelName, sha256, head?.OutputDimension ?? dimension, head?.Info, precision, descriptorId)
             {
+                QueryPath = QueryBackgroundActive ? QueryPathId(_options.QueryBackground) : null,
                 // What EmbedFeatureMap makes: the index is opened with it and records it (issue 14, index side).
                 Regions = descriptor == DescriptorMode.FeatureMap && (_options.Regions || _options.DetailRegionSide > 0) && head is null,
                 DetailRegions = descriptor == DescriptorMode.FeatureMap && head is null ? DetailRegionsId(_options) : null,

@@ -69,6 +69,23 @@ public sealed class Preprocessor
         return result;
     }
 
+    /// <summary>
+    /// Sets the masked pixels of a 1 x 3 x H x W tensor (<paramref name="mask"/>: H x W, row-major) to zero in every plane:
+    /// after the mean subtraction, the mean pixel (what a whole image's channel means, or ImageNet's, make of it).
+    /// </summary>
+    public static void ZeroPixels(Span<float> tensor, ReadOnlySpan<bool> mask)
+    {
+        var plane = mask.Length;
+        if (tensor.Length != 3 * plane) throw new ArgumentException($"The tensor has {tensor.Length} values; the mask {plane} pixels of 3 planes.", nameof(tensor));
+        for (var p = 0; p < plane; p++)
+        {
+            if (!mask[p]) continue;
+            tensor[p] = 0;
+            tensor[plane + p] = 0;
+            tensor[2 * plane + p] = 0;
+        }
+    }
+
     public PreprocessingMode Mode { get; }
 
     public int Size { get; }

@@ -129,7 +129,7 @@ public sealed class SearchService(
             using (metrics.Time("decode"))
                 prepared = QueryViewSet.IsInputOnly(_views) ? [decoder.Prepare(image.Span, queryEmbedder.Input)] : decoder.PrepareViews(image.Span, queryEmbedder.Input, _views);
             using (metrics.Time("embed"))
-                foreach (var view in prepared) embeddings.Add(queryEmbedder.Embed(view, cancellationToken));
+                foreach (var view in prepared) embeddings.Add(queryEmbedder.EmbedQuery(view, cancellationToken));
         }
 
         // Drift telemetry watches what items are embedded from: the input view when there is one (the item model's

@@ -38,6 +38,10 @@ public static class BatchEmbedder
     /// The jobs are stored items, not queries: with an encoder that makes detail regions (<see cref="IImageEncoder.RegionInput"/>)
     /// each gets them, as ingestion gives them (the cache is then the encoder's model id; for queries, the id without them).
     /// </param>
+    /// <param name="queries">
+    /// The jobs are search queries: embedded as a search embeds them (<see cref="IImageEncoder.EmbedQuery"/>), the cache
+    /// then being the model's <see cref="ModelInfo.QueryId"/>.
+    /// </param>
     public static BatchEmbedding Embed(
         IImageDecoder decoder,
         IImageEncoder encoder,
@@ -46,16 +50,18 @@ public static class BatchEmbedder
         int workers,
         IProgress<int>? progress = null,
         CancellationToken cancellationToken = default,
-        bool storedItems = false)
+        bool storedItems = false,
+        bool queries = false)
     {
         ArgumentNullException.ThrowIfNull(decoder);
         ArgumentNullException.ThrowIfNull(encoder);
         ArgumentNullException.ThrowIfNull(jobs);
         ArgumentOutOfRangeException.ThrowIfLessThan(workers, 1);
         var regionInput = storedItems ? encoder.RegionInput : null;
-        var model = regionInput is null ? encoder.Model.WithoutDetailRegions : encoder.Model;
-        if (cache is not null && cache.ModelId != model.Id)
-            throw new ArgumentException($"The cache holds {cache.ModelId}; the encoder's vectors here are {model.Id}.", nameof(cache));
+        if (storedItems && queries) throw new ArgumentException("Jobs are stored items or queries, not both.", nameof(queries));
+        var modelId = queries ? encoder.Model.QueryId : regionInput is null ? encoder.Model.WithoutDetailRegions.Id : encoder.Model.Id;
+        if (cache is not null && cache.ModelId != modelId)
+            throw new ArgumentException($"The cache holds {cache.ModelId}; the encoder's vectors here are {modelId}.", nameof(cache));
 
         var results = new Embedding.Embedding?[jobs.Count];
         var failures = new System.Collections.Concurrent.ConcurrentBag<EmbeddingFailure>();
@@ -82,7 +88,7 @@ public static class BatchEmbedder
                     else
                     {
                         var prepared = job.View is { } view ? decoder.PrepareViews(job.Read(), encoder.Input, [view])[0] : decoder.Prepare(job.Read(), encoder.Input);
-                        embedding = encoder.Embed(prepared, cancellationToken);
+                        embedding = queries ? encoder.EmbedQuery(prepared, cancellationToken) : encoder.Embed(prepared, cancellationToken);
                     }
 
                     results[i] = embedding;

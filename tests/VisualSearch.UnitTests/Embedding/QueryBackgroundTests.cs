@@ -1,0 +1,179 @@
+using System.Numerics.Tensors;
+using Microsoft.Extensions.Logging.Abstractions;
+using SkiaSharp;
+using VisualSearch.Embedding;
+using VisualSearch.Imaging;
+using VisualSearch.Testing;
+using VisualSearch.UnitTests.Fixtures;
+
+namespace VisualSearch.UnitTests.Embedding;
+
+/// <summary>
+/// A query's flat background (issue 14, docs/quality.md section 7g): the pixels of one near-constant colour connected to
+/// the border, found on small fixtures, and what the feature-map encoder does with them for queries only.
+/// </summary>
+[Collection(EncoderCollection.Name)]
+public sealed class QueryBackgroundTests(EncoderFixture fixture)
+{
+    [Fact]
+    public void The_white_corners_of_a_circular_detail_are_the_background_and_the_disc_is_not()
+    {
+        // A 200 x 200 detail through a circular mask on white, JPEG at 95 (as eval-copies' partial-circ edit), decoded
+        // by the product to the feature map's 224 input.
+        var prepared = fixture.Decoder.Prepare(CircularDetail(seed: 4, side: 200), new ImageInput(224, WholeImage: true, 448, 32));
+        var (w, h) = (prepared.PixelWidth, prepared.PixelHeight);
+        Assert.Equal((224, 224), (w, h));
+        var mask = BorderBackground.Detect(prepared.Rgb, w, h);
+
+        // Every pixel well outside the circle is background, every pixel well inside is not; about 1 - pi/4 of the image in all.
+        double r = w / 2.0, masked = 0;
+        for (var y = 0; y < h; y++)
+        {
+            for (var x = 0; x < w; x++)
+            {
+                var d = Math.Sqrt((x + 0.5 - r) * (x + 0.5 - r) + (y + 0.5 - r) * (y + 0.5 - r));
+                if (d > r + 3) Assert.True(mask[y * w + x], $"({x},{y}) outside the circle is not background");
+                if (d < r - 3) Assert.False(mask[y * w + x], $"({x},{y}) inside the circle is background");
+                if (mask[y * w + x]) masked++;
+            }
+        }
+
+        Assert.InRange(masked / (w * h), 0.19, 0.23);
+    }
+
+    [Fact]
+    public void Letterbox_bars_are_the_background_and_a_flat_patch_inside_the_picture_is_not()
+    {
+        // 40 x 30 pixels: black bars of 5 rows at the top and bottom, a noisy picture between, with a white 6 x 6 patch in it.
+        const int w = 40, h = 30;
+        var random = new Random(7);
+        var rgb = new byte[w * h * 3];
+        for (var y = 0; y < h; y++)
+        {
+            for (var x = 0; x < w; x++)
+            {
+                var i = (y * w + x) * 3;
+                var bar = y < 5 || y >= h - 5;
+                var patch = x is >= 17 and < 23 && y is >= 12 and < 18;
+                for (var c = 0; c < 3; c++) rgb[i + c] = bar ? (byte)random.Next(0, 4) : patch ? (byte)255 : (byte)random.Next(40, 220);
+            }
+        }
+
+        var mask = BorderBackground.Detect(rgb, w, h);
+        for (var y = 0; y < h; y++)
+            for (var x = 0; x < w; x++)
+                Assert.Equal(y < 5 || y >= h - 5, mask[y * w + x]);
+    }
+
+    [Fact]
+    public void A_photo_with_no_flat_border_has_no_background()
+    {
+        foreach (var seed in new[] { 1, 2, 3 })
+        {
+            var prepared = fixture.Decoder.Prepare(TestImages.Photo(seed, 320, 240, ImageFormat.Jpeg), new ImageInput(224, WholeImage: true, 448, 32));
+            Assert.DoesNotContain(true, BorderBackground.Detect(prepared.Rgb, prepared.PixelWidth, prepared.PixelHeight));
+        }
+
+        var samples = SamplePhotos.Read("coffee.png");
+        var coffee = fixture.Decoder.Prepare(samples, new ImageInput(224, WholeImage: true, 448, 32));
+        Assert.DoesNotContain(true, BorderBackground.Detect(coffee.Rgb, coffee.PixelWidth, coffee.PixelHeight));
+    }
+
+    [Fact]
+    public void A_border_colour_on_too_little_of_the_border_or_of_the_image_is_no_background_and_an_all_flat_image_neither()
+    {
+        // A white strip down the left 2 of 20 columns: a tenth of the image, but under half of the border.
+        const int w = 20, h = 20;
+        var rgb = new byte[w * h * 3];
+        var random = new Random(3);
+        for (var p = 0; p < w * h; p++)
+            for (var c = 0; c < 3; c++) rgb[p * 3 + c] = p % w < 2 ? (byte)255 : (byte)random.Next(40, 220);
+        Assert.DoesNotContain(true, BorderBackground.Detect(rgb, w, h));
+        Assert.Contains(true, BorderBackground.Detect(rgb, w, h, minBorderShare: 0.2));
+
+        // All white: nothing would be left, so nothing is masked.
+        Assert.DoesNotContain(true, BorderBackground.Detect(Enumerable.Repeat((byte)255, w * h * 3).ToArray(), w, h));
+        Assert.Throws<ArgumentException>(() => BorderBackground.Detect(rgb, w, h + 1));
+    }
+
+    [Fact]
+    public void Cells_are_kept_when_at_least_half_of_their_block_is_picture()
+    {
+        // 8 x 4 pixels over a 4 x 2 map (blocks of 2 x 2): block 0 all background, block 1 half, block 2 a quarter, the rest none.
+        var background = new bool[32];
+        foreach (var (x, y) in new[] { (0, 0), (1, 0), (0, 1), (1, 1), (2, 0), (3, 0), (4, 0) }) background[y * 8 + x] = true;
+        Assert.Equal([false, true, true, true, true, true, true, true], BorderBackground.KeptCells(background, 8, 4, 4, 2));
+        Assert.Equal([false, false, true, true, true, true, true, true], BorderBackground.KeptCells(background, 8, 4, 4, 2, keepShare: 0.6));
+        Assert.Throws<ArgumentException>(() => BorderBackground.KeptCells(background, 8, 5, 4, 2));
+    }
+
+    [Fact]
+    public void Zeroing_pixels_clears_them_in_every_plane_and_nothing_else()
+    {
+        float[] tensor = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12];
+        Preprocessor.ZeroPixels(tensor, [false, true, false, true]);
+        Assert.Equal([1, 0, 3, 0, 5, 0, 7, 0, 9, 0, 11, 0], tensor);
+        Assert.Throws<ArgumentException>(() => Preprocessor.ZeroPixels(tensor, new bool[3]));
+    }
+
+    [Theory]
+    [InlineData(QueryBackgroundMode.Fill, "bgfill")]
+    [InlineData(QueryBackgroundMode.Pool, "bgpool")]
+    [InlineData(QueryBackgroundMode.FillAndPool, "bgfillpool")]
+    public void A_queries_background_changes_its_vector_only_and_never_a_stored_vector_or_the_model_id(QueryBackgroundMode mode, string path)
+    {
+        using var cache = new TempDirectory("vs-map-cache-");
+        using var plain = Create(new EncoderOptions { Descriptor = DescriptorMode.FeatureMap, MaskFlatCells = true, Int8CachePath = cache.Path });
+        using var encoder = Create(new EncoderOptions { Descriptor = DescriptorMode.FeatureMap, MaskFlatCells = true, QueryBackground = mode, Int8CachePath = cache.Path });
+        Assert.Equal(plain.Model.Id, encoder.Model.Id);
+        Assert.Null(plain.Model.QueryPath);
+        Assert.Equal(plain.Model.Id, plain.Model.QueryId);
+        Assert.Equal(path, encoder.Model.QueryPath);
+        Assert.Equal($"{plain.Model.Id}-q{path}", encoder.Model.QueryId);
+
+        var circle = fixture.Decoder.Prepare(CircularDetail(seed: 5, side: 180), encoder.Input);
+        var photo = fixture.Decoder.Prepare(TestImages.Photo(6, 320, 240, ImageFormat.Jpeg), encoder.Input);
+
+        // Stored vectors (Embed) are the plain encoder's, bit for bit; so is a query without a flat border.
+        Assert.Equal(plain.Embed(circle).Vector, encoder.Embed(circle).Vector);
+        Assert.Equal(plain.Embed(photo).Vector, encoder.EmbedQuery(photo).Vector);
+        Assert.Equal(plain.Embed(photo).Vector, plain.EmbedQuery(photo).Vector);
+
+        // A circular detail's query vector differs, and is a unit vector.
+        var query = encoder.EmbedQuery(circle).Vector;
+        Assert.Equal(1f, TensorPrimitives.Norm(query), 1e-4f);
+        Assert.True(TensorPrimitives.Dot(query, plain.Embed(circle).Vector) < 0.9999f, "the background changed nothing");
+    }
+
+    [Fact]
+    public void The_centre_crop_encoder_ignores_the_setting()
+    {
+        var options = fixture.Options(EncoderPrecision.Float32);
+        options.QueryBackground = QueryBackgroundMode.FillAndPool;
+        using var encoder = Create(options);
+        var circle = fixture.Decoder.Prepare(CircularDetail(seed: 5, side: 180), encoder.Input);
+        Assert.Null(encoder.Model.QueryPath);
+        Assert.Equal(fixture.Float32.Model.Id, encoder.Model.Id);
+        Assert.Equal(fixture.Float32.Embed(circle).Vector, encoder.EmbedQuery(circle).Vector);
+    }
+
+    /// <summary>A synthetic photo's detail through a circular mask with white corners, as JPEG 95 (eval-copies' partial-circ).</summary>
+    private static byte[] CircularDetail(int seed, int side)
+    {
+        using var photo = TestImages.Render(seed, side * 2, side * 2);
+        using var detail = new SKBitmap(new SKImageInfo(side, side, SKColorType.Rgba8888, SKAlphaType.Premul));
+        using (var canvas = new SKCanvas(detail))
+        {
+            canvas.Clear(SKColors.White);
+            using var path = new SKPath();
+            path.AddCircle(side / 2f, side / 2f, side / 2f);
+            canvas.ClipPath(path, antialias: true);
+            canvas.DrawBitmap(photo, new SKRect(side / 2f, side / 2f, side * 1.5f, side * 1.5f), new SKRect(0, 0, side, side));
+        }
+
+        return TestImages.Encode(detail, ImageFormat.Jpeg, 95);
+    }
+
+    private OnnxImageEncoder Create(EncoderOptions options) =>
+        new(Microsoft.Extensions.Options.Options.Create(options), NullLogger<OnnxImageEncoder>.Instance, fixture.Metrics);
+}
