@@ -46,7 +46,7 @@ public static partial class VisualSearchEngineExtensions
                 "(a head is trained on whole-image vectors; the regions would not be comparable with the whitened queries).")
             .Validate(o => o.QueryBackground == QueryBackgroundMode.None || (Enum.IsDefined(o.QueryBackground)
                     && (o.Descriptor == DescriptorMode.FeatureMap || o.CopyDescriptor == CopyDescriptorMode.FeatureMap)),
-                "Encoder:QueryBackground (None, Fill, Pool or FillAndPool) needs Encoder:Descriptor=FeatureMap or Encoder:CopyDescriptor=FeatureMap (it treats a query's background in the feature map).")
+                "Encoder:QueryBackground (None, Fill, Pool, FillAndPool or Crop) needs Encoder:Descriptor=FeatureMap or Encoder:CopyDescriptor=FeatureMap (it treats a query's background in the feature map).")
             .Validate(o => o.CopyDescriptor == CopyDescriptorMode.None || o.Descriptor == DescriptorMode.CentreCrop,
                 "Encoder:CopyDescriptor=FeatureMap needs Encoder:Descriptor=CentreCrop (the copy space holds the feature-map vectors beside the centre-crop ones).")
             .Validate(o => Enum.IsDefined(o.QueryPrecision), "Encoder:QueryPrecision is Same or Float32.")

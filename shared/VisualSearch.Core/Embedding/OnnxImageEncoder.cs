@@ -116,7 +116,31 @@ public sealed partial class OnnxImageEncoder : IImageEncoder, IDisposable
     public Embedding EmbedQuery(PreparedImage image, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(image);
-        return QueryBackgroundActive ? EmbedFeatureMap(image, cancellationToken, query: true) : Embed(image, cancellationToken);
+        if (!QueryBackgroundActive) return Embed(image, cancellationToken);
+        if (_options.QueryBackground != QueryBackgroundMode.Crop) return EmbedFeatureMap(image, cancellationToken, query: true);
+        return BorderBackground.Find(image.Rgb, image.PixelWidth, image.PixelHeight) is { } background
+            ? EmbedFeatureMap(Picture(image, background), cancellationToken, query: false)
+            : Embed(image, cancellationToken);
+    }
+
+    /// <summary>
+    /// The picture inside a query's background (<see cref="QueryBackgroundMode.Crop"/>): the square inscribed in a circular
+    /// detail at the query's own scale (its sides rounded to the map's stride: the detail's features stay at the scale the
+    /// detail regions were made for), the picture between letterbox bars scaled to the encoder's input (it is a whole picture).
+    /// </summary>
+    private PreparedImage Picture(PreparedImage image, QueryBackgroundShape background)
+    {
+        int Stride(int side, int limit) => Math.Clamp((int)Math.Round(side / (double)EncoderOptions.MapStride) * EncoderOptions.MapStride, Math.Min(limit, EncoderOptions.MapStride), limit);
+        var (w, h) = background.Kind == BackgroundShapeKind.EllipseCorners
+            ? (Stride(background.Width, image.PixelWidth), Stride(background.Height, image.PixelHeight))
+            : (background.Width, background.Height);
+        int x0 = background.X + (background.Width - w) / 2, y0 = background.Y + (background.Height - h) / 2;
+        var rgb = new byte[w * h * 3];
+        for (var y = 0; y < h; y++) image.Rgb.AsSpan(((y0 + y) * image.PixelWidth + x0) * 3, w * 3).CopyTo(rgb.AsSpan(y * w * 3));
+        var picture = new PreparedImage(rgb, w, h, image.Format, image.Width, image.Height);
+        if (background.Kind == BackgroundShapeKind.EllipseCorners) return picture;
+        var (sw, sh) = Input.ScaledSize(w, h);
+        return ImageDecoder.Rescale(picture, sw, sh);
     }
 
     /// <summary>Whether queries treat their flat background apart: <see cref="EncoderOptions.QueryBackground"/> set, on the feature map.</summary>
@@ -262,6 +286,7 @@ public sealed partial class OnnxImageEncoder : IImageEncoder, IDisposable
         QueryBackgroundMode.Fill => "bgfill",
         QueryBackgroundMode.Pool => "bgpool",
         QueryBackgroundMode.FillAndPool => "bgfillpool",
+        QueryBackgroundMode.Crop => "bgcrop",
         _ => throw new ArgumentOutOfRangeException(nameof(mode), mode, "No query path for None."),
     };
 

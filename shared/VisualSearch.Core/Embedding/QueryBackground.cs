@@ -19,7 +19,27 @@ public enum QueryBackgroundMode
 
     /// <summary><see cref="Fill"/> and <see cref="Pool"/>.</summary>
     FillAndPool,
+
+    /// <summary>
+    /// The query is embedded from the picture inside its background alone (<see cref="QueryBackgroundShape.Picture"/>): for
+    /// a circular detail the square inscribed in the circle at the query's own scale, for letterbox bars the picture between
+    /// them at the encoder's input size.
+    /// </summary>
+    Crop,
 }
+
+/// <summary>The shapes of background <see cref="BorderBackground.Find"/> recognises.</summary>
+public enum BackgroundShapeKind
+{
+    /// <summary>The corners outside the ellipse inscribed in the image (a detail cut through a circular mask).</summary>
+    EllipseCorners,
+
+    /// <summary>Bars of equal size at two opposite sides (letterbox, pillarbox).</summary>
+    Bars,
+}
+
+/// <summary>A query's background: its shape, its pixels (row-major) and the largest upright rectangle of picture inside it.</summary>
+public sealed record QueryBackgroundShape(BackgroundShapeKind Kind, bool[] Mask, int X, int Y, int Width, int Height);
 
 /// <summary>
 /// Pure functions that find an image's flat background: the pixels of one near-constant colour that are connected to the
@@ -43,12 +63,44 @@ public static class BorderBackground
     public const double DefaultKeepShare = 0.5;
 
     /// <summary>
-    /// The background of an image (<paramref name="rgb"/>, interleaved, row-major): true for every pixel within
-    /// <paramref name="tolerance"/> of the border's dominant colour and connected (4-neighbours) to the border through such
-    /// pixels. Empty (all false) when that colour holds less than <paramref name="minBorderShare"/> of the border's pixels,
-    /// or the background would be less than <see cref="MinAreaShare"/> or more than <see cref="MaxAreaShare"/> of the image.
+    /// The background of an image (<paramref name="rgb"/>, interleaved, row-major) in one of the shapes that masks and players
+    /// add around a picture: the <b>corners outside the ellipse inscribed in the image</b> (a detail cut through a circular
+    /// mask) or <b>bars of equal height at the top and bottom</b> (letterbox; or of equal width left and right, pillarbox).
+    /// True for the pixels of that shape that are within <paramref name="tolerance"/> of the border's dominant colour and
+    /// connected (4-neighbours) to the border through such pixels (<see cref="FlatBorder"/>). Empty (all false) when neither
+    /// shape is flat: a flat background of another shape (a cut-out or an icon on white, a plain wallpaper, a sky) is part
+    /// of the picture, which the stored image shows too (docs/quality.md section 7g measured what masking it costs).
     /// </summary>
-    public static bool[] Detect(ReadOnlySpan<byte> rgb, int width, int height, int tolerance = DefaultTolerance, double minBorderShare = DefaultMinBorderShare)
+    public static bool[] Detect(ReadOnlySpan<byte> rgb, int width, int height, int tolerance = DefaultTolerance, double minBorderShare = DefaultMinBorderShare) =>
+        Find(rgb, width, height, tolerance, minBorderShare)?.Mask ?? new bool[width * height];
+
+    /// <summary>
+    /// <see cref="Detect"/>'s background with its shape and the largest upright rectangle of picture inside it (for the
+    /// ellipse, the rectangle inscribed in it: half-axes divided by the square root of 2), or null when there is none.
+    /// </summary>
+    public static QueryBackgroundShape? Find(ReadOnlySpan<byte> rgb, int width, int height, int tolerance = DefaultTolerance, double minBorderShare = DefaultMinBorderShare)
+    {
+        var flat = FlatBorder(rgb, width, height, tolerance, minBorderShare);
+        if (!flat.AsSpan().Contains(true)) return null;
+        var mask = new bool[flat.Length];
+        if (EllipseCorners(flat, width, height, mask))
+        {
+            int w = Math.Max(1, (int)Math.Round(width / Math.Sqrt(2))), h = Math.Max(1, (int)Math.Round(height / Math.Sqrt(2)));
+            return new QueryBackgroundShape(BackgroundShapeKind.EllipseCorners, mask, (width - w) / 2, (height - h) / 2, w, h);
+        }
+
+        if (Bars(flat, width, height, mask, out var top, out var bottom, out var left, out var right))
+            return new QueryBackgroundShape(BackgroundShapeKind.Bars, mask, left, top, width - left - right, height - top - bottom);
+        return null;
+    }
+
+    /// <summary>
+    /// Every pixel within <paramref name="tolerance"/> of the border's dominant colour and connected (4-neighbours) to the
+    /// border through such pixels, whatever its shape. Empty (all false) when that colour holds less than
+    /// <paramref name="minBorderShare"/> of the border's pixels, or the area would be less than <see cref="MinAreaShare"/> or
+    /// more than <see cref="MaxAreaShare"/> of the image.
+    /// </summary>
+    public static bool[] FlatBorder(ReadOnlySpan<byte> rgb, int width, int height, int tolerance = DefaultTolerance, double minBorderShare = DefaultMinBorderShare)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(width, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(height, 1);
@@ -130,6 +182,102 @@ public static class BorderBackground
         }
 
         return keep;
+    }
+
+    /// <summary>Pixels this far (in pixels) outside the inscribed ellipse must all be flat for the corners to count (the antialiased edge and JPEG's ringing lie nearer).</summary>
+    private const double EllipseMargin = 3;
+
+    /// <summary>At most this share of the picture inside the shape may be flat too (more: the flat colour is the picture's own background, a cut-out's or an icon's).</summary>
+    private const double MaxFlatInside = 0.02;
+
+    /// <summary>
+    /// The corners outside the ellipse inscribed in the image, when at least 95% of the pixels <see cref="EllipseMargin"/> or
+    /// more outside it are flat and at most <see cref="MaxFlatInside"/> of those as far inside it: <paramref name="mask"/>
+    /// gets the flat pixels outside the ellipse.
+    /// </summary>
+    private static bool EllipseCorners(bool[] flat, int width, int height, bool[] mask)
+    {
+        double a = width / 2.0, b = height / 2.0;
+        if (Math.Min(a, b) <= 2 * EllipseMargin) return false;
+        double outer = (1 + EllipseMargin / Math.Min(a, b)) * (1 + EllipseMargin / Math.Min(a, b));
+        double inner = (1 - EllipseMargin / Math.Min(a, b)) * (1 - EllipseMargin / Math.Min(a, b));
+        int core = 0, flatCore = 0, inside = 0, flatInside = 0;
+        for (var y = 0; y < height; y++)
+        {
+            var dy = (y + 0.5 - b) / b;
+            for (var x = 0; x < width; x++)
+            {
+                var dx = (x + 0.5 - a) / a;
+                var q = dx * dx + dy * dy;
+                var p = y * width + x;
+                if (q < inner)
+                {
+                    inside++;
+                    if (flat[p]) flatInside++;
+                }
+
+                if (q <= 1) continue;
+                mask[p] = flat[p];
+                if (q <= outer) continue;
+                core++;
+                if (flat[p]) flatCore++;
+            }
+        }
+
+        // An inscribed ellipse leaves 21.5% of the image outside; its core (the margin off) somewhat less.
+        return core >= 0.1 * flat.Length && flatCore >= 0.95 * core && flatInside <= MaxFlatInside * inside;
+    }
+
+    /// <summary>
+    /// Letterbox or pillarbox bars: flat rows at the top and the bottom of about the same height (within 2 px or 10%), no
+    /// flat column at either side (or the same with rows and columns swapped), together at least <see cref="MinAreaShare"/>
+    /// of the image, and at most <see cref="MaxFlatInside"/> of the picture between them flat: <paramref name="mask"/> gets the bars.
+    /// </summary>
+    private static bool Bars(bool[] flat, int width, int height, bool[] mask, out int top, out int bottom, out int left, out int right)
+    {
+        var total = flat.Count(f => f);
+        top = Lines(flat, width, height, rows: true, fromStart: true);
+        bottom = Lines(flat, width, height, rows: true, fromStart: false);
+        left = Lines(flat, width, height, rows: false, fromStart: true);
+        right = Lines(flat, width, height, rows: false, fromStart: false);
+        static bool Pair(int one, int other, int across) => one >= 1 && other >= 1 && Math.Abs(one - other) <= Math.Max(2, 0.1 * Math.Max(one, other)) && across == 0;
+        Array.Clear(mask);
+        if (Pair(top, bottom, left + right) && (top + bottom) * width >= MinAreaShare * flat.Length
+            && total - (top + bottom) * width <= MaxFlatInside * (height - top - bottom) * width)
+        {
+            for (var y = 0; y < height; y++)
+                if (y < top || y >= height - bottom) Array.Fill(mask, true, y * width, width);
+            (left, right) = (0, 0);
+            return true;
+        }
+
+        if (Pair(left, right, top + bottom) && (left + right) * height >= MinAreaShare * flat.Length
+            && total - (left + right) * height <= MaxFlatInside * (width - left - right) * height)
+        {
+            for (var y = 0; y < height; y++)
+                for (var x = 0; x < width; x++) mask[y * width + x] = x < left || x >= width - right;
+            (top, bottom) = (0, 0);
+            return true;
+        }
+
+        return false;
+    }
+
+    /// <summary>How many rows (or columns) from one side are flat in at least 98% of their pixels, at most half the image.</summary>
+    private static int Lines(bool[] flat, int width, int height, bool rows, bool fromStart)
+    {
+        var (count, length) = rows ? (height, width) : (width, height);
+        var lines = 0;
+        for (var i = 0; i < count / 2; i++)
+        {
+            var line = fromStart ? i : count - 1 - i;
+            var flatPixels = 0;
+            for (var j = 0; j < length; j++) if (flat[rows ? line * width + j : j * width + line]) flatPixels++;
+            if (flatPixels < 0.98 * length) break;
+            lines++;
+        }
+
+        return lines;
     }
 
     /// <summary>The indexes of the border's pixels, each once (top and bottom rows, then the columns' inner pixels).</summary>

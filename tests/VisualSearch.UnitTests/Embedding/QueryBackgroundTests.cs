@@ -39,6 +39,13 @@ public sealed class QueryBackgroundTests(EncoderFixture fixture)
         }
 
         Assert.InRange(masked / (w * h), 0.19, 0.23);
+
+        // Its shape, and the picture inside it: the square inscribed in the circle (224 / sqrt 2 = 158.4 px), centred.
+        var shape = BorderBackground.Find(prepared.Rgb, w, h);
+        Assert.NotNull(shape);
+        Assert.Equal(BackgroundShapeKind.EllipseCorners, shape.Kind);
+        Assert.Equal(mask, shape.Mask);
+        Assert.Equal((33, 33, 158, 158), (shape.X, shape.Y, shape.Width, shape.Height));
     }
 
     [Fact]
@@ -63,6 +70,16 @@ public sealed class QueryBackgroundTests(EncoderFixture fixture)
         for (var y = 0; y < h; y++)
             for (var x = 0; x < w; x++)
                 Assert.Equal(y < 5 || y >= h - 5, mask[y * w + x]);
+        var shape = BorderBackground.Find(rgb, w, h);
+        Assert.Equal((BackgroundShapeKind.Bars, 0, 5, 40, 20), (shape!.Kind, shape.X, shape.Y, shape.Width, shape.Height));
+
+        // Turned a quarter (pillarbox): the bars are columns.
+        var turned = new byte[rgb.Length];
+        for (var y = 0; y < h; y++)
+            for (var x = 0; x < w; x++)
+                rgb.AsSpan((y * w + x) * 3, 3).CopyTo(turned.AsSpan((x * h + y) * 3));
+        var pillar = BorderBackground.Find(turned, h, w);
+        Assert.Equal((BackgroundShapeKind.Bars, 5, 0, 20, 40), (pillar!.Kind, pillar.X, pillar.Y, pillar.Width, pillar.Height));
     }
 
     [Fact]
@@ -88,12 +105,29 @@ public sealed class QueryBackgroundTests(EncoderFixture fixture)
         var random = new Random(3);
         for (var p = 0; p < w * h; p++)
             for (var c = 0; c < 3; c++) rgb[p * 3 + c] = p % w < 2 ? (byte)255 : (byte)random.Next(40, 220);
-        Assert.DoesNotContain(true, BorderBackground.Detect(rgb, w, h));
-        Assert.Contains(true, BorderBackground.Detect(rgb, w, h, minBorderShare: 0.2));
+        Assert.DoesNotContain(true, BorderBackground.FlatBorder(rgb, w, h));
+        Assert.Contains(true, BorderBackground.FlatBorder(rgb, w, h, minBorderShare: 0.2));
+        // Flat on a fifth of the border, it is still no shape a mask or a player adds (one bar, not two).
+        Assert.DoesNotContain(true, BorderBackground.Detect(rgb, w, h, minBorderShare: 0.2));
 
         // All white: nothing would be left, so nothing is masked.
         Assert.DoesNotContain(true, BorderBackground.Detect(Enumerable.Repeat((byte)255, w * h * 3).ToArray(), w, h));
         Assert.Throws<ArgumentException>(() => BorderBackground.Detect(rgb, w, h + 1));
+    }
+
+    [Fact]
+    public void A_cut_out_on_white_is_flat_at_the_border_but_no_background_since_the_white_reaches_inside()
+    {
+        // A 60 x 60 white image with a noisy 20 x 20 object in the middle: flat all round, corners included, but the white
+        // is the picture's own (it goes on inside the inscribed circle), so nothing is masked; the same for the bars' test.
+        const int w = 60, h = 60;
+        var random = new Random(5);
+        var rgb = new byte[w * h * 3];
+        for (var y = 0; y < h; y++)
+            for (var x = 0; x < w; x++)
+                for (var c = 0; c < 3; c++) rgb[(y * w + x) * 3 + c] = x is >= 20 and < 40 && y is >= 20 and < 40 ? (byte)random.Next(40, 220) : (byte)255;
+        Assert.Contains(true, BorderBackground.FlatBorder(rgb, w, h));
+        Assert.DoesNotContain(true, BorderBackground.Detect(rgb, w, h));
     }
 
     [Fact]
@@ -120,6 +154,7 @@ public sealed class QueryBackgroundTests(EncoderFixture fixture)
     [InlineData(QueryBackgroundMode.Fill, "bgfill")]
     [InlineData(QueryBackgroundMode.Pool, "bgpool")]
     [InlineData(QueryBackgroundMode.FillAndPool, "bgfillpool")]
+    [InlineData(QueryBackgroundMode.Crop, "bgcrop")]
     public void A_queries_background_changes_its_vector_only_and_never_a_stored_vector_or_the_model_id(QueryBackgroundMode mode, string path)
     {
         using var cache = new TempDirectory("vs-map-cache-");
@@ -143,6 +178,22 @@ public sealed class QueryBackgroundTests(EncoderFixture fixture)
         var query = encoder.EmbedQuery(circle).Vector;
         Assert.Equal(1f, TensorPrimitives.Norm(query), 1e-4f);
         Assert.True(TensorPrimitives.Dot(query, plain.Embed(circle).Vector) < 0.9999f, "the background changed nothing");
+    }
+
+    [Fact]
+    public void Crop_embeds_the_square_inscribed_in_a_circular_detail_at_its_own_scale()
+    {
+        // The circular detail's query vector with Crop is the plain vector of the detail's centre 160 x 160 pixels (158.4
+        // rounded to the stride) of the same 224 x 224 input.
+        using var cache = new TempDirectory("vs-map-cache-");
+        using var plain = Create(new EncoderOptions { Descriptor = DescriptorMode.FeatureMap, MaskFlatCells = true, Int8CachePath = cache.Path });
+        using var encoder = Create(new EncoderOptions { Descriptor = DescriptorMode.FeatureMap, MaskFlatCells = true, QueryBackground = QueryBackgroundMode.Crop, Int8CachePath = cache.Path });
+        var circle = fixture.Decoder.Prepare(CircularDetail(seed: 8, side: 300), encoder.Input);
+        Assert.Equal((224, 224), (circle.PixelWidth, circle.PixelHeight));
+        var centre = new byte[160 * 160 * 3];
+        for (var y = 0; y < 160; y++) circle.Rgb.AsSpan(((32 + y) * 224 + 32) * 3, 160 * 3).CopyTo(centre.AsSpan(y * 160 * 3));
+        var expected = plain.Embed(new PreparedImage(centre, 160, 160, circle.Format, circle.Width, circle.Height)).Vector;
+        Assert.Equal(expected, encoder.EmbedQuery(circle).Vector);
     }
 
     [Fact]
