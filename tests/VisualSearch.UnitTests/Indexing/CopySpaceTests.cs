@@ -270,6 +270,52 @@ public sealed class CopySpaceTests(EncoderFixture fixture) : IDisposable
     }
 
     [Fact]
+    public async Task A_query_background_changes_copy_search_queries_only_and_needs_a_feature_map()
+    {
+        using var host = BuildHost(new() { ["Encoder:CopyDescriptor"] = "FeatureMap", ["Encoder:MaskFlatCells"] = "true", ["Encoder:QueryBackground"] = "Crop" });
+        var copies = host.Services.GetRequiredService<CopySpace>();
+        var category = host.Services.GetRequiredService<IImageEncoder>();
+        // The stored model ids are as without it; only the copy space's queries are made differently.
+        Assert.EndsWith("-map-gem3-s224-flat-512", copies.Encoder.Model.Id, StringComparison.Ordinal);
+        Assert.Equal("bgcrop", copies.Encoder.Model.QueryPath);
+        Assert.Equal(fixture.Encoder.Model.Id, category.Model.Id);
+        Assert.Null(category.Model.QueryPath);
+
+        var ingestion = host.Services.GetRequiredService<IngestionService>();
+        await ingestion.IngestAsync(Request("alice/photo.jpg", "alice"), new MemoryStream(_photo, writable: false));
+        var stored = (await (await copies.Index.GetAsync()).GetAsync("alice/photo.jpg"))!;
+        Assert.Equal(1f, EncoderFixture.Cosine(copies.Encoder.Embed(fixture.Decoder.Prepare(_photo, copies.Encoder.Input)).Vector, stored.Vector), 1e-5f);
+
+        // A circular detail of the photo: copy search scores the query's cropped vector, category search the centre crop's.
+        using var decoded = SkiaSharp.SKBitmap.Decode(_photo);
+        using var circle = new SkiaSharp.SKBitmap(new SkiaSharp.SKImageInfo(200, 200, SkiaSharp.SKColorType.Rgba8888, SkiaSharp.SKAlphaType.Premul));
+        using (var canvas = new SkiaSharp.SKCanvas(circle))
+        {
+            canvas.Clear(SkiaSharp.SKColors.White);
+            using var path = new SkiaSharp.SKPath();
+            path.AddCircle(100, 100, 100);
+            canvas.ClipPath(path, antialias: true);
+            canvas.DrawBitmap(decoded, new SkiaSharp.SKRect(100, 50, 300, 250), new SkiaSharp.SKRect(0, 0, 200, 200));
+        }
+
+        var detail = TestImages.Encode(circle, ImageFormat.Jpeg, 95);
+        var search = host.Services.GetRequiredService<SearchService>();
+        var prepared = fixture.Decoder.Prepare(detail, copies.Encoder.Input);
+        var query = copies.Encoder.EmbedQuery(prepared).Vector;
+        Assert.True(EncoderFixture.Cosine(query, copies.Encoder.Embed(prepared).Vector) < 0.9999f, "the query was not cropped");
+        var hit = Assert.Single((await search.SearchByImageAsync(detail, new SearchQuery(k: 1) { Space = SearchSpace.Copies }, OwnerScope.Of("alice"))).Results);
+        Assert.Equal(EncoderFixture.Cosine(query, stored.Vector), hit.Score, 1e-4f);
+        var categoryHit = Assert.Single((await search.SearchByImageAsync(detail, new SearchQuery(k: 1), OwnerScope.Of("alice"))).Results);
+        var categoryStored = (await (await host.Services.GetRequiredService<VectorIndexAccessor>().GetAsync()).GetAsync("alice/photo.jpg"))!;
+        Assert.Equal(EncoderFixture.Cosine(fixture.Encoder.Embed(fixture.Decoder.Prepare(detail, fixture.Encoder.Input)).Vector, categoryStored.Vector), categoryHit.Score, 1e-4f);
+
+        // Without a feature map in either space it is refused at start, naming the setting.
+        using var none = BuildHost(new() { ["Encoder:QueryBackground"] = "Crop" });
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => none.StartAsync());
+        Assert.Contains("Encoder:QueryBackground", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Detail_regions_with_a_copy_head_are_refused_at_start()
     {
         // The head exists (any file passes the existence check), so the refusal is the combination's.
