@@ -375,4 +375,42 @@ public sealed class BuildingBlocksTests
             Assert.Throws<ArgumentException>(() => BatchEmbedder.Embed(decoder, encoder, jobs, cache, workers: 1));
         }
     }
+
+    [Fact]
+    public void QueriesAreEmbeddedAsASearchEmbedsThemUnderACacheOfTheirOwn()
+    {
+        using var dir = new TempDirectory();
+        using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        var metrics = new VisualSearchMetrics(services.GetRequiredService<IMeterFactory>());
+        var decoder = new ImageDecoder(Options.Create(new ImagingOptions()));
+        var options = new EncoderOptions { Descriptor = DescriptorMode.FeatureMap, QueryBackground = QueryBackgroundMode.Crop, Int8CachePath = dir.Path };
+        using var encoder = new OnnxImageEncoder(Options.Create(options), NullLogger<OnnxImageEncoder>.Instance, metrics);
+
+        // A noisy 1200 x 900 reference (its detail, 180 to 329 px, is scaled to 224) and its circular detail (eval-copies' partial-circ edit): the detail has a background.
+        var random = new Random(11);
+        using var noise = new SKBitmap(new SKImageInfo(1200, 900, SKColorType.Rgba8888, SKAlphaType.Opaque));
+        var pixels = new byte[1200 * 900 * 4];
+        random.NextBytes(pixels);
+        for (var i = 3; i < pixels.Length; i += 4) pixels[i] = 255;
+        System.Runtime.InteropServices.Marshal.Copy(pixels, 0, noise.GetPixels(), pixels.Length);
+        var circle = CopyEdits.Apply(noise, CopyEdit.PartialCircle, 1, "noise");
+        List<EmbeddingJob> jobs = [new("circle", () => circle, "circle")];
+
+        BatchEmbedding queries;
+        using (var cache = EmbeddingCache.Open(Path.Combine(dir.Path, "cache"), encoder.Model.QueryId, 512))
+            queries = BatchEmbedder.Embed(decoder, encoder, jobs, cache, workers: 1, queries: true);
+        var prepared = decoder.Prepare(circle, encoder.Input);
+        Assert.Equal(encoder.EmbedQuery(prepared).Vector, queries.Results[0]!.Value.Vector);
+        Assert.NotEqual(encoder.Embed(prepared).Vector, queries.Results[0]!.Value.Vector);
+        Assert.EndsWith("-qbgcrop", encoder.Model.QueryId, StringComparison.Ordinal);
+
+        // The items' cache is not the queries', and a job is an item or a query, not both.
+        using (var cache = EmbeddingCache.Open(Path.Combine(dir.Path, "cache"), encoder.Model.Id, 512))
+        {
+            Assert.Throws<ArgumentException>(() => BatchEmbedder.Embed(decoder, encoder, jobs, cache, workers: 1, queries: true));
+            Assert.Equal(encoder.Embed(prepared).Vector, BatchEmbedder.Embed(decoder, encoder, jobs, cache, workers: 1).Results[0]!.Value.Vector);
+        }
+
+        Assert.Throws<ArgumentException>(() => BatchEmbedder.Embed(decoder, encoder, jobs, null, workers: 1, storedItems: true, queries: true));
+    }
 }
