@@ -280,7 +280,7 @@ public sealed partial class OnnxImageEncoder : IImageEncoder, IDisposable
         }
     }
 
-    /// <summary>How queries are made (<see cref="ModelInfo.QueryPath"/>) with a <see cref="EncoderOptions.QueryBackground"/>: <c>bgfill</c>, <c>bgpool</c>, <c>bgfillpool</c>.</summary>
+    /// <summary>How queries are made (<see cref="ModelInfo.QueryPath"/>) with a <see cref="EncoderOptions.QueryBackground"/>: <c>bgfill</c>, <c>bgpool</c>, <c>bgfillpool</c>, <c>bgcrop</c>.</summary>
     public static string QueryPathId(QueryBackgroundMode mode) => mode switch
     {
         QueryBackgroundMode.Fill => "bgfill",

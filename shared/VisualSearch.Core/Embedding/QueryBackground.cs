@@ -2,9 +2,9 @@ namespace VisualSearch.Embedding;
 
 /// <summary>
 /// What a query's flat background does in the feature-map descriptor (issue 14, docs/quality.md section 7g; queries only,
-/// stored vectors never change): the background is a near-constant colour connected to the image's border
-/// (<see cref="BorderBackground"/>: the white corners of a detail cut through a circle, letterbox bars, a rotated canvas's
-/// black corners), which a stored image that holds the same picture does not show.
+/// stored vectors never change): the background is a near-constant colour connected to the image's border in a shape that
+/// masks and players add (<see cref="BorderBackground.Find"/>: the white corners of a detail cut through a circle, letterbox
+/// bars), which a stored image that holds the same picture does not show.
 /// </summary>
 public enum QueryBackgroundMode
 {
@@ -21,7 +21,7 @@ public enum QueryBackgroundMode
     FillAndPool,
 
     /// <summary>
-    /// The query is embedded from the picture inside its background alone (<see cref="QueryBackgroundShape.Picture"/>): for
+    /// The query is embedded from the picture inside its background alone (the rectangle of <see cref="QueryBackgroundShape"/>): for
     /// a circular detail the square inscribed in the circle at the query's own scale, for letterbox bars the picture between
     /// them at the encoder's input size.
     /// </summary>
@@ -42,8 +42,8 @@ public enum BackgroundShapeKind
 public sealed record QueryBackgroundShape(BackgroundShapeKind Kind, bool[] Mask, int X, int Y, int Width, int Height);
 
 /// <summary>
-/// Pure functions that find an image's flat background: the pixels of one near-constant colour that are connected to the
-/// border, and the map cells that are mostly not background.
+/// Pure functions that find an image's flat background (the pixels of one near-constant colour connected to the border, in
+/// the shape of a circle's corners or of bars) and the map cells that are mostly not background.
 /// </summary>
 public static class BorderBackground
 {
