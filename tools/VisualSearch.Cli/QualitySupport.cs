@@ -24,11 +24,11 @@ internal sealed class QualityEngine : IDisposable
         var options = host.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<EncoderOptions>>().Value;
         DetailRegions = Encoder.RegionInput is not null;
         Regions = (options.Regions && options.EffectiveDescriptor == DescriptorMode.FeatureMap) || DetailRegions;
+        var search = host.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<SearchOptions>>().Value;
         RegionFallbackBelow = DetailRegions
-            ? host.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<SearchOptions>>().Value.RegionFallbackBelow
-              ?? host.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<Duplicates.DuplicateOptions>>().Value.CopyMinScore
+            ? WholeFirst.Threshold(search, host.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<Duplicates.DuplicateOptions>>().Value)
             : null;
-        RegionMargin = DetailRegions ? host.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<SearchOptions>>().Value.RegionMargin : 0;
+        RegionMargin = DetailRegions ? search.RegionMargin : 0;
         Head = head;
         CacheDirectory = cacheDirectory;
         Workers = workers;

@@ -105,7 +105,7 @@ public sealed class SearchService(
     private readonly IReadOnlyList<ImageView> _views = (options?.Value ?? new SearchOptions()).ParseViews();
 
     /// <summary>Below this best whole-image score a space with detail regions asks them (<see cref="SearchOptions.RegionFallbackBelow"/>; default the copy threshold).</summary>
-    private readonly float _regionFallbackBelow = options?.Value.RegionFallbackBelow ?? (duplicates?.Value ?? new DuplicateOptions()).CopyMinScore;
+    private readonly float _regionFallbackBelow = WholeFirst.Threshold(options?.Value ?? new SearchOptions(), duplicates?.Value ?? new DuplicateOptions());
 
     /// <summary>
     /// Neighbours of an image among the records <paramref name="scope"/> allows. Throws

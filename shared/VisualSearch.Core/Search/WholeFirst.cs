@@ -1,3 +1,5 @@
+using VisualSearch.Duplicates;
+
 namespace VisualSearch.Search;
 
 /// <summary>
@@ -9,6 +11,17 @@ namespace VisualSearch.Search;
 /// </summary>
 public static class WholeFirst
 {
+    /// <summary>
+    /// The threshold below which the regions are asked: <see cref="SearchOptions.RegionFallbackBelow"/> when set, else the
+    /// copy threshold <see cref="DuplicateOptions.CopyMinScore"/>.
+    /// </summary>
+    public static float Threshold(SearchOptions search, DuplicateOptions duplicates)
+    {
+        ArgumentNullException.ThrowIfNull(search);
+        ArgumentNullException.ThrowIfNull(duplicates);
+        return search.RegionFallbackBelow ?? duplicates.CopyMinScore;
+    }
+
     /// <summary>Whether the regions are asked, given the best own-vector score of the items in scope (negative infinity when there is none).</summary>
     public static bool AsksRegions(float bestOwnScore, float threshold) => !(bestOwnScore >= threshold);
 
