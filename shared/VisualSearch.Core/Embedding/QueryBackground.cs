@@ -31,7 +31,7 @@ public enum QueryBackgroundMode
 /// <summary>The shapes of background <see cref="BorderBackground.Find"/> recognises.</summary>
 public enum BackgroundShapeKind
 {
-    /// <summary>The corners outside the ellipse inscribed in the image (a detail cut through a circular mask).</summary>
+    /// <summary>The corners outside the circle inscribed in a square (or nearly square) image: a detail cut through a circular mask.</summary>
     EllipseCorners,
 
     /// <summary>Bars of equal size at two opposite sides (letterbox, pillarbox).</summary>
@@ -64,31 +64,30 @@ public static class BorderBackground
 
     /// <summary>
     /// The background of an image (<paramref name="rgb"/>, interleaved, row-major) in one of the shapes that masks and players
-    /// add around a picture: the <b>corners outside the ellipse inscribed in the image</b> (a detail cut through a circular
-    /// mask) or <b>bars of equal height at the top and bottom</b> (letterbox; or of equal width left and right, pillarbox).
-    /// True for the pixels of that shape that are within <paramref name="tolerance"/> of the border's dominant colour and
-    /// connected (4-neighbours) to the border through such pixels (<see cref="FlatBorder"/>). Empty (all false) when neither
-    /// shape is flat: a flat background of another shape (a cut-out or an icon on white, a plain wallpaper, a sky) is part
-    /// of the picture, which the stored image shows too (docs/quality.md section 7g measured what masking it costs).
+    /// add around a picture: the <b>corners outside the circle inscribed in a square image</b> (a detail cut through a
+    /// circular mask: every pixel outside the circle, recognised by the step in the share of the border's colour at the
+    /// circle, see <see cref="Find"/>) or <b>bars of equal height at the top and bottom</b> (letterbox; or of equal width left
+    /// and right, pillarbox: their pixels within <paramref name="tolerance"/> of the border's dominant colour and connected,
+    /// 4-neighbours, to the border through such pixels, <see cref="FlatBorder"/>). Empty (all false) when neither shape is
+    /// there: a flat background of another shape (a cut-out or an icon on white, a plain wallpaper, a sky) is part of the
+    /// picture, which the stored image shows too (docs/quality.md section 7g measured what masking it costs).
     /// </summary>
     public static bool[] Detect(ReadOnlySpan<byte> rgb, int width, int height, int tolerance = DefaultTolerance, double minBorderShare = DefaultMinBorderShare) =>
         Find(rgb, width, height, tolerance, minBorderShare)?.Mask ?? new bool[width * height];
 
     /// <summary>
     /// <see cref="Detect"/>'s background with its shape and the largest upright rectangle of picture inside it (for the
-    /// ellipse, the rectangle inscribed in it: half-axes divided by the square root of 2), or null when there is none.
+    /// circle, the square inscribed in it: sides divided by the square root of 2), or null when there is none. The circle
+    /// is found by its geometry (<see cref="Circle"/>: the border's colour everywhere past the circle and its JPEG ringing,
+    /// a step down just inside it), whatever the picture does next to its edge and whatever <paramref name="minBorderShare"/>
+    /// says; the bars by the flood of <see cref="FlatBorder"/>.
     /// </summary>
     public static QueryBackgroundShape? Find(ReadOnlySpan<byte> rgb, int width, int height, int tolerance = DefaultTolerance, double minBorderShare = DefaultMinBorderShare)
     {
-        var flat = FlatBorder(rgb, width, height, tolerance, minBorderShare);
+        var flat = FlatBorder(rgb, width, height, tolerance, minBorderShare); // checks the arguments too
+        if (Circle(rgb, width, height, tolerance) is { } circle) return circle;
         if (!flat.AsSpan().Contains(true)) return null;
         var mask = new bool[flat.Length];
-        if (EllipseCorners(flat, width, height, mask))
-        {
-            int w = Math.Max(1, (int)Math.Round(width / Math.Sqrt(2))), h = Math.Max(1, (int)Math.Round(height / Math.Sqrt(2)));
-            return new QueryBackgroundShape(BackgroundShapeKind.EllipseCorners, mask, (width - w) / 2, (height - h) / 2, w, h);
-        }
-
         if (Bars(flat, width, height, mask, out var top, out var bottom, out var left, out var right))
             return new QueryBackgroundShape(BackgroundShapeKind.Bars, mask, left, top, width - left - right, height - top - bottom);
         return null;
@@ -184,24 +183,58 @@ public static class BorderBackground
         return keep;
     }
 
-    /// <summary>Pixels this far (in pixels) outside the inscribed ellipse must all be flat for the corners to count (the antialiased edge and JPEG's ringing lie nearer).</summary>
-    private const double EllipseMargin = 3;
-
-    /// <summary>At most this share of the picture inside the shape may be flat too (more: the flat colour is the picture's own background, a cut-out's or an icon's).</summary>
+    /// <summary>At most this share of the picture between letterbox bars may be flat too (more: the flat colour is the picture's own background).</summary>
     private const double MaxFlatInside = 0.02;
 
+    /// <summary>A circle is looked for only in images whose longer side is at most this many times the shorter (a circular mask's detail is square).</summary>
+    private const double MaxCircleAspect = 1.1;
+
+    /// <summary>Nor in images whose shorter side is less than this (the rings below would be a pixel or less apart).</summary>
+    private const int MinCircleSide = 32;
+
+    /// <summary>The rings <see cref="Circle"/> measures: 1% of the radius wide, the last holding everything beyond (a square's corners reach 1.414).</summary>
+    private const int Rings = 150;
+
     /// <summary>
-    /// The corners outside the ellipse inscribed in the image, when at least 95% of the pixels <see cref="EllipseMargin"/> or
-    /// more outside it are flat and at most <see cref="MaxFlatInside"/> of those as far inside it: <paramref name="mask"/>
-    /// gets the flat pixels outside the ellipse.
+    /// How far past the circle, in hundredths of its radius, the flat colour may start (the antialiased edge and JPEG's
+    /// ringing, which a small detail's enlargement to the encoder's input widens in proportion: about 10 px of a 224 px query).
     /// </summary>
-    private static bool EllipseCorners(bool[] flat, int width, int height, bool[] mask)
+    private const int MaxRinging = 10;
+
+    /// <summary>Past the circle and its ringing, at least this share of the pixels must be the flat colour (the corners of a mask).</summary>
+    private const double MinFlatOutside = 0.99;
+
+    /// <summary>
+    /// Just inside the circle (0.94 to 0.99 of its radius) at most this share may be the flat colour: the picture must
+    /// reach the edge on a tenth of it at least, where the step from picture to flat colour marks the circle.
+    /// </summary>
+    private const double MaxFlatAtEdge = 0.9;
+
+    /// <summary>
+    /// And the flat share just inside the circle may exceed the share further in (0.80 to 0.92) by at most this: a cut-out's
+    /// white grows towards the image's border, a circular mask's stops at its edge.
+    /// </summary>
+    private const double MaxFlatRise = 0.1;
+
+    /// <summary>
+    /// The corners outside the circle inscribed in a square-ish image (<see cref="MaxCircleAspect"/>; the ellipse inscribed in
+    /// it, measured in its normalised radius), recognised by the step in the flat share at the circle (issue 14,
+    /// docs/quality.md section 7j): the share of the pixels within <paramref name="tolerance"/> of the border's dominant
+    /// colour is measured on rings of 1% of the radius; past the circle and at most <see cref="MaxRinging"/> hundredths of
+    /// ringing it must be <see cref="MinFlatOutside"/>, just inside it at most <see cref="MaxFlatAtEdge"/> and no more than
+    /// <see cref="MaxFlatRise"/> above the share further in. No flood: a detail whose picture is white next to the edge (the
+    /// flat colour going on inside) is a circle still, as is a small one whose enlarged ringing reaches past a few pixels.
+    /// The mask is every pixel outside the circle (its ringing included), the rectangle the square inscribed in it.
+    /// </summary>
+    private static QueryBackgroundShape? Circle(ReadOnlySpan<byte> rgb, int width, int height, int tolerance)
     {
+        if (Math.Max(width, height) > MaxCircleAspect * Math.Min(width, height) || Math.Min(width, height) < MinCircleSide) return null;
+        if (DominantColour(rgb, BorderPixels(width, height), tolerance) is not { } colour) return null;
+        var all = new int[Rings + 1];
+        var flat = new int[Rings + 1];
+        var mask = new bool[width * height];
         double a = width / 2.0, b = height / 2.0;
-        if (Math.Min(a, b) <= 2 * EllipseMargin) return false;
-        double outer = (1 + EllipseMargin / Math.Min(a, b)) * (1 + EllipseMargin / Math.Min(a, b));
-        double inner = (1 - EllipseMargin / Math.Min(a, b)) * (1 - EllipseMargin / Math.Min(a, b));
-        int core = 0, flatCore = 0, inside = 0, flatInside = 0;
+        var flatPixels = 0;
         for (var y = 0; y < height; y++)
         {
             var dy = (y + 0.5 - b) / b;
@@ -210,22 +243,29 @@ public static class BorderBackground
                 var dx = (x + 0.5 - a) / a;
                 var q = dx * dx + dy * dy;
                 var p = y * width + x;
-                if (q < inner)
-                {
-                    inside++;
-                    if (flat[p]) flatInside++;
-                }
-
-                if (q <= 1) continue;
-                mask[p] = flat[p];
-                if (q <= outer) continue;
-                core++;
-                if (flat[p]) flatCore++;
+                var ring = Math.Min(Rings, (int)(Math.Sqrt(q) * 100));
+                all[ring]++;
+                mask[p] = q > 1;
+                if (!Near(rgb, p, colour, tolerance)) continue;
+                flat[ring]++;
+                flatPixels++;
             }
         }
 
-        // An inscribed ellipse leaves 21.5% of the image outside; its core (the margin off) somewhat less.
-        return core >= 0.1 * flat.Length && flatCore >= 0.95 * core && flatInside <= MaxFlatInside * inside;
+        // The flat share of the rings [from, to) (in hundredths of the radius); 1 for rings without pixels.
+        double Share(int from, int to)
+        {
+            long n = 0, f = 0;
+            for (var i = from; i < Math.Min(to, Rings + 1); i++) (n, f) = (n + all[i], f + flat[i]);
+            return n == 0 ? 1 : (double)f / n;
+        }
+
+        var outside = false;
+        for (var ringing = 0; ringing <= MaxRinging && !outside; ringing++) outside = Share(100 + ringing, Rings + 1) >= MinFlatOutside;
+        var edge = Share(94, 99);
+        if (!outside || edge > MaxFlatAtEdge || edge > Share(80, 92) + MaxFlatRise || flatPixels > MaxAreaShare * mask.Length) return null;
+        int w = Math.Max(1, (int)Math.Round(width / Math.Sqrt(2))), h = Math.Max(1, (int)Math.Round(height / Math.Sqrt(2)));
+        return new QueryBackgroundShape(BackgroundShapeKind.EllipseCorners, mask, (width - w) / 2, (height - h) / 2, w, h);
     }
 
     /// <summary>
