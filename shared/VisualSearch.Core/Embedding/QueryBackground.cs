@@ -197,7 +197,7 @@ public static class BorderBackground
 
     /// <summary>
     /// How far past the circle, in hundredths of its radius, the flat colour may start (the antialiased edge and JPEG's
-    /// ringing, which a small detail's enlargement to the encoder's input widens in proportion: about 10 px of a 224 px query).
+    /// ringing, which a small detail's enlargement to the encoder's input widens in proportion: 11 px of a 224 px query).
     /// </summary>
     private const int MaxRinging = 10;
 
