@@ -325,6 +325,12 @@ public sealed class ImageDecoder(IOptions<ImagingOptions> options) : IImageDecod
             .PreConcat(SKMatrix.CreateScale(scaleX, scaleY))
             .PreConcat(OrientationMatrix(origin, w, h));
 
+        var (width, height) = swap ? (originalHeight, originalWidth) : (originalWidth, originalHeight);
+        var rgb = new byte[outW * outH * 3];
+        // The common downscale (an upright decode onto a crop it covers) with Skia's arithmetic in C#: the same bytes, faster.
+        if (scale < 1f && MipmapResampler.TryRender(source, matrix, outW, outH, rgb))
+            return new PreparedImage(rgb, outW, outH, format, width, height);
+
         var outInfo = new SKImageInfo(outW, outH, SKColorType.Rgba8888, SKAlphaType.Unpremul);
         using var target = new SKBitmap(outInfo);
         // Immutable: the image shares the bitmap's pixels instead of copying them (a 100 MP decode is 400 MB).
@@ -340,10 +346,7 @@ public sealed class ImageDecoder(IOptions<ImagingOptions> options) : IImageDecod
             canvas.DrawImage(image, 0, 0, sampling);
         }
 
-        var rgb = new byte[outW * outH * 3];
         RgbaToRgb(target.GetPixelSpan(), rgb);
-
-        var (width, height) = swap ? (originalHeight, originalWidth) : (originalWidth, originalHeight);
         return new PreparedImage(rgb, outW, outH, format, width, height);
     }
 

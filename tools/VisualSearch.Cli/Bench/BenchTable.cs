@@ -14,7 +14,7 @@ internal static class BenchTable
         Line(w, $"{"decode + resize + preprocess (1 thread)",-58} {"bytes",10} {"p50 ms",8} {"p99 ms",8}");
         foreach (var d in r.Decode) Line(w, $"{d.Input,-58} {d.Bytes,10} {d.P50Ms,8:F1} {d.P99Ms,8:F1}");
         if (r.DecodeStages is { } st)
-            Line(w, $"jpeg-12mp.jpg by stage (p50 ms): codec {st.CodecMs:F1}, entropy + IDCT + colour at {st.DecodedWidth}x{st.DecodedHeight} {st.DecodeAtScaleMs:F1}, resize + crop {st.ResizeCropMs:F1}, RGBA to RGB {st.RgbaToRgbMs:F1}, mean subtraction {st.PreprocessMs:F1}");
+            Line(w, $"jpeg-12mp.jpg by stage (p50 ms): codec {st.CodecMs:F1}, entropy + IDCT + colour at {st.DecodedWidth}x{st.DecodedHeight} {st.DecodeAtScaleMs:F1}, resize + crop to RGB {st.ResizeCropMs:F1} (by Skia's draw as before: {st.SkiaResizeCropMs:F1}), mean subtraction {st.PreprocessMs:F1}");
         if (r.ScaledDecodeCosine is { } c) Line(w, $"scaled vs full-size decode, embedding cosine: min {c.Min:F4}, mean {c.Mean:F4} ({c.Images} photos)");
         w.WriteLine();
         foreach (var e in r.Embed) Line(w, $"embed (ResNet18 {e.Precision}, IntraOpNumThreads {e.IntraOpThreads}): {e.P50Ms:F1} ms p50{(e.ModelAloneP50Ms is { } alone ? " (the model alone: " + alone.ToString("F1", CultureInfo.InvariantCulture) + " ms)" : "")}");

@@ -8,8 +8,10 @@ namespace VisualSearch.Cli.Bench;
 /// <summary>
 /// Where a 12 MP JPEG's decode + preprocess time goes, stage by stage, with the calls ImageDecoder makes:
 /// header and codec creation; entropy decoding, IDCT and YCbCr to RGBA at the k/8 scale (libjpeg-turbo does these
-/// together); the resize and centre crop onto 224 x 224 (Skia, linear + mipmaps); RGBA to RGB bytes; and the
-/// preprocessing (B, G, R planes minus the mean image). Medians over <c>reps</c>.
+/// together); the resize and centre crop onto 224 x 224 into RGB bytes as ImageDecoder.Render makes them (linear + mipmaps,
+/// computed by MipmapResampler since issue 13's eighth session); beside it, for comparison, the same pixels by Skia's own draw
+/// and RGBA to RGB (what Render ran before; the same bytes); and the preprocessing (B, G, R planes minus the mean image).
+/// Medians over <c>reps</c>.
 /// </summary>
 internal static class DecodeStages
 {
@@ -19,7 +21,7 @@ internal static class DecodeStages
         var create = new List<double>();
         var decode = new List<double>();
         var resize = new List<double>();
-        var toRgb = new List<double>();
+        var skiaResize = new List<double>();
         var preprocess = new List<double>();
         var tensor = new float[preprocessor.TensorLength];
         var decodedWidth = 0;
@@ -42,6 +44,9 @@ internal static class DecodeStages
             if (codec.GetPixels(info, bitmap.GetPixels()) != SKCodecResult.Success) throw new InvalidOperationException("decode failed");
             var t2 = Stopwatch.GetTimestamp();
 
+            var rgb = ImageDecoder.Render(bitmap, SKEncodedOrigin.TopLeft, ImageFormat.Jpeg, scaled.Width, scaled.Height, size).Rgb;
+            var t3 = Stopwatch.GetTimestamp();
+
             var scale = size / (float)Math.Min(scaled.Width, scaled.Height);
             using var target = new SKBitmap(new SKImageInfo(size, size, SKColorType.Rgba8888, SKAlphaType.Unpremul));
             using (var canvas = new SKCanvas(target))
@@ -52,25 +57,25 @@ internal static class DecodeStages
                 canvas.DrawImage(image, 0, 0, new SKSamplingOptions(SKFilterMode.Linear, SKMipmapMode.Linear));
             }
 
-            var t3 = Stopwatch.GetTimestamp();
-            var rgb = new byte[size * size * 3];
-            ImageDecoder.RgbaToRgb(target.GetPixelSpan(), rgb);
-
+            var skiaRgb = new byte[size * size * 3];
+            ImageDecoder.RgbaToRgb(target.GetPixelSpan(), skiaRgb);
             var t4 = Stopwatch.GetTimestamp();
+            if (!skiaRgb.AsSpan().SequenceEqual(rgb)) throw new InvalidOperationException("The decoder's resize and Skia's draw gave different pixels.");
+
             preprocessor.Fill(rgb, tensor);
             var t5 = Stopwatch.GetTimestamp();
             if (r == 0) continue; // warm-up
             create.Add(Stopwatch.GetElapsedTime(t, t1).TotalMilliseconds);
             decode.Add(Stopwatch.GetElapsedTime(t1, t2).TotalMilliseconds);
             resize.Add(Stopwatch.GetElapsedTime(t2, t3).TotalMilliseconds);
-            toRgb.Add(Stopwatch.GetElapsedTime(t3, t4).TotalMilliseconds);
+            skiaResize.Add(Stopwatch.GetElapsedTime(t3, t4).TotalMilliseconds);
             preprocess.Add(Stopwatch.GetElapsedTime(t4, t5).TotalMilliseconds);
             decodedWidth = scaled.Width;
             decodedHeight = scaled.Height;
         }
 
-        return new DecodeStagesResult(decodedWidth, decodedHeight, Latency.Of(create).P50, Latency.Of(decode).P50, Latency.Of(resize).P50, Latency.Of(toRgb).P50, Latency.Of(preprocess).P50);
+        return new DecodeStagesResult(decodedWidth, decodedHeight, Latency.Of(create).P50, Latency.Of(decode).P50, Latency.Of(resize).P50, Latency.Of(skiaResize).P50, Latency.Of(preprocess).P50);
     }
 }
 
-internal sealed record DecodeStagesResult(int DecodedWidth, int DecodedHeight, double CodecMs, double DecodeAtScaleMs, double ResizeCropMs, double RgbaToRgbMs, double PreprocessMs);
+internal sealed record DecodeStagesResult(int DecodedWidth, int DecodedHeight, double CodecMs, double DecodeAtScaleMs, double ResizeCropMs, double SkiaResizeCropMs, double PreprocessMs);
