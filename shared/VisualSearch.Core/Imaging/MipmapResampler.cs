@@ -22,7 +22,9 @@ namespace VisualSearch.Imaging;
 /// <item>source-over onto opaque white, unpremultiply, and the store's rounding (to nearest even) of each channel times 255.</item>
 /// </list>
 /// Anything else (another colour or alpha type, a rotation or mirror, an upscale, an image that does not cover the output)
-/// is left to Skia: <see cref="TryRender"/> answers false. A test pins the output against Skia's draw, bit for bit.
+/// is left to Skia: <see cref="TryRender"/> answers false. A test pins the output against Skia's draw, bit for bit. The loops are
+/// compiled optimised from their first call (AggressiveOptimization): a <c>vsearch index</c> process is too short for tiered
+/// compilation to lift vector code out of its unoptimised first tier in time.
 /// </summary>
 internal static class MipmapResampler
 {
@@ -35,6 +37,7 @@ internal static class MipmapResampler
     /// Writes the <paramref name="outW"/> x <paramref name="outH"/> RGB bytes Skia's draw of <paramref name="source"/> through
     /// <paramref name="matrix"/> gives (see the class comment), or returns false (nothing written) where this is not that draw.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static unsafe bool TryRender(SKBitmap source, SKMatrix matrix, int outW, int outH, Span<byte> rgb)
     {
         ArgumentNullException.ThrowIfNull(source);
@@ -119,6 +122,7 @@ internal static class MipmapResampler
     /// triangle on an odd one, 1 tap on a side of 1), summed per channel in integers and truncated. Two channels are summed
     /// at once, each in its own 16 bits (at most 16 x 255 per sum).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static (uint[] Pixels, int Width, int Height) Downsample(ReadOnlySpan<uint> src, int w, int h)
     {
         int dw = Math.Max(1, w >> 1), dh = Math.Max(1, h >> 1);
@@ -163,6 +167,7 @@ internal static class MipmapResampler
         public required float[] FarWeight { get; init; }
 
         /// <summary>Skia's bilinear_setup, bilinear_nx/px and the gather's clamp to [0, size) for each of <paramref name="count"/> outputs.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static Taps Make(int count, int size, Func<int, float> coordinate)
         {
             var limit = BitConverter.Int32BitsToSingle(BitConverter.SingleToInt32Bits(size) - 1);
@@ -182,6 +187,7 @@ internal static class MipmapResampler
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe Vector128<float> Sample(uint* pixels, int stride, Taps xs, Taps ys, int x, int y)
     {
         uint* row0 = pixels + ys.Near[y] * stride, row1 = pixels + ys.Far[y] * stride;
@@ -202,6 +208,7 @@ internal static class MipmapResampler
     private static Vector128<float> Lerp(Vector128<float> upper, Vector128<float> lower, float weight) => ((lower - upper) * weight) + upper;
 
     /// <summary>Source-over onto opaque white, unpremultiply, and the 8-bit store (rounding to nearest even) of R, G, B.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void Store(Vector128<float> c, byte* rgb)
     {
         var inverseAlpha = 1.0f - c.GetElement(3);
@@ -218,6 +225,7 @@ internal static class MipmapResampler
     private static byte ToByte(float v) => (byte)(int)MathF.Round(MathF.Min(MathF.Max(0, v), 1f) * 255f, MidpointRounding.ToEven);
 
     /// <summary>As the scalar loop, eight pixels at a time (the same operations in each lane); returns the first column not done.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe int RowAvx2(uint* up, int uw, Taps upperX, Taps upperY, uint* lp, int lw, Taps? lowerX, Taps? lowerY, float lowerWeight, int y, int outW, byte* output)
     {
         var x = 0;
@@ -260,6 +268,7 @@ internal static class MipmapResampler
     private static Vector256<int> ToBytes(Vector256<float> v) =>
         Avx.ConvertToVector256Int32(Avx.RoundToNearestInteger(Vector256.Min(Vector256.Max(Vector256<float>.Zero, v), Vector256<float>.One) * 255f));
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe (Vector256<float> R, Vector256<float> G, Vector256<float> B, Vector256<float> A) SampleAvx2(uint* pixels, int stride, Taps xs, Taps ys, int x, int y)
     {
         var row0 = Vector256.Create(ys.Near[y] * stride);
@@ -277,6 +286,7 @@ internal static class MipmapResampler
         Add(ref r, ref g, ref b, ref a, Avx2.GatherVector256(p, row1 + far, 4), wx1 * wy1);
         return (r, g, b, a);
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         static (Vector256<float>, Vector256<float>, Vector256<float>, Vector256<float>) Weighted(Vector256<int> px, Vector256<float> w)
         {
             var mask = Vector256.Create(0xFF);
@@ -286,6 +296,7 @@ internal static class MipmapResampler
                 Vector256.ConvertToSingle(px >>> 24) * Inv255 * w);
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         static void Add(ref Vector256<float> r, ref Vector256<float> g, ref Vector256<float> b, ref Vector256<float> a, Vector256<int> px, Vector256<float> w)
         {
             var (pr, pg, pb, pa) = Weighted(px, w);
