@@ -36,7 +36,7 @@ public sealed class MipmapResamplerTests
     [MemberData(nameof(CameraPhotos))]
     public void A_camera_jpeg_prepares_the_same_pixels_and_tensor_as_skias_draw(string photo, int width, int height)
     {
-        var jpeg = CameraJpeg(photo, width, height);
+        var jpeg = ScaledJpegDecodeTests.CameraJpeg(photo, width, height);
         var input = new ImageInput(Size);
         using var decoded = _decoder.Decode(jpeg, (scaled, _) => Math.Min(scaled.Width, scaled.Height) >= Size);
         var geometry = ImageView.Input.Geometry(input, decoded.Bitmap.Width, decoded.Bitmap.Height);
@@ -144,23 +144,5 @@ public sealed class MipmapResamplerTests
         Marshal.Copy(pixels, 0, bitmap.GetPixels(), pixels.Length);
         bitmap.SetImmutable();
         return bitmap;
-    }
-
-    /// <summary>The photo scaled to cover <paramref name="width"/> x <paramref name="height"/>, JPEG quality 90.</summary>
-    private static byte[] CameraJpeg(string photo, int width, int height)
-    {
-        using var source = SKBitmap.Decode(SamplePhotos.PathOf(photo));
-        using var bitmap = new SKBitmap(new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Premul));
-        using (var canvas = new SKCanvas(bitmap))
-        using (var image = SKImage.FromBitmap(source))
-        {
-            var scale = Math.Max(width / (float)source.Width, height / (float)source.Height);
-            canvas.Translate((width - source.Width * scale) / 2f, (height - source.Height * scale) / 2f);
-            canvas.Scale(scale);
-            canvas.DrawImage(image, 0, 0, new SKSamplingOptions(SKFilterMode.Linear));
-        }
-
-        using var data = bitmap.Encode(SKEncodedImageFormat.Jpeg, 90);
-        return data.ToArray();
     }
 }

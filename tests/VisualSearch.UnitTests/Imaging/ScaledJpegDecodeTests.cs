@@ -47,16 +47,16 @@ public sealed class ScaledJpegDecodeTests(EncoderFixture fixture)
         Assert.True(cosine >= 0.99, $"{photo}: cosine {cosine:F4} between the scaled and the full-size decode");
     }
 
-    /// <summary>The photo scaled up to cover 4032x3024 (centre), with sensor-like noise, JPEG quality 90.</summary>
-    private static byte[] CameraJpeg(string photo)
+    /// <summary>The photo scaled to cover <paramref name="width"/> x <paramref name="height"/> (centre; 4032x3024 unless given), with sensor-like noise, JPEG quality 90.</summary>
+    internal static byte[] CameraJpeg(string photo, int width = Width, int height = Height)
     {
         using var source = SKBitmap.Decode(SamplePhotos.PathOf(photo));
-        using var bitmap = new SKBitmap(new SKImageInfo(Width, Height, SKColorType.Rgba8888, SKAlphaType.Premul));
+        using var bitmap = new SKBitmap(new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Premul));
         using (var canvas = new SKCanvas(bitmap))
         using (var image = SKImage.FromBitmap(source))
         {
-            var scale = Math.Max(Width / (float)source.Width, Height / (float)source.Height);
-            canvas.Translate((Width - source.Width * scale) / 2f, (Height - source.Height * scale) / 2f);
+            var scale = Math.Max(width / (float)source.Width, height / (float)source.Height);
+            canvas.Translate((width - source.Width * scale) / 2f, (height - source.Height * scale) / 2f);
             canvas.Scale(scale);
             canvas.DrawImage(image, 0, 0, new SKSamplingOptions(SKCubicResampler.Mitchell));
         }
