@@ -8,8 +8,8 @@ namespace VisualSearch.Imaging;
 /// <summary>
 /// The resize <see cref="ImageDecoder"/> asks Skia for (linear sampling with linear mipmaps, a premultiplied RGBA8888 image
 /// drawn through a scale-and-translate matrix onto white, kept unpremultiplied), computed here with Skia's own arithmetic
-/// step for step, so the bytes are the same; about ten times faster than Skia's raster pipeline, whose mipmap path samples
-/// through its generic four-gather stages (3.5 ms for 504x378 onto 224 x 224, issue 13). What it reproduces, from Skia m119
+/// step for step, so the bytes are the same; about four times faster than Skia's raster pipeline, whose mipmap path samples
+/// through its generic four-gather stages (3.7 ms for 504x378 onto 224 x 224, issue 13). What it reproduces, from Skia m119
 /// as SkiaSharp 3.119 runs it on x64 (the SSE stages: no fused multiply-add):
 /// <list type="bullet">
 /// <item>the mip chain of SkMipmap::Build: each level half the size (rounded down), 2-tap box or 1-2-1 triangle filters in
@@ -22,7 +22,8 @@ namespace VisualSearch.Imaging;
 /// <item>source-over onto opaque white, unpremultiply, and the store's rounding (to nearest even) of each channel times 255.</item>
 /// </list>
 /// Anything else (another colour or alpha type, a rotation or mirror, an upscale, an image that does not cover the output)
-/// is left to Skia: <see cref="TryRender"/> answers false. A test pins the output against Skia's draw, bit for bit. The loops are
+/// is left to Skia: <see cref="TryRender"/> answers false. A test pins the output against Skia's draw, bit for bit (a SkiaSharp
+/// upgrade that changes Skia's arithmetic fails it, and then this class must follow or go). The loops are
 /// compiled optimised from their first call (AggressiveOptimization): a <c>vsearch index</c> process is too short for tiered
 /// compilation to lift vector code out of its unoptimised first tier in time.
 /// </summary>
