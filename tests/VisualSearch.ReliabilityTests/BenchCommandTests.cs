@@ -161,6 +161,8 @@ public sealed class BenchCommandTests
         Assert.InRange(regional.GetProperty("regionTop1").GetDouble(), 0.9, 1.0);
         Assert.Equal(1.0, regional.GetProperty("exactRegionTop1").GetDouble());
         Assert.True(regional.GetProperty("exactByRegion").GetProperty("p50").GetDouble() > 0);
+        AssertWholeFirst(regional, items: 300, regions: 3);
+        Assert.Equal("all", regional.GetProperty("stage").GetString());
 
         // New processes started with regions on open the saved index (its directory is the regional model's id) and answer.
         var process = regional.GetProperty("newProcess");
@@ -169,6 +171,95 @@ public sealed class BenchCommandTests
         Assert.True(process.GetProperty("servePeakBytes").GetInt64() > 50_000_000);
         Assert.True(process.GetProperty("basePeakBytes").GetInt64() > 50_000_000);
         Assert.False(Directory.Exists(work), "the bench deletes its work folder unless --keep");
+    }
+
+    [Fact]
+    public async Task The_regional_part_builds_in_one_run_and_searches_the_kept_index_in_another()
+    {
+        using var temp = new TempDirectory("vs-bench-stages-");
+        var dir = Path.Combine(temp.Path, "regional");
+        string[] Args(string stage, int regions = 4) =>
+            ["--parts", "regions", "--region-items", "400", "--regions", regions.ToString(System.Globalization.CultureInfo.InvariantCulture), "--queries", "20", "--images", "2", "--reps", "3",
+                "--region-stage", stage, "--region-dir", dir, "--work", Path.Combine(temp.Path, "work-" + stage), "--json"];
+        async Task<JsonDocument> RunAsync(string[] args)
+        {
+            var stdout = new StringWriter();
+            var stderr = new StringWriter();
+            var exitCode = await BenchCommand.RunAsync(CliArgs.Parse(args, "json", "keep", "verbose"), stdout, stderr, CancellationToken.None);
+            Assert.True(exitCode == 0, stderr.ToString());
+            return JsonDocument.Parse(stdout.ToString());
+        }
+
+        // A search before any build, and a stage without a directory, are refused before anything runs.
+        await Assert.ThrowsAsync<UsageException>(() => BenchCommand.RunAsync(CliArgs.Parse(Args("search"), "json", "keep", "verbose"), new StringWriter(), new StringWriter(), CancellationToken.None));
+        await Assert.ThrowsAsync<UsageException>(() => BenchCommand.RunAsync(CliArgs.Parse(["--parts", "regions", "--region-stage", "build"], "json", "keep", "verbose"), new StringWriter(), new StringWriter(), CancellationToken.None));
+
+        // The build: filled, searched exactly, graph built and saved; the index and its figures kept.
+        using var built = await RunAsync(Args("build"));
+        Assert.Empty(built.RootElement.GetProperty("errors").EnumerateArray());
+        Assert.Empty(built.RootElement.GetProperty("regionIndex").EnumerateArray());
+        var build = Assert.Single(built.RootElement.GetProperty("regionBuild").EnumerateArray());
+        Assert.Equal(400, build.GetProperty("items").GetInt32());
+        Assert.True(build.GetProperty("graphBuildSeconds").GetDouble() > 0);
+        Assert.Empty(build.GetProperty("exactTop").EnumerateArray());
+        Assert.True(File.Exists(Path.Combine(dir, "region-bench-build.json")), "the build keeps its figures beside the index");
+        // A second build into the same directory is refused rather than mixed with the first.
+        await Assert.ThrowsAsync<UsageException>(() => BenchCommand.RunAsync(CliArgs.Parse(Args("build"), "json", "keep", "verbose"), new StringWriter(), new StringWriter(), CancellationToken.None));
+
+        // The search: another run opens the kept index and reports the build's figures beside its own.
+        using var searched = await RunAsync(Args("search"));
+        Assert.Empty(searched.RootElement.GetProperty("errors").EnumerateArray());
+        var regional = Assert.Single(searched.RootElement.GetProperty("regionIndex").EnumerateArray());
+        Assert.Equal("search", regional.GetProperty("stage").GetString());
+        Assert.Equal(2000, regional.GetProperty("vectors").GetInt64());
+        Assert.Equal(build.GetProperty("logBytes").GetInt64(), regional.GetProperty("logBytes").GetInt64());
+        Assert.Equal(build.GetProperty("graphBuildSeconds").GetDouble(), regional.GetProperty("graphBuildSeconds").GetDouble());
+        Assert.True(regional.GetProperty("openSeconds").GetDouble() > 0);
+        // Recall is against the build's exact answers, kept in its figures.
+        Assert.InRange(regional.GetProperty("recallAt10").GetDouble(), 0.9, 1.0);
+        AssertWholeFirst(regional, items: 400, regions: 4);
+        Assert.True(Directory.Exists(dir), "the kept index stays for the caller to delete");
+
+        // A search with other settings than the build's is reported, not measured on the wrong index.
+        using var mismatched = await RunAsync(Args("search", regions: 5));
+        Assert.Contains(mismatched.RootElement.GetProperty("errors").EnumerateArray(), e => e.GetString()!.Contains("was built for 400 items x 4 regions", StringComparison.Ordinal));
+        Assert.Empty(mismatched.RootElement.GetProperty("regionIndex").EnumerateArray());
+    }
+
+    /// <summary>
+    /// Whole-first search as the copy space runs it: a noisy copy of an item's own vector is answered by the own-vector
+    /// search alone, a noisy copy of a region falls through to the regions; both find their item; each index search's plan.
+    /// </summary>
+    private static void AssertWholeFirst(JsonElement regional, int items, int regions)
+    {
+        var wholeFirst = regional.GetProperty("wholeFirst");
+        Assert.Equal(0.83, wholeFirst.GetProperty("threshold").GetDouble(), 3);
+        Assert.Equal(0.05, wholeFirst.GetProperty("margin").GetDouble(), 3);
+        Assert.Equal(1.0 / (1 + regions), wholeFirst.GetProperty("ownPlan").GetProperty("share").GetDouble(), 6);
+        Assert.Equal(regions / (1.0 + regions), wholeFirst.GetProperty("regionsPlan").GetProperty("share").GetDouble(), 6);
+        Assert.Equal(1.0, wholeFirst.GetProperty("allPlan").GetProperty("share").GetDouble());
+        var own = wholeFirst.GetProperty("ownQueries");
+        var region = wholeFirst.GetProperty("regionQueries");
+        Assert.Equal("own", own.GetProperty("kind").GetString());
+        Assert.Equal(0.0, own.GetProperty("askedRegions").GetDouble());
+        Assert.Equal(1.0, region.GetProperty("askedRegions").GetDouble());
+        foreach (var kind in new[] { own, region })
+        {
+            Assert.Equal(20, kind.GetProperty("queries").GetInt32());
+            Assert.InRange(kind.GetProperty("wholeFirstTop1").GetDouble(), 0.9, 1.0);
+            Assert.InRange(kind.GetProperty("everyVectorTop1").GetDouble(), 0.9, 1.0);
+            Assert.Equal(1.0, kind.GetProperty("exactWholeFirstTop1").GetDouble());
+            Assert.Equal(1.0, kind.GetProperty("exactEveryVectorTop1").GetDouble());
+            Assert.True(kind.GetProperty("wholeFirst").GetProperty("p50").GetDouble() > 0);
+            Assert.True(kind.GetProperty("ownStep").GetProperty("p50").GetDouble() > 0);
+            Assert.True(kind.GetProperty("everyVector").GetProperty("p50").GetDouble() > 0);
+        }
+
+        // The every-vector row of the partial copies is the old by-region row.
+        Assert.Equal(regional.GetProperty("graphByRegion").GetProperty("p50").GetDouble(), region.GetProperty("everyVector").GetProperty("p50").GetDouble());
+        Assert.True(regional.GetProperty("openedGraphMemoryBytes").GetInt64() > 0);
+        Assert.True(regional.GetProperty("openedManagedBytesPerItem").GetDouble() > 0);
+        Assert.Equal(items, regional.GetProperty("items").GetInt32());
     }
 
     [Fact]

@@ -12,16 +12,18 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Microsoft.ML.OnnxRuntime;
 using VisualSearch.Diagnostics;
+using VisualSearch.Duplicates;
 using VisualSearch.Embedding;
 using VisualSearch.Embedding.Quantization;
 using VisualSearch.Imaging;
 using VisualSearch.Indexing;
 using VisualSearch.Ingestion;
+using VisualSearch.Search;
 
 namespace VisualSearch.Cli.Bench;
 
 /// <summary>
-/// <c>vsearch bench [--json] [--peer DIR] [--sizes 10000,100000,1000000] [--parts decode,ingest,percore,index,cold,real,regions] [--quantization int8|float16|float32] [--region-items N] [--regions N] [--connectivity M] [--ef N] [--ef-sweep N,N] [--build-threads N] [--build-check links|search] [--images N] [--reps N] [--rounds N] [--queries N] [--dataset DIR] [--real-count N] [--real-minutes M] [--cache DIR|--no-cache] [--work DIR] [--keep]</c>:
+/// <c>vsearch bench [--json] [--peer DIR] [--sizes 10000,100000,1000000] [--parts decode,ingest,percore,index,cold,real,regions] [--quantization int8|float16|float32] [--region-items N] [--regions N] [--region-stage all|build|search] [--region-dir DIR] [--connectivity M] [--ef N] [--ef-sweep N,N] [--build-threads N] [--build-check links|search] [--images N] [--reps N] [--rounds N] [--queries N] [--dataset DIR] [--real-count N] [--real-minutes M] [--cache DIR|--no-cache] [--work DIR] [--keep]</c>:
 /// decode + preprocess by input, embed and model load (int8 and float32), ingest with 1 and 2 workers, ingest like
 /// for like against the peer (whole processes, per core and on all cores: <see cref="PerCoreBench"/>), search by id / vector / image at each
 /// index size (exact and HNSW), recall, filtered search by the planner and by each path, build time, bytes per
@@ -47,7 +49,7 @@ public static class BenchCommand
         ArgumentNullException.ThrowIfNull(args);
         ArgumentNullException.ThrowIfNull(stdout);
         ArgumentNullException.ThrowIfNull(stderr);
-        args.RejectUnknown("json", "peer", "sizes", "images", "reps", "queries", "work", "keep", "parts", "verbose", "rounds", "quantization", "connectivity", "ef", "ef-sweep", "build-threads", "build-check", "dataset", "real-count", "real-minutes", "cache", "no-cache", "region-items", "regions");
+        args.RejectUnknown("json", "peer", "sizes", "images", "reps", "queries", "work", "keep", "parts", "verbose", "rounds", "quantization", "connectivity", "ef", "ef-sweep", "build-threads", "build-check", "dataset", "real-count", "real-minutes", "cache", "no-cache", "region-items", "regions", "region-stage", "region-dir");
         var quantizationText = args.Get("quantization") ?? new Index.Local.LocalIndexOptions().AnnQuantization.ToString();
         if (!Enum.TryParse<Index.Local.AnnQuantization>(quantizationText, ignoreCase: true, out var quantization) || !Enum.IsDefined(quantization))
             throw new UsageException("--quantization takes int8, float16 or float32.");
@@ -74,6 +76,20 @@ public static class BenchCommand
         // The regional part (issue 14; --parts regions, not in the default set): items, and region vectors per item.
         var regionItems = args.GetInt("region-items", 100_000, 100, 1_000_000);
         var regionsPerItem = args.GetInt("regions", 12, 1, 64);
+        // Split the regional part so the fill and graph build can run at low priority and the timed searches alone:
+        // build keeps the index in --region-dir with its figures, search opens it there (all: both, then deleted).
+        var regionStage = args.Get("region-stage") ?? RegionStage.All;
+        if (!RegionStage.Values.Contains(regionStage, StringComparer.Ordinal)) throw new UsageException("--region-stage takes all, build or search.");
+        var regionDir = args.Get("region-dir") is { } rd ? Path.GetFullPath(rd) : null;
+        if (regionStage != RegionStage.All && regionDir is null) throw new UsageException($"--region-stage {regionStage} needs --region-dir DIR (where the build keeps the regional index and the search finds it).");
+        if (regionDir is not null && parts.Contains("regions"))
+        {
+            if (regionStage == RegionStage.Search && !File.Exists(Path.Combine(regionDir, RegionIndexBench.StateFile)))
+                throw new UsageException($"No regional index built in {regionDir} ({RegionIndexBench.StateFile} is missing): run the same command with --region-stage build first.");
+            if (regionStage != RegionStage.Search && Directory.Exists(regionDir) && Directory.EnumerateFileSystemEntries(regionDir).Any())
+                throw new UsageException($"{regionDir} is not empty: the regional part fills a new index there (delete it, or name another --region-dir).");
+        }
+
         var reps = args.GetInt("reps", 15, 3, 10_000);
         var queries = args.GetInt("queries", 200, 10, 100_000);
         var rounds = args.GetInt("rounds", 3, 1, 100);
@@ -247,7 +263,7 @@ public static class BenchCommand
             {
                 await SectionAsync(report, log, $"regions {regionItems} x {regionsPerItem}", async () =>
                 {
-                    var root = Path.Combine(work, $"regions-{regionItems}");
+                    var root = regionDir ?? Path.Combine(work, $"regions-{regionItems}");
                     // The encoder that makes regions (the feature map, float32): its model id names the index, so that
                     // new vsearch processes started with the same settings open it.
                     var regionalSettings = new Dictionary<string, string>
@@ -262,9 +278,22 @@ public static class BenchCommand
                     var model = regionalEncoder.Model;
                     if (!model.Regions) throw new InvalidOperationException($"The encoder for the regional part ({model.Id}) makes no regions.");
                     var regionalProcesses = new NewProcesses(coldStart.With(regionalSettings), Path.Combine(imagesDir, "jpeg-2mp.jpg"), query2mp);
-                    var regional = new RegionIndexBench(model.Id, model.Dimension, quantization, connectivity, expansionSearch, log, buildThreads, regionalProcesses);
-                    report.RegionIndex.Add(await regional.RunAsync(root, regionItems, regionsPerItem, Math.Min(queries, regionItems), cancellationToken).ConfigureAwait(false));
-                    TryDelete(root);
+                    // Whole-first search reads the settings SearchService reads (Search__RegionFallbackBelow, Search__RegionMargin, Duplicates__CopyMinScore).
+                    var searchOptions = new SearchOptions();
+                    configuration.GetSection(SearchOptions.SectionName).Bind(searchOptions);
+                    var duplicateOptions = new DuplicateOptions();
+                    configuration.GetSection(DuplicateOptions.SectionName).Bind(duplicateOptions);
+                    var regional = new RegionIndexBench(model.Id, model.Dimension, quantization, connectivity, expansionSearch, log, buildThreads, regionalProcesses,
+                        WholeFirst.Threshold(searchOptions, duplicateOptions), searchOptions.RegionMargin);
+                    var regionQueries = Math.Min(queries, regionItems);
+                    if (regionStage == RegionStage.Build)
+                        report.RegionBuild.Add(await regional.BuildAsync(root, regionItems, regionsPerItem, regionQueries, cancellationToken).ConfigureAwait(false) with { ExactTop = [] });
+                    else if (regionStage == RegionStage.Search)
+                        report.RegionIndex.Add(await regional.SearchAsync(root, regionItems, regionsPerItem, regionQueries, regionStage, cancellationToken).ConfigureAwait(false));
+                    else
+                        report.RegionIndex.Add(await regional.RunAsync(root, regionItems, regionsPerItem, regionQueries, cancellationToken).ConfigureAwait(false));
+                    // The index is kept where --region-dir names it (for the search stage, or for the caller to delete).
+                    if (regionDir is null) TryDelete(root);
                 }, cancellationToken).ConfigureAwait(false);
             }
 

@@ -36,6 +36,9 @@ internal sealed class BenchReport
     /// <summary>The embedded index with region vectors (issue 14; --parts regions).</summary>
     public List<RegionIndexResult> RegionIndex { get; } = [];
 
+    /// <summary>What a <c>--region-stage build</c> run measured (fill, exact search, graph build) and kept beside the index for the search stage.</summary>
+    public List<RegionBuildState> RegionBuild { get; } = [];
+
     public List<ColdStartResult> ColdStart { get; } = [];
 
     /// <summary>Recall of the default graph on real embeddings (<c>--parts real</c>); null when the part did not run.</summary>

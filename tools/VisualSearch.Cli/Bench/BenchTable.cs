@@ -77,8 +77,23 @@ internal static class BenchTable
             Line(w, $"  exact by vector p50/p99 {g.ExactByVector.P50:F2}/{g.ExactByVector.P99:F2} ms; hnsw by vector {g.GraphByVector.P50:F2}/{g.GraphByVector.P99:F2} ms, by id {g.GraphById.P50:F2}/{g.GraphById.P99:F2} ms, by region (partial copy) {g.GraphByRegion.P50:F2}/{g.GraphByRegion.P99:F2} ms; hnsw recall@10 (items) {g.RecallAt10:F4}; partial-copy item first {g.RegionTop1:F4} ({g.Queries} queries)");
             if (g.ExactByRegion is { } er)
                 Line(w, $"  exact by region (partial copy, first {Math.Min(g.Queries, RegionIndexBench.ExactQueries)} queries) p50/p99 {er.P50:F2}/{er.P99:F2} ms; partial-copy item first {g.ExactRegionTop1:F4}");
+            if (g.WholeFirst is { } wf)
+            {
+                Line(w, $"  whole-first (threshold {wf.Threshold:F2}, margin {wf.Margin:F2}; {g.Stage} stage): plans own {wf.OwnPlan.Path} (share {wf.OwnPlan.Share:P2}, fetch {wf.OwnPlan.Fetch}), regions {wf.RegionsPlan.Path} (fetch {wf.RegionsPlan.Fetch}), every vector {wf.AllPlan.Path} (fetch {wf.AllPlan.Fetch})");
+                foreach (var k in new[] { wf.OwnQueries, wf.RegionQueries })
+                    Line(w, $"    {k.Kind} queries ({k.Queries}): whole-first p50/p99 {k.WholeFirst.P50:F2}/{k.WholeFirst.P99:F2} ms (own step {k.OwnStep.P50:F2}/{k.OwnStep.P99:F2}), regions asked {k.AskedRegions:P0}, item first {k.WholeFirstTop1:F4} (exact {k.ExactWholeFirstTop1:F4}); every vector {k.EveryVector.P50:F2}/{k.EveryVector.P99:F2} ms, item first {k.EveryVectorTop1:F4} (exact {k.ExactEveryVectorTop1:F4}, first {k.ExactQueries})");
+                Line(w, $"  opened in this process: graph {g.OpenedGraphMemoryBytes / 1e6:F0} MB ({g.OpenedGraphMemoryBytes / (double)g.Items:F0} B/item), managed heap {g.OpenedManagedBytesPerItem:F0} B/item, resident memory grown over the open {g.OpenResidentBytes / 1e6:F0} MB ({g.OpenResidentBytes / (double)g.Items:F0} B/item)");
+            }
+
             if (g.NewProcess is { } np)
                 Line(w, $"  new process (regions on): vsearch search answered in {np.SearchFirstAnswerMs:F0} ms, vsearch serve in {np.ServeFirstAnswerMs:F0} ms; serve peak resident memory (VmHWM) {np.ServePeakBytes / 1e6:F0} MB - {np.BasePeakBytes / 1e6:F0} MB on an empty regional index = {np.PeakBytesPerRecord(g.Items):F0} B/item");
+        }
+
+        foreach (var b in r.RegionBuild)
+        {
+            w.WriteLine();
+            Line(w, $"regional index built (kept for --region-stage search): {b.Items:N0} items x (1 + {b.RegionsPerItem} regions); insert {b.InsertSeconds:F1} s; log {b.LogBytes / 1e6:F0} MB; graph build {b.GraphBuildSeconds:F1} s on {b.BuildThreads} thread(s) (check: {b.BuildCheck}), graph {b.GraphMemoryBytes / 1e6:F0} MB");
+            foreach (var line in b.BuildLog) Line(w, $"  build: {line}");
         }
 
         w.WriteLine();
