@@ -255,6 +255,12 @@ public sealed class BenchCommandTests
             Assert.True(kind.GetProperty("everyVector").GetProperty("p50").GetDouble() > 0);
         }
 
+        // The own step on the planner's other path (forced exact): every own vector scored, so an own-vector query's item comes first.
+        var exactPath = wholeFirst.GetProperty("ownStepExactPath");
+        Assert.Equal(1.0, exactPath.GetProperty("ownQueriesTop1").GetDouble());
+        Assert.True(exactPath.GetProperty("ownQueries").GetProperty("p50").GetDouble() > 0);
+        Assert.True(exactPath.GetProperty("regionQueries").GetProperty("p50").GetDouble() > 0);
+
         // The every-vector row of the partial copies is the old by-region row.
         Assert.Equal(regional.GetProperty("graphByRegion").GetProperty("p50").GetDouble(), region.GetProperty("everyVector").GetProperty("p50").GetDouble());
         Assert.True(regional.GetProperty("openedGraphMemoryBytes").GetInt64() > 0);

@@ -82,6 +82,8 @@ internal static class BenchTable
                 Line(w, $"  whole-first (threshold {wf.Threshold:F2}, margin {wf.Margin:F2}; {g.Stage} stage): plans own {wf.OwnPlan.Path} (share {wf.OwnPlan.Share:P2}, fetch {wf.OwnPlan.Fetch}), regions {wf.RegionsPlan.Path} (fetch {wf.RegionsPlan.Fetch}), every vector {wf.AllPlan.Path} (fetch {wf.AllPlan.Fetch})");
                 foreach (var k in new[] { wf.OwnQueries, wf.RegionQueries })
                     Line(w, $"    {k.Kind} queries ({k.Queries}): whole-first p50/p99 {k.WholeFirst.P50:F2}/{k.WholeFirst.P99:F2} ms (own step {k.OwnStep.P50:F2}/{k.OwnStep.P99:F2}), regions asked {k.AskedRegions:P0}, item first {k.WholeFirstTop1:F4} (exact {k.ExactWholeFirstTop1:F4}); every vector {k.EveryVector.P50:F2}/{k.EveryVector.P99:F2} ms, item first {k.EveryVectorTop1:F4} (exact {k.ExactEveryVectorTop1:F4}, first {k.ExactQueries})");
+                if (wf.OwnStepExactPath is { } ex)
+                    Line(w, $"    own step on the exact path (forced): own queries p50/p99 {ex.OwnQueries.P50:F2}/{ex.OwnQueries.P99:F2} ms (item first {ex.OwnQueriesTop1:F4}), region queries {ex.RegionQueries.P50:F2}/{ex.RegionQueries.P99:F2} ms");
                 Line(w, $"  opened in this process: graph {g.OpenedGraphMemoryBytes / 1e6:F0} MB ({g.OpenedGraphMemoryBytes / (double)g.Items:F0} B/item), managed heap {g.OpenedManagedBytesPerItem:F0} B/item, resident memory grown over the open {g.OpenResidentBytes / 1e6:F0} MB ({g.OpenResidentBytes / (double)g.Items:F0} B/item)");
             }
 

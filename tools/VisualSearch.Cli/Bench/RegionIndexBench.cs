@@ -108,7 +108,17 @@ internal static class RegionStage
 /// the best own score is below <see cref="Threshold"/>, a region counting when it beats that score by
 /// <see cref="Margin"/>) on two kinds of query, with the planner's choice for each of the two index searches.
 /// </summary>
-internal sealed record WholeFirstResult(float Threshold, float Margin, PlanResult OwnPlan, PlanResult RegionsPlan, PlanResult AllPlan, QueryKindResult OwnQueries, QueryKindResult RegionQueries);
+internal sealed record WholeFirstResult(float Threshold, float Margin, PlanResult OwnPlan, PlanResult RegionsPlan, PlanResult AllPlan, QueryKindResult OwnQueries, QueryKindResult RegionQueries)
+{
+    /// <summary>
+    /// Whole-first's first step (the items' own vectors) on the planner's other path, forced (<c>LocalIndex:FilteredSearch=Exact</c>:
+    /// every item's own vector read from the log and scored), on the same index reopened: what the graph's path is weighed against.
+    /// </summary>
+    public OwnStepResult? OwnStepExactPath { get; init; }
+}
+
+/// <summary>The own-vector search alone on one path: its latency on each kind of query, and how often an own-vector query's item comes first.</summary>
+internal sealed record OwnStepResult(Latency OwnQueries, Latency RegionQueries, double OwnQueriesTop1);
 
 /// <summary>What the embedded index's planner chose for a search of k 10 over one kind of vector (<see cref="VectorSelection"/>).</summary>
 /// <param name="Share">The share of the graph's vectors of that kind.</param>
@@ -353,6 +363,7 @@ internal sealed class RegionIndexBench(string modelId, int dimension, AnnQuantiz
         var openedGraphMemory = stats.VectorMemoryBytes;
         // Closed before new processes open the same directory (disposing twice is harmless).
         index.Dispose();
+        wholeFirst = wholeFirst with { OwnStepExactPath = await OwnStepExactPathAsync(root, schema, set, cancellationToken).ConfigureAwait(false) };
         await log.WriteLineAsync($"regions {items:N0}: whole-first own queries p50/p99 {own.WholeFirst.P50:F2}/{own.WholeFirst.P99:F2} ms (top-1 {own.WholeFirstTop1:F4}), region queries {region.WholeFirst.P50:F2}/{region.WholeFirst.P99:F2} ms (top-1 {region.WholeFirstTop1:F4}, regions asked {region.AskedRegions:P0}); every vector {own.EveryVector.P50:F2} / {region.EveryVector.P50:F2} ms").ConfigureAwait(false);
 
         // New processes, as a user's would start on this index: their first answers, and serve's peak resident memory
@@ -386,6 +397,34 @@ internal sealed class RegionIndexBench(string modelId, int dimension, AnnQuantiz
             OpenedManagedBytesPerItem = openedManaged,
             WholeFirst = wholeFirst,
         };
+    }
+
+    /// <summary>The own-vector search with the exact path forced, on the index reopened that way (see <see cref="WholeFirstResult.OwnStepExactPath"/>).</summary>
+    private async Task<OwnStepResult> OwnStepExactPathAsync(string root, IndexSchema schema, QuerySet set, CancellationToken cancellationToken)
+    {
+        using var index = Catalog(root, annThreshold: 1, filteredSearch: FilteredSearchMode.Exact).OpenVersion(modelId);
+        await index.InitializeAsync(schema, cancellationToken).ConfigureAwait(false);
+        var own = new VectorQuery(10) { Vectors = VectorSelection.Own };
+        if (index.PlanSearch(own).Path != SearchPath.ExactScan) throw new InvalidOperationException("The own-vector search did not take the exact path it was forced to.");
+        foreach (var q in set.ByVector.Take(WarmUp)) await index.SearchAsync(q, own, cancellationToken).ConfigureAwait(false);
+        var first = 0;
+        async Task<Latency> TimeAsync((string Id, float[] Vector)[] queries, bool count)
+        {
+            var ms = new List<double>(queries.Length);
+            foreach (var (id, vector) in queries)
+            {
+                var t = Stopwatch.GetTimestamp();
+                var hits = await index.SearchAsync(vector, own, cancellationToken).ConfigureAwait(false);
+                ms.Add(Stopwatch.GetElapsedTime(t).TotalMilliseconds);
+                if (count && IsFirst(hits, id)) first++;
+            }
+
+            return Latency.Of(ms);
+        }
+
+        var ownQueries = await TimeAsync(set.ByOwn, count: true).ConfigureAwait(false);
+        var regionQueries = await TimeAsync(set.ByRegion, count: false).ConfigureAwait(false);
+        return new OwnStepResult(ownQueries, regionQueries, first / (double)Math.Max(1, set.ByOwn.Length));
     }
 
     /// <summary>The build stage's figures for this index, checked against the settings of this run.</summary>
@@ -491,8 +530,8 @@ internal sealed class RegionIndexBench(string modelId, int dimension, AnnQuantiz
             Regions = [.. Enumerable.Range(0, regionsPerItem).Select(r => new RegionVector(vectors.Vector(QuerySet.VectorIndex(i, 1 + r, regionsPerItem)), new RegionBox(r % 4 * 1008, r / 4 % 3 * 1008, 1008, 1008)))],
         };
 
-    private LocalIndexCatalog Catalog(string root, int annThreshold, ILoggerFactory? loggers = null) =>
-        new(Options.Create(IndexBench.BenchOptions(root, annThreshold, quantization, connectivity, expansionSearch, buildThreads)), loggers ?? NullLoggerFactory.Instance);
+    private LocalIndexCatalog Catalog(string root, int annThreshold, ILoggerFactory? loggers = null, FilteredSearchMode filteredSearch = FilteredSearchMode.Auto) =>
+        new(Options.Create(IndexBench.BenchOptions(root, annThreshold, quantization, connectivity, expansionSearch, buildThreads, filteredSearch)), loggers ?? NullLoggerFactory.Instance);
 
     private ItemMetadata Metadata(int i) => IndexBench.SyntheticMetadata(i, modelId, "holiday");
 
