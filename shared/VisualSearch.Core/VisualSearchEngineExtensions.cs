@@ -46,7 +46,9 @@ public static partial class VisualSearchEngineExtensions
                 "(a head is trained on whole-image vectors; the regions would not be comparable with the whitened queries).")
             .Validate(o => o.QueryBackground == QueryBackgroundMode.None || (Enum.IsDefined(o.QueryBackground)
                     && (o.Descriptor == DescriptorMode.FeatureMap || o.CopyDescriptor == CopyDescriptorMode.FeatureMap)),
-                "Encoder:QueryBackground (None, Fill, Pool, FillAndPool or Crop) needs Encoder:Descriptor=FeatureMap or Encoder:CopyDescriptor=FeatureMap (it treats a query's background in the feature map).")
+                "Encoder:QueryBackground (None, Fill, Pool, FillAndPool, Crop or CropView) needs Encoder:Descriptor=FeatureMap or Encoder:CopyDescriptor=FeatureMap (it treats a query's background in the feature map).")
+            .Validate(o => o.QueryBackground != QueryBackgroundMode.CropView || o.DetailRegionSide > 0,
+                "Encoder:QueryBackground=CropView needs detail regions (Encoder:DetailRegionSide): the crop view asks the items' detail regions when the whole query finds no copy.")
             .Validate(o => o.CopyDescriptor == CopyDescriptorMode.None || o.Descriptor == DescriptorMode.CentreCrop,
                 "Encoder:CopyDescriptor=FeatureMap needs Encoder:Descriptor=CentreCrop (the copy space holds the feature-map vectors beside the centre-crop ones).")
             .Validate(o => Enum.IsDefined(o.QueryPrecision), "Encoder:QueryPrecision is Same or Float32.")
@@ -58,6 +60,8 @@ public static partial class VisualSearchEngineExtensions
             .Validate(o => QueryViewSet.TryParse(o.QueryViews, o.QueryZoom, out _, out _),
                 $"Search:QueryViews must name 1 to {SearchOptions.MaxQueryViews} distinct views of Input, Mirror, Squash and Zoom, comma-separated.")
             .Validate(o => Enum.IsDefined(o.QueryViewCombination), "Search:QueryViewCombination is Mean or Best.")
+            .Validate(o => Enum.IsDefined(o.CropViewRegions) && Enum.IsDefined(o.CropViewMargin),
+                "Search:CropViewRegions is Crop or CropAndWhole, Search:CropViewMargin WholeOwn, ViewOwn, CropOwn or CropOnly.")
             .ValidateOnStart();
 
         services.AddMetrics();

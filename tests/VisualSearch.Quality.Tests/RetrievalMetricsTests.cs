@@ -1,4 +1,5 @@
 using VisualSearch.Evaluation;
+using VisualSearch.Search;
 
 namespace VisualSearch.Quality.Tests;
 
@@ -274,6 +275,55 @@ public sealed class RetrievalMetricsTests
         Assert.Equal(1.0, all.Curve.Single(p => p.Threshold == 0.99f).Recall);
         Assert.Equal(0.0, wholeFirst.Curve.Single(p => p.Threshold == 0.99f).Recall);
         Assert.Equal(1.0, wholeFirst.Curve.Single(p => p.Threshold == 0.98f).Recall);
+    }
+
+    [Fact]
+    public void WithACropViewTheWholeViewDecidesAndTheCropAsksTheRegions()
+    {
+        // Ref 0 at 0 degrees; ref 1 at 90 with a region at 85. A circular detail of ref 1 whose whole view (white corners)
+        // lies at 20 degrees, near ref 0, and whose crop lies at 86, a degree from ref 1's region; a whole copy of ref 0 at
+        // 2 degrees whose crop (the inscribed square) would lie at 84.
+        float[][][] indexed = [[Unit(0)], [Unit(90), Unit(85)]];
+        var detail = new CopyQuery(Unit(20), 1, CopyEdit.PartialCircle) { Crop = Unit(86) };
+        var copy = new CopyQuery(Unit(2), 0, CopyEdit.Overlay) { Crop = Unit(84) };
+        var threshold = (float)Math.Cos(10 * Math.PI / 180);
+        double Found(CopyQuery query, CropViewRegions regions = CropViewRegions.Crop, CropViewMargin margin = CropViewMargin.WholeOwn, float cropMargin = 0.05f) =>
+            CopyDetectionEvaluator.Evaluate(indexed, 2, [query], regionFallbackBelow: threshold, regionMargin: 0.05f, cropView: new CropViewRule(regions, margin, cropMargin)).PerEdit.Single().AccuracyAt1;
+
+        // The whole view alone: the detail's region (cos 65 degrees) does not beat ref 0's own score (cos 20 degrees).
+        Assert.Equal(0.0, Found(detail with { Crop = null }));
+        // The crop's region (cos 1 degree) beats the whole view's best own score by more than the margin, with either view set.
+        Assert.Equal(1.0, Found(detail));
+        Assert.Equal(1.0, Found(detail, CropViewRegions.CropAndWhole));
+        // It beats it by 0.060: not by a crop margin of 0.07.
+        Assert.Equal(0.0, Found(detail, cropMargin: 0.07f));
+        // Against the crop's own best (ref 1's own vector at cos 4 degrees) it does not; the crop's own score is no answer.
+        Assert.Equal(0.0, Found(detail, margin: CropViewMargin.ViewOwn));
+        // A crop that asks the own vectors too: its own score for ref 1 (cos 4 degrees) beats ref 0's by the margin, without the region.
+        float[][][] noRegion = [[Unit(0)], [Unit(90)]];
+        Assert.Equal(0.0, CopyDetectionEvaluator.Evaluate(noRegion, 2, [detail], regionFallbackBelow: threshold, regionMargin: 0.05f, cropView: new CropViewRule(CropViewRegions.Crop, CropViewMargin.WholeOwn, 0.05f)).PerEdit.Single().AccuracyAt1);
+        Assert.Equal(1.0, CopyDetectionEvaluator.Evaluate(noRegion, 2, [detail], regionFallbackBelow: threshold, regionMargin: 0.05f, cropView: new CropViewRule(CropViewRegions.Crop, CropViewMargin.WholeOwn, 0.05f, Own: true)).PerEdit.Single().AccuracyAt1);
+        // The whole copy's own score is above the threshold: its crop never asks the regions (with CropOwn neither: the crop's
+        // own best, ref 1 at cos 6 degrees, is above it too).
+        Assert.Equal(1.0, Found(copy));
+        Assert.Equal(1.0, Found(copy, margin: CropViewMargin.CropOwn));
+
+        // A detail whose whole view finds ref 0 above the threshold (cos 3 degrees, white corners like a cut-out on white) and
+        // whose crop (at 61) is far from every own vector: only CropOwn lets the crop ask ref 1's region at 60.
+        float[][][] nearRegion = [[Unit(0)], [Unit(90), Unit(60)]];
+        var hidden = new CopyQuery(Unit(3), 1, CopyEdit.PartialCircle) { Crop = Unit(61) };
+        double FoundHidden(CropViewMargin margin) =>
+            CopyDetectionEvaluator.Evaluate(nearRegion, 2, [hidden], regionFallbackBelow: threshold, regionMargin: 0.05f, cropView: new CropViewRule(CropViewRegions.Crop, margin, 0.05f)).PerEdit.Single().AccuracyAt1;
+        Assert.Equal(0.0, FoundHidden(CropViewMargin.WholeOwn));
+        Assert.Equal(1.0, FoundHidden(CropViewMargin.CropOwn));
+        // CropOnly asks the crop only when the whole view found no copy: here it did (ref 0 above the threshold).
+        Assert.Equal(0.0, FoundHidden(CropViewMargin.CropOnly));
+        // The first detail (whole view below the threshold): the crop alone answers, and its region wins.
+        Assert.Equal(1.0, Found(detail, margin: CropViewMargin.CropOnly));
+        Assert.Equal(1.0, Found(copy, margin: CropViewMargin.CropOnly));
+        // A crop equal to the whole vector (no background found) is no crop view.
+        Assert.False((detail with { Crop = Unit(20) }).HasCrop);
+        Assert.Equal(0.0, Found(detail with { Crop = Unit(20) }));
     }
 
     private static float[] Unit(double degrees)

@@ -105,6 +105,26 @@ public static class TestImages
         return Encode(bitmap, ImageFormat.Png);
     }
 
+    /// <summary>
+    /// The <paramref name="from"/> rectangle of <paramref name="source"/> scaled to a <paramref name="side"/> px square, through
+    /// a circular mask on white (antialiased), encoded: a detail as eval-copies' <c>partial-circ</c> edit cuts it.
+    /// </summary>
+    public static byte[] CircularDetail(SKBitmap source, SKRect from, int side, ImageFormat format = ImageFormat.Jpeg, int quality = 95)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        using var detail = new SKBitmap(new SKImageInfo(side, side, SKColorType.Rgba8888, SKAlphaType.Premul));
+        using (var canvas = new SKCanvas(detail))
+        {
+            canvas.Clear(SKColors.White);
+            using var path = new SKPath();
+            path.AddCircle(side / 2f, side / 2f, side / 2f);
+            canvas.ClipPath(path, antialias: true);
+            canvas.DrawBitmap(source, from, new SKRect(0, 0, side, side));
+        }
+
+        return Encode(detail, format, quality);
+    }
+
     public static byte[] Encode(SKBitmap bitmap, ImageFormat format, int quality = 90)
     {
         switch (format)

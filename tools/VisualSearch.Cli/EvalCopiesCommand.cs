@@ -75,6 +75,8 @@ public static class EvalCopiesCommand
         }
 
         var queryEmbeddings = engine.EmbedQueries(jobs, "edited copies", stderr, cancellationToken);
+        // With a crop view (Encoder:QueryBackground=CropView), each copy's crop too: the regions' fallback asks with it.
+        var cropEmbeddings = engine.CropViews ? engine.EmbedCropViews(jobs, "edited copies [crop view]", stderr, cancellationToken) : null;
         // With query views, each copy searches with its views' vectors (their mean, or each for the best over them).
         var viewVectors = engine.HasQueryViews ? engine.QueryVectors(jobs, queryEmbeddings, "edited copies", stderr, cancellationToken) : null;
         var queries = new List<CopyQuery>();
@@ -82,14 +84,17 @@ public static class EvalCopiesCommand
         for (var q = 0; q < jobs.Count; q++)
         {
             if (queryEmbeddings.Results[q] is not { } e) continue;
-            var input = new CopyQuery(engine.Project(e).Vector, meta[q].Reference, meta[q].Edit);
+            var input = new CopyQuery(engine.Project(e).Vector, meta[q].Reference, meta[q].Edit) { Crop = cropEmbeddings?.Results[q] is { } c ? engine.Project(c).Vector : null };
             inputQueries.Add(input);
             if (viewVectors is null) queries.Add(input);
             else if (viewVectors[q] is { } v) queries.Add(v.Length == 1 ? input with { Vector = v[0] } : input with { Views = v });
         }
 
         // As the product's search scores them: with detail regions whole-first (engine.RegionFallbackBelow), else the best of an item's vectors.
-        var report = CopyDetectionEvaluator.Evaluate(indexed, usableRefs, queries, 0.9, cancellationToken, engine.RegionFallbackBelow, engine.RegionMargin);
+        var report = CopyDetectionEvaluator.Evaluate(indexed, usableRefs, queries, 0.9, cancellationToken, engine.RegionFallbackBelow, engine.RegionMargin, engine.CropView);
+        // With crop views: every rule of Search:CropViewRegions and Search:CropViewMargin, and the whole view alone (no crop
+        // view: 7h's search), over the same vectors (docs/quality.md 7i).
+        var cropRules = engine.CropViews ? CropViewRules(indexed, usableRefs, queries, engine, cancellationToken) : null;
         // With regions, the same items scored by their own vectors alone too, and (whole-first) by the best of all their
         // vectors for every query: what the regions add, and what asking them first would cost, from one run.
         var ownOnly = engine.Regions ? CopyDetectionEvaluator.Evaluate([.. indexed.Select(v => v[0])], usableRefs, queries, 0.9, cancellationToken) : null;
@@ -99,7 +104,7 @@ public static class EvalCopiesCommand
         // vectors, the open set with detail regions of the items as the index holds them (their regions can answer a copy).
         // Query views do not apply there: the copies are asked with (and grouped by) their input vectors, as stored items are.
         var duplicates = EvalDuplicates.Run([.. indexed.Select(v => v[0])], usableRefs, indexed.Count - usableRefs, [.. inputQueries.Where(q => !CopyEdits.IsPartial(q.Edit))], categories, cancellationToken,
-            engine.DetailRegions ? indexed : null, engine.RegionFallbackBelow, engine.RegionMargin);
+            engine.DetailRegions ? indexed : null, engine.RegionFallbackBelow, engine.RegionMargin, engine.CropView);
         if (args.Has("json"))
         {
             // The copy report's fields stay at the root (as before); the duplicate measurements sit beside them.
@@ -116,6 +121,15 @@ public static class EvalCopiesCommand
 
             if (ownOnly is not null) root["ownVectorsOnly"] = JsonSerializer.SerializeToNode(ToJson(engine.ModelId, seed, ownOnly), Json);
             if (allVectors is not null) root["allVectors"] = JsonSerializer.SerializeToNode(ToJson(engine.ModelId, seed, allVectors), Json);
+            if (cropRules is not null)
+            {
+                root["cropViewRegions"] = engine.CropView.Regions.ToString();
+                root["cropViewMargin"] = engine.CropView.Reference.ToString();
+                root["cropViewRegionMargin"] = Quality.Round(engine.CropView.Margin);
+                root["cropViews"] = JsonSerializer.SerializeToNode(CopyEdits.All.ToDictionary(CopyEdits.Name, e => inputQueries.Count(q => q.Edit == e && q.HasCrop)), Json);
+                root["cropViewRules"] = new System.Text.Json.Nodes.JsonObject(cropRules.Select(r => KeyValuePair.Create(r.Name, JsonSerializer.SerializeToNode(ToJson(engine.ModelId, seed, r.Report), Json))));
+            }
+
             root["vectorsPerItem"] = Quality.Round(VectorsPerItem(indexed), 2);
             root["duplicates"] = JsonSerializer.SerializeToNode(EvalDuplicates.ToJson(duplicates), Json);
             stdout.WriteLine(root.ToJsonString(Json));
@@ -124,12 +138,31 @@ public static class EvalCopiesCommand
         {
             if (ownOnly is not null) WriteTable(stdout, engine.ModelId + " (the items' own vectors only)", seed, ownOnly);
             if (allVectors is not null) WriteTable(stdout, engine.ModelId + $" (the best of all of an item's {VectorsPerItem(indexed):F1} vectors, for every query)", seed, allVectors);
+            foreach (var (name, rule) in cropRules ?? []) WriteTable(stdout, engine.ModelId + $" (crop view rule {name})", seed, rule);
             WriteTable(stdout, engine.ModelId + engine.QueryModelLabel + (engine.HasQueryViews ? $", query views {engine.QueryViewsLabel}" : "") + (engine.Regions ? $" with regions ({VectorsPerItem(indexed):F1} vectors per item, scored in memory by the best of an item's vectors"
                 + (engine.RegionFallbackBelow is { } t ? $", whole-first: regions only when no own vector scores {t.ToString("F3", CultureInfo.InvariantCulture)}, counted when {engine.RegionMargin.ToString("F3", CultureInfo.InvariantCulture)} above the best own" : "") + ")" : ""), seed, report);
             EvalDuplicates.WriteTable(stdout, duplicates);
         }
 
         return Task.FromResult(0);
+    }
+
+    /// <summary>
+    /// The copy report under each crop-view rule (<c>Crop/WholeOwn</c>, ...: Search:CropViewRegions / Search:CropViewMargin, <c>/own</c>
+    /// with Search:CropViewOwn, at the
+    /// configured crop margin) and with the whole view alone (<c>wholeViewOnly</c>: the queries without their crop, 7h's search).
+    /// </summary>
+    private static List<(string Name, CopyReport Report)> CropViewRules(List<float[][]> indexed, int references, List<CopyQuery> queries, QualityEngine engine, CancellationToken cancellationToken)
+    {
+        var rules = new List<(string, CopyReport)>
+        {
+            ("wholeViewOnly", CopyDetectionEvaluator.Evaluate(indexed, references, [.. queries.Select(q => q with { Crop = null })], 0.9, cancellationToken, engine.RegionFallbackBelow, engine.RegionMargin)),
+        };
+        foreach (var regions in Enum.GetValues<Search.CropViewRegions>())
+            foreach (var margin in Enum.GetValues<Search.CropViewMargin>())
+                foreach (var own in new[] { false, true })
+                    rules.Add(($"{regions}/{margin}" + (own ? "/own" : ""), CopyDetectionEvaluator.Evaluate(indexed, references, queries, 0.9, cancellationToken, engine.RegionFallbackBelow, engine.RegionMargin, engine.CropView with { Regions = regions, Reference = margin, Own = own })));
+        return rules;
     }
 
     /// <summary>Top-10 lists of every item of the manifest's task-A subsets, each subset searched on its own.</summary>

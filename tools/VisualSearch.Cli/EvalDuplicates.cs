@@ -25,13 +25,14 @@ internal static class EvalDuplicates
         CancellationToken cancellationToken,
         IReadOnlyList<float[][]>? itemVectors = null,
         float? regionFallbackBelow = null,
-        float regionMargin = 0)
+        float regionMargin = 0,
+        CropViewRule? cropView = null)
     {
         // With regions the open set is asked of the items as the index holds them, as the search scores them (an item the
         // best of its vectors; whole-first with regionFallbackBelow).
         var openSet = itemVectors is null
             ? DuplicateEvaluator.OpenSet(indexed, references, queries, TargetPrecision, cancellationToken)
-            : DuplicateEvaluator.OpenSet(itemVectors, references, queries, TargetPrecision, cancellationToken, regionFallbackBelow, regionMargin);
+            : DuplicateEvaluator.OpenSet(itemVectors, references, queries, TargetPrecision, cancellationToken, regionFallbackBelow, regionMargin, cropView);
 
         // One library: every reference, every copy and the distractors; a copy's set is its reference.
         var vectors = new List<float[]>(indexed);

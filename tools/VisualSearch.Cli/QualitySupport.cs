@@ -29,6 +29,8 @@ internal sealed class QualityEngine : IDisposable
             ? WholeFirst.Threshold(search, host.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<Duplicates.DuplicateOptions>>().Value)
             : null;
         RegionMargin = DetailRegions ? search.RegionMargin : 0;
+        CropViews = DetailRegions && Encoder.Model.CropViewId is not null;
+        CropView = CropViewRule.Of(search);
         Head = head;
         CacheDirectory = cacheDirectory;
         Workers = workers;
@@ -72,6 +74,15 @@ internal sealed class QualityEngine : IDisposable
 
     /// <summary>With detail regions, <see cref="SearchOptions.RegionMargin"/>: a region counts when it beats the best own score by this much.</summary>
     public float RegionMargin { get; }
+
+    /// <summary>
+    /// Queries keep a crop view (Encoder:QueryBackground=CropView with detail regions, docs/quality.md 7i): the whole-first
+    /// fallback asks the regions with it as <see cref="CropView"/> says.
+    /// </summary>
+    public bool CropViews { get; }
+
+    /// <summary>Search:CropViewRegions, Search:CropViewMargin and Search:CropViewRegionMargin: how the crop view asks the regions.</summary>
+    public CropViewRule CropView { get; }
 
     /// <summary>The views a query is embedded from (--query-views, else Search:QueryViews); items are always embedded from the input.</summary>
     public IReadOnlyList<ImageView> QueryViews { get; }
@@ -160,16 +171,23 @@ internal sealed class QualityEngine : IDisposable
     public BatchEmbedding EmbedQueries(IReadOnlyList<EmbeddingJob> jobs, string what, TextWriter stderr, CancellationToken cancellationToken) =>
         Embed(QueryEncoder ?? Encoder, jobs, what, stderr, cancellationToken, storedItems: false, queries: true);
 
-    private BatchEmbedding Embed(IImageEncoder encoder, IReadOnlyList<EmbeddingJob> jobs, string what, TextWriter stderr, CancellationToken cancellationToken, bool storedItems, bool queries = false)
+    /// <summary>
+    /// The queries' crop views as a search makes them (<see cref="IImageEncoder.EmbedQueryCrop"/>, under <see cref="ModelInfo.CropViewId"/>;
+    /// a query without one gets its whole vector, which scores as no crop: <see cref="CopyQuery.Crop"/>).
+    /// </summary>
+    public BatchEmbedding EmbedCropViews(IReadOnlyList<EmbeddingJob> jobs, string what, TextWriter stderr, CancellationToken cancellationToken) =>
+        Embed(Encoder, jobs, what, stderr, cancellationToken, storedItems: false, queries: true, cropViews: true);
+
+    private BatchEmbedding Embed(IImageEncoder encoder, IReadOnlyList<EmbeddingJob> jobs, string what, TextWriter stderr, CancellationToken cancellationToken, bool storedItems, bool queries = false, bool cropViews = false)
     {
         // Queries (and items without detail regions) are the vectors of the model without them: one cache serves every region geometry.
         var withDetail = storedItems && DetailRegions;
         var model = withDetail ? encoder.Model : encoder.Model.WithoutDetailRegions;
-        var cacheId = queries ? encoder.Model.QueryId : model.Id;
+        var cacheId = cropViews ? encoder.Model.CropViewId! : queries ? encoder.Model.QueryId : model.Id;
         using var cache = CacheDirectory is null ? null : EmbeddingCache.Open(CacheDirectory, cacheId, model.Dimension, withDetail || (Regions && !DetailRegions));
         var progress = new ProgressLine(stderr, what, jobs.Count);
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        var result = BatchEmbedder.Embed(Decoder, encoder, jobs, cache, Workers, progress, cancellationToken, storedItems, queries);
+        var result = BatchEmbedder.Embed(Decoder, encoder, jobs, cache, Workers, progress, cancellationToken, storedItems, queries, cropViews);
         var embeddedNow = jobs.Count - result.FromCache - result.Failures.Count;
         progress.Finish($"{what}: {jobs.Count} images, {result.FromCache} from the cache, {result.Failures.Count} refused" +
             (embeddedNow > 0 ? $"; {embeddedNow} decoded and embedded in {clock.Elapsed.TotalSeconds:F1} s ({clock.Elapsed.TotalMilliseconds * Workers / embeddedNow:F0} ms per image per worker, {Workers} workers)" : ""));

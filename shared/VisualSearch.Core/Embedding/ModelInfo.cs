@@ -43,6 +43,15 @@ public sealed record ModelInfo(string Name, string Sha256, int Dimension, HeadIn
     /// <summary>What a query's vectors are, for caches of them: the id without detail regions, with <c>-q&lt;QueryPath&gt;</c> when queries are made differently.</summary>
     public string QueryId => QueryPath is null ? WithoutDetailRegions.Id : $"{WithoutDetailRegions.Id}-q{QueryPath}";
 
+    /// <summary>
+    /// How a query's second view, its crop, is made (<see cref="EncoderOptions.QueryBackground"/> CropView, docs/quality.md 7i),
+    /// e.g. <c>bgcrop</c>, or null when queries keep one view. Not part of <see cref="Id"/>.
+    /// </summary>
+    public string? CropViewPath { get; init; }
+
+    /// <summary>What a query's crop view is, for caches of it (the <see cref="QueryId"/> of Crop's queries, which it equals), or null without one.</summary>
+    public string? CropViewId => CropViewPath is null ? null : $"{WithoutDetailRegions.Id}-q{CropViewPath}";
+
     public string Id => (Head is null
         ? $"{Backbone}-{Dimension}"
         : $"{Backbone}-{Head.InputDimension}-head-{Head.Sha256[..8]}-{Dimension}").ToLowerInvariant();

@@ -38,6 +38,14 @@ public interface IImageEncoder
     Embedding EmbedQuery(PreparedImage image, CancellationToken cancellationToken = default) => Embed(image, cancellationToken);
 
     /// <summary>
+    /// A search's second query view (<see cref="QueryBackgroundMode.CropView"/>, docs/quality.md 7i): the picture inside the
+    /// query's flat background, embedded as <see cref="QueryBackgroundMode.Crop"/> embeds it (<see cref="ModelInfo.CropViewPath"/>
+    /// says how); null when the encoder keeps no crop view or the query has no such background. <see cref="EmbedQuery"/> is then
+    /// the whole view.
+    /// </summary>
+    Embedding? EmbedQueryCrop(PreparedImage image, CancellationToken cancellationToken = default) => null;
+
+    /// <summary>
     /// What the decoder must also produce for a stored item's detail regions (issue 14, <see cref="EncoderOptions.DetailRegionSide"/>):
     /// the whole image at a larger size; null when the encoder makes none. Queries never need it.
     /// </summary>
@@ -116,12 +124,23 @@ public sealed partial class OnnxImageEncoder : IImageEncoder, IDisposable
     public Embedding EmbedQuery(PreparedImage image, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(image);
-        if (!QueryBackgroundActive) return Embed(image, cancellationToken);
+        // CropView: this is the whole view, embedded as a stored item is (the crop is EmbedQueryCrop).
+        if (!QueryBackgroundActive || _options.QueryBackground == QueryBackgroundMode.CropView) return Embed(image, cancellationToken);
         if (_options.QueryBackground != QueryBackgroundMode.Crop) return EmbedFeatureMap(image, cancellationToken, query: true);
-        return BorderBackground.Find(image.Rgb, image.PixelWidth, image.PixelHeight) is { } background
-            ? EmbedFeatureMap(Picture(image, background), cancellationToken, query: false)
-            : Embed(image, cancellationToken);
+        return EmbedCrop(image, cancellationToken) ?? Embed(image, cancellationToken);
     }
+
+    public Embedding? EmbedQueryCrop(PreparedImage image, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        return QueryBackgroundActive && _options.QueryBackground == QueryBackgroundMode.CropView ? EmbedCrop(image, cancellationToken) : null;
+    }
+
+    /// <summary>The picture inside the query's background embedded (<see cref="Picture"/>), or null when the detector finds none.</summary>
+    private Embedding? EmbedCrop(PreparedImage image, CancellationToken cancellationToken) =>
+        BorderBackground.Find(image.Rgb, image.PixelWidth, image.PixelHeight) is { } background
+            ? EmbedFeatureMap(Picture(image, background), cancellationToken, query: false)
+            : null;
 
     /// <summary>
     /// The picture inside a query's background (<see cref="QueryBackgroundMode.Crop"/>): the square inscribed in a circular
@@ -280,13 +299,16 @@ public sealed partial class OnnxImageEncoder : IImageEncoder, IDisposable
         }
     }
 
-    /// <summary>How queries are made (<see cref="ModelInfo.QueryPath"/>) with a <see cref="EncoderOptions.QueryBackground"/>: <c>bgfill</c>, <c>bgpool</c>, <c>bgfillpool</c>, <c>bgcrop</c>.</summary>
+    /// <summary>
+    /// How queries are made (<see cref="ModelInfo.QueryPath"/>) with a <see cref="EncoderOptions.QueryBackground"/>: <c>bgfill</c>,
+    /// <c>bgpool</c>, <c>bgfillpool</c>, <c>bgcrop</c> (and <see cref="QueryBackgroundMode.CropView"/>'s crop, <see cref="ModelInfo.CropViewPath"/>).
+    /// </summary>
     public static string QueryPathId(QueryBackgroundMode mode) => mode switch
     {
         QueryBackgroundMode.Fill => "bgfill",
         QueryBackgroundMode.Pool => "bgpool",
         QueryBackgroundMode.FillAndPool => "bgfillpool",
-        QueryBackgroundMode.Crop => "bgcrop",
+        QueryBackgroundMode.Crop or QueryBackgroundMode.CropView => "bgcrop",
         _ => throw new ArgumentOutOfRangeException(nameof(mode), mode, "No query path for None."),
     };
 
@@ -374,7 +396,9 @@ public sealed partial class OnnxImageEncoder : IImageEncoder, IDisposable
             var head = LoadHead(new ModelInfo(_options.ModelName, sha256, dimension, Precision: precision, Descriptor: descriptorId));
             var model = new ModelInfo(_options.ModelName, sha256, head?.OutputDimension ?? dimension, head?.Info, precision, descriptorId)
             {
-                QueryPath = QueryBackgroundActive ? QueryPathId(_options.QueryBackground) : null,
+                // CropView's whole view is the items' vector; its crop view is made as Crop's query.
+                QueryPath = QueryBackgroundActive && _options.QueryBackground != QueryBackgroundMode.CropView ? QueryPathId(_options.QueryBackground) : null,
+                CropViewPath = QueryBackgroundActive && _options.QueryBackground == QueryBackgroundMode.CropView ? QueryPathId(_options.QueryBackground) : null,
                 // What EmbedFeatureMap makes: the index is opened with it and records it (issue 14, index side).
                 Regions = descriptor == DescriptorMode.FeatureMap && (_options.Regions || _options.DetailRegionSide > 0) && head is null,
                 DetailRegions = descriptor == DescriptorMode.FeatureMap && head is null ? DetailRegionsId(_options) : null,

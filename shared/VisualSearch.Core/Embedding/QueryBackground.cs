@@ -26,6 +26,14 @@ public enum QueryBackgroundMode
     /// them at the encoder's input size.
     /// </summary>
     Crop,
+
+    /// <summary>
+    /// The query keeps two views (docs/quality.md section 7i): the whole query, embedded as a stored item is, which alone
+    /// searches the items' own vectors (a whole-image copy is answered as with <see cref="None"/>), and the picture inside
+    /// its background as <see cref="Crop"/> makes it, which the whole-first search's detail-region fallback asks
+    /// (<c>Search:RegionFallbackBelow</c>). Needs detail regions (<c>Encoder:DetailRegionSide</c>).
+    /// </summary>
+    CropView,
 }
 
 /// <summary>The shapes of background <see cref="BorderBackground.Find"/> recognises.</summary>

@@ -62,6 +62,28 @@ public sealed class SearchOptions
     [Range(0.0, 1.0)]
     public float RegionMargin { get; set; } = 0.05f;
 
+    /// <summary>
+    /// With a query's crop view (<c>Encoder:QueryBackground=CropView</c>, docs/quality.md 7i): which views ask the detail
+    /// regions once the whole view's own-vector search finds no copy (the whole view alone searches the own vectors).
+    /// </summary>
+    public CropViewRegions CropViewRegions { get; set; } = CropViewRegions.Crop;
+
+    /// <summary>With a query's crop view: the own-vector score the crop's regions must beat by <see cref="CropViewRegionMargin"/>.</summary>
+    public CropViewMargin CropViewMargin { get; set; } = CropViewMargin.WholeOwn;
+
+    /// <summary>
+    /// With a query's crop view: the margin by which the crop's regions must beat that score (0.02, measured in docs/quality.md 7i;
+    /// null: <see cref="RegionMargin"/>). The whole view's regions keep <see cref="RegionMargin"/>.
+    /// </summary>
+    [Range(0.0, 1.0)]
+    public float? CropViewRegionMargin { get; set; } = 0.02f;
+
+    /// <summary>
+    /// With a query's crop view: once the regions are asked, the crop asks the items' own vectors too, their scores counting as
+    /// its regions' do (above the same score by the same margin). False (the default): the crop asks the regions alone.
+    /// </summary>
+    public bool CropViewOwn { get; set; }
+
     /// <summary>The parsed <see cref="QueryViews"/> (throws <see cref="FormatException"/> when they do not parse; validated at start).</summary>
     public IReadOnlyList<ImageView> ParseViews() => QueryViewSet.Parse(QueryViews, QueryZoom);
 }

@@ -107,6 +107,9 @@ public sealed class SearchService(
     /// <summary>Below this best whole-image score a space with detail regions asks them (<see cref="SearchOptions.RegionFallbackBelow"/>; default the copy threshold).</summary>
     private readonly float _regionFallbackBelow = WholeFirst.Threshold(options?.Value ?? new SearchOptions(), duplicates?.Value ?? new DuplicateOptions());
 
+    /// <summary>How a query's crop view asks the regions (<see cref="CropViewRule.Of"/>).</summary>
+    private readonly CropViewRule _cropView = CropViewRule.Of(options?.Value ?? new SearchOptions());
+
     /// <summary>
     /// Neighbours of an image among the records <paramref name="scope"/> allows. Throws
     /// <see cref="ImageRejectedException"/> for bad images.
@@ -123,13 +126,18 @@ public sealed class SearchService(
         // items: same input, the stored model's index); the answer names the stored model either way.
         var queryEmbedder = space == SearchSpace.Category && queryEncoder is not null ? queryEncoder.Encoder : spaceEncoder;
         var embeddings = new List<Embedding.Embedding>(_views.Count);
+        Embedding.Embedding? crop = null;
         using (await _decodeGate.EnterAsync(cancellationToken).ConfigureAwait(false))
         {
             IReadOnlyList<PreparedImage> prepared;
             using (metrics.Time("decode"))
                 prepared = QueryViewSet.IsInputOnly(_views) ? [decoder.Prepare(image.Span, queryEmbedder.Input)] : decoder.PrepareViews(image.Span, queryEmbedder.Input, _views);
             using (metrics.Time("embed"))
+            {
                 foreach (var view in prepared) embeddings.Add(queryEmbedder.EmbedQuery(view, cancellationToken));
+                // The crop view (Encoder:QueryBackground=CropView) of the input view, for the detail-region fallback only.
+                if (spaceEncoder.Model.DetailRegions is not null) crop = queryEmbedder.EmbedQueryCrop(prepared[QueryViewSet.InputIndex(_views)], cancellationToken);
+            }
         }
 
         // Drift telemetry watches what items are embedded from: the input view when there is one (the item model's
@@ -141,7 +149,7 @@ public sealed class SearchService(
         float[][] queryVectors = embeddings.Count == 1 ? [embeddings[0].Vector]
             : _options.QueryViewCombination == QueryViewCombination.Mean ? [QueryViewSet.Mean([.. embeddings.Select(e => e.Vector)])]
             : [.. embeddings.Select(e => e.Vector)];
-        var hits = Cut(await SpaceQueryAsync(vectors, spaceEncoder, queryVectors, query, scope, null, cancellationToken).ConfigureAwait(false), query);
+        var hits = Cut(await SpaceQueryAsync(vectors, spaceEncoder, queryVectors, query, scope, null, cancellationToken, crop?.Vector).ConfigureAwait(false), query);
 
         Log.Searched(logger, hits.Count, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         if (embeddings.Count > 1) Log.SearchedWithViews(logger, embeddings.Count, _options.QueryViewCombination);
@@ -209,9 +217,12 @@ public sealed class SearchService(
     /// space whose items carry detail regions the search is whole-first (<see cref="SearchOptions.RegionFallbackBelow"/>):
     /// the items' own vectors first, and their regions only when the best own score is below the threshold (those that beat
     /// it by <see cref="SearchOptions.RegionMargin"/>); then the two merged by item (the exact top k of the best of all its
-    /// counted vectors, since each list is an exact top k).
+    /// counted vectors, since each list is an exact top k). With a <paramref name="crop"/> view (docs/quality.md 7i) the whole
+    /// views alone search the own vectors and decide; the regions are asked by the crop (and the whole views with
+    /// <see cref="CropViewRegions.CropAndWhole"/>), the crop's regions counting when they beat
+    /// <see cref="WholeFirst.MarginReference"/> by the crop's margin (<see cref="CropViewRule"/>).
     /// </summary>
-    private async Task<IReadOnlyList<SearchHit>> SpaceQueryAsync(IVectorIndex vectors, IImageEncoder spaceEncoder, float[][] queryVectors, SearchQuery query, OwnerScope scope, string? excludeId, CancellationToken cancellationToken)
+    private async Task<IReadOnlyList<SearchHit>> SpaceQueryAsync(IVectorIndex vectors, IImageEncoder spaceEncoder, float[][] queryVectors, SearchQuery query, OwnerScope scope, string? excludeId, CancellationToken cancellationToken, float[]? crop = null)
     {
         var vectorQuery = query.ToVectorQuery(excludeId) with { Scope = scope };
         if (spaceEncoder.Model.DetailRegions is null)
@@ -223,11 +234,50 @@ public sealed class SearchService(
             vectorQuery with { Vectors = VectorSelection.Own, MinScore = vectorQuery.MinScore is { } m ? Math.Min(m, threshold) : null }, cancellationToken).ConfigureAwait(false);
         var kept = vectorQuery.MinScore is { } min ? [.. own.Where(h => h.Score >= min)] : own;
         var bestOwn = own.Count > 0 ? own[0].Score : float.NegativeInfinity;
-        if (!WholeFirst.AsksRegions(bestOwn, threshold)) return kept;
-        var regions = await IndexQueriesAsync(vectors, queryVectors, vectorQuery with { Vectors = VectorSelection.Regions }, cancellationToken).ConfigureAwait(false);
-        var counted = _options.RegionMargin > 0 ? [.. regions.Where(h => WholeFirst.RegionCounts(h.Score, bestOwn, _options.RegionMargin))] : regions;
-        Log.AskedRegions(logger, bestOwn, threshold, counted.Count);
-        return QueryViewSet.BestPerItem([kept, counted], query.K);
+        var wholeAsks = WholeFirst.AsksRegions(bestOwn, threshold);
+        if (crop is not null && wholeAsks && _cropView.Reference == CropViewMargin.CropOnly)
+        {
+            // No whole image is a copy: the crop answers alone, as a Crop query is answered (its own vectors, then its regions).
+            var cropOwn = await IndexQueriesAsync(vectors, [crop], vectorQuery with { Vectors = VectorSelection.Own, MinScore = vectorQuery.MinScore is { } cm ? Math.Min(cm, threshold) : null }, cancellationToken).ConfigureAwait(false);
+            var cropKept = vectorQuery.MinScore is { } cmin ? [.. cropOwn.Where(h => h.Score >= cmin)] : cropOwn;
+            var bestCropOwn = cropOwn.Count > 0 ? cropOwn[0].Score : float.NegativeInfinity;
+            if (!WholeFirst.CropAsksRegions(wholeAsks, bestCropOwn, threshold, _cropView.Reference)) return cropKept;
+            var cropRegions = await CountedRegionsAsync(vectors, [crop], vectorQuery with { Vectors = VectorSelection.Regions }, bestCropOwn, _cropView.Margin, cancellationToken).ConfigureAwait(false);
+            Log.AskedRegions(logger, bestCropOwn, threshold, cropRegions.Count);
+            return QueryViewSet.BestPerItem([cropKept, cropRegions], query.K);
+        }
+
+        var lists = new List<IReadOnlyList<SearchHit>> { kept };
+        if (wholeAsks && WholeFirst.WholeAsksRegions(crop is not null, _cropView.Regions))
+            lists.Add(await CountedRegionsAsync(vectors, queryVectors, vectorQuery with { Vectors = VectorSelection.Regions }, bestOwn, _options.RegionMargin, cancellationToken).ConfigureAwait(false));
+        if (crop is not null && (wholeAsks || _cropView.Reference == CropViewMargin.CropOwn))
+        {
+            var bestCropOwn = float.NegativeInfinity;
+            if (_cropView.Reference != CropViewMargin.WholeOwn)
+            {
+                // The crop's best own score, in the same scope and filter (one hit is all the reference needs).
+                var cropOwn = await IndexQueriesAsync(vectors, [crop], vectorQuery with { Vectors = VectorSelection.Own, K = 1, MinScore = null }, cancellationToken).ConfigureAwait(false);
+                bestCropOwn = cropOwn.Count > 0 ? cropOwn[0].Score : float.NegativeInfinity;
+            }
+
+            if (WholeFirst.CropAsksRegions(wholeAsks, bestCropOwn, threshold, _cropView.Reference))
+                lists.Add(await CountedRegionsAsync(vectors, [crop], vectorQuery with { Vectors = _cropView.Own ? VectorSelection.All : VectorSelection.Regions },
+                    WholeFirst.MarginReference(bestOwn, bestCropOwn, _cropView.Reference), _cropView.Margin, cancellationToken).ConfigureAwait(false));
+        }
+
+        if (lists.Count == 1) return kept;
+        Log.AskedRegions(logger, bestOwn, threshold, lists.Skip(1).Sum(l => l.Count));
+        return QueryViewSet.BestPerItem(lists, query.K);
+    }
+
+    /// <summary>
+    /// The hits the query vectors find among <paramref name="vectorQuery"/>'s vectors (the regions; every vector for the crop with
+    /// <see cref="CropViewRule.Own"/>), those that beat <paramref name="reference"/> by the margin (<see cref="WholeFirst.RegionCounts"/>).
+    /// </summary>
+    private async Task<IReadOnlyList<SearchHit>> CountedRegionsAsync(IVectorIndex vectors, float[][] queryVectors, VectorQuery vectorQuery, float reference, float margin, CancellationToken cancellationToken)
+    {
+        var regions = await IndexQueriesAsync(vectors, queryVectors, vectorQuery, cancellationToken).ConfigureAwait(false);
+        return margin > 0 ? [.. regions.Where(h => WholeFirst.RegionCounts(h.Score, reference, margin))] : regions;
     }
 
     /// <summary>One index search per query vector (each scoped by the server and filtered as the query says), merged by item.</summary>

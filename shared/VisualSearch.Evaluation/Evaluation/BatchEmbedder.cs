@@ -42,6 +42,11 @@ public static class BatchEmbedder
     /// The jobs are search queries: embedded as a search embeds them (<see cref="IImageEncoder.EmbedQuery"/>), the cache
     /// then being the model's <see cref="ModelInfo.QueryId"/>.
     /// </param>
+    /// <param name="cropViews">
+    /// With <paramref name="queries"/>: the jobs' crop views (<see cref="IImageEncoder.EmbedQueryCrop"/>, the cache being the
+    /// model's <see cref="ModelInfo.CropViewId"/>); a query without one gets its <see cref="IImageEncoder.EmbedQuery"/> vector,
+    /// as <c>Encoder:QueryBackground=Crop</c> embeds it (one cache serves both).
+    /// </param>
     public static BatchEmbedding Embed(
         IImageDecoder decoder,
         IImageEncoder encoder,
@@ -51,7 +56,8 @@ public static class BatchEmbedder
         IProgress<int>? progress = null,
         CancellationToken cancellationToken = default,
         bool storedItems = false,
-        bool queries = false)
+        bool queries = false,
+        bool cropViews = false)
     {
         ArgumentNullException.ThrowIfNull(decoder);
         ArgumentNullException.ThrowIfNull(encoder);
@@ -59,7 +65,8 @@ public static class BatchEmbedder
         ArgumentOutOfRangeException.ThrowIfLessThan(workers, 1);
         var regionInput = storedItems ? encoder.RegionInput : null;
         if (storedItems && queries) throw new ArgumentException("Jobs are stored items or queries, not both.", nameof(queries));
-        var modelId = queries ? encoder.Model.QueryId : regionInput is null ? encoder.Model.WithoutDetailRegions.Id : encoder.Model.Id;
+        if (cropViews && (!queries || encoder.Model.CropViewId is null)) throw new ArgumentException("Crop views are of queries, with an encoder that keeps them (Encoder:QueryBackground=CropView).", nameof(cropViews));
+        var modelId = cropViews ? encoder.Model.CropViewId! : queries ? encoder.Model.QueryId : regionInput is null ? encoder.Model.WithoutDetailRegions.Id : encoder.Model.Id;
         if (cache is not null && cache.ModelId != modelId)
             throw new ArgumentException($"The cache holds {cache.ModelId}; the encoder's vectors here are {modelId}.", nameof(cache));
 
@@ -88,7 +95,8 @@ public static class BatchEmbedder
                     else
                     {
                         var prepared = job.View is { } view ? decoder.PrepareViews(job.Read(), encoder.Input, [view])[0] : decoder.Prepare(job.Read(), encoder.Input);
-                        embedding = queries ? encoder.EmbedQuery(prepared, cancellationToken) : encoder.Embed(prepared, cancellationToken);
+                        embedding = cropViews ? encoder.EmbedQueryCrop(prepared, cancellationToken) ?? encoder.EmbedQuery(prepared, cancellationToken)
+                            : queries ? encoder.EmbedQuery(prepared, cancellationToken) : encoder.Embed(prepared, cancellationToken);
                     }
 
                     results[i] = embedding;

@@ -12,6 +12,16 @@ public sealed record CopyQuery(float[] Vector, int Reference, CopyEdit Edit)
     /// </summary>
     public IReadOnlyList<float[]>? Views { get; init; }
 
+    /// <summary>
+    /// The query's crop view (<c>Encoder:QueryBackground=CropView</c>, docs/quality.md 7i), which asks the items' regions in a
+    /// whole-first search; null: none. A crop equal to <see cref="Vector"/> (the cache keeps the whole vector where the
+    /// detector found no background) scores as no crop: the same vector asks the same regions.
+    /// </summary>
+    public float[]? Crop { get; init; }
+
+    /// <summary>Whether <see cref="Crop"/> is a view of its own (set, and not the whole vector).</summary>
+    public bool HasCrop => Crop is not null && !Crop.AsSpan().SequenceEqual(Vector);
+
     /// <summary>The query's similarity to an item (the best over the item's vectors, and over <see cref="Views"/> when set).</summary>
     public float Similarity(float[][] item)
     {
@@ -32,8 +42,13 @@ public sealed record CopyQuery(float[] Vector, int Reference, CopyEdit Edit)
     /// Items outside <paramref name="candidates"/> (the indexes left out of a search) keep NaN.
     /// </summary>
     /// <param name="regionMargin">Whole-first only: a region counts when it beats the best own score by this much (<see cref="WholeFirst.RegionCounts"/>).</param>
-    public float[] Similarities(IReadOnlyList<float[][]> indexed, float? regionFallbackBelow, Func<int, bool>? candidates = null, float regionMargin = 0)
+    /// <param name="cropView">
+    /// Whole-first with a <see cref="Crop"/>: which views ask the regions (the whole view alone decides), and what the crop's
+    /// regions must beat; null: the crop alone, by <paramref name="regionMargin"/> over the whole view's best own score.
+    /// </param>
+    public float[] Similarities(IReadOnlyList<float[][]> indexed, float? regionFallbackBelow, Func<int, bool>? candidates = null, float regionMargin = 0, CropViewRule? cropView = null)
     {
+        cropView ??= new CropViewRule(CropViewRegions.Crop, CropViewMargin.WholeOwn, regionMargin);
         ArgumentNullException.ThrowIfNull(indexed);
         var similarity = new float[indexed.Count];
         if (regionFallbackBelow is not { } threshold)
@@ -55,12 +70,58 @@ public sealed record CopyQuery(float[] Vector, int Reference, CopyEdit Edit)
             bestOwn = Math.Max(bestOwn, similarity[j]);
         }
 
-        if (!WholeFirst.AsksRegions(bestOwn, threshold)) return similarity;
+        var wholeAsks = WholeFirst.AsksRegions(bestOwn, threshold);
+        var hasCrop = HasCrop;
+        if (hasCrop && wholeAsks && cropView.Reference == CropViewMargin.CropOnly && Crop is { } alone)
+        {
+            // No whole image is a copy: the crop answers alone, as a Crop query (its own vectors, then its regions).
+            var bestAlone = float.NegativeInfinity;
+            for (var j = 0; j < indexed.Count; j++)
+            {
+                if (candidates is not null && !candidates(j)) continue;
+                similarity[j] = TensorPrimitives.Dot(alone, indexed[j][0]);
+                bestAlone = Math.Max(bestAlone, similarity[j]);
+            }
+
+            if (!WholeFirst.CropAsksRegions(wholeAsks, bestAlone, threshold, cropView.Reference)) return similarity;
+            for (var j = 0; j < indexed.Count; j++)
+            {
+                if (candidates is not null && !candidates(j)) continue;
+                var region = CopyDetectionEvaluator.BestOf(alone, indexed[j].AsSpan(1));
+                if (region > similarity[j] && WholeFirst.RegionCounts(region, bestAlone, cropView.Margin)) similarity[j] = region;
+            }
+
+            return similarity;
+        }
+
+        if (wholeAsks && WholeFirst.WholeAsksRegions(hasCrop, cropView.Regions))
+        {
+            for (var j = 0; j < indexed.Count; j++)
+            {
+                if (candidates is not null && !candidates(j)) continue;
+                var all = Similarity(indexed[j]);
+                if (all > similarity[j] && WholeFirst.RegionCounts(all, bestOwn, regionMargin)) similarity[j] = all;
+            }
+        }
+
+        if (!hasCrop || Crop is not { } crop) return similarity;
+        // The crop asks the regions alone (an index's Regions search; every vector with Own), its own scores otherwise only
+        // setting the margin's reference and (CropOwn) deciding its own fallback.
+        var bestCropOwn = float.NegativeInfinity;
+        if (cropView.Reference != CropViewMargin.WholeOwn)
+        {
+            for (var j = 0; j < indexed.Count; j++)
+                if (candidates is null || candidates(j)) bestCropOwn = Math.Max(bestCropOwn, TensorPrimitives.Dot(crop, indexed[j][0]));
+        }
+
+        if (!WholeFirst.CropAsksRegions(wholeAsks, bestCropOwn, threshold, cropView.Reference)) return similarity;
+        var reference = WholeFirst.MarginReference(bestOwn, bestCropOwn, cropView.Reference);
+
         for (var j = 0; j < indexed.Count; j++)
         {
             if (candidates is not null && !candidates(j)) continue;
-            var all = Similarity(indexed[j]);
-            if (all > similarity[j] && WholeFirst.RegionCounts(all, bestOwn, regionMargin)) similarity[j] = all;
+            var region = CopyDetectionEvaluator.BestOf(crop, indexed[j].AsSpan(cropView.Own ? 0 : 1));
+            if (region > similarity[j] && WholeFirst.RegionCounts(region, reference, cropView.Margin)) similarity[j] = region;
         }
 
         return similarity;
@@ -122,7 +183,9 @@ public static class CopyDetectionEvaluator
     /// this much; null: an item always scores the best of all its vectors.
     /// </param>
     /// <param name="regionMargin">Whole-first only: a region counts when it beats the best own score by this much.</param>
-    public static CopyReport Evaluate(IReadOnlyList<float[][]> indexed, int references, IReadOnlyList<CopyQuery> queries, double targetPrecision = 0.9, CancellationToken cancellationToken = default, float? regionFallbackBelow = null, float regionMargin = 0)
+    /// <param name="cropView">Whole-first, queries with a crop view: its rule (<see cref="CopyQuery.Similarities"/>).</param>
+    public static CopyReport Evaluate(IReadOnlyList<float[][]> indexed, int references, IReadOnlyList<CopyQuery> queries, double targetPrecision = 0.9, CancellationToken cancellationToken = default, float? regionFallbackBelow = null, float regionMargin = 0,
+        CropViewRule? cropView = null)
     {
         ArgumentNullException.ThrowIfNull(indexed);
         ArgumentNullException.ThrowIfNull(queries);
@@ -135,7 +198,7 @@ public static class CopyDetectionEvaluator
         {
             var query = queries[q];
             if ((uint)query.Reference >= (uint)references) throw new ArgumentException($"Query {q} names reference {query.Reference} of {references}.", nameof(queries));
-            var similarity = query.Similarities(indexed, regionFallbackBelow, regionMargin: regionMargin);
+            var similarity = query.Similarities(indexed, regionFallbackBelow, regionMargin: regionMargin, cropView: cropView);
             var ranked = CategoryEvaluator.Rank(similarity);
             var rank = Array.IndexOf(ranked, query.Reference);
             var top = ranked.Take(CandidatesPerQuery).Select(j => new Pair(similarity[j], j == query.Reference)).ToArray();
@@ -150,9 +213,8 @@ public static class CopyDetectionEvaluator
     }
 
     /// <summary>The best similarity of a query to any of an item's vectors.</summary>
-    public static float BestOf(ReadOnlySpan<float> query, float[][] vectors)
+    public static float BestOf(ReadOnlySpan<float> query, ReadOnlySpan<float[]> vectors)
     {
-        ArgumentNullException.ThrowIfNull(vectors);
         var best = float.NegativeInfinity;
         foreach (var v in vectors) best = Math.Max(best, TensorPrimitives.Dot(query, v));
         return best;

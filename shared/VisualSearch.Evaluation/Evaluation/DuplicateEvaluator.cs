@@ -56,9 +56,11 @@ public static class DuplicateEvaluator
     /// <summary>
     /// The same over items of several vectors (an item's own and its regions', issue 14): an item scores the best of them,
     /// or with <paramref name="regionFallbackBelow"/> as a whole-first search scores it (<see cref="WholeFirst"/>; the rule
-    /// applied to each of the two searches, with the reference and without it).
+    /// applied to each of the two searches, with the reference and without it; a query's crop view as
+    /// <paramref name="cropView"/> says, <see cref="CopyQuery.Similarities"/>).
     /// </summary>
-    public static OpenSetReport OpenSet(IReadOnlyList<float[][]> indexed, int references, IReadOnlyList<CopyQuery> queries, double targetPrecision, CancellationToken cancellationToken = default, float? regionFallbackBelow = null, float regionMargin = 0)
+    public static OpenSetReport OpenSet(IReadOnlyList<float[][]> indexed, int references, IReadOnlyList<CopyQuery> queries, double targetPrecision, CancellationToken cancellationToken = default, float? regionFallbackBelow = null, float regionMargin = 0,
+        CropViewRule? cropView = null)
     {
         ArgumentNullException.ThrowIfNull(indexed);
         ArgumentNullException.ThrowIfNull(queries);
@@ -69,9 +71,9 @@ public static class DuplicateEvaluator
             var query = queries[q];
             if ((uint)query.Reference >= (uint)references) throw new ArgumentException($"Query {q} names reference {query.Reference} of {references}.", nameof(queries));
             // Asked with the reference in the index (its score), then without it (the best of the others).
-            var with = query.Similarities(indexed, regionFallbackBelow, regionMargin: regionMargin);
+            var with = query.Similarities(indexed, regionFallbackBelow, regionMargin: regionMargin, cropView: cropView);
             trueScore[q] = with[query.Reference];
-            var without = regionFallbackBelow is null ? with : query.Similarities(indexed, regionFallbackBelow, j => j != query.Reference, regionMargin);
+            var without = regionFallbackBelow is null ? with : query.Similarities(indexed, regionFallbackBelow, j => j != query.Reference, regionMargin, cropView);
             var wrong = float.NegativeInfinity;
             for (var j = 0; j < indexed.Count; j++)
                 if (j != query.Reference && without[j] > wrong) wrong = without[j];

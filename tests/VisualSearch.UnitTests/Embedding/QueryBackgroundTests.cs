@@ -254,6 +254,32 @@ public sealed class QueryBackgroundTests(EncoderFixture fixture)
     }
 
     [Fact]
+    public void CropView_keeps_the_whole_query_as_a_stored_item_and_makes_the_crop_as_Crop_does()
+    {
+        using var cache = new TempDirectory("vs-map-cache-");
+        using var plain = Create(new EncoderOptions { Descriptor = DescriptorMode.FeatureMap, MaskFlatCells = true, Int8CachePath = cache.Path });
+        using var crop = Create(new EncoderOptions { Descriptor = DescriptorMode.FeatureMap, MaskFlatCells = true, QueryBackground = QueryBackgroundMode.Crop, Int8CachePath = cache.Path });
+        using var views = Create(new EncoderOptions { Descriptor = DescriptorMode.FeatureMap, MaskFlatCells = true, QueryBackground = QueryBackgroundMode.CropView, Int8CachePath = cache.Path });
+
+        // The whole view's vectors are the stored items' (the query cache is the plain one); the crop view's cache is Crop's.
+        Assert.Equal(plain.Model.Id, views.Model.Id);
+        Assert.Null(views.Model.QueryPath);
+        Assert.Equal(plain.Model.QueryId, views.Model.QueryId);
+        Assert.Equal("bgcrop", views.Model.CropViewPath);
+        Assert.Equal(crop.Model.QueryId, views.Model.CropViewId);
+        Assert.Null(crop.Model.CropViewId);
+        Assert.Null(crop.EmbedQueryCrop(fixture.Decoder.Prepare(CircularDetail(seed: 5, side: 180), crop.Input)));
+
+        var circle = fixture.Decoder.Prepare(CircularDetail(seed: 5, side: 180), views.Input);
+        var photo = fixture.Decoder.Prepare(TestImages.Photo(6, 320, 240, ImageFormat.Jpeg), views.Input);
+        Assert.Equal(plain.Embed(circle).Vector, views.EmbedQuery(circle).Vector);
+        Assert.Equal(crop.EmbedQuery(circle).Vector, views.EmbedQueryCrop(circle)!.Value.Vector);
+        // No background, no crop view.
+        Assert.Null(views.EmbedQueryCrop(photo));
+        Assert.Equal(plain.Embed(photo).Vector, views.EmbedQuery(photo).Vector);
+    }
+
+    [Fact]
     public void The_centre_crop_encoder_ignores_the_setting()
     {
         var options = fixture.Options(EncoderPrecision.Float32);

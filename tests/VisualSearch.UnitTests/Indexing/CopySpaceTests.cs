@@ -438,17 +438,8 @@ public sealed class CopySpaceTests(EncoderFixture fixture) : IDisposable
         }
     }
 
-    private IHost BuildHost(Dictionary<string, string?> settings)
-    {
-        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
-        settings["Encoder:WarmUpOnStart"] = "false";
-        settings["Encoder:Int8CachePath"] = _modelCache.Path;
-        settings["LocalIndex:Path"] = Path.Combine(_dir.Path, "host-" + Guid.NewGuid().ToString("N"));
-        builder.Configuration.AddInMemoryCollection(settings);
-        builder.AddVisualSearchEngine();
-        builder.AddLocalVectorIndex();
-        return builder.Build();
-    }
+    private IHost BuildHost(Dictionary<string, string?> settings) =>
+        EngineHosts.Build(settings, Path.Combine(_dir.Path, "host-" + Guid.NewGuid().ToString("N")), _modelCache.Path);
 
     private LocalIndexCatalog Catalog() =>
         new(Options.Create(new LocalIndexOptions { Path = Path.Combine(_dir.Path, "index"), FlushToDisk = false }), NullLoggerFactory.Instance);

@@ -134,15 +134,6 @@ public sealed class QueryPrecisionTests(EncoderFixture fixture) : IDisposable
     }
 
     /// <summary>The engine as a host composes it, over the embedded index in this test's folder and the fixture's int8 model.</summary>
-    private IHost BuildHost(Dictionary<string, string?> settings)
-    {
-        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
-        settings["Encoder:WarmUpOnStart"] = "false";
-        settings["Encoder:Int8CachePath"] = fixture.Options(EncoderPrecision.Int8).Int8CachePath;
-        settings["LocalIndex:Path"] = Path.Combine(_dir.Path, "host-" + Guid.NewGuid().ToString("N"));
-        builder.Configuration.AddInMemoryCollection(settings);
-        builder.AddVisualSearchEngine();
-        builder.AddLocalVectorIndex();
-        return builder.Build();
-    }
+    private IHost BuildHost(Dictionary<string, string?> settings) =>
+        EngineHosts.Build(settings, Path.Combine(_dir.Path, "host-" + Guid.NewGuid().ToString("N")), fixture.Options(EncoderPrecision.Int8).Int8CachePath);
 }

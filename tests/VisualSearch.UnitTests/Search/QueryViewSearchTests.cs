@@ -160,16 +160,7 @@ public sealed class QueryViewSearchTests(EncoderFixture fixture) : IAsyncLifetim
     }
 
     /// <summary>The engine as a host composes it (over the embedded index in this test's folder), with <paramref name="settings"/>.</summary>
-    private IHost BuildHost(Dictionary<string, string?> settings)
-    {
-        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
-        settings["Encoder:WarmUpOnStart"] = "false";
-        settings["LocalIndex:Path"] = Path.Combine(_dir.Path, "host");
-        builder.Configuration.AddInMemoryCollection(settings);
-        builder.AddVisualSearchEngine();
-        builder.AddLocalVectorIndex();
-        return builder.Build();
-    }
+    private IHost BuildHost(Dictionary<string, string?> settings) => EngineHosts.Build(settings, Path.Combine(_dir.Path, "host"));
 
     private SearchService Search(string views, QueryViewCombination combination) =>
         new(fixture.Decoder, fixture.Encoder, _accessor, fixture.Metrics, NullLogger<SearchService>.Instance,
