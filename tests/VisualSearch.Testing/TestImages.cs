@@ -107,9 +107,10 @@ public static class TestImages
 
     /// <summary>
     /// The <paramref name="from"/> rectangle of <paramref name="source"/> scaled to a <paramref name="side"/> px square, through
-    /// a circular mask on white (antialiased), encoded: a detail as eval-copies' <c>partial-circ</c> edit cuts it.
+    /// a circular mask on white (antialiased), encoded: a detail as eval-copies' <c>partial-circ</c> edit cuts it. With
+    /// <paramref name="whiteFrom"/> below 1 the picture is white right of that share of the side (a detail of a cut-out on white).
     /// </summary>
-    public static byte[] CircularDetail(SKBitmap source, SKRect from, int side, ImageFormat format = ImageFormat.Jpeg, int quality = 95)
+    public static byte[] CircularDetail(SKBitmap source, SKRect from, int side, ImageFormat format = ImageFormat.Jpeg, int quality = 95, float whiteFrom = 1)
     {
         ArgumentNullException.ThrowIfNull(source);
         using var detail = new SKBitmap(new SKImageInfo(side, side, SKColorType.Rgba8888, SKAlphaType.Premul));
@@ -120,6 +121,8 @@ public static class TestImages
             path.AddCircle(side / 2f, side / 2f, side / 2f);
             canvas.ClipPath(path, antialias: true);
             canvas.DrawBitmap(source, from, new SKRect(0, 0, side, side));
+            using var white = new SKPaint { Color = SKColors.White };
+            canvas.DrawRect(side * whiteFrom, 0, side, side, white);
         }
 
         return Encode(detail, format, quality);

@@ -298,19 +298,7 @@ public sealed class QueryBackgroundTests(EncoderFixture fixture)
     private static byte[] CircularDetail(int seed, int side, float whiteFrom = 1)
     {
         using var photo = TestImages.Render(seed, side * 2, side * 2);
-        using var detail = new SKBitmap(new SKImageInfo(side, side, SKColorType.Rgba8888, SKAlphaType.Premul));
-        using (var canvas = new SKCanvas(detail))
-        {
-            canvas.Clear(SKColors.White);
-            using var path = new SKPath();
-            path.AddCircle(side / 2f, side / 2f, side / 2f);
-            canvas.ClipPath(path, antialias: true);
-            canvas.DrawBitmap(photo, new SKRect(side / 2f, side / 2f, side * 1.5f, side * 1.5f), new SKRect(0, 0, side, side));
-            using var white = new SKPaint { Color = SKColors.White };
-            canvas.DrawRect(side * whiteFrom, 0, side, side, white);
-        }
-
-        return TestImages.Encode(detail, ImageFormat.Jpeg, 95);
+        return TestImages.CircularDetail(photo, new SKRect(side / 2f, side / 2f, side * 1.5f, side * 1.5f), side, whiteFrom: whiteFrom);
     }
 
     /// <summary>A round picture on white: a synthetic photo through an ellipse of <paramref name="radius"/> of the half-sides, as JPEG 95.</summary>
