@@ -130,9 +130,9 @@ public sealed class CropViewSearchTests(EncoderFixture fixture) : IDisposable
         var error = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync());
         Assert.Contains("Search:CropViewRegions", error.Message, StringComparison.Ordinal);
         Assert.Equal(CropViewRegions.Crop, new SearchOptions().CropViewRegions);
-        Assert.Equal(CropViewMargin.WholeOwn, new SearchOptions().CropViewMargin);
-        Assert.Equal(0.02f, new SearchOptions().CropViewRegionMargin);
-        Assert.Equal(new CropViewRule(CropViewRegions.Crop, CropViewMargin.WholeOwn, 0.02f), CropViewRule.Of(new SearchOptions()));
+        Assert.Equal(CropViewMargin.CropOnly, new SearchOptions().CropViewMargin);
+        Assert.Equal(0f, new SearchOptions().CropViewRegionMargin);
+        Assert.Equal(new CropViewRule(CropViewRegions.Crop, CropViewMargin.CropOnly, 0f), CropViewRule.Of(new SearchOptions()));
         Assert.Equal(0.05f, CropViewRule.Of(new SearchOptions { CropViewRegionMargin = null }).Margin);
     }
 
