@@ -21,8 +21,8 @@ namespace VisualSearch.Imaging;
 /// level's coordinates times the size ratio, the two levels blended by the weight;</item>
 /// <item>source-over onto opaque white, unpremultiply, and the store's rounding (to nearest even) of each channel times 255.</item>
 /// </list>
-/// Anything else (another colour or alpha type, a rotation or mirror, an upscale, an image that does not cover the output)
-/// is left to Skia: <see cref="TryRender"/> answers false. A test pins the output against Skia's draw, bit for bit (a SkiaSharp
+/// Anything else (another colour or alpha type, a rotation or mirror, an upscale, an image that does not cover the output,
+/// a source larger than <see cref="MaxSourcePixels"/>) is left to Skia: <see cref="TryRender"/> answers false. A test pins the output against Skia's draw, bit for bit (a SkiaSharp
 /// upgrade that changes Skia's arithmetic fails it, and then this class must follow or go). The loops are
 /// compiled optimised from their first call (AggressiveOptimization): a <c>vsearch index</c> process is too short for tiered
 /// compilation to lift vector code out of its unoptimised first tier in time.
@@ -30,6 +30,14 @@ namespace VisualSearch.Imaging;
 internal static class MipmapResampler
 {
     private const float Inv255 = 1 / 255.0f;
+
+    /// <summary>
+    /// The largest source (in pixels) this class resamples: 4 MP, which a camera JPEG decoded at its DCT scale (504x378 for
+    /// 12 MP) is far below. Its mip levels are managed arrays (a third of the source's bytes) that outlive the decode until a
+    /// collection, where Skia's own are native and freed at once; for a 100 MP PNG (no scaled decode) that is 130 MB a decode,
+    /// which concurrent decodes would hold at once (issue 20's one-bitmap bound, BombMemoryTests). Larger sources are left to Skia.
+    /// </summary>
+    internal const long MaxSourcePixels = 4L * 1024 * 1024;
 
     /// <summary>Tests only: the scalar path on a machine with AVX2 (the two give the same bytes).</summary>
     internal static bool ForceScalar { get; set; }
@@ -45,6 +53,7 @@ internal static class MipmapResampler
         if (source.ColorType != SKColorType.Rgba8888 || source.AlphaType != SKAlphaType.Premul) return false;
         if (matrix.SkewX != 0 || matrix.SkewY != 0 || matrix.Persp0 != 0 || matrix.Persp1 != 0 || matrix.Persp2 != 1) return false;
         int w = source.Width, h = source.Height;
+        if ((long)w * h > MaxSourcePixels) return false;
         float sx = matrix.ScaleX, sy = matrix.ScaleY, tx = matrix.TransX, ty = matrix.TransY;
         if (!(sx > 0 && sy > 0 && Math.Min(sx, sy) < 1) || w < 2 || h < 2 || source.RowBytes != w * 4) return false;
         // The image must cover every output pixel (Skia leaves uncovered ones white); a margin keeps clear of its edge rounding.

@@ -108,6 +108,24 @@ public sealed class MipmapResamplerTests
         Assert.False(MipmapResampler.TryRender(unpremul, Matrix(down), Size, Size, rgb));
     }
 
+    [Fact]
+    public void A_source_above_the_pixel_bound_is_left_to_skia_and_the_decoder_still_prepares_it()
+    {
+        // 2049 x 2048 is one column past 4 MP: its mip levels would be managed arrays outliving the decode (BombMemoryTests).
+        using var large = new SKBitmap(new SKImageInfo(2049, 2048, SKColorType.Rgba8888, SKAlphaType.Premul));
+        using var bound = new SKBitmap(new SKImageInfo(2048, 2048, SKColorType.Rgba8888, SKAlphaType.Premul));
+        var rgb = new byte[Size * Size * 3];
+        Assert.False(MipmapResampler.TryRender(large, Matrix(ImageView.Input.Geometry(new ImageInput(Size), 2049, 2048)), Size, Size, rgb));
+        Assert.True(MipmapResampler.TryRender(bound, Matrix(ImageView.Input.Geometry(new ImageInput(Size), 2048, 2048)), Size, Size, rgb));
+
+        // Through the decoder a large PNG (no scaled decode) takes Skia's draw: the same pixels as Skia's draw of it.
+        using var source = RandomBitmap(new Random(7), 2400, 1800, translucent: false);
+        using var image = SKImage.FromBitmap(source);
+        using var png = image.Encode(SKEncodedImageFormat.Png, 100);
+        var prepared = _decoder.Prepare(png.ToArray(), Size);
+        Assert.Equal(SkiaRender(source, ImageView.Input.Geometry(new ImageInput(Size), 2400, 1800)), prepared.Rgb);
+    }
+
     private static SKMatrix Matrix(ViewGeometry g) =>
         SKMatrix.CreateTranslation(-g.CropX, -g.CropY).PreConcat(SKMatrix.CreateScale(g.ScaleX, g.ScaleY));
 
