@@ -92,8 +92,10 @@ public static class BorderBackground
     /// </summary>
     public static QueryBackgroundShape? Find(ReadOnlySpan<byte> rgb, int width, int height, int tolerance = DefaultTolerance, double minBorderShare = DefaultMinBorderShare)
     {
-        var flat = FlatBorder(rgb, width, height, tolerance, minBorderShare); // checks the arguments too
+        CheckArguments(rgb, width, height, tolerance, minBorderShare);
         if (Circle(rgb, width, height, tolerance) is { } circle) return circle;
+        // The flood is for the bars only: a circle, found by its geometry, never needs it.
+        var flat = FlatBorder(rgb, width, height, tolerance, minBorderShare);
         if (!flat.AsSpan().Contains(true)) return null;
         var mask = new bool[flat.Length];
         if (Bars(flat, width, height, mask, out var top, out var bottom, out var left, out var right))
@@ -109,13 +111,7 @@ public static class BorderBackground
     /// </summary>
     public static bool[] FlatBorder(ReadOnlySpan<byte> rgb, int width, int height, int tolerance = DefaultTolerance, double minBorderShare = DefaultMinBorderShare)
     {
-        ArgumentOutOfRangeException.ThrowIfLessThan(width, 1);
-        ArgumentOutOfRangeException.ThrowIfLessThan(height, 1);
-        ArgumentOutOfRangeException.ThrowIfNegative(tolerance);
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(tolerance, 255);
-        ArgumentOutOfRangeException.ThrowIfLessThan(minBorderShare, 0);
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(minBorderShare, 1);
-        if (rgb.Length != width * height * 3) throw new ArgumentException($"Expected {width * height * 3} RGB bytes.", nameof(rgb));
+        CheckArguments(rgb, width, height, tolerance, minBorderShare);
         var mask = new bool[width * height];
         var border = BorderPixels(width, height);
         if (DominantColour(rgb, border, tolerance) is not { } colour) return mask;
@@ -378,4 +374,16 @@ public static class BorderBackground
 
     private static bool Near(ReadOnlySpan<byte> rgb, int pixel, (int R, int G, int B) colour, int tolerance) =>
         Math.Abs(rgb[3 * pixel] - colour.R) <= tolerance && Math.Abs(rgb[3 * pixel + 1] - colour.G) <= tolerance && Math.Abs(rgb[3 * pixel + 2] - colour.B) <= tolerance;
+
+    /// <summary>The arguments <see cref="Find"/> and <see cref="FlatBorder"/> take: an RGB image of its size, a tolerance 0-255, a share 0-1.</summary>
+    private static void CheckArguments(ReadOnlySpan<byte> rgb, int width, int height, int tolerance, double minBorderShare)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(width, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(height, 1);
+        ArgumentOutOfRangeException.ThrowIfNegative(tolerance);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(tolerance, 255);
+        ArgumentOutOfRangeException.ThrowIfLessThan(minBorderShare, 0);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(minBorderShare, 1);
+        if (rgb.Length != width * height * 3) throw new ArgumentException($"Expected {width * height * 3} RGB bytes.", nameof(rgb));
+    }
 }

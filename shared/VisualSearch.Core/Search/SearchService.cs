@@ -228,19 +228,13 @@ public sealed class SearchService(
         if (spaceEncoder.Model.DetailRegions is null)
             return await IndexQueriesAsync(vectors, queryVectors, vectorQuery, cancellationToken).ConfigureAwait(false);
 
-        // Own vectors down to the threshold even when minScore is above it, so the decision sees the best own score.
         var threshold = _regionFallbackBelow;
-        var own = await IndexQueriesAsync(vectors, queryVectors,
-            vectorQuery with { Vectors = VectorSelection.Own, MinScore = vectorQuery.MinScore is { } m ? Math.Min(m, threshold) : null }, cancellationToken).ConfigureAwait(false);
-        var kept = vectorQuery.MinScore is { } min ? [.. own.Where(h => h.Score >= min)] : own;
-        var bestOwn = own.Count > 0 ? own[0].Score : float.NegativeInfinity;
+        var (kept, bestOwn) = await OwnVectorsAsync(vectors, queryVectors, vectorQuery, threshold, cancellationToken).ConfigureAwait(false);
         var wholeAsks = WholeFirst.AsksRegions(bestOwn, threshold);
         if (crop is not null && wholeAsks && _cropView.Reference == CropViewMargin.CropOnly)
         {
             // No whole image is a copy: the crop answers alone, as a Crop query is answered (its own vectors, then its regions).
-            var cropOwn = await IndexQueriesAsync(vectors, [crop], vectorQuery with { Vectors = VectorSelection.Own, MinScore = vectorQuery.MinScore is { } cm ? Math.Min(cm, threshold) : null }, cancellationToken).ConfigureAwait(false);
-            var cropKept = vectorQuery.MinScore is { } cmin ? [.. cropOwn.Where(h => h.Score >= cmin)] : cropOwn;
-            var bestCropOwn = cropOwn.Count > 0 ? cropOwn[0].Score : float.NegativeInfinity;
+            var (cropKept, bestCropOwn) = await OwnVectorsAsync(vectors, [crop], vectorQuery, threshold, cancellationToken).ConfigureAwait(false);
             if (!WholeFirst.CropAsksRegions(wholeAsks, bestCropOwn, threshold, _cropView.Reference)) return cropKept;
             var cropRegions = await CountedRegionsAsync(vectors, [crop], vectorQuery with { Vectors = VectorSelection.Regions }, bestCropOwn, _cropView.Margin, cancellationToken).ConfigureAwait(false);
             Log.AskedRegions(logger, bestCropOwn, threshold, cropRegions.Count);
@@ -268,6 +262,18 @@ public sealed class SearchService(
         if (lists.Count == 1) return kept;
         Log.AskedRegions(logger, bestOwn, threshold, lists.Skip(1).Sum(l => l.Count));
         return QueryViewSet.BestPerItem(lists, query.K);
+    }
+
+    /// <summary>
+    /// The whole-first search's first step: the items' own vectors, asked down to <paramref name="threshold"/> even when minScore is
+    /// above it (so the decision sees the best own score); the hits that meet minScore and that best score.
+    /// </summary>
+    private async Task<(IReadOnlyList<SearchHit> Kept, float Best)> OwnVectorsAsync(IVectorIndex vectors, float[][] queryVectors, VectorQuery vectorQuery, float threshold, CancellationToken cancellationToken)
+    {
+        var own = await IndexQueriesAsync(vectors, queryVectors,
+            vectorQuery with { Vectors = VectorSelection.Own, MinScore = vectorQuery.MinScore is { } m ? Math.Min(m, threshold) : null }, cancellationToken).ConfigureAwait(false);
+        IReadOnlyList<SearchHit> kept = vectorQuery.MinScore is { } min ? [.. own.Where(h => h.Score >= min)] : own;
+        return (kept, own.Count > 0 ? own[0].Score : float.NegativeInfinity);
     }
 
     /// <summary>
