@@ -19,11 +19,24 @@ internal delegate void SlotVectorReader(int slot, Span<float> destination);
 /// the log. Keys are the <see cref="SlotTable"/>'s slots. Not thread-safe for writes: the index serialises
 /// <see cref="Add"/>, <see cref="Remove"/>, <see cref="Rename"/> and saves against searches. Made by <see cref="TryLoad"/>
 /// or <see cref="Build"/>, which own the graph they hand over.
+/// <para>
+/// An index with regions (issue 14) has two: the graph of every vector (<see cref="VectorSelection.All"/>, ann.usearch),
+/// and from <see cref="LocalIndexOptions.AnnThreshold"/> items on one of the items' own vectors alone
+/// (<see cref="VectorSelection.Own"/>, own.usearch), which a search of the own vectors walks instead of asking the
+/// graph of all for 59 times the candidates. Each is saved, validated and rebuilt on its own: a crash between the
+/// two saves leaves one of them stale, and only that one is rebuilt.
+/// </para>
 /// </summary>
-internal sealed class GraphLifecycle(string directory, HnswGraph graph, ILogger logger) : IDisposable
+internal sealed class GraphLifecycle(string directory, HnswGraph graph, ILogger logger, VectorSelection kind = VectorSelection.All) : IDisposable
 {
     public const string GraphFileName = "ann.usearch";
     public const string MetaFileName = "ann.json";
+
+    /// <summary>The saved graph of the items' own vectors alone (<see cref="VectorSelection.Own"/>).</summary>
+    public const string OwnGraphFileName = "own.usearch";
+
+    /// <summary>Its description.</summary>
+    public const string OwnMetaFileName = "own.json";
 
     private const int MetaFormat = 2;
 
@@ -36,41 +49,61 @@ internal sealed class GraphLifecycle(string directory, HnswGraph graph, ILogger 
     /// <summary>Bytes of the graph's vectors and links.</summary>
     public long MemoryUsage => graph.MemoryUsage;
 
+    /// <summary>The vectors it holds: every live one (<see cref="VectorSelection.All"/>), or the items' own (<see cref="VectorSelection.Own"/>).</summary>
+    public VectorSelection Kind => kind;
+
+    /// <summary>The graph file and description of a kind of graph.</summary>
+    public static (string Graph, string Meta) FilesOf(string directory, VectorSelection kind) => kind == VectorSelection.Own
+        ? (Path.Combine(directory, OwnGraphFileName), Path.Combine(directory, OwnMetaFileName))
+        : (Path.Combine(directory, GraphFileName), Path.Combine(directory, MetaFileName));
+
+    /// <summary>What the log messages name: the directory, and which graph when it is the own vectors'.</summary>
+    private static string Where(string directory, VectorSelection kind) => kind == VectorSelection.Own ? directory + " (items' own vectors)" : directory;
+
+    /// <summary>How many vectors of <paramref name="records"/> a graph of <paramref name="kind"/> holds.</summary>
+    private static int CountOf(SlotTable records, VectorSelection kind) => kind == VectorSelection.Own ? records.Count : records.VectorCount;
+
     /// <summary>
     /// The saved graph if it was saved at exactly <paramref name="logLength"/> with the live slots of
     /// <paramref name="records"/> and these settings; null (logged) when it is missing, stale or unreadable.
     /// Throws what USearch's native library throws when it cannot be loaded.
     /// </summary>
-    public static GraphLifecycle? TryLoad(string directory, HnswSettings settings, long logLength, SlotTable records, ILogger logger, PendingLoad? pending = null)
+    /// <param name="kind">
+    /// Which graph: of every live vector (<see cref="VectorSelection.All"/>, keys <see cref="SlotTable.LiveSlots"/>), or
+    /// of the items' own vectors alone (<see cref="VectorSelection.Own"/>, keys <see cref="SlotTable.Slots"/>).
+    /// </param>
+    public static GraphLifecycle? TryLoad(string directory, HnswSettings settings, long logLength, SlotTable records, ILogger logger, PendingLoad? pending = null, VectorSelection kind = VectorSelection.All)
     {
         var sw = Stopwatch.StartNew();
-        var metaPath = Path.Combine(directory, MetaFileName);
-        var graphPath = Path.Combine(directory, GraphFileName);
+        var (graphPath, metaPath) = FilesOf(directory, kind);
+        var where = Where(directory, kind);
+        var count = CountOf(records, kind);
         if (!File.Exists(metaPath) || !File.Exists(graphPath)) return null;
         try
         {
             var meta = JsonSerializer.Deserialize<GraphMeta>(File.ReadAllBytes(metaPath), LogFormat.Json);
-            if (meta is null || meta.Format != MetaFormat || meta.LogLength != logLength || meta.Count != records.VectorCount
+            if (meta is null || meta.Format != MetaFormat || meta.LogLength != logLength || meta.Count != count
                 || meta.Dimension != settings.Dimension || meta.Connectivity != settings.Connectivity || meta.Quantization != settings.Quantization)
             {
-                LocalIndexLog.GraphStale(logger, directory);
+                LocalIndexLog.GraphStale(logger, where);
                 return null;
             }
 
             var graph = pending?.Take(settings) ?? HnswGraph.Load(graphPath, settings);
-            if (graph.Count != records.VectorCount || records.LiveSlots().Any(slot => !graph.Contains((ulong)slot)))
+            var keys = kind == VectorSelection.Own ? records.Slots : records.LiveSlots();
+            if (graph.Count != count || keys.Any(slot => !graph.Contains((ulong)slot)))
             {
                 graph.Dispose();
-                LocalIndexLog.GraphStale(logger, directory);
+                LocalIndexLog.GraphStale(logger, where);
                 return null;
             }
 
-            LocalIndexLog.GraphLoaded(logger, directory, records.VectorCount, sw.Elapsed.TotalMilliseconds);
-            return new GraphLifecycle(directory, graph, logger) { SavedAtLogLength = logLength };
+            LocalIndexLog.GraphLoaded(logger, where, count, sw.Elapsed.TotalMilliseconds);
+            return new GraphLifecycle(directory, graph, logger, kind) { SavedAtLogLength = logLength };
         }
         catch (Exception ex) when (ex is IOException or JsonException or InvalidDataException or InvalidOperationException)
         {
-            LocalIndexLog.GraphUnreadable(logger, directory, ex);
+            LocalIndexLog.GraphUnreadable(logger, where, ex);
             return null;
         }
     }
@@ -106,18 +139,19 @@ internal sealed class GraphLifecycle(string directory, HnswGraph graph, ILogger 
     /// (<see cref="HnswGraph.EnsureReachable"/>). Not saved yet.
     /// Throws what USearch's native library throws when it cannot be loaded.
     /// </summary>
-    public static GraphLifecycle Build(string directory, HnswSettings settings, int[] slots, SlotVectorReader vectorOfSlot, int threads, AnnBuildCheck check, ILogger logger, CancellationToken cancellationToken)
+    public static GraphLifecycle Build(string directory, HnswSettings settings, int[] slots, SlotVectorReader vectorOfSlot, int threads, AnnBuildCheck check, ILogger logger, CancellationToken cancellationToken, VectorSelection kind = VectorSelection.All)
     {
         ArgumentNullException.ThrowIfNull(slots);
         ArgumentNullException.ThrowIfNull(vectorOfSlot);
         var sw = Stopwatch.StartNew();
+        var where = Where(directory, kind);
         var graph = HnswGraph.Create(settings);
         try
         {
             var stats = graph.AddMany(Array.ConvertAll(slots, s => (ulong)s), (i, destination) => vectorOfSlot(slots[i], destination), threads, check, cancellationToken);
-            if (stats.Fallback is not null) LocalIndexLog.GraphLinkCheckFellBack(logger, directory, stats.Fallback);
-            if (stats.Repaired > 0) LocalIndexLog.GraphRepaired(logger, directory, stats.Repaired, slots.Length);
-            LocalIndexLog.GraphBuildParts(logger, directory, threads, stats.Insert.TotalSeconds, stats.InsertCpu.TotalSeconds, stats.CheckSummary, stats.Check.TotalSeconds, stats.CheckCpu.TotalSeconds);
+            if (stats.Fallback is not null) LocalIndexLog.GraphLinkCheckFellBack(logger, where, stats.Fallback);
+            if (stats.Repaired > 0) LocalIndexLog.GraphRepaired(logger, where, stats.Repaired, slots.Length);
+            LocalIndexLog.GraphBuildParts(logger, where, threads, stats.Insert.TotalSeconds, stats.InsertCpu.TotalSeconds, stats.CheckSummary, stats.Check.TotalSeconds, stats.CheckCpu.TotalSeconds);
         }
         catch
         {
@@ -125,20 +159,21 @@ internal sealed class GraphLifecycle(string directory, HnswGraph graph, ILogger 
             throw;
         }
 
-        LocalIndexLog.GraphBuilt(logger, directory, slots.Length, sw.Elapsed.TotalMilliseconds);
-        return new GraphLifecycle(directory, graph, logger);
+        LocalIndexLog.GraphBuilt(logger, where, slots.Length, sw.Elapsed.TotalMilliseconds);
+        return new GraphLifecycle(directory, graph, logger, kind);
     }
 
-    /// <summary>Deletes a saved graph (the log is being renumbered, or the index searches exactly); fsyncs the directory.</summary>
-    public static void DeleteSaved(string directory)
+    /// <summary>Deletes a saved graph of <paramref name="kind"/> (the log is being renumbered, or the index searches exactly); fsyncs the directory.</summary>
+    public static void DeleteSaved(string directory, VectorSelection kind = VectorSelection.All)
     {
-        var metaPath = Path.Combine(directory, MetaFileName);
-        var graphPath = Path.Combine(directory, GraphFileName);
+        var (graphPath, metaPath) = FilesOf(directory, kind);
         if (!File.Exists(metaPath) && !File.Exists(graphPath)) return;
         File.Delete(metaPath);
         File.Delete(graphPath);
         DurableFiles.FsyncDirectory(directory);
     }
+
+    public bool Contains(int slot) => graph.Contains((ulong)slot);
 
     public void Add(int slot, ReadOnlySpan<float> vector) => graph.Add((ulong)slot, vector);
 
@@ -152,8 +187,7 @@ internal sealed class GraphLifecycle(string directory, HnswGraph graph, ILogger 
     /// </summary>
     public void Save(long logLength, int count)
     {
-        var graphPath = Path.Combine(directory, GraphFileName);
-        var metaPath = Path.Combine(directory, MetaFileName);
+        var (graphPath, metaPath) = FilesOf(directory, kind);
         var settings = graph.Settings;
         File.Delete(metaPath);
         var temp = graphPath + ".tmp";
@@ -175,14 +209,14 @@ internal sealed class GraphLifecycle(string directory, HnswGraph graph, ILogger 
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or InvalidOperationException)
         {
-            LocalIndexLog.GraphNotSaved(logger, directory, ex);
+            LocalIndexLog.GraphNotSaved(logger, Where(directory, kind), ex);
         }
     }
 
     /// <summary>Deletes the saved copy; the graph in memory stays and is saved again by the next save.</summary>
     public void DeleteSaved()
     {
-        DeleteSaved(directory);
+        DeleteSaved(directory, kind);
         SavedAtLogLength = -1;
     }
 
@@ -196,7 +230,7 @@ internal sealed class GraphLifecycle(string directory, HnswGraph graph, ILogger 
     /// </summary>
     public IReadOnlyList<SearchHit> Search(ReadOnlySpan<float> q, VectorQuery query, SlotTable records, int overfetch, SlotVectorReader readVector, CancellationToken cancellationToken, int fetch = 0)
     {
-        var count = records.VectorCount;
+        var count = CountOf(records, kind);
         if (count == 0) return [];
         var k = query.K;
         var minScore = query.MinScore ?? float.NegativeInfinity;

@@ -71,7 +71,7 @@ public sealed partial class LocalVectorIndex : IVectorIndex, IDisposable
             {
                 var (count, vectors) = (_records.Count, _records.VectorCount);
                 return _graph is { } graph
-                    ? new LocalIndexStatistics("hnsw", count, graph.MemoryUsage + (long)vectors * sizeof(long)) { Vectors = vectors }
+                    ? new LocalIndexStatistics("hnsw", count, graph.MemoryUsage + OwnMemoryUsage + (long)vectors * sizeof(long)) { Vectors = vectors }
                     : new LocalIndexStatistics("exact", count, (long)vectors * (_schema?.Dimension ?? 0) * sizeof(float)) { Vectors = vectors };
             }
             finally
@@ -108,6 +108,7 @@ public sealed partial class LocalVectorIndex : IVectorIndex, IDisposable
                 // release the lock it still holds (nor leave a half-opened one looking open).
                 _graph?.Dispose();
                 _graph = null;
+                DisposeOwn();
                 _exact = null;
                 _records = new SlotTable();
                 _pool = new MetadataPool();
@@ -227,6 +228,7 @@ public sealed partial class LocalVectorIndex : IVectorIndex, IDisposable
                 throw new ArgumentException($"The query vector has {vector.Length} dimensions; the index holds {schema.Dimension}.", nameof(vector));
 
             if (_graph is null) return Task.FromResult(_exact!.Search(vector.Span, query, _records, cancellationToken));
+            if (query.Vectors == VectorSelection.Own && OwnApart) return Task.FromResult(SearchOwn(vector.Span, query, cancellationToken));
             var plan = Plan(query);
             return Task.FromResult(plan.Path == SearchPath.ExactScan
                 ? GraphLifecycle.ScanMatching(vector.Span, query, _records, ReadLoggedVector, cancellationToken)
@@ -253,7 +255,8 @@ public sealed partial class LocalVectorIndex : IVectorIndex, IDisposable
         try
         {
             RequireOpen();
-            return _graph is null ? new SearchPlan(SearchPath.ExactScan, double.NaN, _records.Count, 0) : Plan(query);
+            if (_graph is null) return new SearchPlan(SearchPath.ExactScan, double.NaN, _records.Count, 0);
+            return query.Vectors == VectorSelection.Own && OwnApart ? PlanOwn(query) : Plan(query);
         }
         finally
         {
@@ -285,11 +288,13 @@ public sealed partial class LocalVectorIndex : IVectorIndex, IDisposable
             if (_log is not null && _schema is not null)
             {
                 _graph?.SaveIfChanged(_log.Length, _records.VectorCount);
+                _ownGraph?.SaveIfChanged(_log.Length, _records.Count);
                 SaveSnapshot();
             }
 
             _log?.Dispose();
             _graph?.Dispose();
+            DisposeOwn();
         }
         finally
         {
@@ -364,6 +369,7 @@ public sealed partial class LocalVectorIndex : IVectorIndex, IDisposable
         // session (vsearch search, eval) leaves the files as they are while it is open; a compaction that is due
         // waits for the next write, and a missing or stale snapshot is saved when the index is closed.
         if (_graph is null && UseGraph(_records.VectorCount)) EnableGraph(tryLoad: true, cancellationToken, pendingGraph);
+        else if (_graph is not null && !OwnApart) EnableOwn(tryLoad: false, _log.Length, cancellationToken);
         if (_graph is null)
         {
             pendingGraph?.Dispose();
@@ -381,7 +387,11 @@ public sealed partial class LocalVectorIndex : IVectorIndex, IDisposable
             }
 
             _exact = exact;
-            if (!UseGraph(_records.VectorCount)) GraphLifecycle.DeleteSaved(Directory);
+            if (!UseGraph(_records.VectorCount))
+            {
+                GraphLifecycle.DeleteSaved(Directory);
+                GraphLifecycle.DeleteSaved(Directory, VectorSelection.Own);
+            }
         }
     }
 
@@ -392,7 +402,12 @@ public sealed partial class LocalVectorIndex : IVectorIndex, IDisposable
         for (var i = 0; i < boxes.Length; i++) boxes[i] = regions[i].Box;
         _freed.Clear();
         var (slot, added) = _records.Set(id, _pool.Share(metadata), vectorOffset, boxes, regionOffsets, _freed);
-        foreach (var freed in _freed) _graph?.Remove(freed);
+        foreach (var freed in _freed)
+        {
+            _graph?.Remove(freed);
+            OwnRemove(freed);
+        }
+
         if (_graph is null)
         {
             // Null only while opening: the vectors are read from the log once the replay is done.
@@ -403,6 +418,7 @@ public sealed partial class LocalVectorIndex : IVectorIndex, IDisposable
 
         if (!added) _graph.Remove(slot);
         _graph.Add(slot, vector);
+        OwnAdd(slot, vector, replace: !added);
         for (var i = 0; i < regions.Count; i++) _graph.Add(slot + 1 + i, regions[i].Vector);
     }
 
@@ -410,7 +426,11 @@ public sealed partial class LocalVectorIndex : IVectorIndex, IDisposable
     {
         _freed.Clear();
         if (!_records.Remove(id, out _, _freed)) return;
-        foreach (var freed in _freed) _graph?.Remove(freed);
+        foreach (var freed in _freed)
+        {
+            _graph?.Remove(freed);
+            OwnRemove(freed);
+        }
     }
 
     /// <summary>Regions only where the schema has them on, each of the index's dimension.</summary>
@@ -449,8 +469,15 @@ public sealed partial class LocalVectorIndex : IVectorIndex, IDisposable
         var offsets = _log!.Compact(LiveItems(live), beforeSwap: DeleteSavedGraph);
         _records.Renumber(live, offsets, (from, to) =>
         {
-            if (_graph is not null) _graph.Rename(from, to);
-            else _exact?.Move(from, to);
+            if (_graph is not null)
+            {
+                _graph.Rename(from, to);
+                OwnRename(from, to);
+            }
+            else
+            {
+                _exact?.Move(from, to);
+            }
         });
     }
 
@@ -481,6 +508,8 @@ public sealed partial class LocalVectorIndex : IVectorIndex, IDisposable
         _snapshotAt = -1;
         if (_graph is null) GraphLifecycle.DeleteSaved(Directory);
         else _graph.DeleteSaved();
+        if (_ownGraph is null) GraphLifecycle.DeleteSaved(Directory, VectorSelection.Own);
+        else _ownGraph.DeleteSaved();
     }
 
     /// <summary>Loads the graph saved at <paramref name="logLength"/> if it matches the records; keeps searching exactly where the native library is missing.</summary>
@@ -489,6 +518,9 @@ public sealed partial class LocalVectorIndex : IVectorIndex, IDisposable
         try
         {
             _graph = GraphLifecycle.TryLoad(Directory, Settings, logLength, _records, _logger, pending);
+            // The own vectors' graph saved at the same log length, if there is one: the replay after it updates both
+            // (the log is read only once the replay has opened it: rows or a new own graph are made after it).
+            if (_graph is not null) LoadOwnGraph(logLength);
         }
         catch (Exception ex) when (ex is DllNotFoundException or EntryPointNotFoundException or BadImageFormatException)
         {
@@ -553,9 +585,12 @@ public sealed partial class LocalVectorIndex : IVectorIndex, IDisposable
         }
 
         _graph = graph;
+        // Before the float32 copies go: the own rows (or graph) are read from them, not from the log.
+        EnableOwn(tryLoad, _log!.Length, cancellationToken);
         _exact = null;
-        if (graph.SavedAtLogLength == _log!.Length) return;
+        if (graph.SavedAtLogLength == _log.Length && (_ownGraph is null || _ownGraph.SavedAtLogLength == _log.Length)) return;
         graph.SaveIfChanged(_log.Length, _records.VectorCount);
+        _ownGraph?.SaveIfChanged(_log.Length, _records.Count);
         SaveSnapshot();
     }
 

@@ -76,3 +76,22 @@ public abstract class GraphLocalVectorIndexConformanceBase(AnnQuantization quant
 public sealed class GraphInt8LocalVectorIndexConformanceTests() : GraphLocalVectorIndexConformanceBase(AnnQuantization.Int8);
 
 public sealed class GraphFloat16LocalVectorIndexConformanceTests() : GraphLocalVectorIndexConformanceBase(AnnQuantization.Float16);
+
+/// <summary>
+/// The embedded index in graph mode by its vectors but not by its items (LocalIndex:AnnThreshold 4): an index with
+/// regions then searches every vector on the graph and the items' own vectors on their exact rows (issue 14,
+/// whole-first), so each region test exercises that split; smaller indexes search exactly.
+/// </summary>
+public sealed class OwnRowsLocalVectorIndexConformanceTests : LocalVectorIndexConformanceBase
+{
+    protected override LocalIndexOptions Settings(string path) => new() { Path = path, FlushToDisk = false, AnnThreshold = 4 };
+
+    [Fact]
+    public async Task The_index_under_test_searches_all_vectors_on_the_graph_and_own_ones_exactly()
+    {
+        var index = (LocalVectorIndex)await IndexWithRegionsAsync();
+        Assert.Equal("hnsw", index.Statistics.Mode);
+        Assert.Equal(SearchPath.ExactScan, index.PlanSearch(new VectorQuery(10) { Vectors = VectorSelection.Own }).Path);
+        Assert.Equal(SearchPath.Graph, index.PlanSearch(new VectorQuery(10) { Vectors = VectorSelection.Regions }).Path);
+    }
+}

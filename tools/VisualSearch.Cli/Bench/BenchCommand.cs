@@ -23,7 +23,7 @@ using VisualSearch.Search;
 namespace VisualSearch.Cli.Bench;
 
 /// <summary>
-/// <c>vsearch bench [--json] [--peer DIR] [--sizes 10000,100000,1000000] [--parts decode,ingest,percore,index,cold,real,regions] [--quantization int8|float16|float32] [--region-items N] [--regions N] [--region-stage all|build|search] [--region-dir DIR] [--connectivity M] [--ef N] [--ef-sweep N,N] [--build-threads N] [--build-check links|search] [--images N] [--reps N] [--rounds N] [--queries N] [--dataset DIR] [--real-count N] [--real-minutes M] [--cache DIR|--no-cache] [--work DIR] [--keep]</c>:
+/// <c>vsearch bench [--json] [--peer DIR] [--sizes 10000,100000,1000000] [--parts decode,ingest,percore,index,cold,real,regions] [--quantization int8|float16|float32] [--region-items N] [--regions N] [--region-stage all|build|search] [--region-dir DIR] [--region-threshold N] [--connectivity M] [--ef N] [--ef-sweep N,N] [--build-threads N] [--build-check links|search] [--images N] [--reps N] [--rounds N] [--queries N] [--dataset DIR] [--real-count N] [--real-minutes M] [--cache DIR|--no-cache] [--work DIR] [--keep]</c>:
 /// decode + preprocess by input, embed and model load (int8 and float32), ingest with 1 and 2 workers, ingest like
 /// for like against the peer (whole processes, per core and on all cores: <see cref="PerCoreBench"/>), search by id / vector / image at each
 /// index size (exact and HNSW), recall, filtered search by the planner and by each path, build time, bytes per
@@ -49,7 +49,7 @@ public static class BenchCommand
         ArgumentNullException.ThrowIfNull(args);
         ArgumentNullException.ThrowIfNull(stdout);
         ArgumentNullException.ThrowIfNull(stderr);
-        args.RejectUnknown("json", "peer", "sizes", "images", "reps", "queries", "work", "keep", "parts", "verbose", "rounds", "quantization", "connectivity", "ef", "ef-sweep", "build-threads", "build-check", "dataset", "real-count", "real-minutes", "cache", "no-cache", "region-items", "regions", "region-stage", "region-dir");
+        args.RejectUnknown("json", "peer", "sizes", "images", "reps", "queries", "work", "keep", "parts", "verbose", "rounds", "quantization", "connectivity", "ef", "ef-sweep", "build-threads", "build-check", "dataset", "real-count", "real-minutes", "cache", "no-cache", "region-items", "regions", "region-stage", "region-dir", "region-threshold");
         var quantizationText = args.Get("quantization") ?? new Index.Local.LocalIndexOptions().AnnQuantization.ToString();
         if (!Enum.TryParse<Index.Local.AnnQuantization>(quantizationText, ignoreCase: true, out var quantization) || !Enum.IsDefined(quantization))
             throw new UsageException("--quantization takes int8, float16 or float32.");
@@ -76,6 +76,9 @@ public static class BenchCommand
         // The regional part (issue 14; --parts regions, not in the default set): items, and region vectors per item.
         var regionItems = args.GetInt("region-items", 100_000, 100, 1_000_000);
         var regionsPerItem = args.GetInt("regions", 12, 1, 64);
+        // The search stage's LocalIndex:AnnThreshold: 1 (the default) puts the items' own vectors on a graph of their own
+        // at any size; the product's 50,000 keeps them in exact rows below 50,000 items (the graph of all vectors either way).
+        var regionThreshold = args.GetInt("region-threshold", 1, 1, 100_000_000);
         // Split the regional part so the fill and graph build can run at low priority and the timed searches alone:
         // build keeps the index in --region-dir with its figures, search opens it there (all: both, then deleted).
         var regionStage = args.Get("region-stage") ?? RegionStage.All;
@@ -284,7 +287,7 @@ public static class BenchCommand
                     var duplicateOptions = new DuplicateOptions();
                     configuration.GetSection(DuplicateOptions.SectionName).Bind(duplicateOptions);
                     var regional = new RegionIndexBench(model.Id, model.Dimension, quantization, connectivity, expansionSearch, log, buildThreads, regionalProcesses,
-                        WholeFirst.Threshold(searchOptions, duplicateOptions), searchOptions.RegionMargin);
+                        WholeFirst.Threshold(searchOptions, duplicateOptions), searchOptions.RegionMargin, regionThreshold);
                     var regionQueries = Math.Min(queries, regionItems);
                     if (regionStage == RegionStage.Build)
                         report.RegionBuild.Add(await regional.BuildAsync(root, regionItems, regionsPerItem, regionQueries, cancellationToken).ConfigureAwait(false) with { ExactTop = [] });

@@ -51,6 +51,12 @@ internal sealed record RegionIndexResult(
     /// <summary>The saved graph on disk (ann.usearch and ann.json).</summary>
     public long GraphFileBytes { get; init; }
 
+    /// <summary>The saved graph of the items' own vectors (own.usearch and own.json) once the search stage closed the index; 0 when they are in exact rows (issue 14).</summary>
+    public long OwnGraphFileBytes { get; init; }
+
+    /// <summary>The search stage's LocalIndex:AnnThreshold (<c>--region-threshold</c>).</summary>
+    public int SearchThreshold { get; init; }
+
     /// <summary>Threads the graph build used (LocalIndex:AnnBuildThreads, 0 being every core).</summary>
     public int BuildThreads { get; init; }
 
@@ -187,7 +193,11 @@ internal sealed record RegionBuildState(
 /// <paramref name="modelId"/> as their model's id) open the saved index: first answers and serve's peak resident memory.</param>
 /// <param name="threshold">Whole-first: below this best own score the regions are asked (<see cref="Search.WholeFirst.Threshold"/>).</param>
 /// <param name="margin">Whole-first: a region counts when it beats the best own score by this much (<see cref="SearchOptions.RegionMargin"/>).</param>
-internal sealed class RegionIndexBench(string modelId, int dimension, AnnQuantization quantization, int connectivity, int expansionSearch, TextWriter log, int buildThreads = 0, NewProcesses? processes = null, float threshold = 0.83f, float margin = 0.05f)
+/// <param name="searchThreshold">
+/// The search stage's <see cref="LocalIndexOptions.AnnThreshold"/> (<c>--region-threshold</c>): every vector is on the graph
+/// either way; the items' own vectors are searched on a graph of their own from this many items, in exact rows below.
+/// </param>
+internal sealed class RegionIndexBench(string modelId, int dimension, AnnQuantization quantization, int connectivity, int expansionSearch, TextWriter log, int buildThreads = 0, NewProcesses? processes = null, float threshold = 0.83f, float margin = 0.05f, int searchThreshold = 1)
 {
     /// <summary>Exact queries scan every vector (about 0.1 s each at a million): fewer of them.</summary>
     internal const int ExactQueries = 50;
@@ -307,7 +317,7 @@ internal sealed class RegionIndexBench(string modelId, int dimension, AnnQuantiz
         var built = await ReadStateAsync(root, items, regionsPerItem, queries, cancellationToken).ConfigureAwait(false);
         var schema = new IndexSchema(modelId, dimension) { Regions = true };
         var set = new QuerySet(items, regionsPerItem, dimension, queries);
-        var graphCatalog = Catalog(root, annThreshold: 1);
+        var graphCatalog = Catalog(root, annThreshold: searchThreshold);
         var directory = graphCatalog.VersionDirectory(modelId);
         var snapshotBytes = FileLength(directory, "records.snapshot");
         var graphFileBytes = FileLength(directory, "ann.usearch") + FileLength(directory, "ann.json");
@@ -363,6 +373,7 @@ internal sealed class RegionIndexBench(string modelId, int dimension, AnnQuantiz
         var openedGraphMemory = stats.VectorMemoryBytes;
         // Closed before new processes open the same directory (disposing twice is harmless).
         index.Dispose();
+        var ownGraphFileBytes = FileLength(directory, "own.usearch") + FileLength(directory, "own.json");
         wholeFirst = wholeFirst with { OwnStepExactPath = await OwnStepExactPathAsync(root, schema, set, cancellationToken).ConfigureAwait(false) };
         await log.WriteLineAsync($"regions {items:N0}: whole-first own queries p50/p99 {own.WholeFirst.P50:F2}/{own.WholeFirst.P99:F2} ms (top-1 {own.WholeFirstTop1:F4}), region queries {region.WholeFirst.P50:F2}/{region.WholeFirst.P99:F2} ms (top-1 {region.WholeFirstTop1:F4}, regions asked {region.AskedRegions:P0}); every vector {own.EveryVector.P50:F2} / {region.EveryVector.P50:F2} ms").ConfigureAwait(false);
 
@@ -387,6 +398,8 @@ internal sealed class RegionIndexBench(string modelId, int dimension, AnnQuantiz
             ExactRegionTop1 = built.ExactRegionTop1,
             SnapshotBytes = snapshotBytes,
             GraphFileBytes = graphFileBytes,
+            OwnGraphFileBytes = ownGraphFileBytes,
+            SearchThreshold = searchThreshold,
             BuildThreads = built.BuildThreads,
             BuildCheck = built.BuildCheck,
             BuildLog = built.BuildLog,
@@ -402,7 +415,7 @@ internal sealed class RegionIndexBench(string modelId, int dimension, AnnQuantiz
     /// <summary>The own-vector search with the exact path forced, on the index reopened that way (see <see cref="WholeFirstResult.OwnStepExactPath"/>).</summary>
     private async Task<OwnStepResult> OwnStepExactPathAsync(string root, IndexSchema schema, QuerySet set, CancellationToken cancellationToken)
     {
-        using var index = Catalog(root, annThreshold: 1, filteredSearch: FilteredSearchMode.Exact).OpenVersion(modelId);
+        using var index = Catalog(root, annThreshold: searchThreshold, filteredSearch: FilteredSearchMode.Exact).OpenVersion(modelId);
         await index.InitializeAsync(schema, cancellationToken).ConfigureAwait(false);
         var own = new VectorQuery(10) { Vectors = VectorSelection.Own };
         if (index.PlanSearch(own).Path != SearchPath.ExactScan) throw new InvalidOperationException("The own-vector search did not take the exact path it was forced to.");
