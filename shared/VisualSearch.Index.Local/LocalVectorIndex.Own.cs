@@ -44,9 +44,9 @@ public sealed partial class LocalVectorIndex
                 rows.Set(slot, buffer);
             }
 
+            // An own graph saved when there were more items (or by a process with a lower threshold) is left on disk:
+            // it is checked against the log before any use (length, count, keys), so it is loaded again only as saved.
             _ownRows = rows;
-            // A graph saved when there were more items describes other records; never loaded again.
-            GraphLifecycle.DeleteSaved(Directory, VectorSelection.Own);
             return;
         }
 

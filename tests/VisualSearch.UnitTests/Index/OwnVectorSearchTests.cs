@@ -181,7 +181,7 @@ public sealed class OwnVectorSearchTests : IDisposable
     }
 
     [Fact]
-    public async Task Fewer_items_than_the_threshold_at_an_open_drop_the_saved_own_graph()
+    public async Task Fewer_items_than_the_threshold_at_an_open_give_rows_and_a_saved_own_graph_is_used_only_as_saved()
     {
         var random = new Random(5);
         var model = new Dictionary<string, VectorRecord>(StringComparer.Ordinal);
@@ -200,15 +200,20 @@ public sealed class OwnVectorSearchTests : IDisposable
             }
         }
 
-        // 40 items, 200 vectors: the graph of all stays, the own vectors are rows again and their old graph goes.
+        // 40 items, 200 vectors: the graph of all stays, the own vectors are rows again.
         using (var reopened = await OpenAsync(50))
         {
             Assert.Equal(SearchPath.ExactScan, reopened.PlanSearch(new VectorQuery(10) { Vectors = VectorSelection.Own }).Path);
             await AssertOwnExactAsync(reopened, model, random);
+
+            // Back over the threshold while open: the rows become a graph of their own vectors (saved at the close).
+            for (var i = 100; i < 125; i++) await UpsertAsync(reopened, model, Item($"i{i}", 2, random));
+            Assert.Equal(SearchPath.Graph, reopened.PlanSearch(new VectorQuery(10) { Vectors = VectorSelection.Own }).Path);
+            AssertRecall(await TopOwnAsync(reopened, model, random), 0.95);
         }
 
-        Assert.False(File.Exists(OwnGraph));
-        Assert.False(File.Exists(OwnMeta));
+        using (var again = await OpenAsync(50)) AssertRecall(await TopOwnAsync(again, model, random), 0.95);
+        Assert.Equal(model.Count, (int)JsonNode.Parse(await File.ReadAllTextAsync(OwnMeta))!["count"]!);
     }
 
     [Fact]
