@@ -1,3 +1,5 @@
+using System.Buffers;
+
 namespace VisualSearch.Imaging;
 
 /// <summary>
@@ -70,5 +72,94 @@ public static class BoundedRead
         CheckLength(declaredLength, limit);
         return await ReadAsync(stream, limit, cancellationToken, declaredLength).ConfigureAwait(false)
             ?? throw new ImageRejectedException(ImageRejectionReason.TooLarge, $"The image is over the limit of {limit} bytes.");
+    }
+
+    /// <summary>
+    /// As <see cref="ReadImageAsync(Stream, long?, long, CancellationToken)"/>, into an array rented from
+    /// <paramref name="pool"/> when the length is declared (the common case: a file's or a blob's size), so that a process
+    /// ingesting photo after photo reuses one buffer per worker instead of allocating and page-faulting a fresh one (2.7 MB
+    /// for a 12 MP JPEG) per image. The result is only the bytes read (<see cref="ImageBytes.Span"/>; the rented array is
+    /// longer); dispose it, once, when the bytes are no longer used, which gives the array back. A stream longer or shorter
+    /// than declared still gives its real bytes (then in an array of their own), and the limit still holds.
+    /// </summary>
+    public static async Task<ImageBytes> ReadImageAsync(Stream stream, long? declaredLength, long limit, ArrayPool<byte> pool, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        ArgumentNullException.ThrowIfNull(pool);
+        CheckLength(declaredLength, limit);
+        if (declaredLength is not (> 0 and var expected) || expected >= Array.MaxLength)
+            return new ImageBytes(await ReadImageAsync(stream, declaredLength, limit, cancellationToken).ConfigureAwait(false));
+
+        // One byte more than declared: a stream that is longer shows without a second read.
+        var rented = pool.Rent((int)expected + 1);
+        var handedOver = false;
+        try
+        {
+            var filled = 0;
+            while (filled <= expected)
+            {
+                var read = await stream.ReadAsync(rented.AsMemory(filled, (int)expected + 1 - filled), cancellationToken).ConfigureAwait(false);
+                if (read == 0) break;
+                filled += read;
+            }
+
+            if (filled <= expected)
+            {
+                handedOver = true;
+                return new ImageBytes(rented, filled, pool);
+            }
+
+            // Longer than declared: the rest through the growing buffer, up to the limit.
+            if (filled > limit) throw TooLarge(limit);
+            using var longer = new MemoryStream();
+            longer.Write(rented, 0, filled);
+            return new ImageBytes(await ReadRestAsync(stream, longer, limit, cancellationToken).ConfigureAwait(false) ?? throw TooLarge(limit));
+        }
+        finally
+        {
+            if (!handedOver) pool.Return(rented);
+        }
+    }
+
+    private static ImageRejectedException TooLarge(long limit) =>
+        new(ImageRejectionReason.TooLarge, $"The image is over the limit of {limit} bytes.");
+}
+
+/// <summary>
+/// Encoded image bytes read by <see cref="BoundedRead.ReadImageAsync(Stream, long?, long, ArrayPool{byte}, CancellationToken)"/>:
+/// <see cref="Length"/> bytes at the start of an array that may be rented from a pool and longer. Dispose gives a rented
+/// array back exactly once (a second Dispose does nothing, so one array is never handed to two readers); the bytes must
+/// not be used after it.
+/// </summary>
+public sealed class ImageBytes : IDisposable
+{
+    private byte[]? _array;
+    private readonly ArrayPool<byte>? _pool;
+
+    /// <summary>Bytes in an array of their own (nothing to give back).</summary>
+    public ImageBytes(byte[] bytes)
+        : this(bytes ?? throw new ArgumentNullException(nameof(bytes)), bytes.Length, null)
+    {
+    }
+
+    internal ImageBytes(byte[] array, int length, ArrayPool<byte>? pool)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(length);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(length, array.Length);
+        _array = array;
+        Length = length;
+        _pool = pool;
+    }
+
+    /// <summary>The number of bytes read.</summary>
+    public int Length { get; }
+
+    /// <summary>The bytes read (not the rest of a rented array).</summary>
+    public ReadOnlySpan<byte> Span => (_array ?? throw new ObjectDisposedException(nameof(ImageBytes))).AsSpan(0, Length);
+
+    public void Dispose()
+    {
+        var array = Interlocked.Exchange(ref _array, null);
+        if (array is not null) _pool?.Return(array);
     }
 }

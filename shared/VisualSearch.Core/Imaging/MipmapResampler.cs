@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
@@ -71,69 +72,82 @@ internal static class MipmapResampler
         // SkMipmap has floor(log2(longer side)) levels below the base; beyond them Skia would sample differently.
         if (levelNum + 1 > (int)Math.Log2(Math.Max(w, h))) return false;
 
-        var upper = new ReadOnlySpan<uint>((void*)source.GetPixels(), w * h);
-        int uw = w, uh = h;
-        for (var i = 0; i < levelNum; i++)
+        // The mip levels are rented (190 KB for a 504x378 decode: a large-object array per photo otherwise) and given back below.
+        uint[]? upperLevel = null, lowerLevel = null;
+        try
         {
-            var (next, nw, nh) = Downsample(upper, uw, uh);
-            upper = next;
-            (uw, uh) = (nw, nh);
-        }
-
-        var lower = ReadOnlySpan<uint>.Empty;
-        int lw = 0, lh = 0;
-        if (lowerWeight > 0)
-        {
-            (var pixels, lw, lh) = Downsample(upper, uw, uh);
-            lower = pixels;
-        }
-
-        // The inverse matrix for the upper level (SkMatrix::Scale(level / base) * inverse), and the lower level's coordinate ratio.
-        float ux = isx, uy = isy, utx = itx, uty = ity;
-        if (levelNum > 0)
-        {
-            float lsx = (float)uw / w, lsy = (float)uh / h;
-            (ux, uy, utx, uty) = (lsx * isx, lsy * isy, lsx * itx, lsy * ity);
-        }
-
-        var upperX = Taps.Make(outW, uw, c => (c + 0.5f) * ux + utx);
-        var upperY = Taps.Make(outH, uh, c => (c + 0.5f) * uy + uty);
-        Taps? lowerX = null, lowerY = null;
-        if (lowerWeight > 0)
-        {
-            float rx = (float)lw / uw, ry = (float)lh / uh;
-            lowerX = Taps.Make(outW, lw, c => ((c + 0.5f) * ux + utx) * rx);
-            lowerY = Taps.Make(outH, lh, c => ((c + 0.5f) * uy + uty) * ry);
-        }
-
-        fixed (uint* up = upper)
-        fixed (uint* lp = lower)
-        fixed (byte* output = rgb)
-        {
-            var vector = Avx2.IsSupported && !ForceScalar;
-            for (var y = 0; y < outH; y++)
+            var upper = new ReadOnlySpan<uint>((void*)source.GetPixels(), w * h);
+            int uw = w, uh = h;
+            for (var i = 0; i < levelNum; i++)
             {
-                var x = 0;
-                if (vector) x = RowAvx2(up, uw, upperX, upperY, lp, lw, lowerX, lowerY, lowerWeight, y, outW, output + y * outW * 3);
-                for (; x < outW; x++)
+                var (next, nw, nh) = Downsample(upper, uw, uh, ArrayPool<uint>.Shared);
+                if (upperLevel is not null) ArrayPool<uint>.Shared.Return(upperLevel);
+                upperLevel = next;
+                upper = next.AsSpan(0, nw * nh);
+                (uw, uh) = (nw, nh);
+            }
+
+            var lower = ReadOnlySpan<uint>.Empty;
+            int lw = 0, lh = 0;
+            if (lowerWeight > 0)
+            {
+                (lowerLevel, lw, lh) = Downsample(upper, uw, uh, ArrayPool<uint>.Shared);
+                lower = lowerLevel.AsSpan(0, lw * lh);
+            }
+
+            // The inverse matrix for the upper level (SkMatrix::Scale(level / base) * inverse), and the lower level's coordinate ratio.
+            float ux = isx, uy = isy, utx = itx, uty = ity;
+            if (levelNum > 0)
+            {
+                float lsx = (float)uw / w, lsy = (float)uh / h;
+                (ux, uy, utx, uty) = (lsx * isx, lsy * isy, lsx * itx, lsy * ity);
+            }
+
+            var upperX = Taps.Make(outW, uw, c => (c + 0.5f) * ux + utx);
+            var upperY = Taps.Make(outH, uh, c => (c + 0.5f) * uy + uty);
+            Taps? lowerX = null, lowerY = null;
+            if (lowerWeight > 0)
+            {
+                float rx = (float)lw / uw, ry = (float)lh / uh;
+                lowerX = Taps.Make(outW, lw, c => ((c + 0.5f) * ux + utx) * rx);
+                lowerY = Taps.Make(outH, lh, c => ((c + 0.5f) * uy + uty) * ry);
+            }
+
+            fixed (uint* up = upper)
+            fixed (uint* lp = lower)
+            fixed (byte* output = rgb)
+            {
+                var vector = Avx2.IsSupported && !ForceScalar;
+                for (var y = 0; y < outH; y++)
                 {
-                    var c = Sample(up, uw, upperX, upperY, x, y);
-                    if (lowerX is not null) c = Lerp(c, Sample(lp, lw, lowerX, lowerY!, x, y), lowerWeight);
-                    Store(c, output + (y * outW + x) * 3);
+                    var x = 0;
+                    if (vector) x = RowAvx2(up, uw, upperX, upperY, lp, lw, lowerX, lowerY, lowerWeight, y, outW, output + y * outW * 3);
+                    for (; x < outW; x++)
+                    {
+                        var c = Sample(up, uw, upperX, upperY, x, y);
+                        if (lowerX is not null) c = Lerp(c, Sample(lp, lw, lowerX, lowerY!, x, y), lowerWeight);
+                        Store(c, output + (y * outW + x) * 3);
+                    }
                 }
             }
-        }
 
-        return true;
+            return true;
+        }
+        finally
+        {
+            if (upperLevel is not null) ArrayPool<uint>.Shared.Return(upperLevel);
+            if (lowerLevel is not null) ArrayPool<uint>.Shared.Return(lowerLevel);
+        }
     }
 
     /// <summary>
     /// One mip level from the one above: SkMipmap's downsample_N_M filters for 8888 (a 2-tap box on an even side, a 1-2-1
     /// triangle on an odd one, 1 tap on a side of 1), summed per channel in integers and truncated. Two channels are summed
-    /// at once, each in its own 16 bits (at most 16 x 255 per sum).
+    /// at once, each in its own 16 bits (at most 16 x 255 per sum). With <paramref name="pool"/> the level is written into an
+    /// array rented from it (its first Width x Height pixels; the caller gives it back), else into a new array of that size.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static (uint[] Pixels, int Width, int Height) Downsample(ReadOnlySpan<uint> src, int w, int h)
+    internal static (uint[] Pixels, int Width, int Height) Downsample(ReadOnlySpan<uint> src, int w, int h, ArrayPool<uint>? pool = null)
     {
         int dw = Math.Max(1, w >> 1), dh = Math.Max(1, h >> 1);
         int tapsX = w == 1 ? 1 : (w & 1) == 1 ? 3 : 2, tapsY = h == 1 ? 1 : (h & 1) == 1 ? 3 : 2;
@@ -141,7 +155,7 @@ internal static class MipmapResampler
         Span<uint> weights = stackalloc uint[9];
         for (var j = 0; j < tapsY; j++)
             for (var i = 0; i < tapsX; i++) weights[j * tapsX + i] = Weight(tapsX, i) * Weight(tapsY, j);
-        var dst = new uint[dw * dh];
+        var dst = pool?.Rent(dw * dh) ?? new uint[dw * dh];
         for (var y = 0; y < dh; y++)
         {
             for (var x = 0; x < dw; x++)
