@@ -41,6 +41,9 @@ if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
     return args.Length == 0 ? 2 : 0;
 }
 
+// The one-shot commands over the engine (a process per job): no run-time code generation for what runs once (EngineHost).
+if (args[0] is "index" or "reindex" or "search" or "duplicates") EngineHost.UseOneShotRuntime();
+
 try
 {
     var rest = args.Skip(1);
