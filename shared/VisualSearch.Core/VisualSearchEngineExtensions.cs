@@ -52,6 +52,7 @@ public static partial class VisualSearchEngineExtensions
             .Validate(o => o.CopyDescriptor == CopyDescriptorMode.None || o.Descriptor == DescriptorMode.CentreCrop,
                 "Encoder:CopyDescriptor=FeatureMap needs Encoder:Descriptor=CentreCrop (the copy space holds the feature-map vectors beside the centre-crop ones).")
             .Validate(o => Enum.IsDefined(o.QueryPrecision), "Encoder:QueryPrecision is Same or Float32.")
+            .Validate(o => Enum.IsDefined(o.Int8Weights), "Encoder:Int8Weights is S8, U8 or S7.")
             .Validate(o => o.ForQueries() is null || string.IsNullOrWhiteSpace(o.HeadPath),
                 "Encoder:QueryPrecision=Float32 with Encoder:Precision=Int8 cannot be combined with Encoder:HeadPath (the head is trained on the int8 model's vectors, not on float32 queries).")
             .ValidateOnStart();

@@ -228,6 +228,14 @@ public sealed class EncoderOptions
     public bool Int8ExactPixels { get; set; } = true;
 
     /// <summary>
+    /// For <see cref="EncoderPrecision.Int8"/>: how the int8 weights are stored, which decides ONNX Runtime's integer
+    /// kernels (<see cref="Quantization.Int8WeightForm"/>): <c>S8</c> (default; exact with VNNI, can saturate on AVX2 CPUs
+    /// without it), <c>U8</c> (the same weights, u8 x u8 kernels, exact on every x86 CPU) or <c>S7</c> (7-bit weights).
+    /// The same on every machine whatever its CPU (docs/quality.md 6h says why). Part of the int8 model's cache key.
+    /// </summary>
+    public Quantization.Int8WeightForm Int8Weights { get; set; } = Quantization.Int8WeightForm.S8;
+
+    /// <summary>
     /// How the vector is taken: <see cref="DescriptorMode.FeatureMap"/> or <see cref="DescriptorMode.CentreCrop"/>.
     /// The model id says which (<c>resnet18-&lt;sha12&gt;-map-gem3-s224-512</c> against <c>resnet18-&lt;sha12&gt;-512</c>),
     /// so an index never mixes them; changing it needs <c>vsearch reindex</c>. Int8 always runs CentreCrop (the

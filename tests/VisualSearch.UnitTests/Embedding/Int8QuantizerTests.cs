@@ -278,6 +278,125 @@ public sealed class Int8QuantizerTests(EncoderFixture fixture)
         Assert.NotEqual(key, Int8ModelBuilder.Key(input with { KeepFloat = [] }));
         Assert.NotEqual(key, Int8ModelBuilder.Key(input with { CalibrationVariants = 3 }));
         Assert.NotEqual(key, Int8ModelBuilder.Key(input with { BiasCorrection = false }));
+        // the weight form: the default adds nothing to the key (models built before it existed keep theirs), the others do
+        Assert.Equal(Int8WeightForm.S8, input.WeightForm);
+        Assert.Equal(key, Int8ModelBuilder.Key(input with { WeightForm = Int8WeightForm.S8 }));
+        Assert.NotEqual(key, Int8ModelBuilder.Key(input with { WeightForm = Int8WeightForm.U8 }));
+        Assert.NotEqual(key, Int8ModelBuilder.Key(input with { WeightForm = Int8WeightForm.S7 }));
+        Assert.NotEqual(Int8ModelBuilder.Key(input with { WeightForm = Int8WeightForm.U8 }), Int8ModelBuilder.Key(input with { WeightForm = Int8WeightForm.S7 }));
+    }
+
+    [Fact]
+    public void The_u8_weight_form_stores_the_same_levels_shifted_by_128_and_the_s7_form_rounds_to_63_levels()
+    {
+        var input = fixture.Int8BuildInput();
+        var prepared = Int8Quantizer.Prepare(File.ReadAllBytes(FloatModelPath));
+        var ranges = Int8ModelBuilder.Calibrate(input, prepared, fixture.Decoder);
+        var floatUnits = Int8Quantizer.FloatUnits(prepared, ["first-conv"]);
+        var s8 = ModelProto.Parser.ParseFrom(Int8Quantizer.Quantize(prepared, ranges, floatUnits)).Graph;
+        var u8 = ModelProto.Parser.ParseFrom(Int8Quantizer.Quantize(prepared, ranges, floatUnits, weightForm: Int8WeightForm.U8)).Graph;
+        var s7 = ModelProto.Parser.ParseFrom(Int8Quantizer.Quantize(prepared, ranges, floatUnits, weightForm: Int8WeightForm.S7)).Graph;
+        Assert.Equal(s8.Node.Select(n => (n.OpType, n.Name)), u8.Node.Select(n => (n.OpType, n.Name)));
+        Assert.Equal(s8.Node.Select(n => (n.OpType, n.Name)), s7.Node.Select(n => (n.OpType, n.Name)));
+
+        static List<(TensorProto Weights, TensorProto Scales, TensorProto ZeroPoints)> WeightsOf(GraphProto graph)
+        {
+            var initializers = graph.Initializer.ToDictionary(t => t.Name);
+            return graph.Node
+                .Where(n => n.OpType == "DequantizeLinear" && initializers.TryGetValue(n.Input[0], out var t) && t.DataType != (int)TensorProto.Types.DataType.Int32)
+                .Select(n => (initializers[n.Input[0]], initializers[n.Input[1]], initializers[n.Input[2]]))
+                .ToList();
+        }
+
+        var signed = WeightsOf(s8);
+        var unsigned = WeightsOf(u8);
+        var seven = WeightsOf(s7);
+        Assert.Equal(21, signed.Count);
+        Assert.Equal(21, unsigned.Count);
+        Assert.Equal(21, seven.Count);
+        for (var i = 0; i < signed.Count; i++)
+        {
+            Assert.Equal((int)TensorProto.Types.DataType.Int8, signed[i].Weights.DataType);
+            Assert.All(signed[i].ZeroPoints.RawData.ToByteArray(), z => Assert.Equal(0, z));
+
+            // U8: uint8, every level + 128, zero point 128, the same scales: the same real weights
+            Assert.Equal((int)TensorProto.Types.DataType.Uint8, unsigned[i].Weights.DataType);
+            Assert.Equal((int)TensorProto.Types.DataType.Uint8, unsigned[i].ZeroPoints.DataType);
+            Assert.Equal(signed[i].ZeroPoints.RawData.Length, unsigned[i].ZeroPoints.RawData.Length);
+            Assert.All(unsigned[i].ZeroPoints.RawData.ToByteArray(), z => Assert.Equal(128, z));
+            Assert.Equal(signed[i].Weights.RawData.ToByteArray().Select(b => (byte)((sbyte)b + 128)), unsigned[i].Weights.RawData.ToByteArray());
+            Assert.Equal(signed[i].Scales.RawData, unsigned[i].Scales.RawData);
+            Assert.Equal(signed[i].Weights.Dims, unsigned[i].Weights.Dims);
+
+            // S7: int8 levels −63..63, each channel's largest weight at ±63
+            Assert.Equal((int)TensorProto.Types.DataType.Int8, seven[i].Weights.DataType);
+            var levels = seven[i].Weights.RawData.ToByteArray().Select(b => (int)(sbyte)b).ToArray();
+            var channels = (int)seven[i].Weights.Dims[0];
+            var perChannel = levels.Length / channels;
+            for (var c = 0; c < channels; c++)
+                Assert.Equal(63, levels.Skip(c * perChannel).Take(perChannel).Max(Math.Abs));
+        }
+
+        // everything else (ranges, biases of the same scales for U8) is the same initializer for U8
+        var weightNames = signed.SelectMany(w => new[] { w.Weights.Name, w.ZeroPoints.Name }).ToHashSet();
+        Assert.Equal(
+            s8.Initializer.Where(t => !weightNames.Contains(t.Name)).Select(t => (t.Name, t.RawData)),
+            u8.Initializer.Where(t => !weightNames.Contains(t.Name)).Select(t => (t.Name, t.RawData)));
+    }
+
+    [Fact]
+    public void The_u8_weight_form_runs_exact_integer_kernels_so_its_first_int8_conv_matches_the_unfused_graph_within_one_level()
+    {
+        // U8 x U8 kernels widen both operands to 16 bits before multiplying, so on any CPU the fused QLinearConv computes the
+        // same integers as DequantizeLinear -> float Conv -> QuantizeLinear; only a rounding tie of the requantisation can
+        // differ (one level). (S8 on an AVX2 CPU without VNNI saturates in vpmaddubsw: up to 17 levels here, docs/quality.md 6h.)
+        var input = fixture.Int8BuildInput();
+        var prepared = Int8Quantizer.Prepare(File.ReadAllBytes(FloatModelPath));
+        var ranges = Int8ModelBuilder.Calibrate(input, prepared, fixture.Decoder);
+        var floatUnits = Int8Quantizer.FloatUnits(prepared, ["first-conv"]);
+        var unit = Int8Quantizer.Backbone(prepared).First(u => u.OpType == "Conv" && !floatUnits.Contains(u.Name));
+        var model = ModelProto.Parser.ParseFrom(Int8Quantizer.Quantize(prepared, ranges, floatUnits, weightForm: Int8WeightForm.U8));
+        var output = $"{unit.Output}_quantized";
+        Assert.Contains(model.Graph.Node, n => n.OpType == "QuantizeLinear" && n.Output[0] == output);
+        model.Graph.Output.Add(new ValueInfoProto
+        {
+            Name = output,
+            Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)TensorProto.Types.DataType.Uint8 } },
+        });
+        var bytes = model.ToByteArrayCompat();
+        using var temp = new TempDirectory("vs-int8-");
+        var optimized = Path.Combine(temp.Path, "optimized.onnx");
+        using var fusedOptions = OnnxImageEncoder.CreateSessionOptions(new EncoderOptions { IntraOpThreads = 1 });
+        fusedOptions.OptimizedModelFilePath = optimized;
+        using var fused = new InferenceSession(bytes, fusedOptions);
+        Assert.Equal(21, ModelProto.Parser.ParseFrom(File.ReadAllBytes(optimized)).Graph.Node.Count(n => n.OpType == "QLinearConv"));
+        using var exactOptions = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_DISABLE_ALL, IntraOpNumThreads = 1 };
+        using var exact = new InferenceSession(bytes, exactOptions);
+
+        var preprocessor = OnnxImageEncoder.CreatePreprocessor(fixture.Options(EncoderPrecision.Int8));
+        var inputName = prepared.Graph.Input.Single().Name;
+        long values = 0, differ = 0;
+        foreach (var photo in SamplePhotos.All)
+        {
+            var tensor = preprocessor.Create(fixture.Decoder.Prepare(SamplePhotos.Read(photo), 224).Rgb);
+            using var value = OrtValue.CreateTensorValueFromMemory(tensor, [1, 3, 224, 224]);
+            using var runOptions = new RunOptions();
+            using var a = fused.Run(runOptions, [inputName], [value], [output]);
+            using var b = exact.Run(runOptions, [inputName], [value], [output]);
+            var x = a[0].GetTensorDataAsSpan<byte>();
+            var y = b[0].GetTensorDataAsSpan<byte>();
+            Assert.Equal(y.Length, x.Length);
+            for (var i = 0; i < x.Length; i++)
+            {
+                var d = Math.Abs(x[i] - y[i]);
+                Assert.True(d <= 1, $"{photo}: element {i} is {x[i]} fused and {y[i]} unfused");
+                if (d > 0) differ++;
+            }
+
+            values += x.Length;
+        }
+
+        Assert.True(differ < values / 1000, $"{differ} of {values} values differ by one level");
     }
 
     [Fact]

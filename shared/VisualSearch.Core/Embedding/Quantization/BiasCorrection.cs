@@ -16,11 +16,14 @@ public static class BiasCorrection
 {
     /// <summary>
     /// The correction of every int8 Conv (by unit name): one value per output channel, added to its bias; measured on the
-    /// int8 graph with <paramref name="roundedWeights"/> and <paramref name="pixels"/> where given (<see cref="Int8Quantizer.Quantize"/>).
+    /// int8 graph with <paramref name="roundedWeights"/> and <paramref name="pixels"/> where given, its weights stored as
+    /// <paramref name="weightForm"/> (<see cref="Int8Quantizer.Quantize"/>): ONNX Runtime's kernels for that form measure
+    /// the shift, so with <see cref="Int8WeightForm.S8"/> on a CPU without VNNI the corrections (and the model's bytes) can
+    /// differ from a VNNI machine's; U8 and S7 compute exactly everywhere.
     /// </summary>
     public static IReadOnlyDictionary<string, float[]> Measure(
         ModelProto prepared, IReadOnlyDictionary<string, TensorRange> ranges, IReadOnlyCollection<string> floatUnits, IReadOnlyList<float[]> inputs, int inputSize,
-        IReadOnlyDictionary<string, RoundedWeights>? roundedWeights = null, PixelInput? pixels = null)
+        IReadOnlyDictionary<string, RoundedWeights>? roundedWeights = null, PixelInput? pixels = null, Int8WeightForm weightForm = Int8WeightForm.S8)
     {
         ArgumentNullException.ThrowIfNull(prepared);
         ArgumentNullException.ThrowIfNull(ranges);
@@ -39,7 +42,7 @@ public static class BiasCorrection
         for (var i = 0; i < convs.Count; i++)
         {
             var unit = convs[i];
-            var quantised = ModelProto.Parser.ParseFrom(Int8Quantizer.Quantize(prepared, ranges, floatUnits, corrections, roundedWeights, pixels));
+            var quantised = ModelProto.Parser.ParseFrom(Int8Quantizer.Quantize(prepared, ranges, floatUnits, corrections, roundedWeights, pixels, weightForm));
             var output = Int8Quantizer.ConvOutputInQuantisedGraph(quantised, unit);
             var quantisedMeans = ChannelMeans(quantised, [output], inputName, inputs, inputSize)[0];
             var correction = new float[quantisedMeans.Length];

@@ -60,10 +60,10 @@ public static class CompensatedRounding
     /// <summary>
     /// The compensated int8 weights of every Conv among <paramref name="units"/> (unit names of
     /// <see cref="Int8Quantizer.Backbone"/>; other units, and Convs with patches longer than <paramref name="maxPatchLength"/>,
-    /// are left out), from its float inputs on <paramref name="inputs"/>.
+    /// are left out), from its float inputs on <paramref name="inputs"/>; levels up to ±<paramref name="maxLevel"/>.
     /// </summary>
     public static IReadOnlyDictionary<string, RoundedWeights> Measure(
-        ModelProto prepared, IReadOnlyCollection<string> units, IReadOnlyList<float[]> inputs, int inputSize, int maxPatchLength = DefaultMaxPatchLength)
+        ModelProto prepared, IReadOnlyCollection<string> units, IReadOnlyList<float[]> inputs, int inputSize, int maxPatchLength = DefaultMaxPatchLength, int maxLevel = 127)
     {
         ArgumentNullException.ThrowIfNull(prepared);
         ArgumentNullException.ThrowIfNull(units);
@@ -116,7 +116,7 @@ public static class CompensatedRounding
             moments.Remove(conv.Name); // each H (up to 170 MB) is let go once its Conv is rounded
             var n = Math.Max(1, counts[conv.Name]);
             for (var i = 0; i < h.Length; i++) h[i] /= n;
-            result[conv.Name] = Round(Int8Quantizer.ReadFloats(initializers[conv.Node.Input[1]]), g.OutputChannels, h);
+            result[conv.Name] = Round(Int8Quantizer.ReadFloats(initializers[conv.Node.Input[1]]), g.OutputChannels, h, maxLevel);
         }
 
         return result;
@@ -124,7 +124,8 @@ public static class CompensatedRounding
 
     /// <summary>
     /// Rounds <paramref name="weights"/> (<paramref name="channels"/> rows of K) to int8 with error compensation under
-    /// the K x K second-moment matrix <paramref name="secondMoments"/> (upper triangle read; row major).
+    /// the K x K second-moment matrix <paramref name="secondMoments"/> (upper triangle read; row major), to levels
+    /// −<paramref name="maxLevel"/>..<paramref name="maxLevel"/> (127, or 63 for 7-bit weights).
     /// </summary>
     /// <remarks>
     /// The factor GPTQ needs is the upper Cholesky factor U of H⁻¹ (H⁻¹ = Uᵀ U) with the columns in rounding order. With
@@ -134,11 +135,13 @@ public static class CompensatedRounding
     /// factorisation sum in four lanes and then across them in a fixed order, and no multiply-add is fused, so the result
     /// is the same on every machine.
     /// </remarks>
-    public static RoundedWeights Round(float[] weights, int channels, double[] secondMoments)
+    public static RoundedWeights Round(float[] weights, int channels, double[] secondMoments, int maxLevel = 127)
     {
         ArgumentNullException.ThrowIfNull(weights);
         ArgumentNullException.ThrowIfNull(secondMoments);
         ArgumentOutOfRangeException.ThrowIfLessThan(channels, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxLevel, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(maxLevel, 127);
         var k = weights.Length / channels;
         if (k * channels != weights.Length || secondMoments.Length != k * k)
             throw new ArgumentException($"{weights.Length} weights in {channels} channels do not match a {Math.Sqrt(secondMoments.Length)}-square second-moment matrix.", nameof(secondMoments));
@@ -175,7 +178,7 @@ public static class CompensatedRounding
                 var c = first + g;
                 var max = 0f;
                 for (var i = 0; i < k; i++) max = Math.Max(max, Math.Abs(weights[c * k + i]));
-                scales[c] = max > 0 ? max / 127f : 1f;
+                scales[c] = max > 0 ? max / maxLevel : 1f;
                 for (var r = 0; r < k; r++) w[g * k + r] = weights[c * k + reversed[r]];
             }
 
@@ -187,7 +190,7 @@ public static class CompensatedRounding
                 {
                     var c = first + g;
                     var scale = scales[c];
-                    var q = Math.Clamp(Math.Round(w[g * k + r] / scale, MidpointRounding.ToEven), -127, 127);
+                    var q = Math.Clamp(Math.Round(w[g * k + r] / scale, MidpointRounding.ToEven), -maxLevel, maxLevel);
                     values[c * k + reversed[r]] = (sbyte)q;
                     var error = (w[g * k + r] - q * scale) / pivot;
                     SubtractScaled(w.AsSpan(g * k, r), error, row);

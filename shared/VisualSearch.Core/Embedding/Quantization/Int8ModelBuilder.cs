@@ -17,11 +17,12 @@ namespace VisualSearch.Embedding.Quantization;
 /// <param name="CompensatedRounding">The int8 Convs (selectors as <paramref name="KeepFloat"/>) whose weights <see cref="Quantization.CompensatedRounding"/> rounds; null or empty: none.</param>
 /// <param name="CompensatedMaxPatch">The longest patch a compensated Conv may have (<see cref="Quantization.CompensatedRounding.Measure"/>).</param>
 /// <param name="DegradedViews">Copy-like degraded views per calibration photo (<see cref="CalibrationImages.Create"/>).</param>
+/// <param name="WeightForm">How the int8 weights are stored (<see cref="Int8WeightForm"/>), which decides ONNX Runtime's integer kernels.</param>
 public sealed record Int8BuildInput(
     string SourcePath, string SourceSha256, IReadOnlyList<string> CalibrationFiles, Preprocessor Preprocessor, RangeMethod RangeMethod,
     IReadOnlyList<string> KeepFloat, int CalibrationVariants = CalibrationImages.DefaultVariantsPerPhoto, bool BiasCorrection = true,
     IReadOnlyList<string>? CompensatedRounding = null, bool ExactPixels = true,
-    int CompensatedMaxPatch = Quantization.CompensatedRounding.DefaultMaxPatchLength, int DegradedViews = 0);
+    int CompensatedMaxPatch = Quantization.CompensatedRounding.DefaultMaxPatchLength, int DegradedViews = 0, Int8WeightForm WeightForm = Int8WeightForm.S8);
 
 /// <summary>
 /// Builds the int8 model from the float one, or finds it already built. Built files are named by a key over
@@ -42,7 +43,7 @@ public static class Int8ModelBuilder
         return new Int8BuildInput(
             source, Sha256Of(source), CalibrationImages.Files(EncoderOptions.Resolve(options.CalibrationImagesPath)), preprocessor,
             options.Int8RangeMethod, keepFloat, options.Int8CalibrationVariants, options.Int8BiasCorrection, compensated, options.Int8ExactPixels,
-            options.Int8CompensatedMaxPatch, options.Int8CalibrationDegradedViews);
+            options.Int8CompensatedMaxPatch, options.Int8CalibrationDegradedViews, options.Int8Weights);
     }
 
     /// <summary>
@@ -79,6 +80,7 @@ public static class Int8ModelBuilder
         }
 
         if (input.DegradedViews > 0) hash.AppendData(Encoding.UTF8.GetBytes($"degraded:{input.DegradedViews}\n"));
+        if (input.WeightForm != Int8WeightForm.S8) hash.AppendData(Encoding.UTF8.GetBytes($"weights:{input.WeightForm}\n"));
         if (PixelsFor(input) is not null && !input.KeepFloat.Contains("first-conv")) hash.AppendData("pixels:exact\n"u8);
         foreach (var file in input.CalibrationFiles)
         {
@@ -100,8 +102,8 @@ public static class Int8ModelBuilder
         var floatUnits = Int8Quantizer.FloatUnits(prepared, input.KeepFloat);
         var rounded = CompensatedWeights(input, prepared, floatUnits, tensors);
         var pixels = PixelsFor(input);
-        var corrections = input.BiasCorrection ? BiasCorrection.Measure(prepared, ranges, floatUnits, tensors, input.Preprocessor.Size, rounded, pixels) : null;
-        return Int8Quantizer.Quantize(prepared, ranges, floatUnits, corrections, rounded, pixels);
+        var corrections = input.BiasCorrection ? BiasCorrection.Measure(prepared, ranges, floatUnits, tensors, input.Preprocessor.Size, rounded, pixels, input.WeightForm) : null;
+        return Int8Quantizer.Quantize(prepared, ranges, floatUnits, corrections, rounded, pixels, input.WeightForm);
     }
 
     /// <summary>The mean image an int8 first Conv adds back to run on exact pixels; null unless <see cref="Int8BuildInput.ExactPixels"/> with MeanImageBgr preprocessing.</summary>
@@ -123,7 +125,7 @@ public static class Int8ModelBuilder
         ArgumentNullException.ThrowIfNull(floatUnits);
         if (input.CompensatedRounding is not { Count: > 0 } selectors) return null;
         var units = Int8Quantizer.FloatUnits(prepared, selectors).Except(floatUnits).ToList();
-        return units.Count == 0 ? null : CompensatedRounding.Measure(prepared, units, calibration, input.Preprocessor.Size, input.CompensatedMaxPatch);
+        return units.Count == 0 ? null : CompensatedRounding.Measure(prepared, units, calibration, input.Preprocessor.Size, input.CompensatedMaxPatch, Int8Quantizer.MaxLevel(input.WeightForm));
     }
 
     /// <summary>The activation ranges of the prepared graph, measured on the calibration images.</summary>

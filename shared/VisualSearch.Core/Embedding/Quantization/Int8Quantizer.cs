@@ -205,6 +205,7 @@ public static class Int8Quantizer
     /// input then runs on the exact 8-bit pixels (ConvInteger) with the mean image's convolution added after it.
     /// Null: the graph input is quantised per tensor like any activation.
     /// </param>
+    /// <param name="weightForm">How the int8 weights are stored, which decides the integer kernels ONNX Runtime runs (<see cref="Int8WeightForm"/>).</param>
     /// <returns>The serialised model.</returns>
     /// <remarks>
     /// A quantised unit's output gets a QuantizeLinear only when some quantised unit reads it; otherwise (the last Add,
@@ -214,10 +215,11 @@ public static class Int8Quantizer
     public static byte[] Quantize(
         ModelProto prepared, IReadOnlyDictionary<string, TensorRange> ranges, IReadOnlyCollection<string>? floatUnits = null,
         IReadOnlyDictionary<string, float[]>? biasCorrections = null, IReadOnlyDictionary<string, RoundedWeights>? roundedWeights = null,
-        PixelInput? pixels = null)
+        PixelInput? pixels = null, Int8WeightForm weightForm = Int8WeightForm.S8)
     {
         ArgumentNullException.ThrowIfNull(prepared);
         ArgumentNullException.ThrowIfNull(ranges);
+        var maxLevel = MaxLevel(weightForm);
         var model = prepared.Clone();
         var source = model.Graph;
         var initializers = source.Initializer.ToDictionary(t => t.Name, StringComparer.Ordinal);
@@ -334,7 +336,7 @@ public static class Int8Quantizer
                     rewritten.Input.Add(Dequantize(node.Input[0]));
                     var correction = biasCorrections?.GetValueOrDefault(unit.Name);
                     var rounded = roundedWeights?.GetValueOrDefault(unit.Name);
-                    rewritten.Input.Add(QuantizeWeights(initializers[node.Input[1]], node.Input.Count > 2 ? initializers[node.Input[2]] : null, correction, rounded, xq.Params.Scale, graph, out var biasName));
+                    rewritten.Input.Add(QuantizeWeights(initializers[node.Input[1]], node.Input.Count > 2 ? initializers[node.Input[2]] : null, correction, rounded, xq.Params.Scale, weightForm, graph, out var biasName));
                     rewritten.Input.Add(biasName);
                     break;
                 }
@@ -399,7 +401,8 @@ public static class Int8Quantizer
         {
             var node = unit.Node;
             var weightsTensor = initializers[node.Input[1]];
-            var weights = rounded ?? Nearest(ReadFloats(weightsTensor), (int)weightsTensor.Dims[0]);
+            var weights = rounded ?? Nearest(ReadFloats(weightsTensor), (int)weightsTensor.Dims[0], maxLevel);
+            CheckLevels(weights, maxLevel, weightsTensor.Name);
             var geometry = ConvGeometry.Of(node, weightsTensor);
             var channels = geometry.OutputChannels;
             if (pixels!.Mean.Length != geometry.InputChannels * pixels.Height * pixels.Width)
@@ -422,10 +425,11 @@ public static class Int8Quantizer
             graph.Node.Add(Node("QuantizeLinear", $"{inputName}_pixels_QuantizeLinear", [$"{inputName}_pixels_float", $"{inputName}_pixels_scale", $"{inputName}_pixels_zero_point"], [$"{inputName}_pixels"]));
 
             var name = weightsTensor.Name;
-            var wq = new TensorProto { Name = $"{name}_quantized", DataType = (int)TensorProto.Types.DataType.Int8, RawData = ByteString.CopyFrom(weights.Values.Select(v => unchecked((byte)v)).ToArray()) };
+            var (weightType, weightBytes, weightZeroPoint) = Stored(weights.Values, weightForm);
+            var wq = new TensorProto { Name = $"{name}_quantized", DataType = (int)weightType, RawData = ByteString.CopyFrom(weightBytes) };
             wq.Dims.Add(weightsTensor.Dims);
             graph.Initializer.Add(wq);
-            graph.Initializer.Add(new TensorProto { Name = $"{name}_zero_point", DataType = (int)TensorProto.Types.DataType.Int8, RawData = ByteString.CopyFrom(0) });
+            graph.Initializer.Add(new TensorProto { Name = $"{name}_zero_point", DataType = (int)weightType, RawData = ByteString.CopyFrom(weightZeroPoint) });
             var conv = node.Clone();
             conv.OpType = "ConvInteger";
             conv.Name = $"{unit.Name}_integer";
@@ -478,28 +482,28 @@ public static class Int8Quantizer
     }
 
     /// <summary>
-    /// int8 per-output-channel symmetric weights (each rounded to its nearest level, or <paramref name="rounded"/>) and an
-    /// int32 bias, with their DequantizeLinear nodes.
+    /// Per-output-channel symmetric weights (each rounded to its nearest level, or <paramref name="rounded"/>), stored as
+    /// <paramref name="form"/> says, and an int32 bias, with their DequantizeLinear nodes.
     /// </summary>
-    private static string QuantizeWeights(TensorProto weights, TensorProto? bias, float[]? correction, RoundedWeights? rounded, float inputScale, GraphProto graph, out string biasOutput)
+    private static string QuantizeWeights(TensorProto weights, TensorProto? bias, float[]? correction, RoundedWeights? rounded, float inputScale, Int8WeightForm form, GraphProto graph, out string biasOutput)
     {
         var w = ReadFloats(weights);
         var channels = (int)weights.Dims[0];
         var perChannel = w.Length / channels;
         var scales = new float[channels];
-        var q = new byte[w.Length];
-        rounded ??= Nearest(w, channels);
+        rounded ??= Nearest(w, channels, MaxLevel(form));
         if (rounded.Values.Length != w.Length || rounded.Scales.Length != channels)
             throw new ArgumentException($"The rounded weights of '{weights.Name}' do not match its {channels} x {perChannel} weights.", nameof(rounded));
+        CheckLevels(rounded, MaxLevel(form), weights.Name);
         rounded.Scales.CopyTo(scales, 0);
-        for (var i = 0; i < q.Length; i++) q[i] = unchecked((byte)rounded.Values[i]);
+        var (weightType, q, zeroPoint) = Stored(rounded.Values, form);
 
         var name = weights.Name;
-        var wq = new TensorProto { Name = $"{name}_quantized", DataType = (int)TensorProto.Types.DataType.Int8, RawData = ByteString.CopyFrom(q) };
+        var wq = new TensorProto { Name = $"{name}_quantized", DataType = (int)weightType, RawData = ByteString.CopyFrom(q) };
         wq.Dims.Add(weights.Dims);
         graph.Initializer.Add(wq);
         graph.Initializer.Add(FloatVector($"{name}_scale", scales));
-        var wzp = new TensorProto { Name = $"{name}_zero_point", DataType = (int)TensorProto.Types.DataType.Int8, RawData = ByteString.CopyFrom(new byte[channels]) };
+        var wzp = new TensorProto { Name = $"{name}_zero_point", DataType = (int)weightType, RawData = ByteString.CopyFrom(Enumerable.Repeat(zeroPoint, channels).ToArray()) };
         wzp.Dims.Add(channels);
         graph.Initializer.Add(wzp);
         graph.Node.Add(Node("DequantizeLinear", $"{name}_DequantizeLinear", [wq.Name, $"{name}_scale", wzp.Name], [$"{name}_dequantized"], axis: 0));
@@ -534,8 +538,37 @@ public static class Int8Quantizer
         return $"{name}_dequantized";
     }
 
-    /// <summary>int8 symmetric weights per output channel, each rounded to its nearest level (scale = largest |w| / 127).</summary>
-    internal static RoundedWeights Nearest(float[] w, int channels)
+    /// <summary>The largest |level| a weight of this form takes: 63 for <see cref="Int8WeightForm.S7"/>, otherwise 127.</summary>
+    public static int MaxLevel(Int8WeightForm form) => form == Int8WeightForm.S7 ? 63 : 127;
+
+    /// <summary>
+    /// The stored tensor of symmetric levels (−127..127, or −63..63): int8 with zero point 0, or for
+    /// <see cref="Int8WeightForm.U8"/> uint8 shifted by 128 with zero point 128 (the same real values).
+    /// </summary>
+    private static (TensorProto.Types.DataType Type, byte[] Bytes, byte ZeroPoint) Stored(sbyte[] levels, Int8WeightForm form)
+    {
+        var bytes = new byte[levels.Length];
+        if (form == Int8WeightForm.U8)
+        {
+            for (var i = 0; i < bytes.Length; i++) bytes[i] = (byte)(levels[i] + 128);
+            return (TensorProto.Types.DataType.Uint8, bytes, 128);
+        }
+
+        for (var i = 0; i < bytes.Length; i++) bytes[i] = unchecked((byte)levels[i]);
+        return (TensorProto.Types.DataType.Int8, bytes, 0);
+    }
+
+    private static void CheckLevels(RoundedWeights rounded, int maxLevel, string name)
+    {
+        foreach (var v in rounded.Values)
+        {
+            if (v < -maxLevel || v > maxLevel)
+                throw new ArgumentException($"The rounded weights of '{name}' reach {v}; this weight form allows −{maxLevel}..{maxLevel}.", nameof(rounded));
+        }
+    }
+
+    /// <summary>Symmetric weights per output channel, each rounded to its nearest level (scale = largest |w| / <paramref name="maxLevel"/>).</summary>
+    internal static RoundedWeights Nearest(float[] w, int channels, int maxLevel = 127)
     {
         var perChannel = w.Length / channels;
         var scales = new float[channels];
@@ -544,10 +577,10 @@ public static class Int8Quantizer
         {
             var max = 0f;
             for (var i = 0; i < perChannel; i++) max = Math.Max(max, Math.Abs(w[c * perChannel + i]));
-            var scale = max > 0 ? max / 127f : 1f;
+            var scale = max > 0 ? max / maxLevel : 1f;
             scales[c] = scale;
             for (var i = 0; i < perChannel; i++)
-                q[c * perChannel + i] = (sbyte)Math.Clamp(MathF.Round(w[c * perChannel + i] / scale, MidpointRounding.ToEven), -127f, 127f);
+                q[c * perChannel + i] = (sbyte)Math.Clamp(MathF.Round(w[c * perChannel + i] / scale, MidpointRounding.ToEven), -maxLevel, maxLevel);
         }
 
         return new RoundedWeights(q, scales);
@@ -713,4 +746,30 @@ public sealed record PixelInput(float[] Mean, int Height, int Width)
         _last = Tuple.Create(weights, result);
         return result;
     }
+}
+
+/// <summary>
+/// How the int8 model stores its convolution weights, which decides ONNX Runtime's integer kernels (docs/quality.md 6h).
+/// Part of the model's cache key and so of its id: vectors of different forms never share an index.
+/// </summary>
+public enum Int8WeightForm
+{
+    /// <summary>
+    /// int8 levels −127..127, zero point 0: u8 × s8 kernels. Exact with AVX-512 VNNI or AVX-VNNI (vpdpbusd); on an x86 CPU
+    /// with AVX2 and no VNNI, ONNX Runtime multiplies through vpmaddubsw, whose int16 sums of two products saturate when
+    /// activations near 255 meet weights near ±127, so the same model gives other vectors there.
+    /// </summary>
+    S8,
+
+    /// <summary>
+    /// The same levels stored as uint8 (level + 128, zero point 128): the same real weights and the same model, run by
+    /// u8 × u8 kernels, which widen both to 16 bits before multiplying and so are exact on every x86 CPU.
+    /// </summary>
+    U8,
+
+    /// <summary>
+    /// 7-bit levels −63..63 (ONNX Runtime's reduce_range) stored as int8: u8 × s8 kernels cannot saturate (255 · 63 · 2 &lt; 32,767),
+    /// at half the weight levels.
+    /// </summary>
+    S7,
 }
