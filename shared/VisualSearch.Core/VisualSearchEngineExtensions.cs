@@ -25,7 +25,8 @@ public static partial class VisualSearchEngineExtensions
         ArgumentNullException.ThrowIfNull(builder);
         var services = builder.Services;
         services.AddOptions<ImagingOptions>().Bind(builder.Configuration.GetSection(ImagingOptions.SectionName)).ValidateDataAnnotations().ValidateOnStart();
-        services.AddOptions<EncoderOptions>().Bind(builder.Configuration.GetSection(EncoderOptions.SectionName)).ValidateDataAnnotations()
+        services.AddOptions<EncoderOptions>().Bind(builder.Configuration.GetSection(EncoderOptions.SectionName))
+            .PostConfigure(o => o.ApplyDefaults(builder.Configuration.GetSection(EncoderOptions.SectionName))).ValidateDataAnnotations()
             .Validate(o => o.Preprocessing != PreprocessingMode.MeanImageBgr || !string.IsNullOrWhiteSpace(o.MeanImageModelPath),
                 "Encoder:Preprocessing MeanImageBgr needs Encoder:MeanImageModelPath.")
             .Validate(o => File.Exists(EncoderOptions.Resolve(o.ModelPath)), "Encoder:ModelPath does not name an existing file.")
@@ -39,10 +40,10 @@ public static partial class VisualSearchEngineExtensions
             .Validate(o => !o.Regions || o.Descriptor == DescriptorMode.FeatureMap, "Encoder:Regions needs Encoder:Descriptor=FeatureMap (regions are pooled from the feature map).")
             .Validate(o => !o.Regions || string.IsNullOrWhiteSpace(o.HeadPath), "Encoder:Regions cannot be combined with Encoder:HeadPath (the head is trained on whole-image vectors).")
             .Validate(o => o.DetailRegionSide == 0 || ((o.Descriptor == DescriptorMode.FeatureMap || o.CopyDescriptor == CopyDescriptorMode.FeatureMap)
-                    && o.DetailRegionSide % EncoderOptions.MapStride == 0 && o.DetailRegionSide > o.ShorterSide && !o.Regions && string.IsNullOrWhiteSpace(o.HeadPath)
+                    && o.DetailRegionSide % EncoderOptions.MapStride == 0 && o.DetailRegionSide > o.ShorterSide && !o.Regions && (o.Descriptor != DescriptorMode.FeatureMap || string.IsNullOrWhiteSpace(o.HeadPath))
                     && string.IsNullOrWhiteSpace(o.CopyHeadPath) && o.DetailRegionWindows.Count > 0),
                 "Encoder:DetailRegionSide needs Encoder:Descriptor=FeatureMap or Encoder:CopyDescriptor=FeatureMap, a multiple of 32 above Encoder:ShorterSide, " +
-                "Encoder:DetailRegionCells of at least one cell, and none of Encoder:Regions, Encoder:HeadPath or Encoder:CopyHeadPath " +
+                "Encoder:DetailRegionCells of at least one cell, and none of Encoder:Regions, Encoder:HeadPath (with Encoder:Descriptor=FeatureMap) or Encoder:CopyHeadPath " +
                 "(a head is trained on whole-image vectors; the regions would not be comparable with the whitened queries).")
             .Validate(o => o.QueryBackground == QueryBackgroundMode.None || (Enum.IsDefined(o.QueryBackground)
                     && (o.Descriptor == DescriptorMode.FeatureMap || o.CopyDescriptor == CopyDescriptorMode.FeatureMap)),
@@ -50,7 +51,7 @@ public static partial class VisualSearchEngineExtensions
             .Validate(o => o.QueryBackground != QueryBackgroundMode.CropView || o.DetailRegionSide > 0,
                 "Encoder:QueryBackground=CropView needs detail regions (Encoder:DetailRegionSide): the crop view asks the items' detail regions when the whole query finds no copy.")
             .Validate(o => o.CopyDescriptor == CopyDescriptorMode.None || o.Descriptor == DescriptorMode.CentreCrop,
-                "Encoder:CopyDescriptor=FeatureMap needs Encoder:Descriptor=CentreCrop (the copy space holds the feature-map vectors beside the centre-crop ones).")
+                "Encoder:CopyDescriptor=FeatureMap needs Encoder:Descriptor=CentreCrop (the copy space holds the feature-map vectors beside the centre-crop ones); with Encoder:Descriptor=FeatureMap leave Encoder:CopyDescriptor out or set it to None.")
             .Validate(o => Enum.IsDefined(o.QueryPrecision), "Encoder:QueryPrecision is Same or Float32.")
             .Validate(o => Enum.IsDefined(o.Int8Weights), "Encoder:Int8Weights is S8, U8 or S7.")
             .Validate(o => o.ForQueries() is null || string.IsNullOrWhiteSpace(o.HeadPath),

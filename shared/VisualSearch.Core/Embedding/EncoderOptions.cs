@@ -82,13 +82,13 @@ public enum DescriptorMode
 /// </summary>
 public enum CopyDescriptorMode
 {
-    /// <summary>No copy space: one vector per item, copy search and duplicates use the category vectors (as before).</summary>
+    /// <summary>No copy space: one vector per item, copy search and duplicates use the category vectors (the default before session 11).</summary>
     None,
 
     /// <summary>
     /// A <see cref="DescriptorMode.FeatureMap"/> vector (with this section's FeatureMap settings: sizes, pooling,
     /// <see cref="EncoderOptions.MaskFlatCells"/>) stored in a second index version of its own model id, read by copy search,
-    /// duplicates and <c>cutoff=auto</c>.
+    /// duplicates and <c>cutoff=auto</c>. The default (docs/quality.md "The shipped default").
     /// </summary>
     FeatureMap,
 }
@@ -248,9 +248,13 @@ public sealed class EncoderOptions
     /// item a second time, whole image and GeM with this section's FeatureMap settings, into a second index version of that
     /// model's id, which copy search (<c>space=copies</c>), duplicates and <c>cutoff=auto</c> read; the category vector
     /// (<see cref="Descriptor"/>, which must stay <see cref="DescriptorMode.CentreCrop"/>) is unchanged. About 2.1x the
-    /// embedding per ingest and 2 KiB more per item. Switching it on needs <c>vsearch reindex</c> to fill the copy space.
+    /// embedding per ingest and 2 KiB more per item; with the default detail regions (<see cref="DetailRegionSide"/>) about 60
+    /// vectors per item in the copy space and 6.3x the ingest time of the centre crop alone (docs/performance.md "The shipped default"). The default (docs/quality.md "The shipped default"): <see cref="CopyDescriptorMode.None"/> goes back to one
+    /// vector per item. Switching it on needs <c>vsearch reindex</c> to fill the copy space. Not set and
+    /// <see cref="Descriptor"/> set to <see cref="DescriptorMode.FeatureMap"/>: None (that one vector is the copy descriptor
+    /// already; <see cref="ApplyDefaults"/>).
     /// </summary>
-    public CopyDescriptorMode CopyDescriptor { get; set; } = CopyDescriptorMode.None;
+    public CopyDescriptorMode CopyDescriptor { get; set; } = CopyDescriptorMode.FeatureMap;
 
     /// <summary>
     /// For <see cref="CopyDescriptor"/>: a projection head applied to the copy vector only (the category vector keeps
@@ -327,9 +331,9 @@ public sealed class EncoderOptions
     /// For <see cref="DescriptorMode.FeatureMap"/>: pool only the cells of the map whose block of the image is not flat
     /// (some channel varies by more than <see cref="FlatCellTolerance"/>): white margins, the white corners of a
     /// circular detail and the black corners of a rotated canvas then do not count (all cells when every block is flat).
-    /// The model id says so (<c>-flat</c>). Regions are pooled whole either way.
+    /// The model id says so (<c>-flat</c>). Regions are pooled whole either way. Default true (the copy space's measured best, docs/quality.md 7a).
     /// </summary>
-    public bool MaskFlatCells { get; set; }
+    public bool MaskFlatCells { get; set; } = true;
 
     /// <summary>For <see cref="MaskFlatCells"/>: the largest spread of a channel (0-255) within a block that counts as flat (JPEG noise on white stays within it).</summary>
     public const int FlatCellTolerance = 8;
@@ -338,9 +342,10 @@ public sealed class EncoderOptions
     /// For <see cref="DescriptorMode.FeatureMap"/> (and so for the copy space): what a <b>query's</b> flat background does
     /// (<see cref="QueryBackgroundMode"/>; the white corners of a detail cut through a circle, letterbox bars). Queries only:
     /// stored vectors, and so the model id, are the same whatever it says, and it can be switched either way on a live
-    /// index. Default None (docs/quality.md section 7g has the measurements).
+    /// index. Default <see cref="QueryBackgroundMode.CropView"/> (docs/quality.md sections 7g and 7i have the measurements); it needs
+    /// detail regions and is left out (None) when no feature-map descriptor runs and it is not set (<see cref="ApplyDefaults"/>).
     /// </summary>
-    public QueryBackgroundMode QueryBackground { get; set; } = QueryBackgroundMode.None;
+    public QueryBackgroundMode QueryBackground { get; set; } = QueryBackgroundMode.CropView;
 
     /// <summary>
     /// For <see cref="DescriptorMode.FeatureMap"/>: also make a vector per region of the map (R-MAC-style grids, see
@@ -363,9 +368,13 @@ public sealed class EncoderOptions
     /// are embedded as before. The longer side is capped in the same proportion as <see cref="MaxLongerSide"/>. The model
     /// id says how the regions were made (<c>-dr448c3-4n60</c>), so an index never mixes them. Costs one inference of about
     /// (DetailRegionSide / ShorterSide)^2 the work per stored item, and up to <see cref="DetailRegionLimit"/> vectors more.
+    /// Default 448 (in the copy space); left out (0) when no feature-map descriptor runs and it is not set (<see cref="ApplyDefaults"/>).
     /// </summary>
     [Range(0, 2048)]
-    public int DetailRegionSide { get; set; }
+    public int DetailRegionSide { get; set; } = DefaultDetailRegionSide;
+
+    /// <summary>The default <see cref="DetailRegionSide"/>: 448, twice the shorter side (docs/quality.md 7e).</summary>
+    public const int DefaultDetailRegionSide = 448;
 
     /// <summary>For <see cref="DetailRegionSide"/>: the square windows' sides in cells of that map, comma-separated (each slid at half its side); 3 and 4 at 448 measured the best trade (docs/quality.md section 7e).</summary>
     [Required, RegularExpression(@"^\s*\d{1,2}(\s*,\s*\d{1,2})*\s*$")]
@@ -421,6 +430,48 @@ public sealed class EncoderOptions
 
     /// <summary>Load the model in the background at start and run one warm-up inference.</summary>
     public bool WarmUpOnStart { get; set; } = true;
+
+    /// <summary>
+    /// The defaults that depend on other settings, after binding <paramref name="section"/> (the Encoder section). Settings
+    /// given there are kept (and the validation at start says when they do not fit together); only defaults give way:
+    /// <list type="bullet">
+    /// <item><see cref="CopyDescriptor"/> with <see cref="Descriptor"/> FeatureMap: None (the item's one vector is the copy descriptor already).</item>
+    /// <item><see cref="DetailRegionSide"/>: 0 where detail regions cannot be made: no feature-map descriptor (the centre crop and no
+    /// copy space), R-MAC <see cref="Regions"/>, or a head on the feature-map vectors (<see cref="HeadPath"/> with
+    /// Descriptor FeatureMap, <see cref="CopyHeadPath"/> in the copy space).</item>
+    /// <item><see cref="QueryBackground"/>: None with no feature-map descriptor, and CropView (which asks the detail regions) None without detail regions.</item>
+    /// </list>
+    /// </summary>
+    public EncoderOptions ApplyDefaults(Microsoft.Extensions.Configuration.IConfiguration section)
+    {
+        ArgumentNullException.ThrowIfNull(section);
+        bool IsSet(string key) => !string.IsNullOrWhiteSpace(section[key]);
+        if (Descriptor == DescriptorMode.FeatureMap && !IsSet(nameof(CopyDescriptor))) CopyDescriptor = CopyDescriptorMode.None;
+        var noRegions = (Descriptor != DescriptorMode.FeatureMap && CopyDescriptor == CopyDescriptorMode.None) || Regions
+            || (Descriptor == DescriptorMode.FeatureMap && !string.IsNullOrWhiteSpace(HeadPath))
+            || (CopyDescriptor != CopyDescriptorMode.None && !string.IsNullOrWhiteSpace(CopyHeadPath));
+        if (noRegions && !IsSet(nameof(DetailRegionSide))) DetailRegionSide = 0;
+        var noFeatureMap = Descriptor != DescriptorMode.FeatureMap && CopyDescriptor == CopyDescriptorMode.None;
+        if (!IsSet(nameof(QueryBackground)) && (noFeatureMap || (DetailRegionSide == 0 && QueryBackground == QueryBackgroundMode.CropView))) QueryBackground = QueryBackgroundMode.None;
+        return this;
+    }
+
+    /// <summary>
+    /// The copy descriptor <paramref name="configuration"/> (the whole configuration) asks for, by the same rules as the bound
+    /// options (the default, or None with <c>Encoder:Descriptor=FeatureMap</c> and no copy setting; <see cref="ApplyDefaults"/>);
+    /// a value that does not parse counts as None here and is left to the options' validation.
+    /// </summary>
+    public static CopyDescriptorMode ConfiguredCopyDescriptor(Microsoft.Extensions.Configuration.IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        var section = configuration.GetSection(SectionName);
+        var copy = section[nameof(CopyDescriptor)];
+        if (!string.IsNullOrWhiteSpace(copy))
+            return Enum.TryParse<CopyDescriptorMode>(copy, ignoreCase: true, out var mode) && Enum.IsDefined(mode) ? mode : CopyDescriptorMode.None;
+        return Enum.TryParse<DescriptorMode>(section[nameof(Descriptor)], ignoreCase: true, out var descriptor) && descriptor == DescriptorMode.FeatureMap
+            ? CopyDescriptorMode.None
+            : new EncoderOptions().CopyDescriptor;
+    }
 
     internal static string Resolve(string path) =>
         Path.IsPathRooted(path) ? path : Path.Combine(AppContext.BaseDirectory, path);

@@ -35,13 +35,13 @@ public sealed class CopySpace : IDisposable
 
     public VectorIndexAccessor Index { get; }
 
-    /// <summary>Whether the configuration asks for a copy space (Encoder:CopyDescriptor other than None; a bad value is left to the options' validation).</summary>
-    public static bool IsConfigured(IConfiguration configuration)
-    {
-        ArgumentNullException.ThrowIfNull(configuration);
-        return Enum.TryParse<CopyDescriptorMode>(configuration[$"{EncoderOptions.SectionName}:{nameof(EncoderOptions.CopyDescriptor)}"], ignoreCase: true, out var mode)
-            && mode != CopyDescriptorMode.None;
-    }
+    /// <summary>
+    /// Whether the configuration asks for a copy space: Encoder:CopyDescriptor other than None, or not set (the default is
+    /// FeatureMap) unless Encoder:Descriptor is FeatureMap (<see cref="EncoderOptions.ConfiguredCopyDescriptor"/>; a bad value
+    /// is left to the options' validation).
+    /// </summary>
+    public static bool IsConfigured(IConfiguration configuration) =>
+        EncoderOptions.ConfiguredCopyDescriptor(configuration) != CopyDescriptorMode.None;
 
     /// <summary>
     /// The copy space of the configured encoder options over the registered catalog: a feature-map encoder

@@ -81,7 +81,7 @@ public sealed class FeatureMapModelTests(EncoderFixture fixture)
     public void The_feature_map_encoder_embeds_the_whole_image_says_so_in_its_model_id_and_makes_regions_in_the_originals_pixels()
     {
         using var cache = new TempDirectory("vs-map-cache-");
-        using var encoder = Create(new EncoderOptions { Descriptor = DescriptorMode.FeatureMap, Regions = true, Int8CachePath = cache.Path });
+        using var encoder = Create(new EncoderOptions { Descriptor = DescriptorMode.FeatureMap, Regions = true, MaskFlatCells = false, DetailRegionSide = 0, QueryBackground = QueryBackgroundMode.None, Int8CachePath = cache.Path });
         Assert.Equal(new ImageInput(224, WholeImage: true, 448, 32), encoder.Input);
 
         // A 640 x 480 photo is embedded whole at 288 x 224 (a 9 x 7 map; 298.7 px rounded to the stride).
@@ -106,7 +106,7 @@ public sealed class FeatureMapModelTests(EncoderFixture fixture)
         Assert.Contains(regions, r => r.Box.X + r.Box.Width == 640 && r.Box.Y + r.Box.Height == 480);
 
         // The same descriptor without regions: the same vector, no regions.
-        using var plain = Create(new EncoderOptions { Descriptor = DescriptorMode.FeatureMap, Int8CachePath = cache.Path });
+        using var plain = Create(new EncoderOptions { Descriptor = DescriptorMode.FeatureMap, MaskFlatCells = false, DetailRegionSide = 0, QueryBackground = QueryBackgroundMode.None, Int8CachePath = cache.Path });
         var without = plain.Embed(prepared);
         Assert.Null(without.Regions);
         Assert.Equal(encoder.Model.Id, plain.Model.Id);
@@ -121,7 +121,7 @@ public sealed class FeatureMapModelTests(EncoderFixture fixture)
     {
         using var cache = new TempDirectory("vs-map-cache-");
         using var encoder = Create(new EncoderOptions { Descriptor = DescriptorMode.FeatureMap, DetailRegionSide = 448, DetailRegionCells = "4,6", DetailRegionLimit = 40, MaskFlatCells = true, Int8CachePath = cache.Path });
-        using var plain = Create(new EncoderOptions { Descriptor = DescriptorMode.FeatureMap, MaskFlatCells = true, Int8CachePath = cache.Path });
+        using var plain = Create(new EncoderOptions { Descriptor = DescriptorMode.FeatureMap, MaskFlatCells = true, DetailRegionSide = 0, Int8CachePath = cache.Path });
         Assert.Equal(new ImageInput(448, WholeImage: true, 896, 32), encoder.RegionInput);
         Assert.Null(plain.RegionInput);
         Assert.Equal(plain.Input, encoder.Input);
@@ -170,7 +170,9 @@ public sealed class FeatureMapModelTests(EncoderFixture fixture)
     [Fact]
     public void The_detail_regions_id_names_the_size_the_windows_the_limit_and_an_uneven_cap()
     {
-        Assert.Null(OnnxImageEncoder.DetailRegionsId(new EncoderOptions()));
+        Assert.Null(OnnxImageEncoder.DetailRegionsId(new EncoderOptions { DetailRegionSide = 0 }));
+        // The default: 448, windows of 3 and 4 cells, at most 60 (docs/quality.md "The shipped default").
+        Assert.Equal("dr448c3-4n60", OnnxImageEncoder.DetailRegionsId(new EncoderOptions()));
         Assert.Equal("dr672c3-4n60", OnnxImageEncoder.DetailRegionsId(new EncoderOptions { DetailRegionSide = 672 }));
         Assert.Equal("dr896c6n30max1280", OnnxImageEncoder.DetailRegionsId(new EncoderOptions { DetailRegionSide = 896, DetailRegionCells = " 6, 6 ", DetailRegionLimit = 30, MaxLongerSide = 320 }));
     }
@@ -193,7 +195,7 @@ public sealed class FeatureMapModelTests(EncoderFixture fixture)
     [InlineData(PoolingMethod.GeM, 3f, 0, "map-gem3-s224")]
     [InlineData(PoolingMethod.GeM, 2.5f, 288, "map-gem2p5-s224-s288")]
     public void The_descriptor_id_names_the_pooling_and_the_sizes(PoolingMethod pooling, float p, int second, string expected) =>
-        Assert.Equal(expected, OnnxImageEncoder.DescriptorId(new EncoderOptions { Pooling = pooling, GemP = p, SecondShorterSide = second }));
+        Assert.Equal(expected, OnnxImageEncoder.DescriptorId(new EncoderOptions { Pooling = pooling, GemP = p, SecondShorterSide = second, MaskFlatCells = false }));
 
     [Fact]
     public void The_descriptor_id_says_when_flat_cells_are_masked() =>

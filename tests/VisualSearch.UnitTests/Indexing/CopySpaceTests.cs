@@ -229,14 +229,14 @@ public sealed class CopySpaceTests(EncoderFixture fixture) : IDisposable
     [Fact]
     public async Task The_engine_registers_the_copy_space_only_when_configured_and_duplicates_use_it()
     {
-        using (var plain = BuildHost(new() { }))
+        using (var plain = BuildHost(new() { ["Encoder:CopyDescriptor"] = "None" }))
         {
             Assert.Null(plain.Services.GetService<CopySpace>());
             Assert.False(plain.Services.GetRequiredService<SearchService>().HasCopySpace);
             Assert.Equal(0.82f, plain.Services.GetRequiredService<DuplicateService>().DefaultMinScore);
         }
 
-        using (var dual = BuildHost(new() { ["Encoder:CopyDescriptor"] = "FeatureMap", ["Encoder:MaskFlatCells"] = "true" }))
+        using (var dual = BuildHost(new() { ["Encoder:CopyDescriptor"] = "FeatureMap", ["Encoder:MaskFlatCells"] = "true", ["Encoder:DetailRegionSide"] = "0" }))
         {
             var copies = dual.Services.GetRequiredService<CopySpace>();
             Assert.EndsWith("-map-gem3-s224-flat-512", copies.Encoder.Model.Id, StringComparison.Ordinal);
@@ -244,6 +244,36 @@ public sealed class CopySpaceTests(EncoderFixture fixture) : IDisposable
             Assert.Equal(0.83f, dual.Services.GetRequiredService<DuplicateService>().DefaultMinScore);
             // The category encoder is unchanged by the copy settings.
             Assert.Equal(fixture.Encoder.Model.Id, dual.Services.GetRequiredService<IImageEncoder>().Model.Id);
+        }
+
+        // With no settings: the shipped default, the copy space of the flat-masked GeM vector with detail regions at 448
+        // and the query's crop view, beside the unchanged centre crop (docs/quality.md "The shipped default").
+        string defaultCopyModel;
+        using (var defaults = BuildHost(new() { }))
+        {
+            var copies = defaults.Services.GetRequiredService<CopySpace>();
+            defaultCopyModel = copies.Encoder.Model.Id;
+            Assert.EndsWith("-map-gem3-s224-flat-dr448c3-4n60-512", copies.Encoder.Model.Id, StringComparison.Ordinal);
+            Assert.Equal("bgcrop", copies.Encoder.Model.CropViewPath);
+            Assert.Equal(new ImageInput(448, WholeImage: true, 896, EncoderOptions.MapStride), copies.Encoder.RegionInput);
+            Assert.Equal(fixture.Encoder.Model.Id, defaults.Services.GetRequiredService<IImageEncoder>().Model.Id);
+            Assert.Null(defaults.Services.GetRequiredService<IImageEncoder>().RegionInput);
+            Assert.Equal(0.83f, defaults.Services.GetRequiredService<DuplicateService>().DefaultMinScore);
+        }
+
+        // Encoder:CopyDescriptor=None alone is one vector per item again: the feature-map defaults (detail regions, the crop
+        // view) give way instead of failing the start; so does the copy space with Encoder:Descriptor=FeatureMap alone.
+        foreach (var (key, value) in new[] { ("Encoder:CopyDescriptor", "None"), ("Encoder:Descriptor", "FeatureMap") })
+        {
+            using var one = BuildHost(new() { [key] = value });
+            await one.StartAsync();
+            var options = one.Services.GetRequiredService<IOptions<EncoderOptions>>().Value;
+            Assert.Equal(CopyDescriptorMode.None, options.CopyDescriptor);
+            Assert.Null(one.Services.GetService<CopySpace>());
+            Assert.Equal(value == "None" ? (0, QueryBackgroundMode.None) : (448, QueryBackgroundMode.CropView), (options.DetailRegionSide, options.QueryBackground));
+            // Encoder:Descriptor=FeatureMap alone is the default copy space's encoder in the one space (what eval-copies measures with it).
+            Assert.Equal(value == "None" ? fixture.Encoder.Model.Id : defaultCopyModel, one.Services.GetRequiredService<IImageEncoder>().Model.Id);
+            await one.StopAsync();
         }
 
         // Two feature-map descriptors would be one model in two spaces: refused at start, naming the setting.
@@ -272,7 +302,7 @@ public sealed class CopySpaceTests(EncoderFixture fixture) : IDisposable
     [Fact]
     public async Task A_query_background_changes_copy_search_queries_only_and_needs_a_feature_map()
     {
-        using var host = BuildHost(new() { ["Encoder:CopyDescriptor"] = "FeatureMap", ["Encoder:MaskFlatCells"] = "true", ["Encoder:QueryBackground"] = "Crop" });
+        using var host = BuildHost(new() { ["Encoder:CopyDescriptor"] = "FeatureMap", ["Encoder:MaskFlatCells"] = "true", ["Encoder:QueryBackground"] = "Crop", ["Encoder:DetailRegionSide"] = "0" });
         var copies = host.Services.GetRequiredService<CopySpace>();
         var category = host.Services.GetRequiredService<IImageEncoder>();
         // The stored model ids are as without it; only the copy space's queries are made differently.
@@ -310,7 +340,7 @@ public sealed class CopySpaceTests(EncoderFixture fixture) : IDisposable
         Assert.Equal(EncoderFixture.Cosine(fixture.Encoder.Embed(fixture.Decoder.Prepare(detail, fixture.Encoder.Input)).Vector, categoryStored.Vector), categoryHit.Score, 1e-4f);
 
         // Without a feature map in either space it is refused at start, naming the setting.
-        using var none = BuildHost(new() { ["Encoder:QueryBackground"] = "Crop" });
+        using var none = BuildHost(new() { ["Encoder:CopyDescriptor"] = "None", ["Encoder:QueryBackground"] = "Crop" });
         var error = await Assert.ThrowsAsync<OptionsValidationException>(() => none.StartAsync());
         Assert.Contains("Encoder:QueryBackground", error.Message, StringComparison.Ordinal);
     }
@@ -344,8 +374,16 @@ public sealed class CopySpaceTests(EncoderFixture fixture) : IDisposable
     [Fact]
     public void The_copy_encoder_is_a_float32_feature_map_without_head_regions_or_spinning()
     {
-        Assert.Null(new EncoderOptions().ForCopies());
-        Assert.True(new EncoderOptions().EffectiveAllowSpinning);
+        Assert.Null(new EncoderOptions { CopyDescriptor = CopyDescriptorMode.None }.ForCopies());
+        Assert.True(new EncoderOptions { CopyDescriptor = CopyDescriptorMode.None }.EffectiveAllowSpinning);
+        // The default (docs/quality.md "The shipped default"): a copy space of the flat-masked GeM vector with detail regions
+        // at 448 and the query's crop view; the category vector stays the centre crop.
+        var defaults = new EncoderOptions();
+        var copies = defaults.ForCopies()!;
+        Assert.Equal((DescriptorMode.CentreCrop, CopyDescriptorMode.FeatureMap), (defaults.Descriptor, defaults.CopyDescriptor));
+        Assert.Equal((DescriptorMode.FeatureMap, EncoderPrecision.Float32, true, 448, "3,4", 60, QueryBackgroundMode.CropView),
+            (copies.Descriptor, copies.Precision, copies.MaskFlatCells, copies.DetailRegionSide, copies.DetailRegionCells, copies.DetailRegionLimit, copies.QueryBackground));
+        Assert.False(defaults.EffectiveAllowSpinning);
         var category = new EncoderOptions
         {
             CopyDescriptor = CopyDescriptorMode.FeatureMap, Precision = EncoderPrecision.Int8, HeadPath = "head.bin",
@@ -414,9 +452,15 @@ public sealed class CopySpaceTests(EncoderFixture fixture) : IDisposable
 
         var headPath = Path.Combine(_dir.Path, "any.head");
         new ProjectionHead("resnet18-000000000000-map-gem3-s224-512", new float[512], new float[512 * 2], 2).Save(headPath);
-        using var alone = BuildHost(new() { ["Encoder:CopyHeadPath"] = headPath });
+        using var alone = BuildHost(new() { ["Encoder:CopyDescriptor"] = "None", ["Encoder:CopyHeadPath"] = headPath });
         var withoutSpace = await Assert.ThrowsAsync<OptionsValidationException>(() => alone.StartAsync());
         Assert.Contains("Encoder:CopyHeadPath needs Encoder:CopyDescriptor=FeatureMap", withoutSpace.Message, StringComparison.Ordinal);
+
+        // A copy head with the default copy space: the default detail regions (and the crop view that asks them) give way,
+        // since a head is trained on whole-image vectors; set explicitly they are refused (the test above).
+        using var withHead = BuildHost(new() { ["Encoder:CopyHeadPath"] = headPath });
+        var options = withHead.Services.GetRequiredService<IOptions<EncoderOptions>>().Value;
+        Assert.Equal((CopyDescriptorMode.FeatureMap, 0, QueryBackgroundMode.None), (options.CopyDescriptor, options.DetailRegionSide, options.QueryBackground));
     }
 
     [Fact]
@@ -459,7 +503,12 @@ public sealed class CopySpaceTests(EncoderFixture fixture) : IDisposable
 
     private CopySpace CopySpaceOver(IVectorIndexCatalog catalog, Func<IVectorIndex, IVectorIndex>? wrap = null, string? copyHeadPath = null, int detailRegionSide = 0)
     {
-        var encoder = CopyEncoder(new EncoderOptions { CopyDescriptor = CopyDescriptorMode.FeatureMap, CopyHeadPath = copyHeadPath, DetailRegionSide = detailRegionSide });
+        // The copy settings these tests were written for (before the default held the mask, detail regions and the crop view).
+        var encoder = CopyEncoder(new EncoderOptions
+        {
+            CopyDescriptor = CopyDescriptorMode.FeatureMap, CopyHeadPath = copyHeadPath, DetailRegionSide = detailRegionSide,
+            MaskFlatCells = false, QueryBackground = QueryBackgroundMode.None,
+        });
         IVectorIndex index = Own(new VersionedVectorIndex(catalog, followCurrent: false));
         return new CopySpace(encoder, new VectorIndexAccessor(wrap?.Invoke(index) ?? index, encoder));
     }
