@@ -6,7 +6,10 @@ namespace VisualSearch.Duplicates;
 /// <summary>
 /// The self-join: each item's k nearest neighbours at or above a score, asked of the index itself, so it walks the
 /// approximate graph where the index has one and scans exactly below it, and the scores are the index's exact
-/// re-ranked cosines. Queries run in parallel; the owner scope applies to the neighbours too.
+/// re-ranked cosines. Queries run in parallel; the owner scope applies to the neighbours too. Items are compared by their
+/// own (whole-image) vectors only (<see cref="VectorSelection.Own"/>): in a space with detail regions (the default copy
+/// space) a detail of another item is not a duplicate of it, and the groups and the open-set threshold were measured so
+/// (docs/quality.md 7i, "The shipped default"); in a space without regions Own is every vector.
 /// </summary>
 public static class DuplicateFinder
 {
@@ -33,7 +36,7 @@ public static class DuplicateFinder
         {
             var record = await index.GetAsync(id, scope, ct).ConfigureAwait(false);
             if (record is null) return; // deleted meanwhile
-            var hits = await index.SearchAsync(record.Vector, new VectorQuery(neighbours, minScore, null, id) { Scope = scope }, ct).ConfigureAwait(false);
+            var hits = await index.SearchAsync(record.Vector, new VectorQuery(neighbours, minScore, null, id) { Scope = scope, Vectors = VectorSelection.Own }, ct).ConfigureAwait(false);
             foreach (var hit in hits)
                 pairs.Add(DuplicatePair.Of(id, hit.Id, hit.Score, DuplicateKind.Near));
         }).ConfigureAwait(false);
