@@ -187,17 +187,20 @@ public static class BenchCommand
 
             // Ingest end to end (read, hash, decode, embed, fsynced upsert) into a fresh index.
             string? ingestIndex = null;
-            foreach (var workers in parts.Contains("ingest") || parts.Contains("cold") ? [1, 2] : Array.Empty<int>())
+            // The centre crop alone (Encoder:CopyDescriptor None, the work the peer does), then with 2 workers the default (the copy space too).
+            foreach (var (workers, copySpace) in parts.Contains("ingest") || parts.Contains("cold") ? [(1, false), (2, false), (2, true)] : Array.Empty<(int, bool)>())
             {
-                await SectionAsync(report, log, $"ingest with {workers} worker(s)", async () =>
+                var what = copySpace ? "the default (copy space, detail regions)" : "centre crop only";
+                await SectionAsync(report, log, $"ingest with {workers} worker(s), {what}", async () =>
                 {
-                    var root = Path.Combine(work, $"ingest-index-{workers}");
+                    var root = Path.Combine(work, $"ingest-index-{workers}{(copySpace ? "-copies" : "")}");
                     // A fresh index each run (a kept --work folder would otherwise answer "unchanged").
                     TryDelete(root);
-                    var rate = await IngestAsync(root, ingestFiles, workers, cancellationToken).ConfigureAwait(false);
-                    report.Ingest.Add(new IngestResult(workers, workers == 1 ? 2 : 1, ingestFiles.Count, rate));
-                    ingestIndex = root;
-                    await log.WriteLineAsync($"ingest with {workers} worker(s): {rate:F1} images/s").ConfigureAwait(false);
+                    var rate = await IngestAsync(root, ingestFiles, workers, copySpace, cancellationToken).ConfigureAwait(false);
+                    report.Ingest.Add(new IngestResult(workers, workers == 1 ? 2 : 1, ingestFiles.Count, rate, what));
+                    if (!copySpace) ingestIndex = root;
+                    else TryDelete(root);
+                    await log.WriteLineAsync($"ingest with {workers} worker(s), {what}: {rate:F1} images/s").ConfigureAwait(false);
                 }, cancellationToken).ConfigureAwait(false);
             }
 
@@ -274,9 +277,15 @@ public static class BenchCommand
                         ["Encoder__Descriptor"] = nameof(DescriptorMode.FeatureMap),
                         ["Encoder__Regions"] = "true",
                         ["Encoder__Precision"] = nameof(EncoderPrecision.Float32),
+                        ["Encoder__MaskFlatCells"] = "false",
                     };
+                    // R-MAC regions as before the copy space's defaults: no flat-cell mask, no detail regions, no query crop.
                     using var regionalEncoder = new OnnxImageEncoder(
-                        Options.Create(new EncoderOptions { Descriptor = DescriptorMode.FeatureMap, Regions = true, Precision = EncoderPrecision.Float32, IntraOpThreads = 2 }),
+                        Options.Create(new EncoderOptions
+                        {
+                            Descriptor = DescriptorMode.FeatureMap, Regions = true, Precision = EncoderPrecision.Float32, IntraOpThreads = 2,
+                            CopyDescriptor = CopyDescriptorMode.None, MaskFlatCells = false, DetailRegionSide = 0, QueryBackground = QueryBackgroundMode.None,
+                        }),
                         NullLogger<OnnxImageEncoder>.Instance, metrics);
                     var model = regionalEncoder.Model;
                     if (!model.Regions) throw new InvalidOperationException($"The encoder for the regional part ({model.Id}) makes no regions.");
@@ -378,7 +387,7 @@ public static class BenchCommand
     {
         var options = new EncoderOptions();
         configuration.GetSection(EncoderOptions.SectionName).Bind(options);
-        return options;
+        return options.ApplyDefaults(configuration.GetSection(EncoderOptions.SectionName));
     }
 
     private static OnnxImageEncoder Encoder(IConfiguration configuration, int threads, EncoderPrecision precision, VisualSearchMetrics metrics) =>
@@ -422,13 +431,15 @@ public static class BenchCommand
     }
 
     /// <summary>What vsearch index does, timed after the model is loaded: images per second.</summary>
-    private static async Task<double> IngestAsync(string root, IReadOnlyList<string> files, int workers, CancellationToken cancellationToken)
+    private static async Task<double> IngestAsync(string root, IReadOnlyList<string> files, int workers, bool copySpace, CancellationToken cancellationToken)
     {
         var overrides = new Dictionary<string, string?>
         {
             ["Encoder:WarmUpOnStart"] = "false",
             ["Encoder:IntraOpThreads"] = workers > 1 ? "1" : "2",
         };
+        // Without the copy space: the centre crop alone, as the peer embeds (the default adds the copy space and its regions).
+        if (!copySpace) overrides["Encoder:CopyDescriptor"] = nameof(CopyDescriptorMode.None);
         using var host = EngineHost.Build(CliArgs.Parse(["--index", root]), overrides);
         await host.StartAsync(cancellationToken).ConfigureAwait(false);
         await host.Services.GetRequiredService<IImageEncoder>().WarmUpAsync(cancellationToken).ConfigureAwait(false);

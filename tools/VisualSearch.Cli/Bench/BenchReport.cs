@@ -64,7 +64,7 @@ internal sealed record ModelLoadResult(string Precision, double P50Ms);
 /// <summary>Cosine between the embedding of the k/8 scaled decode and that of a full-size decode.</summary>
 internal sealed record CosineResult(int Images, double Min, double Mean);
 
-internal sealed record IngestResult(int Workers, int IntraOpThreadsPerWorker, int Images, double ImagesPerSecond);
+internal sealed record IngestResult(int Workers, int IntraOpThreadsPerWorker, int Images, double ImagesPerSecond, string What = "centre crop only");
 
 internal sealed record ColdStartResult(string Command, int IndexRecords, double Milliseconds);
 

@@ -19,7 +19,7 @@ internal static class BenchTable
         w.WriteLine();
         foreach (var e in r.Embed) Line(w, $"embed (ResNet18 {e.Precision}, IntraOpNumThreads {e.IntraOpThreads}): {e.P50Ms:F1} ms p50{(e.ModelAloneP50Ms is { } alone ? " (the model alone: " + alone.ToString("F1", CultureInfo.InvariantCulture) + " ms)" : "")}");
         foreach (var l in r.ModelLoad) Line(w, $"model load (ResNet18 {l.Precision}, session from file): {l.P50Ms:F0} ms p50");
-        foreach (var i in r.Ingest) Line(w, $"ingest, {i.Workers} worker(s) x {i.IntraOpThreadsPerWorker} inference thread(s): {i.ImagesPerSecond:F1} images/s ({i.Images} 12 MP JPEGs, read + hash + decode + embed + fsynced upsert)");
+        foreach (var i in r.Ingest) Line(w, $"ingest, {i.Workers} worker(s) x {i.IntraOpThreadsPerWorker} inference thread(s), {i.What}: {i.ImagesPerSecond:F1} images/s ({i.Images} 12 MP JPEGs, read + hash + decode + embed + fsynced upsert)");
         if (r.Peer is { } p)
         {
             if (p.Error is not null) Line(w, $"peer stack: not run: {p.Error}");
