@@ -92,6 +92,31 @@ public abstract partial class VectorIndexConformanceTests
     }
 
     [Fact]
+    public async Task Items_with_the_defaults_sixty_regions_each_fill_k_with_distinct_items_and_own_search_ignores_them()
+    {
+        // The shipped default stores up to 60 detail regions per item in the copy space (Encoder:DetailRegionLimit): six
+        // items whose 60 regions each are all closer to the query than the next item's best, so k items need 4 x 61 vectors.
+        var index = await NewRegionIndexAsync();
+        for (var i = 0; i < 6; i++)
+        {
+            var regions = Enumerable.Range(0, 60).Select(j => (Unit(1, 0, 0.05f * i, 0.0005f * j), new RegionBox(j, i, 8, 8))).ToArray();
+            await index.UpsertAsync(WithRegions(Record($"item{i}", Unit(0, 1, 0, 0.1f * i)), regions));
+        }
+
+        var hits = await index.SearchAsync(Query, new VectorQuery(4));
+        Assert.Equal(["item0", "item1", "item2", "item3"], hits.Select(h => h.Id));
+        Assert.All(hits, h => Assert.Equal(new RegionBox(0, int.Parse(h.Id[4..], System.Globalization.CultureInfo.InvariantCulture), 8, 8), h.Region));
+        var regionHits = await index.SearchAsync(Query, new VectorQuery(4) { Vectors = VectorSelection.Regions });
+        Assert.Equal(hits.Select(h => h.Id), regionHits.Select(h => h.Id));
+        // Own: each item's own vector alone (all orthogonal to the query), one hit per item, no region named.
+        var own = await index.SearchAsync(Query, new VectorQuery(6) { Vectors = VectorSelection.Own });
+        Assert.Equal(6, own.Select(h => h.Id).Distinct().Count());
+        Assert.All(own, h => Assert.Null(h.Region));
+        Assert.Equal(6, await index.CountAsync());
+        Assert.Equal(60, (await index.GetAsync("item5"))!.Regions.Count);
+    }
+
+    [Fact]
     public async Task Get_returns_the_item_with_its_regions()
     {
         var index = await IndexWithRegionsAsync();

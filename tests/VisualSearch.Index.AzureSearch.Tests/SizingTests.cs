@@ -133,17 +133,28 @@ public sealed class SizingTests
         Assert.Contains("copies", text.ToString(), StringComparison.Ordinal);
 
         using var json = new StringWriter();
-        Assert.Equal(0, await SizingCommand.RunAsync(CliArgs.Parse(["--items", "100000", "--copy-space", "--json"], "json", "legacy-quotas", "copy-space"), json, CancellationToken.None));
+        Assert.Equal(0, await SizingCommand.RunAsync(CliArgs.Parse(["--items", "100000", "--copy-space", "--copy-regions", "0", "--json"], "json", "legacy-quotas", "copy-space"), json, CancellationToken.None));
         using var document = JsonDocument.Parse(json.ToString());
         Assert.Equal(0, document.RootElement.GetProperty("copyRegions").GetInt32());
         var layout = document.RootElement.GetProperty("layouts")[2];
         Assert.Equal(1, layout.GetProperty("copySpace").GetProperty("vectorsPerItem").GetInt32());
         Assert.Equal(2 * layout.GetProperty("VectorBytes").GetInt64(), layout.GetProperty("totalVectorBytes").GetInt64());
 
-        // Without the copy options the JSON has none of its fields.
+        // Without copy options: the product's default, the copy space with its detail regions (59 per item).
+        using var byDefault = new StringWriter();
+        Assert.Equal(0, await SizingCommand.RunAsync(CliArgs.Parse(["--items", "100000", "--json"], "json", "legacy-quotas", "copy-space", "no-copy-space"), byDefault, CancellationToken.None));
+        using (var defaults = JsonDocument.Parse(byDefault.ToString()))
+        {
+            Assert.Equal(SizingCommand.DefaultCopyRegions, defaults.RootElement.GetProperty("copyRegions").GetInt32());
+            Assert.Equal(1 + SizingCommand.DefaultCopyRegions, defaults.RootElement.GetProperty("layouts")[2].GetProperty("copySpace").GetProperty("vectorsPerItem").GetInt32());
+        }
+
+        // With --no-copy-space (Encoder__CopyDescriptor=None) the JSON has none of its fields.
         using var plain = new StringWriter();
-        Assert.Equal(0, await SizingCommand.RunAsync(CliArgs.Parse(["--items", "100000", "--json"], "json", "legacy-quotas", "copy-space"), plain, CancellationToken.None));
+        Assert.Equal(0, await SizingCommand.RunAsync(CliArgs.Parse(["--items", "100000", "--no-copy-space", "--json"], "json", "legacy-quotas", "copy-space", "no-copy-space"), plain, CancellationToken.None));
         Assert.DoesNotContain("copy", plain.ToString(), StringComparison.OrdinalIgnoreCase);
+        await Assert.ThrowsAsync<UsageException>(() => SizingCommand.RunAsync(
+            CliArgs.Parse(["--items", "1000", "--no-copy-space", "--copy-regions", "3"], "json", "copy-space", "no-copy-space"), TextWriter.Null, CancellationToken.None));
 
         foreach (var bad in new[] { "-1", "1001", "x" })
         {

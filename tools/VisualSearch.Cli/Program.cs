@@ -15,7 +15,7 @@ const string Usage = """
       vsearch bench-duplicates [--count 100000] [--workers N] [--json]
       vsearch loadtest [--url http://127.0.0.1:7071] [--duration 10s] [--concurrency 1,4,16] [--mode id|image|both] [--key KEY] [--json]
       vsearch reindex (--from-folder DIR | --from-container [--container NAME]) [--index DIR] [--workers N] [--resume] [--prune]
-      vsearch sizing --items N [--regions R] [--dimension D] [--replicas N] [--hnsw-m M] [--legacy-quotas] [--copy-space] [--copy-regions R] [--copy-dimension D] [--json]
+      vsearch sizing --items N [--regions R] [--dimension D] [--replicas N] [--hnsw-m M] [--legacy-quotas] [--copy-space | --no-copy-space] [--copy-regions R] [--copy-dimension D] [--json]
       vsearch eval <folder-or-manifest> [--k 1,5,10] [--subset NAME] [--task T] [--classes all|train|test] [--head FILE] [--json]
       vsearch eval-copies <refs-folder> [--distractors DIR] [--seed N] [--limit N] [--head FILE] [--json]
       vsearch train <folder-or-manifest> --out FILE [--dim 128] [--epochs 20] [--subset NAME] [--all-classes] [--whiten] [--json]
@@ -59,7 +59,7 @@ try
         "bench-duplicates" => await BenchDuplicatesCommand.RunAsync(CliArgs.Parse(rest, "json", "verbose"), Console.Out, cts.Token),
         "seed-synthetic" => await SeedSyntheticCommand.RunAsync(CliArgs.Parse(rest, "verbose"), Console.Out, cts.Token),
         "reindex" => await ReindexCommand.RunAsync(CliArgs.Parse(rest, "from-container", "resume", "prune", "verbose"), Console.Out, Console.Error, cts.Token),
-        "sizing" => await SizingCommand.RunAsync(CliArgs.Parse(rest, "json", "legacy-quotas", "copy-space"), Console.Out, cts.Token),
+        "sizing" => await SizingCommand.RunAsync(CliArgs.Parse(rest, "json", "legacy-quotas", "copy-space", "no-copy-space"), Console.Out, cts.Token),
         "eval" => await EvalCommand.RunAsync(CliArgs.Parse(rest, "json", "no-cache", "verbose"), Console.Out, Console.Error, cts.Token),
         "eval-copies" => await EvalCopiesCommand.RunAsync(CliArgs.Parse(rest, "json", "no-cache", "verbose"), Console.Out, Console.Error, cts.Token),
         "compare-precision" => await ComparePrecisionCommand.RunAsync(CliArgs.Parse(rest, "json", "no-cache", "verbose"), Console.Out, Console.Error, cts.Token),
