@@ -39,6 +39,9 @@ public static class EvalCopiesCommand
         }
 
         using var engine = QualityEngine.Create(args);
+        if (engine.CopySpaceConfigured)
+            stderr.WriteLine($"note: this measures the category vector ({engine.ModelId}); the product's copy search, duplicates and cutoff=auto read the copy space. " +
+                "Measure that with Encoder__Descriptor=FeatureMap (the copy space's descriptor, detail regions and query rules in one space; docs/quality.md \"The shipped default\").");
         var indexedFiles = references.Concat(distractors).ToList();
         var indexedEmbeddings = engine.Embed(indexedFiles.Select(EmbeddingJob.ForFile).ToList(), "references and distractors", stderr, cancellationToken, storedItems: true);
 

@@ -31,12 +31,20 @@ internal sealed class QualityEngine : IDisposable
         RegionMargin = DetailRegions ? search.RegionMargin : 0;
         CropViews = DetailRegions && Encoder.Model.CropViewId is not null;
         CropView = CropViewRule.Of(search);
+        CopySpaceConfigured = options.CopyDescriptor != CopyDescriptorMode.None;
         Head = head;
         CacheDirectory = cacheDirectory;
         Workers = workers;
     }
 
     public IImageDecoder Decoder { get; }
+
+    /// <summary>
+    /// The configuration holds a copy space (Encoder:CopyDescriptor, the default): the product's copy search reads it, while
+    /// these commands measure <see cref="Encoder"/>, the category vector (<c>Encoder__Descriptor=FeatureMap</c> makes the
+    /// measured encoder the copy space's).
+    /// </summary>
+    public bool CopySpaceConfigured { get; }
 
     public IImageEncoder Encoder { get; }
 
