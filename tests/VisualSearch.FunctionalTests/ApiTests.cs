@@ -6,7 +6,11 @@ using VisualSearch.FunctionalTests.Infrastructure;
 
 namespace VisualSearch.FunctionalTests;
 
-/// <summary>One local host (vsearch serve --no-watch on Kestrel) with every sample photo indexed.</summary>
+/// <summary>
+/// One local host (vsearch serve --no-watch on Kestrel) with every sample photo indexed, one vector per item
+/// (<c>Encoder__CopyDescriptor=None</c>: these tests are of the API surface over one space; the default's copy space is
+/// CopySpaceApiTests').
+/// </summary>
 public sealed class ApiHostFixture : IAsyncLifetime
 {
     private LocalHost? _host;
@@ -17,7 +21,7 @@ public sealed class ApiHostFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        _host = await LocalHost.StartAsync(watch: false).ConfigureAwait(false);
+        _host = await LocalHost.StartAsync(watch: false, new Dictionary<string, string?> { ["Encoder:CopyDescriptor"] = "None" }).ConfigureAwait(false);
         await _host.IngestPhotosAsync(Indexed).ConfigureAwait(false);
     }
 

@@ -5,18 +5,20 @@ using VisualSearch.Ingestion;
 namespace VisualSearch.FunctionalTests;
 
 /// <summary>
-/// Issue 14's dual design through the local host (real Kestrel, the real ResNet18 twice: the centre crop and the
-/// feature map) with <c>Encoder__CopyDescriptor=FeatureMap</c>: the search API's <c>space</c>, <c>cutoff=auto</c> in the
-/// copy space, the health details, duplicates at the copy threshold, and a removal from both spaces.
+/// Issue 14's dual design through the local host (real Kestrel, the real ResNet18 three times: the centre crop, the
+/// feature map and its detail regions) with the default settings (<c>Encoder__CopyDescriptor=FeatureMap</c> since session
+/// 11): the search API's <c>space</c>, <c>cutoff=auto</c> in the copy space, the health details, duplicates at the copy
+/// threshold, and a removal from both spaces; and a host with <c>Encoder__CopyDescriptor=None</c>.
 /// </summary>
 public sealed class CopySpaceApiTests
 {
     private static readonly string[] Photos = ["chelsea.png", "coffee.png", "astronaut.png", "hubble_deep_field.jpg"];
 
     [Fact]
-    public async Task The_copy_space_answers_space_copies_and_cutoff_auto_and_the_category_space_the_rest()
+    public async Task The_default_copy_space_answers_space_copies_and_cutoff_auto_and_the_category_space_the_rest()
     {
-        await using var host = await LocalHost.StartAsync(overrides: new Dictionary<string, string?> { ["Encoder:CopyDescriptor"] = "FeatureMap" });
+        // No encoder settings: the shipped default.
+        await using var host = await LocalHost.StartAsync();
         await host.IngestPhotosAsync(Photos);
         var edited = TestImages.EditedCopy(Repo.PhotoBytes("chelsea.png"));
 
@@ -26,7 +28,7 @@ public sealed class CopySpaceApiTests
         var copies = details.GetProperty("copies");
         var copyModel = copies.GetProperty("model").GetString()!;
         Assert.Matches("^resnet18-[0-9a-f]{12}-512$", categoryModel);
-        Assert.Matches("^resnet18-[0-9a-f]{12}-map-gem3-s224-512$", copyModel);
+        Assert.Matches("^resnet18-[0-9a-f]{12}-map-gem3-s224-flat-dr448c3-4n60-512$", copyModel);
         Assert.Equal(Photos.Length, details.GetProperty("count").GetInt64());
         Assert.Equal(Photos.Length, copies.GetProperty("count").GetInt64());
         // One directory per space's model under the index root, the pointer naming the category model.
@@ -84,7 +86,7 @@ public sealed class CopySpaceApiTests
     [Fact]
     public async Task A_host_without_a_copy_space_reports_none_and_searches_the_category_space()
     {
-        await using var host = await LocalHost.StartAsync();
+        await using var host = await LocalHost.StartAsync(overrides: new Dictionary<string, string?> { ["Encoder:CopyDescriptor"] = "None" });
         await host.IngestPhotosAsync(Photos[..2]);
         using var health = await host.Client.GetAsync("/api/health");
         Assert.False((await Http.JsonAsync(health)).TryGetProperty("copies", out _));
