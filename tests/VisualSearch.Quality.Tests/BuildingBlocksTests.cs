@@ -383,7 +383,7 @@ public sealed class BuildingBlocksTests
         using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
         var metrics = new VisualSearchMetrics(services.GetRequiredService<IMeterFactory>());
         var decoder = new ImageDecoder(Options.Create(new ImagingOptions()));
-        var options = new EncoderOptions { Descriptor = DescriptorMode.FeatureMap, QueryBackground = QueryBackgroundMode.Crop, Int8CachePath = dir.Path };
+        var options = new EncoderOptions { Descriptor = DescriptorMode.FeatureMap, QueryBackground = QueryBackgroundMode.Crop, DetailRegionSide = 0, Int8CachePath = dir.Path };
         using var encoder = new OnnxImageEncoder(Options.Create(options), NullLogger<OnnxImageEncoder>.Instance, metrics);
 
         // A noisy 1200 x 900 reference (its detail, 180 to 329 px, is scaled to 224) and its circular detail (eval-copies' partial-circ edit): the detail has a background.

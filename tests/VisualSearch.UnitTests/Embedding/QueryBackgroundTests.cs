@@ -215,8 +215,8 @@ public sealed class QueryBackgroundTests(EncoderFixture fixture)
     public void A_queries_background_changes_its_vector_only_and_never_a_stored_vector_or_the_model_id(QueryBackgroundMode mode, string path)
     {
         using var cache = new TempDirectory("vs-map-cache-");
-        using var plain = Create(new EncoderOptions { Descriptor = DescriptorMode.FeatureMap, MaskFlatCells = true, QueryBackground = QueryBackgroundMode.None, Int8CachePath = cache.Path });
-        using var encoder = Create(new EncoderOptions { Descriptor = DescriptorMode.FeatureMap, MaskFlatCells = true, QueryBackground = mode, Int8CachePath = cache.Path });
+        using var plain = Create(new EncoderOptions { Descriptor = DescriptorMode.FeatureMap, MaskFlatCells = true, DetailRegionSide = 0, QueryBackground = QueryBackgroundMode.None, Int8CachePath = cache.Path });
+        using var encoder = Create(new EncoderOptions { Descriptor = DescriptorMode.FeatureMap, MaskFlatCells = true, DetailRegionSide = 0, QueryBackground = mode, Int8CachePath = cache.Path });
         Assert.Equal(plain.Model.Id, encoder.Model.Id);
         Assert.Null(plain.Model.QueryPath);
         Assert.Equal(plain.Model.Id, plain.Model.QueryId);
@@ -243,8 +243,8 @@ public sealed class QueryBackgroundTests(EncoderFixture fixture)
         // The circular detail's query vector with Crop is the plain vector of the detail's centre 160 x 160 pixels (158.4
         // rounded to the stride) of the same 224 x 224 input.
         using var cache = new TempDirectory("vs-map-cache-");
-        using var plain = Create(new EncoderOptions { Descriptor = DescriptorMode.FeatureMap, MaskFlatCells = true, QueryBackground = QueryBackgroundMode.None, Int8CachePath = cache.Path });
-        using var encoder = Create(new EncoderOptions { Descriptor = DescriptorMode.FeatureMap, MaskFlatCells = true, QueryBackground = QueryBackgroundMode.Crop, Int8CachePath = cache.Path });
+        using var plain = Create(new EncoderOptions { Descriptor = DescriptorMode.FeatureMap, MaskFlatCells = true, DetailRegionSide = 0, QueryBackground = QueryBackgroundMode.None, Int8CachePath = cache.Path });
+        using var encoder = Create(new EncoderOptions { Descriptor = DescriptorMode.FeatureMap, MaskFlatCells = true, DetailRegionSide = 0, QueryBackground = QueryBackgroundMode.Crop, Int8CachePath = cache.Path });
         var circle = fixture.Decoder.Prepare(CircularDetail(seed: 8, side: 300), encoder.Input);
         Assert.Equal((224, 224), (circle.PixelWidth, circle.PixelHeight));
         var centre = new byte[160 * 160 * 3];
@@ -257,9 +257,9 @@ public sealed class QueryBackgroundTests(EncoderFixture fixture)
     public void CropView_keeps_the_whole_query_as_a_stored_item_and_makes_the_crop_as_Crop_does()
     {
         using var cache = new TempDirectory("vs-map-cache-");
-        using var plain = Create(new EncoderOptions { Descriptor = DescriptorMode.FeatureMap, MaskFlatCells = true, QueryBackground = QueryBackgroundMode.None, Int8CachePath = cache.Path });
-        using var crop = Create(new EncoderOptions { Descriptor = DescriptorMode.FeatureMap, MaskFlatCells = true, QueryBackground = QueryBackgroundMode.Crop, Int8CachePath = cache.Path });
-        using var views = Create(new EncoderOptions { Descriptor = DescriptorMode.FeatureMap, MaskFlatCells = true, QueryBackground = QueryBackgroundMode.CropView, Int8CachePath = cache.Path });
+        using var plain = Create(new EncoderOptions { Descriptor = DescriptorMode.FeatureMap, MaskFlatCells = true, DetailRegionSide = 0, QueryBackground = QueryBackgroundMode.None, Int8CachePath = cache.Path });
+        using var crop = Create(new EncoderOptions { Descriptor = DescriptorMode.FeatureMap, MaskFlatCells = true, DetailRegionSide = 0, QueryBackground = QueryBackgroundMode.Crop, Int8CachePath = cache.Path });
+        using var views = Create(new EncoderOptions { Descriptor = DescriptorMode.FeatureMap, MaskFlatCells = true, DetailRegionSide = 0, QueryBackground = QueryBackgroundMode.CropView, Int8CachePath = cache.Path });
 
         // The whole view's vectors are the stored items' (the query cache is the plain one); the crop view's cache is Crop's.
         Assert.Equal(plain.Model.Id, views.Model.Id);

@@ -364,7 +364,7 @@ public sealed class CopySpaceTests(EncoderFixture fixture) : IDisposable
     {
         using var host = BuildHost(new() { ["Encoder:CopyDescriptor"] = "FeatureMap", ["Encoder:DetailRegionSide"] = "672" });
         var copies = host.Services.GetRequiredService<CopySpace>();
-        Assert.EndsWith("-map-gem3-s224-dr672c3-4n60-512", copies.Encoder.Model.Id, StringComparison.Ordinal);
+        Assert.EndsWith("-map-gem3-s224-flat-dr672c3-4n60-512", copies.Encoder.Model.Id, StringComparison.Ordinal);
         Assert.Equal(new ImageInput(672, WholeImage: true, 1344, 32), copies.Encoder.RegionInput);
         var category = host.Services.GetRequiredService<IImageEncoder>();
         Assert.Equal(fixture.Encoder.Model.Id, category.Model.Id);
@@ -405,7 +405,7 @@ public sealed class CopySpaceTests(EncoderFixture fixture) : IDisposable
     public async Task A_copy_head_applies_to_the_copy_vector_only_and_is_named_in_the_copy_model_id()
     {
         // The copy backbone's id, then a head trained on it: a PCA-whitening's form (centre, then scale each axis).
-        var plain = CopyEncoder(new EncoderOptions { CopyDescriptor = CopyDescriptorMode.FeatureMap });
+        var plain = CopyEncoder(new EncoderOptions { CopyDescriptor = CopyDescriptorMode.FeatureMap, MaskFlatCells = false, DetailRegionSide = 0 });
         var backbone = plain.Model;
         var random = new Random(3);
         var mean = Enumerable.Range(0, backbone.Dimension).Select(_ => (float)(random.NextDouble() * 0.05)).ToArray();
@@ -415,7 +415,7 @@ public sealed class CopySpaceTests(EncoderFixture fixture) : IDisposable
         var headPath = Path.Combine(_dir.Path, "copy.head");
         head.Save(headPath);
 
-        var options = new EncoderOptions { CopyDescriptor = CopyDescriptorMode.FeatureMap, CopyHeadPath = headPath };
+        var options = new EncoderOptions { CopyDescriptor = CopyDescriptorMode.FeatureMap, CopyHeadPath = headPath, MaskFlatCells = false, DetailRegionSide = 0 };
         Assert.Equal((null, headPath, null), (options.HeadPath, options.ForCopies()!.HeadPath, options.ForCopies()!.CopyHeadPath));
         var whitened = CopyEncoder(options);
         Assert.Equal($"{backbone.Id}-head-{head.Sha256[..8]}-{backbone.Dimension}", whitened.Model.Id);
@@ -435,7 +435,7 @@ public sealed class CopySpaceTests(EncoderFixture fixture) : IDisposable
         // A head trained on another backbone (here the category encoder's) is refused, naming the copy setting.
         var wrongPath = Path.Combine(_dir.Path, "category.head");
         new ProjectionHead(fixture.Encoder.Model.Id, new float[512], new float[512 * 8], 8).Save(wrongPath);
-        var wrong = CopyEncoder(new EncoderOptions { CopyDescriptor = CopyDescriptorMode.FeatureMap, CopyHeadPath = wrongPath });
+        var wrong = CopyEncoder(new EncoderOptions { CopyDescriptor = CopyDescriptorMode.FeatureMap, CopyHeadPath = wrongPath, MaskFlatCells = false, DetailRegionSide = 0 });
         var error = Assert.Throws<InvalidOperationException>(() => wrong.Model);
         Assert.Contains("Encoder:CopyHeadPath", error.Message, StringComparison.Ordinal);
         Assert.Contains(backbone.Id, error.Message, StringComparison.Ordinal);
