@@ -36,7 +36,7 @@ public sealed class DuplicateFinderTests : IDisposable
         Assert.Equal(2, pairs.Count); // a -> b and b -> a
         Assert.All(pairs, p => Assert.Equal(0.96f, p.Score, 1e-4f));
         // The region is there, and a search of every vector finds c through it: the finder leaves it out.
-        var all = await index.SearchAsync([1, 0, 0, 0], new VectorQuery(10, 0.83f, null, "a"));
+        var all = await index.SearchAsync(new float[] { 1, 0, 0, 0 }, new VectorQuery(10, 0.83f, null, "a"));
         Assert.Contains(all, h => h.Id == "c");
     }
 
