@@ -43,7 +43,8 @@ echo "==> upload samples/photos to the images container"
 "$VSEARCH" upload samples/photos
 expected=$(find samples/photos -type f \( -name '*.png' -o -name '*.jpg' \) | wc -l)
 for _ in $(seq 1 300); do
-  count=$(curl -fsS "http://127.0.0.1:$PORT/api/health" | sed -n 's/.*"count":\([0-9]*\).*/\1/p')
+  # the category space's count (the first; the copy space's, written first per item, follows in "copies")
+  count=$(curl -fsS "http://127.0.0.1:$PORT/api/health" | { grep -o '"count":[0-9]*' || true; } | head -1 | cut -d: -f2)
   [ "${count:-0}" -ge "$expected" ] && break; sleep 0.2
 done
 echo "    indexed: $count of $expected"
@@ -52,4 +53,9 @@ curl -fsS "http://127.0.0.1:$PORT/api/health"; echo
 echo "==> search with samples/queries/coffee-edited.jpg (a cropped, half-size, JPEG q30 copy of coffee.png)"
 curl -fsS -X POST --data-binary @samples/queries/coffee-edited.jpg -H 'Content-Type: image/jpeg' \
   "http://127.0.0.1:$PORT/api/search?k=3" | sed 's/},{"id"/},\n {"id"/g'
+echo
+
+echo "==> the same query in the copy space (space=copies: whole image, GeM, detail regions; the default since session 11)"
+curl -fsS -X POST --data-binary @samples/queries/coffee-edited.jpg -H 'Content-Type: image/jpeg' \
+  "http://127.0.0.1:$PORT/api/search?k=3&space=copies" | sed 's/},{"id"/},\n {"id"/g'
 echo
