@@ -77,7 +77,22 @@ internal sealed class ExactScan
     {
         var rows = _vectors.Length / Dimension;
         if (slots <= rows) return;
-        var capacity = Math.Max(slots, Math.Max(1024, rows * 2));
-        Array.Resize(ref _vectors, capacity * Dimension);
+        Array.Resize(ref _vectors, NextCapacity(rows, slots, Dimension) * Dimension);
+    }
+
+    /// <summary>
+    /// The rows to grow to from <paramref name="rows"/> so that <paramref name="slots"/> fit: twice as many (at least 1,024),
+    /// computed in 64 bits and capped at what one array of floats holds (<see cref="Array.MaxLength"/> / dimension: 4,194,303
+    /// rows of 512), so that doubling past 2,097,152 rows of 512 no longer overflows into a negative size. More rows than one
+    /// array holds is refused with a message that says what to do.
+    /// </summary>
+    internal static int NextCapacity(int rows, int slots, int dimension)
+    {
+        var maxRows = Array.MaxLength / dimension;
+        if (slots > maxRows)
+            throw new InvalidOperationException(
+                $"The exact scan holds at most {maxRows:N0} vectors of {dimension} dimensions in memory and {slots:N0} are needed; " +
+                "let the graph take over (LocalIndex:AnnThreshold above 0 and below that count).");
+        return (int)Math.Min(maxRows, Math.Max(slots, Math.Max(1024L, rows * 2L)));
     }
 }

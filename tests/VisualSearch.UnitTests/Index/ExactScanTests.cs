@@ -26,6 +26,32 @@ public sealed class ExactScanTests
         Assert.Equal("middle.jpg", hits[2].Metadata.Name);
     }
 
+    [Theory]
+    [InlineData(0, 1, 512, 1024)]
+    [InlineData(1024, 1025, 512, 2048)]
+    [InlineData(1_048_576, 1_048_577, 512, 2_097_152)]
+    // 50k items x 59 vectors: doubling 2,097,152 rows of 512 floats went past int.MaxValue and Array.Resize was given a
+    // negative size (the regional bench at 50k items); now capped at what one array holds.
+    [InlineData(2_097_152, 2_097_153, 512, 4_194_303)]
+    [InlineData(2_097_152, 2_950_000, 512, 4_194_303)]
+    [InlineData(100, 5000, 16, 5000)]
+    public void Growth_doubles_without_overflowing_and_stops_at_one_array(int rows, int slots, int dimension, int expected)
+    {
+        var capacity = ExactScan.NextCapacity(rows, slots, dimension);
+
+        Assert.Equal(expected, capacity);
+        Assert.True((long)capacity * dimension <= Array.MaxLength);
+    }
+
+    [Fact]
+    public void More_rows_than_one_array_holds_are_refused_with_what_to_do()
+    {
+        var ex = Assert.Throws<InvalidOperationException>(() => ExactScan.NextCapacity(4_194_303, 4_194_304, 512));
+
+        Assert.Contains("AnnThreshold", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("4,194,303", ex.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Equal_scores_are_ordered_by_the_smaller_id()
     {
